@@ -1,0 +1,146 @@
+//! Deployment statuses of services and environments (seed 000's words and finality).
+
+use crate::appearance::{ColourRole, ShapeRole};
+use serde::{Deserialize, Serialize};
+
+/// Where the last deployment of a service or an environment stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DeploymentStatus {
+    /// Waiting for a deployer.
+    Queued,
+    /// Building the image.
+    Building,
+    /// The build failed (final).
+    BuildingError,
+    /// Rolling the new version out.
+    Deploying,
+    /// The rollout failed (final).
+    DeploymentError,
+    /// A cancel was asked during the build.
+    CancellingBuilding,
+    /// The deployment was cancelled.
+    Cancelled,
+    /// The new version is live (final).
+    DeploymentOk,
+    /// A value this app does not know, sent by a newer server.
+    #[serde(other)]
+    Unknown,
+}
+
+impl DeploymentStatus {
+    /// Every known status, in lifecycle order.
+    pub const ALL: [DeploymentStatus; 8] = [
+        Self::Queued,
+        Self::Building,
+        Self::BuildingError,
+        Self::Deploying,
+        Self::DeploymentError,
+        Self::CancellingBuilding,
+        Self::Cancelled,
+        Self::DeploymentOk,
+    ];
+
+    /// The word shown to users.
+    pub fn word(self) -> &'static str {
+        match self {
+            Self::Queued => "QUEUED",
+            Self::Building => "BUILDING",
+            Self::BuildingError => "BUILDING ERROR",
+            Self::Deploying => "DEPLOYING",
+            Self::DeploymentError => "DEPLOYMENT ERROR",
+            Self::CancellingBuilding => "CANCELLING BUILDING",
+            Self::Cancelled => "CANCELLED",
+            Self::DeploymentOk => "DEPLOYMENT OK",
+            Self::Unknown => "UNKNOWN",
+        }
+    }
+
+    /// One-line meaning for tooltips.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Self::Queued => "The deployment is waiting for a deployer (temporary state).",
+            Self::Building => "The new version is being built (temporary state).",
+            Self::BuildingError => {
+                "The build failed; the previous version, if any, keeps running (final state)."
+            }
+            Self::Deploying => "The new version is being rolled out (temporary state).",
+            Self::DeploymentError => {
+                "The rollout failed; old instances may still be serving (final state)."
+            }
+            Self::CancellingBuilding => "A cancel was asked; the build is stopping (temporary state).",
+            Self::Cancelled => "The deployment was cancelled (temporary state).",
+            Self::DeploymentOk => "The new version is deployed and running (final state).",
+            Self::Unknown => "A status this console does not know yet (sent by a newer server).",
+        }
+    }
+
+    /// Final per the newer seed: BUILDING ERROR, DEPLOYMENT ERROR and DEPLOYMENT OK. The seed
+    /// calls CANCELLED temporary (the next deployment replaces it).
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            Self::BuildingError | Self::DeploymentError | Self::DeploymentOk
+        )
+    }
+
+    /// Whether work is going on (shown animated).
+    pub fn in_progress(self) -> bool {
+        matches!(
+            self,
+            Self::Queued | Self::Building | Self::Deploying | Self::CancellingBuilding
+        )
+    }
+
+    /// Whether this deployment failed.
+    pub fn is_failure(self) -> bool {
+        matches!(self, Self::BuildingError | Self::DeploymentError)
+    }
+
+    /// Colour family.
+    pub fn colour(self) -> ColourRole {
+        match self {
+            Self::Queued | Self::Cancelled => ColourRole::Neutral,
+            Self::Building | Self::Deploying | Self::CancellingBuilding => ColourRole::Progress,
+            Self::BuildingError | Self::DeploymentError => ColourRole::Danger,
+            Self::DeploymentOk => ColourRole::Success,
+            Self::Unknown => ColourRole::Unknown,
+        }
+    }
+
+    /// Shape (icon), distinct for every status.
+    pub fn shape(self) -> ShapeRole {
+        match self {
+            Self::Queued => ShapeRole::Ellipsis,
+            Self::Building => ShapeRole::SpinnerUp,
+            Self::BuildingError => ShapeRole::Cross,
+            Self::Deploying => ShapeRole::Chevron,
+            Self::DeploymentError => ShapeRole::Triangle,
+            Self::CancellingBuilding => ShapeRole::SpinnerDown,
+            Self::Cancelled => ShapeRole::Slash,
+            Self::DeploymentOk => ShapeRole::Check,
+            Self::Unknown => ShapeRole::Question,
+        }
+    }
+
+    /// Lower-case slug for CSS classes.
+    pub fn slug(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Building => "building",
+            Self::BuildingError => "building-error",
+            Self::Deploying => "deploying",
+            Self::DeploymentError => "deployment-error",
+            Self::CancellingBuilding => "cancelling-building",
+            Self::Cancelled => "cancelled",
+            Self::DeploymentOk => "deployment-ok",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+impl std::fmt::Display for DeploymentStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.word())
+    }
+}

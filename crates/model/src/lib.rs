@@ -1,0 +1,20 @@
+//! The single source of truth of Shipwatch: status words and their meanings, the rules that
+//! aggregate instance statuses into service and environment statuses, and the wire protocol
+//! spoken between the feed server and the app. Pure Rust: no web, no async.
+
+pub mod appearance;
+pub mod deployment_status;
+pub mod entities;
+pub mod log_line;
+pub mod protocol;
+pub mod rules;
+pub mod running_status;
+pub mod service_kind;
+
+pub use appearance::{ColourRole, ShapeRole};
+pub use deployment_status::DeploymentStatus;
+pub use entities::{Deployment, Environment, EnvironmentSummary, Instance, Service};
+pub use log_line::{LogLevel, LogLine};
+pub use rules::{Rule, Verdict};
+pub use running_status::RunningStatus;
+pub use service_kind::ServiceKind;

@@ -1,0 +1,18 @@
+//! Wire protocol v1: JSON text frames over one websocket per browser tab. The spec, with an
+//! example of every frame, is `docs/protocol.md`.
+
+mod client_frame;
+mod decode;
+mod limits;
+mod server_frame;
+
+pub use client_frame::{ClientFrame, ClientMessage, Topic};
+pub use decode::{decode_client, decode_server, encode, DecodeError};
+pub use limits::{close_code, Limits};
+pub use server_frame::{Change, ErrorCode, ServerFrame, ServerMessage, Snapshot};
+
+/// The protocol version every frame carries in `v`.
+pub const VERSION: u32 = 1;
+
+/// A client-chosen name for one subscription on a socket.
+pub type SubId = String;

@@ -1,0 +1,206 @@
+//! Frames the server sends to the app.
+
+use super::{Limits, SubId, VERSION};
+use crate::{Deployment, Environment, EnvironmentSummary, LogLine, Service};
+use serde::{Deserialize, Serialize};
+
+/// A frame from the server: the protocol version and one message.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServerFrame {
+    /// Protocol version, [`VERSION`].
+    pub v: u32,
+    /// The message.
+    #[serde(flatten)]
+    pub msg: ServerMessage,
+}
+
+impl ServerFrame {
+    /// Wraps a message in a frame of the current version.
+    pub fn new(msg: ServerMessage) -> Self {
+        Self { v: VERSION, msg }
+    }
+}
+
+/// Messages from the server.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    /// First frame on every socket: who is talking and the limits in force.
+    Hello {
+        /// Server name and version.
+        server: String,
+        /// Limits the client must respect.
+        limits: Limits,
+    },
+    /// The whole state of a subscription's topic as of `seq`; replaces what the client had.
+    Snapshot {
+        /// Subscription id.
+        sub: SubId,
+        /// Sequence number of the last change included.
+        seq: u64,
+        /// The state.
+        data: Snapshot,
+    },
+    /// Answer to a subscribe with `resume_from`: the server still has everything after `seq`
+    /// and will send it as deltas; the client keeps its state.
+    Resumed {
+        /// Subscription id.
+        sub: SubId,
+        /// The `resume_from` the client sent.
+        seq: u64,
+    },
+    /// Ordered changes: `changes[i]` has sequence number `seq + i`. The first `seq` is always one
+    /// more than the last one the client got for this subscription.
+    Delta {
+        /// Subscription id.
+        sub: SubId,
+        /// Sequence number of the first change.
+        seq: u64,
+        /// The changes, in order.
+        changes: Vec<Change>,
+    },
+    /// The subscription ended (answer to unsubscribe).
+    Unsubscribed {
+        /// Subscription id.
+        sub: SubId,
+    },
+    /// Heartbeat; the client answers with `pong`.
+    Ping {
+        /// Echoed back.
+        nonce: u64,
+    },
+    /// Answer to the client's `ping`.
+    Pong {
+        /// The nonce of the ping.
+        nonce: u64,
+    },
+    /// A client frame was refused.
+    Error {
+        /// Machine-readable reason.
+        code: ErrorCode,
+        /// Human-readable detail.
+        message: String,
+        /// The subscription concerned, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sub: Option<SubId>,
+    },
+}
+
+/// The state of a topic.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Snapshot {
+    /// All environments, summarised.
+    Environments {
+        /// One per environment.
+        environments: Vec<EnvironmentSummary>,
+    },
+    /// One environment, whole.
+    Environment {
+        /// The environment.
+        environment: Environment,
+    },
+    /// A deployment's log: its header. Its lines follow as `line` changes (a log may hold a
+    /// million lines: too many for one frame).
+    Logs {
+        /// Environment id.
+        env: String,
+        /// Service id, or none for an environment deployment.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        service: Option<String>,
+        /// The deployment.
+        deployment: Deployment,
+    },
+}
+
+/// One change to a topic's state.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Change {
+    /// Environments topic: an environment was added or changed.
+    EnvironmentUpsert(EnvironmentSummary),
+    /// Environments topic: an environment was removed.
+    EnvironmentRemoved {
+        /// Its id.
+        id: String,
+    },
+    /// Environment topic: a service was added or changed (sent whole: it is small).
+    ServiceUpsert(Service),
+    /// Environment topic: a service was removed.
+    ServiceRemoved {
+        /// Its id.
+        id: String,
+    },
+    /// Environment topic: the environment's own deployment changed.
+    EnvironmentDeployment {
+        /// The deployment, or none.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        deployment: Option<Deployment>,
+    },
+    /// Logs topic: the deployment's status changed.
+    Deployment(Deployment),
+    /// Logs topic: one more line.
+    Line(LogLine),
+}
+
+/// Why the server refused a client frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// Not JSON.
+    MalformedJson,
+    /// `v` missing or not a version this server speaks.
+    UnsupportedVersion,
+    /// `type` missing or unknown.
+    UnknownType,
+    /// A known type with missing or invalid fields.
+    InvalidFrame,
+    /// The frame is over the size limit.
+    FrameTooLarge,
+    /// The socket already has the maximum number of subscriptions.
+    TooManySubscriptions,
+    /// The subscription id is already in use on this socket.
+    DuplicateSubscription,
+    /// No subscription with that id.
+    UnknownSubscription,
+    /// No environment or deployment with that id.
+    UnknownTopic,
+    /// Too many frames per second.
+    RateLimited,
+    /// A code this app does not know.
+    #[serde(other)]
+    Unknown,
+}
+
+impl ErrorCode {
+    /// The wire string, e.g. `malformed_json`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MalformedJson => "malformed_json",
+            Self::UnsupportedVersion => "unsupported_version",
+            Self::UnknownType => "unknown_type",
+            Self::InvalidFrame => "invalid_frame",
+            Self::FrameTooLarge => "frame_too_large",
+            Self::TooManySubscriptions => "too_many_subscriptions",
+            Self::DuplicateSubscription => "duplicate_subscription",
+            Self::UnknownSubscription => "unknown_subscription",
+            Self::UnknownTopic => "unknown_topic",
+            Self::RateLimited => "rate_limited",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_client_frame_bytes: 16 * 1024,
+            max_server_frame_bytes: 1024 * 1024,
+            max_subscriptions: 8,
+            max_client_frames_per_sec: 50,
+            heartbeat_ms: 5_000,
+            idle_timeout_ms: 15_000,
+        }
+    }
+}
+
