@@ -1,1 +1,21 @@
-fn main() {}
+//! `cargo xtask run | test | bench`: the project's automation, in Rust (see README).
+
+mod build;
+mod cmd;
+mod run;
+mod test;
+mod tools;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("run") => run::run(&args[1..]),
+        Some("test") => test::test(&args[1..]),
+        Some("build") => build::build_all().map(|_| ()),
+        _ => Err("usage: cargo xtask run [-- server flags] | test | build".into()),
+    };
+    if let Err(e) = result {
+        eprintln!("xtask: {e}");
+        std::process::exit(1);
+    }
+}

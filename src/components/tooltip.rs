@@ -1,0 +1,93 @@
+//! Tooltips that open on hover and on keyboard focus, close on Escape and on leaving, and are
+//! linked to their trigger by `aria-describedby`.
+
+use leptos::ev;
+use leptos::html;
+use leptos::prelude::*;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+static NEXT_ID: AtomicU32 = AtomicU32::new(1);
+
+/// The open state of one tooltip and the id that links it to its trigger.
+#[derive(Clone)]
+pub struct TooltipState {
+    /// Element id of the tooltip, for `aria-describedby`.
+    pub id: String,
+    /// Whether it shows.
+    pub open: RwSignal<bool>,
+}
+
+impl TooltipState {
+    /// A closed tooltip with a fresh id.
+    pub fn new() -> Self {
+        let n = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        Self { id: format!("tip-{n}"), open: RwSignal::new(false) }
+    }
+
+    /// Escape closes the tooltip without moving focus.
+    pub fn on_keydown(&self) -> impl Fn(ev::KeyboardEvent) + 'static {
+        let open = self.open;
+        move |e| {
+            if e.key() == "Escape" && open.get_untracked() {
+                open.set(false);
+                e.stop_propagation();
+            }
+        }
+    }
+}
+
+impl Default for TooltipState {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The wrapper that owns hover/focus handling and the bubble. `trigger` must carry
+/// `aria-describedby = state.id` itself (it is the element with the accessible name).
+#[component]
+pub fn Tooltip(state: TooltipState, trigger: Children, bubble: ChildrenFn) -> impl IntoView {
+    let open = state.open;
+    let bubble_ref = NodeRef::<html::Div>::new();
+    let shift = RwSignal::new(0.0_f64);
+    // Keep the bubble inside the viewport: measure once it shows, shift it back if it overflows.
+    Effect::new(move |_| {
+        if !open.get() {
+            shift.set(0.0);
+            return;
+        }
+        if let Some(el) = bubble_ref.get() {
+            let rect = el.get_bounding_client_rect();
+            let width = window().inner_width().ok().and_then(|w| w.as_f64()).unwrap_or(1024.0);
+            let overflow_right = rect.right() - (width - 8.0);
+            if overflow_right > 0.0 {
+                shift.set(-overflow_right);
+            } else if rect.left() < 8.0 {
+                shift.set(8.0 - rect.left());
+            }
+        }
+    });
+    let keydown = state.on_keydown();
+    view! {
+        <span
+            class="tooltip-anchor"
+            on:mouseenter=move |_| open.set(true)
+            on:mouseleave=move |_| open.set(false)
+            on:focusin=move |_| open.set(true)
+            on:focusout=move |_| open.set(false)
+            on:keydown=keydown
+        >
+            {trigger()}
+            <div
+                node_ref=bubble_ref
+                role="tooltip"
+                id=state.id.clone()
+                class="tooltip"
+                class:tooltip--open=move || open.get()
+                style:transform=move || format!("translateX({}px)", shift.get())
+                hidden=move || !open.get()
+            >
+                {bubble()}
+            </div>
+        </span>
+    }
+}

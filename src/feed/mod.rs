@@ -1,0 +1,387 @@
+//! The feed client: one websocket per tab, multiplexed subscriptions, resume after any
+//! disconnect, heartbeats, and frames applied in one reactive batch per animation frame.
+
+mod backoff;
+mod connection_state;
+mod sequence;
+
+pub use connection_state::{ConnState, Dropped};
+
+use futures::channel::mpsc;
+use futures::{select, FutureExt, SinkExt, StreamExt};
+use gloo_net::websocket::{futures::WebSocket, Message};
+use gloo_timers::future::TimeoutFuture;
+use leptos::prelude::*;
+use send_wrapper::SendWrapper;
+use sequence::{admit, Admit};
+use shipwatch_model::protocol::{
+    decode_server, encode, Change, ClientFrame, ClientMessage, ErrorCode, Limits, ServerMessage,
+    Snapshot, Topic,
+};
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+/// What a subscriber receives, in order.
+#[derive(Clone, Debug)]
+pub enum SubEvent {
+    /// Replace your state with this.
+    Snapshot(Snapshot),
+    /// Apply these changes, in order (already deduplicated).
+    Changes(Vec<Change>),
+    /// The server refused the subscription.
+    Refused(ErrorCode, String),
+}
+
+type Handler = Rc<dyn Fn(SubEvent)>;
+
+struct Subscription {
+    topic: Topic,
+    handler: Handler,
+    /// Last sequence number applied; `None` until the first snapshot.
+    last: Option<u64>,
+    /// The id used on the wire for the current socket (renewed on resubscribe).
+    wire_id: String,
+}
+
+struct Inner {
+    url: String,
+    subs: RefCell<HashMap<u64, Subscription>>,
+    next_id: Cell<u64>,
+    outbox: RefCell<Option<mpsc::UnboundedSender<String>>>,
+    kick: mpsc::UnboundedSender<()>,
+    pending: RefCell<Vec<(u64, SubEvent)>>,
+    flush_scheduled: Cell<bool>,
+    limits: RefCell<Limits>,
+    state: RwSignal<ConnState>,
+    dropped: RwSignal<Dropped>,
+}
+
+/// Handle to the feed; cheap to clone, provided as context.
+#[derive(Clone)]
+pub struct Feed(SendWrapper<Rc<Inner>>);
+
+/// Ends its subscription when dropped.
+pub struct SubscriptionGuard {
+    feed: Feed,
+    id: u64,
+}
+
+impl Drop for SubscriptionGuard {
+    fn drop(&mut self) {
+        self.feed.unsubscribe(self.id);
+    }
+}
+
+impl Feed {
+    /// Opens the feed to `url` (e.g. `ws://127.0.0.1:8080/ws`) and keeps it open.
+    pub fn connect(url: String) -> Self {
+        let (kick, kicks) = mpsc::unbounded();
+        let inner = Rc::new(Inner {
+            url,
+            subs: RefCell::new(HashMap::new()),
+            next_id: Cell::new(1),
+            outbox: RefCell::new(None),
+            kick,
+            pending: RefCell::new(Vec::new()),
+            flush_scheduled: Cell::new(false),
+            limits: RefCell::new(Limits::default()),
+            state: RwSignal::new(ConnState::Connecting),
+            dropped: RwSignal::new(Dropped::default()),
+        });
+        let feed = Feed(SendWrapper::new(inner));
+        leptos::task::spawn_local(run(feed.clone(), kicks));
+        feed.watch_browser();
+        feed
+    }
+
+    /// The feed of this page, from context.
+    pub fn expect() -> Self {
+        expect_context::<Feed>()
+    }
+
+    /// The connection state, for the indicator.
+    pub fn state(&self) -> RwSignal<ConnState> {
+        self.0.state
+    }
+
+    /// Frames dropped so far.
+    pub fn dropped(&self) -> RwSignal<Dropped> {
+        self.0.dropped
+    }
+
+    /// Reconnect now instead of waiting for the backoff.
+    pub fn reconnect_now(&self) {
+        let _ = self.0.kick.unbounded_send(());
+    }
+
+    /// Follows `topic`; `handler` gets a snapshot, then changes. Unsubscribes when the guard
+    /// is dropped.
+    pub fn subscribe(&self, topic: Topic, handler: impl Fn(SubEvent) + 'static) -> SubscriptionGuard {
+        let id = self.0.next_id.get();
+        self.0.next_id.set(id + 1);
+        let wire_id = format!("s{id}");
+        self.send(&ClientMessage::Subscribe { sub: wire_id.clone(), topic: topic.clone(), resume_from: None });
+        self.0.subs.borrow_mut().insert(id, Subscription { topic, handler: Rc::new(handler), last: None, wire_id });
+        SubscriptionGuard { feed: self.clone(), id }
+    }
+
+    fn unsubscribe(&self, id: u64) {
+        let removed = self.0.subs.borrow_mut().remove(&id);
+        if let Some(sub) = removed {
+            self.send(&ClientMessage::Unsubscribe { sub: sub.wire_id });
+        }
+    }
+
+    fn send(&self, msg: &ClientMessage) {
+        if let Some(tx) = self.0.outbox.borrow().as_ref() {
+            let _ = tx.unbounded_send(encode(&ClientFrame::new(msg.clone())));
+        }
+    }
+
+    /// Counts a frame we could not use; the last good state stays on screen.
+    fn drop_frame(&self, reason: String) {
+        leptos::logging::warn!("shipwatch: dropped a frame: {reason}");
+        self.0.dropped.update(|d| {
+            d.count += 1;
+            d.last_reason = Some(reason);
+        });
+    }
+
+    /// Sends a subscribe for every subscription, resuming where each one is.
+    fn resubscribe_all(&self) {
+        let msgs: Vec<ClientMessage> = {
+            let mut subs = self.0.subs.borrow_mut();
+            subs.iter_mut()
+                .map(|(id, s)| {
+                    s.wire_id = format!("s{id}");
+                    ClientMessage::Subscribe { sub: s.wire_id.clone(), topic: s.topic.clone(), resume_from: s.last }
+                })
+                .collect()
+        };
+        for m in &msgs {
+            self.send(m);
+        }
+    }
+
+    /// Handles one text frame from the server.
+    fn receive(&self, text: &str) {
+        let limit = self.0.limits.borrow().max_server_frame_bytes as usize;
+        let frame = match decode_server(text, limit) {
+            Ok(f) => f,
+            Err(e) => return self.drop_frame(e.to_string()),
+        };
+        match frame.msg {
+            ServerMessage::Hello { limits, .. } => {
+                *self.0.limits.borrow_mut() = limits;
+                self.0.state.set(ConnState::Live { since: js_sys::Date::now() });
+            }
+            ServerMessage::Ping { nonce } => self.send(&ClientMessage::Pong { nonce }),
+            ServerMessage::Pong { .. } | ServerMessage::Unsubscribed { .. } | ServerMessage::Resumed { .. } => {}
+            ServerMessage::Snapshot { sub, seq, data } => {
+                if let Some(id) = self.sub_by_wire(&sub, |s| s.last = Some(seq)) {
+                    self.enqueue(id, SubEvent::Snapshot(data));
+                }
+            }
+            ServerMessage::Delta { sub, seq, changes } => self.receive_delta(&sub, seq, changes),
+            ServerMessage::Error { code, message, sub } => match sub.and_then(|s| self.sub_by_wire(&s, |_| ())) {
+                Some(id) => self.enqueue(id, SubEvent::Refused(code, message)),
+                None => self.drop_frame(format!("server error {}: {message}", code.as_str())),
+            },
+        }
+    }
+
+    fn receive_delta(&self, wire: &str, seq: u64, mut changes: Vec<Change>) {
+        let mut verdict = Admit::Duplicate;
+        let Some(id) = self.sub_by_wire(wire, |s| {
+            verdict = admit(s.last, seq, changes.len());
+            if let Admit::Apply { last, .. } = verdict {
+                s.last = Some(last);
+            }
+        }) else {
+            return; // a frame for a subscription we just ended
+        };
+        match verdict {
+            Admit::Apply { skip, .. } => {
+                changes.drain(..skip);
+                self.enqueue(id, SubEvent::Changes(changes));
+            }
+            Admit::Duplicate => {}
+            Admit::Gap { from } => {
+                self.drop_frame(format!("gap after seq {from}; resuming"));
+                self.resume(id);
+            }
+            Admit::NoBase => self.drop_frame("delta before snapshot".into()),
+        }
+    }
+
+    /// Re-subscribes one subscription from where it is.
+    fn resume(&self, id: u64) {
+        let msgs = {
+            let mut subs = self.0.subs.borrow_mut();
+            let Some(s) = subs.get_mut(&id) else { return };
+            let old = std::mem::replace(&mut s.wire_id, format!("s{id}r{}", js_sys::Date::now() as u64));
+            [
+                ClientMessage::Unsubscribe { sub: old },
+                ClientMessage::Subscribe { sub: s.wire_id.clone(), topic: s.topic.clone(), resume_from: s.last },
+            ]
+        };
+        for m in &msgs {
+            self.send(m);
+        }
+    }
+
+    fn sub_by_wire(&self, wire: &str, f: impl FnOnce(&mut Subscription)) -> Option<u64> {
+        let mut subs = self.0.subs.borrow_mut();
+        let (id, s) = subs.iter_mut().find(|(_, s)| s.wire_id == wire)?;
+        f(s);
+        Some(*id)
+    }
+
+    /// Queues an event; all queued events are applied together on the next animation frame
+    /// (or after 100 ms when the tab is hidden and frames do not come).
+    fn enqueue(&self, id: u64, event: SubEvent) {
+        self.0.pending.borrow_mut().push((id, event));
+        if self.0.flush_scheduled.replace(true) {
+            return;
+        }
+        let (a, b) = (self.clone(), self.clone());
+        request_animation_frame(move || a.flush());
+        set_timeout(move || b.flush(), std::time::Duration::from_millis(100));
+    }
+
+    fn flush(&self) {
+        if !self.0.flush_scheduled.replace(false) {
+            return;
+        }
+        let events = std::mem::take(&mut *self.0.pending.borrow_mut());
+        for (id, event) in events {
+            let handler = self.0.subs.borrow().get(&id).map(|s| s.handler.clone());
+            if let Some(h) = handler {
+                h(event);
+            }
+        }
+    }
+
+    /// Reconnects at once when the network comes back or a hidden tab becomes visible.
+    fn watch_browser(&self) {
+        let feed = self.clone();
+        let online = move |_: web_sys::Event| {
+            if !feed.0.state.get_untracked().is_live() {
+                feed.reconnect_now();
+            }
+        };
+        let feed = self.clone();
+        let offline = move |_: web_sys::Event| {
+            feed.0.state.set(ConnState::Offline { since: js_sys::Date::now() });
+        };
+        let feed = self.clone();
+        let visible = move |_: web_sys::Event| {
+            let shown = document().visibility_state() == web_sys::VisibilityState::Visible;
+            if shown && !feed.0.state.get_untracked().is_live() {
+                feed.reconnect_now();
+            }
+        };
+        let _ = window_event_listener_untyped("online", online);
+        let _ = window_event_listener_untyped("offline", offline);
+        let _ = window_event_listener_untyped("visibilitychange", visible);
+    }
+}
+
+/// The connection loop: connect, pump frames, and on loss wait with backoff (or a kick).
+async fn run(feed: Feed, mut kicks: mpsc::UnboundedReceiver<()>) {
+    let mut attempt: u32 = 0;
+    loop {
+        let was_live = pump(&feed, &mut kicks).await;
+        if was_live {
+            attempt = 0;
+        }
+        attempt += 1;
+        let delay = backoff::delay_ms(attempt, js_sys::Math::random());
+        let now = js_sys::Date::now();
+        let since = match feed.0.state.get_untracked() {
+            ConnState::Reconnecting { since, .. } | ConnState::Offline { since } => since,
+            _ => now,
+        };
+        let offline = !window().navigator().on_line();
+        feed.0.state.set(if offline {
+            ConnState::Offline { since }
+        } else {
+            ConnState::Reconnecting { attempt, next_try_at: now + f64::from(delay), since }
+        });
+        select! {
+            _ = TimeoutFuture::new(delay).fuse() => {},
+            _ = kicks.next() => {},
+        }
+    }
+}
+
+/// One connection, until it drops. Returns whether it ever became live.
+async fn pump(feed: &Feed, kicks: &mut mpsc::UnboundedReceiver<()>) -> bool {
+    let ws = match WebSocket::open(&feed.0.url) {
+        Ok(ws) => ws,
+        Err(e) => {
+            leptos::logging::warn!("shipwatch: cannot open socket: {e}");
+            return false;
+        }
+    };
+    let (mut write, read) = ws.split();
+    let mut read = read.fuse();
+    let (tx, mut outbox) = mpsc::unbounded::<String>();
+    // Nothing is sent before the server's hello: a socket still connecting refuses frames.
+    let mut tx = Some(tx);
+    let mut was_live = false;
+    let mut last_heard = js_sys::Date::now();
+    let mut last_ping = last_heard;
+    let mut nonce = 0u64;
+    loop {
+        let (heartbeat_ms, idle_ms) = {
+            let l = feed.0.limits.borrow();
+            (f64::from(l.heartbeat_ms), f64::from(l.idle_timeout_ms))
+        };
+        select! {
+            msg = read.next() => match msg {
+                Some(Ok(Message::Text(text))) => {
+                    last_heard = js_sys::Date::now();
+                    feed.receive(&text);
+                    if feed.0.state.get_untracked().is_live() {
+                        was_live = true;
+                        if let Some(tx) = tx.take() {
+                            *feed.0.outbox.borrow_mut() = Some(tx);
+                            feed.resubscribe_all();
+                        }
+                    }
+                }
+                Some(Ok(Message::Bytes(_))) => feed.drop_frame("binary frame".into()),
+                Some(Err(e)) => {
+                    leptos::logging::warn!("shipwatch: socket error: {e}");
+                    break;
+                }
+                None => break,
+            },
+            out = outbox.next() => match out {
+                Some(text) => {
+                    if write.send(Message::Text(text)).await.is_err() {
+                        break;
+                    }
+                }
+                None => break,
+            },
+            _ = kicks.next() => break,
+            _ = TimeoutFuture::new(1_000).fuse() => {
+                let now = js_sys::Date::now();
+                if now - last_heard > idle_ms {
+                    leptos::logging::warn!("shipwatch: no frame for {idle_ms} ms; reconnecting");
+                    break;
+                }
+                if now - last_ping >= heartbeat_ms {
+                    last_ping = now;
+                    nonce += 1;
+                    feed.send(&ClientMessage::Ping { nonce });
+                }
+            },
+        }
+    }
+    *feed.0.outbox.borrow_mut() = None;
+    was_live
+}

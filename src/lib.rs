@@ -1,0 +1,81 @@
+//! Shipwatch, the app: wires the feed, the reactive state and the routed pages.
+
+pub mod components;
+pub mod feed;
+pub mod pages;
+pub mod routes;
+pub mod state;
+pub mod time_format;
+
+use components::connection_indicator::ConnectionIndicator;
+use components::env_switcher::EnvSwitcher;
+use feed::{Feed, SubEvent};
+use leptos::prelude::*;
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::hooks::use_location;
+use leptos_router::path;
+use pages::environment_page::EnvironmentPage;
+use pages::home_page::HomePage;
+use pages::logs_page::LogsPage;
+use shipwatch_model::protocol::Topic;
+use state::environments::EnvironmentsState;
+
+/// Mounts the app on the page (the wasm entry point).
+pub fn start() {
+    console_error_panic_hook::set_once();
+    leptos::mount::mount_to_body(App);
+}
+
+/// The websocket URL of the server that served this page.
+pub fn feed_url() -> String {
+    let loc = window().location();
+    let scheme = if loc.protocol().as_deref() == Ok("https:") { "wss" } else { "ws" };
+    format!("{scheme}://{}/ws", loc.host().unwrap_or_default())
+}
+
+/// The whole console.
+#[component]
+pub fn App() -> impl IntoView {
+    let feed = Feed::connect(feed_url());
+    provide_context(feed.clone());
+    let envs = EnvironmentsState::new();
+    provide_context(envs);
+    let sub = feed.subscribe(Topic::Environments, move |event| match event {
+        SubEvent::Snapshot(s) => envs.apply_snapshot(s),
+        SubEvent::Changes(c) => envs.apply_changes(c),
+        SubEvent::Refused(..) => {}
+    });
+    // The environment list lives as long as the app.
+    std::mem::forget(sub);
+    view! {
+        <Router>
+            <Shell envs />
+        </Router>
+    }
+}
+
+#[component]
+fn Shell(envs: EnvironmentsState) -> impl IntoView {
+    let location = use_location();
+    let current = Signal::derive(move || {
+        location.pathname.with(|p| p.strip_prefix("/env/").map(|r| r.split('/').next().unwrap_or("").to_string()).unwrap_or_default())
+    });
+    view! {
+        <div class="app">
+            <header class="topbar">
+                <a class="brand" href="/">"Shipwatch"</a>
+                <EnvSwitcher state=envs current />
+                <ConnectionIndicator />
+            </header>
+            <main>
+                <Routes fallback=|| view! { <p class="notice">"No such page."</p> }>
+                    <Route path=path!("/") view=HomePage />
+                    <Route path=path!("/env/:env") view=EnvironmentPage />
+                    <Route path=path!("/env/:env/service/:service") view=EnvironmentPage />
+                    <Route path=path!("/env/:env/deployments/:dep/logs") view=LogsPage />
+                    <Route path=path!("/env/:env/service/:service/deployments/:dep/logs") view=LogsPage />
+                </Routes>
+            </main>
+        </div>
+    }
+}

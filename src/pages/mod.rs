@@ -1,0 +1,5 @@
+//! One module per routed view.
+
+pub mod environment_page;
+pub mod home_page;
+pub mod logs_page;

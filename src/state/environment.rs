@@ -1,0 +1,109 @@
+//! One environment's live state: a signal per service, so a change repaints one row.
+
+use leptos::prelude::*;
+use shipwatch_model::protocol::{Change, Snapshot};
+use shipwatch_model::{Deployment, Service};
+use std::collections::HashMap;
+
+/// The environment page's state.
+#[derive(Clone, Copy)]
+pub struct EnvironmentState {
+    /// Display name.
+    pub name: RwSignal<String>,
+    /// The environment's own last deployment.
+    pub deployment: RwSignal<Option<Deployment>>,
+    /// Service ids in the server's order.
+    pub order: RwSignal<Vec<String>>,
+    /// One signal per service; the map changes only when services come or go.
+    pub services: RwSignal<HashMap<String, ArcRwSignal<Service>>>,
+    /// Whether a snapshot arrived.
+    pub loaded: RwSignal<bool>,
+    /// Why the server refused the subscription, if it did.
+    pub refused: RwSignal<Option<String>>,
+}
+
+impl EnvironmentState {
+    /// An empty state, before the snapshot.
+    pub fn new() -> Self {
+        Self {
+            name: RwSignal::new(String::new()),
+            deployment: RwSignal::new(None),
+            order: RwSignal::new(Vec::new()),
+            services: RwSignal::new(HashMap::new()),
+            loaded: RwSignal::new(false),
+            refused: RwSignal::new(None),
+        }
+    }
+
+    /// The signal of one service.
+    pub fn service(&self, id: &str) -> Option<ArcRwSignal<Service>> {
+        self.services.with(|m| m.get(id).cloned())
+    }
+
+    /// Replaces the state with a snapshot, keeping the signals of services that remain.
+    pub fn apply_snapshot(&self, snapshot: Snapshot) {
+        let Snapshot::Environment { environment } = snapshot else { return };
+        self.name.set(environment.name);
+        self.deployment.set(environment.deployment);
+        let order: Vec<String> = environment.services.iter().map(|s| s.id.clone()).collect();
+        let mut fresh = false;
+        let mut map = self.services.get_untracked();
+        map.retain(|id, _| order.contains(id));
+        for service in environment.services {
+            match map.get(&service.id) {
+                Some(sig) => set_if_changed(sig, service),
+                None => {
+                    fresh = true;
+                    map.insert(service.id.clone(), ArcRwSignal::new(service));
+                }
+            }
+        }
+        if fresh || map.len() != self.services.with_untracked(HashMap::len) {
+            self.services.set(map);
+        }
+        if self.order.with_untracked(|o| *o != order) {
+            self.order.set(order);
+        }
+        self.loaded.set(true);
+        self.refused.set(None);
+    }
+
+    /// Applies changes in order.
+    pub fn apply_changes(&self, changes: Vec<Change>) {
+        for change in changes {
+            match change {
+                Change::ServiceUpsert(service) => match self.service(&service.id) {
+                    Some(sig) => set_if_changed(&sig, service),
+                    None => {
+                        let id = service.id.clone();
+                        self.services.update(|m| {
+                            m.insert(id.clone(), ArcRwSignal::new(service));
+                        });
+                        self.order.update(|o| o.push(id));
+                    }
+                },
+                Change::ServiceRemoved { id } => {
+                    self.services.update(|m| {
+                        m.remove(&id);
+                    });
+                    self.order.update(|o| o.retain(|x| *x != id));
+                }
+                Change::EnvironmentDeployment { deployment } => self.deployment.set(deployment),
+                // Not for this topic: ignored rather than trusted.
+                _ => {}
+            }
+        }
+    }
+}
+
+impl Default for EnvironmentState {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn set_if_changed(sig: &ArcRwSignal<Service>, service: Service) {
+    if sig.with_untracked(|s| *s != service) {
+        sig.set(service);
+    }
+}
