@@ -1,1 +1,20 @@
-fn main() {}
+//! `shipwatch-server`: parses the command line, serves, stops on Ctrl-C or SIGTERM.
+
+use clap::Parser;
+use shipwatch_server::{serve, Config};
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,tower_http=warn".into()),
+        )
+        .init();
+    let (_, handle) = serve(Config::parse()).await?;
+    shipwatch_server::shutdown_signal().await;
+    tracing::info!("shutting down");
+    handle.shutdown();
+    handle.stopped().await;
+    Ok(())
+}

@@ -1,0 +1,81 @@
+//! State shared by every request and socket.
+
+use crate::config::Config;
+use crate::hub::Hub;
+use crate::sim::Simulator;
+use shipwatch_model::entities::Millis;
+use shipwatch_model::protocol::Limits;
+use std::sync::atomic::{AtomicU64, AtomicUsize};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+use tokio::sync::{watch, Notify};
+
+/// Simulated time: the wall clock at start, then real elapsed time times `speed`.
+#[derive(Clone, Debug)]
+pub struct Clock {
+    start_real: Instant,
+    start_sim: Millis,
+    speed: f64,
+}
+
+impl Clock {
+    /// A clock that reads `start_sim` now and runs `speed` times faster than real time.
+    pub fn new(start_sim: Millis, speed: f64) -> Self {
+        Self {
+            start_real: Instant::now(),
+            start_sim,
+            speed: if speed.is_finite() && speed > 0.0 {
+                speed
+            } else {
+                1.0
+            },
+        }
+    }
+
+    /// Simulated now.
+    pub fn now(&self) -> Millis {
+        self.start_sim + (self.start_real.elapsed().as_secs_f64() * 1000.0 * self.speed) as Millis
+    }
+
+    /// The speed factor.
+    pub fn speed(&self) -> f64 {
+        self.speed
+    }
+}
+
+/// Milliseconds since the Unix epoch, by the wall clock.
+pub fn wall_millis() -> Millis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as Millis)
+}
+
+/// Everything handlers need.
+pub struct App {
+    /// The command line.
+    pub cfg: Config,
+    /// Limits announced and enforced.
+    pub limits: Limits,
+    /// Topics.
+    pub hub: Arc<Hub>,
+    /// The simulator; events are applied to the hub while this lock is held, so that the
+    /// driver and the HTTP actions publish in the order the simulator made them.
+    pub sim: Mutex<Simulator>,
+    /// Simulated time.
+    pub clock: Clock,
+    /// Becomes true at shutdown.
+    pub shutdown: watch::Receiver<bool>,
+    /// Open websockets.
+    pub clients: AtomicUsize,
+    /// Signalled when a websocket closes.
+    pub clients_changed: Notify,
+    /// Numbers connections in logs.
+    pub conn_ids: AtomicU64,
+}
+
+impl App {
+    /// The simulator, even if a panic poisoned its lock (its state stays usable).
+    pub fn sim(&self) -> MutexGuard<'_, Simulator> {
+        self.sim.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}

@@ -1,0 +1,129 @@
+//! The command line: where to listen, what to serve, who may connect, and the simulator's
+//! knobs. Every flag is documented in `--help`.
+
+use crate::sim::{Scenario, SimConfig};
+use clap::Parser;
+use shipwatch_model::protocol::Limits;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Shipwatch feed server: serves the console app and a live websocket feed from an embedded
+/// simulator of a cloud platform.
+#[derive(Clone, Debug, Parser)]
+#[command(name = "shipwatch-server", version, about)]
+pub struct Config {
+    /// Address to listen on (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+
+    /// Directory of the built app (trunk's output) to serve.
+    #[arg(long, default_value = "dist")]
+    pub dist: PathBuf,
+
+    /// Number of environments (production, staging, preview-pr-142, then more previews).
+    #[arg(long, default_value_t = 3)]
+    pub environments: u32,
+
+    /// Services per environment, of mixed kinds (applications, containers, databases, cronjobs, lifecycle jobs).
+    #[arg(long, default_value_t = 8)]
+    pub services: u32,
+
+    /// Instances of each application.
+    #[arg(long, default_value_t = 3)]
+    pub instances: u32,
+
+    /// Random status events per second (ignored by scenarios, which play a script).
+    #[arg(long, default_value_t = 4.0)]
+    pub rate: f64,
+
+    /// Log lines per deployment.
+    #[arg(long, default_value_t = 400)]
+    pub log_lines: u64,
+
+    /// Seed of the simulator: the same seed gives the same platform and the same events.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+
+    /// Play a named scenario instead of random events.
+    #[arg(long, value_enum)]
+    pub scenario: Option<Scenario>,
+
+    /// Speed of simulated time relative to real time (e.g. 10 plays a 10 s story in 1 s).
+    #[arg(long, default_value_t = 1.0)]
+    pub speed: f64,
+
+    /// Origin allowed to open the websocket, e.g. http://localhost:8080 (repeatable). Without
+    /// any, only the server's own origin (Origin host equal to the Host header) is allowed.
+    /// Requests without an Origin header (non-browser clients) are always allowed.
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    pub allow_origins: Vec<String>,
+
+    /// Bearer token required on the websocket (`Authorization: Bearer X` or `?token=X`).
+    #[arg(long, env = "SHIPWATCH_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+
+    /// Server heartbeat period, in milliseconds.
+    #[arg(long, default_value_t = 5_000)]
+    pub heartbeat_ms: u32,
+
+    /// Silence after which a client is dropped (close 4000), in milliseconds.
+    #[arg(long, default_value_t = 15_000)]
+    pub idle_timeout_ms: u32,
+
+    /// Largest client frame read, in bytes; larger ones close the socket (1009).
+    #[arg(long, default_value_t = 16 * 1024)]
+    pub max_client_frame_bytes: u32,
+
+    /// Subscriptions one socket may hold.
+    #[arg(long, default_value_t = 8)]
+    pub max_subscriptions: u32,
+
+    /// Client frames per second before `rate_limited` errors; twice that closes (4029).
+    #[arg(long, default_value_t = 50)]
+    pub max_client_frames_per_sec: u32,
+
+    /// Changes kept per environment topic for resumes and slow clients.
+    #[arg(long, default_value_t = 4096)]
+    pub replay: usize,
+
+    /// Frames queued per client before its subscriptions fall back to catching up.
+    #[arg(long, default_value_t = 64)]
+    pub client_queue: usize,
+
+    /// Deployment logs kept in memory (older ones are forgotten).
+    #[arg(long, default_value_t = 512)]
+    pub max_logs: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self::parse_from(["shipwatch-server"])
+    }
+}
+
+impl Config {
+    /// The limits announced in `hello` and enforced on every socket.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_client_frame_bytes: self.max_client_frame_bytes,
+            max_server_frame_bytes: Limits::default().max_server_frame_bytes,
+            max_subscriptions: self.max_subscriptions,
+            max_client_frames_per_sec: self.max_client_frames_per_sec,
+            heartbeat_ms: self.heartbeat_ms,
+            idle_timeout_ms: self.idle_timeout_ms,
+        }
+    }
+
+    /// The simulator's knobs, starting at simulated time `start`.
+    pub fn sim(&self, start: u64) -> SimConfig {
+        SimConfig {
+            environments: self.environments,
+            services: self.services,
+            instances: self.instances,
+            log_lines: self.log_lines,
+            seed: self.seed,
+            scenario: self.scenario,
+            start,
+        }
+    }
+}

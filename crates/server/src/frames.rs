@@ -1,0 +1,89 @@
+//! Server frames as text. Deltas and snapshots are spliced from JSON that was serialized once
+//! per change (see [`crate::hub`]), so fan-out costs a copy per client, not an encode.
+
+use crate::hub::Item;
+use shipwatch_model::protocol::{encode, ErrorCode, Limits, ServerFrame, ServerMessage, VERSION};
+use std::sync::Arc;
+
+/// The subscription id as a JSON string, computed once per subscription.
+pub fn sub_json(sub: &str) -> String {
+    serde_json::to_string(sub).unwrap_or_else(|_| "\"\"".into())
+}
+
+/// The first frame on every socket.
+pub fn hello(limits: &Limits) -> String {
+    encode(&ServerFrame::new(ServerMessage::Hello {
+        server: format!("shipwatch-server/{}", env!("CARGO_PKG_VERSION")),
+        limits: limits.clone(),
+    }))
+}
+
+/// A snapshot frame around pre-serialized snapshot data.
+pub fn snapshot(sub_json: &str, seq: u64, data: &str) -> String {
+    format!(r#"{{"v":{VERSION},"type":"snapshot","sub":{sub_json},"seq":{seq},"data":{data}}}"#)
+}
+
+/// A delta frame around pre-serialized, consecutive changes.
+pub fn delta(sub_json: &str, items: &[Arc<Item>]) -> String {
+    let seq = items.first().map_or(0, |i| i.seq);
+    let len: usize = items.iter().map(|i| i.json.len() + 1).sum();
+    let mut out = String::with_capacity(len + sub_json.len() + 64);
+    out.push_str(&format!(
+        r#"{{"v":{VERSION},"type":"delta","sub":{sub_json},"seq":{seq},"changes":["#
+    ));
+    for (k, item) in items.iter().enumerate() {
+        if k > 0 {
+            out.push(',');
+        }
+        out.push_str(&item.json);
+    }
+    out.push_str("]}");
+    out
+}
+
+/// Any other message.
+pub fn message(msg: ServerMessage) -> String {
+    encode(&ServerFrame::new(msg))
+}
+
+/// An error frame.
+pub fn error(code: ErrorCode, message: impl Into<String>, sub: Option<&str>) -> String {
+    self::message(ServerMessage::Error {
+        code,
+        message: message.into(),
+        sub: sub.map(str::to_string),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shipwatch_model::protocol::{decode_server, Change};
+
+    #[test]
+    fn spliced_frames_decode_with_the_model() {
+        let sub = sub_json("a\"b");
+        let snap = snapshot(&sub, 7, r#"{"kind":"environments","environments":[]}"#);
+        let f = decode_server(&snap, 1 << 20).expect("snapshot decodes");
+        assert!(matches!(f.msg, ServerMessage::Snapshot { seq: 7, ref sub, .. } if sub == "a\"b"));
+        let items: Vec<Arc<Item>> = (8..10)
+            .map(|seq| {
+                let c = Change::EnvironmentRemoved {
+                    id: format!("e{seq}"),
+                };
+                Arc::new(Item {
+                    seq,
+                    json: encode(&c).into(),
+                })
+            })
+            .collect();
+        let d = decode_server(&delta(&sub, &items), 1 << 20).expect("delta decodes");
+        match d.msg {
+            ServerMessage::Delta { seq, changes, .. } => {
+                assert_eq!(seq, 8);
+                assert_eq!(changes.len(), 2);
+            }
+            other => panic!("not a delta: {other:?}"),
+        }
+    }
+}

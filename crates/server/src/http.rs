@@ -1,0 +1,204 @@
+//! HTTP: the websocket route, the action API, and the built app as static files with an SPA
+//! fallback, compression, cache headers and security headers.
+
+use crate::app::App;
+use crate::sim::{ActError, Action, Outcome};
+use crate::ws;
+use axum::body::Body;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{any, get, post};
+use axum::{Json, Router};
+use serde_json::json;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use tower::ServiceExt;
+use tower_http::compression::CompressionLayer;
+use tower_http::services::{ServeDir, ServeFile};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+/// The policy the app runs under: wasm needs 'wasm-unsafe-eval'; Leptos sets inline styles.
+pub const CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; \
+connect-src 'self' ws: wss:; img-src 'self' data:; object-src 'none'; base-uri 'self'; frame-ancestors 'none'";
+
+/// The whole router.
+pub fn router(app: Arc<App>) -> Router {
+    let files = Router::new()
+        .route("/api/health", get(health))
+        .route(
+            "/api/environments/{env}/services/{svc}/{action}",
+            post(action),
+        )
+        .route("/api", any(api_not_found))
+        .route("/api/{*rest}", any(api_not_found))
+        .fallback(static_files)
+        .layer(middleware::from_fn(cache_headers))
+        .layer(CompressionLayer::new().gzip(true).br(true));
+    Router::new()
+        .route("/ws", get(ws::handler))
+        .merge(files)
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(app)
+}
+
+async fn health(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
+    Json(json!({
+        "status": "ok",
+        "server": format!("shipwatch-server/{}", env!("CARGO_PKG_VERSION")),
+        "clients": app.clients.load(Ordering::Relaxed),
+        "logs": app.hub.log_count(),
+        "scenario": app.cfg.scenario.map(|s| format!("{s:?}")),
+    }))
+}
+
+/// Query of the action API.
+#[derive(Debug, serde::Deserialize)]
+pub struct ActionQuery {
+    /// How a deployment ends: `ok` (default), `build-error`, `crash-loop`.
+    outcome: Option<Outcome>,
+}
+
+/// `POST /api/environments/{env}/services/{svc}/{deploy|stop|restart|cancel}`.
+async fn action(
+    State(app): State<Arc<App>>,
+    Path((env, svc, action)): Path<(String, String, String)>,
+    Query(q): Query<ActionQuery>,
+) -> Response {
+    let action = match action.as_str() {
+        "deploy" => Action::Deploy(q.outcome.unwrap_or(Outcome::Ok)),
+        "stop" => Action::Stop,
+        "restart" => Action::Restart,
+        "cancel" => Action::Cancel,
+        other => {
+            let msg = format!("unknown action `{other}`: use deploy, stop, restart or cancel");
+            return (StatusCode::NOT_FOUND, Json(json!({ "error": msg }))).into_response();
+        }
+    };
+    let now = app.clock.now();
+    let mut sim = app.sim();
+    match sim.act(&env, &svc, action, now) {
+        Ok(events) => {
+            let deployment = sim.service(&env, &svc).and_then(|s| s.deployment.clone());
+            // Published under the simulator lock: same order as the driver's events.
+            app.hub.apply(events);
+            tracing::info!(env, svc, ?action, "action accepted");
+            (
+                StatusCode::ACCEPTED,
+                Json(json!({ "ok": true, "deployment": deployment })),
+            )
+                .into_response()
+        }
+        Err(e) => {
+            let status = match e {
+                ActError::UnknownEnvironment | ActError::UnknownService => StatusCode::NOT_FOUND,
+                ActError::Busy(_) | ActError::NotCancellable(_) => StatusCode::CONFLICT,
+            };
+            (status, Json(json!({ "error": e.to_string() }))).into_response()
+        }
+    }
+}
+
+async fn api_not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!({ "error": "no such API endpoint" })),
+    )
+        .into_response()
+}
+
+const NOT_BUILT: &str = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Shipwatch</title></head>\
+<body><h1>Shipwatch feed server is running</h1><p>The app is not built yet: build it (e.g. <code>trunk build</code> \
+at the repository root) so that its files are in the directory given by <code>--dist</code>, then reload. \
+The websocket feed is live at <code>/ws</code>.</p></body></html>";
+
+/// Files from `--dist`; unknown paths without a file extension get index.html (app routes).
+async fn static_files(State(app): State<Arc<App>>, req: Request) -> Response {
+    let index = app.cfg.dist.join("index.html");
+    if !index.is_file() {
+        return (
+            StatusCode::OK,
+            [(header::CACHE_CONTROL, "no-cache")],
+            Html(NOT_BUILT),
+        )
+            .into_response();
+    }
+    let path = req.uri().path().to_string();
+    let looks_like_file = path
+        .rsplit('/')
+        .next()
+        .is_some_and(|last| last.contains('.'));
+    let served = ServeDir::new(&app.cfg.dist).oneshot(req).await;
+    match served {
+        Ok(res) if res.status() == StatusCode::NOT_FOUND && !looks_like_file => {
+            let req = Request::new(Body::empty());
+            match ServeFile::new(&index).oneshot(req).await {
+                Ok(res) => res.map(Body::new).into_response(),
+                Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+            }
+        }
+        Ok(res) => res.map(Body::new).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+/// Whether a file name carries a content hash, like trunk's `app-1a2b3c4d5e6f7a8b_bg.wasm`.
+pub fn is_hashed_asset(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or("");
+    let Some((stem, ext)) = name.rsplit_once('.') else {
+        return false;
+    };
+    if !matches!(ext, "wasm" | "js" | "css") {
+        return false;
+    }
+    let stem = stem.strip_suffix("_bg").unwrap_or(stem);
+    stem.rsplit_once('-')
+        .is_some_and(|(_, hash)| hash.len() >= 8 && hash.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// Hashed assets are immutable for a year; everything else is revalidated (index.html must
+/// be, or a new build would never reach browsers); API answers are never stored.
+async fn cache_headers(req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_string();
+    let mut res = next.run(req).await;
+    let value = if path.starts_with("/api") {
+        "no-store"
+    } else if res.status().is_success() && is_hashed_asset(&path) {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
+    res.headers_mut()
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static(value));
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_hashed_asset;
+
+    #[test]
+    fn hashed_names() {
+        assert!(is_hashed_asset("/shipwatch-1a2b3c4d5e6f7a8b_bg.wasm"));
+        assert!(is_hashed_asset("/shipwatch-1a2b3c4d5e6f7a8b.js"));
+        assert!(is_hashed_asset("/style-0123456789abcdef.css"));
+        assert!(!is_hashed_asset("/index.html"));
+        assert!(!is_hashed_asset("/app.js"));
+        assert!(!is_hashed_asset("/my-app.css"));
+    }
+}

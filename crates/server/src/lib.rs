@@ -1,0 +1,151 @@
+//! Shipwatch feed server: serves the built app and the websocket API (protocol v1 of
+//! `shipwatch_model::protocol`), fed by an embedded, deterministic simulator.
+//!
+//! [`serve`] starts everything on a listener and returns a [`ServerHandle`]; `main.rs` only
+//! parses the command line and waits for Ctrl-C.
+
+pub mod access;
+pub mod app;
+pub mod config;
+pub mod driver;
+pub mod frames;
+pub mod http;
+pub mod hub;
+pub mod sim;
+pub mod subscription;
+pub mod ws;
+
+pub use config::Config;
+
+use app::{App, Clock};
+use hub::{Hub, HubConfig};
+use sim::Simulator;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinHandle;
+
+/// A running server.
+pub struct ServerHandle {
+    addr: SocketAddr,
+    app: Arc<App>,
+    stop: watch::Sender<bool>,
+    server: JoinHandle<()>,
+    driver: JoinHandle<()>,
+}
+
+impl ServerHandle {
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Shared state (simulator, hub), for tests and tools.
+    pub fn app(&self) -> &Arc<App> {
+        &self.app
+    }
+
+    /// Asks everything to stop: sockets get close 1001, the listener closes.
+    pub fn shutdown(&self) {
+        let _ = self.stop.send(true);
+    }
+
+    /// Waits until the server stopped and sockets closed (at most a few seconds for those).
+    pub async fn stopped(self) {
+        let _ = self.server.await;
+        let _ = self.driver.await;
+        let wait = async {
+            loop {
+                let changed = self.app.clients_changed.notified();
+                if self.app.clients.load(Ordering::Relaxed) == 0 {
+                    break;
+                }
+                changed.await;
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(3), wait).await;
+        self.app.hub.close_all();
+    }
+}
+
+/// Binds `config.addr`, builds the simulated platform and serves it. Returns once listening.
+pub async fn serve(config: Config) -> std::io::Result<(SocketAddr, ServerHandle)> {
+    let listener = tokio::net::TcpListener::bind(config.addr).await?;
+    let addr = listener.local_addr()?;
+    let start = app::wall_millis();
+    let mut sim = Simulator::new(config.sim(start));
+    let hub = Hub::new(
+        HubConfig {
+            replay: config.replay,
+            broadcast: 1024,
+            max_logs: config
+                .max_logs
+                .max((config.environments * config.services) as usize * 2),
+            base_seq: start.saturating_mul(1000),
+        },
+        sim.environments(),
+    );
+    hub.apply(sim.take_bootstrap());
+    let (stop, shutdown) = watch::channel(false);
+    let app = Arc::new(App {
+        limits: config.limits(),
+        clock: Clock::new(start, config.speed),
+        cfg: config,
+        hub: Arc::new(hub),
+        sim: Mutex::new(sim),
+        shutdown: shutdown.clone(),
+        clients: AtomicUsize::new(0),
+        clients_changed: Notify::new(),
+        conn_ids: AtomicU64::new(1),
+    });
+    let driver = tokio::spawn(driver::run(app.clone()));
+    let router = http::router(app.clone());
+    let mut signal = shutdown;
+    let server = tokio::spawn(async move {
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        let graceful = async move {
+            let _ = signal.wait_for(|stop| *stop).await;
+        };
+        if let Err(e) = axum::serve(listener, service)
+            .with_graceful_shutdown(graceful)
+            .await
+        {
+            tracing::error!(error = %e, "server error");
+        }
+    });
+    tracing::info!(%addr, "shipwatch-server listening");
+    Ok((
+        addr,
+        ServerHandle {
+            addr,
+            app,
+            stop,
+            server,
+            driver,
+        },
+    ))
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
