@@ -42,6 +42,7 @@ impl DeploymentStatus {
     ];
 
     /// The word shown to users.
+    #[must_use]
     pub fn word(self) -> &'static str {
         match self {
             Self::Queued => "QUEUED",
@@ -57,6 +58,7 @@ impl DeploymentStatus {
     }
 
     /// One-line meaning for tooltips.
+    #[must_use]
     pub fn meaning(self) -> &'static str {
         match self {
             Self::Queued => "The deployment is waiting for a deployer (temporary state).",
@@ -68,7 +70,9 @@ impl DeploymentStatus {
             Self::DeploymentError => {
                 "The rollout failed; old instances may still be serving (final state)."
             }
-            Self::CancellingBuilding => "A cancel was asked; the build is stopping (temporary state).",
+            Self::CancellingBuilding => {
+                "A cancel was asked; the build is stopping (temporary state)."
+            }
             Self::Cancelled => "The deployment was cancelled (temporary state).",
             Self::DeploymentOk => "The new version is deployed and running (final state).",
             Self::Unknown => "A status this console does not know yet (sent by a newer server).",
@@ -77,6 +81,7 @@ impl DeploymentStatus {
 
     /// Final per the newer seed: BUILDING ERROR, DEPLOYMENT ERROR and DEPLOYMENT OK. The seed
     /// calls CANCELLED temporary (the next deployment replaces it).
+    #[must_use]
     pub fn is_final(self) -> bool {
         matches!(
             self,
@@ -85,6 +90,7 @@ impl DeploymentStatus {
     }
 
     /// Whether work is going on (shown animated).
+    #[must_use]
     pub fn in_progress(self) -> bool {
         matches!(
             self,
@@ -92,12 +98,20 @@ impl DeploymentStatus {
         )
     }
 
+    /// Temporary per the newer seed: every known status that is not final.
+    #[must_use]
+    pub fn is_temporary(self) -> bool {
+        self != Self::Unknown && !self.is_final()
+    }
+
     /// Whether this deployment failed.
+    #[must_use]
     pub fn is_failure(self) -> bool {
         matches!(self, Self::BuildingError | Self::DeploymentError)
     }
 
     /// Colour family.
+    #[must_use]
     pub fn colour(self) -> ColourRole {
         match self {
             Self::Queued | Self::Cancelled => ColourRole::Neutral,
@@ -109,6 +123,7 @@ impl DeploymentStatus {
     }
 
     /// Shape (icon), distinct for every status.
+    #[must_use]
     pub fn shape(self) -> ShapeRole {
         match self {
             Self::Queued => ShapeRole::Ellipsis,
@@ -124,6 +139,7 @@ impl DeploymentStatus {
     }
 
     /// Lower-case slug for CSS classes.
+    #[must_use]
     pub fn slug(self) -> &'static str {
         match self {
             Self::Queued => "queued",

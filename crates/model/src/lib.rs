@@ -2,6 +2,8 @@
 //! aggregate instance statuses into service and environment statuses, and the wire protocol
 //! spoken between the feed server and the app. Pure Rust: no web, no async.
 
+#![warn(missing_docs)]
+
 pub mod appearance;
 pub mod deployment_status;
 pub mod entities;
@@ -14,7 +16,10 @@ pub mod service_kind;
 pub use appearance::{ColourRole, ShapeRole};
 pub use deployment_status::DeploymentStatus;
 pub use entities::{Deployment, Environment, EnvironmentSummary, Instance, Service};
-pub use log_line::{LogLevel, LogLine};
-pub use rules::{Rule, Verdict};
-pub use running_status::RunningStatus;
+pub use log_line::{LogLevel, LogLine, LogLineId};
+pub use rules::{
+    aggregate, environment_deployment, environment_running, service_deployment, service_running,
+    Member, Rule, Verdict,
+};
+pub use running_status::{RunningStatus, Scope};
 pub use service_kind::ServiceKind;

@@ -36,3 +36,30 @@ pub struct LogLine {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
 }
+
+impl LogLine {
+    /// The line's stable id within the log of deployment `deployment`.
+    #[must_use]
+    pub fn id(&self, deployment: &str) -> LogLineId {
+        LogLineId {
+            deployment: deployment.to_string(),
+            n: self.n,
+        }
+    }
+}
+
+/// The stable id of a log line: its deployment and its number. Clients dedupe by this, never by
+/// timestamp.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LogLineId {
+    /// The deployment whose log holds the line.
+    pub deployment: String,
+    /// The line number, from 1.
+    pub n: u64,
+}
+
+impl std::fmt::Display for LogLineId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}#{}", self.deployment, self.n)
+    }
+}

@@ -40,6 +40,7 @@ impl RunningStatus {
     ];
 
     /// The word shown to users.
+    #[must_use]
     pub fn word(self) -> &'static str {
         match self {
             Self::Stopped => "STOPPED",
@@ -54,6 +55,7 @@ impl RunningStatus {
     }
 
     /// The seed's one-line meaning, phrased for any level (instance, service, environment).
+    #[must_use]
     pub fn meaning(self) -> &'static str {
         match self {
             Self::Stopped => "All instances or services are stopped.",
@@ -71,6 +73,7 @@ impl RunningStatus {
     }
 
     /// Colour family.
+    #[must_use]
     pub fn colour(self) -> ColourRole {
         match self {
             Self::Stopped => ColourRole::Neutral,
@@ -83,6 +86,7 @@ impl RunningStatus {
     }
 
     /// Shape, distinct for every status.
+    #[must_use]
     pub fn shape(self) -> ShapeRole {
         match self {
             Self::Stopped => ShapeRole::Ring,
@@ -97,11 +101,13 @@ impl RunningStatus {
     }
 
     /// Whether the status is a transition (shown animated).
+    #[must_use]
     pub fn in_progress(self) -> bool {
         matches!(self, Self::Starting | Self::Stopping)
     }
 
     /// Lower-case slug for CSS classes and URLs.
+    #[must_use]
     pub fn slug(self) -> &'static str {
         match self {
             Self::Stopped => "stopped",
@@ -112,6 +118,67 @@ impl RunningStatus {
             Self::Warning => "warning",
             Self::Completed => "completed",
             Self::Unknown => "unknown",
+        }
+    }
+}
+
+/// Where a running status is shown: the seed words its meanings per level.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Scope {
+    /// One instance (a pod) or one job execution.
+    Instance,
+    /// A service, from its instances.
+    Service,
+    /// An environment, from its services.
+    Environment,
+}
+
+impl Scope {
+    /// The noun of the members aggregated at this level, singular and plural.
+    #[must_use]
+    pub fn members(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Instance | Self::Service => ("instance", "instances"),
+            Self::Environment => ("service", "services"),
+        }
+    }
+}
+
+impl RunningStatus {
+    /// The seed's one-line meaning at one level: the newer seed's sentences for services and
+    /// environments, and their plain reading for a single instance.
+    #[must_use]
+    pub fn meaning_in(self, scope: Scope) -> &'static str {
+        use Scope::{Environment as E, Instance as I, Service as S};
+        match (self, scope) {
+            (Self::Stopped, I) => "This instance is stopped.",
+            (Self::Stopped, S) => "All the application instances are stopped.",
+            (Self::Stopped, E) => "All the services are stopped.",
+            (Self::Starting, I) => "This instance is starting.",
+            (Self::Starting, S) => "At least 1 application instance is starting.",
+            (Self::Starting, E) => "At least 1 service is starting.",
+            (Self::Stopping, I) => "This instance is stopping.",
+            (Self::Stopping, S) => "At least 1 application instance is stopping.",
+            (Self::Stopping, E) => "At least 1 service is stopping.",
+            (Self::Running, I) => "This instance is running correctly.",
+            (Self::Running, S) => "All application instances are running correctly.",
+            (Self::Running, E) => "All services are running correctly.",
+            (Self::Error, I) => "This instance is in error.",
+            (Self::Error, S) => "All application instances are in error status.",
+            (Self::Error, E) => "All services are in error status.",
+            (Self::Warning, I) => "This instance reports a degraded state.",
+            (Self::Warning, S) => {
+                "(Valid for multi-instance applications only) At least 1 application instance \
+                 is in error status (but not all of them)."
+            }
+            (Self::Warning, E) => "At least 1 service is in error status (but not all of them).",
+            (Self::Completed, I) => "This job execution has completed.",
+            (Self::Completed, S | E) => {
+                "The job execution has completed (only for cronjob and lifecycle jobs)."
+            }
+            (Self::Unknown, _) => {
+                "A status this console does not know yet (sent by a newer server)."
+            }
         }
     }
 }

@@ -32,6 +32,7 @@ impl ServiceKind {
     ];
 
     /// Display label.
+    #[must_use]
     pub fn label(self) -> &'static str {
         match self {
             Self::Application => "Application",
@@ -44,6 +45,7 @@ impl ServiceKind {
     }
 
     /// Jobs run to completion and may be COMPLETED.
+    #[must_use]
     pub fn is_job(self) -> bool {
         matches!(self, Self::Cronjob | Self::LifecycleJob)
     }

@@ -33,6 +33,7 @@ pub struct ClientFrame {
 
 impl ClientFrame {
     /// Wraps a message in a frame of the current version.
+    #[must_use]
     pub fn new(msg: ClientMessage) -> Self {
         Self { v: VERSION, msg }
     }

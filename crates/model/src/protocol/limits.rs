@@ -19,14 +19,32 @@ pub struct Limits {
     pub idle_timeout_ms: u32,
 }
 
+/// Most log lines one `delta` frame carries: history is sent in deltas of at most this many
+/// lines (and never over `max_server_frame_bytes`).
+pub const MAX_LINES_PER_DELTA: usize = 500;
+
+/// Longest log line text the server sends, in bytes; longer lines are cut at a character
+/// boundary and end with `…`.
+pub const MAX_LINE_TEXT_BYTES: usize = 8 * 1024;
+
+/// Longest subscription id a client may choose, in bytes.
+pub const MAX_SUB_ID_BYTES: usize = 64;
+
+/// Changes the server keeps per topic to answer a resume; older resumes get a snapshot.
+pub const RESUME_BACKLOG: usize = 10_000;
+
 /// Websocket close codes the server uses.
 pub mod close_code {
+    /// Normal close (the other side asked to close).
+    pub const NORMAL: u16 = 1000;
     /// Server shutting down.
     pub const GOING_AWAY: u16 = 1001;
     /// Origin not allowed or token missing/wrong.
     pub const POLICY: u16 = 1008;
     /// Frame over `max_client_frame_bytes`.
     pub const TOO_BIG: u16 = 1009;
+    /// The server failed; reconnect with a back-off.
+    pub const INTERNAL: u16 = 1011;
     /// Nothing heard for `idle_timeout_ms`.
     pub const IDLE: u16 = 4000;
     /// Flooding: more than twice `max_client_frames_per_sec`.

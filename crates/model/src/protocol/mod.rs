@@ -5,10 +5,16 @@ mod client_frame;
 mod decode;
 mod limits;
 mod server_frame;
+pub mod stream;
 
 pub use client_frame::{ClientFrame, ClientMessage, Topic};
-pub use decode::{decode_client, decode_server, encode, DecodeError};
-pub use limits::{close_code, Limits};
+pub use decode::{
+    decode_client, decode_client_bytes, decode_server, decode_server_bytes, encode, DecodeError,
+    CLIENT_TYPES, SERVER_TYPES,
+};
+pub use limits::{
+    close_code, Limits, MAX_LINES_PER_DELTA, MAX_LINE_TEXT_BYTES, MAX_SUB_ID_BYTES, RESUME_BACKLOG,
+};
 pub use server_frame::{Change, ErrorCode, ServerFrame, ServerMessage, Snapshot};
 
 /// The protocol version every frame carries in `v`.

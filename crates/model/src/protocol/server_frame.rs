@@ -16,6 +16,7 @@ pub struct ServerFrame {
 
 impl ServerFrame {
     /// Wraps a message in a frame of the current version.
+    #[must_use]
     pub fn new(msg: ServerMessage) -> Self {
         Self { v: VERSION, msg }
     }
@@ -174,6 +175,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// The wire string, e.g. `malformed_json`.
+    #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             Self::MalformedJson => "malformed_json",
@@ -203,4 +205,3 @@ impl Default for Limits {
         }
     }
 }
-
