@@ -143,6 +143,9 @@ pub struct Simulator {
     tasks: Vec<Vec<Option<Task>>>,
     next_deployment: u64,
     script: VecDeque<Scripted>,
+    /// Crashed instances coming back: (when, env, service, instance name). They do not keep
+    /// the service busy, so other events can still happen to it.
+    recoveries: Vec<(Millis, usize, usize, String)>,
     bootstrap: Vec<SimEvent>,
 }
 
@@ -175,6 +178,7 @@ impl Simulator {
             tasks,
             next_deployment,
             script: script.into(),
+            recoveries: Vec::new(),
             bootstrap: Vec::new(),
         };
         sim.bootstrap = sim.initial_logs();
@@ -290,6 +294,21 @@ impl Simulator {
         loop {
             let task_due = self.earliest_task();
             let script_due = self.script.front().map(|s| s.at);
+            let recovery = self
+                .recoveries
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, r)| r.0)
+                .map(|(k, r)| (r.0, k));
+            if let Some((at, k)) = recovery {
+                let before_others =
+                    script_due.is_none_or(|s| at < s) && task_due.is_none_or(|(t, _, _)| at < t);
+                if at <= now && before_others {
+                    let (at, e, s, name) = self.recoveries.swap_remove(k);
+                    self.recover(e, s, &name, at, &mut out);
+                    continue;
+                }
+            }
             match (script_due, task_due) {
                 (Some(s), t) if s <= now && t.is_none_or(|(t, _, _)| s <= t) => {
                     let Some(item) = self.script.pop_front() else {
@@ -383,11 +402,7 @@ impl Simulator {
         out: &mut Vec<SimEvent>,
     ) -> Result<(), ActError> {
         let busy = match &self.tasks[e][s] {
-            None
-            | Some(Task {
-                kind: TaskKind::Recover { .. },
-                ..
-            }) => None,
+            None => None,
             Some(Task {
                 kind: TaskKind::Deploy(r),
                 ..
@@ -586,19 +601,36 @@ impl Simulator {
         }
         let k = *self.rng.pick(&running);
         let (reason, message) = *self.rng.pick(&REASONS);
-        let back = now + self.rng.range(3_000, 8_000);
+        let back = now + self.rng.range(2_000, 5_000);
         let inst = &mut self.envs[e].services[s].instances[k];
         inst.status = RunningStatus::Error;
         inst.reason = Some(reason.into());
         inst.message = Some(message.into());
         inst.restarts += 1;
         let name = inst.name.clone();
-        self.tasks[e][s] = Some(Task {
-            next_at: back,
-            kind: TaskKind::Recover { name },
-        });
+        self.recoveries.push((back, e, s, name));
         out_service(out, &self.envs[e].id, &self.envs[e].services[s]);
         true
+    }
+
+    /// A crashed instance runs again (unless something else happened to it meanwhile).
+    fn recover(&mut self, e: usize, s: usize, name: &str, at: Millis, out: &mut Vec<SimEvent>) {
+        let svc = &mut self.envs[e].services[s];
+        let Some(i) = svc
+            .instances
+            .iter_mut()
+            .find(|i| i.name == name && i.status == RunningStatus::Error && i.reason.is_some())
+        else {
+            return;
+        };
+        if i.reason.as_deref() == Some("BackoffLimitExceeded") {
+            return;
+        }
+        i.status = RunningStatus::Running;
+        i.reason = None;
+        i.message = None;
+        i.started_at = Some(at);
+        out_service(out, &self.envs[e].id, &self.envs[e].services[s]);
     }
 }
 

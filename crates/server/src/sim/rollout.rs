@@ -36,11 +36,6 @@ pub enum TaskKind {
     Stop,
     /// Instances starting again.
     Restart,
-    /// A crashed instance coming back.
-    Recover {
-        /// Its name.
-        name: String,
-    },
     /// A job execution outside a deployment (cron schedule or restart).
     Execute(Execution),
 }
@@ -264,19 +259,6 @@ pub fn step(task: Task, svc: &mut Service, now: Millis, ctx: &mut Ctx<'_>) -> Op
                 .filter(|i| i.status == RunningStatus::Starting)
             {
                 i.status = RunningStatus::Running;
-            }
-            None
-        }
-        TaskKind::Recover { name } => {
-            if let Some(i) = svc
-                .instances
-                .iter_mut()
-                .find(|i| i.name == name && i.status == RunningStatus::Error)
-            {
-                i.status = RunningStatus::Running;
-                i.reason = None;
-                i.message = None;
-                i.started_at = Some(now);
             }
             None
         }

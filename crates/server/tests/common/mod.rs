@@ -1,0 +1,213 @@
+//! Helpers for integration tests: an in-process server on 127.0.0.1:0 and a websocket client
+//! that speaks the model's protocol.
+#![allow(dead_code)]
+
+use futures_util::{SinkExt, StreamExt};
+use shipwatch_model::protocol::{
+    decode_server, encode, ClientFrame, ClientMessage, ServerFrame, ServerMessage, Topic,
+};
+use shipwatch_server::{serve, Config, ServerHandle};
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// A config for tests: random port, given extra flags.
+pub fn config(extra: &[&str]) -> Config {
+    let mut args = vec![
+        "shipwatch-server",
+        "--addr",
+        "127.0.0.1:0",
+        "--dist",
+        "/nonexistent-dist",
+    ];
+    args.extend_from_slice(extra);
+    <Config as clap::Parser>::parse_from(args)
+}
+
+/// Starts a server.
+pub async fn start(extra: &[&str]) -> ServerHandle {
+    serve(config(extra)).await.expect("server starts").1
+}
+
+/// A connected client.
+pub struct Client {
+    pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+/// What the next read got.
+#[derive(Debug)]
+pub enum Got {
+    Frame(ServerFrame),
+    Closed(Option<u16>),
+}
+
+impl Client {
+    /// Connects and reads the hello.
+    pub async fn connect(h: &ServerHandle) -> Client {
+        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws", h.addr()))
+            .await
+            .expect("connects");
+        let mut c = Client { ws };
+        match c.frame().await.msg {
+            ServerMessage::Hello { .. } => {}
+            other => panic!("expected hello, got {other:?}"),
+        }
+        c
+    }
+
+    /// Sends a protocol message.
+    pub async fn send(&mut self, msg: ClientMessage) {
+        self.raw(encode(&ClientFrame::new(msg))).await;
+    }
+
+    /// Sends raw text.
+    pub async fn raw(&mut self, text: String) {
+        self.ws
+            .send(Message::Text(text.into()))
+            .await
+            .expect("send");
+    }
+
+    /// Subscribes.
+    pub async fn subscribe(&mut self, sub: &str, topic: Topic, resume_from: Option<u64>) {
+        self.send(ClientMessage::Subscribe {
+            sub: sub.into(),
+            topic,
+            resume_from,
+        })
+        .await;
+    }
+
+    /// The next frame or close, skipping server pings (answered) within 10 s.
+    pub async fn next(&mut self) -> Got {
+        loop {
+            let msg = tokio::time::timeout(Duration::from_secs(10), self.ws.next())
+                .await
+                .expect("a frame within 10 s");
+            match msg {
+                Some(Ok(Message::Text(t))) => {
+                    let f = decode_server(t.as_str(), 16 << 20).expect("server frames decode");
+                    if let ServerMessage::Ping { nonce } = f.msg {
+                        self.send(ClientMessage::Pong { nonce }).await;
+                        continue;
+                    }
+                    return Got::Frame(f);
+                }
+                Some(Ok(Message::Close(c))) => return Got::Closed(c.map(|c| u16::from(c.code))),
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return Got::Closed(None),
+            }
+        }
+    }
+
+    /// The next frame (panics on close).
+    pub async fn frame(&mut self) -> ServerFrame {
+        match self.next().await {
+            Got::Frame(f) => f,
+            Got::Closed(c) => panic!("closed ({c:?}) while a frame was expected"),
+        }
+    }
+
+    /// Reads until the socket closes; returns the close code.
+    pub async fn closed(&mut self) -> Option<u16> {
+        loop {
+            if let Got::Closed(c) = self.next().await {
+                return c;
+            }
+        }
+    }
+}
+
+/// A plain HTTP/1.1 request; returns status, headers (lower-case names) and body bytes.
+pub async fn http(
+    h: &ServerHandle,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = TcpStream::connect(h.addr()).await.expect("connect");
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: 0\r\n",
+        h.addr()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).await.expect("write");
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.expect("read");
+    let split = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("headers end");
+    let head = String::from_utf8_lossy(&buf[..split]).to_string();
+    let mut body = buf[split + 4..].to_vec();
+    let mut lines = head.lines();
+    let status: u16 = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .expect("status");
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    if headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"))
+    {
+        body = dechunk(&body);
+    }
+    (status, headers, body)
+}
+
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let Some(end) = b.windows(2).position(|w| w == b"\r\n") else {
+            break;
+        };
+        let size =
+            usize::from_str_radix(String::from_utf8_lossy(&b[..end]).trim(), 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        out.extend_from_slice(&b[end + 2..end + 2 + size]);
+        b = &b[end + 2 + size + 2..];
+    }
+    out
+}
+
+/// A header's value.
+pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// A websocket handshake with extra headers and query; Ok or the HTTP status of the refusal.
+pub async fn handshake(
+    h: &ServerHandle,
+    query: &str,
+    headers: &[(&str, &str)],
+) -> Result<Client, u16> {
+    let mut req = format!("ws://{}/ws{query}", h.addr())
+        .into_client_request()
+        .expect("request");
+    for (k, v) in headers {
+        req.headers_mut().insert(
+            tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            v.parse().unwrap(),
+        );
+    }
+    match tokio_tungstenite::connect_async(req).await {
+        Ok((ws, _)) => Ok(Client { ws }),
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => Err(resp.status().as_u16()),
+        Err(e) => panic!("unexpected handshake error: {e}"),
+    }
+}

@@ -1,0 +1,427 @@
+//! The websocket feed against a running server: snapshots then ordered deltas, resume with no
+//! gap or duplicate (environment and logs topics), a slow reader, heartbeats and shutdown.
+
+mod common;
+
+use common::{start, Client, Got};
+use shipwatch_model::protocol::{Change, ServerMessage, Snapshot, Topic};
+use shipwatch_model::{DeploymentStatus, Environment};
+use std::time::Duration;
+
+fn prod() -> Topic {
+    Topic::Environment {
+        env: "production".into(),
+    }
+}
+
+/// Applies an environment topic's change to a local copy, as the app does.
+fn apply(env: &mut Environment, change: Change) {
+    match change {
+        Change::ServiceUpsert(s) => match env.services.iter_mut().find(|x| x.id == s.id) {
+            Some(x) => *x = s,
+            None => env.services.push(s),
+        },
+        Change::ServiceRemoved { id } => env.services.retain(|s| s.id != id),
+        Change::EnvironmentDeployment { deployment } => env.deployment = deployment,
+        other => panic!("not an environment change: {other:?}"),
+    }
+}
+
+/// Follows subscription `sub` on `c`, applying deltas to `env`, until its seq reaches `until`.
+/// Asserts every delta starts right after the previous one. Returns the last seq.
+async fn follow(
+    c: &mut Client,
+    sub: &str,
+    env: &mut Environment,
+    mut last: u64,
+    until: u64,
+) -> u64 {
+    while last < until {
+        match c.frame().await.msg {
+            ServerMessage::Delta {
+                sub: s,
+                seq,
+                changes,
+            } if s == sub => {
+                assert_eq!(seq, last + 1, "no gap, no duplicate");
+                last = seq + changes.len() as u64 - 1;
+                changes.into_iter().for_each(|ch| apply(env, ch));
+            }
+            ServerMessage::Delta { .. } => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    last
+}
+
+/// A fresh snapshot of production on a new subscription id.
+async fn snapshot_of_prod(c: &mut Client, sub: &str) -> (u64, Environment) {
+    c.subscribe(sub, prod(), None).await;
+    loop {
+        if let ServerMessage::Snapshot {
+            sub: s,
+            seq,
+            data: Snapshot::Environment { environment },
+        } = c.frame().await.msg
+        {
+            if s == sub {
+                return (seq, environment);
+            }
+        }
+    }
+}
+
+/// Takes a fresh snapshot on `check` while still following `sub` (its deltas applied to
+/// `env`, `last` moved on); then follows `sub` up to the snapshot and compares.
+async fn check_against_snapshot(c: &mut Client, sub: &str, env: &mut Environment, mut last: u64) {
+    c.subscribe("check", prod(), None).await;
+    let (seq, fresh) = loop {
+        match c.frame().await.msg {
+            ServerMessage::Snapshot {
+                sub: s,
+                seq,
+                data: Snapshot::Environment { environment },
+            } if s == "check" => {
+                break (seq, environment);
+            }
+            ServerMessage::Delta {
+                sub: s,
+                seq,
+                changes,
+            } if s == sub => {
+                assert_eq!(seq, last + 1, "no gap, no duplicate");
+                last = seq + changes.len() as u64 - 1;
+                changes.into_iter().for_each(|ch| apply(env, ch));
+            }
+            _ => {}
+        }
+    };
+    follow(c, sub, env, last, seq).await;
+    assert_eq!(
+        *env, fresh,
+        "the deltas rebuild exactly what a fresh snapshot says"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_then_deltas_in_order_and_they_rebuild_the_state() {
+    let h = start(&["--rate", "40", "--speed", "4"]).await;
+    let mut c = Client::connect(&h).await;
+    c.subscribe("envs", Topic::Environments, None).await;
+    c.subscribe("prod", prod(), None).await;
+    let (mut envs_seq, mut prod_seq, mut env) = (None, None, None);
+    while envs_seq.is_none() || prod_seq.is_none() {
+        match c.frame().await.msg {
+            ServerMessage::Snapshot { sub, seq, data } => match data {
+                Snapshot::Environments { environments } => {
+                    assert_eq!(sub, "envs");
+                    let ids: Vec<&str> = environments.iter().map(|e| e.id.as_str()).collect();
+                    assert_eq!(ids, ["production", "staging", "preview-pr-142"]);
+                    envs_seq = Some(seq);
+                }
+                Snapshot::Environment { environment } => {
+                    assert_eq!(sub, "prod");
+                    assert_eq!(environment.services.len(), 8);
+                    env = Some(environment);
+                    prod_seq = Some(seq);
+                }
+                other => panic!("unexpected snapshot {other:?}"),
+            },
+            other => panic!("expected snapshots first, got {other:?}"),
+        }
+    }
+    let (mut envs_last, mut prod_last, mut env) =
+        (envs_seq.unwrap(), prod_seq.unwrap(), env.unwrap());
+    let mut deltas = 0;
+    while deltas < 20 {
+        match c.frame().await.msg {
+            ServerMessage::Delta { sub, seq, changes } => {
+                deltas += 1;
+                assert!(!changes.is_empty());
+                let last = if sub == "envs" {
+                    &mut envs_last
+                } else {
+                    &mut prod_last
+                };
+                assert_eq!(seq, *last + 1, "{sub}: deltas follow each other");
+                *last = seq + changes.len() as u64 - 1;
+                if sub == "prod" {
+                    changes.into_iter().for_each(|ch| apply(&mut env, ch));
+                } else {
+                    assert!(changes
+                        .iter()
+                        .all(|ch| matches!(ch, Change::EnvironmentUpsert(_))));
+                }
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    check_against_snapshot(&mut c, "prod", &mut env, prod_last).await;
+    h.shutdown();
+    h.stopped().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn environment_topic_resumes_with_no_gap_or_duplicate() {
+    let h = start(&["--rate", "40", "--speed", "4"]).await;
+    let mut c = Client::connect(&h).await;
+    let (seq0, mut env) = snapshot_of_prod(&mut c, "p").await;
+    let last = follow(&mut c, "p", &mut env, seq0, seq0 + 5).await;
+    drop(c);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let mut c = Client::connect(&h).await;
+    c.subscribe("p", prod(), Some(last)).await;
+    match c.frame().await.msg {
+        ServerMessage::Resumed { sub, seq } => assert_eq!((sub.as_str(), seq), ("p", last)),
+        other => panic!("expected resumed, got {other:?}"),
+    }
+    check_against_snapshot(&mut c, "p", &mut env, last).await;
+    // A resume point the server never had gets a fresh snapshot instead.
+    c.subscribe("future", prod(), Some(u64::MAX - 1)).await;
+    loop {
+        if let ServerMessage::Snapshot { sub, .. } = c.frame().await.msg {
+            if sub == "future" {
+                break;
+            }
+        }
+    }
+}
+
+/// Deploys production/api through the HTTP API; returns the deployment id.
+async fn deploy(h: &shipwatch_server::ServerHandle, outcome: &str) -> String {
+    let path = format!("/api/environments/production/services/api/deploy?outcome={outcome}");
+    let (status, _, body) = common::http(h, "POST", &path, &[]).await;
+    assert_eq!(status, 202, "{}", String::from_utf8_lossy(&body));
+    let v: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    v["deployment"]["id"]
+        .as_str()
+        .expect("deployment id")
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_topic_resumes_and_lines_have_no_gap_or_duplicate() {
+    let h = start(&["--scenario", "calm", "--speed", "6", "--log-lines", "3000"]).await;
+    let dep = deploy(&h, "ok").await;
+    let topic = Topic::Logs {
+        deployment: dep.clone(),
+    };
+    let mut c = Client::connect(&h).await;
+    c.subscribe("log", topic.clone(), None).await;
+    match c.frame().await.msg {
+        ServerMessage::Snapshot {
+            seq,
+            data:
+                Snapshot::Logs {
+                    env,
+                    service,
+                    deployment,
+                },
+            ..
+        } => {
+            assert_eq!(seq, 0);
+            assert_eq!(
+                (env.as_str(), service.as_deref()),
+                ("production", Some("api"))
+            );
+            assert_eq!(deployment.id, dep);
+        }
+        other => panic!("expected a logs snapshot, got {other:?}"),
+    }
+    let (mut last, mut line_n, mut done) = (0u64, 0u64, false);
+    let read = |changes: Vec<Change>, line_n: &mut u64, done: &mut bool| {
+        assert!(changes.len() <= 500, "at most 500 changes per frame");
+        for ch in changes {
+            match ch {
+                Change::Line(l) => {
+                    assert_eq!(l.n, *line_n + 1, "line numbers without gaps");
+                    *line_n = l.n;
+                }
+                Change::Deployment(d) => *done = d.status == DeploymentStatus::DeploymentOk,
+                other => panic!("not a logs change: {other:?}"),
+            }
+        }
+    };
+    while line_n < 100 {
+        if let ServerMessage::Delta { seq, changes, .. } = c.frame().await.msg {
+            assert_eq!(seq, last + 1);
+            last = seq + changes.len() as u64 - 1;
+            read(changes, &mut line_n, &mut done);
+        }
+    }
+    drop(c);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut c = Client::connect(&h).await;
+    c.subscribe("log", topic, Some(last)).await;
+    assert!(matches!(c.frame().await.msg, ServerMessage::Resumed { seq, .. } if seq == last));
+    while !done {
+        if let ServerMessage::Delta { seq, changes, .. } = c.frame().await.msg {
+            assert_eq!(seq, last + 1, "resume continues right after the last seq");
+            last = seq + changes.len() as u64 - 1;
+            read(changes, &mut line_n, &mut done);
+        }
+    }
+    assert!(line_n >= 2_500, "the whole log arrived: {line_n} lines");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finished_log_arrives_whole_in_frames_of_at_most_500_lines() {
+    let h = start(&["--scenario", "calm", "--log-lines", "1800"]).await;
+    let mut c = Client::connect(&h).await;
+    c.subscribe(
+        "l",
+        Topic::Logs {
+            deployment: "dep-1".into(),
+        },
+        None,
+    )
+    .await;
+    assert!(matches!(
+        c.frame().await.msg,
+        ServerMessage::Snapshot { seq: 0, .. }
+    ));
+    let (mut n, mut next_seq) = (0u64, 1u64);
+    while n < 1_800 {
+        match c.frame().await.msg {
+            ServerMessage::Delta { seq, changes, .. } => {
+                assert_eq!(seq, next_seq);
+                assert!(changes.len() <= 500);
+                next_seq += changes.len() as u64;
+                for ch in changes {
+                    if let Change::Line(l) = ch {
+                        assert_eq!(l.n, n + 1);
+                        n = l.n;
+                    }
+                }
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_reader_does_not_slow_others_and_stays_consistent() {
+    let h = start(&[
+        "--rate",
+        "150",
+        "--client-queue",
+        "2",
+        "--replay",
+        "32",
+        "--log-lines",
+        "5000",
+    ])
+    .await;
+    let mut slow = Client::connect(&h).await;
+    for i in 1..=7 {
+        slow.subscribe(
+            &format!("log{i}"),
+            Topic::Logs {
+                deployment: format!("dep-{i}"),
+            },
+            None,
+        )
+        .await;
+    }
+    slow.subscribe("p", prod(), None).await;
+    // The slow client reads nothing for a while; a fast one follows production meanwhile.
+    let mut fast = Client::connect(&h).await;
+    let (seq0, mut env) = snapshot_of_prod(&mut fast, "p").await;
+    let started = std::time::Instant::now();
+    let last = follow(&mut fast, "p", &mut env, seq0, seq0 + 40).await;
+    eprintln!("fast client: 40 changes in {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "the fast client was not held up"
+    );
+    // Now the slow one reads: whatever it gets for `p` is consistent (contiguous deltas, or a
+    // fresh snapshot when it fell behind the replay buffer), and it gets to the present.
+    let mut p_last: Option<u64> = None;
+    let mut p_env: Option<Environment> = None;
+    let mut resnapshots = 0;
+    loop {
+        match slow.frame().await.msg {
+            ServerMessage::Snapshot {
+                sub,
+                seq,
+                data: Snapshot::Environment { environment },
+            } if sub == "p" => {
+                if p_last.is_some() {
+                    resnapshots += 1;
+                }
+                p_last = Some(seq);
+                p_env = Some(environment);
+            }
+            ServerMessage::Delta { sub, seq, changes } if sub == "p" => {
+                let l = p_last.expect("snapshot first");
+                assert_eq!(seq, l + 1, "slow client: no gap");
+                p_last = Some(seq + changes.len() as u64 - 1);
+                changes
+                    .into_iter()
+                    .for_each(|ch| apply(p_env.as_mut().unwrap(), ch));
+            }
+            _ => {}
+        }
+        if p_last.is_some_and(|l| l >= last) {
+            break;
+        }
+    }
+    eprintln!("slow client re-snapshots: {resnapshots}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_clients_are_dropped_and_pings_are_answered() {
+    let h = start(&[
+        "--scenario",
+        "calm",
+        "--heartbeat-ms",
+        "100",
+        "--idle-timeout-ms",
+        "400",
+    ])
+    .await;
+    let mut c = Client::connect(&h).await;
+    c.send(shipwatch_model::protocol::ClientMessage::Ping { nonce: 9 })
+        .await;
+    assert!(matches!(
+        c.frame().await.msg,
+        ServerMessage::Pong { nonce: 9 }
+    ));
+    // Never answer: read raw frames (the helper would answer pings) until the close.
+    use futures_util::StreamExt;
+    let mut pings = 0;
+    let code = loop {
+        match tokio::time::timeout(Duration::from_secs(5), c.ws.next())
+            .await
+            .expect("closed in time")
+        {
+            Some(Ok(tokio_tungstenite::tungstenite::Message::Text(t)))
+                if t.contains("\"ping\"") =>
+            {
+                pings += 1
+            }
+            Some(Ok(tokio_tungstenite::tungstenite::Message::Close(f))) => {
+                break f.map(|f| u16::from(f.code))
+            }
+            Some(Ok(_)) => {}
+            _ => break None,
+        }
+    };
+    assert!(pings >= 2, "server pings every heartbeat_ms: {pings}");
+    assert_eq!(code, Some(4000));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_closes_sockets_with_going_away() {
+    let h = start(&["--scenario", "calm"]).await;
+    let mut c = Client::connect(&h).await;
+    c.subscribe("e", Topic::Environments, None).await;
+    assert!(matches!(
+        c.frame().await.msg,
+        ServerMessage::Snapshot { .. }
+    ));
+    h.shutdown();
+    assert_eq!(c.closed().await, Some(1001));
+    h.stopped().await;
+    let _ = Got::Closed(None);
+}
