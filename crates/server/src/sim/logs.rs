@@ -179,7 +179,7 @@ pub fn build_failed(w: &mut LogWriter, now: Millis, service: &str) -> Vec<LogLin
         w.error(
             now,
             "build",
-            format!("\x1b[31mERROR: failed to solve: process \"/bin/sh -c cargo build --release\" did not complete successfully: exit code: 101\x1b[0m"),
+            "\x1b[31mERROR: failed to solve: process \"/bin/sh -c cargo build --release\" did not complete successfully: exit code: 101\x1b[0m",
             format!("Fix the compile error above and push a new commit; the previous version of {service} keeps running."),
         ),
     ]

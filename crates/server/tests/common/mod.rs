@@ -15,13 +15,10 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 /// A config for tests: random port, given extra flags.
 pub fn config(extra: &[&str]) -> Config {
-    let mut args = vec![
-        "shipwatch-server",
-        "--addr",
-        "127.0.0.1:0",
-        "--dist",
-        "/nonexistent-dist",
-    ];
+    let mut args = vec!["shipwatch-server", "--addr", "127.0.0.1:0"];
+    if !extra.contains(&"--dist") {
+        args.extend_from_slice(&["--dist", "/nonexistent-dist"]);
+    }
     args.extend_from_slice(extra);
     <Config as clap::Parser>::parse_from(args)
 }
@@ -39,7 +36,7 @@ pub struct Client {
 /// What the next read got.
 #[derive(Debug)]
 pub enum Got {
-    Frame(ServerFrame),
+    Frame(Box<ServerFrame>),
     Closed(Option<u16>),
 }
 
@@ -93,7 +90,7 @@ impl Client {
                         self.send(ClientMessage::Pong { nonce }).await;
                         continue;
                     }
-                    return Got::Frame(f);
+                    return Got::Frame(Box::new(f));
                 }
                 Some(Ok(Message::Close(c))) => return Got::Closed(c.map(|c| u16::from(c.code))),
                 Some(Ok(_)) => continue,
@@ -105,7 +102,7 @@ impl Client {
     /// The next frame (panics on close).
     pub async fn frame(&mut self) -> ServerFrame {
         match self.next().await {
-            Got::Frame(f) => f,
+            Got::Frame(f) => *f,
             Got::Closed(c) => panic!("closed ({c:?}) while a frame was expected"),
         }
     }
@@ -167,10 +164,7 @@ pub async fn http(
 
 fn dechunk(mut b: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    loop {
-        let Some(end) = b.windows(2).position(|w| w == b"\r\n") else {
-            break;
-        };
+    while let Some(end) = b.windows(2).position(|w| w == b"\r\n") {
         let size =
             usize::from_str_radix(String::from_utf8_lossy(&b[..end]).trim(), 16).unwrap_or(0);
         if size == 0 {
