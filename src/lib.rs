@@ -29,7 +29,11 @@ pub fn start() {
 /// The websocket URL of the server that served this page.
 pub fn feed_url() -> String {
     let loc = window().location();
-    let scheme = if loc.protocol().as_deref() == Ok("https:") { "wss" } else { "ws" };
+    let scheme = if loc.protocol().as_deref() == Ok("https:") {
+        "wss"
+    } else {
+        "ws"
+    };
     format!("{scheme}://{}/ws", loc.host().unwrap_or_default())
 }
 
@@ -58,7 +62,11 @@ pub fn App() -> impl IntoView {
 fn Shell(envs: EnvironmentsState) -> impl IntoView {
     let location = use_location();
     let current = Signal::derive(move || {
-        location.pathname.with(|p| p.strip_prefix("/env/").map(|r| r.split('/').next().unwrap_or("").to_string()).unwrap_or_default())
+        location.pathname.with(|p| {
+            p.strip_prefix("/env/")
+                .map(|r| r.split('/').next().unwrap_or("").to_string())
+                .unwrap_or_default()
+        })
     });
     view! {
         <div class="app">

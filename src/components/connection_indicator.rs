@@ -12,7 +12,11 @@ pub fn ConnectionIndicator() -> impl IntoView {
     let dropped = feed.dropped();
     // Re-render once a second so "next try in 3 s" counts down.
     let now = RwSignal::new(js_sys::Date::now());
-    let tick = set_interval_with_handle(move || now.set(js_sys::Date::now()), std::time::Duration::from_secs(1)).ok();
+    let tick = set_interval_with_handle(
+        move || now.set(js_sys::Date::now()),
+        std::time::Duration::from_secs(1),
+    )
+    .ok();
     on_cleanup(move || {
         if let Some(t) = tick {
             t.clear();
@@ -21,7 +25,11 @@ pub fn ConnectionIndicator() -> impl IntoView {
     let text = move || match state.get() {
         ConnState::Connecting => "Connecting…".to_string(),
         ConnState::Live { .. } => "Live".to_string(),
-        ConnState::Reconnecting { attempt, next_try_at, .. } => {
+        ConnState::Reconnecting {
+            attempt,
+            next_try_at,
+            ..
+        } => {
             let secs = ((next_try_at - now.get()) / 1000.0).ceil().max(0.0);
             format!("Reconnecting (attempt {attempt}, next try in {secs} s)")
         }

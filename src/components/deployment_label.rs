@@ -14,7 +14,11 @@ pub fn DeploymentLabel(
 ) -> impl IntoView {
     let tip = TooltipState::new();
     let described_by = tip.id.clone();
-    let word = move || status.get().map_or("NEVER DEPLOYED", DeploymentStatus::word);
+    let word = move || {
+        status
+            .get()
+            .map_or("NEVER DEPLOYED", DeploymentStatus::word)
+    };
     view! {
         <Tooltip
             state=tip

@@ -19,7 +19,11 @@ pub fn EnvHeader(env_id: Signal<String>, state: EnvironmentState) -> impl IntoVi
             id: env_id.get(),
             name: state.name.get(),
             services: state.services.with(|m| {
-                state.order.with(|o| o.iter().filter_map(|id| m.get(id).map(|s| s.get())).collect())
+                state.order.with(|o| {
+                    o.iter()
+                        .filter_map(|id| m.get(id).map(|s| s.get()))
+                        .collect()
+                })
             }),
             deployment: state.deployment.get(),
         };
@@ -27,7 +31,10 @@ pub fn EnvHeader(env_id: Signal<String>, state: EnvironmentState) -> impl IntoVi
     });
     let summary = Memo::new(move |_| summary_text(&running.get().1));
     let logs_href = Signal::derive(move || {
-        state.deployment.get().map(|d| routes::env_logs(&env_id.get(), &d.id))
+        state
+            .deployment
+            .get()
+            .map(|d| routes::env_logs(&env_id.get(), &d.id))
     });
     view! {
         <header class="env-header">
@@ -61,7 +68,9 @@ pub fn EnvHeader(env_id: Signal<String>, state: EnvironmentState) -> impl IntoVi
 }
 
 /// The environment's verdict and the per-status counts of its services.
-fn environment_running(state: &EnvironmentState) -> (Verdict<RunningStatus>, Vec<(RunningStatus, usize)>) {
+fn environment_running(
+    state: &EnvironmentState,
+) -> (Verdict<RunningStatus>, Vec<(RunningStatus, usize)>) {
     let rows: Vec<(String, RunningStatus)> = state.services.with(|m| {
         state.order.with(|o| {
             o.iter()
@@ -70,8 +79,14 @@ fn environment_running(state: &EnvironmentState) -> (Verdict<RunningStatus>, Vec
                 .collect()
         })
     });
-    let members: Vec<Member<'_>> =
-        rows.iter().map(|(name, status)| Member { name, status: *status, reason: None }).collect();
+    let members: Vec<Member<'_>> = rows
+        .iter()
+        .map(|(name, status)| Member {
+            name,
+            status: *status,
+            reason: None,
+        })
+        .collect();
     let verdict = aggregate(&members, ("service", "services"));
     let counts = RunningStatus::ALL
         .iter()
@@ -93,4 +108,3 @@ fn summary_text(counts: &[(RunningStatus, usize)]) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
-

@@ -7,7 +7,10 @@ use leptos::prelude::*;
 
 /// Navigation between environments.
 #[component]
-pub fn EnvSwitcher(state: EnvironmentsState, #[prop(into)] current: Signal<String>) -> impl IntoView {
+pub fn EnvSwitcher(
+    state: EnvironmentsState,
+    #[prop(into)] current: Signal<String>,
+) -> impl IntoView {
     view! {
         <nav class="env-switcher" aria-label="Environments">
             <ul>

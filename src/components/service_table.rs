@@ -52,7 +52,11 @@ fn ServiceRow(env_id: Signal<String>, service: ArcRwSignal<Service>) -> impl Int
     let s = service.clone();
     let instances = Memo::new(move |_| {
         s.with(|s| {
-            let running = s.instances.iter().filter(|i| i.status == RunningStatus::Running).count();
+            let running = s
+                .instances
+                .iter()
+                .filter(|i| i.status == RunningStatus::Running)
+                .count();
             format!("{running}/{} running", s.instances.len())
         })
     });
@@ -61,7 +65,9 @@ fn ServiceRow(env_id: Signal<String>, service: ArcRwSignal<Service>) -> impl Int
     let s = service.clone();
     let version = move || s.with(|s| short(&s.version));
     let logs_href = Signal::derive(move || {
-        deployment.get().map(|d| routes::service_logs(&env_id.get(), &id.get(), &d.id))
+        deployment
+            .get()
+            .map(|d| routes::service_logs(&env_id.get(), &id.get(), &d.id))
     });
     let label_why = Signal::derive(move || {
         deployment.get().map_or_else(String::new, |d| {
@@ -81,7 +87,10 @@ fn ServiceRow(env_id: Signal<String>, service: ArcRwSignal<Service>) -> impl Int
         let now = verdict.get().status;
         if previous.get_value().is_some_and(|p| p != now) {
             flash.set(true);
-            set_timeout(move || flash.set(false), std::time::Duration::from_millis(1200));
+            set_timeout(
+                move || flash.set(false),
+                std::time::Duration::from_millis(1200),
+            );
         }
         previous.set_value(Some(now));
     });

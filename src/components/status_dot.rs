@@ -54,7 +54,11 @@ pub fn StatusDot(
 
 /// CSS classes of a dot: colour family, shape and motion, from the model.
 pub fn dot_classes(status: RunningStatus) -> String {
-    let motion = if status.in_progress() { " dot--busy" } else { "" };
+    let motion = if status.in_progress() {
+        " dot--busy"
+    } else {
+        ""
+    };
     format!(
         "dot dot--{} colour--{} shape--{}{motion}",
         status.slug(),

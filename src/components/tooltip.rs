@@ -21,7 +21,10 @@ impl TooltipState {
     /// A closed tooltip with a fresh id.
     pub fn new() -> Self {
         let n = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-        Self { id: format!("tip-{n}"), open: RwSignal::new(false) }
+        Self {
+            id: format!("tip-{n}"),
+            open: RwSignal::new(false),
+        }
     }
 
     /// Escape closes the tooltip without moving focus.
@@ -57,7 +60,11 @@ pub fn Tooltip(state: TooltipState, trigger: Children, bubble: ChildrenFn) -> im
         }
         if let Some(el) = bubble_ref.get() {
             let rect = el.get_bounding_client_rect();
-            let width = window().inner_width().ok().and_then(|w| w.as_f64()).unwrap_or(1024.0);
+            let width = window()
+                .inner_width()
+                .ok()
+                .and_then(|w| w.as_f64())
+                .unwrap_or(1024.0);
             let overflow_right = rect.right() - (width - 8.0);
             if overflow_right > 0.0 {
                 shift.set(-overflow_right);

@@ -117,13 +117,32 @@ impl Feed {
 
     /// Follows `topic`; `handler` gets a snapshot, then changes. Unsubscribes when the guard
     /// is dropped.
-    pub fn subscribe(&self, topic: Topic, handler: impl Fn(SubEvent) + 'static) -> SubscriptionGuard {
+    pub fn subscribe(
+        &self,
+        topic: Topic,
+        handler: impl Fn(SubEvent) + 'static,
+    ) -> SubscriptionGuard {
         let id = self.0.next_id.get();
         self.0.next_id.set(id + 1);
         let wire_id = format!("s{id}");
-        self.send(&ClientMessage::Subscribe { sub: wire_id.clone(), topic: topic.clone(), resume_from: None });
-        self.0.subs.borrow_mut().insert(id, Subscription { topic, handler: Rc::new(handler), last: None, wire_id });
-        SubscriptionGuard { feed: self.clone(), id }
+        self.send(&ClientMessage::Subscribe {
+            sub: wire_id.clone(),
+            topic: topic.clone(),
+            resume_from: None,
+        });
+        self.0.subs.borrow_mut().insert(
+            id,
+            Subscription {
+                topic,
+                handler: Rc::new(handler),
+                last: None,
+                wire_id,
+            },
+        );
+        SubscriptionGuard {
+            feed: self.clone(),
+            id,
+        }
     }
 
     fn unsubscribe(&self, id: u64) {
@@ -155,7 +174,11 @@ impl Feed {
             subs.iter_mut()
                 .map(|(id, s)| {
                     s.wire_id = format!("s{id}");
-                    ClientMessage::Subscribe { sub: s.wire_id.clone(), topic: s.topic.clone(), resume_from: s.last }
+                    ClientMessage::Subscribe {
+                        sub: s.wire_id.clone(),
+                        topic: s.topic.clone(),
+                        resume_from: s.last,
+                    }
                 })
                 .collect()
         };
@@ -174,20 +197,26 @@ impl Feed {
         match frame.msg {
             ServerMessage::Hello { limits, .. } => {
                 *self.0.limits.borrow_mut() = limits;
-                self.0.state.set(ConnState::Live { since: js_sys::Date::now() });
+                self.0.state.set(ConnState::Live {
+                    since: js_sys::Date::now(),
+                });
             }
             ServerMessage::Ping { nonce } => self.send(&ClientMessage::Pong { nonce }),
-            ServerMessage::Pong { .. } | ServerMessage::Unsubscribed { .. } | ServerMessage::Resumed { .. } => {}
+            ServerMessage::Pong { .. }
+            | ServerMessage::Unsubscribed { .. }
+            | ServerMessage::Resumed { .. } => {}
             ServerMessage::Snapshot { sub, seq, data } => {
                 if let Some(id) = self.sub_by_wire(&sub, |s| s.last = Some(seq)) {
                     self.enqueue(id, SubEvent::Snapshot(data));
                 }
             }
             ServerMessage::Delta { sub, seq, changes } => self.receive_delta(&sub, seq, changes),
-            ServerMessage::Error { code, message, sub } => match sub.and_then(|s| self.sub_by_wire(&s, |_| ())) {
-                Some(id) => self.enqueue(id, SubEvent::Refused(code, message)),
-                None => self.drop_frame(format!("server error {}: {message}", code.as_str())),
-            },
+            ServerMessage::Error { code, message, sub } => {
+                match sub.and_then(|s| self.sub_by_wire(&s, |_| ())) {
+                    Some(id) => self.enqueue(id, SubEvent::Refused(code, message)),
+                    None => self.drop_frame(format!("server error {}: {message}", code.as_str())),
+                }
+            }
         }
     }
 
@@ -220,10 +249,17 @@ impl Feed {
         let msgs = {
             let mut subs = self.0.subs.borrow_mut();
             let Some(s) = subs.get_mut(&id) else { return };
-            let old = std::mem::replace(&mut s.wire_id, format!("s{id}r{}", js_sys::Date::now() as u64));
+            let old = std::mem::replace(
+                &mut s.wire_id,
+                format!("s{id}r{}", js_sys::Date::now() as u64),
+            );
             [
                 ClientMessage::Unsubscribe { sub: old },
-                ClientMessage::Subscribe { sub: s.wire_id.clone(), topic: s.topic.clone(), resume_from: s.last },
+                ClientMessage::Subscribe {
+                    sub: s.wire_id.clone(),
+                    topic: s.topic.clone(),
+                    resume_from: s.last,
+                },
             ]
         };
         for m in &msgs {
@@ -273,7 +309,9 @@ impl Feed {
         };
         let feed = self.clone();
         let offline = move |_: web_sys::Event| {
-            feed.0.state.set(ConnState::Offline { since: js_sys::Date::now() });
+            feed.0.state.set(ConnState::Offline {
+                since: js_sys::Date::now(),
+            });
         };
         let feed = self.clone();
         let visible = move |_: web_sys::Event| {
@@ -307,7 +345,11 @@ async fn run(feed: Feed, mut kicks: mpsc::UnboundedReceiver<()>) {
         feed.0.state.set(if offline {
             ConnState::Offline { since }
         } else {
-            ConnState::Reconnecting { attempt, next_try_at: now + f64::from(delay), since }
+            ConnState::Reconnecting {
+                attempt,
+                next_try_at: now + f64::from(delay),
+                since,
+            }
         });
         select! {
             _ = TimeoutFuture::new(delay).fuse() => {},

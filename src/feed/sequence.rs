@@ -25,7 +25,9 @@ pub enum Admit {
 /// Decides about a delta whose first change has `seq` and which holds `len` changes, when the
 /// last applied change was `last`.
 pub fn admit(last: Option<u64>, seq: u64, len: usize) -> Admit {
-    let Some(last) = last else { return Admit::NoBase };
+    let Some(last) = last else {
+        return Admit::NoBase;
+    };
     if len == 0 {
         return Admit::Duplicate;
     }
@@ -35,7 +37,10 @@ pub fn admit(last: Option<u64>, seq: u64, len: usize) -> Admit {
     } else if end <= last {
         Admit::Duplicate
     } else {
-        Admit::Apply { skip: (last + 1 - seq) as usize, last: end }
+        Admit::Apply {
+            skip: (last + 1 - seq) as usize,
+            last: end,
+        }
     }
 }
 

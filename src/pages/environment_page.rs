@@ -6,8 +6,8 @@ use crate::feed::{Feed, SubEvent};
 use crate::state::environment::EnvironmentState;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
-use shipwatch_model::protocol::Topic;
 use send_wrapper::SendWrapper;
+use shipwatch_model::protocol::Topic;
 
 /// The environment page.
 #[component]

@@ -13,7 +13,13 @@ pub fn HomePage() -> impl IntoView {
     let navigate = use_navigate();
     Effect::new(move |_| {
         if let Some(first) = envs.list.with(|l| l.first().map(|e| e.id.clone())) {
-            navigate(&routes::env(&first), NavigateOptions { replace: true, ..Default::default() });
+            navigate(
+                &routes::env(&first),
+                NavigateOptions {
+                    replace: true,
+                    ..Default::default()
+                },
+            );
         }
     });
     view! { <p class="loading">"Loading environments…"</p> }

@@ -42,7 +42,9 @@ impl EnvironmentState {
 
     /// Replaces the state with a snapshot, keeping the signals of services that remain.
     pub fn apply_snapshot(&self, snapshot: Snapshot) {
-        let Snapshot::Environment { environment } = snapshot else { return };
+        let Snapshot::Environment { environment } = snapshot else {
+            return;
+        };
         self.name.set(environment.name);
         self.deployment.set(environment.deployment);
         let order: Vec<String> = environment.services.iter().map(|s| s.id.clone()).collect();

@@ -16,7 +16,10 @@ pub struct EnvironmentsState {
 impl EnvironmentsState {
     /// Empty, before the snapshot.
     pub fn new() -> Self {
-        Self { list: RwSignal::new(Vec::new()), loaded: RwSignal::new(false) }
+        Self {
+            list: RwSignal::new(Vec::new()),
+            loaded: RwSignal::new(false),
+        }
     }
 
     /// Replaces the list.
@@ -32,10 +35,12 @@ impl EnvironmentsState {
         self.list.update(|list| {
             for change in changes {
                 match change {
-                    Change::EnvironmentUpsert(env) => match list.iter_mut().find(|e| e.id == env.id) {
-                        Some(slot) => *slot = env,
-                        None => list.push(env),
-                    },
+                    Change::EnvironmentUpsert(env) => {
+                        match list.iter_mut().find(|e| e.id == env.id) {
+                            Some(slot) => *slot = env,
+                            None => list.push(env),
+                        }
+                    }
                     Change::EnvironmentRemoved { id } => list.retain(|e| e.id != id),
                     _ => {}
                 }

@@ -16,7 +16,10 @@ pub struct Built {
 /// Builds the app in release with trunk (wasm-opt included) and the server.
 pub fn build_all() -> Result<Built> {
     let path = ensure_build_tools()?;
-    run(Command::new("trunk").args(["build", "--release"]).current_dir(root()).env("PATH", &path))?;
+    run(Command::new("trunk")
+        .args(["build", "--release"])
+        .current_dir(root())
+        .env("PATH", &path))?;
     run(Command::new("cargo")
         .args(["build", "--profile", "native", "-p", "shipwatch-server"])
         .current_dir(root()))?;

@@ -12,11 +12,26 @@ pub fn test(_args: &[String]) -> Result {
     let browser = ensure_browser()?;
 
     section("native tests (model, logview, server, xtask)");
-    run(Command::new("cargo").args(["test", "--workspace", "--exclude", "shipwatch", "--exclude", "shipwatch-e2e"]).current_dir(root()))?;
+    run(Command::new("cargo")
+        .args([
+            "test",
+            "--workspace",
+            "--exclude",
+            "shipwatch",
+            "--exclude",
+            "shipwatch-e2e",
+        ])
+        .current_dir(root()))?;
 
     section("browser tests (wasm-bindgen-test in headless Chromium)");
     run(Command::new("cargo")
-        .args(["test", "--target", "wasm32-unknown-unknown", "-p", "shipwatch"])
+        .args([
+            "test",
+            "--target",
+            "wasm32-unknown-unknown",
+            "-p",
+            "shipwatch",
+        ])
         .current_dir(root())
         .env("PATH", &path)
         .env("CHROMEDRIVER", &browser.driver)

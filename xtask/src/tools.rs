@@ -20,23 +20,38 @@ pub struct Browser {
 /// Makes sure the app can be built; returns the PATH to build with (wasm-opt prepended).
 pub fn ensure_build_tools() -> Result<String> {
     let installed = output("rustup", &["target", "list", "--installed"]).unwrap_or_default();
-    if !installed.lines().any(|l| l.trim() == "wasm32-unknown-unknown") {
+    if !installed
+        .lines()
+        .any(|l| l.trim() == "wasm32-unknown-unknown")
+    {
         run(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))?;
     }
     if !version_has("trunk", TRUNK) {
         eprintln!("xtask: installing trunk {TRUNK} (takes several minutes, once)");
         run(Command::new("cargo").args(["install", "trunk", "--version", TRUNK, "--locked"]))?;
     }
-    if !version_has("wasm-bindgen", WASM_BINDGEN) || !version_has("wasm-bindgen-test-runner", WASM_BINDGEN) {
-        eprintln!("xtask: installing wasm-bindgen-cli {WASM_BINDGEN} (takes several minutes, once)");
+    if !version_has("wasm-bindgen", WASM_BINDGEN)
+        || !version_has("wasm-bindgen-test-runner", WASM_BINDGEN)
+    {
+        eprintln!(
+            "xtask: installing wasm-bindgen-cli {WASM_BINDGEN} (takes several minutes, once)"
+        );
         // Not --locked: a locked dependency of this version is missing from the registry.
-        run(Command::new("cargo").args(["install", "wasm-bindgen-cli", "--version", WASM_BINDGEN, "--force"]))?;
+        run(Command::new("cargo").args([
+            "install",
+            "wasm-bindgen-cli",
+            "--version",
+            WASM_BINDGEN,
+            "--force",
+        ]))?;
     }
     let bin = tools_dir().join("node_modules/.bin");
     let wasm_opt = bin.join("wasm-opt");
     if !version_has(&wasm_opt.to_string_lossy(), &format!("version {BINARYEN}")) {
         if output("npm", &["--version"]).is_none() {
-            return Err("npm is needed to install wasm-opt (binaryen@132): install Node.js and npm".into());
+            return Err(
+                "npm is needed to install wasm-opt (binaryen@132): install Node.js and npm".into(),
+            );
         }
         std::fs::create_dir_all(tools_dir()).map_err(|e| e.to_string())?;
         run(Command::new("npm")
@@ -45,12 +60,19 @@ pub fn ensure_build_tools() -> Result<String> {
             .arg(format!("binaryen@{BINARYEN}")))?;
     }
     let path = std::env::var("PATH").unwrap_or_default();
-    Ok(format!("{}:{}:{path}", bin.display(), cargo_bin().display()))
+    Ok(format!(
+        "{}:{}:{path}",
+        bin.display(),
+        cargo_bin().display()
+    ))
 }
 
 /// Makes sure Chromium and chromedriver are there (Debian packages when we may install).
 pub fn ensure_browser() -> Result<Browser> {
-    let browser = Browser { chromium: "/usr/bin/chromium".into(), driver: "/usr/bin/chromedriver".into() };
+    let browser = Browser {
+        chromium: "/usr/bin/chromium".into(),
+        driver: "/usr/bin/chromedriver".into(),
+    };
     if browser.chromium.exists() && browser.driver.exists() {
         return Ok(browser);
     }
@@ -59,13 +81,21 @@ pub fn ensure_browser() -> Result<Browser> {
         eprintln!("xtask: installing Chromium and chromedriver from Debian");
         run(Command::new("apt-get").arg("update"))?;
         run(Command::new("apt-get")
-            .args(["install", "-y", "--no-install-recommends", "chromium", "chromium-driver"])
+            .args([
+                "install",
+                "-y",
+                "--no-install-recommends",
+                "chromium",
+                "chromium-driver",
+            ])
             .env("DEBIAN_FRONTEND", "noninteractive"))?;
         return Ok(browser);
     }
-    Err("the browser tests need Chromium and chromedriver at /usr/bin/chromium and \
+    Err(
+        "the browser tests need Chromium and chromedriver at /usr/bin/chromium and \
          /usr/bin/chromedriver: install them (Debian: `apt-get install chromium chromium-driver`)"
-        .into())
+            .into(),
+    )
 }
 
 /// Where npm tools are installed for this checkout.
@@ -82,6 +112,11 @@ fn cargo_bin() -> PathBuf {
 }
 
 fn version_has(program: &str, needle: &str) -> bool {
-    let candidates = [program.to_string(), cargo_bin().join(program).to_string_lossy().into_owned()];
-    candidates.iter().any(|p| output(p, &["--version"]).is_some_and(|v| v.contains(needle)))
+    let candidates = [
+        program.to_string(),
+        cargo_bin().join(program).to_string_lossy().into_owned(),
+    ];
+    candidates
+        .iter()
+        .any(|p| output(p, &["--version"]).is_some_and(|v| v.contains(needle)))
 }

@@ -1,1 +1,45 @@
-//! End-to-end test helpers.
+//! Harness of the end-to-end tests: starts the real server binary (built by `cargo xtask test`)
+//! and a headless Chromium through chromedriver, and waits for things the way a user would.
+
+pub mod browser;
+pub mod server;
+
+pub use browser::Browser;
+pub use server::Server;
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// Polls `check` until it returns `Some`, or panics with `what` after `timeout`.
+pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The path of a variable the xtask sets, with a clear message when run by hand.
+pub fn env_path(name: &str) -> std::path::PathBuf {
+    std::env::var_os(name).map(Into::into).unwrap_or_else(|| {
+        panic!("{name} is not set: run the end-to-end tests through `cargo xtask test`")
+    })
+}

@@ -20,12 +20,11 @@ use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
-/// The policy the app runs under: wasm needs 'wasm-unsafe-eval'; Leptos sets inline styles.
-pub const CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; \
-connect-src 'self' ws: wss:; img-src 'self' data:; object-src 'none'; base-uri 'self'; frame-ancestors 'none'";
-
 /// The whole router.
 pub fn router(app: Arc<App>) -> Router {
+    let index = std::fs::read_to_string(app.cfg.dist.join("index.html")).ok();
+    let csp = HeaderValue::from_str(&crate::csp::policy(index.as_deref()))
+        .unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'"));
     let files = Router::new()
         .route("/api/health", get(health))
         .route(
@@ -42,7 +41,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(files)
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CSP),
+            csp,
         ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,

@@ -7,6 +7,7 @@
 pub mod access;
 pub mod app;
 pub mod config;
+pub mod csp;
 pub mod driver;
 pub mod frames;
 pub mod http;

@@ -1,0 +1,118 @@
+//! Headless Chromium driven through chromedriver (WebDriver).
+
+use crate::{env_path, free_port, wait_for};
+use fantoccini::{Client, ClientBuilder, Locator};
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::process::{Child, Command};
+
+/// A browser session; the driver is killed when dropped.
+pub struct Browser {
+    /// The WebDriver client.
+    pub client: Client,
+    _driver: Child,
+    _profile: TempDir,
+}
+
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl Browser {
+    /// Starts chromedriver and a fresh headless Chromium profile.
+    pub async fn start() -> Browser {
+        Self::start_with(&[]).await
+    }
+
+    /// Same, with extra Chromium flags (e.g. `--force-prefers-reduced-motion`).
+    pub async fn start_with(extra: &[&str]) -> Browser {
+        let port = free_port();
+        let driver = Command::new(env_path("CHROMEDRIVER"))
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("chromedriver starts");
+        let profile =
+            std::env::temp_dir().join(format!("shipwatch-e2e-{port}-{}", std::process::id()));
+        let mut args = vec![
+            "--headless=new".to_string(),
+            "--no-sandbox".into(),
+            "--disable-gpu".into(),
+            "--disable-dev-shm-usage".into(),
+            "--disable-background-networking".into(),
+            "--disable-component-update".into(),
+            "--disable-sync".into(),
+            "--no-first-run".into(),
+            "--window-size=1280,860".into(),
+            format!("--user-data-dir={}", profile.display()),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({ "binary": env_path("CHROMIUM"), "args": args }),
+        );
+        let url = format!("http://127.0.0.1:{port}");
+        let client = wait_for(
+            "chromedriver to accept a session",
+            Duration::from_secs(30),
+            || {
+                let caps = caps.clone();
+                let url = url.clone();
+                async move {
+                    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+                    ClientBuilder::new(connector)
+                        .capabilities(caps)
+                        .connect(&url)
+                        .await
+                        .ok()
+                }
+            },
+        )
+        .await;
+        Browser {
+            client,
+            _driver: driver,
+            _profile: TempDir(profile),
+        }
+    }
+
+    /// Waits for an element matching a CSS selector.
+    pub async fn find(&self, css: &str) -> fantoccini::elements::Element {
+        let c = &self.client;
+        wait_for(
+            &format!("element `{css}`"),
+            Duration::from_secs(20),
+            || async move { c.find(Locator::Css(css)).await.ok() },
+        )
+        .await
+    }
+
+    /// Runs a script and returns its JSON result.
+    pub async fn eval(&self, script: &str) -> serde_json::Value {
+        self.client
+            .execute(script, vec![])
+            .await
+            .expect("script runs")
+    }
+
+    /// Saves a PNG screenshot of the page.
+    pub async fn screenshot(&self, path: &std::path::Path) {
+        let png = self.client.screenshot().await.expect("screenshot");
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        std::fs::write(path, png).expect("screenshot written");
+    }
+
+    /// Ends the session.
+    pub async fn close(self) {
+        let _ = self.client.close().await;
+    }
+}

@@ -1,0 +1,80 @@
+//! The first live slice: server -> websocket -> page -> painted statuses.
+
+use shipwatch_e2e::{wait_for, Browser, Server};
+use std::time::Duration;
+
+const WORDS: [&str; 7] = [
+    "STOPPED",
+    "STARTING",
+    "STOPPING",
+    "RUNNING",
+    "ERROR",
+    "WARNING",
+    "COMPLETED",
+];
+
+#[tokio::test]
+async fn service_row_shows_a_status_dot_named_by_its_status() {
+    let server = Server::start(&["--seed", "7"]).await;
+    let browser = Browser::start().await;
+    browser.client.goto(&server.url("/")).await.unwrap();
+    // The home page opens the first environment; its table has one row per service.
+    let dot = browser
+        .find("table tbody tr [role=img][aria-label^='Running status:']")
+        .await;
+    let name = dot.attr("aria-label").await.unwrap().unwrap();
+    let word = name.trim_start_matches("Running status: ");
+    assert!(
+        WORDS.contains(&word),
+        "accessible name names a status: {name}"
+    );
+    let rows = browser
+        .eval("return document.querySelectorAll('table tbody tr').length")
+        .await;
+    assert!(
+        rows.as_u64().unwrap() >= 3,
+        "one row per service, got {rows}"
+    );
+    let header = browser
+        .find("header.env-header [role=img][aria-label^='Running status:']")
+        .await;
+    assert!(header.attr("aria-label").await.unwrap().is_some());
+    let label = browser.find("header.env-header a.label").await;
+    let label_text = label.text().await.unwrap();
+    assert!(
+        !label_text.is_empty(),
+        "the environment has a deployment label"
+    );
+    browser
+        .screenshot(&screenshots().join("environment.png"))
+        .await;
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn statuses_change_live_within_ten_seconds() {
+    let server = Server::start(&["--seed", "11"]).await;
+    let browser = Browser::start().await;
+    browser.client.goto(&server.url("/")).await.unwrap();
+    browser.find("table tbody tr").await;
+    let snapshot = "return Array.from(document.querySelectorAll('table tbody tr')).map(r => \
+        r.querySelector('[role=img]').getAttribute('aria-label') + '|' + \
+        (r.querySelector('a.label') || {textContent: ''}).textContent + '|' + \
+        r.querySelector('.service-row__instances').textContent).join('\\n')";
+    let before = browser.eval(snapshot).await;
+    let after = wait_for(
+        "a status to change on the page",
+        Duration::from_secs(10),
+        || async {
+            let now = browser.eval(snapshot).await;
+            (now != before).then_some(now)
+        },
+    )
+    .await;
+    assert_ne!(before, after);
+    browser.close().await;
+}
+
+fn screenshots() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots")
+}
