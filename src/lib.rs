@@ -2,6 +2,7 @@
 
 pub mod components;
 pub mod feed;
+pub mod log_viewer;
 pub mod pages;
 pub mod routes;
 pub mod state;

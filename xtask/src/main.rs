@@ -1,5 +1,6 @@
 //! `cargo xtask run | test | bench`: the project's automation, in Rust (see README).
 
+mod bench;
 mod build;
 mod cmd;
 mod run;
@@ -12,7 +13,8 @@ fn main() {
         Some("run") => run::run(&args[1..]),
         Some("test") => test::test(&args[1..]),
         Some("build") => build::build_all().map(|_| ()),
-        _ => Err("usage: cargo xtask run [-- server flags] | test | build".into()),
+        Some("bench") => bench::bench(&args[1..]),
+        _ => Err("usage: cargo xtask run [-- server flags] | test | bench [--quick] | build".into()),
     };
     if let Err(e) = result {
         eprintln!("xtask: {e}");

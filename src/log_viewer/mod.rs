@@ -1,0 +1,1 @@
+//! The deployment log viewer (see issue 6). Pure logic lives in `crates/logview`.
