@@ -4,6 +4,7 @@ mod bench;
 mod build;
 mod cmd;
 mod run;
+mod tally;
 mod test;
 mod tools;
 
@@ -14,7 +15,9 @@ fn main() {
         Some("test") => test::test(&args[1..]),
         Some("build") => build::build_all().map(|_| ()),
         Some("bench") => bench::bench(&args[1..]),
-        _ => Err("usage: cargo xtask run [-- server flags] | test | bench [--quick] | build".into()),
+        _ => {
+            Err("usage: cargo xtask run [-- server flags] | test | bench [--quick] | build".into())
+        }
     };
     if let Err(e) = result {
         eprintln!("xtask: {e}");

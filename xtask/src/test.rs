@@ -2,53 +2,74 @@
 //! end-to-end tests (the real server and page driven through chromedriver).
 
 use crate::build::build_all;
-use crate::cmd::{root, run, Result};
+use crate::cmd::{root, Result};
+use crate::tally::{run_counted, Tally};
 use crate::tools::{ensure_browser, ensure_build_tools};
 use std::process::Command;
 
-/// Runs every suite; stops at the first failing one.
+/// Runs every suite; stops at the first failing one, and closes with one summary line.
 pub fn test(_args: &[String]) -> Result {
     let path = ensure_build_tools()?;
     let browser = ensure_browser()?;
+    let mut tally = Tally::default();
 
     section("native tests (model, logview, server, xtask)");
-    run(Command::new("cargo")
-        .args([
-            "test",
-            "--workspace",
-            "--exclude",
-            "shipwatch",
-            "--exclude",
-            "shipwatch-e2e",
-        ])
-        .current_dir(root()))?;
+    let native = [
+        "test",
+        "--workspace",
+        "--exclude",
+        "shipwatch",
+        "--exclude",
+        "shipwatch-e2e",
+    ];
+    tally.add(
+        "native",
+        run_counted(Command::new("cargo").args(native).current_dir(root()))?,
+    );
 
     section("browser tests (wasm-bindgen-test in headless Chromium)");
-    run(Command::new("cargo")
-        .args([
-            "test",
-            "--target",
-            "wasm32-unknown-unknown",
-            "-p",
-            "shipwatch",
-        ])
-        .current_dir(root())
-        .env("PATH", &path)
-        .env("CHROMEDRIVER", &browser.driver)
-        .env("WASM_BINDGEN_TEST_TIMEOUT", "120"))?;
+    tally.add(
+        "browser",
+        run_counted(
+            Command::new("cargo")
+                .args([
+                    "test",
+                    "--target",
+                    "wasm32-unknown-unknown",
+                    "-p",
+                    "shipwatch",
+                    "--tests",
+                ])
+                .current_dir(root())
+                .env("PATH", &path)
+                .env("CHROMEDRIVER", &browser.driver)
+                .env("WASM_BINDGEN_TEST_TIMEOUT", "120"),
+        )?,
+    );
 
     section("end-to-end tests (real server, real page, headless Chromium)");
     let built = build_all()?;
-    run(Command::new("cargo")
-        .args(["test", "-p", "shipwatch-e2e", "--", "--test-threads=1"])
-        .current_dir(root())
-        .env("SHIPWATCH_SERVER_BIN", &built.server)
-        .env("SHIPWATCH_DIST", &built.dist)
-        .env("CHROMEDRIVER", &browser.driver)
-        .env("CHROMIUM", &browser.chromium))?;
+    tally.add(
+        "end-to-end",
+        run_counted(
+            Command::new("cargo")
+                .args([
+                    "test",
+                    "-p",
+                    "shipwatch-e2e",
+                    "--tests",
+                    "--",
+                    "--test-threads=1",
+                ])
+                .current_dir(root())
+                .env("SHIPWATCH_SERVER_BIN", &built.server)
+                .env("SHIPWATCH_DIST", &built.dist)
+                .env("CHROMEDRIVER", &browser.driver)
+                .env("CHROMIUM", &browser.chromium),
+        )?,
+    );
 
-    eprintln!("\nxtask: all test suites passed");
-    Ok(())
+    tally.report()
 }
 
 fn section(name: &str) {
