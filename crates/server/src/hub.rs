@@ -93,6 +93,8 @@ enum Data {
 }
 
 struct State {
+    /// The sequence number the topic started at (its first change is `base + 1`).
+    base: u64,
     seq: u64,
     replay: Replay,
     data: Data,
@@ -117,6 +119,7 @@ impl TopicCell {
         let (tx, _) = broadcast::channel(broadcast_cap.max(1));
         Arc::new(Self {
             state: Mutex::new(State {
+                base: seq,
                 seq,
                 replay,
                 data,
@@ -161,7 +164,7 @@ impl TopicCell {
         }
         let items: Vec<Arc<Item>> = match &st.replay {
             Replay::Full(all) => {
-                let start = (from.max(1) - 1) as usize;
+                let start = from.saturating_sub(st.base + 1) as usize;
                 all.iter().skip(start).take(max).cloned().collect()
             }
             Replay::Bounded(buf, _) => match buf.front() {
@@ -212,16 +215,16 @@ impl State {
             return true;
         }
         match &self.replay {
-            Replay::Full(_) => true,
+            Replay::Full(_) => from > self.base,
             Replay::Bounded(buf, _) => buf.front().is_some_and(|f| f.seq <= from),
         }
     }
 
     /// The snapshot and the seq it stands at. A log's snapshot is its header as created, at
-    /// seq 0: every line, and every later status, follows as a change.
+    /// its base seq: every line, and every later status, follows as a change.
     fn snapshot(&mut self) -> (u64, Arc<str>) {
         let seq = match self.data {
-            Data::Logs { .. } => 0,
+            Data::Logs { .. } => self.base,
             _ => self.seq,
         };
         if let Some((s, data)) = &self.cached {
@@ -394,8 +397,10 @@ impl Hub {
 
     fn created(&self, env: String, service: Option<String>, deployment: Deployment) {
         let id = deployment.id.clone();
+        // Logs start at the boot-time base too, so a resume aimed at a previous server run
+        // (which may have reused this deployment id) gets a snapshot, not someone else's lines.
         let cell = TopicCell::new(
-            0,
+            self.cfg.base_seq,
             Replay::Full(Vec::new()),
             Data::Logs {
                 env,
