@@ -92,7 +92,7 @@ mod tests {
     #[test]
     fn a_match_across_two_styles_is_cut_in_two_marked_pieces() {
         let spans = parse("\x1b[31mERR\x1b[0mOR here");
-        let pieces = mark_spans(&spans, &[1..5]);
+        let pieces = mark_spans(&spans, std::slice::from_ref(&(1..5)));
         let view: Vec<(&str, Option<usize>)> =
             pieces.iter().map(|p| (p.text.as_str(), p.mark)).collect();
         assert_eq!(
@@ -125,7 +125,7 @@ mod tests {
         // 2 is inside 'é'.
         let pieces = mark_spans(&spans, &[2..4, 40..50]);
         assert_eq!(joined(&pieces), "héllo");
-        let pieces = mark_spans(&spans, &[0..100]);
+        let pieces = mark_spans(&spans, std::slice::from_ref(&(0..100)));
         assert_eq!(joined(&pieces), "héllo");
         assert_eq!(pieces[0].mark, Some(0));
     }
