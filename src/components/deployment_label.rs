@@ -1,6 +1,5 @@
 //! The deployment-status label: a link to that deployment's logs, with an explaining tooltip.
 
-use super::status_dot::slug;
 use super::tooltip::{Tooltip, TooltipState};
 use leptos::prelude::*;
 use shipwatch_model::DeploymentStatus;
@@ -62,8 +61,8 @@ pub fn label_classes(status: Option<DeploymentStatus>) -> String {
             format!(
                 "label label--{} colour--{} shape--{}{motion}",
                 s.slug(),
-                slug(&s.colour()),
-                slug(&s.shape())
+                s.colour().slug(),
+                s.shape().slug()
             )
         }
     }

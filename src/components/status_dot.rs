@@ -62,12 +62,7 @@ pub fn dot_classes(status: RunningStatus) -> String {
     format!(
         "dot dot--{} colour--{} shape--{}{motion}",
         status.slug(),
-        slug(&status.colour()),
-        slug(&status.shape())
+        status.colour().slug(),
+        status.shape().slug()
     )
-}
-
-/// Lower-case CSS name of a role (`ColourRole::Danger` -> `danger`, `SpinnerUp` -> `spinnerup`).
-pub fn slug<T: std::fmt::Debug>(role: &T) -> String {
-    format!("{role:?}").to_lowercase()
 }

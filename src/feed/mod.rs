@@ -1,9 +1,7 @@
 //! The feed client: one websocket per tab, multiplexed subscriptions, resume after any
 //! disconnect, heartbeats, and frames applied in one reactive batch per animation frame.
 
-mod backoff;
 mod connection_state;
-mod sequence;
 
 pub use connection_state::{ConnState, Dropped};
 
@@ -13,7 +11,8 @@ use gloo_net::websocket::{futures::WebSocket, Message};
 use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::*;
 use send_wrapper::SendWrapper;
-use sequence::{admit, Admit};
+use shipwatch_model::protocol::reconnect::{delay_ms, Attempts};
+use shipwatch_model::protocol::stream::{Cursor, SeqError};
 use shipwatch_model::protocol::{
     decode_server, encode, Change, ClientFrame, ClientMessage, ErrorCode, Limits, ServerMessage,
     Snapshot, Topic,
@@ -38,8 +37,8 @@ type Handler = Rc<dyn Fn(SubEvent)>;
 struct Subscription {
     topic: Topic,
     handler: Handler,
-    /// Last sequence number applied; `None` until the first snapshot.
-    last: Option<u64>,
+    /// Sequence bookkeeping: what was applied, what to resume from.
+    cursor: Cursor,
     /// The id used on the wire for the current socket (renewed on resubscribe).
     wire_id: String,
 }
@@ -135,7 +134,7 @@ impl Feed {
             Subscription {
                 topic,
                 handler: Rc::new(handler),
-                last: None,
+                cursor: Cursor::new(),
                 wire_id,
             },
         );
@@ -177,7 +176,7 @@ impl Feed {
                     ClientMessage::Subscribe {
                         sub: s.wire_id.clone(),
                         topic: s.topic.clone(),
-                        resume_from: s.last,
+                        resume_from: s.cursor.resume_from(),
                     }
                 })
                 .collect()
@@ -202,11 +201,19 @@ impl Feed {
                 });
             }
             ServerMessage::Ping { nonce } => self.send(&ClientMessage::Pong { nonce }),
-            ServerMessage::Pong { .. }
-            | ServerMessage::Unsubscribed { .. }
-            | ServerMessage::Resumed { .. } => {}
+            ServerMessage::Pong { .. } | ServerMessage::Unsubscribed { .. } => {}
+            ServerMessage::Resumed { sub, seq } => {
+                let mut verdict = Ok(());
+                let Some(id) = self.sub_by_wire(&sub, |s| verdict = s.cursor.resumed(seq)) else {
+                    return;
+                };
+                if let Err(e) = verdict {
+                    self.drop_frame(format!("{e}; asking for a fresh snapshot"));
+                    self.resume(id, false);
+                }
+            }
             ServerMessage::Snapshot { sub, seq, data } => {
-                if let Some(id) = self.sub_by_wire(&sub, |s| s.last = Some(seq)) {
+                if let Some(id) = self.sub_by_wire(&sub, |s| s.cursor.snapshot(seq)) {
                     self.enqueue(id, SubEvent::Snapshot(data));
                 }
             }
@@ -221,31 +228,27 @@ impl Feed {
     }
 
     fn receive_delta(&self, wire: &str, seq: u64, mut changes: Vec<Change>) {
-        let mut verdict = Admit::Duplicate;
-        let Some(id) = self.sub_by_wire(wire, |s| {
-            verdict = admit(s.last, seq, changes.len());
-            if let Admit::Apply { last, .. } = verdict {
-                s.last = Some(last);
-            }
-        }) else {
+        let mut verdict = Err(SeqError::NoBase);
+        let Some(id) = self.sub_by_wire(wire, |s| verdict = s.cursor.delta(seq, changes.len()))
+        else {
             return; // a frame for a subscription we just ended
         };
         match verdict {
-            Admit::Apply { skip, .. } => {
-                changes.drain(..skip);
+            Ok(range) if range.is_empty() => {} // a resend of what we have
+            Ok(range) => {
+                changes.drain(..range.start);
                 self.enqueue(id, SubEvent::Changes(changes));
             }
-            Admit::Duplicate => {}
-            Admit::Gap { from } => {
-                self.drop_frame(format!("gap after seq {from}; resuming"));
-                self.resume(id);
+            Err(e @ SeqError::Gap { .. }) => {
+                self.drop_frame(format!("{e}; resuming"));
+                self.resume(id, true);
             }
-            Admit::NoBase => self.drop_frame("delta before snapshot".into()),
+            Err(e) => self.drop_frame(e.to_string()),
         }
     }
 
-    /// Re-subscribes one subscription from where it is.
-    fn resume(&self, id: u64) {
+    /// Re-subscribes one subscription: from where it is (`keep`), or afresh with a snapshot.
+    fn resume(&self, id: u64, keep: bool) {
         let msgs = {
             let mut subs = self.0.subs.borrow_mut();
             let Some(s) = subs.get_mut(&id) else { return };
@@ -258,7 +261,7 @@ impl Feed {
                 ClientMessage::Subscribe {
                     sub: s.wire_id.clone(),
                     topic: s.topic.clone(),
-                    resume_from: s.last,
+                    resume_from: if keep { s.cursor.resume_from() } else { None },
                 },
             ]
         };
@@ -328,14 +331,11 @@ impl Feed {
 
 /// The connection loop: connect, pump frames, and on loss wait with backoff (or a kick).
 async fn run(feed: Feed, mut kicks: mpsc::UnboundedReceiver<()>) {
-    let mut attempt: u32 = 0;
+    let mut attempts = Attempts::default();
     loop {
         let was_live = pump(&feed, &mut kicks).await;
-        if was_live {
-            attempt = 0;
-        }
-        attempt += 1;
-        let delay = backoff::delay_ms(attempt, js_sys::Math::random());
+        let attempt = attempts.next(was_live);
+        let delay = delay_ms(attempt, js_sys::Math::random());
         let now = js_sys::Date::now();
         let since = match feed.0.state.get_untracked() {
             ConnState::Reconnecting { since, .. } | ConnState::Offline { since } => since,

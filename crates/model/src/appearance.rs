@@ -48,3 +48,38 @@ pub enum ShapeRole {
     /// A diamond with a question mark.
     Question,
 }
+
+impl ColourRole {
+    /// Lower-case CSS name, e.g. `danger` (the stylesheet's `.colour--danger`).
+    #[must_use]
+    pub fn slug(self) -> &'static str {
+        match self {
+            Self::Neutral => "neutral",
+            Self::Progress => "progress",
+            Self::Success => "success",
+            Self::Warning => "warning",
+            Self::Danger => "danger",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+impl ShapeRole {
+    /// Lower-case CSS name, e.g. `spinnerup` (the stylesheet's `.shape--spinnerup`).
+    #[must_use]
+    pub fn slug(self) -> &'static str {
+        match self {
+            Self::Ring => "ring",
+            Self::Circle => "circle",
+            Self::Check => "check",
+            Self::Triangle => "triangle",
+            Self::Cross => "cross",
+            Self::SpinnerUp => "spinnerup",
+            Self::SpinnerDown => "spinnerdown",
+            Self::Ellipsis => "ellipsis",
+            Self::Chevron => "chevron",
+            Self::Slash => "slash",
+            Self::Question => "question",
+        }
+    }
+}

@@ -7,11 +7,13 @@
 pub mod appearance;
 pub mod deployment_status;
 pub mod entities;
+pub mod instances;
 pub mod log_line;
 pub mod protocol;
 pub mod rules;
 pub mod running_status;
 pub mod service_kind;
+pub mod triage;
 
 pub use appearance::{ColourRole, ShapeRole};
 pub use deployment_status::DeploymentStatus;

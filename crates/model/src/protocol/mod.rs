@@ -4,6 +4,7 @@
 mod client_frame;
 mod decode;
 mod limits;
+pub mod reconnect;
 mod server_frame;
 pub mod stream;
 

@@ -1,0 +1,71 @@
+//! Triage: which services are in trouble and come first when sorting by status, and which
+//! changes matter enough to be announced (a service entering ERROR, a deployment finishing).
+
+use crate::rules::service_running;
+use crate::{DeploymentStatus, RunningStatus, Service};
+
+/// Sort rank of a service, lower first: ERROR, WARNING, a failed last deployment, an unknown
+/// status, then transitions (starting, stopping, deployments in progress), then the calm ones
+/// (stopped, running, completed).
+#[must_use]
+pub fn trouble_rank(running: RunningStatus, deployment: Option<DeploymentStatus>) -> u8 {
+    use RunningStatus as R;
+    let failed = deployment.is_some_and(DeploymentStatus::is_failure);
+    let deploying = deployment.is_some_and(DeploymentStatus::in_progress);
+    match running {
+        R::Error => 0,
+        R::Warning => 1,
+        _ if failed => 2,
+        R::Unknown => 3,
+        R::Starting => 4,
+        R::Stopping => 5,
+        _ if deploying => 6,
+        R::Stopped => 7,
+        R::Running => 8,
+        R::Completed => 9,
+    }
+}
+
+/// Whether a service needs a look: ERROR, WARNING, a failed last deployment or an unknown
+/// status.
+#[must_use]
+pub fn in_trouble(running: RunningStatus, deployment: Option<DeploymentStatus>) -> bool {
+    trouble_rank(running, deployment) <= 3
+}
+
+/// A change worth announcing to someone not looking at the screen.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Notice {
+    /// "api: DEPLOYMENT ERROR", "api: ERROR".
+    pub text: String,
+    /// Whether a deployment finished (or failed, or was cancelled): worth a notification.
+    pub deployment_finished: bool,
+}
+
+/// What matters in the change from `old` to `new` of one service: its last deployment
+/// reaching a final or cancelled status, or the service entering ERROR. At most one notice;
+/// a finished deployment wins (it says more).
+#[must_use]
+pub fn notable_change(old: &Service, new: &Service) -> Option<Notice> {
+    let was = old.deployment.as_ref().map(|d| (d.id.as_str(), d.status));
+    if let Some(d) = &new.deployment {
+        let done = d.status.is_final() || d.status == DeploymentStatus::Cancelled;
+        if done && was != Some((d.id.as_str(), d.status)) {
+            return Some(Notice {
+                text: format!("{}: {}", new.name, d.status.word()),
+                deployment_finished: true,
+            });
+        }
+    }
+    let before = service_running(old).status;
+    let after = service_running(new);
+    (after.status == RunningStatus::Error && before != RunningStatus::Error).then(|| Notice {
+        text: format!(
+            "{}: {} ({})",
+            new.name,
+            after.status.word(),
+            after.explanation
+        ),
+        deployment_finished: false,
+    })
+}
