@@ -18,7 +18,7 @@ fn service(version: u32) -> Service {
         kind: ServiceKind::Application,
         instances: vec![Instance {
             name: "api-1".into(),
-            status: if version % 2 == 0 {
+            status: if version.is_multiple_of(2) {
                 RunningStatus::Running
             } else {
                 RunningStatus::Starting
