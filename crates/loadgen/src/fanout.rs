@@ -1,0 +1,334 @@
+//! Fan-out: many clients subscribed to one environment; how late each delta reaches each
+//! client, how much server memory a client costs, and whether any client is dropped.
+
+use crate::client::{connect, Ws};
+use crate::frame::{self, Kind};
+use crate::stats::{figure, missing, percentile, rss_kib, wall_ms};
+use futures_util::{SinkExt, StreamExt};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{watch, Semaphore};
+use tokio_tungstenite::tungstenite::Message;
+
+/// What to run.
+pub struct Opts {
+    /// Websocket URL of the server.
+    pub url: String,
+    /// Environment id to subscribe to.
+    pub env: String,
+    /// Number of clients.
+    pub clients: usize,
+    /// Clients that parse every frame (event-stamp latency, change counts, gaps).
+    pub probes: usize,
+    /// Length of the measuring window.
+    pub seconds: f64,
+    /// The server's process id, for its memory.
+    pub server_pid: Option<u32>,
+    /// Prefix of the figure names.
+    pub prefix: String,
+}
+
+/// Shared between the clients and the conductor.
+struct Shared {
+    live: AtomicUsize,
+    connect_failures: AtomicUsize,
+    disconnects: AtomicUsize,
+    measuring: AtomicBool,
+    window_start_ms: std::sync::atomic::AtomicU64,
+    reasons: std::sync::Mutex<HashMap<String, usize>>,
+}
+
+/// What one client saw during the window.
+#[derive(Default)]
+struct Report {
+    /// (first sequence number of a delta, when it arrived).
+    receipts: Vec<(u64, Instant)>,
+    frames: u64,
+    bytes: u64,
+    resyncs: u64,
+    /// Probes only.
+    changes: u64,
+    upserts: u64,
+    gaps: u64,
+    stamp_latencies_ms: Vec<f64>,
+}
+
+/// Runs the fan-out measurement and prints its figures.
+pub async fn run(o: Opts) {
+    let p = &o.prefix;
+    let shared = Arc::new(Shared {
+        live: AtomicUsize::new(0),
+        connect_failures: AtomicUsize::new(0),
+        disconnects: AtomicUsize::new(0),
+        measuring: AtomicBool::new(false),
+        window_start_ms: 0.into(),
+        reasons: Default::default(),
+    });
+    let rss_before = o.server_pid.and_then(rss_kib);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let handshakes = Arc::new(Semaphore::new(256));
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(o.clients);
+    let probes = o.probes;
+    for i in 0..o.clients {
+        let (url, env, shared, stop, gate) = (
+            o.url.clone(),
+            o.env.clone(),
+            shared.clone(),
+            stop_rx.clone(),
+            handshakes.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let permit = gate.acquire_owned().await.ok();
+            let ws = match connect(&url, &env, None).await {
+                Ok(ws) => ws,
+                Err(e) => {
+                    shared.connect_failures.fetch_add(1, Ordering::Relaxed);
+                    note(&shared, format!("connect: {e}"));
+                    return Report::default();
+                }
+            };
+            client(ws, i < probes, shared, stop, permit).await
+        }));
+    }
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let live = shared.live.load(Ordering::Relaxed);
+        let failed = shared.connect_failures.load(Ordering::Relaxed)
+            + shared.disconnects.load(Ordering::Relaxed);
+        if live + failed >= o.clients || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let connected_in = started.elapsed();
+    let live_at_start = shared.live.load(Ordering::Relaxed);
+    let rss_connected = o.server_pid.and_then(rss_kib);
+    shared.window_start_ms.store(wall_ms(), Ordering::Relaxed);
+    shared.measuring.store(true, Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_secs_f64(o.seconds)).await;
+    shared.measuring.store(false, Ordering::Relaxed);
+    let rss_end = o.server_pid.and_then(rss_kib);
+    let _ = stop_tx.send(true);
+    let mut reports = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        reports.push(t.await.unwrap_or_default());
+    }
+
+    figure(&format!("{p}_clients"), o.clients, "clients");
+    figure(&format!("{p}_clients_live"), live_at_start, "clients");
+    figure(
+        &format!("{p}_connect_all"),
+        format!("{:.0}", connected_in.as_secs_f64() * 1000.0),
+        "ms",
+    );
+    figure(
+        &format!("{p}_connect_failures"),
+        shared.connect_failures.load(Ordering::Relaxed),
+        "clients",
+    );
+    figure(
+        &format!("{p}_disconnects"),
+        shared.disconnects.load(Ordering::Relaxed),
+        "clients",
+    );
+    for (why, n) in shared.reasons.lock().map(|r| r.clone()).unwrap_or_default() {
+        eprintln!("loadgen: {n} × {why}");
+    }
+
+    // Spread: each delta's arrival at each client, after its first arrival at any client.
+    let mut first: HashMap<u64, Instant> = HashMap::new();
+    for r in &reports {
+        for &(seq, t) in &r.receipts {
+            first
+                .entry(seq)
+                .and_modify(|f| *f = (*f).min(t))
+                .or_insert(t);
+        }
+    }
+    let mut spread: Vec<f64> = reports
+        .iter()
+        .flat_map(|r| r.receipts.iter())
+        .map(|(seq, t)| t.duration_since(first[seq]).as_secs_f64() * 1000.0)
+        .collect();
+    match (percentile(&mut spread, 50.0), percentile(&mut spread, 99.0)) {
+        (Some(p50), Some(p99)) => {
+            figure(&format!("{p}_spread_p50"), format!("{p50:.1}"), "ms");
+            figure(&format!("{p}_spread_p99"), format!("{p99:.1}"), "ms");
+        }
+        _ => missing(&format!("{p}_spread_p50"), "no delta arrived"),
+    }
+    let mut stamps: Vec<f64> = reports
+        .iter()
+        .flat_map(|r| r.stamp_latencies_ms.iter().copied())
+        .collect();
+    match (percentile(&mut stamps, 50.0), percentile(&mut stamps, 99.0)) {
+        (Some(p50), Some(p99)) => {
+            figure(&format!("{p}_latency_p50"), format!("{p50:.1}"), "ms");
+            figure(&format!("{p}_latency_p99"), format!("{p99:.1}"), "ms");
+        }
+        _ => missing(&format!("{p}_latency_p50"), "no time-stamped event arrived"),
+    }
+    let probes: Vec<&Report> = reports.iter().take(o.probes.max(1)).collect();
+    let per_probe = |f: fn(&Report) -> u64| {
+        probes.iter().map(|r| f(r)).sum::<u64>() as f64 / probes.len() as f64
+    };
+    figure(
+        &format!("{p}_feed_changes_per_s"),
+        format!("{:.0}", per_probe(|r| r.changes) / o.seconds),
+        "changes/s",
+    );
+    figure(
+        &format!("{p}_feed_service_upserts_per_s"),
+        format!("{:.0}", per_probe(|r| r.upserts) / o.seconds),
+        "events/s",
+    );
+    figure(&format!("{p}_probe_gaps"), per_probe(|r| r.gaps), "changes");
+    let mut frames: Vec<f64> = reports
+        .iter()
+        .map(|r| r.frames as f64 / o.seconds)
+        .collect();
+    if let (Some(lo), Some(mid)) = (percentile(&mut frames, 1.0), percentile(&mut frames, 50.0)) {
+        figure(
+            &format!("{p}_frames_per_client_p50"),
+            format!("{mid:.1}"),
+            "frames/s",
+        );
+        figure(
+            &format!("{p}_frames_per_client_p1"),
+            format!("{lo:.1}"),
+            "frames/s",
+        );
+    }
+    let bytes: u64 = reports.iter().map(|r| r.bytes).sum();
+    figure(
+        &format!("{p}_received"),
+        format!("{:.1}", bytes as f64 / o.seconds / 1e6),
+        "MB/s",
+    );
+    figure(
+        &format!("{p}_resyncs"),
+        reports.iter().map(|r| r.resyncs).sum::<u64>(),
+        "snapshots",
+    );
+    match (rss_before, rss_connected, rss_end) {
+        (Some(a), Some(b), Some(c)) => {
+            figure(&format!("{p}_server_rss_idle"), a / 1024, "MiB");
+            figure(&format!("{p}_server_rss_connected"), b / 1024, "MiB");
+            figure(&format!("{p}_server_rss_end"), c / 1024, "MiB");
+            let per = (b.max(c) as f64 - a as f64) / live_at_start.max(1) as f64;
+            figure(
+                &format!("{p}_server_rss_per_client"),
+                format!("{per:.1}"),
+                "KiB",
+            );
+        }
+        _ => missing(&format!("{p}_server_rss_per_client"), "no server pid"),
+    }
+}
+
+fn note(shared: &Shared, why: String) {
+    if let Ok(mut r) = shared.reasons.lock() {
+        *r.entry(why).or_default() += 1;
+    }
+}
+
+async fn client(
+    mut ws: Ws,
+    probe: bool,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+    // Held until the snapshot arrives, so that only so many handshakes run at once.
+    mut handshake: Option<tokio::sync::OwnedSemaphorePermit>,
+) -> Report {
+    let mut r = Report::default();
+    let mut live = false;
+    let mut next_seq: Option<u64> = None;
+    let mut newest: HashMap<String, u64> = HashMap::new();
+    loop {
+        let msg = tokio::select! {
+            _ = stop.changed() => {
+                let _ = ws.close(None).await;
+                return r;
+            }
+            m = ws.next() => m,
+        };
+        let now = Instant::now();
+        let text = match msg {
+            Some(Ok(Message::Text(t))) => t,
+            Some(Ok(Message::Close(c))) => {
+                shared.disconnects.fetch_add(1, Ordering::Relaxed);
+                note(&shared, format!("closed by server: {c:?}"));
+                return r;
+            }
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => {
+                shared.disconnects.fetch_add(1, Ordering::Relaxed);
+                note(&shared, format!("socket error: {e}"));
+                return r;
+            }
+            None => {
+                shared.disconnects.fetch_add(1, Ordering::Relaxed);
+                note(&shared, "socket ended".into());
+                return r;
+            }
+        };
+        let measuring = shared.measuring.load(Ordering::Relaxed);
+        match frame::kind(&text) {
+            Kind::Ping => {
+                if ws
+                    .send(Message::Text(frame::pong(&text).into()))
+                    .await
+                    .is_err()
+                {
+                    shared.disconnects.fetch_add(1, Ordering::Relaxed);
+                    note(&shared, "pong failed".into());
+                    return r;
+                }
+            }
+            Kind::Snapshot | Kind::Resumed => {
+                if !live {
+                    live = true;
+                    drop(handshake.take());
+                    shared.live.fetch_add(1, Ordering::Relaxed);
+                } else if measuring {
+                    r.resyncs += 1;
+                }
+                next_seq = frame::number(&text, "seq").map(|s| s + 1);
+            }
+            Kind::Delta => {
+                let Some(seq) = frame::number(&text, "seq") else {
+                    continue;
+                };
+                if measuring {
+                    r.receipts.push((seq, now));
+                    r.frames += 1;
+                    r.bytes += text.len() as u64;
+                }
+                if probe {
+                    let n = frame::changes(&text);
+                    if measuring {
+                        r.changes += n;
+                        if let Some(expected) = next_seq {
+                            r.gaps += seq.saturating_sub(expected);
+                        }
+                        let start = shared.window_start_ms.load(Ordering::Relaxed);
+                        let received = wall_ms();
+                        for (id, stamp) in frame::service_stamps(&text) {
+                            r.upserts += 1;
+                            let prev = newest.insert(id, stamp).unwrap_or(0);
+                            if stamp > prev && stamp >= start {
+                                r.stamp_latencies_ms
+                                    .push(received.saturating_sub(stamp) as f64);
+                            }
+                        }
+                    }
+                    next_seq = Some(seq + n);
+                }
+            }
+            Kind::Other => {}
+        }
+    }
+}

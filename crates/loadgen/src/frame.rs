@@ -1,0 +1,139 @@
+//! Reading server frames cheaply: a swarm of thousands of clients cannot afford a JSON parse
+//! per frame, so the head of each frame (type, sequence number) is scanned as text. Frames are
+//! compact JSON written by the server in a fixed field order (`v`, `type`, `sub`, `seq`, ...).
+
+/// What kind of server frame this is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Ordered changes.
+    Delta,
+    /// A whole topic state.
+    Snapshot,
+    /// Resume accepted: deltas follow.
+    Resumed,
+    /// A server heartbeat that needs a pong.
+    Ping,
+    /// Anything else (hello, pong, error, unsubscribed).
+    Other,
+}
+
+/// The frame's type, read from its first bytes.
+pub fn kind(text: &str) -> Kind {
+    let head = &text[..text.len().min(48)];
+    if head.contains("\"type\":\"delta\"") {
+        Kind::Delta
+    } else if head.contains("\"type\":\"snapshot\"") {
+        Kind::Snapshot
+    } else if head.contains("\"type\":\"resumed\"") {
+        Kind::Resumed
+    } else if head.contains("\"type\":\"ping\"") {
+        Kind::Ping
+    } else {
+        Kind::Other
+    }
+}
+
+/// The first unsigned number after `"field":` within the frame's first 200 bytes.
+pub fn number(text: &str, field: &str) -> Option<u64> {
+    let head = &text[..floor_char_boundary(text, 200)];
+    let key = format!("\"{field}\":");
+    let at = head.find(&key)? + key.len();
+    let digits: String = head[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+/// Number of changes in a delta frame. String values are JSON-escaped, so the unescaped
+/// `"op":"` only occurs as a change's tag.
+pub fn changes(text: &str) -> u64 {
+    text.matches("\"op\":\"").count() as u64
+}
+
+/// The pong answering a server ping.
+pub fn pong(ping: &str) -> String {
+    let nonce = number(ping, "nonce").unwrap_or(0);
+    format!("{{\"v\":1,\"type\":\"pong\",\"nonce\":{nonce}}}")
+}
+
+/// The subscribe frame for one environment, resuming after `resume_from` when given.
+pub fn subscribe(env: &str, resume_from: Option<u64>) -> String {
+    let env = serde_json::to_string(env).unwrap_or_else(|_| "\"\"".into());
+    match resume_from {
+        Some(seq) => format!(
+            "{{\"v\":1,\"type\":\"subscribe\",\"sub\":\"e\",\"topic\":{{\"kind\":\"environment\",\"env\":{env}}},\"resume_from\":{seq}}}"
+        ),
+        None => format!(
+            "{{\"v\":1,\"type\":\"subscribe\",\"sub\":\"e\",\"topic\":{{\"kind\":\"environment\",\"env\":{env}}}}}"
+        ),
+    }
+}
+
+/// For each service a delta upserts: its id and the newest time stamp it carries (instance
+/// `started_at`, deployment `started_at`/`finished_at`), in simulated milliseconds.
+pub fn service_stamps(text: &str) -> Vec<(String, u64)> {
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(text) else {
+        return Vec::new();
+    };
+    let Some(changes) = v.get("changes").and_then(|c| c.as_array()) else {
+        return Vec::new();
+    };
+    let ms = |v: Option<&serde_json::Value>| v.and_then(serde_json::Value::as_u64).unwrap_or(0);
+    changes
+        .iter()
+        .filter(|c| c.get("op").and_then(|o| o.as_str()) == Some("service_upsert"))
+        .filter_map(|c| {
+            let id = c.get("id")?.as_str()?.to_string();
+            let mut newest = 0;
+            for i in c
+                .get("instances")
+                .and_then(|i| i.as_array())
+                .into_iter()
+                .flatten()
+            {
+                newest = newest.max(ms(i.get("started_at")));
+            }
+            if let Some(d) = c.get("deployment") {
+                newest = newest
+                    .max(ms(d.get("started_at")))
+                    .max(ms(d.get("finished_at")));
+            }
+            Some((id, newest))
+        })
+        .collect()
+}
+
+fn floor_char_boundary(s: &str, max: usize) -> usize {
+    let mut i = s.len().min(max);
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_a_delta_head_and_counts_its_changes() {
+        let f = r#"{"v":1,"type":"delta","sub":"e","seq":1712000000000121,"changes":[{"op":"service_removed","id":"a"},{"op":"service_removed","id":"b \"op\":\"x"}]}"#;
+        assert_eq!(kind(f), Kind::Delta);
+        assert_eq!(number(f, "seq"), Some(1_712_000_000_000_121));
+        assert_eq!(changes(f), 2);
+    }
+
+    #[test]
+    fn answers_a_ping_with_its_nonce() {
+        let f = r#"{"v":1,"type":"ping","nonce":17}"#;
+        assert_eq!(kind(f), Kind::Ping);
+        assert_eq!(pong(f), r#"{"v":1,"type":"pong","nonce":17}"#);
+    }
+
+    #[test]
+    fn finds_the_newest_stamp_of_each_upserted_service() {
+        let f = r#"{"v":1,"type":"delta","sub":"e","seq":5,"changes":[{"op":"service_upsert","id":"api","name":"api","kind":"application","instances":[{"name":"a","status":"RUNNING","version":"1","restarts":0,"started_at":10},{"name":"b","status":"RUNNING","version":"1","restarts":0,"started_at":30}],"version":"1","deployment":{"id":"d","status":"DEPLOYING","version":"2","started_at":20}}]}"#;
+        assert_eq!(service_stamps(f), vec![("api".to_string(), 30)]);
+    }
+}

@@ -1,0 +1,68 @@
+//! `shipwatch-loadgen`: a swarm of websocket clients for `cargo xtask bench`. Prints each
+//! figure as `name: value unit`.
+//!
+//! ```text
+//! shipwatch-loadgen fanout --url ws://127.0.0.1:8080/ws --env production --clients 10000 \
+//!     --seconds 10 [--probes 8] [--server-pid PID] [--prefix fanout]
+//! shipwatch-loadgen resume --url ws://127.0.0.1:8080/ws --env production --clients 1000 \
+//!     [--warm-seconds 3] [--prefix resume]
+//! ```
+
+mod client;
+mod fanout;
+mod frame;
+mod resume;
+mod stats;
+
+use std::collections::HashMap;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(mode) = args.first().cloned() else {
+        usage();
+    };
+    let mut flags: HashMap<String, String> = HashMap::new();
+    for pair in args[1..].chunks(2) {
+        match pair {
+            [k, v] if k.starts_with("--") => {
+                flags.insert(k[2..].to_string(), v.clone());
+            }
+            _ => usage(),
+        }
+    }
+    let get = |k: &str, d: &str| flags.get(k).cloned().unwrap_or_else(|| d.to_string());
+    let num = |k: &str, d: &str| -> f64 { get(k, d).parse().unwrap_or_else(|_| usage()) };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let url = get("url", "ws://127.0.0.1:8080/ws");
+    let env = get("env", "production");
+    match mode.as_str() {
+        "fanout" => runtime.block_on(fanout::run(fanout::Opts {
+            url,
+            env,
+            clients: num("clients", "1000") as usize,
+            probes: num("probes", "8") as usize,
+            seconds: num("seconds", "10"),
+            server_pid: flags.get("server-pid").and_then(|p| p.parse().ok()),
+            prefix: get("prefix", "fanout"),
+        })),
+        "resume" => runtime.block_on(resume::run(resume::Opts {
+            url,
+            env,
+            clients: num("clients", "1000") as usize,
+            warm_seconds: num("warm-seconds", "3"),
+            prefix: get("prefix", "resume"),
+        })),
+        _ => usage(),
+    }
+}
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: shipwatch-loadgen fanout|resume --url WS_URL --env ENV --clients N \
+         [--seconds S] [--probes N] [--server-pid PID] [--warm-seconds S] [--prefix NAME]"
+    );
+    std::process::exit(2);
+}
