@@ -1,66 +1,207 @@
-//! `/env/:env/.../deployments/:dep/logs`: a deployment's logs, streamed live.
+//! `/env/:env/deployments/:dep/logs` and `/env/:env/service/:service/deployments/:dep/logs`:
+//! one deployment's log, streamed live into the log viewer, under a header that says whose
+//! deployment it is, its status, its duration, and leads back.
 
-use crate::feed::{Feed, SubEvent};
+use crate::components::deployment_label::DeploymentLabel;
+use crate::feed::{Feed, SubEvent, SubscriptionGuard};
+use crate::log_viewer::bench::{self, BenchPlan};
+use crate::log_viewer::{LogModel, LogViewer};
 use crate::routes;
+use crate::state::environments::EnvironmentsState;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 use send_wrapper::SendWrapper;
-use shipwatch_model::protocol::{Change, Snapshot, Topic};
-use shipwatch_model::{Deployment, LogLevel, LogLine};
+use shipwatch_logview::timestamps::format_duration;
+use shipwatch_model::protocol::{Change, ErrorCode, Snapshot, Topic};
+use shipwatch_model::{Deployment, DeploymentStatus, LogLine};
+
+/// Delay before asking again for a log the server does not know (yet): after a server
+/// restart a deployment's log comes back once the simulator recreates it.
+const RETRY_MS: u64 = 2_000;
 
 /// The deployment log page.
 #[component]
 pub fn LogsPage() -> impl IntoView {
     let params = use_params_map();
-    let env_id = Signal::derive(move || params.with(|p| p.get("env").unwrap_or_default()));
-    let dep_id = Signal::derive(move || params.with(|p| p.get("dep").unwrap_or_default()));
-    let feed = Feed::expect();
+    let env_id = Memo::new(move |_| params.with(|p| p.get("env").unwrap_or_default()));
+    let service_id = Memo::new(move |_| params.with(|p| p.get("service")));
+    let dep_id = Memo::new(move |_| params.with(|p| p.get("dep").unwrap_or_default()));
+    let model = LogModel::new();
     let deployment = RwSignal::new(None::<Deployment>);
-    let lines = RwSignal::new(Vec::<LogLine>::new());
-    let guard = StoredValue::new(None::<SendWrapper<crate::feed::SubscriptionGuard>>);
-    Effect::new(move |_| {
+    let refused = RwSignal::new(None::<String>);
+    let bench_plan = BenchPlan::from_url();
+
+    if let Some(plan) = bench_plan {
+        deployment.set(Some(Deployment {
+            id: "bench".into(),
+            status: DeploymentStatus::Building,
+            version: "synthetic".into(),
+            previous_version: None,
+            started_at: bench::BENCH_START,
+            finished_at: None,
+        }));
+        bench::run(plan, model);
+    } else {
+        subscribe(model, dep_id, deployment, refused);
+    }
+
+    let envs = use_context::<EnvironmentsState>();
+    let env_name = Memo::new(move |_| {
+        let id = env_id.get();
+        envs.and_then(|e| {
+            e.list
+                .with(|l| l.iter().find(|x| x.id == id).map(|x| x.name.clone()))
+        })
+        .unwrap_or(id)
+    });
+    let subject = move || service_id.get().unwrap_or_else(|| env_name.get());
+    let back = move || match service_id.get() {
+        Some(s) => routes::service(&env_id.get(), &s),
+        None => routes::env(&env_id.get()),
+    };
+    let self_href = move || match service_id.get() {
+        Some(s) => routes::service_logs(&env_id.get(), &s, &dep_id.get()),
+        None => routes::env_logs(&env_id.get(), &dep_id.get()),
+    };
+    let status = Signal::derive(move || deployment.with(|d| d.as_ref().map(|d| d.status)));
+    let live = Signal::derive(move || status.get().is_some_and(DeploymentStatus::in_progress));
+    let start = Signal::derive(move || deployment.with(|d| d.as_ref().map(|d| d.started_at)));
+    let explanation = Signal::derive(move || {
+        deployment.with(|d| match d {
+            Some(d) => format!("Deployment {} of version {}.", d.id, d.version),
+            None => "Waiting for the deployment.".into(),
+        })
+    });
+    let file_name =
+        Signal::derive(move || format!("{}-{}-{}.log", env_id.get(), subject(), dep_id.get()));
+    // The clock for a running deployment's duration.
+    let now = RwSignal::new(js_sys::Date::now());
+    let tick = set_interval_with_handle(
+        move || now.set(js_sys::Date::now()),
+        std::time::Duration::from_secs(1),
+    )
+    .ok();
+    on_cleanup(move || {
+        if let Some(t) = tick {
+            t.clear();
+        }
+    });
+    let duration = move || {
+        deployment.with(|d| {
+            d.as_ref().map(|d| {
+                let end = d
+                    .finished_at
+                    .unwrap_or(now.get().max(d.started_at as f64) as u64);
+                let took = format_duration(end.saturating_sub(d.started_at));
+                if d.finished_at.is_some() {
+                    format!("took {took}")
+                } else {
+                    format!("running for {took}")
+                }
+            })
+        })
+    };
+    view! {
+        <div class="log-page">
+            <header class="log-page__header">
+                <a class="log-page__back" href=back>
+                    <span aria-hidden="true">"← "</span>
+                    {move || format!("Back to {}", subject())}
+                </a>
+                <div class="log-page__title">
+                    <h1>
+                        <span class="log-page__subject">{subject}</span>
+                        <span class="log-page__what">
+                            {move || if service_id.get().is_some() {
+                                format!(" in {} · deployment logs", env_name.get())
+                            } else {
+                                " · environment deployment logs".to_string()
+                            }}
+                        </span>
+                    </h1>
+                    <DeploymentLabel status explanation href=Signal::derive(move || Some(self_href())) />
+                    <span class="log-page__fact">{duration}</span>
+                    <span class="log-page__fact">
+                        {move || deployment.with(|d| d.as_ref().map(|d| match &d.previous_version {
+                            Some(p) => format!("version {} (was {p})", d.version),
+                            None => format!("version {}", d.version),
+                        }))}
+                    </span>
+                    <span class="log-page__fact log-page__id">{move || dep_id.get()}</span>
+                </div>
+                {move || refused.get().map(|m| view! { <p class="notice notice--error" role="status">{m}</p> })}
+            </header>
+            <LogViewer model start live file_name />
+        </div>
+    }
+}
+
+/// Follows the deployment's log: lines go to the model, status changes to `deployment`.
+fn subscribe(
+    model: LogModel,
+    dep_id: Memo<String>,
+    deployment: RwSignal<Option<Deployment>>,
+    refused: RwSignal<Option<String>>,
+) {
+    let feed = Feed::expect();
+    let guard = StoredValue::new(None::<SendWrapper<SubscriptionGuard>>);
+    // Bumped to subscribe again after a refusal.
+    let attempt = RwSignal::new(0u32);
+    Effect::new(move |prev: Option<String>| {
         let dep = dep_id.get();
-        lines.set(Vec::new());
-        let sub = feed.subscribe(Topic::Logs { deployment: dep }, move |event| match event {
+        attempt.track();
+        if prev.as_ref().is_some_and(|p| *p != dep) {
+            // Another deployment in the same page: start over.
+            model.clear();
+            deployment.set(None);
+        }
+        guard.set_value(None);
+        let handler = move |event: SubEvent| match event {
             SubEvent::Snapshot(Snapshot::Logs { deployment: d, .. }) => {
+                refused.set(None);
+                // A fresh snapshot after a resume (e.g. the server restarted) replays the
+                // history: the store drops the lines it has, so nothing is cleared here.
                 deployment.set(Some(d));
-                lines.set(Vec::new());
             }
-            SubEvent::Changes(changes) => lines.update(|l| {
+            SubEvent::Snapshot(_) => {}
+            SubEvent::Changes(changes) => {
+                let mut lines: Vec<LogLine> = Vec::new();
                 for c in changes {
                     match c {
-                        Change::Line(line) => l.push(line),
+                        Change::Line(line) => lines.push(line),
                         Change::Deployment(d) => deployment.set(Some(d)),
                         _ => {}
                     }
                 }
-            }),
-            _ => {}
-        });
+                if !lines.is_empty() {
+                    model.push_lines(lines);
+                }
+            }
+            SubEvent::Refused(code, message) => {
+                let retry = code == ErrorCode::UnknownTopic;
+                refused.set(Some(if retry {
+                    "This deployment's log is not available on the server (yet); retrying…".into()
+                } else {
+                    format!("The server refused this log: {message}")
+                }));
+                if retry {
+                    set_timeout(
+                        move || {
+                            let _ = attempt.try_update(|a| *a += 1);
+                        },
+                        std::time::Duration::from_millis(RETRY_MS),
+                    );
+                }
+            }
+        };
+        let sub = feed.subscribe(
+            Topic::Logs {
+                deployment: dep.clone(),
+            },
+            handler,
+        );
         guard.set_value(Some(SendWrapper::new(sub)));
+        dep
     });
     on_cleanup(move || guard.set_value(None));
-    view! {
-        <section class="logs" role="region" aria-label="Deployment logs">
-            <p><a href=move || routes::env(&env_id.get())>"← Back to environment"</a></p>
-            <h1>"Deployment " {move || dep_id.get()} " "
-                {move || deployment.get().map(|d| d.status.word())}
-            </h1>
-            <ol class="log-lines">
-                <For
-                    each=move || lines.get()
-                    key=|l| l.n
-                    children=|l| {
-                        let error = l.level == LogLevel::Error;
-                        view! {
-                            <li class="log-line" class:log-line--error=error>
-                                {error.then(|| view! { <span class="log-line__mark">"ERROR "</span> })}
-                                {l.text}
-                            </li>
-                        }
-                    }
-                />
-            </ol>
-        </section>
-    }
 }

@@ -9,7 +9,7 @@ use crate::ansi::{Span, Style};
 use std::ops::Range;
 
 /// A run of text in one style, inside at most one match.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Piece {
     /// The visible text.
     pub text: String,

@@ -1,0 +1,74 @@
+//! The log a viewer shows: a [`LogStore`] kept outside the reactive graph, and a version
+//! signal bumped once per batch of lines, so a batch re-renders only the visible rows and
+//! a million lines never sit in a signal.
+
+use leptos::prelude::*;
+use shipwatch_logview::{LogStore, StoreLimits};
+use shipwatch_model::LogLine;
+
+/// The memory policy of the viewer: up to a million lines or 256 MiB of line text and
+/// records, whichever comes first; older lines are evicted (and said so on screen) and
+/// lines longer than 64 KiB are cut. See `shipwatch_logview::store` for the arithmetic.
+pub const VIEWER_LIMITS: StoreLimits = StoreLimits {
+    max_lines: 1_000_000,
+    max_bytes: 256 * 1024 * 1024,
+    max_line_bytes: 64 * 1024,
+};
+
+/// A handle to one deployment's lines (cheap to copy; lives as long as its owner).
+#[derive(Clone, Copy)]
+pub struct LogModel {
+    store: StoredValue<LogStore, LocalStorage>,
+    version: RwSignal<u64>,
+}
+
+impl Default for LogModel {
+    fn default() -> Self {
+        LogModel::new()
+    }
+}
+
+impl LogModel {
+    /// An empty log with the viewer's memory policy.
+    pub fn new() -> Self {
+        LogModel::with_limits(VIEWER_LIMITS)
+    }
+
+    /// An empty log with other limits (tests of the eviction notice use tiny ones).
+    pub fn with_limits(limits: StoreLimits) -> Self {
+        LogModel {
+            store: StoredValue::new_local(LogStore::with_limits(limits)),
+            version: RwSignal::new(0),
+        }
+    }
+
+    /// Appends a batch of lines (duplicates by number are ignored by the store) and
+    /// re-renders once.
+    pub fn push_lines(&self, lines: impl IntoIterator<Item = LogLine>) {
+        self.store.update_value(|s| s.extend(lines));
+        self.version.update(|v| *v += 1);
+    }
+
+    /// Forgets every line (another deployment).
+    pub fn clear(&self) {
+        let limits = self.store.with_value(LogStore::limits);
+        self.store.set_value(LogStore::with_limits(limits));
+        self.version.update(|v| *v += 1);
+    }
+
+    /// Reads the store without subscribing to changes.
+    pub fn with<R>(&self, f: impl FnOnce(&LogStore) -> R) -> R {
+        self.store.with_value(f)
+    }
+
+    /// Reads the store and subscribes the caller to the next batch.
+    pub fn with_tracked<R>(&self, f: impl FnOnce(&LogStore) -> R) -> R {
+        self.version.track();
+        self.store.with_value(f)
+    }
+
+    /// The batch counter (to track in effects).
+    pub fn version(&self) -> u64 {
+        self.version.get()
+    }
+}

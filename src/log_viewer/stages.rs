@@ -1,0 +1,114 @@
+//! The stages of a deployment (build, deploy, ...), each with its status and duration; a
+//! click shows only that stage's lines.
+
+use super::state::Viewer;
+use leptos::prelude::*;
+use shipwatch_logview::timestamps::format_duration;
+use shipwatch_logview::{LineFilter, StageId, StageStatus};
+
+/// One stage as listed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct StageRow {
+    id: StageId,
+    name: String,
+    status: &'static str,
+    mark: &'static str,
+    duration: String,
+    lines: u64,
+    errors: u64,
+    warnings: u64,
+}
+
+/// The stage list, a filter.
+#[component]
+pub fn StageList(viewer: Viewer) -> impl IntoView {
+    let stages = Memo::new(move |_| {
+        let live = viewer.live.get();
+        viewer.model.with_tracked(|store| {
+            let count = store.stages().len();
+            store
+                .stages()
+                .iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    let running = live && i + 1 == count && s.status() == StageStatus::Ok;
+                    let (status, mark) = match (s.status(), running) {
+                        (StageStatus::Failed, _) => ("failed", "✕"),
+                        (StageStatus::Ok, true) => ("running", "◌"),
+                        (StageStatus::Ok, false) => ("passed", "✓"),
+                    };
+                    StageRow {
+                        id: StageId(i as u32),
+                        name: s.name.clone(),
+                        status,
+                        mark,
+                        duration: format_duration(s.duration_ms()),
+                        lines: s.lines,
+                        errors: s.errors,
+                        warnings: s.warnings,
+                    }
+                })
+                .collect::<Vec<_>>()
+        })
+    });
+    let total = move || viewer.model.with_tracked(|s| s.end_position());
+    let pick = move |stage: Option<StageId>| {
+        viewer.filter_chosen.set(true);
+        let filter = LineFilter {
+            stage,
+            ..viewer.filter.get_untracked()
+        };
+        viewer.set_filter(filter);
+        viewer.go_latest();
+    };
+    view! {
+        <nav class="log-stages" aria-label="Stages">
+            <h2 class="log-stages__title">"Stages"</h2>
+            <ul>
+                <li>
+                    <button
+                        type="button"
+                        class="log-stage"
+                        aria-pressed=move || viewer.filter.with(|f| f.stage.is_none()).to_string()
+                        on:click=move |_| pick(None)
+                    >
+                        <span class="log-stage__name">"All stages"</span>
+                        <span class="log-stage__meta">{move || format!("{} lines", total())}</span>
+                    </button>
+                </li>
+                <For
+                    each=move || stages.get()
+                    key=|s| (s.id, s.status, s.duration.clone(), s.lines, s.errors, s.warnings)
+                    children=move |s| {
+                        let id = s.id;
+                        let name = s.name.clone();
+                        let problems = match (s.errors, s.warnings) {
+                            (0, 0) => String::new(),
+                            (e, 0) => format!(" · {e} errors"),
+                            (0, w) => format!(" · {w} warnings"),
+                            (e, w) => format!(" · {e} errors, {w} warnings"),
+                        };
+                        view! {
+                            <li>
+                                <button
+                                    type="button"
+                                    class=format!("log-stage log-stage--{}", s.status)
+                                    data-stage=name
+                                    aria-pressed=move || viewer.filter.with(|f| f.stage == Some(id)).to_string()
+                                    on:click=move |_| pick(Some(id))
+                                >
+                                    <span class="log-stage__mark" aria-hidden="true">{s.mark}</span>
+                                    <span class="log-stage__name">{s.name}</span>
+                                    <span class="log-stage__status">{s.status}</span>
+                                    <span class="log-stage__meta">
+                                        {format!("{} · {} lines{problems}", s.duration, s.lines)}
+                                    </span>
+                                </button>
+                            </li>
+                        }
+                    }
+                />
+            </ul>
+        </nav>
+    }
+}

@@ -1,0 +1,94 @@
+//! What the user should see first: the first error with its hint (one click from its line),
+//! and notices about lines the page does not hold.
+
+use super::browser::download_text;
+use super::state::Viewer;
+use leptos::prelude::*;
+use shipwatch_logview::{LineFilter, LineSpan};
+
+/// The first error, summarised.
+#[component]
+pub fn FirstErrorSummary(viewer: Viewer) -> impl IntoView {
+    let first = Memo::new(move |_| {
+        viewer.model.with_tracked(|s| {
+            s.first_error().map(|e| {
+                let stage = s.stage(e.stage).map(|i| i.name.clone()).unwrap_or_default();
+                (e.n, stage, e.text.clone(), e.hint.clone(), s.error_count())
+            })
+        })
+    });
+    let go = move |n: u64| {
+        // The line may be filtered out: show its stage (or everything) first.
+        let visible = viewer.with_rows(|v, s| {
+            s.index_of_number(n)
+                .and_then(|i| v.row_of_index(s, i))
+                .is_some()
+        });
+        if !visible {
+            let stage = viewer.model.with(|s| s.first_error().map(|e| e.stage));
+            viewer.set_filter(LineFilter {
+                stage,
+                problems_only: false,
+            });
+        }
+        viewer.selection.set(Some(LineSpan::one(n)));
+        super::browser::set_fragment(&LineSpan::one(n).fragment());
+        viewer.reveal_line(n);
+    };
+    move || {
+        first.get().map(|(n, stage, text, hint, errors)| {
+            view! {
+                <section class="log-first-error" aria-label="First error">
+                    <span class="log-badge log-badge--error">"ERROR"</span>
+                    <div class="log-first-error__body">
+                        <p class="log-first-error__title">
+                            {format!("First error, line {n} in stage {stage}")}
+                            {(errors > 1).then(|| format!(" ({errors} error lines in all)"))}
+                        </p>
+                        <p class="log-first-error__text"><code>{text}</code></p>
+                        {hint.map(|h| view! { <p class="log-first-error__hint"><strong>"Hint: "</strong>{h}</p> })}
+                    </div>
+                    <button type="button" class="log-btn" on:click=move |_| go(n)>
+                        {format!("Go to line {n}")}
+                    </button>
+                </section>
+            }
+        })
+    }
+}
+
+/// Says when lines were evicted by the memory policy, or never arrived.
+#[component]
+pub fn KeptNotice(viewer: Viewer, #[prop(into)] file_name: Signal<String>) -> impl IntoView {
+    let facts = Memo::new(move |_| {
+        viewer
+            .model
+            .with_tracked(|s| (s.evicted(), s.len(), s.limits().max_lines, s.gap_count()))
+    });
+    move || {
+        let (evicted, kept, max, gaps) = facts.get();
+        let evicted_notice = (evicted > 0).then(|| {
+            view! {
+                <p class="log-notice log-notice--evicted" role="status">
+                    <strong>{format!("{evicted} earlier lines are not kept in this page")}</strong>
+                    {format!(
+                        " (memory limit: {max} lines or 256 MiB). Showing the newest {kept} lines; \
+                         search, stages and the first error still count every line. "
+                    )}
+                    <button type="button" class="log-btn" on:click=move |_| {
+                        let text = viewer.model.with(|s| s.to_text());
+                        let _ = download_text(&file_name.get_untracked(), &text);
+                    }>"Download the kept lines"</button>
+                </p>
+            }
+        });
+        let gap_notice = (gaps > 0).then(|| {
+            view! {
+                <p class="log-notice log-notice--gap" role="status">
+                    {format!("{gaps} gaps in line numbers: some lines never arrived.")}
+                </p>
+            }
+        });
+        (evicted_notice, gap_notice)
+    }
+}

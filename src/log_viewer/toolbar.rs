@@ -1,0 +1,129 @@
+//! The viewer's controls besides search: timestamps, wrap, problems only, copy, download,
+//! and the follow state.
+
+use super::browser::{copy_text, download_text};
+use super::state::{TimeMode, Viewer};
+use leptos::prelude::*;
+use shipwatch_logview::LineFilter;
+
+/// Display toggles and actions.
+#[component]
+pub fn Toolbar(viewer: Viewer, #[prop(into)] file_name: Signal<String>) -> impl IntoView {
+    let time_button = move |mode: TimeMode, label: &'static str, title: &'static str| {
+        view! {
+            <button
+                type="button"
+                class="log-btn log-btn--toggle"
+                title=title
+                aria-pressed=move || (viewer.time.get() == mode).to_string()
+                on:click=move |_| viewer.time.set(mode)
+            >{label}</button>
+        }
+    };
+    let download = move |_| {
+        let text = viewer.model.with(|s| s.to_text());
+        let name = file_name.get_untracked();
+        match download_text(&name, &text) {
+            Ok(()) => viewer.announce.set(format!("Downloading {name}")),
+            Err(_) => viewer.announce.set("Download failed".into()),
+        }
+    };
+    let copy_selection = move |_| {
+        let Some(span) = viewer.selection.get_untracked() else {
+            return;
+        };
+        let text = viewer.model.with(|s| {
+            let mut out = String::new();
+            for n in span.first..=span.last {
+                if let Some(l) = s.line_by_number(n) {
+                    out.push_str(l.plain);
+                    out.push('\n');
+                }
+            }
+            out
+        });
+        let what = if span.first == span.last {
+            format!("Copied line {}", span.first)
+        } else {
+            format!("Copied lines {}–{}", span.first, span.last)
+        };
+        copy_text(viewer, text, what);
+    };
+    view! {
+        <div class="log-toolbar__group" role="group" aria-label="Timestamps">
+            <span class="log-toolbar__label" aria-hidden="true">"Time"</span>
+            {time_button(TimeMode::Absolute, "UTC", "Absolute time (UTC)")}
+            {time_button(TimeMode::Relative, "Since start", "Time since the deployment started")}
+            {time_button(TimeMode::Hidden, "Off", "Hide timestamps")}
+        </div>
+        <div class="log-toolbar__group">
+            <button
+                type="button"
+                class="log-btn log-btn--toggle"
+                aria-pressed=move || viewer.wrap.get().to_string()
+                on:click=move |_| {
+                    viewer.wrap.update(|w| *w = !*w);
+                    viewer.go_latest();
+                }
+            >"Wrap lines"</button>
+            <button
+                type="button"
+                class="log-btn log-btn--toggle"
+                aria-pressed=move || viewer.filter.with(|f| f.problems_only).to_string()
+                on:click=move |_| {
+                    let f = viewer.filter.get_untracked();
+                    viewer.filter_chosen.set(true);
+                    viewer.set_filter(LineFilter { problems_only: !f.problems_only, ..f });
+                    viewer.go_latest();
+                }
+            >"Errors & warnings only"</button>
+        </div>
+        <div class="log-toolbar__group">
+            {move || viewer.selection.get().map(|s| {
+                let label = if s.first == s.last {
+                    format!("Copy line {}", s.first)
+                } else {
+                    format!("Copy lines {}–{}", s.first, s.last)
+                };
+                view! { <button type="button" class="log-btn" on:click=copy_selection>{label}</button> }
+            })}
+            <button type="button" class="log-btn" on:click=download title="Download the log as plain text">
+                "Download"
+            </button>
+        </div>
+    }
+}
+
+/// "Following" / "Paused" and the jump-to-latest control with its count of new lines.
+#[component]
+pub fn FollowControl(viewer: Viewer) -> impl IntoView {
+    let new_lines = Memo::new(move |_| viewer.new_lines());
+    move || {
+        if viewer.following.get() {
+            view! { <p class="log-follow log-follow--on" aria-live="off">"Following the newest lines"</p> }.into_any()
+        } else {
+            let n = new_lines.get();
+            let label = match n {
+                0 => "Jump to latest".to_string(),
+                1 => "Jump to latest (1 new line)".to_string(),
+                n => format!("Jump to latest ({n} new lines)"),
+            };
+            view! {
+                <button
+                    type="button"
+                    class="log-btn log-jump"
+                    data-new-lines=n
+                    on:click=move |_| {
+                        viewer.go_latest();
+                        if let Some(el) = viewer.scroller.get_untracked() {
+                            let _ = el.focus();
+                        }
+                    }
+                >
+                    <span aria-hidden="true">"↓ "</span>{label}
+                </button>
+            }
+            .into_any()
+        }
+    }
+}
