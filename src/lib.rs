@@ -8,17 +8,20 @@ pub mod routes;
 pub mod state;
 pub mod time_format;
 
+use components::announcements::{LiveRegion, NotifyToggle};
 use components::connection_indicator::ConnectionIndicator;
 use components::env_switcher::EnvSwitcher;
 use feed::{Feed, SubEvent};
 use leptos::prelude::*;
-use leptos_router::components::{Route, Router, Routes};
+use leptos_router::components::{Outlet, ParentRoute, Route, Router, Routes};
 use leptos_router::hooks::use_location;
 use leptos_router::path;
 use pages::environment_page::EnvironmentPage;
 use pages::home_page::HomePage;
 use pages::logs_page::LogsPage;
 use shipwatch_model::protocol::Topic;
+use state::announcer::Announcer;
+use state::clock::Clock;
 use state::environments::EnvironmentsState;
 
 /// Mounts the app on the page (the wasm entry point).
@@ -45,6 +48,8 @@ pub fn App() -> impl IntoView {
     provide_context(feed.clone());
     let envs = EnvironmentsState::new();
     provide_context(envs);
+    provide_context(Clock::start());
+    provide_context(Announcer::new());
     let sub = feed.subscribe(Topic::Environments, move |event| match event {
         SubEvent::Snapshot(s) => envs.apply_snapshot(s),
         SubEvent::Changes(c) => envs.apply_changes(c),
@@ -74,13 +79,21 @@ fn Shell(envs: EnvironmentsState) -> impl IntoView {
             <header class="topbar">
                 <a class="brand" href="/">"Shipwatch"</a>
                 <EnvSwitcher state=envs current />
-                <ConnectionIndicator />
+                <div class="topbar__end">
+                    <NotifyToggle />
+                    <ConnectionIndicator />
+                </div>
             </header>
+            <LiveRegion />
             <main>
                 <Routes fallback=|| view! { <p class="notice">"No such page."</p> }>
                     <Route path=path!("/") view=HomePage />
-                    <Route path=path!("/env/:env") view=EnvironmentPage />
-                    <Route path=path!("/env/:env/service/:service") view=EnvironmentPage />
+                    // One page for the environment and its expanded service: expanding a row
+                    // changes only the child route, so the page keeps its subscription.
+                    <ParentRoute path=path!("/env/:env") view=|| view! { <EnvironmentPage /><Outlet /> }>
+                        <Route path=path!("") view=|| () />
+                        <Route path=path!("service/:service") view=|| () />
+                    </ParentRoute>
                     <Route path=path!("/env/:env/deployments/:dep/logs") view=LogsPage />
                     <Route path=path!("/env/:env/service/:service/deployments/:dep/logs") view=LogsPage />
                 </Routes>

@@ -2,6 +2,7 @@
 //! frames dropped, and a "reconnect now" control.
 
 use crate::feed::{ConnState, Feed};
+use crate::time_format::clock_time;
 use leptos::prelude::*;
 
 /// Shows the state of the feed.
@@ -12,16 +13,12 @@ pub fn ConnectionIndicator() -> impl IntoView {
     let dropped = feed.dropped();
     // Re-render once a second so "next try in 3 s" counts down.
     let now = RwSignal::new(js_sys::Date::now());
-    let tick = set_interval_with_handle(
+    if let Ok(tick) = set_interval_with_handle(
         move || now.set(js_sys::Date::now()),
         std::time::Duration::from_secs(1),
-    )
-    .ok();
-    on_cleanup(move || {
-        if let Some(t) = tick {
-            t.clear();
-        }
-    });
+    ) {
+        on_cleanup(move || tick.clear());
+    }
     let text = move || match state.get() {
         ConnState::Connecting => "Connecting…".to_string(),
         ConnState::Live { .. } => "Live".to_string(),
@@ -31,36 +28,55 @@ pub fn ConnectionIndicator() -> impl IntoView {
             ..
         } => {
             let secs = ((next_try_at - now.get()) / 1000.0).ceil().max(0.0);
-            format!("Reconnecting (attempt {attempt}, next try in {secs} s)")
+            if secs > 0.0 {
+                format!("Reconnecting · attempt {attempt} · next try in {secs} s")
+            } else {
+                format!("Reconnecting · attempt {attempt} · trying now")
+            }
         }
-        ConnState::Offline { since } => {
-            let secs = ((now.get() - since) / 1000.0).floor().max(0.0);
-            format!("Offline for {secs} s")
-        }
+        ConnState::Offline { since } => format!("Offline since {}", clock_time(since)),
     };
-    let class = move || match state.get() {
-        ConnState::Live { .. } => "conn conn--live",
-        ConnState::Connecting => "conn conn--connecting",
-        ConnState::Reconnecting { .. } => "conn conn--reconnecting",
-        ConnState::Offline { .. } => "conn conn--offline",
+    let detail = move || match state.get() {
+        ConnState::Live { since } => format!("Connected since {}", clock_time(since)),
+        ConnState::Reconnecting { since, .. } => format!(
+            "Connection lost at {}; the data shown is from then",
+            clock_time(since)
+        ),
+        ConnState::Offline { .. } => "The browser reports no network".to_string(),
+        ConnState::Connecting => "Opening the live feed".to_string(),
+    };
+    let kind = move || match state.get() {
+        ConnState::Live { .. } => "live",
+        ConnState::Connecting => "connecting",
+        ConnState::Reconnecting { .. } => "reconnecting",
+        ConnState::Offline { .. } => "offline",
     };
     let feed_btn = feed.clone();
     view! {
-        <div class=class data-testid="connection">
+        <div class=move || format!("conn conn--{}", kind()) data-testid="connection" data-state=kind title=detail>
             <span class="conn__dot" aria-hidden="true"></span>
             <span class="conn__text">{text}</span>
             {move || {
                 let d = dropped.get();
                 (d.count > 0).then(|| view! {
-                    <span class="conn__dropped" title=d.last_reason.unwrap_or_default()>
-                        {format!(" · {} frame{} dropped", d.count, if d.count == 1 { "" } else { "s" })}
+                    <span class="conn__dropped" title=format!("Last: {}", d.last_reason.unwrap_or_default())>
+                        {format!("{} frame{} dropped", d.count, if d.count == 1 { "" } else { "s" })}
                     </span>
                 })
             }}
-            {move || (!state.get().is_live()).then(|| {
+            {move || (!state.get().is_live() && !matches!(state.get(), ConnState::Connecting)).then(|| {
                 let f = feed_btn.clone();
-                view! { <button class="conn__retry" on:click=move |_| f.reconnect_now()>"Reconnect now"</button> }
+                view! { <button type="button" class="conn__retry" on:click=move |_| f.reconnect_now()>"Reconnect now"</button> }
             })}
         </div>
+    }
+}
+
+/// When the data on screen was last known live: `None` while live.
+pub fn stale_since(state: &ConnState) -> Option<f64> {
+    match state {
+        ConnState::Live { .. } => None,
+        ConnState::Reconnecting { since, .. } | ConnState::Offline { since } => Some(*since),
+        ConnState::Connecting => Some(js_sys::Date::now()),
     }
 }

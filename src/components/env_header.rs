@@ -1,64 +1,69 @@
-//! The environment header: name, running-status dot, deployment label and a summary of
-//! services by running status.
+//! The environment header: name, running-status dot, deployment label (opening the logs of
+//! the deployment that decided it), when it last deployed, and a summary of services by
+//! running status.
 
 use super::deployment_label::DeploymentLabel;
 use super::status_dot::StatusDot;
 use crate::routes;
+use crate::state::clock::Clock;
 use crate::state::environment::EnvironmentState;
-use crate::time_format::relative;
+use crate::time_format::{absolute, relative};
 use leptos::prelude::*;
-use shipwatch_model::rules::{aggregate, environment_deployment, service_running, Member};
-use shipwatch_model::{Environment, RunningStatus, Verdict};
+use shipwatch_model::entities::Millis;
+use shipwatch_model::rules::{
+    aggregate, deployment_from_services, environment_deployment, service_running, Member,
+};
+use shipwatch_model::{DeploymentStatus, Environment, RunningStatus, Scope, Verdict};
 
-/// Header of the environment page.
+/// The environment's deployment status, and the deployment it comes from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EnvDeployment {
+    /// The status and why.
+    pub verdict: Verdict<DeploymentStatus>,
+    /// The logs of the deployment that decided it.
+    pub href: String,
+    /// When that deployment finished (or started, while it runs).
+    pub when: Millis,
+}
+
+/// The environment's running verdict and its services counted by running status.
+pub type EnvRunning = (Verdict<RunningStatus>, Vec<(RunningStatus, usize)>);
+
+/// Header of the environment page. `running` is the environment's verdict (shared with the
+/// tab title).
 #[component]
-pub fn EnvHeader(env_id: Signal<String>, state: EnvironmentState) -> impl IntoView {
-    let running = Memo::new(move |_| environment_running(&state));
-    let deployment = Memo::new(move |_| {
-        let env = Environment {
-            id: env_id.get(),
-            name: state.name.get(),
-            services: state.services.with(|m| {
-                state.order.with(|o| {
-                    o.iter()
-                        .filter_map(|id| m.get(id).map(|s| s.get()))
-                        .collect()
-                })
-            }),
-            deployment: state.deployment.get(),
-        };
-        environment_deployment(&env)
-    });
-    let summary = Memo::new(move |_| summary_text(&running.get().1));
-    let logs_href = Signal::derive(move || {
-        state
-            .deployment
-            .get()
-            .map(|d| routes::env_logs(&env_id.get(), &d.id))
-    });
+pub fn EnvHeader(
+    env_id: Signal<String>,
+    state: EnvironmentState,
+    running: Memo<EnvRunning>,
+) -> impl IntoView {
+    let clock = Clock::use_clock();
+    let deployment = Memo::new(move |_| env_deployment(&env_id.get(), &state));
+    let summary = Memo::new(move |_| summary_text(&running.with(|r| r.1.clone())));
     view! {
         <header class="env-header">
             <div class="env-header__title">
-                <StatusDot
-                    status=Signal::derive(move || running.get().0.status)
-                    explanation=Signal::derive(move || running.get().0.explanation)
-                    subject=Signal::derive(move || state.name.get())
-                />
                 <h1>{move || state.name.get()}</h1>
+                <StatusDot
+                    status=Signal::derive(move || running.with(|r| r.0.status))
+                    explanation=Signal::derive(move || running.with(|r| r.0.explanation.clone()))
+                    subject=Signal::derive(move || state.name.get())
+                    scope=Scope::Environment
+                    with_word=true
+                />
                 <DeploymentLabel
-                    status=Signal::derive(move || deployment.get().map(|v| v.status))
-                    explanation=Signal::derive(move || deployment.get().map(|v| v.explanation).unwrap_or_default())
-                    href=logs_href
+                    status=Signal::derive(move || deployment.with(|d| d.as_ref().map(|v| v.verdict.status)))
+                    explanation=Signal::derive(move || deployment.with(|d| d.as_ref().map(|v| v.verdict.explanation.clone()).unwrap_or_default()))
+                    href=Signal::derive(move || deployment.with(|d| d.as_ref().map(|v| v.href.clone())))
                 />
             </div>
             <p class="env-header__meta">
                 <span class="env-header__summary">{move || summary.get()}</span>
-                {move || state.deployment.get().map(|d| {
-                    let when = d.finished_at.unwrap_or(d.started_at);
+                {move || deployment.with(|d| d.as_ref().map(|d| d.when)).map(|when| {
                     view! {
                         <span class="env-header__deployed">
-                            " · last deployment "
-                            <time title=crate::time_format::absolute(when)>{relative(when)}</time>
+                            "Last deployment "
+                            <time title=absolute(when)>{move || relative(when, clock.now())}</time>
                         </span>
                     }
                 })}
@@ -67,34 +72,76 @@ pub fn EnvHeader(env_id: Signal<String>, state: EnvironmentState) -> impl IntoVi
     }
 }
 
-/// The environment's verdict and the per-status counts of its services.
-fn environment_running(
-    state: &EnvironmentState,
-) -> (Verdict<RunningStatus>, Vec<(RunningStatus, usize)>) {
-    let rows: Vec<(String, RunningStatus)> = state.services.with(|m| {
+/// The environment's running verdict and the per-status counts of its services. O(n) over
+/// the services, reading them in place (no copies).
+pub fn environment_running(state: &EnvironmentState) -> EnvRunning {
+    let services: Vec<_> = state.services.with(|m| {
         state.order.with(|o| {
             o.iter()
-                .filter_map(|id| m.get(id))
-                .map(|s| s.with(|s| (s.name.clone(), service_running(s).status)))
+                .filter_map(|id| m.get(id).map(|s| s.read()))
                 .collect()
         })
     });
-    let members: Vec<Member<'_>> = rows
+    let statuses: Vec<RunningStatus> = services.iter().map(|s| service_running(s).status).collect();
+    let members: Vec<Member<'_>> = services
         .iter()
-        .map(|(name, status)| Member {
-            name,
+        .zip(&statuses)
+        .map(|(s, status)| Member {
+            name: &s.name,
             status: *status,
             reason: None,
         })
         .collect();
-    let verdict = aggregate(&members, ("service", "services"));
+    let verdict = aggregate(&members, Scope::Environment.members());
     let counts = RunningStatus::ALL
         .iter()
         .chain([RunningStatus::Unknown].iter())
-        .map(|s| (*s, rows.iter().filter(|(_, r)| r == s).count()))
+        .map(|s| (*s, statuses.iter().filter(|r| *r == s).count()))
         .filter(|(_, n)| *n > 0)
         .collect();
     (verdict, counts)
+}
+
+/// The environment's deployment status: its own last deployment's, else the services' by the
+/// model's precedence, linked to the logs of the service deployment that decided it (the most
+/// recent one with the deciding status).
+fn env_deployment(env_id: &str, state: &EnvironmentState) -> Option<EnvDeployment> {
+    if let Some(d) = state.deployment.get() {
+        let env = Environment {
+            id: env_id.to_string(),
+            name: state.name.get(),
+            services: Vec::new(),
+            deployment: Some(d.clone()),
+        };
+        return environment_deployment(&env).map(|verdict| EnvDeployment {
+            verdict,
+            href: routes::env_logs(env_id, &d.id),
+            when: d.finished_at.unwrap_or(d.started_at),
+        });
+    }
+    let services: Vec<_> = state.services.with(|m| {
+        state.order.with(|o| {
+            o.iter()
+                .filter_map(|id| m.get(id).map(|s| s.read()))
+                .collect()
+        })
+    });
+    let pairs: Vec<(&str, DeploymentStatus)> = services
+        .iter()
+        .filter_map(|s| s.deployment.as_ref().map(|d| (s.name.as_str(), d.status)))
+        .collect();
+    let verdict = deployment_from_services(&pairs)?;
+    let culprit = services
+        .iter()
+        .filter_map(|s| s.deployment.as_ref().map(|d| (s, d)))
+        .filter(|(_, d)| d.status == verdict.status)
+        .max_by_key(|(_, d)| d.started_at)?;
+    let (service, dep) = culprit;
+    Some(EnvDeployment {
+        href: routes::service_logs(env_id, &service.id, &dep.id),
+        when: dep.finished_at.unwrap_or(dep.started_at),
+        verdict,
+    })
 }
 
 /// "5 running, 1 warning, 1 error".

@@ -1,9 +1,12 @@
 //! Reusable pieces of the console.
 
+pub mod announcements;
 pub mod connection_indicator;
 pub mod deployment_label;
 pub mod env_header;
 pub mod env_switcher;
+pub mod instance_list;
 pub mod service_table;
 pub mod status_dot;
+pub mod tab_status;
 pub mod tooltip;

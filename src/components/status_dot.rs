@@ -2,7 +2,7 @@
 
 use super::tooltip::{Tooltip, TooltipState};
 use leptos::prelude::*;
-use shipwatch_model::RunningStatus;
+use shipwatch_model::{RunningStatus, Scope};
 
 /// A running-status dot. `explanation` says why this status was computed.
 #[component]
@@ -12,6 +12,12 @@ pub fn StatusDot(
     /// What the dot is about, e.g. "production" or "api" (for the tooltip heading).
     #[prop(into)]
     subject: Signal<String>,
+    /// The level the status is about, for the seed's wording of its meaning.
+    #[prop(default = Scope::Service)]
+    scope: Scope,
+    /// One more line for the tooltip, e.g. "old version a1b2c3d still serving".
+    #[prop(optional, into)]
+    note: MaybeProp<String>,
     /// Show the status word next to the dot.
     #[prop(optional)]
     with_word: bool,
@@ -43,8 +49,9 @@ pub fn StatusDot(
                         <strong>{move || status.get().word()}</strong>
                         " · " {move || subject.get()}
                     </p>
-                    <p class="tooltip__meaning">{move || status.get().meaning()}</p>
+                    <p class="tooltip__meaning">{move || status.get().meaning_in(scope)}</p>
                     <p class="tooltip__why">{move || explanation.get()}</p>
+                    {move || note.get().map(|n| view! { <p class="tooltip__note">{n}</p> })}
                 }
                 .into_any()
             })

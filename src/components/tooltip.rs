@@ -52,14 +52,25 @@ pub fn Tooltip(state: TooltipState, trigger: Children, bubble: ChildrenFn) -> im
     let open = state.open;
     let bubble_ref = NodeRef::<html::Div>::new();
     let shift = RwSignal::new(0.0_f64);
+    let above = RwSignal::new(false);
     // Keep the bubble inside the viewport: measure once it shows, shift it back if it overflows.
     Effect::new(move |_| {
         if !open.get() {
             shift.set(0.0);
+            above.set(false);
             return;
         }
         if let Some(el) = bubble_ref.get() {
             let rect = el.get_bounding_client_rect();
+            let height = window()
+                .inner_height()
+                .ok()
+                .and_then(|h| h.as_f64())
+                .unwrap_or(768.0);
+            // Flip above the trigger when it would leave the bottom, if there is room above.
+            if rect.bottom() > height - 8.0 && rect.top() - rect.height() - 40.0 > 0.0 {
+                above.set(true);
+            }
             let width = window()
                 .inner_width()
                 .ok()
@@ -90,6 +101,7 @@ pub fn Tooltip(state: TooltipState, trigger: Children, bubble: ChildrenFn) -> im
                 id=state.id.clone()
                 class="tooltip"
                 class:tooltip--open=move || open.get()
+                class:tooltip--above=move || above.get()
                 style:transform=move || format!("translateX({}px)", shift.get())
                 hidden=move || !open.get()
             >

@@ -1,21 +1,44 @@
-//! `/env/:env`: the environment header and its service table, live.
+//! `/env/:env` and `/env/:env/service/:service`: the environment header and its service
+//! table, live; the service in the URL shows its instances. The page stays mounted when only
+//! the service changes, so expanding a row does not resubscribe.
 
-use crate::components::env_header::EnvHeader;
+use crate::components::connection_indicator::stale_since;
+use crate::components::env_header::{environment_running, EnvHeader};
 use crate::components::service_table::ServiceTable;
+use crate::components::tab_status;
 use crate::feed::{Feed, SubEvent};
+use crate::state::announcer::Announcer;
 use crate::state::environment::EnvironmentState;
+use crate::time_format::clock_time;
 use leptos::prelude::*;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::use_location;
 use send_wrapper::SendWrapper;
 use shipwatch_model::protocol::Topic;
+
+/// The environment id and the expanded service of a path, e.g. `/env/production/service/api`.
+pub fn parse_path(path: &str) -> (String, Option<String>) {
+    let mut parts = path.trim_start_matches('/').split('/');
+    let env = match (parts.next(), parts.next()) {
+        (Some("env"), Some(env)) => env.to_string(),
+        _ => String::new(),
+    };
+    let service = match (parts.next(), parts.next(), parts.next()) {
+        (Some("service"), Some(s), None) if !s.is_empty() => Some(s.to_string()),
+        _ => None,
+    };
+    (env, service)
+}
 
 /// The environment page.
 #[component]
 pub fn EnvironmentPage() -> impl IntoView {
-    let params = use_params_map();
-    let env_id = Signal::derive(move || params.with(|p| p.get("env").unwrap_or_default()));
+    let location = use_location();
+    let env_id = Memo::new(move |_| location.pathname.with(|p| parse_path(p).0));
+    let expanded = Memo::new(move |_| location.pathname.with(|p| parse_path(p).1));
     let feed = Feed::expect();
+    let conn = feed.state();
     let state = EnvironmentState::new();
+    let announcer = Announcer::use_announcer();
     // Re-subscribe when the route's environment changes; the guard unsubscribes the old one.
     let guard = StoredValue::new(None::<SendWrapper<crate::feed::SubscriptionGuard>>);
     Effect::new(move |_| {
@@ -23,22 +46,45 @@ pub fn EnvironmentPage() -> impl IntoView {
         state.loaded.set(false);
         let sub = feed.subscribe(Topic::Environment { env }, move |event| match event {
             SubEvent::Snapshot(s) => state.apply_snapshot(s),
-            SubEvent::Changes(c) => state.apply_changes(c),
+            SubEvent::Changes(c) => {
+                let notices = state.apply_changes(c);
+                if let Some(a) = announcer {
+                    let name = state.name.get_untracked();
+                    for n in &notices {
+                        a.announce(&name, n);
+                    }
+                }
+            }
             SubEvent::Refused(_, message) => state.refused.set(Some(message)),
         });
         guard.set_value(Some(SendWrapper::new(sub)));
     });
     on_cleanup(move || guard.set_value(None));
-    let stale = {
-        let st = Feed::expect().state();
-        move || !st.get().is_live()
-    };
+    let running = Memo::new(move |_| environment_running(&state));
+    tab_status::follow(
+        Signal::derive(move || state.name.get()),
+        Signal::derive(move || state.loaded.get().then(|| running.with(|r| r.0.status))),
+        Signal::derive(move || conn.get().is_live()),
+    );
+    let stale = Memo::new(move |_| conn.with(stale_since));
     view! {
-        <section class="environment" class:stale=stale aria-busy=move || (!state.loaded.get()).to_string()>
+        <section
+            class="environment"
+            class:stale=move || stale.get().is_some() && state.loaded.get()
+            aria-busy=move || (!state.loaded.get()).to_string()
+        >
             {move || state.refused.get().map(|m| view! { <p class="notice notice--error" role="alert">{m}</p> })}
+            {move || stale.get().filter(|_| state.loaded.get()).map(|since| view! {
+                <p class="stale-banner">
+                    <strong>"Not live."</strong>
+                    {format!(" Showing the last known state, from {}. It updates as soon as the connection is back.", clock_time(since))}
+                </p>
+            })}
             <Show when=move || state.loaded.get() fallback=|| view! { <p class="loading">"Loading environment…"</p> }>
-                <EnvHeader env_id state />
-                <ServiceTable env_id state />
+                <div class="environment__data">
+                    <EnvHeader env_id=env_id.into() state running />
+                    <ServiceTable env_id=env_id.into() state expanded />
+                </div>
             </Show>
         </section>
     }

@@ -2,6 +2,7 @@
 
 use leptos::prelude::*;
 use shipwatch_model::protocol::{Change, Snapshot};
+use shipwatch_model::triage::{notable_change, Notice};
 use shipwatch_model::{Deployment, Service};
 use std::collections::HashMap;
 
@@ -70,12 +71,19 @@ impl EnvironmentState {
         self.refused.set(None);
     }
 
-    /// Applies changes in order.
-    pub fn apply_changes(&self, changes: Vec<Change>) {
+    /// Applies changes in order; returns what is worth announcing (a service entering ERROR,
+    /// a deployment finishing).
+    pub fn apply_changes(&self, changes: Vec<Change>) -> Vec<Notice> {
+        let mut notices = Vec::new();
         for change in changes {
             match change {
                 Change::ServiceUpsert(service) => match self.service(&service.id) {
-                    Some(sig) => set_if_changed(&sig, service),
+                    Some(sig) => {
+                        if let Some(n) = sig.with_untracked(|old| notable_change(old, &service)) {
+                            notices.push(n);
+                        }
+                        set_if_changed(&sig, service);
+                    }
                     None => {
                         let id = service.id.clone();
                         self.services.update(|m| {
@@ -95,6 +103,7 @@ impl EnvironmentState {
                 _ => {}
             }
         }
+        notices
     }
 }
 

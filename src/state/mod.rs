@@ -1,4 +1,7 @@
-//! Reactive state fed by the feed: one store per subscribed topic.
+//! Reactive state fed by the feed: one store per subscribed topic, the clock of relative times
+//! and the announcer of changes that matter.
 
+pub mod announcer;
+pub mod clock;
 pub mod environment;
 pub mod environments;

@@ -102,6 +102,50 @@ impl Browser {
             .expect("script runs")
     }
 
+    /// Moves the mouse pointer over an element (a real hover: `mouseenter` and `:hover`).
+    pub async fn hover(&self, el: &fantoccini::elements::Element) {
+        use fantoccini::actions::{InputSource, MouseActions, PointerAction};
+        let moves = MouseActions::new("mouse".into()).then(PointerAction::MoveToElement {
+            element: el.clone(),
+            duration: None,
+            x: 0.0,
+            y: 0.0,
+        });
+        self.client
+            .perform_actions(moves)
+            .await
+            .expect("pointer moves");
+    }
+
+    /// Moves the mouse pointer to a corner of the page, away from everything.
+    pub async fn unhover(&self) {
+        use fantoccini::actions::{InputSource, MouseActions, PointerAction};
+        let moves = MouseActions::new("mouse".into()).then(PointerAction::MoveTo {
+            duration: None,
+            x: 2.0,
+            y: 2.0,
+        });
+        self.client
+            .perform_actions(moves)
+            .await
+            .expect("pointer moves");
+    }
+
+    /// Presses Escape on an element (which must be focusable).
+    pub async fn press_escape(&self, el: &fantoccini::elements::Element) {
+        el.send_keys("\u{e00c}").await.expect("keys sent");
+    }
+
+    /// Waits until a script returns something other than `null`, `false` or `""`, and returns it.
+    pub async fn wait_js(&self, what: &str, timeout: Duration, script: &str) -> serde_json::Value {
+        wait_for(what, timeout, || async move {
+            let v = self.eval(script).await;
+            let empty = v.is_null() || v == serde_json::Value::Bool(false) || v == "";
+            (!empty).then_some(v)
+        })
+        .await
+    }
+
     /// Saves a PNG screenshot of the page.
     pub async fn screenshot(&self, path: &std::path::Path) {
         let png = self.client.screenshot().await.expect("screenshot");

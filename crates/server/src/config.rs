@@ -93,6 +93,11 @@ pub struct Config {
     /// Deployment logs kept in memory (older ones are forgotten).
     #[arg(long, default_value_t = 512)]
     pub max_logs: usize,
+
+    /// For testing clients only: every N seconds, send every socket one malformed frame and
+    /// one frame of an unknown type (0 = never). A correct client drops and counts them.
+    #[arg(long, default_value_t = 0, value_name = "SECONDS")]
+    pub inject_garbage_every: u64,
 }
 
 impl Default for Config {

@@ -98,6 +98,11 @@ async fn write_loop(
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     let mut shutdown = app.shutdown.clone();
     let mut nonce = 0u64;
+    // Test knob (`--inject-garbage-every`): bad frames for clients to survive.
+    let garbage_every = app.cfg.inject_garbage_every;
+    let garbage_period = Duration::from_secs(garbage_every.max(1));
+    let mut garbage =
+        tokio::time::interval_at(tokio::time::Instant::now() + garbage_period, garbage_period);
     loop {
         let msg = if *shutdown.borrow() {
             close(close_code::GOING_AWAY, "server shutting down")
@@ -118,6 +123,12 @@ async fn write_loop(
                     nonce += 1;
                     Message::Text(frames::message(ServerMessage::Ping { nonce }).into())
                 }
+                _ = garbage.tick(), if garbage_every > 0 => {
+                    if sink.send(Message::Text(GARBAGE_MALFORMED.into())).await.is_err() {
+                        break;
+                    }
+                    Message::Text(GARBAGE_UNKNOWN_TYPE.into())
+                }
             }
         };
         let closing = matches!(msg, Message::Close(_));
@@ -128,6 +139,10 @@ async fn write_loop(
     }
     let _ = tokio::time::timeout(Duration::from_millis(500), sink.close()).await;
 }
+
+/// What `--inject-garbage-every` sends: not JSON, then a well-formed frame of no known type.
+const GARBAGE_MALFORMED: &str = "{\"v\":1,\"type\":\"delta\",\"sub\":";
+const GARBAGE_UNKNOWN_TYPE: &str = "{\"v\":1,\"type\":\"surprise\",\"sub\":\"s1\"}";
 
 fn close(code: u16, reason: &'static str) -> Message {
     Message::Close(Some(CloseFrame {

@@ -1,5 +1,5 @@
 //! Reconnect delays of a client: exponential with full jitter, capped, reset after a success
-//! (`docs/protocol.md`, "Reconnecting"). Pure, so it is tested natively; the app only supplies
+//! before resuming (`docs/protocol.md`, "Resume"). Pure, so it is tested natively; the app only supplies
 //! the random number.
 
 /// Delay of the first retry, in milliseconds.

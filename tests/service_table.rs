@@ -1,0 +1,296 @@
+//! Component tests in headless Chromium: the service table and its instances, sorting, the
+//! trouble filter, and the tab's status icon.
+#![cfg(target_arch = "wasm32")]
+
+use leptos::prelude::*;
+use leptos_router::components::Router;
+use shipwatch::components::service_table::ServiceTable;
+use shipwatch::components::tab_status::{favicon_svg, tab_title};
+use shipwatch::state::environment::EnvironmentState;
+use shipwatch_model::protocol::Snapshot;
+use shipwatch_model::{
+    Deployment, DeploymentStatus, Environment, Instance, RunningStatus, Service, ServiceKind,
+};
+use std::collections::HashSet;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn mount<V: IntoView + 'static>(f: impl FnOnce() -> V + 'static) -> web_sys::HtmlElement {
+    let doc = document();
+    let host: web_sys::HtmlElement = doc.create_element("div").unwrap().unchecked_into();
+    doc.body().unwrap().append_child(&host).unwrap();
+    leptos::mount::mount_to(host.clone(), f).forget();
+    host
+}
+
+async fn settle() {
+    gloo_timers::future::TimeoutFuture::new(30).await;
+}
+
+fn texts(host: &web_sys::Element, css: &str) -> Vec<String> {
+    let list = host.query_selector_all(css).unwrap();
+    (0..list.length())
+        .filter_map(|i| list.item(i))
+        .map(|n| n.text_content().unwrap_or_default())
+        .collect()
+}
+
+fn attrs(host: &web_sys::Element, css: &str, attr: &str) -> Vec<String> {
+    let list = host.query_selector_all(css).unwrap();
+    (0..list.length())
+        .filter_map(|i| list.item(i))
+        .filter_map(|n| n.dyn_into::<web_sys::Element>().ok())
+        .map(|e| e.get_attribute(attr).unwrap_or_default())
+        .collect()
+}
+
+fn inst(name: &str, status: RunningStatus, version: &str, reason: Option<&str>) -> Instance {
+    Instance {
+        name: name.into(),
+        status,
+        version: version.into(),
+        restarts: if reason.is_some() { 4 } else { 0 },
+        reason: reason.map(Into::into),
+        message: reason.map(|_| "back-off restarting failed container".into()),
+        started_at: Some(js_sys::Date::now() as u64 - 90_000),
+    }
+}
+
+fn svc(
+    id: &str,
+    name: &str,
+    kind: ServiceKind,
+    instances: Vec<Instance>,
+    dep: Option<DeploymentStatus>,
+) -> Service {
+    Service {
+        id: id.into(),
+        name: name.into(),
+        kind,
+        instances,
+        version: "a1b2c3d4e5f6".into(),
+        deployment: dep.map(|status| Deployment {
+            id: format!("dep-{id}"),
+            status,
+            version: "e4f5a6b7c8d9".into(),
+            previous_version: Some("a1b2c3d4e5f6".into()),
+            started_at: js_sys::Date::now() as u64 - 60_000,
+            finished_at: None,
+        }),
+    }
+}
+
+/// production: "web" running, "api" mid-rollout with a crash-looping new instance, a job done.
+fn state() -> EnvironmentState {
+    let state = EnvironmentState::new();
+    state.apply_snapshot(Snapshot::Environment {
+        environment: Environment {
+            id: "production".into(),
+            name: "production".into(),
+            deployment: None,
+            services: vec![
+                svc(
+                    "web",
+                    "Web front",
+                    ServiceKind::Application,
+                    vec![inst("web-1", RunningStatus::Running, "a1b2c3d4e5f6", None)],
+                    Some(DeploymentStatus::DeploymentOk),
+                ),
+                svc(
+                    "migrate",
+                    "DB migrate",
+                    ServiceKind::LifecycleJob,
+                    vec![
+                        inst("migrate-1", RunningStatus::Completed, "a1b2c3d4e5f6", None),
+                        inst("migrate-2", RunningStatus::Completed, "a1b2c3d4e5f6", None),
+                    ],
+                    None,
+                ),
+                svc(
+                    "api",
+                    "API",
+                    ServiceKind::Application,
+                    vec![
+                        inst("api-1", RunningStatus::Running, "a1b2c3d4e5f6", None),
+                        inst("api-2", RunningStatus::Running, "a1b2c3d4e5f6", None),
+                        inst(
+                            "api-1",
+                            RunningStatus::Error,
+                            "e4f5a6b7c8d9",
+                            Some("CrashLoopBackOff"),
+                        ),
+                    ],
+                    Some(DeploymentStatus::DeploymentError),
+                ),
+            ],
+        },
+    });
+    state
+}
+
+#[wasm_bindgen_test]
+async fn mixed_instances_show_warning_with_the_failing_reason_and_trouble_first() {
+    let st = state();
+    let expanded = RwSignal::new(None::<String>);
+    let host = mount(move || {
+        view! {
+            <Router>
+                <ServiceTable env_id=Signal::derive(|| "production".to_string()) state=st expanded=expanded />
+            </Router>
+        }
+    });
+    settle().await;
+    let rows = attrs(&host, "tr.service-row", "data-service");
+    assert_eq!(
+        rows,
+        ["api", "web", "migrate"],
+        "sorted by status, trouble first"
+    );
+    let api_dot = host
+        .query_selector("tr[data-service=api] [role=img]")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        api_dot.get_attribute("aria-label").unwrap(),
+        "Running status: WARNING"
+    );
+    let tip = document()
+        .get_element_by_id(&api_dot.get_attribute("aria-describedby").unwrap())
+        .unwrap()
+        .text_content()
+        .unwrap();
+    assert!(
+        tip.contains("1 of 3 instances in error: api-1 (CrashLoopBackOff)"),
+        "{tip}"
+    );
+    assert!(
+        tip.contains("old version a1b2c3d is still serving on 2 instances"),
+        "{tip}"
+    );
+    assert_eq!(
+        texts(&host, ".service-row__instances"),
+        ["2/3 running", "1/1 running", "2/2 completed"],
+        "jobs count completed executions"
+    );
+    assert_eq!(
+        texts(&host, ".services-toolbar__count"),
+        ["3 services, 1 in trouble"]
+    );
+
+    // Sorting by name: the header says so.
+    let name_header = host
+        .query_selector("thead th:nth-child(1)")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        name_header.get_attribute("aria-sort").as_deref(),
+        Some("none")
+    );
+    name_header
+        .query_selector("button")
+        .unwrap()
+        .unwrap()
+        .unchecked_into::<web_sys::HtmlElement>()
+        .click();
+    settle().await;
+    assert_eq!(
+        name_header.get_attribute("aria-sort").as_deref(),
+        Some("ascending")
+    );
+    assert_eq!(
+        attrs(&host, "tr.service-row", "data-service"),
+        ["api", "migrate", "web"]
+    );
+
+    // Only the services in trouble.
+    host.query_selector("button.chip")
+        .unwrap()
+        .unwrap()
+        .unchecked_into::<web_sys::HtmlElement>()
+        .click();
+    settle().await;
+    assert_eq!(attrs(&host, "tr.service-row", "data-service"), ["api"]);
+
+    // Expanded: both versions, labelled, with the failing instance's reason.
+    expanded.set(Some("api".into()));
+    settle().await;
+    let headings = texts(&host, ".instances__heading");
+    assert_eq!(
+        headings,
+        [
+            "New version e4f5a6b · deployment failed",
+            "Old version a1b2c3d still serving"
+        ]
+    );
+    let button = host
+        .query_selector("tr[data-service=api] button.disclosure")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        button.get_attribute("aria-expanded").as_deref(),
+        Some("true")
+    );
+    let reason = texts(&host, ".instances__group--new .instance__reason");
+    assert_eq!(
+        reason,
+        ["CrashLoopBackOffback-off restarting failed container"]
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_status_change_repaints_its_row_in_place() {
+    let st = state();
+    let host = mount(move || {
+        view! {
+            <Router>
+                <ServiceTable env_id=Signal::derive(|| "production".to_string()) state=st expanded=Signal::derive(|| None) />
+            </Router>
+        }
+    });
+    settle().await;
+    let web_row = host
+        .query_selector("tr[data-service=web]")
+        .unwrap()
+        .unwrap();
+    let mut web = st.service("web").unwrap().get_untracked();
+    web.instances[0].status = RunningStatus::Error;
+    web.instances[0].reason = Some("OOMKilled".into());
+    let notices = st.apply_changes(vec![shipwatch_model::protocol::Change::ServiceUpsert(web)]);
+    assert_eq!(notices.len(), 1, "entering ERROR is announced");
+    assert!(
+        notices[0].text.starts_with("Web front: ERROR"),
+        "{}",
+        notices[0].text
+    );
+    settle().await;
+    let same_row = host
+        .query_selector("tr[data-service=web]")
+        .unwrap()
+        .unwrap();
+    assert!(
+        web_row.is_same_node(Some(&same_row)),
+        "the row is updated, not rebuilt"
+    );
+    assert_eq!(
+        attrs(&host, "tr[data-service=web] [role=img]", "aria-label"),
+        ["Running status: ERROR"]
+    );
+    assert_eq!(
+        attrs(&host, "tr.service-row", "data-service")[0],
+        "web",
+        "ERROR comes first"
+    );
+}
+
+#[wasm_bindgen_test]
+fn the_tab_shows_the_status_in_its_title_and_a_distinct_icon() {
+    assert_eq!(
+        tab_title("staging", RunningStatus::Warning, true),
+        "⚠ staging · Shipwatch"
+    );
+    assert!(tab_title("staging", RunningStatus::Running, false).contains("(not live)"));
+    let icons: HashSet<String> = RunningStatus::ALL.iter().map(|s| favicon_svg(*s)).collect();
+    assert_eq!(icons.len(), RunningStatus::ALL.len(), "one icon per status");
+}
