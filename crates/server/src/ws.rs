@@ -113,11 +113,11 @@ async fn write_loop(
                 c = ctl.recv() => match c {
                     Some(Ctl::Frame(f)) => Message::Text(f.into()),
                     Some(Ctl::Close(code, reason)) => close(code, reason),
-                    None => break,
+                    None => match reader_gone(&shutdown) { Some(m) => m, None => break },
                 },
                 d = data.recv() => match d {
                     Some(f) => Message::Text(f.into()),
-                    None => break,
+                    None => match reader_gone(&shutdown) { Some(m) => m, None => break },
                 },
                 _ = ping.tick() => {
                     nonce += 1;
@@ -143,6 +143,14 @@ async fn write_loop(
 /// What `--inject-garbage-every` sends: not JSON, then a well-formed frame of no known type.
 const GARBAGE_MALFORMED: &str = "{\"v\":1,\"type\":\"delta\",\"sub\":";
 const GARBAGE_UNKNOWN_TYPE: &str = "{\"v\":1,\"type\":\"surprise\",\"sub\":\"s1\"}";
+
+/// The reader ended: during a shutdown the client still gets its 1001 close frame (the reader
+/// may notice the shutdown first); otherwise there is nothing more to write.
+fn reader_gone(shutdown: &tokio::sync::watch::Receiver<bool>) -> Option<Message> {
+    shutdown
+        .borrow()
+        .then(|| close(close_code::GOING_AWAY, "server shutting down"))
+}
 
 fn close(code: u16, reason: &'static str) -> Message {
     Message::Close(Some(CloseFrame {
