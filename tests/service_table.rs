@@ -245,7 +245,7 @@ async fn a_status_change_repaints_its_row_in_place() {
     let host = mount(move || {
         view! {
             <Router>
-                <ServiceTable env_id=Signal::derive(|| "production".to_string()) state=st expanded=Signal::derive(|| None) />
+                <ServiceTable env_id=Signal::derive(|| "production".to_string()) state=st expanded=Signal::derive(|| None::<String>) />
             </Router>
         }
     });

@@ -131,9 +131,7 @@ async fn a_crash_looping_rollout_shows_warning_with_the_failing_instance_and_the
         .wait_js(
             "the deployment to fail",
             LONG,
-            &format!(
-                "return document.querySelector(\"tr[data-service='api'] a.label\")?.getAttribute('aria-label').includes('DEPLOYMENT ERROR')"
-            ),
+            "return document.querySelector(\"tr[data-service='api'] a.label\")?.getAttribute('aria-label').includes('DEPLOYMENT ERROR')",
         )
         .await;
     // The dot's tooltip says which instance fails and why, and that the old version serves.
