@@ -13,7 +13,13 @@ pub fn FirstErrorSummary(viewer: Viewer) -> impl IntoView {
         viewer.model.with_tracked(|s| {
             s.first_error().map(|e| {
                 let stage = s.stage(e.stage).map(|i| i.name.clone()).unwrap_or_default();
-                (e.n, stage, e.text.clone(), e.hint.clone(), s.error_count())
+                (
+                    e.n,
+                    stage,
+                    e.text.clone(),
+                    e.hint.clone().map(|h| (h, e.hint_n)),
+                    s.error_count(),
+                )
             })
         })
     });
@@ -46,7 +52,10 @@ pub fn FirstErrorSummary(viewer: Viewer) -> impl IntoView {
                             {(errors > 1).then(|| format!(" ({errors} error lines in all)"))}
                         </p>
                         <p class="log-first-error__text"><code>{text}</code></p>
-                        {hint.map(|h| view! { <p class="log-first-error__hint"><strong>"Hint: "</strong>{h}</p> })}
+                        {hint.map(|(h, from)| {
+                            let whence = from.filter(|&f| f != n).map(|f| format!(" (from line {f})"));
+                            view! { <p class="log-first-error__hint"><strong>"Hint: "</strong>{h}{whence}</p> }
+                        })}
                     </div>
                     <button type="button" class="log-btn" on:click=move |_| go(n)>
                         {format!("Go to line {n}")}

@@ -11,7 +11,6 @@ use crate::state::environments::EnvironmentsState;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 use send_wrapper::SendWrapper;
-use shipwatch_logview::timestamps::format_duration;
 use shipwatch_model::protocol::{Change, ErrorCode, Snapshot, Topic};
 use shipwatch_model::{Deployment, DeploymentStatus, LogLine};
 
@@ -92,7 +91,7 @@ pub fn LogsPage() -> impl IntoView {
                 let end = d
                     .finished_at
                     .unwrap_or(now.get().max(d.started_at as f64) as u64);
-                let took = format_duration(end.saturating_sub(d.started_at));
+                let took = human_duration(end.saturating_sub(d.started_at));
                 if d.finished_at.is_some() {
                     format!("took {took}")
                 } else {
@@ -204,4 +203,14 @@ fn subscribe(
         dep
     });
     on_cleanup(move || guard.set_value(None));
+}
+
+/// A deployment's duration for people: `42s`, `3m 05s`, `1h 02m`.
+fn human_duration(ms: u64) -> String {
+    let s = ms / 1000;
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m {:02}s", s / 60, s % 60),
+        _ => format!("{}h {:02}m", s / 3600, s % 3600 / 60),
+    }
 }

@@ -129,8 +129,11 @@ pub struct FirstError {
     pub stage: StageId,
     /// Its visible text.
     pub text: String,
-    /// What to do about it, if the server said.
+    /// What to do about it: its own hint, or else the first hint a later error line gave
+    /// (build tools often print the cause first and the advice with the final error).
     pub hint: Option<String>,
+    /// The number of the line that gave the hint.
+    pub hint_n: Option<u64>,
 }
 
 /// A jump in line numbers: lines `expected..got` never arrived.
@@ -360,14 +363,24 @@ impl LogStore {
             level,
             truncated,
         };
-        if level == LogLevel::Error && self.first_error.is_none() {
-            self.first_error = Some(FirstError {
-                n,
-                ts,
-                stage: StageId(stage),
-                text: stored.plain().to_owned(),
-                hint: hint.clone(),
-            });
+        if level == LogLevel::Error {
+            match self.first_error.as_mut() {
+                None => {
+                    self.first_error = Some(FirstError {
+                        n,
+                        ts,
+                        stage: StageId(stage),
+                        text: stored.plain().to_owned(),
+                        hint: hint.clone(),
+                        hint_n: hint.as_ref().map(|_| n),
+                    });
+                }
+                Some(first) if first.hint.is_none() && hint.is_some() => {
+                    first.hint = hint.clone();
+                    first.hint_n = Some(n);
+                }
+                Some(_) => {}
+            }
         }
         if let Some(hint) = hint {
             self.bytes += hint.len();
@@ -749,7 +762,27 @@ mod tests {
         assert_eq!(stage.name, "test");
         assert_eq!(store.line_by_number(4).unwrap().hint, err.hint.as_deref());
         assert_eq!(store.line_by_number(5).unwrap().hint, None);
+        assert_eq!(err.hint_n, Some(4));
         assert!(LogStore::new().first_error().is_none());
+        // A hint given by a later error line completes the first error's summary.
+        let mut store = LogStore::new();
+        store.push(line(
+            1,
+            "build",
+            LogLevel::Error,
+            "error[E0308]: mismatched types",
+        ));
+        store.push(LogLine {
+            hint: Some("Fix the compile error above".into()),
+            ..line(2, "build", LogLevel::Error, "exit code: 101")
+        });
+        store.push(LogLine {
+            hint: Some("a later hint".into()),
+            ..line(3, "build", LogLevel::Error, "again")
+        });
+        let err = store.first_error().unwrap();
+        assert_eq!((err.n, err.hint_n), (1, Some(2)));
+        assert_eq!(err.hint.as_deref(), Some("Fix the compile error above"));
         assert!(LogStore::new().failing_stage().is_none());
     }
 
