@@ -1,0 +1,336 @@
+//! Figures measured in the page, in headless Chromium: first status paint, table rows, frame
+//! times and feed delivery under the update workload, memory over time, log ingest.
+
+use super::record::{percentile, Figures};
+use super::server::Server;
+use super::webdriver::Browser;
+use crate::build::Built;
+use crate::cmd::Result;
+use serde_json::Value;
+use std::thread::sleep;
+use std::time::Duration;
+
+/// Observes the page from before its first script (see the file for what it records).
+const PROBE: &str = include_str!("probe.js");
+
+/// Services of the one environment of the browser workloads.
+pub const SERVICES: &str = "1000";
+/// Status events per second asked of the simulator in the update workload.
+pub const UPDATE_RATE: f64 = 10_000.0;
+
+/// The page of the environment under test.
+const ENV_PAGE: &str = "/env/production";
+/// The status dots of the service table.
+const DOT: &str = "table tbody [role=img][aria-label^='Running status:']";
+
+/// Browser binaries.
+pub struct Tools {
+    /// Chromium.
+    pub chromium: String,
+    /// The matching chromedriver.
+    pub driver: String,
+}
+
+fn open(tools: &Tools, url: &str) -> Result<Browser> {
+    let b = Browser::start(&tools.chromium, &tools.driver)?;
+    b.add_init_script(PROBE)?;
+    b.goto(url)?;
+    Ok(b)
+}
+
+fn wait_first_dot(b: &Browser) -> Result<(f64, f64)> {
+    let v = b.wait_for(
+        "the first status dot",
+        "const p = window.__benchProbe; \
+         return p && p.firstDotFrame !== null ? [p.firstDot, p.firstDotFrame] : null;",
+        Duration::from_secs(60),
+    )?;
+    Ok((num(&v[0]), num(&v[1])))
+}
+
+fn num(v: &Value) -> f64 {
+    v.as_f64().unwrap_or(f64::NAN)
+}
+
+/// Time to the first painted status dot (fresh browser each run) and the table's DOM size.
+pub fn first_status(tools: &Tools, built: &Built, runs: usize, figures: &mut Figures) -> Result {
+    let server = Server::start(
+        &built.server,
+        &built.dist,
+        &[
+            "--environments",
+            "1",
+            "--services",
+            SERVICES,
+            "--scenario",
+            "calm",
+            "--seed",
+            "7",
+        ],
+    )?;
+    let (mut dom, mut frame) = (Vec::new(), Vec::new());
+    for run in 0..runs {
+        let b = open(tools, &server.url(ENV_PAGE))?;
+        let (d, f) = wait_first_dot(&b)?;
+        dom.push(d);
+        frame.push(f);
+        if run == 0 {
+            // Let the whole snapshot render before counting.
+            sleep(Duration::from_secs(2));
+            let v = b.eval(&format!(
+                "return [document.querySelectorAll('table tbody tr').length, \
+                 document.querySelectorAll(\"{DOT}\").length, \
+                 document.getElementsByTagName('*').length];"
+            ))?;
+            figures.put("table_rows", num(&v[0]), "rows");
+            figures.put("table_status_dots", num(&v[1]), "dots");
+            figures.put("page_elements", num(&v[2]), "elements");
+        }
+    }
+    figures.put_median("first_status_dom", &dom, "ms");
+    figures.put_median("first_status_frame", &frame, "ms");
+    Ok(())
+}
+
+/// What one recording window saw.
+struct Window {
+    frames: Vec<f64>,
+    seconds: f64,
+    changes: f64,
+    upserts: f64,
+    gaps: f64,
+    resyncs: f64,
+    status_changes: f64,
+}
+
+fn record(b: &Browser, seconds: f64) -> Result<Window> {
+    b.eval("window.__benchProbe.start(); return true;")?;
+    sleep(Duration::from_secs_f64(seconds));
+    let v = b.eval("return window.__benchProbe.stop();")?;
+    let frames = v["frames"]
+        .as_array()
+        .map(|a| a.iter().map(num).collect())
+        .unwrap_or_default();
+    Ok(Window {
+        frames,
+        seconds: num(&v["seconds"]),
+        changes: num(&v["feed"]["changes"]),
+        upserts: num(&v["feed"]["upserts"]),
+        gaps: num(&v["feed"]["gaps"]),
+        resyncs: num(&v["feed"]["resyncs"]),
+        status_changes: num(&v["statusChanges"]),
+    })
+}
+
+/// Starts the update workload: a fresh server at [`UPDATE_RATE`] and the environment page.
+fn update_workload(tools: &Tools, built: &Built, seed: usize) -> Result<(Server, Browser)> {
+    let rate = UPDATE_RATE.to_string();
+    let seed = seed.to_string();
+    let server = Server::start(
+        &built.server,
+        &built.dist,
+        &[
+            "--environments",
+            "1",
+            "--services",
+            SERVICES,
+            "--rate",
+            &rate,
+            "--seed",
+            &seed,
+        ],
+    )?;
+    let b = open(tools, &server.url(ENV_PAGE))?;
+    wait_first_dot(&b)?;
+    sleep(Duration::from_millis(500));
+    Ok((server, b))
+}
+
+/// Frame times and feed delivery over `seconds` of the update workload, `runs` times.
+pub fn updates(
+    tools: &Tools,
+    built: &Built,
+    runs: usize,
+    seconds: f64,
+    figures: &mut Figures,
+) -> Result {
+    let mut windows = Vec::new();
+    for run in 0..runs {
+        let r = update_workload(tools, built, 7 + run).and_then(|(_s, b)| record(&b, seconds));
+        match r {
+            Ok(w) => windows.push(w),
+            Err(e) => {
+                missing_updates(figures, &e);
+                return Err(e);
+            }
+        }
+    }
+    put_updates(&windows, figures);
+    Ok(())
+}
+
+/// The update figures could not be measured: say why for each.
+fn missing_updates(figures: &mut Figures, why: &str) {
+    figures.put("update_rate_requested", UPDATE_RATE, "events/s");
+    for (name, unit) in [
+        ("update_status_events_per_s", "events/s"),
+        ("update_dom_status_changes_per_s", "changes/s"),
+        ("update_events_dropped", "events"),
+        ("frame_p50", "ms"),
+        ("frame_p95", "ms"),
+        ("frame_max", "ms"),
+        ("frames_over_50ms", "frames"),
+    ] {
+        figures.missing(name, unit, why);
+    }
+}
+
+fn put_updates(windows: &[Window], figures: &mut Figures) {
+    let each = |f: &dyn Fn(&Window) -> f64| windows.iter().map(f).collect::<Vec<f64>>();
+    figures.put("update_rate_requested", UPDATE_RATE, "events/s");
+    figures.put_median(
+        "update_feed_changes_per_s",
+        &each(&|w| w.changes / w.seconds),
+        "changes/s",
+    );
+    figures.put_median(
+        "update_status_events_per_s",
+        &each(&|w| w.upserts / w.seconds),
+        "events/s",
+    );
+    figures.put_median(
+        "update_dom_status_changes_per_s",
+        &each(&|w| w.status_changes / w.seconds),
+        "changes/s",
+    );
+    figures.put_median("update_events_dropped", &each(&|w| w.gaps), "events");
+    figures.put_median("update_feed_resyncs", &each(&|w| w.resyncs), "snapshots");
+    let pct = |p: f64| move |w: &Window| percentile(&w.frames, p).unwrap_or(f64::NAN);
+    figures.put_median("frame_p50", &each(&pct(50.0)), "ms");
+    figures.put_median("frame_p95", &each(&pct(95.0)), "ms");
+    figures.put_median("frame_max", &each(&pct(100.0)), "ms");
+    figures.put_median(
+        "frames_over_50ms",
+        &each(&|w| w.frames.iter().filter(|&&f| f > 50.0).count() as f64),
+        "frames",
+    );
+    figures.put_median(
+        "frames_per_s",
+        &each(&|w| w.frames.len() as f64 / w.seconds),
+        "frames/s",
+    );
+}
+
+/// Memory of the page under the update workload at `first` and `last` seconds (after a
+/// garbage collection). When `updates_too`, the first window's frame and feed figures are
+/// the update figures (quick mode runs one session for both).
+pub fn memory(
+    tools: &Tools,
+    built: &Built,
+    first: f64,
+    last: f64,
+    updates_too: bool,
+    figures: &mut Figures,
+) -> Result {
+    let sample = "if (window.gc) window.gc(); return window.__benchProbe.memory();";
+    let run = || -> Result<_> {
+        let (server, b) = update_workload(tools, built, 11)?;
+        let w1 = record(&b, first)?;
+        let m1 = b.eval(sample)?;
+        let w2 = record(&b, last - first)?;
+        let m2 = b.eval(sample)?;
+        drop((b, server));
+        Ok((w1, m1, w2, m2))
+    };
+    let (w1, m1, w2, m2) = match run() {
+        Ok(r) => r,
+        Err(e) => {
+            if updates_too {
+                missing_updates(figures, &e);
+            }
+            figures.missing("js_heap_growth", "%", &e);
+            figures.missing("wasm_memory_growth", "%", &e);
+            return Err(e);
+        }
+    };
+    if updates_too {
+        put_updates(std::slice::from_ref(&w1), figures);
+    }
+    figures.put("memory_first_at", first, "s");
+    figures.put("memory_last_at", last, "s");
+    let rate = (w1.upserts + w2.upserts) / (w1.seconds + w2.seconds);
+    figures.put("memory_status_events_per_s", rate, "events/s");
+    for (key, name) in [("js", "js_heap"), ("wasm", "wasm_memory")] {
+        match (m1[key].as_f64(), m2[key].as_f64()) {
+            (Some(a), Some(z)) => {
+                figures.put(&format!("{name}_first"), a / 1e6, "MB");
+                figures.put(&format!("{name}_last"), z / 1e6, "MB");
+                figures.put(&format!("{name}_growth"), (z - a) / a * 100.0, "%");
+            }
+            _ => figures.missing(
+                &format!("{name}_growth"),
+                "%",
+                "the page did not expose it (performance.memory / trunk's wasm instance)",
+            ),
+        }
+    }
+    Ok(())
+}
+
+/// The log viewer's ingest of `lines` synthetic lines through its `?bench-lines=N` hook.
+pub fn log_ingest(
+    tools: &Tools,
+    built: &Built,
+    lines: u64,
+    runs: usize,
+    figures: &mut Figures,
+) -> Result {
+    let server = Server::start(&built.server, &built.dist, &["--scenario", "calm"])?;
+    let url = server.url(&format!(
+        "/env/production/service/api/deployments/bench/logs?bench-lines={lines}"
+    ));
+    let names = [
+        ("ingestMs", "log_ingest", "ms"),
+        ("firstRowMs", "log_first_row", "ms"),
+        ("readyMs", "log_ready", "ms"),
+        ("domRows", "log_dom_rows", "rows"),
+        ("peakDomRows", "log_peak_dom_rows", "rows"),
+    ];
+    let mut got: Vec<Vec<f64>> = vec![Vec::new(); names.len() + 2];
+    for _ in 0..runs {
+        let b = open(tools, &url)?;
+        let hook = b.wait_for(
+            "the log viewer's bench hook",
+            "return window.__shipwatchBench ? true : null;",
+            Duration::from_secs(20),
+        );
+        if hook.is_err() {
+            for (_, name, unit) in names {
+                figures.missing(
+                    name,
+                    unit,
+                    "not measured yet (needs the log viewer's ?bench-lines hook)",
+                );
+            }
+            return Ok(());
+        }
+        let v = b.wait_for(
+            "the log ingest to finish",
+            "const r = window.__shipwatchBench; return r && r.phase === 'done' ? r : null;",
+            Duration::from_secs(300),
+        )?;
+        for (i, (key, _, _)) in names.iter().enumerate() {
+            got[i].push(num(&v[key]));
+        }
+        got[names.len()].push(num(&v["wasmMemoryBytes"]) / 1e6);
+        let m = b.eval("if (window.gc) window.gc(); return window.__benchProbe.memory();")?;
+        got[names.len() + 1].push(num(&m["js"]) / 1e6);
+    }
+    figures.put("log_lines", lines as f64, "lines");
+    for (i, (_, name, unit)) in names.iter().enumerate() {
+        figures.put_median(name, &got[i], unit);
+    }
+    figures.put_median("log_wasm_memory", &got[names.len()], "MB");
+    figures.put_median("log_js_heap", &got[names.len() + 1], "MB");
+    Ok(())
+}

@@ -1,0 +1,126 @@
+// Installed by `cargo xtask bench` before any page script runs (DevTools
+// Page.addScriptToEvaluateOnNewDocument). It only observes: when the first status dot
+// appears, frame times, what the feed delivers to the page, status changes in the DOM, memory.
+(() => {
+  if (window.__benchProbe) return;
+  const DOT = "table tbody [role=img][aria-label^='Running status:']";
+  const zero = () => ({ frames: 0, changes: 0, upserts: 0, gaps: 0, resyncs: 0 });
+  const P = (window.__benchProbe = {
+    firstDot: null,
+    firstDotFrame: null,
+    recording: false,
+    frames: [],
+    feed: zero(),
+    statusChanges: 0,
+    rowsReplaced: 0,
+    wasmMemory: null,
+  });
+
+  // First dot: the DOM insertion, then the animation frame that paints it.
+  const first = new MutationObserver(() => {
+    if (P.firstDot === null && document.querySelector(DOT)) {
+      P.firstDot = performance.now();
+      requestAnimationFrame(() => { P.firstDotFrame = performance.now(); });
+      first.disconnect();
+    }
+  });
+  first.observe(document, { childList: true, subtree: true });
+
+  // trunk's loader announces the wasm instance, whose exports hold its memory.
+  addEventListener("TrunkApplicationStarted", (e) => {
+    const wasm = e.detail && e.detail.wasm;
+    P.wasmMemory = (wasm && wasm.memory) || null;
+  });
+
+  // What the feed delivers: count changes per frame by scanning the text (cheaper than a
+  // second JSON.parse), and check sequence numbers for gaps.
+  const next = {};
+  const count = (text, needle) => {
+    let n = 0;
+    for (let i = text.indexOf(needle); i !== -1; i = text.indexOf(needle, i + needle.length)) n++;
+    return n;
+  };
+  const Native = window.WebSocket;
+  class CountingWebSocket extends Native {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener("message", (ev) => {
+        if (typeof ev.data !== "string") return;
+        const head = ev.data.slice(0, 160);
+        const sub = (head.match(/"sub":"([^"]*)"/) || [])[1];
+        const seqMatch = head.match(/"seq":(\d+)/);
+        const seq = seqMatch ? Number(seqMatch[1]) : null;
+        if (head.includes('"type":"delta"') && seq !== null) {
+          const n = count(ev.data, '"op":"');
+          if (P.recording) {
+            P.feed.frames++;
+            P.feed.changes += n;
+            P.feed.upserts += count(ev.data, '"op":"service_upsert"');
+            if (next[sub] !== undefined && seq > next[sub]) P.feed.gaps += seq - next[sub];
+          }
+          next[sub] = seq + n;
+        } else if (head.includes('"type":"snapshot"') && seq !== null) {
+          if (P.recording && next[sub] !== undefined) P.feed.resyncs++;
+          next[sub] = seq + 1;
+        } else if (head.includes('"type":"resumed"') && seq !== null) {
+          next[sub] = seq + 1;
+        }
+      });
+    }
+  }
+  window.WebSocket = CountingWebSocket;
+
+  let statusObserver = null;
+  P.start = () => {
+    P.frames = [];
+    P.feed = zero();
+    P.statusChanges = 0;
+    P.rowsReplaced = 0;
+    P.recording = true;
+    P.t0 = performance.now();
+    let last = null;
+    const tick = (t) => {
+      if (!P.recording) return;
+      if (last !== null) P.frames.push(t - last);
+      last = t;
+      requestAnimationFrame(tick);
+    };
+    requestAnimationFrame(tick);
+    statusObserver = new MutationObserver((records) => {
+      for (const r of records) {
+        if (r.type === "attributes") {
+          const label = r.target.getAttribute("aria-label") || "";
+          if (label.startsWith("Running status:") && r.oldValue !== label) P.statusChanges++;
+        } else {
+          P.rowsReplaced += r.addedNodes.length;
+        }
+      }
+    });
+    const body = document.querySelector("table tbody");
+    if (body) {
+      statusObserver.observe(body, {
+        subtree: true,
+        childList: true,
+        attributes: true,
+        attributeOldValue: true,
+        attributeFilter: ["aria-label"],
+      });
+    }
+  };
+  P.stop = () => {
+    P.recording = false;
+    if (statusObserver) statusObserver.disconnect();
+    const seconds = (performance.now() - P.t0) / 1000;
+    return {
+      seconds,
+      frames: P.frames,
+      feed: P.feed,
+      statusChanges: P.statusChanges,
+      rowsReplaced: P.rowsReplaced,
+    };
+  };
+  P.memory = () => ({
+    js: performance.memory ? performance.memory.usedJSHeapSize : null,
+    wasm: P.wasmMemory ? P.wasmMemory.buffer.byteLength : null,
+  });
+})();

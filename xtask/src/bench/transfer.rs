@@ -1,0 +1,54 @@
+//! First-load transfer: what a browser downloads for the app, compressed by the real server.
+
+use super::http::request;
+use super::record::Figures;
+use super::server::Server;
+use crate::cmd::Result;
+use std::path::Path;
+use std::time::Duration;
+
+/// Fetches every wasm, js and css file of `dist` from the server with `Accept-Encoding: gzip`
+/// (then `br`) and records the bytes on the wire, in KB of 1,000 bytes.
+pub fn measure(server: &Server, dist: &Path, figures: &mut Figures) -> Result {
+    let mut files: Vec<String> = std::fs::read_dir(dist)
+        .map_err(|e| format!("cannot read {}: {e}", dist.display()))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    let mut total_gzip = 0.0;
+    let mut total_br = 0.0;
+    for kind in ["wasm", "js", "css"] {
+        let (mut raw, mut gzip, mut br) = (0.0, 0.0, 0.0);
+        for f in files.iter().filter(|f| f.ends_with(&format!(".{kind}"))) {
+            raw += std::fs::metadata(dist.join(f)).map_or(0, |m| m.len()) as f64;
+            gzip += wire_bytes(server, f, "gzip")?;
+            br += wire_bytes(server, f, "br")?;
+        }
+        figures.put(&format!("{kind}_raw"), raw / 1000.0, "KB");
+        figures.put(&format!("{kind}_gzip"), gzip / 1000.0, "KB");
+        total_gzip += gzip;
+        total_br += br;
+    }
+    figures.put("first_load_gzip", total_gzip / 1000.0, "KB");
+    figures.put("first_load_brotli", total_br / 1000.0, "KB");
+    Ok(())
+}
+
+fn wire_bytes(server: &Server, file: &str, encoding: &str) -> Result<f64> {
+    let r = request(
+        &server.addr,
+        "GET",
+        &format!("/{file}"),
+        &[("Accept-Encoding", encoding)],
+        None,
+        Duration::from_secs(30),
+    )?;
+    if r.status != 200 {
+        return Err(format!("GET /{file}: HTTP {}", r.status));
+    }
+    if r.header("content-encoding") != Some(encoding) {
+        eprintln!("bench: /{file} was not sent with {encoding}");
+    }
+    Ok(r.body.len() as f64)
+}
