@@ -208,7 +208,8 @@ impl Viewer {
         self.following.set(on);
     }
 
-    /// The scroller moved (by the user or by us): follow iff at the bottom; note the anchor.
+    /// The scroller moved (by the user or by us): reaching the bottom follows, moving up
+    /// pauses; note the anchor.
     pub fn on_scroll(&self) {
         let Some(el) = self.scroller.get_untracked() else {
             return;
@@ -218,6 +219,7 @@ impl Viewer {
         if (height - self.viewport.get_untracked()).abs() > 0.5 {
             self.viewport.set(height);
         }
+        let before = self.scroll_top.get_untracked();
         self.scroll_top.set(top);
         let at_bottom = shipwatch_logview::is_at_bottom(
             top,
@@ -225,7 +227,13 @@ impl Viewer {
             f64::from(el.scroll_height()),
             BOTTOM_TOLERANCE,
         );
-        self.set_following(at_bottom);
+        // Only a move up pauses: a scroll event that lands after new lines grew the list
+        // (but before we scrolled to them) is not the user leaving the tail.
+        if at_bottom {
+            self.set_following(true);
+        } else if top < before - 1.0 {
+            self.set_following(false);
+        }
         if !self.wrap.get_untracked() {
             let list = self.list();
             let anchor = list.row_at(top).and_then(|row| {

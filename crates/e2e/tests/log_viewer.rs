@@ -339,3 +339,45 @@ async fn resuming_after_a_server_restart_keeps_every_line_exactly_once() {
 fn screenshots() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots")
 }
+
+#[tokio::test]
+async fn the_benchmark_hook_ingests_synthetic_lines_and_reports_timings() {
+    let server = Server::start(&["--seed", "5", "--scenario", "calm"]).await;
+    let browser = Browser::start().await;
+    browser
+        .client
+        .goto(&server.url(
+            "/env/production/deployments/bench/logs?bench-lines=300000&bench-rate=10000&bench-seconds=2",
+        ))
+        .await
+        .unwrap();
+    let report = wait_for("the bench to finish", Duration::from_secs(120), || async {
+        let r = browser.eval("return window.__shipwatchBench || null").await;
+        (r["phase"] == "done").then_some(r)
+    })
+    .await;
+    for key in [
+        "ingestMs",
+        "firstRowMs",
+        "readyMs",
+        "maxFrameMs",
+        "wasmMemoryBytes",
+    ] {
+        assert!(
+            report[key].as_f64().is_some_and(|v| v > 0.0),
+            "{key}: {report}"
+        );
+    }
+    assert_eq!(report["lines"], 300_000, "{report}");
+    assert!(report["streamed"].as_u64().unwrap() >= 10_000, "{report}");
+    assert!(report["peakDomRows"].as_u64().unwrap() < 120, "{report}");
+    let c = counts(&browser).await.unwrap();
+    assert_eq!(
+        c.last,
+        300_000 + report["streamed"].as_u64().unwrap(),
+        "{c:?}"
+    );
+    assert!(c.following, "streaming while following: {c:?}");
+    eprintln!("bench report: {report}");
+    browser.close().await;
+}
