@@ -156,6 +156,13 @@ async fn mixed_instances_show_warning_with_the_failing_reason_and_trouble_first(
         api_dot.get_attribute("aria-label").unwrap(),
         "Running status: WARNING"
     );
+    // Focus opens the tooltip (its content is rendered only while open).
+    let open = js_sys::Function::new_with_args(
+        "el",
+        "el.dispatchEvent(new FocusEvent('focusin', {bubbles: true}))",
+    );
+    open.call1(&wasm_bindgen::JsValue::NULL, &api_dot).unwrap();
+    settle().await;
     let tip = document()
         .get_element_by_id(&api_dot.get_attribute("aria-describedby").unwrap())
         .unwrap()

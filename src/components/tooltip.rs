@@ -60,29 +60,37 @@ pub fn Tooltip(state: TooltipState, trigger: Children, bubble: ChildrenFn) -> im
             above.set(false);
             return;
         }
-        if let Some(el) = bubble_ref.get() {
-            let rect = el.get_bounding_client_rect();
-            let height = window()
-                .inner_height()
-                .ok()
-                .and_then(|h| h.as_f64())
-                .unwrap_or(768.0);
-            // Flip above the trigger when it would leave the bottom, if there is room above.
-            if rect.bottom() > height - 8.0 && rect.top() - rect.height() - 40.0 > 0.0 {
-                above.set(true);
+        // Measured on the next frame, once the content is laid out.
+        let el = bubble_ref.get_untracked();
+        request_animation_frame(move || {
+            // The row may be gone by then: a disposed signal is not an error here.
+            if open.try_get_untracked() != Some(true) {
+                return;
             }
-            let width = window()
-                .inner_width()
-                .ok()
-                .and_then(|w| w.as_f64())
-                .unwrap_or(1024.0);
-            let overflow_right = rect.right() - (width - 8.0);
-            if overflow_right > 0.0 {
-                shift.set(-overflow_right);
-            } else if rect.left() < 8.0 {
-                shift.set(8.0 - rect.left());
+            if let Some(el) = el {
+                let rect = el.get_bounding_client_rect();
+                let height = window()
+                    .inner_height()
+                    .ok()
+                    .and_then(|h| h.as_f64())
+                    .unwrap_or(768.0);
+                // Flip above the trigger when it would leave the bottom, if there is room above.
+                if rect.bottom() > height - 8.0 && rect.top() - rect.height() - 40.0 > 0.0 {
+                    above.try_set(true);
+                }
+                let width = window()
+                    .inner_width()
+                    .ok()
+                    .and_then(|w| w.as_f64())
+                    .unwrap_or(1024.0);
+                let overflow_right = rect.right() - (width - 8.0);
+                if overflow_right > 0.0 {
+                    shift.try_set(-overflow_right);
+                } else if rect.left() < 8.0 {
+                    shift.try_set(8.0 - rect.left());
+                }
             }
-        }
+        });
     });
     let keydown = state.on_keydown();
     view! {
@@ -105,7 +113,9 @@ pub fn Tooltip(state: TooltipState, trigger: Children, bubble: ChildrenFn) -> im
                 style:transform=move || format!("translateX({}px)", shift.get())
                 hidden=move || !open.get()
             >
-                {bubble()}
+                // Content only while open: a thousand rows keep a thousand empty bubbles, not
+                // a thousand rendered explanations.
+                {move || open.get().then(|| bubble())}
             </div>
         </span>
     }
