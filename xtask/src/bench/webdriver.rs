@@ -128,10 +128,14 @@ impl Browser {
             SCRIPT_WAIT + Duration::from_secs(5),
         )
         .map_err(|e| {
-            format!(
-                "page unresponsive: a probe script did not run within {} s ({e})",
-                SCRIPT_WAIT.as_secs()
-            )
+            if e.contains("os error 11") || e.contains("timeout") {
+                format!(
+                    "page unresponsive: its main thread ran no probe script within {} s",
+                    SCRIPT_WAIT.as_secs()
+                )
+            } else {
+                e
+            }
         })
     }
 
