@@ -1,4 +1,4 @@
-//! Resume: many clients lose their sockets at once and reconnect at once with `resume_from`;
+//! Resume: many clients, all following the feed, lose their sockets at once and reconnect at once with `resume_from`;
 //! how long until every one of them is live again, and whether the server could resume them
 //! (`resumed`) or had to send a fresh snapshot.
 
@@ -6,6 +6,8 @@ use crate::client::{connect, Ws};
 use crate::frame::{self, Kind};
 use crate::stats::{figure, percentile};
 use futures_util::{SinkExt, StreamExt};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
@@ -18,7 +20,7 @@ pub struct Opts {
     pub env: String,
     /// Number of clients.
     pub clients: usize,
-    /// How long the clients follow the feed before their sockets drop.
+    /// How long the clients follow the feed, once all are live, before their sockets drop.
     pub warm_seconds: f64,
     /// Prefix of the figure names.
     pub prefix: String,
@@ -35,13 +37,19 @@ enum Back {
 pub async fn run(o: Opts) {
     let p = &o.prefix;
     let (drop_tx, drop_rx) = watch::channel(false);
+    let live = Arc::new(AtomicUsize::new(0));
     let mut followers = Vec::new();
     for _ in 0..o.clients {
-        let (url, env, rx) = (o.url.clone(), o.env.clone(), drop_rx.clone());
+        let (url, env, rx, live) = (o.url.clone(), o.env.clone(), drop_rx.clone(), live.clone());
         followers.push(tokio::spawn(async move {
             let ws = connect(&url, &env, None).await.ok()?;
-            follow(ws, rx).await
+            follow(ws, rx, live).await
         }));
+    }
+    // Every client following (or a minute gone), then some deltas, then the sockets drop.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while live.load(Ordering::Relaxed) < o.clients && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     tokio::time::sleep(Duration::from_secs_f64(o.warm_seconds)).await;
     let _ = drop_tx.send(true);
@@ -113,7 +121,11 @@ pub async fn run(o: Opts) {
 
 /// Follows the feed until told to drop, answering pings; returns the last sequence number
 /// applied, or None if the socket failed.
-async fn follow(mut ws: Ws, mut drop_now: watch::Receiver<bool>) -> Option<u64> {
+async fn follow(
+    mut ws: Ws,
+    mut drop_now: watch::Receiver<bool>,
+    live: Arc<AtomicUsize>,
+) -> Option<u64> {
     let mut last: Option<u64> = None;
     loop {
         let msg = tokio::select! {
@@ -127,7 +139,12 @@ async fn follow(mut ws: Ws, mut drop_now: watch::Receiver<bool>) -> Option<u64> 
             }
         };
         match frame::kind(&t) {
-            Kind::Snapshot | Kind::Resumed => last = frame::number(&t, "seq"),
+            Kind::Snapshot | Kind::Resumed => {
+                if last.is_none() {
+                    live.fetch_add(1, Ordering::Relaxed);
+                }
+                last = frame::number(&t, "seq");
+            }
             Kind::Delta => {
                 if let Some(seq) = frame::number(&t, "seq") {
                     last = Some(seq + frame::changes(&t) - 1);

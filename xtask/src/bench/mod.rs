@@ -205,6 +205,7 @@ pub fn bench(args: &[String]) -> Result {
     let tools = page::Tools {
         chromium: browser.chromium.to_string_lossy().into_owned(),
         driver: browser.driver.to_string_lossy().into_owned(),
+        script_wait: std::time::Duration::from_secs(if quick { 20 } else { 45 }),
     };
     let machine = record::machine(quick);
     eprintln!("bench: {} run on {}", machine.cells[0], machine.cells[2]);

@@ -29,10 +29,12 @@ pub struct Tools {
     pub chromium: String,
     /// The matching chromedriver.
     pub driver: String,
+    /// How long the page may keep its main thread before it is declared unresponsive.
+    pub script_wait: Duration,
 }
 
 fn open(tools: &Tools, url: &str) -> Result<Browser> {
-    let b = Browser::start(&tools.chromium, &tools.driver)?;
+    let b = Browser::start(&tools.chromium, &tools.driver, tools.script_wait)?;
     b.add_init_script(PROBE)?;
     b.goto(url)?;
     Ok(b)

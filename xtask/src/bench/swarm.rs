@@ -81,7 +81,24 @@ pub fn measure(
         ],
     )?;
     figures.absorb(&out);
+    drop(server);
 
+    // Resume on a fresh server: the fan-out may have left the first one overloaded.
+    let server = Server::start(
+        &built.server,
+        &built.dist,
+        &[
+            "--environments",
+            "1",
+            "--services",
+            SERVICES,
+            "--rate",
+            RATE,
+            "--seed",
+            "8",
+        ],
+    )?;
+    let ws = format!("ws://{}/ws", server.addr);
     let mut runs: Vec<Vec<(String, f64, String)>> = Vec::new();
     for _ in 0..resume_runs {
         let out = loadgen(

@@ -26,15 +26,14 @@ const FLAGS: [&str; 12] = [
     "--js-flags=--expose-gc",
 ];
 
-/// How long a probe script may wait for the page's main thread before the page is declared
-/// unresponsive.
-pub const SCRIPT_WAIT: Duration = Duration::from_secs(45);
-
 /// One browser session with a fresh profile; closed (and the driver stopped) on drop.
 pub struct Browser {
     driver: Child,
     addr: String,
     session: String,
+    /// How long a probe script may wait for the page's main thread before the page is
+    /// declared unresponsive.
+    script_wait: Duration,
     /// Chromium's own process, killed if closing the session fails.
     chromium_pid: Option<u64>,
     profile: PathBuf,
@@ -42,7 +41,7 @@ pub struct Browser {
 
 impl Browser {
     /// Starts chromedriver and a fresh headless Chromium.
-    pub fn start(chromium: &str, chromedriver: &str) -> Result<Browser> {
+    pub fn start(chromium: &str, chromedriver: &str, script_wait: Duration) -> Result<Browser> {
         let port = free_port()?;
         let driver = Command::new(chromedriver)
             .arg(format!("--port={port}"))
@@ -61,6 +60,7 @@ impl Browser {
             driver,
             addr: format!("127.0.0.1:{port}"),
             session: String::new(),
+            script_wait,
             chromium_pid: None,
             profile,
         };
@@ -76,7 +76,7 @@ impl Browser {
                     // A page busy with updates may take long to run a probe script: the
                     // wait is itself a finding, so wait rather than fail at 30 s.
                     let path = format!("/session/{}/timeouts", b.session);
-                    let wait = json!({"script": SCRIPT_WAIT.as_millis() as u64});
+                    let wait = json!({"script": script_wait.as_millis() as u64});
                     b.call("POST", &path, Some(&wait), Duration::from_secs(10))?;
                     return Ok(b);
                 }
@@ -117,7 +117,7 @@ impl Browser {
     }
 
     /// Evaluates a function body (`return ...;`) in the page and returns its value; fails
-    /// when the page's main thread does not run it within [`SCRIPT_WAIT`].
+    /// when the page's main thread does not run it within the session's script wait.
     pub fn eval(&self, body: &str) -> Result<Value> {
         let path = format!("/session/{}/execute/sync", self.session);
         let body = json!({"script": body, "args": []});
@@ -125,13 +125,13 @@ impl Browser {
             "POST",
             &path,
             Some(&body),
-            SCRIPT_WAIT + Duration::from_secs(5),
+            self.script_wait + Duration::from_secs(5),
         )
         .map_err(|e| {
             if e.contains("os error 11") || e.contains("timeout") {
                 format!(
                     "page unresponsive: its main thread ran no probe script within {} s",
-                    SCRIPT_WAIT.as_secs()
+                    self.script_wait.as_secs()
                 )
             } else {
                 e
