@@ -38,7 +38,19 @@ pub fn feed_url() -> String {
     } else {
         "ws"
     };
-    format!("{scheme}://{}/ws", loc.host().unwrap_or_default())
+    // A server started with --token wants it on the socket: the page passes it on from its
+    // own URL (`/?token=...`), read once at start, so later navigation may drop it.
+    let token = loc
+        .search()
+        .ok()
+        .and_then(|q| {
+            q.trim_start_matches('?')
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("token=").map(str::to_owned))
+        })
+        .map(|t| format!("?token={t}"))
+        .unwrap_or_default();
+    format!("{scheme}://{}/ws{token}", loc.host().unwrap_or_default())
 }
 
 /// The whole console.

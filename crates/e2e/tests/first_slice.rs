@@ -78,3 +78,19 @@ async fn statuses_change_live_within_ten_seconds() {
 fn screenshots() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots")
 }
+
+#[tokio::test]
+async fn a_server_with_a_token_serves_a_page_opened_with_that_token() {
+    let server = Server::start(&["--seed", "5", "--token", "s3cret"]).await;
+    let browser = Browser::start().await;
+    browser
+        .client
+        .goto(&server.url("/?token=s3cret"))
+        .await
+        .unwrap();
+    let dot = browser
+        .find("table tbody tr [role=img][aria-label^='Running status:']")
+        .await;
+    assert!(dot.attr("aria-label").await.unwrap().is_some());
+    browser.close().await;
+}
