@@ -27,4 +27,4 @@ pub use store::{
     FirstError, Gap, LineFilter, LineRef, LogStore, StageId, StageInfo, StageStatus, StoreLimits,
 };
 pub use view::FilteredView;
-pub use window::{is_at_bottom, VirtualList, Window};
+pub use window::{is_at_bottom, TallRowList, VirtualList, Window};

@@ -299,6 +299,100 @@ pub fn is_at_bottom(scroll_top: f64, viewport: f64, content: f64, tolerance: f64
     scroll_top + viewport >= content - tolerance
 }
 
+/// Rows of one height where at most one row is taller (an expanded table row showing its
+/// details), seen through a viewport that may start above or below the list (the page scrolls,
+/// not the list). Unscaled: meant for thousands of rows, not millions.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TallRowList {
+    /// Number of rows.
+    pub total_rows: usize,
+    /// Height of every ordinary row in px (invalid values are read as 1).
+    pub row_height: f64,
+    /// The taller row and how many px it adds to an ordinary row.
+    pub tall: Option<(usize, f64)>,
+    /// Rows rendered beyond each edge of the viewport.
+    pub overscan: usize,
+}
+
+impl TallRowList {
+    fn row_h(&self) -> f64 {
+        if self.row_height.is_finite() && self.row_height > 0.0 {
+            self.row_height
+        } else {
+            1.0
+        }
+    }
+
+    /// The taller row, if it is in the list, and its extra height (never negative).
+    fn tall(&self) -> Option<(usize, f64)> {
+        self.tall
+            .filter(|(i, _)| *i < self.total_rows)
+            .map(|(i, extra)| (i, if extra.is_finite() { extra.max(0.0) } else { 0.0 }))
+    }
+
+    /// Where row `i` starts, from the list's top (`i == total_rows` gives the list's height).
+    pub fn top_of(&self, i: usize) -> f64 {
+        let i = i.min(self.total_rows);
+        let extra = match self.tall() {
+            Some((t, extra)) if i > t => extra,
+            _ => 0.0,
+        };
+        i as f64 * self.row_h() + extra
+    }
+
+    /// The list's height.
+    pub fn height(&self) -> f64 {
+        self.top_of(self.total_rows)
+    }
+
+    /// The row under a position (clamped to the list).
+    fn row_at(&self, y: f64) -> usize {
+        if self.total_rows == 0 {
+            return 0;
+        }
+        let h = self.row_h();
+        let y = if y.is_finite() { y.max(0.0) } else { 0.0 };
+        let row = match self.tall() {
+            Some((t, extra)) if y >= self.top_of(t) + h + extra => ((y - extra) / h) as usize,
+            Some((t, _)) if y >= self.top_of(t) => t,
+            _ => (y / h) as usize,
+        };
+        row.min(self.total_rows - 1)
+    }
+
+    /// What to render when the viewport shows `view_top..view_top + view_height` of the list
+    /// (`view_top` is negative while the list starts below the viewport's top). The
+    /// `offset_top` and `top_spacer` of the window are the height of the rows above `start`.
+    pub fn window(&self, view_top: f64, view_height: f64) -> Window {
+        let height = self.height();
+        let view_height = if view_height.is_finite() { view_height.max(0.0) } else { 0.0 };
+        let view_top = if view_top.is_finite() { view_top } else { 0.0 };
+        let (start, end) = if self.total_rows == 0 || view_top + view_height <= 0.0 {
+            // The list is below the viewport: render its first rows, ready for scrolling.
+            (0, self.overscan.min(self.total_rows))
+        } else if view_top >= height {
+            // The list is above the viewport: its last rows.
+            (self.total_rows.saturating_sub(self.overscan), self.total_rows)
+        } else {
+            let first = self.row_at(view_top);
+            let last = self.row_at(view_top + view_height);
+            (
+                first.saturating_sub(self.overscan),
+                (last + 1 + self.overscan).min(self.total_rows),
+            )
+        };
+        let top = self.top_of(start);
+        Window {
+            start,
+            end,
+            offset_top: top,
+            top_spacer: top,
+            bottom_spacer: (height - self.top_of(end)).max(0.0),
+            content_height: height,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -415,5 +509,55 @@ mod tests {
         assert_eq!(list.window(0.0).start, 0);
         assert_eq!(list.window(list.max_scroll_top()).end, 1_000);
         assert_eq!(list.row_at(list.max_scroll_top()), Some(1_000 - 25));
+    }
+
+    fn tall(total_rows: usize, tall: Option<(usize, f64)>) -> TallRowList {
+        TallRowList {
+            total_rows,
+            row_height: 40.0,
+            tall,
+            overscan: 2,
+        }
+    }
+
+    #[test]
+    fn tall_row_list_renders_what_the_viewport_shows() {
+        let list = tall(1000, None);
+        assert_eq!(list.height(), 40_000.0);
+        // Scrolled 4,000 px into the list, 800 px high: rows 100..=120 visible, 2 of margin.
+        let w = list.window(4_000.0, 800.0);
+        assert_eq!(w.rows(), 98..123);
+        assert_eq!(w.top_spacer, 98.0 * 40.0);
+        assert_eq!(w.top_spacer + w.len() as f64 * 40.0 + w.bottom_spacer, 40_000.0);
+    }
+
+    #[test]
+    fn tall_row_list_below_or_above_the_viewport() {
+        let list = tall(1000, None);
+        // The list starts 300 px below the top of an 800 px viewport: its first 13 rows show.
+        assert_eq!(list.window(-300.0, 800.0).rows(), 0..15);
+        // The list starts below the viewport's bottom: a few first rows only.
+        assert_eq!(list.window(-900.0, 800.0).rows(), 0..2);
+        // The list ended above the viewport.
+        assert_eq!(list.window(50_000.0, 800.0).rows(), 998..1000);
+        assert!(tall(0, None).window(0.0, 800.0).is_empty());
+    }
+
+    #[test]
+    fn an_expanded_row_pushes_the_rows_below_it_down() {
+        let list = tall(1000, Some((10, 400.0)));
+        assert_eq!(list.height(), 40_400.0);
+        assert_eq!(list.top_of(10), 400.0);
+        assert_eq!(list.top_of(11), 840.0);
+        // Inside the expanded row's details: it stays rendered.
+        let w = list.window(700.0, 100.0);
+        assert_eq!(w.rows(), 8..13);
+        // Below it: rows shift by its extra height.
+        let w = list.window(4_400.0, 800.0);
+        assert_eq!(w.rows(), 98..123);
+        assert_eq!(w.top_spacer, 98.0 * 40.0 + 400.0);
+        assert_eq!(w.top_spacer + w.len() as f64 * 40.0 + w.bottom_spacer, 40_400.0);
+        // A stale expanded index (the list shrank) is ignored.
+        assert_eq!(tall(5, Some((10, 400.0))).height(), 200.0);
     }
 }

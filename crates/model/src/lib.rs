@@ -20,8 +20,8 @@ pub use deployment_status::DeploymentStatus;
 pub use entities::{Deployment, Environment, EnvironmentSummary, Instance, Service};
 pub use log_line::{LogLevel, LogLine, LogLineId};
 pub use rules::{
-    aggregate, environment_deployment, environment_running, service_deployment, service_running,
-    Member, Rule, Verdict,
+    aggregate, aggregate_status, environment_deployment, environment_running, service_deployment,
+    service_running, service_running_status, Member, Rule, Verdict,
 };
 pub use running_status::{RunningStatus, Scope};
 pub use service_kind::ServiceKind;

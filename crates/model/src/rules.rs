@@ -389,6 +389,47 @@ pub fn aggregate(members: &[Member<'_>], (one, many): (&str, &str)) -> Verdict<R
     verdict(S::Stopped, Rule::AllStopped, all("stopped"))
 }
 
+/// The status [`aggregate`] gives, from the members' statuses alone. No explanation is built,
+/// so it is cheap enough to run for every service on every change (sorting, counting).
+#[must_use]
+pub fn aggregate_status(statuses: impl IntoIterator<Item = RunningStatus>) -> RunningStatus {
+    use RunningStatus as S;
+    let (mut total, mut error, mut warning, mut starting, mut stopping) = (0, 0, 0, 0, 0);
+    let (mut unknown, mut running, mut completed) = (0, 0, 0);
+    for s in statuses {
+        total += 1;
+        match s {
+            S::Error => error += 1,
+            S::Warning => warning += 1,
+            S::Starting => starting += 1,
+            S::Stopping => stopping += 1,
+            S::Unknown => unknown += 1,
+            S::Running => running += 1,
+            S::Completed => completed += 1,
+            S::Stopped => {}
+        }
+    }
+    // The same precedence as `aggregate`, in the same order.
+    match () {
+        _ if total == 0 => S::Stopped,
+        _ if error == total => S::Error,
+        _ if error + warning > 0 => S::Warning,
+        _ if starting > 0 => S::Starting,
+        _ if stopping > 0 => S::Stopping,
+        _ if unknown > 0 => S::Unknown,
+        _ if running > 0 => S::Running,
+        _ if completed > 0 => S::Completed,
+        _ => S::Stopped,
+    }
+}
+
+/// The running status of a service, as [`service_running`] computes it, without building its
+/// explanation.
+#[must_use]
+pub fn service_running_status(service: &Service) -> RunningStatus {
+    aggregate_status(service.instances.iter().map(|i| i.status))
+}
+
 /// "api-2 (CrashLoopBackOff), api-3" with at most three names.
 fn culprits(members: &[&Member<'_>]) -> String {
     let names: Vec<String> = members

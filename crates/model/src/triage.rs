@@ -1,7 +1,8 @@
 //! Triage: which services are in trouble and come first when sorting by status, and which
 //! changes matter enough to be announced (a service entering ERROR, a deployment finishing).
 
-use crate::rules::service_running;
+use crate::entities::Millis;
+use crate::rules::{service_running, service_running_status};
 use crate::{DeploymentStatus, RunningStatus, Service};
 
 /// Sort rank of a service, lower first: ERROR, WARNING, a failed last deployment, an unknown
@@ -31,6 +32,64 @@ pub fn trouble_rank(running: RunningStatus, deployment: Option<DeploymentStatus>
 #[must_use]
 pub fn in_trouble(running: RunningStatus, deployment: Option<DeploymentStatus>) -> bool {
     trouble_rank(running, deployment) <= 3
+}
+
+/// What sorting, filtering and the environment's summary need to know of a service, computed
+/// once when it changes, so that a thousand services can be re-sorted and counted on every
+/// frame without re-running the rules or building explanations.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceTriage {
+    /// Display name.
+    pub name: String,
+    /// The name lower-cased, the sort key.
+    pub sort_name: String,
+    /// Its computed running status.
+    pub running: RunningStatus,
+    /// Its last deployment, if any.
+    pub deployment: Option<DeploymentBrief>,
+    /// Its [`trouble_rank`].
+    pub rank: u8,
+}
+
+/// The facts of a last deployment that the environment's header needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeploymentBrief {
+    /// Deployment id (for its logs).
+    pub id: String,
+    /// Where it stands.
+    pub status: DeploymentStatus,
+    /// When it was queued.
+    pub started_at: Millis,
+    /// When it finished, if it did.
+    pub finished_at: Option<Millis>,
+}
+
+impl ServiceTriage {
+    /// The triage facts of a service.
+    #[must_use]
+    pub fn of(service: &Service) -> Self {
+        let running = service_running_status(service);
+        let deployment = service.deployment.as_ref().map(|d| DeploymentBrief {
+            id: d.id.clone(),
+            status: d.status,
+            started_at: d.started_at,
+            finished_at: d.finished_at,
+        });
+        let rank = trouble_rank(running, deployment.as_ref().map(|d| d.status));
+        Self {
+            name: service.name.clone(),
+            sort_name: service.name.to_lowercase(),
+            running,
+            deployment,
+            rank,
+        }
+    }
+
+    /// Whether it needs a look (see [`in_trouble`]).
+    #[must_use]
+    pub fn in_trouble(&self) -> bool {
+        self.rank <= 3
+    }
 }
 
 /// A change worth announcing to someone not looking at the screen.

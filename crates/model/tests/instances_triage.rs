@@ -4,10 +4,11 @@
 use shipwatch_model::instances::{
     instance_count, old_version_serving, short_version, version_groups, VersionRole,
 };
-use shipwatch_model::triage::{in_trouble, notable_change, trouble_rank};
+use shipwatch_model::triage::{in_trouble, notable_change, trouble_rank, ServiceTriage};
 use shipwatch_model::{
     Deployment, DeploymentStatus as D, Instance, RunningStatus as R, Service, ServiceKind,
 };
+use shipwatch_model::service_running;
 
 fn inst(name: &str, status: R, version: &str) -> Instance {
     Instance {
@@ -169,4 +170,28 @@ fn finishing_deployments_and_new_errors_are_announced_once() {
     assert!(!n.deployment_finished);
     assert_eq!(short_version("e4f5a6b7c8"), "e4f5a6b");
     assert_eq!(short_version("abc"), "abc");
+}
+
+#[test]
+fn triage_facts_follow_the_rules() {
+    let failing = service(
+        ServiceKind::Application,
+        vec![inst("Api-1", R::Running, "v2"), inst("Api-2", R::Error, "v2")],
+        Some((D::DeploymentError, "v2")),
+    );
+    let t = ServiceTriage::of(&failing);
+    assert_eq!(t.running, R::Warning);
+    assert_eq!(t.running, service_running(&failing).status);
+    assert_eq!(t.rank, trouble_rank(R::Warning, Some(D::DeploymentError)));
+    assert!(t.in_trouble());
+    assert_eq!(t.deployment.as_ref().map(|d| d.status), Some(D::DeploymentError));
+    assert_eq!(t.sort_name, t.name.to_lowercase());
+
+    let calm = service(
+        ServiceKind::Application,
+        vec![inst("web-1", R::Running, "v1")],
+        None,
+    );
+    let t = ServiceTriage::of(&calm);
+    assert_eq!((t.running, t.in_trouble(), t.deployment), (R::Running, false, None));
 }

@@ -2,7 +2,7 @@
 
 use proptest::prelude::*;
 use shipwatch_model::{
-    aggregate, environment_running, service_running, Environment, Instance, Member, Rule,
+    aggregate, aggregate_status, environment_running, service_running_status, service_running, Environment, Instance, Member, Rule,
     RunningStatus as S, Service, ServiceKind,
 };
 
@@ -72,6 +72,13 @@ fn service_of(statuses: &[S]) -> Service {
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_cheap_status_agrees_with_the_explained_one(ms in statuses(16)) {
+        prop_assert_eq!(aggregate_status(ms.iter().copied()), verdict(&ms).0);
+        let service = service_of(&ms);
+        prop_assert_eq!(service_running_status(&service), service_running(&service).status);
+    }
 
     #[test]
     fn all_stopped_is_stopped(n in 0usize..20) {
