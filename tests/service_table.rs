@@ -301,3 +301,121 @@ fn the_tab_shows_the_status_in_its_title_and_a_distinct_icon() {
     let icons: HashSet<String> = RunningStatus::ALL.iter().map(|s| favicon_svg(*s)).collect();
     assert_eq!(icons.len(), RunningStatus::ALL.len(), "one icon per status");
 }
+
+/// Waits for a condition checked every 20 ms, up to two seconds.
+async fn until(what: &str, mut f: impl FnMut() -> bool) {
+    for _ in 0..100 {
+        if f() {
+            return;
+        }
+        gloo_timers::future::TimeoutFuture::new(20).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+#[wasm_bindgen_test]
+async fn a_thousand_services_keep_only_the_rows_near_the_screen_in_the_page() {
+    let st = EnvironmentState::new();
+    let mut services: Vec<Service> = (0..1000)
+        .map(|i| {
+            let id = format!("svc-{i:04}");
+            svc(
+                &id,
+                &id,
+                ServiceKind::Application,
+                vec![inst(
+                    &format!("{id}-1"),
+                    RunningStatus::Running,
+                    "a1b2c3d4e5f6",
+                    None,
+                )],
+                Some(DeploymentStatus::DeploymentOk),
+            )
+        })
+        .collect();
+    services[700].instances[0].status = RunningStatus::Error;
+    st.apply_snapshot(Snapshot::Environment {
+        environment: Environment {
+            id: "big".into(),
+            name: "big".into(),
+            deployment: None,
+            services,
+        },
+    });
+    let host = mount(move || {
+        view! {
+            <Router>
+                <ServiceTable env_id=Signal::derive(|| "big".to_string()) state=st expanded=Signal::derive(|| None::<String>) />
+            </Router>
+        }
+    });
+    settle().await;
+    let rows = || attrs(&host, "tr.service-row", "data-service");
+    let first = rows();
+    assert!(
+        !first.is_empty() && first.len() < 100,
+        "{} rows in the DOM for 1,000 services",
+        first.len()
+    );
+    assert_eq!(first[0], "svc-0700", "the service in error comes first");
+    let table = host.query_selector("table.services").unwrap().unwrap();
+    assert_eq!(
+        table.get_attribute("aria-rowcount").as_deref(),
+        Some("1001")
+    );
+    assert_eq!(
+        attrs(&host, "tr.service-row", "aria-rowindex")[..2],
+        ["2", "3"],
+        "rows say where they are in the whole table"
+    );
+    assert_eq!(
+        texts(&host, ".services-toolbar__count"),
+        ["1000 services, 1 in trouble"]
+    );
+
+    // Scrolling the page to the table's end brings its last rows in, and only them.
+    let bottom = table.get_bounding_client_rect().bottom() + window().scroll_y().unwrap();
+    window().scroll_to_with_x_and_y(0.0, bottom);
+    until("the last service to be rendered", || {
+        rows().last().map(String::as_str) == Some("svc-0999")
+    })
+    .await;
+    let last = rows();
+    assert!(last.len() < 100, "{} rows after scrolling", last.len());
+    assert!(
+        !last.contains(&"svc-0700".to_string()),
+        "the top rows left the DOM"
+    );
+    let index = attrs(&host, "tr[data-service=svc-0999]", "aria-rowindex");
+    assert_eq!(index, ["1001"]);
+
+    // A change to a rendered row shows at once, in place.
+    let mut s = st.service("svc-0999").unwrap().get_untracked();
+    let mut second = s.instances[0].clone();
+    second.name = "svc-0999-2".into();
+    s.instances.push(second);
+    st.apply_changes(vec![shipwatch_model::protocol::Change::ServiceUpsert(s)]);
+    settle().await;
+    assert_eq!(
+        texts(&host, "tr[data-service=svc-0999] .service-row__instances"),
+        ["2/2 running"]
+    );
+
+    // The name filter finds a service that is not in the DOM.
+    window().scroll_to_with_x_and_y(0.0, 0.0);
+    let filter: web_sys::HtmlInputElement = host
+        .query_selector("input[aria-label='Filter services by name']")
+        .unwrap()
+        .unwrap()
+        .unchecked_into();
+    filter.set_value("SVC-0123");
+    filter
+        .dispatch_event(&web_sys::Event::new("input").unwrap())
+        .unwrap();
+    until("the filter to apply", || rows() == ["svc-0123"]).await;
+    assert_eq!(
+        texts(&host, ".services-toolbar__count"),
+        ["1000 services, 1 in trouble (1 shown)"]
+    );
+    window().scroll_to_with_x_and_y(0.0, 0.0);
+}

@@ -10,9 +10,8 @@ use crate::state::environment::EnvironmentState;
 use crate::time_format::{absolute, relative};
 use leptos::prelude::*;
 use shipwatch_model::entities::Millis;
-use shipwatch_model::rules::{
-    aggregate, deployment_from_services, environment_deployment, service_running, Member,
-};
+use shipwatch_model::rules::{aggregate, deployment_from_services, environment_deployment, Member};
+use shipwatch_model::triage::{DeploymentBrief, ServiceTriage};
 use shipwatch_model::{DeploymentStatus, Environment, RunningStatus, Scope, Verdict};
 
 /// The environment's deployment status, and the deployment it comes from.
@@ -72,34 +71,30 @@ pub fn EnvHeader(
     }
 }
 
-/// The environment's running verdict and the per-status counts of its services. O(n) over
-/// the services, reading them in place (no copies).
+/// The environment's running verdict and the per-status counts of its services, from the
+/// services' triage facts (no service rules run here). O(n) once per batch of changes.
 pub fn environment_running(state: &EnvironmentState) -> EnvRunning {
-    let services: Vec<_> = state.services.with(|m| {
-        state.order.with(|o| {
-            o.iter()
-                .filter_map(|id| m.get(id).map(|s| s.read()))
-                .collect()
+    state.triage.with(|triage| {
+        state.order.with(|order| {
+            let members: Vec<Member<'_>> = order
+                .iter()
+                .filter_map(|id| triage.get(id))
+                .map(|t| Member {
+                    name: &t.name,
+                    status: t.running,
+                    reason: None,
+                })
+                .collect();
+            let verdict = aggregate(&members, Scope::Environment.members());
+            let counts = RunningStatus::ALL
+                .iter()
+                .chain([RunningStatus::Unknown].iter())
+                .map(|s| (*s, members.iter().filter(|m| m.status == *s).count()))
+                .filter(|(_, n)| *n > 0)
+                .collect();
+            (verdict, counts)
         })
-    });
-    let statuses: Vec<RunningStatus> = services.iter().map(|s| service_running(s).status).collect();
-    let members: Vec<Member<'_>> = services
-        .iter()
-        .zip(&statuses)
-        .map(|(s, status)| Member {
-            name: &s.name,
-            status: *status,
-            reason: None,
-        })
-        .collect();
-    let verdict = aggregate(&members, Scope::Environment.members());
-    let counts = RunningStatus::ALL
-        .iter()
-        .chain([RunningStatus::Unknown].iter())
-        .map(|s| (*s, statuses.iter().filter(|r| *r == s).count()))
-        .filter(|(_, n)| *n > 0)
-        .collect();
-    (verdict, counts)
+    })
 }
 
 /// The environment's deployment status: its own last deployment's, else the services' by the
@@ -119,28 +114,28 @@ fn env_deployment(env_id: &str, state: &EnvironmentState) -> Option<EnvDeploymen
             when: d.finished_at.unwrap_or(d.started_at),
         });
     }
-    let services: Vec<_> = state.services.with(|m| {
-        state.order.with(|o| {
-            o.iter()
-                .filter_map(|id| m.get(id).map(|s| s.read()))
-                .collect()
+    state.triage.with(|triage| {
+        state.order.with(|order| {
+            let deployed: Vec<(&String, &ServiceTriage, &DeploymentBrief)> = order
+                .iter()
+                .filter_map(|id| triage.get(id).map(|t| (id, t)))
+                .filter_map(|(id, t)| t.deployment.as_ref().map(|d| (id, t, d)))
+                .collect();
+            let pairs: Vec<(&str, DeploymentStatus)> = deployed
+                .iter()
+                .map(|(_, t, d)| (t.name.as_str(), d.status))
+                .collect();
+            let verdict = deployment_from_services(&pairs)?;
+            let (service_id, _, dep) = deployed
+                .iter()
+                .filter(|(_, _, d)| d.status == verdict.status)
+                .max_by_key(|(_, _, d)| d.started_at)?;
+            Some(EnvDeployment {
+                href: routes::service_logs(env_id, service_id, &dep.id),
+                when: dep.finished_at.unwrap_or(dep.started_at),
+                verdict,
+            })
         })
-    });
-    let pairs: Vec<(&str, DeploymentStatus)> = services
-        .iter()
-        .filter_map(|s| s.deployment.as_ref().map(|d| (s.name.as_str(), d.status)))
-        .collect();
-    let verdict = deployment_from_services(&pairs)?;
-    let culprit = services
-        .iter()
-        .filter_map(|s| s.deployment.as_ref().map(|d| (s, d)))
-        .filter(|(_, d)| d.status == verdict.status)
-        .max_by_key(|(_, d)| d.started_at)?;
-    let (service, dep) = culprit;
-    Some(EnvDeployment {
-        href: routes::service_logs(env_id, &service.id, &dep.id),
-        when: dep.finished_at.unwrap_or(dep.started_at),
-        verdict,
     })
 }
 

@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 use shipwatch_model::protocol::{Change, Snapshot};
-use shipwatch_model::triage::{notable_change, Notice};
+use shipwatch_model::triage::{notable_change, Notice, ServiceTriage};
 use shipwatch_model::{Deployment, Service};
 use std::collections::HashMap;
 
@@ -17,6 +17,9 @@ pub struct EnvironmentState {
     pub order: RwSignal<Vec<String>>,
     /// One signal per service; the map changes only when services come or go.
     pub services: RwSignal<HashMap<String, ArcRwSignal<Service>>>,
+    /// What sorting and counting need of each service, updated once per batch of changes
+    /// (whole-environment views read this, not the services).
+    pub triage: RwSignal<HashMap<String, ServiceTriage>>,
     /// Whether a snapshot arrived.
     pub loaded: RwSignal<bool>,
     /// Why the server refused the subscription, if it did.
@@ -31,6 +34,7 @@ impl EnvironmentState {
             deployment: RwSignal::new(None),
             order: RwSignal::new(Vec::new()),
             services: RwSignal::new(HashMap::new()),
+            triage: RwSignal::new(HashMap::new()),
             loaded: RwSignal::new(false),
             refused: RwSignal::new(None),
         }
@@ -38,7 +42,7 @@ impl EnvironmentState {
 
     /// The signal of one service.
     pub fn service(&self, id: &str) -> Option<ArcRwSignal<Service>> {
-        self.services.with(|m| m.get(id).cloned())
+        self.services.with_untracked(|m| m.get(id).cloned())
     }
 
     /// Replaces the state with a snapshot, keeping the signals of services that remain.
@@ -49,6 +53,14 @@ impl EnvironmentState {
         self.name.set(environment.name);
         self.deployment.set(environment.deployment);
         let order: Vec<String> = environment.services.iter().map(|s| s.id.clone()).collect();
+        let triage: HashMap<String, ServiceTriage> = environment
+            .services
+            .iter()
+            .map(|s| (s.id.clone(), ServiceTriage::of(s)))
+            .collect();
+        if self.triage.with_untracked(|t| *t != triage) {
+            self.triage.set(triage);
+        }
         let mut fresh = false;
         let mut map = self.services.get_untracked();
         map.retain(|id, _| order.contains(id));
@@ -75,17 +87,24 @@ impl EnvironmentState {
     /// a deployment finishing).
     pub fn apply_changes(&self, changes: Vec<Change>) -> Vec<Notice> {
         let mut notices = Vec::new();
+        // Triage facts of the batch, applied in one update (one re-sort per batch).
+        let mut triaged: Vec<(String, Option<ServiceTriage>)> = Vec::new();
         for change in changes {
             match change {
                 Change::ServiceUpsert(service) => match self.service(&service.id) {
                     Some(sig) => {
+                        if sig.with_untracked(|old| *old == service) {
+                            continue;
+                        }
                         if let Some(n) = sig.with_untracked(|old| notable_change(old, &service)) {
                             notices.push(n);
                         }
-                        set_if_changed(&sig, service);
+                        triaged.push((service.id.clone(), Some(ServiceTriage::of(&service))));
+                        sig.set(service);
                     }
                     None => {
                         let id = service.id.clone();
+                        triaged.push((id.clone(), Some(ServiceTriage::of(&service))));
                         self.services.update(|m| {
                             m.insert(id.clone(), ArcRwSignal::new(service));
                         });
@@ -97,13 +116,33 @@ impl EnvironmentState {
                         m.remove(&id);
                     });
                     self.order.update(|o| o.retain(|x| *x != id));
+                    triaged.push((id, None));
                 }
                 Change::EnvironmentDeployment { deployment } => self.deployment.set(deployment),
                 // Not for this topic: ignored rather than trusted.
                 _ => {}
             }
         }
+        self.apply_triage(triaged);
         notices
+    }
+
+    /// Updates the triage facts of the services that changed, notifying only if one did.
+    fn apply_triage(&self, triaged: Vec<(String, Option<ServiceTriage>)>) {
+        let changed = self
+            .triage
+            .with_untracked(|t| triaged.iter().any(|(id, new)| t.get(id) != new.as_ref()));
+        if !changed {
+            return;
+        }
+        self.triage.update(|t| {
+            for (id, new) in triaged {
+                match new {
+                    Some(new) => t.insert(id, new),
+                    None => t.remove(&id),
+                };
+            }
+        });
     }
 }
 

@@ -15,8 +15,9 @@ fn main() {
         Some("test") => test::test(&args[1..]),
         Some("build") => build::build_all().map(|_| ()),
         Some("bench") => bench::bench(&args[1..]),
+        Some("profile") => bench::profile(&args[1..]),
         _ => {
-            Err("usage: cargo xtask run [-- server flags] | test | bench [--quick] | build".into())
+            Err("usage: cargo xtask run [-- server flags] | test | bench [--quick] | profile <load|updates> | build".into())
         }
     };
     if let Err(e) = result {

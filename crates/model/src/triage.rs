@@ -128,3 +128,73 @@ pub fn notable_change(old: &Service, new: &Service) -> Option<Notice> {
         deployment_finished: false,
     })
 }
+
+/// What the service table is sorted by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SortKey {
+    /// Trouble first: ERROR, WARNING, failed deployments, transitions, then the calm ones.
+    Status,
+    /// Alphabetical.
+    Name,
+}
+
+/// How the table shows the services: sort, direction and filters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TableQuery {
+    /// Sort key.
+    pub key: SortKey,
+    /// Ascending (for status: trouble first).
+    pub ascending: bool,
+    /// Only the services in trouble.
+    pub only_trouble: bool,
+    /// Only the services whose name contains this, ignoring case (empty: all).
+    pub name: String,
+}
+
+/// The table's rows in display order, and counts for its toolbar.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TableRows {
+    /// Service ids, in display order, filtered.
+    pub ids: Vec<String>,
+    /// Services in trouble (all of them, not only the shown ones).
+    pub trouble: usize,
+    /// All services.
+    pub total: usize,
+}
+
+/// Sorts and filters services for the table. `order` is the server's order; ties keep it
+/// stable by name. O(n log n) over the precomputed facts, no rules run.
+#[must_use]
+pub fn table_rows(
+    order: &[String],
+    triage: &std::collections::HashMap<String, ServiceTriage>,
+    query: &TableQuery,
+) -> TableRows {
+    let mut rows: Vec<(&String, &ServiceTriage)> = order
+        .iter()
+        .filter_map(|id| triage.get(id).map(|t| (id, t)))
+        .collect();
+    let total = rows.len();
+    let trouble = rows.iter().filter(|(_, t)| t.in_trouble()).count();
+    match query.key {
+        SortKey::Status => {
+            rows.sort_by(|a, b| (a.1.rank, &a.1.sort_name).cmp(&(b.1.rank, &b.1.sort_name)))
+        }
+        SortKey::Name => rows.sort_by(|a, b| a.1.sort_name.cmp(&b.1.sort_name)),
+    }
+    if !query.ascending {
+        rows.reverse();
+    }
+    let needle = query.name.trim().to_lowercase();
+    let ids = rows
+        .into_iter()
+        .filter(|(_, t)| !query.only_trouble || t.in_trouble())
+        .filter(|(_, t)| needle.is_empty() || t.sort_name.contains(&needle))
+        .map(|(id, _)| id.clone())
+        .collect();
+    TableRows {
+        ids,
+        trouble,
+        total,
+    }
+}

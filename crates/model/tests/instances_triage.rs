@@ -4,11 +4,11 @@
 use shipwatch_model::instances::{
     instance_count, old_version_serving, short_version, version_groups, VersionRole,
 };
+use shipwatch_model::service_running;
 use shipwatch_model::triage::{in_trouble, notable_change, trouble_rank, ServiceTriage};
 use shipwatch_model::{
     Deployment, DeploymentStatus as D, Instance, RunningStatus as R, Service, ServiceKind,
 };
-use shipwatch_model::service_running;
 
 fn inst(name: &str, status: R, version: &str) -> Instance {
     Instance {
@@ -176,7 +176,10 @@ fn finishing_deployments_and_new_errors_are_announced_once() {
 fn triage_facts_follow_the_rules() {
     let failing = service(
         ServiceKind::Application,
-        vec![inst("Api-1", R::Running, "v2"), inst("Api-2", R::Error, "v2")],
+        vec![
+            inst("Api-1", R::Running, "v2"),
+            inst("Api-2", R::Error, "v2"),
+        ],
         Some((D::DeploymentError, "v2")),
     );
     let t = ServiceTriage::of(&failing);
@@ -184,7 +187,10 @@ fn triage_facts_follow_the_rules() {
     assert_eq!(t.running, service_running(&failing).status);
     assert_eq!(t.rank, trouble_rank(R::Warning, Some(D::DeploymentError)));
     assert!(t.in_trouble());
-    assert_eq!(t.deployment.as_ref().map(|d| d.status), Some(D::DeploymentError));
+    assert_eq!(
+        t.deployment.as_ref().map(|d| d.status),
+        Some(D::DeploymentError)
+    );
     assert_eq!(t.sort_name, t.name.to_lowercase());
 
     let calm = service(
@@ -193,5 +199,71 @@ fn triage_facts_follow_the_rules() {
         None,
     );
     let t = ServiceTriage::of(&calm);
-    assert_eq!((t.running, t.in_trouble(), t.deployment), (R::Running, false, None));
+    assert_eq!(
+        (t.running, t.in_trouble(), t.deployment),
+        (R::Running, false, None)
+    );
+}
+
+#[test]
+fn table_rows_sort_trouble_first_and_filter() {
+    use shipwatch_model::triage::{table_rows, SortKey, TableQuery};
+    use std::collections::HashMap;
+    let mk = |id: &str, statuses: &[R], dep: Option<D>| {
+        let mut s = service(
+            ServiceKind::Application,
+            statuses
+                .iter()
+                .enumerate()
+                .map(|(i, st)| inst(&format!("{id}-{i}"), *st, "v1"))
+                .collect(),
+            dep.map(|d| (d, "v1")),
+        );
+        s.id = id.into();
+        s.name = id.into();
+        s
+    };
+    let services = [
+        mk("web", &[R::Running], None),
+        mk("Api", &[R::Running, R::Error], None),
+        mk("worker", &[R::Error], None),
+        mk("cron", &[R::Running], Some(D::BuildingError)),
+        mk("db", &[R::Starting], Some(D::Deploying)),
+    ];
+    let order: Vec<String> = services.iter().map(|s| s.id.clone()).collect();
+    let triage: HashMap<String, ServiceTriage> = services
+        .iter()
+        .map(|s| (s.id.clone(), ServiceTriage::of(s)))
+        .collect();
+    let mut q = TableQuery {
+        key: SortKey::Status,
+        ascending: true,
+        only_trouble: false,
+        name: String::new(),
+    };
+    let rows = table_rows(&order, &triage, &q);
+    assert_eq!(rows.ids, ["worker", "Api", "cron", "db", "web"]);
+    assert_eq!((rows.trouble, rows.total), (3, 5));
+    q.ascending = false;
+    assert_eq!(
+        table_rows(&order, &triage, &q).ids,
+        ["web", "db", "cron", "Api", "worker"]
+    );
+    q.key = SortKey::Name;
+    q.ascending = true;
+    assert_eq!(
+        table_rows(&order, &triage, &q).ids,
+        ["Api", "cron", "db", "web", "worker"]
+    );
+    q.only_trouble = true;
+    assert_eq!(
+        table_rows(&order, &triage, &q).ids,
+        ["Api", "cron", "worker"]
+    );
+    q.only_trouble = false;
+    q.name = " W ".into();
+    let rows = table_rows(&order, &triage, &q);
+    assert_eq!(rows.ids, ["web", "worker"]);
+    // Counts are of the whole environment, whatever the filters show.
+    assert_eq!((rows.trouble, rows.total), (3, 5));
 }

@@ -2,8 +2,8 @@
 
 use proptest::prelude::*;
 use shipwatch_model::{
-    aggregate, aggregate_status, environment_running, service_running_status, service_running, Environment, Instance, Member, Rule,
-    RunningStatus as S, Service, ServiceKind,
+    aggregate, aggregate_status, environment_running, service_running, service_running_status,
+    Environment, Instance, Member, Rule, RunningStatus as S, Service, ServiceKind,
 };
 
 fn status() -> impl Strategy<Value = S> {

@@ -4,6 +4,7 @@
 
 mod http;
 mod page;
+mod profile;
 mod record;
 mod server;
 mod swarm;
@@ -13,6 +14,7 @@ mod webdriver;
 use crate::build::{build_all, Built};
 use crate::cmd::{root, run, Result};
 use crate::tools::ensure_browser;
+pub use profile::profile;
 use record::{Figures, Table};
 use std::process::Command;
 

@@ -71,16 +71,27 @@ pub fn first_status(tools: &Tools, built: &Built, runs: usize, figures: &mut Fig
         ],
     )?;
     let (mut dom, mut frame) = (Vec::new(), Vec::new());
+    let mut milestones: [Vec<f64>; 4] = Default::default();
     for run in 0..runs {
         let b = open(tools, &server.url(ENV_PAGE))?;
         let (d, f) = wait_first_dot(&b)?;
         dom.push(d);
         frame.push(f);
+        let m = b.eval(
+            "const p = window.__benchProbe; \
+             const wasm = performance.getEntriesByType('resource') \
+                 .find((e) => e.name.endsWith('.wasm')); \
+             return [wasm ? wasm.responseEnd : null, p.wasmStarted, p.socketOpen, \
+                 p.snapshotReceived];",
+        )?;
+        for (i, list) in milestones.iter_mut().enumerate() {
+            list.push(num(&m[i]));
+        }
         if run == 0 {
             // Let the whole snapshot render before counting.
             sleep(Duration::from_secs(2));
             let v = b.eval(&format!(
-                "return [document.querySelectorAll('table tbody tr').length, \
+                "return [document.querySelectorAll('table.services tr.service-row').length, \
                  document.querySelectorAll(\"{DOT}\").length, \
                  document.getElementsByTagName('*').length];"
             ))?;
@@ -88,6 +99,16 @@ pub fn first_status(tools: &Tools, built: &Built, runs: usize, figures: &mut Fig
             figures.put("table_status_dots", num(&v[1]), "dots");
             figures.put("page_elements", num(&v[2]), "elements");
         }
+    }
+    for (name, list) in [
+        "first_status_wasm_started",
+        "first_status_socket_open",
+        "first_status_snapshot_received",
+    ]
+    .iter()
+    .zip(&milestones)
+    {
+        figures.put_median(name, list, "ms");
     }
     figures.put_median("first_status_dom", &dom, "ms");
     figures.put_median("first_status_frame", &frame, "ms");

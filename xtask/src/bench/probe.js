@@ -14,6 +14,10 @@
     statusChanges: 0,
     rowsReplaced: 0,
     wasmMemory: null,
+    // Milestones of the first load (ms since navigation): where the time to first dot goes.
+    wasmStarted: null,
+    socketOpen: null,
+    snapshotReceived: null,
   });
 
   // First dot: the DOM insertion, then the animation frame that paints it.
@@ -30,6 +34,7 @@
   addEventListener("TrunkApplicationStarted", (e) => {
     const wasm = e.detail && e.detail.wasm;
     P.wasmMemory = (wasm && wasm.memory) || null;
+    if (P.wasmStarted === null) P.wasmStarted = performance.now();
   });
 
   // What the feed delivers: count changes per frame by scanning the text (cheaper than a
@@ -44,6 +49,9 @@
   class CountingWebSocket extends Native {
     constructor(...args) {
       super(...args);
+      this.addEventListener("open", () => {
+        if (P.socketOpen === null) P.socketOpen = performance.now();
+      });
       this.addEventListener("message", (ev) => {
         if (typeof ev.data !== "string") return;
         const head = ev.data.slice(0, 160);
@@ -60,6 +68,7 @@
           }
           next[sub] = seq + n;
         } else if (head.includes('"type":"snapshot"') && seq !== null) {
+          if (P.snapshotReceived === null) P.snapshotReceived = performance.now();
           if (P.recording && next[sub] !== undefined) P.feed.resyncs++;
           next[sub] = seq + 1;
         } else if (head.includes('"type":"resumed"') && seq !== null) {
@@ -96,7 +105,8 @@
         }
       }
     });
-    const body = document.querySelector("table tbody");
+    // The whole table: rows come and go as they scroll in and out of the window.
+    const body = document.querySelector("table.services");
     if (body) {
       statusObserver.observe(body, {
         subtree: true,

@@ -1,0 +1,251 @@
+//! The service table: sortable by status (trouble first) and by name, filterable by name and
+//! to the services in trouble, with a disclosure per service that shows its instances.
+//!
+//! Built for thousands of services: the order comes from per-service triage facts computed
+//! once per change (no rules run per frame), only the rows near the viewport are in the DOM
+//! (window maths in `shipwatch_logview::TallRowList`, spacers above and below), and rows are
+//! keyed by service id so a change repaints its own row only.
+
+mod row;
+mod throttle;
+mod viewport;
+
+use crate::state::environment::EnvironmentState;
+use leptos::html;
+use leptos::prelude::*;
+use row::ServiceRow;
+use shipwatch_logview::TallRowList;
+use shipwatch_model::triage::{table_rows, SortKey, TableQuery};
+use throttle::throttled_trigger;
+
+/// Rows rendered above and below the viewport, so that scrolling shows no blank rows.
+const OVERSCAN: usize = 8;
+
+/// How often the order may follow status changes.
+const RESORT_EVERY: std::time::Duration = std::time::Duration::from_millis(1000);
+
+/// The table of an environment's services. `expanded` is the service whose instances show
+/// (from the URL).
+#[component]
+pub fn ServiceTable(
+    env_id: Signal<String>,
+    state: EnvironmentState,
+    #[prop(into)] expanded: Signal<Option<String>>,
+) -> impl IntoView {
+    let sort = RwSignal::new((SortKey::Status, true));
+    let only_trouble = RwSignal::new(false);
+    let name_filter = RwSignal::new(String::new());
+    // Statuses change in place at once; the order follows at most once a second (leading
+    // and trailing edge), so rows under a storm of changes don't jump about every frame and
+    // the windowed rows are not rebuilt on every batch.
+    let resort = throttled_trigger(state.triage, RESORT_EVERY);
+    let rows = Memo::new(move |_| {
+        resort.track();
+        let (key, ascending) = sort.get();
+        let query = TableQuery {
+            key,
+            ascending,
+            only_trouble: only_trouble.get(),
+            name: name_filter.get(),
+        };
+        state
+            .triage
+            .with_untracked(|t| state.order.with(|o| table_rows(o, t, &query)))
+    });
+    // The toolbar's counts are live, whatever the order.
+    let counts = Memo::new(move |_| {
+        state.triage.with(|t| {
+            state.order.with(|o| {
+                let trouble = o
+                    .iter()
+                    .filter(|id| t.get(*id).is_some_and(|t| t.in_trouble()))
+                    .count();
+                (trouble, o.len())
+            })
+        })
+    });
+    let list_top = NodeRef::<html::Tbody>::new();
+    let table = NodeRef::<html::Table>::new();
+    let (viewport, remeasure) = viewport::track(list_top, table);
+    let window = Memo::new(move |_| {
+        let v = viewport.get();
+        rows.with(|r| {
+            let tall = expanded
+                .with(|e| e.as_ref().and_then(|e| r.ids.iter().position(|id| id == e)))
+                .map(|i| (i, v.expanded_extra));
+            TallRowList {
+                total_rows: r.ids.len(),
+                row_height: v.row_height,
+                tall,
+                overscan: OVERSCAN,
+            }
+            .window(v.view_top, v.view_height)
+        })
+    });
+    // The rendered rows with their place in the table; keyed by id, so a row that stays in
+    // the window keeps its DOM.
+    let visible = Memo::new(move |_| {
+        let w = window.get();
+        rows.with(|r| {
+            r.ids
+                .get(w.start..w.end.min(r.ids.len()))
+                .map(<[String]>::to_vec)
+        })
+        .unwrap_or_default()
+    });
+    let start = Memo::new(move |_| window.with(|w| w.start));
+    // Measure again once the expanded row's details are laid out, and once the first rows
+    // are (their real height). Not on every change of rows: measuring forces a layout.
+    Effect::new(move |_| {
+        expanded.track();
+        remeasure();
+    });
+    Effect::new(move |measured: Option<bool>| {
+        if measured == Some(true) {
+            return true;
+        }
+        let any = visible.with(|v| !v.is_empty());
+        if any {
+            remeasure();
+        }
+        any
+    });
+    let header = move |key: SortKey, label: &'static str| {
+        let aria_sort = move || {
+            let (k, asc) = sort.get();
+            if k != key {
+                "none"
+            } else if asc {
+                "ascending"
+            } else {
+                "descending"
+            }
+        };
+        let click = move |_| {
+            sort.update(|(k, asc)| {
+                if *k == key {
+                    *asc = !*asc;
+                } else {
+                    *k = key;
+                    *asc = true;
+                }
+            })
+        };
+        let hint = match key {
+            SortKey::Status => "Sort by status, services in trouble first",
+            SortKey::Name => "Sort by name",
+        };
+        view! {
+            <th scope="col" aria-sort=aria_sort class="services__sortable">
+                <button type="button" class="sort" on:click=click title=hint>
+                    {label}
+                    <span class="sort__arrow" aria-hidden="true">
+                        {move || match sort.get() {
+                            (k, true) if k == key => "▲",
+                            (k, false) if k == key => "▼",
+                            _ => "↕",
+                        }}
+                    </span>
+                </button>
+            </th>
+        }
+    };
+    view! {
+        <div class="services-toolbar">
+            <h2 class="services-toolbar__title">"Services"</h2>
+            <p class="services-toolbar__count">
+                {move || {
+                    let (n, total) = counts.get();
+                    let shown = rows.with(|r| r.ids.len());
+                    let shown = if shown == total {
+                        String::new()
+                    } else {
+                        format!(" ({shown} shown)")
+                    };
+                    match n {
+                        0 => format!("{total} services, none in trouble{shown}"),
+                        1 => format!("{total} services, 1 in trouble{shown}"),
+                        _ => format!("{total} services, {n} in trouble{shown}"),
+                    }
+                }}
+            </p>
+            <input
+                type="search"
+                class="services-toolbar__filter"
+                placeholder="Filter by name"
+                aria-label="Filter services by name"
+                prop:value=move || name_filter.get()
+                on:input=move |e| name_filter.set(event_target_value(&e))
+            />
+            <button
+                type="button"
+                class="chip"
+                class:chip--trouble=move || counts.with(|c| c.0 > 0)
+                aria-pressed=move || only_trouble.get().to_string()
+                on:click=move |_| only_trouble.update(|v| *v = !*v)
+            >
+                "Only services in trouble"
+            </button>
+        </div>
+        <table
+            class="services"
+            aria-label="Services"
+            aria-rowcount=move || rows.with(|r| r.ids.len() + 1)
+            node_ref=table
+        >
+            <colgroup>
+                <col class="services__col-name" />
+                <col class="services__col-status" />
+                <col class="services__col-kind" />
+                <col class="services__col-deployment" />
+                <col class="services__col-instances" />
+                <col class="services__col-version" />
+                <col class="services__col-deployed" />
+            </colgroup>
+            <thead>
+                <tr aria-rowindex="1">
+                    {header(SortKey::Name, "Service")}
+                    {header(SortKey::Status, "Status")}
+                    <th scope="col">"Kind"</th>
+                    <th scope="col">"Deployment"</th>
+                    <th scope="col">"Instances"</th>
+                    <th scope="col">"Version"</th>
+                    <th scope="col">"Last deployed"</th>
+                </tr>
+            </thead>
+            // Spacers stand for the rows that are not rendered.
+            <tbody class="services__spacer" aria-hidden="true" node_ref=list_top>
+                <tr><td colspan="7" style:height=move || format!("{}px", window.with(|w| w.top_spacer))></td></tr>
+            </tbody>
+            <For
+                each=move || visible.get()
+                key=|id| id.clone()
+                children=move |id| {
+                    let key = id.clone();
+                    let row_index = Signal::derive(move || {
+                        visible
+                            .with(|v| v.iter().position(|x| *x == key))
+                            .map(|i| start.get() + i + 2)
+                    });
+                    state
+                        .service(&id)
+                        .map(|s| view! { <ServiceRow env_id service=s expanded row_index /> })
+                }
+            />
+            <tbody class="services__spacer" aria-hidden="true">
+                <tr><td colspan="7" style:height=move || format!("{}px", window.with(|w| w.bottom_spacer))></td></tr>
+            </tbody>
+            {move || rows.with(|r| r.ids.is_empty()).then(|| view! {
+                <tbody>
+                    <tr><td colspan="7" class="services__empty">
+                        {move || if only_trouble.get() || !name_filter.with(String::is_empty) {
+                            "No service matches the filters."
+                        } else {
+                            "No services."
+                        }}
+                    </td></tr>
+                </tbody>
+            })}
+        </table>
+    }
+}

@@ -1,0 +1,156 @@
+//! One row of the service table: name, status dot, kind, deployment label, instances,
+//! version, last deployed; its instances below it when expanded.
+
+use crate::components::deployment_label::DeploymentLabel;
+use crate::components::instance_list::InstanceList;
+use crate::components::status_dot::StatusDot;
+use crate::routes;
+use crate::state::clock::Clock;
+use crate::time_format::{absolute, age, relative};
+use leptos::prelude::*;
+use leptos_router::hooks::use_navigate;
+use shipwatch_model::instances::{instance_count, old_version_serving, short_version};
+use shipwatch_model::rules::service_running;
+use shipwatch_model::triage::in_trouble;
+use shipwatch_model::{RunningStatus, Service};
+
+/// One service: its row, and its instances when expanded.
+#[component]
+pub fn ServiceRow(
+    env_id: Signal<String>,
+    service: ArcRwSignal<Service>,
+    expanded: Signal<Option<String>>,
+    /// The row's place in the whole table (1 is the header row), for `aria-rowindex`: only
+    /// the rows near the viewport are in the DOM.
+    row_index: Signal<Option<usize>>,
+) -> impl IntoView {
+    let clock = Clock::use_clock();
+    let navigate = use_navigate();
+    let s = service.clone();
+    let verdict = Memo::new(move |_| s.with(service_running));
+    let s = service.clone();
+    let name = Memo::new(move |_| s.with(|s| s.name.clone()));
+    let s = service.clone();
+    let deployment = Memo::new(move |_| s.with(|s| s.deployment.clone()));
+    let s = service.clone();
+    let id = Memo::new(move |_| s.with(|s| s.id.clone()));
+    let s = service.clone();
+    let instances = Memo::new(move |_| s.with(|s| instance_count(s).to_string()));
+    let s = service.clone();
+    let serving = Memo::new(move |_| s.with(|s| old_version_serving(s).map(|o| o.headline())));
+    let s = service.clone();
+    let kind = move || s.with(|s| s.kind.label());
+    let s = service.clone();
+    let version = Memo::new(move |_| s.with(|s| short_version(&s.version).to_string()));
+    let is_open = Memo::new(move |_| expanded.with(|e| e.as_deref() == Some(id.get().as_str())));
+    let logs_href = Signal::derive(move || {
+        deployment
+            .get()
+            .map(|d| routes::service_logs(&env_id.get(), &id.get(), &d.id))
+    });
+    let label_why = Signal::derive(move || {
+        let Some(d) = deployment.get() else {
+            return String::new();
+        };
+        let to = short_version(&d.version);
+        let started = age(d.started_at, clock.now());
+        let mut why = match d.previous_version.as_deref().map(short_version) {
+            Some(from) if from != to => format!("{from} → {to} · started {started} ago"),
+            _ => format!("Deploying {to} · started {started} ago"),
+        };
+        if let Some(note) = serving.get() {
+            why.push_str(". ");
+            why.push_str(&note);
+        }
+        why
+    });
+    // Briefly highlight a row whose status changed (CSS skips it under reduced motion).
+    let flash = RwSignal::new(false);
+    let previous = StoredValue::new(None::<RunningStatus>);
+    Effect::new(move |_| {
+        let now = verdict.get().status;
+        if previous.get_value().is_some_and(|p| p != now) {
+            flash.set(true);
+            set_timeout(
+                move || flash.set(false),
+                std::time::Duration::from_millis(1200),
+            );
+        }
+        previous.set_value(Some(now));
+    });
+    let toggle = move |_| {
+        let env = env_id.get_untracked();
+        let target = if is_open.get_untracked() {
+            routes::env(&env)
+        } else {
+            routes::service(&env, &id.get_untracked())
+        };
+        navigate(&target, Default::default());
+    };
+    let panel_id = move || format!("instances-{}", id.get());
+    let service_for_list = service.clone();
+    view! {
+        <tbody class="service" class:service--open=move || is_open.get()>
+            <tr
+                class="service-row"
+                aria-rowindex=move || row_index.get()
+                class:service-row--flash=move || flash.get()
+                class:service-row--trouble=move || {
+                    in_trouble(verdict.get().status, deployment.with(|d| d.as_ref().map(|d| d.status)))
+                }
+                data-service=move || id.get()
+            >
+                <th scope="row" class="service-row__name">
+                    <button
+                        type="button"
+                        class="disclosure"
+                        aria-expanded=move || is_open.get().to_string()
+                        aria-controls=panel_id
+                        title=move || if is_open.get() { "Hide instances" } else { "Show instances" }
+                        on:click=toggle
+                    >
+                        <span class="disclosure__chevron" aria-hidden="true"></span>
+                        <span class="disclosure__name">{move || name.get()}</span>
+                    </button>
+                </th>
+                <td class="service-row__status">
+                    <StatusDot
+                        status=Signal::derive(move || verdict.get().status)
+                        explanation=Signal::derive(move || verdict.get().explanation)
+                        subject=name
+                        note=Signal::derive(move || serving.get())
+                        with_word=true
+                    />
+                </td>
+                <td class="service-row__kind">{kind}</td>
+                <td class="service-row__deployment">
+                    <DeploymentLabel
+                        status=Signal::derive(move || deployment.get().map(|d| d.status))
+                        explanation=label_why
+                        href=logs_href
+                    />
+                </td>
+                <td class="service-row__instances">{move || instances.get()}</td>
+                <td class="service-row__version">
+                    <code>{move || version.get()}</code>
+                    {move || serving.get().is_some().then(|| view! {
+                        <span class="serving-note">"old version still serving"</span>
+                    })}
+                </td>
+                <td class="service-row__deployed">
+                    {move || deployment.get().map(|d| {
+                        let when = d.finished_at.unwrap_or(d.started_at);
+                        view! { <time title=absolute(when)>{move || relative(when, clock.now())}</time> }
+                    })}
+                </td>
+            </tr>
+            <Show when=move || is_open.get()>
+                <tr class="instances-row" id=panel_id>
+                    <td colspan="7">
+                        <InstanceList service=service_for_list.clone() />
+                    </td>
+                </tr>
+            </Show>
+        </tbody>
+    }
+}

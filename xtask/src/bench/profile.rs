@@ -1,0 +1,189 @@
+//! `cargo xtask profile <load|updates>`: a DevTools CPU profile of the page under one of the
+//! benchmark's workloads, summarised as the functions with the most self time, so that a
+//! missed budget is explained by a profile, not a guess. Builds a copy of the app that keeps
+//! its wasm function names (no wasm-opt) in `target/profile-dist`.
+
+use super::page::{Tools, SERVICES, UPDATE_RATE};
+use super::server::Server;
+use super::webdriver::Browser;
+use crate::cmd::{root, run, Result};
+use crate::tools::{ensure_browser, ensure_build_tools};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::process::Command;
+use std::thread::sleep;
+use std::time::Duration;
+
+/// Functions listed in the summary.
+const TOP: usize = 40;
+
+/// Runs the profiler: `load` (a cold load of 1,000 services) or `updates` (10 s of the
+/// update workload, once loaded).
+pub fn profile(args: &[String]) -> Result {
+    let what = args.first().map(String::as_str).unwrap_or("load");
+    if !["load", "updates"].contains(&what) {
+        return Err("usage: cargo xtask profile <load|updates>".into());
+    }
+    let dist = build_named_dist()?;
+    let server_bin = root().join("target/native/shipwatch-server");
+    if !server_bin.exists() {
+        return Err("no server build: run `cargo xtask build` first".into());
+    }
+    let rate = UPDATE_RATE.to_string();
+    let mut flags = vec!["--environments", "1", "--services", SERVICES, "--seed", "7"];
+    if what == "load" {
+        flags.extend(["--scenario", "calm"]);
+    } else {
+        flags.extend(["--rate", &rate]);
+    }
+    let server = Server::start(&server_bin, &dist, &flags)?;
+    let browser = ensure_browser()?;
+    let tools = Tools {
+        chromium: browser.chromium.to_string_lossy().into_owned(),
+        driver: browser.driver.to_string_lossy().into_owned(),
+        script_wait: Duration::from_secs(60),
+    };
+    let b = Browser::start(&tools.chromium, &tools.driver, tools.script_wait)?;
+    b.cdp("Profiler.enable", json!({}))?;
+    b.cdp("Profiler.setSamplingInterval", json!({ "interval": 200 }))?;
+    let url = server.url("/env/production");
+    if what == "load" {
+        b.cdp("Profiler.start", json!({}))?;
+        b.goto(&url)?;
+        b.wait_for(
+            "the first status dot",
+            "return document.querySelector(\"table.services [role=img]\") !== null;",
+            Duration::from_secs(60),
+        )?;
+        // The frame that paints it.
+        sleep(Duration::from_millis(300));
+    } else {
+        b.goto(&url)?;
+        b.wait_for(
+            "the first status dot",
+            "return document.querySelector(\"table.services [role=img]\") !== null;",
+            Duration::from_secs(60),
+        )?;
+        sleep(Duration::from_secs(2));
+        b.cdp("Profiler.start", json!({}))?;
+        sleep(Duration::from_secs(10));
+    }
+    let stopped = b.cdp("Profiler.stop", json!({}))?;
+    let summary = summarise(&stopped["profile"]);
+    println!("{summary}");
+    let out = root().join(format!("target/profile-{what}.txt"));
+    std::fs::write(&out, &summary).map_err(|e| e.to_string())?;
+    eprintln!("profile: written to {}", out.display());
+    Ok(())
+}
+
+/// `dist/` again, without wasm-opt (which strips function names) and with debug names kept.
+fn build_named_dist() -> Result<std::path::PathBuf> {
+    let html = std::fs::read_to_string(root().join("index.html")).map_err(|e| e.to_string())?;
+    let named = html.replace("data-wasm-opt=\"z\"", "data-wasm-opt=\"0\" data-keep-debug");
+    // Beside index.html so that its relative asset paths resolve.
+    let index = root().join("profile-index.html");
+    std::fs::write(&index, named).map_err(|e| e.to_string())?;
+    let dist = root().join("target/profile-dist");
+    let path = ensure_build_tools()?;
+    let result = run(Command::new("trunk")
+        .args(["build", "--release=true", "--dist"])
+        .arg(&dist)
+        .arg(&index)
+        .current_dir(root())
+        .env("PATH", path));
+    let _ = std::fs::remove_file(&index);
+    result.map(|_| dist)
+}
+
+/// Self time per function (ms and share), the busiest first, and the total by kind.
+fn summarise(profile: &Value) -> String {
+    let empty = Vec::new();
+    let nodes = profile["nodes"].as_array().unwrap_or(&empty);
+    let samples = profile["samples"].as_array().unwrap_or(&empty);
+    let deltas = profile["timeDeltas"].as_array().unwrap_or(&empty);
+    let mut name_of: HashMap<i64, String> = HashMap::new();
+    for n in nodes {
+        let frame = &n["callFrame"];
+        let f = frame["functionName"].as_str().unwrap_or("");
+        let url = frame["url"].as_str().unwrap_or("");
+        let name = match (f, url) {
+            ("", "") => "(anonymous)".to_string(),
+            ("", u) => format!("(anonymous) {}", short(u)),
+            (f, u) if u.ends_with(".wasm") || u.starts_with("wasm://") => format!("wasm {f}"),
+            (f, "") => f.to_string(),
+            (f, u) => format!("{f} {}", short(u)),
+        };
+        name_of.insert(n["id"].as_i64().unwrap_or(-1), name);
+    }
+    let mut parent: HashMap<i64, i64> = HashMap::new();
+    for n in nodes {
+        let id = n["id"].as_i64().unwrap_or(-1);
+        for c in n["children"].as_array().unwrap_or(&empty) {
+            parent.insert(c.as_i64().unwrap_or(-1), id);
+        }
+    }
+    let mut self_ms: HashMap<&str, f64> = HashMap::new();
+    // Time with the function on the stack, for the app's own functions (where time goes).
+    let mut inclusive_ms: HashMap<&str, f64> = HashMap::new();
+    let mut total = 0.0;
+    // Each sample's time is the delta that follows it.
+    for (i, s) in samples.iter().enumerate() {
+        let dt = deltas.get(i + 1).and_then(Value::as_f64).unwrap_or(0.0) / 1000.0;
+        let name = name_of
+            .get(&s.as_i64().unwrap_or(-1))
+            .map_or("(unknown)", String::as_str);
+        *self_ms.entry(name).or_default() += dt;
+        total += dt;
+        let mut seen: Vec<&str> = Vec::new();
+        let mut node = s.as_i64().unwrap_or(-1);
+        while let Some(name) = name_of.get(&node) {
+            if name.contains("shipwatch") && !seen.contains(&name.as_str()) {
+                seen.push(name);
+                *inclusive_ms.entry(name).or_default() += dt;
+            }
+            match parent.get(&node) {
+                Some(p) => node = *p,
+                None => break,
+            }
+        }
+    }
+    let mut rows: Vec<(&str, f64)> = self_ms.into_iter().collect();
+    rows.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let busy: f64 = rows
+        .iter()
+        .filter(|(n, _)| !["(idle)", "(program)"].contains(n))
+        .map(|(_, t)| t)
+        .sum();
+    let wasm: f64 = rows
+        .iter()
+        .filter(|(n, _)| n.starts_with("wasm "))
+        .map(|(_, t)| t)
+        .sum();
+    let gc: f64 = rows
+        .iter()
+        .filter(|(n, _)| *n == "(garbage collector)")
+        .map(|(_, t)| t)
+        .sum();
+    let mut out = format!(
+        "profile: {total:.0} ms sampled, {busy:.0} ms busy (wasm {wasm:.0} ms, GC {gc:.0} ms, \
+         the rest JS and browser bindings)\n"
+    );
+    for (name, ms) in rows.iter().take(TOP) {
+        out.push_str(&format!(
+            "{ms:>9.1} ms {:>5.1}%  {name}\n",
+            100.0 * ms / total.max(1e-9)
+        ));
+    }
+    let mut inclusive: Vec<(&str, f64)> = inclusive_ms.into_iter().collect();
+    inclusive.sort_by(|a, b| b.1.total_cmp(&a.1));
+    out.push_str("\nthe app's functions, time on the stack (inclusive):\n");
+    for (name, ms) in inclusive.iter().take(TOP) {
+        out.push_str(&format!("{ms:>9.1} ms  {name}\n"));
+    }
+    out
+}
+
+fn short(url: &str) -> &str {
+    url.rsplit('/').next().unwrap_or(url)
+}
