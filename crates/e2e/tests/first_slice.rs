@@ -29,7 +29,7 @@ async fn service_row_shows_a_status_dot_named_by_its_status() {
         "accessible name names a status: {name}"
     );
     let rows = browser
-        .eval("return document.querySelectorAll('table tbody tr').length")
+        .eval("return document.querySelectorAll('table tr.service-row').length")
         .await;
     assert!(
         rows.as_u64().unwrap() >= 3,
@@ -56,8 +56,8 @@ async fn statuses_change_live_within_ten_seconds() {
     let server = Server::start(&["--seed", "11"]).await;
     let browser = Browser::start().await;
     browser.client.goto(&server.url("/")).await.unwrap();
-    browser.find("table tbody tr").await;
-    let snapshot = "return Array.from(document.querySelectorAll('table tbody tr')).map(r => \
+    browser.find("table tr.service-row").await;
+    let snapshot = "return Array.from(document.querySelectorAll('table tr.service-row')).map(r => \
         r.querySelector('[role=img]').getAttribute('aria-label') + '|' + \
         (r.querySelector('a.label') || {textContent: ''}).textContent + '|' + \
         r.querySelector('.service-row__instances').textContent).join('\\n')";
