@@ -336,11 +336,19 @@ impl Hub {
         self.read().logs.len()
     }
 
-    /// Applies the simulator's events, in order, to the topics.
+    /// Applies the simulator's events, in order, to the topics. The environment list gets one
+    /// summary per changed environment at the end of the batch, not one per service change:
+    /// a summary runs the rules over every service of the environment, which at thousands of
+    /// events per second was most of the server's time.
     pub fn apply(&self, events: Vec<SimEvent>) {
+        let mut changed: Vec<String> = Vec::new();
         for event in events {
             match event {
-                SimEvent::Service { env, service } => self.service(&env, service),
+                SimEvent::Service { env, service } => {
+                    if self.service(&env, service) && !changed.contains(&env) {
+                        changed.push(env);
+                    }
+                }
                 SimEvent::DeploymentCreated {
                     env,
                     service,
@@ -362,26 +370,42 @@ impl Hub {
                 }
             }
         }
+        for env in changed {
+            self.summary(&env);
+        }
     }
 
-    fn service(&self, env: &str, service: shipwatch_model::Service) {
+    /// Publishes a service change to its environment; whether it changed anything.
+    fn service(&self, env: &str, service: shipwatch_model::Service) -> bool {
+        let topics = self.read();
+        let Some(cell) = topics.envs.get(env) else {
+            return false;
+        };
+        let mut st = lock(&cell.state);
+        let Data::Environment(e) = &mut st.data else {
+            return false;
+        };
+        match e.services.iter_mut().find(|s| s.id == service.id) {
+            Some(s) if *s == service => return false,
+            Some(s) => *s = service.clone(),
+            None => e.services.push(service.clone()),
+        }
+        TopicCell::publish(&mut st, &Change::ServiceUpsert(service));
+        true
+    }
+
+    /// Publishes the environment's summary to the environment list, if it changed.
+    fn summary(&self, env: &str) {
         let topics = self.read();
         let Some(cell) = topics.envs.get(env) else {
             return;
         };
         let summary = {
-            let mut st = lock(&cell.state);
-            let Data::Environment(e) = &mut st.data else {
+            let st = lock(&cell.state);
+            let Data::Environment(e) = &st.data else {
                 return;
             };
-            match e.services.iter_mut().find(|s| s.id == service.id) {
-                Some(s) if *s == service => return,
-                Some(s) => *s = service.clone(),
-                None => e.services.push(service.clone()),
-            }
-            let summary = summarize(e);
-            TopicCell::publish(&mut st, &Change::ServiceUpsert(service));
-            summary
+            summarize(e)
         };
         let mut st = lock(&topics.environments.state);
         let Data::Environments(list) = &mut st.data else {

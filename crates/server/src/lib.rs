@@ -76,6 +76,9 @@ pub async fn serve(config: Config) -> std::io::Result<(SocketAddr, ServerHandle)
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     let addr = listener.local_addr()?;
     let start = app::wall_millis();
+    // The clock starts now, with the wall clock it reads: building a large platform takes a
+    // while, and a clock started after it would stamp every event that much in the past.
+    let clock = Clock::new(start, config.speed);
     let mut sim = Simulator::new(config.sim(start));
     let hub = Hub::new(
         HubConfig {
@@ -92,7 +95,7 @@ pub async fn serve(config: Config) -> std::io::Result<(SocketAddr, ServerHandle)
     let (stop, shutdown) = watch::channel(false);
     let app = Arc::new(App {
         limits: config.limits(),
-        clock: Clock::new(start, config.speed),
+        clock,
         cfg: config,
         hub: Arc::new(hub),
         sim: Mutex::new(sim),

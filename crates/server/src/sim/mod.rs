@@ -15,7 +15,7 @@ pub use scenario::{Scenario, Scripted};
 use serde::Deserialize;
 use shipwatch_model::entities::Millis;
 use shipwatch_model::{Deployment, Environment, LogLine, RunningStatus, Service, ServiceKind};
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 /// How a deployment will end.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -143,9 +143,15 @@ pub struct Simulator {
     tasks: Vec<Vec<Option<Task>>>,
     next_deployment: u64,
     script: VecDeque<Scripted>,
-    /// Crashed instances coming back: (when, env, service, instance name). They do not keep
+    /// Crashed instances coming back, by (due time, crash number): a heap-like order, so that
+    /// thousands of pending recoveries cost a lookup, not a scan, per step. They do not keep
     /// the service busy, so other events can still happen to it.
-    recoveries: Vec<(Millis, usize, usize, String)>,
+    recoveries: BTreeMap<RecoveryKey, Crashed>,
+    /// The pending recovery of each crashed instance, so that a random event can bring it back
+    /// early; a due entry whose key is no longer here was superseded and does nothing.
+    pending: HashMap<Crashed, RecoveryKey>,
+    /// Crashes so far: orders recoveries due at the same millisecond.
+    crashes: u64,
     bootstrap: Vec<SimEvent>,
 }
 
@@ -178,7 +184,9 @@ impl Simulator {
             tasks,
             next_deployment,
             script: script.into(),
-            recoveries: Vec::new(),
+            recoveries: BTreeMap::new(),
+            pending: HashMap::new(),
+            crashes: 0,
             bootstrap: Vec::new(),
         };
         sim.bootstrap = sim.initial_logs();
@@ -294,18 +302,17 @@ impl Simulator {
         loop {
             let task_due = self.earliest_task();
             let script_due = self.script.front().map(|s| s.at);
-            let recovery = self
-                .recoveries
-                .iter()
-                .enumerate()
-                .min_by_key(|(_, r)| r.0)
-                .map(|(k, r)| (r.0, k));
-            if let Some((at, k)) = recovery {
+            if let Some(key) = self.recoveries.first_key_value().map(|(k, _)| *k) {
+                let at = key.0;
                 let before_others =
                     script_due.is_none_or(|s| at < s) && task_due.is_none_or(|(t, _, _)| at < t);
                 if at <= now && before_others {
-                    let (at, e, s, name) = self.recoveries.swap_remove(k);
-                    self.recover(e, s, &name, at, &mut out);
+                    if let Some(who) = self.recoveries.remove(&key) {
+                        if self.pending.get(&who) == Some(&key) {
+                            self.pending.remove(&who);
+                            let _ = self.recover(who.0, who.1, &who.2, at, &mut out);
+                        }
+                    }
                     continue;
                 }
             }
@@ -515,28 +522,43 @@ impl Simulator {
             .count()
     }
 
-    /// One random event at `now`: an instance crash, a deployment, a cron run, a stop or a
-    /// start. Services that are busy are left alone.
+    /// One random event at `now`: an instance crash or an early restart, a deployment, a cron
+    /// run, a stop or a start. Services that are busy (deploying, stopping, running a job) are
+    /// left alone: another one is picked, so that every call makes one status event as long as
+    /// any service can take one, and `--rate` is the rate delivered, however busy the platform.
     pub fn random_event(&mut self, now: Millis) -> Vec<SimEvent> {
         let mut out = self.advance(now);
-        if self.envs.is_empty() {
+        let total: usize = self.envs.iter().map(|e| e.services.len()).sum();
+        if total == 0 {
             return out;
         }
-        for _ in 0..4 {
-            let e = self.rng.below(self.envs.len() as u64) as usize;
-            let n = self.envs[e].services.len();
-            if n == 0 {
-                continue;
+        for _ in 0..8 {
+            let i = self.rng.below(total as u64) as usize;
+            let (e, s) = self.locate(i);
+            if self.tasks[e][s].is_none() && self.random_on(e, s, now, &mut out) {
+                return out;
             }
-            let s = self.rng.below(n as u64) as usize;
-            if self.tasks[e][s].is_some() {
-                continue;
-            }
-            if self.random_on(e, s, now, &mut out) {
+        }
+        // A busy platform: the next service from a random point on that can take an event.
+        let from = self.rng.below(total as u64) as usize;
+        for k in 0..total {
+            let (e, s) = self.locate((from + k) % total);
+            if self.tasks[e][s].is_none() && self.random_on(e, s, now, &mut out) {
                 break;
             }
         }
         out
+    }
+
+    /// (environment, service) indexes of the `i`-th service of the platform.
+    fn locate(&self, mut i: usize) -> (usize, usize) {
+        for (e, env) in self.envs.iter().enumerate() {
+            if i < env.services.len() {
+                return (e, i);
+            }
+            i -= env.services.len();
+        }
+        (0, 0)
     }
 
     fn random_on(&mut self, e: usize, s: usize, now: Millis, out: &mut Vec<SimEvent>) -> bool {
@@ -569,7 +591,7 @@ impl Simulator {
         } else if roll < 40 && self.envs[e].id.starts_with("preview") && !kind.is_job() {
             Some(Action::Stop)
         } else if !kind.is_job() {
-            return self.crash(e, s, now, out);
+            return self.crash_or_restart(e, s, now, out);
         } else {
             None
         };
@@ -579,8 +601,16 @@ impl Simulator {
         }
     }
 
-    /// A running instance crashes and comes back a few seconds later.
-    fn crash(&mut self, e: usize, s: usize, now: Millis, out: &mut Vec<SimEvent>) -> bool {
+    /// A running instance crashes (and comes back a few seconds later), or one that crashed
+    /// comes back now: so a service keeps taking events at any rate, even with every instance
+    /// down.
+    fn crash_or_restart(
+        &mut self,
+        e: usize,
+        s: usize,
+        now: Millis,
+        out: &mut Vec<SimEvent>,
+    ) -> bool {
         const REASONS: [(&str, &str); 3] = [
             ("OOMKilled", "Container exceeded its memory limit (512Mi)"),
             (
@@ -589,15 +619,28 @@ impl Simulator {
             ),
             ("Error", "Liveness probe failed: GET /health -> 500"),
         ];
-        let running: Vec<usize> = self.envs[e].services[s]
-            .instances
+        let instances = &self.envs[e].services[s].instances;
+        let running: Vec<usize> = instances
             .iter()
             .enumerate()
             .filter(|(_, i)| i.status == RunningStatus::Running)
             .map(|(k, _)| k)
             .collect();
-        if running.is_empty() {
+        let crashed: Vec<Crashed> = instances
+            .iter()
+            .filter(|i| i.status == RunningStatus::Error)
+            .map(|i| (e, s, i.name.clone()))
+            .filter(|who| self.pending.contains_key(who))
+            .collect();
+        if running.is_empty() && crashed.is_empty() {
             return false;
+        }
+        if running.is_empty() || (!crashed.is_empty() && self.rng.chance(50)) {
+            let who = self.rng.pick(&crashed).clone();
+            if let Some(key) = self.pending.remove(&who) {
+                self.recoveries.remove(&key);
+            }
+            return self.recover(e, s, &who.2, now, out);
         }
         let k = *self.rng.pick(&running);
         let (reason, message) = *self.rng.pick(&REASONS);
@@ -607,32 +650,52 @@ impl Simulator {
         inst.reason = Some(reason.into());
         inst.message = Some(message.into());
         inst.restarts += 1;
-        let name = inst.name.clone();
-        self.recoveries.push((back, e, s, name));
+        let who = (e, s, inst.name.clone());
+        self.crashes += 1;
+        let key = (back, self.crashes);
+        if let Some(old) = self.pending.insert(who.clone(), key) {
+            self.recoveries.remove(&old);
+        }
+        self.recoveries.insert(key, who);
         out_service(out, &self.envs[e].id, &self.envs[e].services[s]);
         true
     }
 
     /// A crashed instance runs again (unless something else happened to it meanwhile).
-    fn recover(&mut self, e: usize, s: usize, name: &str, at: Millis, out: &mut Vec<SimEvent>) {
+    /// Whether it did (something else may have happened to it meanwhile).
+    fn recover(
+        &mut self,
+        e: usize,
+        s: usize,
+        name: &str,
+        at: Millis,
+        out: &mut Vec<SimEvent>,
+    ) -> bool {
         let svc = &mut self.envs[e].services[s];
         let Some(i) = svc
             .instances
             .iter_mut()
             .find(|i| i.name == name && i.status == RunningStatus::Error && i.reason.is_some())
         else {
-            return;
+            return false;
         };
         if i.reason.as_deref() == Some("BackoffLimitExceeded") {
-            return;
+            return false;
         }
         i.status = RunningStatus::Running;
         i.reason = None;
         i.message = None;
         i.started_at = Some(at);
         out_service(out, &self.envs[e].id, &self.envs[e].services[s]);
+        true
     }
 }
+
+/// When a crashed instance comes back: (due time, crash number).
+type RecoveryKey = (Millis, u64);
+
+/// A crashed instance: (environment index, service index, instance name).
+type Crashed = (usize, usize, String);
 
 fn out_service(out: &mut Vec<SimEvent>, env: &str, svc: &Service) {
     out.push(SimEvent::Service {
