@@ -8,7 +8,7 @@ pub use connection_state::{ConnState, Dropped};
 use futures::channel::mpsc;
 use futures::{select, FutureExt, SinkExt, StreamExt};
 use gloo_net::websocket::{futures::WebSocket, Message};
-use gloo_timers::future::TimeoutFuture;
+use gloo_timers::future::{IntervalStream, TimeoutFuture};
 use leptos::prelude::*;
 use send_wrapper::SendWrapper;
 use shipwatch_model::protocol::reconnect::{delay_ms, Attempts};
@@ -376,6 +376,9 @@ async fn pump(feed: &Feed, kicks: &mut mpsc::UnboundedReceiver<()>) -> bool {
     let mut last_heard = js_sys::Date::now();
     let mut last_ping = last_heard;
     let mut nonce = 0u64;
+    // One timer for the connection: a timeout made per loop would set and clear a browser
+    // timer for every frame received (a tenth of the feed's time in a profile).
+    let mut tick = IntervalStream::new(1_000).fuse();
     loop {
         let (heartbeat_ms, idle_ms) = {
             let l = feed.0.limits.borrow();
@@ -410,7 +413,7 @@ async fn pump(feed: &Feed, kicks: &mut mpsc::UnboundedReceiver<()>) -> bool {
                 None => break,
             },
             _ = kicks.next() => break,
-            _ = TimeoutFuture::new(1_000).fuse() => {
+            _ = tick.next() => {
                 let now = js_sys::Date::now();
                 if now - last_heard > idle_ms {
                     leptos::logging::warn!("shipwatch: no frame for {idle_ms} ms; reconnecting");
