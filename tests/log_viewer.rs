@@ -526,3 +526,146 @@ async fn six_hundred_thousand_lines_are_scaled_keep_the_dom_bounded_and_scroll_e
     assert_eq!(visible_lines(&host).first(), Some(&1));
     assert!(rendered_lines(&host).len() < 120);
 }
+
+/// Tags the DOM element of a row so a later look can tell whether it is the same element.
+fn tag_row(host: &web_sys::Element, n: u64) {
+    query(host, &format!(".log-row[data-line='{n}']"))
+        .set_attribute("data-test-tag", "kept")
+        .unwrap();
+}
+
+fn row_is_tagged(host: &web_sys::Element, n: u64) -> bool {
+    try_query(host, &format!(".log-row[data-line='{n}']"))
+        .is_some_and(|r| r.get_attribute("data-test-tag").as_deref() == Some("kept"))
+}
+
+#[wasm_bindgen_test]
+async fn rows_that_stay_on_screen_keep_their_elements_while_lines_stream_and_are_evicted() {
+    let model = LogModel::with_limits(StoreLimits {
+        max_lines: 300,
+        ..StoreLimits::default()
+    });
+    let host = mount_viewer(model);
+    model.push_lines(info_lines(1, 400));
+    settle().await;
+    assert_eq!(visible_lines(&host).last(), Some(&400));
+    tag_row(&host, 398);
+    tag_row(&host, 399);
+    // A few more lines, each batch evicting as many from the front: every kept line moves
+    // up one row number, but the rows still on screen are not rebuilt.
+    for n in 401..=403 {
+        model.push_lines(info_lines(n, n));
+        settle().await;
+    }
+    assert_eq!(visible_lines(&host).last(), Some(&403), "still following");
+    assert!(
+        row_is_tagged(&host, 398) && row_is_tagged(&host, 399),
+        "rows 398 and 399 kept their elements"
+    );
+    assert_eq!(
+        region(&host).get_attribute("data-first-line").as_deref(),
+        Some("104")
+    );
+}
+
+#[wasm_bindgen_test]
+async fn the_current_match_stays_on_its_line_when_earlier_lines_are_evicted() {
+    let model = LogModel::with_limits(StoreLimits {
+        max_lines: 500,
+        ..StoreLimits::default()
+    });
+    let host = mount_viewer(model);
+    let mut lines = info_lines(1, 400);
+    for n in [10u64, 20, 300, 310] {
+        lines[n as usize - 1].text = format!("needle at {n}");
+    }
+    model.push_lines(lines);
+    settle().await;
+    type_search(&host, "needle");
+    sleep(400).await;
+    // Step to the match on line 300.
+    for _ in 0..4 {
+        if try_query(&host, ".log-row[data-line='300'] mark.log-mark--current").is_some() {
+            break;
+        }
+        query(&host, "button[aria-label='Next match']").click();
+        settle().await;
+    }
+    assert!(try_query(&host, ".log-row[data-line='300'] mark.log-mark--current").is_some());
+    let status = query(&host, ".log-search__status").text_content().unwrap();
+    assert_eq!(status, "3 of 4");
+    // 150 more lines evict lines 1-50 and their two matches.
+    model.push_lines(info_lines(401, 550));
+    settle().await;
+    let status = query(&host, ".log-search__status").text_content().unwrap();
+    assert_eq!(status, "1 of 2", "numbered among the kept lines");
+    scroll_to(&host, 0);
+    settle().await;
+    let row = query(&host, ".log-viewer").get_attribute("data-first-line");
+    assert_eq!(row.as_deref(), Some("51"));
+    // The highlight is still on line 300, and Next goes on to line 310.
+    query(&host, "button[aria-label='Next match']").click();
+    settle().await;
+    assert!(
+        try_query(&host, ".log-row[data-line='310'] mark.log-mark--current").is_some(),
+        "the next match after line 300 is line 310"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn the_download_says_when_it_holds_only_the_kept_lines() {
+    let model = LogModel::with_limits(StoreLimits {
+        max_lines: 100,
+        ..StoreLimits::default()
+    });
+    let host = mount_viewer(model);
+    model.push_lines(info_lines(1, 80));
+    settle().await;
+    let toolbar = query(&host, ".log-toolbar");
+    let button = button_with_text(&toolbar, "Download").expect("a download button");
+    assert_eq!(button.text_content().unwrap().trim(), "Download");
+    assert!(button.title().contains("whole log"), "{}", button.title());
+
+    model.push_lines(info_lines(81, 250));
+    settle().await;
+    let button = button_with_text(&toolbar, "Download").expect("a download button");
+    assert_eq!(button.text_content().unwrap().trim(), "Download kept lines");
+    assert!(
+        button.title().contains("newest 100 of 250 lines"),
+        "{}",
+        button.title()
+    );
+    // The notice is updated in place as eviction goes on (not rebuilt every batch).
+    let notice = query(&host, ".log-notice--evicted");
+    notice.set_attribute("data-test-tag", "kept").unwrap();
+    model.push_lines(info_lines(251, 260));
+    settle().await;
+    let notice = query(&host, ".log-notice--evicted");
+    assert_eq!(
+        notice.get_attribute("data-test-tag").as_deref(),
+        Some("kept")
+    );
+    let text = notice.text_content().unwrap();
+    assert!(text.contains("160 earlier lines are not kept"), "{text}");
+}
+
+#[wasm_bindgen_test]
+async fn a_delta_from_the_feed_adds_its_lines_and_reports_the_deployment() {
+    use shipwatch_model::protocol::{decode_server, Change, ServerMessage};
+    let model = LogModel::new();
+    let host = mount_viewer(model);
+    // The text the server sends, through the feed's decoder, into the viewer.
+    let frame = r#"{"v":1,"type":"delta","sub":"s1","seq":5,"changes":[
+        {"op":"line","n":1,"ts":1700000000000,"stage":"build","level":"info","text":"first"},
+        {"op":"line","n":2,"ts":1700000000010,"stage":"build","level":"error","text":"boom"}]}"#;
+    let changes: Vec<Change> = match decode_server(frame, 1 << 20).unwrap().msg {
+        ServerMessage::Delta { changes, .. } => changes,
+        other => panic!("not a delta: {other:?}"),
+    };
+    assert!(model.apply_changes(changes).is_none());
+    settle().await;
+    assert_eq!(rendered_lines(&host), vec![1, 2]);
+    assert!(query(&host, ".log-row[data-line='2']")
+        .class_list()
+        .contains("log-row--error"));
+}

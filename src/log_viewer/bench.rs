@@ -1,14 +1,17 @@
 //! The benchmark hook: `?bench-lines=N` on a logs URL makes the page ingest N synthetic lines
 //! (ANSI colours, progress bars, long lines, warnings and errors) instead of subscribing to
 //! the feed, and `&bench-rate=R&bench-seconds=S` then streams R lines a second for S seconds
-//! while following. Timings land in `window.__shipwatchBench` (see the report in
-//! `docs/benchmarks.md`): `phase` ("ingesting", "streaming", "done"), `lines`, `ingestMs`,
-//! `firstRowMs`, `readyMs`, `streamed`, `streamFrames`, `longFrames`, `maxFrameMs`,
-//! `domRows`, `peakDomRows`, `wasmMemoryBytes`.
+//! while following, as delta frames through the feed's decoder and the logs page's ingestion
+//! ([`LogModel::apply_changes`]). Timings land in `window.__shipwatchBench` (see the report
+//! in `docs/benchmarks.md`): `phase` ("ingesting", "streaming", "done"), `lines`, `ingestMs`,
+//! `firstRowMs`, `readyMs`, `streamed`, `streamLinesApplied`, `streamMs`, `streamFrames`,
+//! `streamFrameGaps`, `longFrames`, `maxFrameMs`, `following`, `domRows`, `peakDomRows`,
+//! `wasmMemoryBytes`.
 
 use super::model::LogModel;
 use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::*;
+use shipwatch_logview::LogStore;
 use shipwatch_model::entities::Millis;
 use shipwatch_model::{LogLevel, LogLine};
 use std::cell::Cell;
@@ -173,11 +176,26 @@ pub fn run(plan: BenchPlan, model: LogModel) {
         report.set("domRows", peak);
         if plan.rate > 0 {
             report.set("phase", "streaming");
-            let (streamed, frames, long, max) = stream(plan, model, n, &mut peak).await;
-            report.set("streamed", streamed as f64);
-            report.set("streamFrames", frames);
+            let streamed = stream(plan, model, n, &mut peak).await;
+            let long = streamed.gaps.iter().filter(|&&g| g > 50.0).count() as u32;
+            let max = streamed.gaps.iter().copied().fold(0.0, f64::max);
+            report.set("streamed", streamed.sent as f64);
+            report.set("streamLinesApplied", streamed.applied as f64);
+            report.set("streamMs", streamed.ms);
+            report.set("streamFrames", streamed.gaps.len() as u32);
             report.set("longFrames", long);
             report.set("maxFrameMs", max);
+            let gaps: js_sys::Array = streamed.gaps.iter().map(|&g| JsValue::from(g)).collect();
+            report.set("streamFrameGaps", gaps);
+            report.set(
+                "following",
+                document()
+                    .query_selector(".log-viewer")
+                    .ok()
+                    .flatten()
+                    .and_then(|e| e.get_attribute("data-following"))
+                    .unwrap_or_default(),
+            );
         }
         report.set("peakDomRows", peak);
         report.set("domRows", dom_rows());
@@ -186,35 +204,88 @@ pub fn run(plan: BenchPlan, model: LogModel) {
     });
 }
 
-/// Streams `plan.rate` lines a second, a batch per frame, measuring frame gaps.
-async fn stream(
-    plan: BenchPlan,
-    model: LogModel,
-    mut n: u64,
-    peak: &mut u32,
-) -> (u64, u32, u32, f64) {
+/// Lines per delta frame of the stream (a server tick's worth at a few thousand lines/s).
+const FRAME_LINES: u64 = 100;
+
+/// What a stream did.
+struct Streamed {
+    /// Lines sent in delta frames.
+    sent: u64,
+    /// Lines the store took in (its end position moved by this much).
+    applied: u64,
+    /// Time from the first to the last frame, ms.
+    ms: f64,
+    /// The gaps between animation frames while streaming, ms.
+    gaps: Vec<f64>,
+}
+
+/// Streams `plan.rate` lines a second through the feed's path: the lines are encoded
+/// beforehand as the server's delta frames (JSON text), and each animation frame decodes
+/// the frames due with the feed's decoder, checks their sequence numbers with the feed's
+/// cursor and hands their changes to [`LogModel::apply_changes`], as the logs page does
+/// with a live subscription. Measures the gaps between animation frames.
+async fn stream(plan: BenchPlan, model: LogModel, first: u64, peak: &mut u32) -> Streamed {
+    use shipwatch_model::protocol::stream::Cursor;
+    use shipwatch_model::protocol::{
+        decode_server, encode, Change, Limits, ServerFrame, ServerMessage,
+    };
+    let total = plan.rate.saturating_mul(plan.seconds);
+    // Kept as JS strings, as a websocket holds them until its message event: the text is
+    // copied into wasm memory when decoded, and the page's wasm figure is not inflated by
+    // a backlog a real page never has.
+    let frames: Vec<JsValue> = (0..total.div_ceil(FRAME_LINES))
+        .map(|f| {
+            let from = first + f * FRAME_LINES;
+            let to = (from + FRAME_LINES).min(first + total);
+            let changes = (from..to)
+                .map(|n| Change::Line(synthetic_line(n)))
+                .collect();
+            JsValue::from_str(&encode(&ServerFrame::new(ServerMessage::Delta {
+                sub: "bench".into(),
+                seq: from,
+                changes,
+            })))
+        })
+        .collect();
+    let limit = Limits::default().max_server_frame_bytes as usize;
+    let mut cursor = Cursor::new();
+    cursor.snapshot(first - 1);
+    let end_before = model.with(LogStore::end_position);
+    next_frame().await;
     let begin = now();
     let mut last = begin;
-    let (mut frames, mut long, mut max, mut sent) = (0u32, 0u32, 0f64, 0u64);
-    while now() - begin < plan.seconds as f64 * 1000.0 {
+    let (mut gaps, mut next, mut sent) = (Vec::new(), 0usize, 0u64);
+    while next < frames.len() {
         next_frame().await;
         let t = now();
-        let gap = t - last;
+        gaps.push(t - last);
         last = t;
-        frames += 1;
-        if gap > 50.0 {
-            long += 1;
-        }
-        max = max.max(gap);
         let due = (((t - begin) / 1000.0) * plan.rate as f64) as u64;
-        if due > sent {
-            model.push_lines((n..n + (due - sent)).map(synthetic_line));
-            n += due - sent;
-            sent = due;
+        while next < frames.len() && sent < due {
+            let text = frames[next].as_string().unwrap_or_default();
+            let Ok(frame) = decode_server(&text, limit) else {
+                break;
+            };
+            next += 1;
+            if let ServerMessage::Delta {
+                seq, mut changes, ..
+            } = frame.msg
+            {
+                if let Ok(range) = cursor.delta(seq, changes.len()) {
+                    sent += range.len() as u64;
+                    changes.drain(..range.start);
+                    model.apply_changes(changes);
+                }
+            }
         }
         *peak = (*peak).max(dom_rows());
     }
-    (sent, frames, long, max)
+    Streamed {
+        sent,
+        applied: model.with(LogStore::end_position) - end_before,
+        ms: last - begin,
+        gaps,
+    }
 }
 
 async fn next_frame() {

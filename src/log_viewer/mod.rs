@@ -123,9 +123,15 @@ pub fn LogViewer(
             )
         })
     });
+    // The scroller's height leaves room for the summary and the notices (classes rather
+    // than `:has()`, which Chromium re-checks on every row inserted below it).
+    let has_error = Memo::new(move |_| model.with_tracked(|s| s.first_error().is_some()));
+    let has_notice = Memo::new(move |_| stats.with(|s| s.2 > 0 || s.4 > 0));
     view! {
         <section
             class="log-viewer"
+            class:log-viewer--error=move || has_error.get()
+            class:log-viewer--notice=move || has_notice.get()
             role="region"
             aria-label="Deployment logs"
             data-lines-total=move || stats.get().0

@@ -4,7 +4,8 @@
 
 use leptos::prelude::*;
 use shipwatch_logview::{LogStore, StoreLimits};
-use shipwatch_model::LogLine;
+use shipwatch_model::protocol::Change;
+use shipwatch_model::{Deployment, LogLine};
 
 /// The memory policy of the viewer: up to a million lines or 256 MiB of line text and
 /// records, whichever comes first; older lines are evicted (and said so on screen) and
@@ -47,6 +48,25 @@ impl LogModel {
     pub fn push_lines(&self, lines: impl IntoIterator<Item = LogLine>) {
         self.store.update_value(|s| s.extend(lines));
         self.version.update(|v| *v += 1);
+    }
+
+    /// Takes in the changes of one delta of a log subscription: its lines go to the store in
+    /// one batch; returns the newest deployment record among them, if any. This is the one
+    /// path from the feed to the viewer (the logs page and the benchmark's stream use it).
+    pub fn apply_changes(&self, changes: Vec<Change>) -> Option<Deployment> {
+        let mut deployment = None;
+        let mut lines: Vec<LogLine> = Vec::with_capacity(changes.len());
+        for c in changes {
+            match c {
+                Change::Line(line) => lines.push(line),
+                Change::Deployment(d) => deployment = Some(d),
+                _ => {}
+            }
+        }
+        if !lines.is_empty() {
+            self.push_lines(lines);
+        }
+        deployment
     }
 
     /// Forgets every line (another deployment).

@@ -1,5 +1,6 @@
 //! The log lines on screen: only the rows of the visible window (plus a margin) are in the
-//! DOM, keyed by their store position; each row's text is ANSI spans rendered as text nodes.
+//! DOM, keyed by their store position (a row that stays in the window keeps its DOM); each
+//! row's text is ANSI spans rendered as text nodes.
 
 use super::browser::copy_text;
 use super::state::{Layout, TimeMode, Viewer};
@@ -10,11 +11,9 @@ use shipwatch_logview::{mark_spans, LineSpan, Piece};
 use shipwatch_model::LogLevel;
 use std::hash::{Hash, Hasher};
 
-/// What one row shows; its hash is part of the row's key, so a row is rebuilt only when
-/// something it shows changed.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// What one row shows, built once when the row enters the window.
+#[derive(Clone, Debug, PartialEq, Eq)]
 struct RowData {
-    row: usize,
     n: u64,
     time: Option<String>,
     level: LogLevel,
@@ -26,55 +25,73 @@ struct RowData {
     truncated: bool,
 }
 
-/// The data of the rows in a layout.
-fn rows_of(viewer: Viewer, layout: &Layout) -> Vec<(u64, RowData)> {
+/// The rows of a layout as (key, store position). The key is the line's store position
+/// (stable while the line is kept, evictions included) hashed with what changes how the row
+/// looks (time mode, search, selection, current match): a row that stays in the window keeps
+/// its DOM from batch to batch, and only rows entering it (or whose look changed) are built.
+fn row_keys(viewer: Viewer, layout: &Layout) -> Vec<(u64, u64)> {
     let time = viewer.time.get();
     let start = viewer.start.get();
     let selection = viewer.selection.get();
     let search = viewer.search;
-    search.generation.track();
+    let generation = search.generation.get();
+    // New matches in rows already shown (a first scan runs in slices) re-key those rows.
     search.count.track();
     let current = search.current.get();
+    let current_at = current.and_then(|k| search.match_position(k));
     viewer.with_rows(|view, store| {
         (layout.start..layout.end)
             .filter_map(|row| {
                 let index = view.index(store, row)?;
-                let line = store.line(index)?;
+                let n = store.line(index)?.n;
                 let position = store.first_position() + index as u64;
-                let (ranges, current_mark) = match search.line_matches(store, index) {
-                    Some((first, ranges)) => {
-                        let mark = current
-                            .and_then(|c| c.checked_sub(first))
-                            .filter(|&m| m < ranges.len());
-                        (ranges, mark)
-                    }
-                    None => (Vec::new(), None),
-                };
-                let data = RowData {
-                    row,
-                    n: line.n,
-                    time: match time {
-                        TimeMode::Absolute => Some(format_time_utc(line.ts)),
-                        TimeMode::Relative => {
-                            Some(format_relative(line.ts, start.unwrap_or(line.ts)))
-                        }
-                        TimeMode::Hidden => None,
-                    },
-                    level: line.level,
-                    stage: line.stage_name.to_owned(),
-                    pieces: mark_spans(&line.spans(), &ranges),
-                    current: current_mark,
-                    selected: selection.is_some_and(|s| s.contains(line.n)),
-                    hint: line.hint.map(str::to_owned),
-                    truncated: line.truncated,
-                };
-                // The key: the line's store slot (unique, stable across evictions) and
-                // what the row shows, so a changed row is rebuilt and others are kept.
                 let mut h = std::collections::hash_map::DefaultHasher::new();
-                (position, &data).hash(&mut h);
-                Some((h.finish(), data))
+                (position, time, start, generation).hash(&mut h);
+                selection.is_some_and(|s| s.contains(n)).hash(&mut h);
+                search.line_has_matches(store, index).hash(&mut h);
+                (current_at == Some(position))
+                    .then_some(current)
+                    .hash(&mut h);
+                Some((h.finish(), position))
             })
             .collect()
+    })
+}
+
+/// What the row of the line at `position` shows now (called only when the row is built).
+fn row_data(viewer: Viewer, position: u64) -> Option<RowData> {
+    let time = viewer.time.get_untracked();
+    let start = viewer.start.get_untracked();
+    let selection = viewer.selection.get_untracked();
+    let search = viewer.search;
+    let current = search.current.get_untracked();
+    viewer.model.with(|store| {
+        let index = store.index_of_position(position)?;
+        let line = store.line(index)?;
+        let (ranges, current_mark) = match search.line_matches(store, index) {
+            Some((first, ranges)) => {
+                let mark = current
+                    .and_then(|c| c.checked_sub(first))
+                    .filter(|&m| m < ranges.len());
+                (ranges, mark)
+            }
+            None => (Vec::new(), None),
+        };
+        Some(RowData {
+            n: line.n,
+            time: match time {
+                TimeMode::Absolute => Some(format_time_utc(line.ts)),
+                TimeMode::Relative => Some(format_relative(line.ts, start.unwrap_or(line.ts))),
+                TimeMode::Hidden => None,
+            },
+            level: line.level,
+            stage: line.stage_name.to_owned(),
+            pieces: mark_spans(&line.spans(), &ranges),
+            current: current_mark,
+            selected: selection.is_some_and(|s| s.contains(line.n)),
+            hint: line.hint.map(str::to_owned),
+            truncated: line.truncated,
+        })
     })
 }
 
@@ -144,9 +161,9 @@ pub fn LogRows(viewer: Viewer) -> impl IntoView {
                     }
                 >
                     <For
-                        each=move || rows_of(viewer, &layout.get())
+                        each=move || row_keys(viewer, &layout.get())
                         key=|(key, _)| *key
-                        children=move |(_, data)| row_view(viewer, data)
+                        children=move |(_, position)| row_data(viewer, position).map(|d| row_view(viewer, d))
                     />
                 </div>
             </div>
@@ -236,7 +253,6 @@ fn row_view(viewer: Viewer, d: RowData) -> impl IntoView {
             class=class
             role="listitem"
             data-line=n
-            data-row=d.row
             data-stage=d.stage
             title=d.hint.map(|h| format!("Hint: {h}"))
         >

@@ -61,17 +61,37 @@ impl SearchState {
         if self.scanning.get_untracked() {
             return;
         }
-        let count = self.engine.try_update_value(|e| {
+        let counts = self.engine.try_update_value(|e| {
             e.as_mut().map(|e| {
+                let before = e.evicted_matches();
                 e.update(store);
-                e.count()
+                (e.count(), e.evicted_matches() - before)
             })
         });
-        if let Some(Some(count)) = count {
+        if let Some(Some((count, evicted))) = counts {
             if count != self.count.get_untracked() {
                 self.count.set(count);
             }
+            // Matches are numbered among the kept lines: when earlier ones are evicted, the
+            // current match keeps its line (or is gone with it).
+            if evicted > 0 {
+                if let Some(k) = self.current.get_untracked() {
+                    let evicted = usize::try_from(evicted).unwrap_or(usize::MAX);
+                    self.current.set(k.checked_sub(evicted));
+                }
+            }
         }
+    }
+
+    /// The store position of the line holding match `k`.
+    pub fn match_position(&self, k: usize) -> Option<u64> {
+        self.engine.with_value(|e| e.as_ref()?.position_of(k))
+    }
+
+    /// True if the line at a store index has a match.
+    pub fn line_has_matches(&self, store: &LogStore, index: usize) -> bool {
+        self.engine
+            .with_value(|e| e.as_ref().is_some_and(|e| e.has_matches(store, index)))
     }
 
     /// The matches on a store line: the index of its first match and the byte ranges.

@@ -78,15 +78,24 @@ pub fn StageList(viewer: Viewer) -> impl IntoView {
                 </li>
                 <For
                     each=move || stages.get()
-                    key=|s| (s.id, s.status, s.duration.clone(), s.lines, s.errors, s.warnings)
+                    key=|s| (s.id, s.status)
                     children=move |s| {
                         let id = s.id;
                         let name = s.name.clone();
-                        let problems = match (s.errors, s.warnings) {
-                            (0, 0) => String::new(),
-                            (e, 0) => format!(" · {e} errors"),
-                            (0, w) => format!(" · {w} warnings"),
-                            (e, w) => format!(" · {e} errors, {w} warnings"),
+                        // The running stage's counts change with every batch: only its text
+                        // is updated, the item stays.
+                        let meta = move || {
+                            stages.with(|all| {
+                                all.iter().find(|r| r.id == id).map(|s| {
+                                    let problems = match (s.errors, s.warnings) {
+                                        (0, 0) => String::new(),
+                                        (e, 0) => format!(" · {e} errors"),
+                                        (0, w) => format!(" · {w} warnings"),
+                                        (e, w) => format!(" · {e} errors, {w} warnings"),
+                                    };
+                                    format!("{} · {} lines{problems}", s.duration, s.lines)
+                                })
+                            })
                         };
                         view! {
                             <li>
@@ -100,9 +109,7 @@ pub fn StageList(viewer: Viewer) -> impl IntoView {
                                     <span class="log-stage__mark" aria-hidden="true">{s.mark}</span>
                                     <span class="log-stage__name">{s.name}</span>
                                     <span class="log-stage__status">{s.status}</span>
-                                    <span class="log-stage__meta">
-                                        {format!("{} · {} lines{problems}", s.duration, s.lines)}
-                                    </span>
+                                    <span class="log-stage__meta">{meta}</span>
                                 </button>
                             </li>
                         }

@@ -174,7 +174,15 @@ impl Viewer {
             };
         }
         let list = VirtualList::new(total, ROW_HEIGHT, self.viewport.get());
-        let w = list.window(self.scroll_top.get());
+        // Following: the tail, whatever the scroll position says until `sync_scroll` moves
+        // it there; so a batch renders its rows once, not once before and once after the
+        // scroll catches up.
+        let top = if self.following.get() {
+            list.max_scroll_top()
+        } else {
+            self.scroll_top.get()
+        };
+        let w = list.window(top);
         Layout {
             start: w.start,
             end: w.end,
@@ -305,8 +313,11 @@ impl Viewer {
             let total = self.total_rows();
             self.page_end
                 .set((row + WRAP_PAGE / 2).min(total).max(row + 1));
+            let Some(n) = self.line_number_at(row) else {
+                return;
+            };
             request_animation_frame(move || {
-                let css = format!("[data-row='{row}']");
+                let css = format!(".log-row[data-line='{n}']");
                 if let Ok(Some(found)) = el.query_selector(&css) {
                     let opts = web_sys::ScrollIntoViewOptions::new();
                     opts.set_block(web_sys::ScrollLogicalPosition::Center);

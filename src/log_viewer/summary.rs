@@ -67,6 +67,11 @@ pub fn FirstErrorSummary(viewer: Viewer) -> impl IntoView {
 }
 
 /// Says when lines were evicted by the memory policy, or never arrived.
+///
+/// The notices are built once and only their figures change: while a long log streams at
+/// the cap, lines are evicted on every batch, and rebuilding the notice each time would cost
+/// a frame's work and make screen readers repeat it (the start of eviction is announced
+/// once, politely, instead).
 #[component]
 pub fn KeptNotice(viewer: Viewer, #[prop(into)] file_name: Signal<String>) -> impl IntoView {
     let facts = Memo::new(move |_| {
@@ -74,30 +79,68 @@ pub fn KeptNotice(viewer: Viewer, #[prop(into)] file_name: Signal<String>) -> im
             .model
             .with_tracked(|s| (s.evicted(), s.len(), s.limits().max_lines, s.gap_count()))
     });
-    move || {
-        let (evicted, kept, max, gaps) = facts.get();
-        let evicted_notice = (evicted > 0).then(|| {
+    let evicting = Memo::new(move |_| facts.with(|f| f.0 > 0));
+    let gapped = Memo::new(move |_| facts.with(|f| f.3 > 0));
+    Effect::new(move |was: Option<bool>| {
+        let now = evicting.get();
+        if now && was == Some(false) {
+            viewer
+                .announce
+                .set("Earlier lines are no longer kept in this page".into());
+        }
+        now
+    });
+    let evicted_notice = move || {
+        evicting.get().then(|| {
             view! {
-                <p class="log-notice log-notice--evicted" role="status">
-                    <strong>{format!("{evicted} earlier lines are not kept in this page")}</strong>
-                    {format!(
-                        " (memory limit: {max} lines or 256 MiB). Showing the newest {kept} lines; \
-                         search, stages and the first error still count every line. "
-                    )}
+                <p class="log-notice log-notice--evicted" role="note">
+                    <strong>{move || format!("{} earlier lines are not kept in this page", facts.get().0)}</strong>
+                    {move || {
+                        let (_, kept, max, _) = facts.get();
+                        format!(
+                            " (memory limit: {max} lines or 256 MiB). Showing the newest {kept} lines; \
+                             search, stages and the first error still count every line. "
+                        )
+                    }}
                     <button type="button" class="log-btn" on:click=move |_| {
-                        let text = viewer.model.with(|s| s.to_text());
-                        let _ = download_text(&file_name.get_untracked(), &text);
-                    }>"Download the kept lines"</button>
+                        if !download_kept(viewer, &file_name.get_untracked()) {
+                            viewer.announce.set("Download failed".into());
+                        }
+                    }>
+                        "Download the kept lines"
+                    </button>
                 </p>
             }
-        });
-        let gap_notice = (gaps > 0).then(|| {
+        })
+    };
+    let gap_notice = move || {
+        gapped.get().then(|| {
             view! {
                 <p class="log-notice log-notice--gap" role="status">
-                    {format!("{gaps} gaps in line numbers: some lines never arrived.")}
+                    {move || format!("{} gaps in line numbers: some lines never arrived.", facts.get().3)}
                 </p>
             }
-        });
-        (evicted_notice, gap_notice)
-    }
+        })
+    };
+    (evicted_notice, gap_notice)
+}
+
+/// Downloads the lines the page holds; when earlier lines were evicted the file says so in
+/// its first line, so a saved log never passes for the whole one.
+pub fn download_kept(viewer: Viewer, name: &str) -> bool {
+    let text = viewer.model.with(|s| {
+        let mut text = String::new();
+        if s.evicted() > 0 {
+            text.push_str(&format!(
+                "# Lines {} to {} of {}: the {} earlier lines were not kept in the page.\n",
+                s.iter().next().map_or(0, |l| l.n),
+                s.last_number().unwrap_or(0),
+                s.end_position(),
+                s.evicted()
+            ));
+        }
+        text.push_str(&s.to_text());
+        text
+    });
+    download_text(name, &text).is_ok()
 }

@@ -1,8 +1,9 @@
 //! The viewer's controls besides search: timestamps, wrap, problems only, copy, download,
 //! and the follow state.
 
-use super::browser::{copy_text, download_text};
+use super::browser::copy_text;
 use super::state::{TimeMode, Viewer};
+use super::summary::download_kept;
 use leptos::prelude::*;
 use shipwatch_logview::LineFilter;
 
@@ -21,12 +22,32 @@ pub fn Toolbar(viewer: Viewer, #[prop(into)] file_name: Signal<String>) -> impl 
         }
     };
     let download = move |_| {
-        let text = viewer.model.with(|s| s.to_text());
         let name = file_name.get_untracked();
-        match download_text(&name, &text) {
-            Ok(()) => viewer.announce.set(format!("Downloading {name}")),
-            Err(_) => viewer.announce.set("Download failed".into()),
+        if download_kept(viewer, &name) {
+            viewer.announce.set(format!("Downloading {name}"));
+        } else {
+            viewer.announce.set("Download failed".into());
         }
+    };
+    // What the download holds: the whole log, or only the lines the page kept.
+    let held = Memo::new(move |_| {
+        viewer
+            .model
+            .with_tracked(|s| (s.evicted() > 0).then(|| (s.len(), s.end_position())))
+    });
+    let download_label = move || {
+        if held.with(Option::is_some) {
+            "Download kept lines"
+        } else {
+            "Download"
+        }
+    };
+    let download_title = move || match held.get() {
+        None => "Download the whole log as plain text".to_string(),
+        Some((kept, total)) => format!(
+            "Download the newest {kept} of {total} lines as plain text: the page did not keep \
+             the earlier ones (the file says so in its first line)"
+        ),
     };
     let copy_selection = move |_| {
         let Some(span) = viewer.selection.get_untracked() else {
@@ -87,8 +108,8 @@ pub fn Toolbar(viewer: Viewer, #[prop(into)] file_name: Signal<String>) -> impl 
                 };
                 view! { <button type="button" class="log-btn" on:click=copy_selection>{label}</button> }
             })}
-            <button type="button" class="log-btn" on:click=download title="Download the log as plain text">
-                "Download"
+            <button type="button" class="log-btn" on:click=download title=download_title>
+                {download_label}
             </button>
         </div>
     }

@@ -11,8 +11,8 @@ use crate::state::environments::EnvironmentsState;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 use send_wrapper::SendWrapper;
-use shipwatch_model::protocol::{Change, ErrorCode, Snapshot, Topic};
-use shipwatch_model::{Deployment, DeploymentStatus, LogLine};
+use shipwatch_model::protocol::{ErrorCode, Snapshot, Topic};
+use shipwatch_model::{Deployment, DeploymentStatus};
 
 /// Delay before asking again for a log the server does not know (yet): after a server
 /// restart a deployment's log comes back once the simulator recreates it.
@@ -164,16 +164,8 @@ fn subscribe(
             }
             SubEvent::Snapshot(_) => {}
             SubEvent::Changes(changes) => {
-                let mut lines: Vec<LogLine> = Vec::new();
-                for c in changes {
-                    match c {
-                        Change::Line(line) => lines.push(line),
-                        Change::Deployment(d) => deployment.set(Some(d)),
-                        _ => {}
-                    }
-                }
-                if !lines.is_empty() {
-                    model.push_lines(lines);
+                if let Some(d) = model.apply_changes(changes) {
+                    deployment.set(Some(d));
                 }
             }
             SubEvent::Refused(code, message) => {

@@ -480,6 +480,33 @@ impl StoreSearch {
         self.lines.front().map_or(self.total, |h| h.before)
     }
 
+    /// Matches that were on lines evicted since the search started: match numbers shift down
+    /// by the growth of this figure when lines are evicted.
+    pub fn evicted_matches(&self) -> u64 {
+        self.base()
+    }
+
+    /// The store position of the line holding match `k` (no text is searched).
+    pub fn position_of(&self, k: usize) -> Option<u64> {
+        if k >= self.count() {
+            return None;
+        }
+        let target = self.base() + k as u64;
+        let i = self
+            .lines
+            .partition_point(|h| h.before <= target)
+            .checked_sub(1)?;
+        Some(self.lines[i].position)
+    }
+
+    /// True if the line at a store index has a match (a binary search, no text searched).
+    pub fn has_matches(&self, store: &LogStore, line: usize) -> bool {
+        let position = store.first_position() + line as u64;
+        self.lines
+            .binary_search_by_key(&position, |h| h.position)
+            .is_ok()
+    }
+
     /// Match number `k` (0-based, in log order).
     pub fn get(&self, store: &LogStore, k: usize) -> Option<Hit> {
         if k >= self.count() {

@@ -145,6 +145,23 @@ const TABLES: &[Table] = &[
         ],
     },
     Table {
+        id: "log-stream",
+        title: "Log streaming (1,000,000 lines kept, then 10,000 lines/s for 10 s while following; lines go through the feed's decoder and the logs page's ingestion)",
+        columns: &[
+            ("lines/s asked", "log_stream_rate_requested"),
+            ("lines/s applied", "log_stream_lines_per_s"),
+            ("frame p50 ms", "log_stream_frame_p50"),
+            ("frame p95 ms", "log_stream_frame_p95"),
+            ("frame max ms", "log_stream_frame_max"),
+            ("frames > 50 ms", "log_stream_frames_over_50ms"),
+            ("frames", "log_stream_frames"),
+            ("peak DOM rows", "log_stream_peak_dom_rows"),
+            ("still following", "log_stream_still_following"),
+            ("wasm MB", "log_stream_wasm_memory"),
+            ("JS heap MB", "log_stream_js_heap"),
+        ],
+    },
+    Table {
         id: "server",
         title: "Server fan-out and resume (loopback; 1 environment of 100 services, 1,000 events/s asked)",
         columns: &[
@@ -261,6 +278,10 @@ pub fn bench(args: &[String]) -> Result {
         part(
             "log ingest",
             page::log_ingest(&tools, &built, plan.log_lines, plan.log_runs, &mut figures),
+        );
+        part(
+            "log streaming",
+            page::log_stream(&tools, &built, plan.log_lines, plan.log_runs, &mut figures),
         );
     }
     if wanted("server") {

@@ -357,3 +357,131 @@ pub fn log_ingest(
     figures.put_median("log_js_heap", &got[names.len() + 1], "MB");
     Ok(())
 }
+
+/// Lines a second streamed into the log viewer while it follows the tail.
+pub const LOG_STREAM_RATE: u64 = 10_000;
+/// Seconds of streaming.
+pub const LOG_STREAM_SECONDS: u64 = 10;
+
+/// The log viewer following a live log: `preload` lines first (so the store is at its cap
+/// and evicts while streaming), then [`LOG_STREAM_RATE`] lines a second for
+/// [`LOG_STREAM_SECONDS`], through the hook's `bench-rate` (the lines go through the feed's
+/// decoder and the logs page's ingestion, see `src/log_viewer/bench.rs`).
+pub fn log_stream(
+    tools: &Tools,
+    built: &Built,
+    preload: u64,
+    runs: usize,
+    figures: &mut Figures,
+) -> Result {
+    let server = Server::start(&built.server, &built.dist, &["--scenario", "calm"])?;
+    let url = server.url(&format!(
+        "/env/production/service/api/deployments/bench/logs?bench-lines={preload}\
+         &bench-rate={LOG_STREAM_RATE}&bench-seconds={LOG_STREAM_SECONDS}"
+    ));
+    let total = "Number((document.querySelector('[aria-label=\"Deployment logs\"]') || \
+                 {dataset: {}}).dataset.linesTotal || 0)";
+    let mut got: Vec<StreamRun> = Vec::new();
+    for _ in 0..runs {
+        let b = open(tools, &url)?;
+        b.wait_for(
+            "the log viewer to start streaming",
+            "const r = window.__shipwatchBench; \
+             return r && (r.phase === 'streaming' || r.phase === 'done') ? true : null;",
+            Duration::from_secs(300),
+        )?;
+        // The probe's frame clock is the fallback for a hook that does not time its frames.
+        let start = b.eval(&format!("window.__benchProbe.start(); return {total};"))?;
+        let v = b.wait_for(
+            "the streaming to finish",
+            "const r = window.__shipwatchBench; return r && r.phase === 'done' ? r : null;",
+            Duration::from_secs(LOG_STREAM_SECONDS + 120),
+        )?;
+        let probe = b.eval(&format!(
+            "const p = window.__benchProbe.stop(); p.total = {total}; \
+             p.following = (document.querySelector('[aria-label=\"Deployment logs\"]') || \
+             {{dataset: {{}}}}).dataset.following; return p;"
+        ))?;
+        let m = b.eval("if (window.gc) window.gc(); return window.__benchProbe.memory();")?;
+        got.push(StreamRun::read(&v, &probe, num(&start), &m));
+    }
+    figures.put("log_stream_preloaded", preload as f64, "lines");
+    figures.put(
+        "log_stream_rate_requested",
+        LOG_STREAM_RATE as f64,
+        "lines/s",
+    );
+    let each = |f: &dyn Fn(&StreamRun) -> f64| got.iter().map(f).collect::<Vec<f64>>();
+    figures.put_median(
+        "log_stream_lines_per_s",
+        &each(&|r| r.lines_per_s),
+        "lines/s",
+    );
+    let pct = |p: f64| move |r: &StreamRun| percentile(&r.frames, p).unwrap_or(f64::NAN);
+    figures.put_median("log_stream_frame_p50", &each(&pct(50.0)), "ms");
+    figures.put_median("log_stream_frame_p95", &each(&pct(95.0)), "ms");
+    figures.put_median("log_stream_frame_max", &each(&pct(100.0)), "ms");
+    figures.put_median(
+        "log_stream_frames_over_50ms",
+        &each(&|r| r.frames.iter().filter(|&&f| f > 50.0).count() as f64),
+        "frames",
+    );
+    figures.put_median(
+        "log_stream_frames",
+        &each(&|r| r.frames.len() as f64),
+        "frames",
+    );
+    figures.put_median("log_stream_peak_dom_rows", &each(&|r| r.peak_rows), "rows");
+    figures.put_median(
+        "log_stream_still_following",
+        &each(&|r| r.following),
+        "(1 = yes)",
+    );
+    figures.put_median("log_stream_wasm_memory", &each(&|r| r.wasm_mb), "MB");
+    figures.put_median("log_stream_js_heap", &each(&|r| r.js_mb), "MB");
+    Ok(())
+}
+
+/// What one streaming session saw.
+struct StreamRun {
+    /// Frame gaps while streaming, ms.
+    frames: Vec<f64>,
+    lines_per_s: f64,
+    peak_rows: f64,
+    following: f64,
+    wasm_mb: f64,
+    js_mb: f64,
+}
+
+impl StreamRun {
+    /// From the hook's report, the probe's window (and the line count when it began), and
+    /// the memory sample.
+    fn read(hook: &Value, probe: &Value, total_at_start: f64, memory: &Value) -> StreamRun {
+        let list =
+            |v: &Value| -> Option<Vec<f64>> { v.as_array().map(|a| a.iter().map(num).collect()) };
+        // The hook's own frame gaps cover exactly the streaming; the probe's window starts
+        // a poll later and ends a poll after.
+        let frames = list(&hook["streamFrameGaps"])
+            .or_else(|| list(&probe["frames"]))
+            .unwrap_or_default();
+        let lines_per_s = match (
+            hook["streamLinesApplied"].as_f64(),
+            hook["streamMs"].as_f64(),
+        ) {
+            (Some(lines), Some(ms)) if ms > 0.0 => lines / (ms / 1000.0),
+            _ => (num(&probe["total"]) - total_at_start) / num(&probe["seconds"]),
+        };
+        StreamRun {
+            frames,
+            lines_per_s,
+            peak_rows: num(&hook["peakDomRows"]),
+            following: if probe["following"] == "true" {
+                1.0
+            } else {
+                0.0
+            },
+            wasm_mb: num(&hook["wasmMemoryBytes"]) / 1e6,
+            js_mb: num(&memory["js"]) / 1e6,
+        }
+    }
+}
