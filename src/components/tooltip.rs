@@ -97,9 +97,9 @@ pub fn Tooltip(state: TooltipState, trigger: Children, bubble: ChildrenFn) -> im
         <span
             class="tooltip-anchor"
             on:mouseenter=move |_| open.set(true)
-            on:mouseleave=move |_| open.set(false)
+            on:mouseleave=move |_| { open.try_set(false); }
             on:focusin=move |_| open.set(true)
-            on:focusout=move |_| open.set(false)
+            on:focusout=move |_| { open.try_set(false); }
             on:keydown=keydown
         >
             {trigger()}

@@ -14,6 +14,9 @@ use shipwatch_model::rules::service_running;
 use shipwatch_model::triage::in_trouble;
 use shipwatch_model::{RunningStatus, Service};
 
+/// Least time between two highlights of a row, in ms.
+const FLASH_EVERY_MS: f64 = 4_000.0;
+
 /// One service: its row, and its instances when expanded.
 #[component]
 pub fn ServiceRow(
@@ -64,15 +67,24 @@ pub fn ServiceRow(
         }
         why
     });
-    // Briefly highlight a row whose status changed (CSS skips it under reduced motion).
+    // Briefly highlight a row whose status changed (CSS skips it under reduced motion), at
+    // most once per few seconds: under a storm of changes a row that never stops flashing
+    // tells nothing and repaints every frame.
     let flash = RwSignal::new(false);
     let previous = StoredValue::new(None::<RunningStatus>);
+    let last_flash = StoredValue::new(f64::NEG_INFINITY);
     Effect::new(move |_| {
         let now = verdict.get().status;
-        if previous.get_value().is_some_and(|p| p != now) {
+        let changed = previous.get_value().is_some_and(|p| p != now);
+        let at = js_sys::Date::now();
+        if changed && at - last_flash.get_value() >= FLASH_EVERY_MS {
+            last_flash.set_value(at);
             flash.set(true);
+            // The row may have scrolled out of the window (and been disposed) by then.
             set_timeout(
-                move || flash.set(false),
+                move || {
+                    flash.try_set(false);
+                },
                 std::time::Duration::from_millis(1200),
             );
         }

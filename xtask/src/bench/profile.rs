@@ -22,7 +22,7 @@ const TOP: usize = 40;
 pub fn profile(args: &[String]) -> Result {
     let what = args.first().map(String::as_str).unwrap_or("load");
     if !["load", "updates"].contains(&what) {
-        return Err("usage: cargo xtask profile <load|updates>".into());
+        return Err("usage: cargo xtask profile <load|updates> [--reduced-motion]".into());
     }
     let dist = build_named_dist()?;
     let server_bin = root().join("target/native/shipwatch-server");
@@ -44,6 +44,13 @@ pub fn profile(args: &[String]) -> Result {
         script_wait: Duration::from_secs(60),
     };
     let b = Browser::start(&tools.chromium, &tools.driver, tools.script_wait)?;
+    // `--reduced-motion`: the same with animations off, to see what they cost.
+    if args.iter().any(|a| a == "--reduced-motion") {
+        b.cdp(
+            "Emulation.setEmulatedMedia",
+            json!({ "features": [{ "name": "prefers-reduced-motion", "value": "reduce" }] }),
+        )?;
+    }
     b.cdp("Profiler.enable", json!({}))?;
     b.cdp("Profiler.setSamplingInterval", json!({ "interval": 200 }))?;
     let url = server.url("/env/production");
