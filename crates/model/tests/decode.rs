@@ -341,6 +341,18 @@ proptest! {
     fn mutated_examples_never_panic(text in mutated()) {
         check_total(&text);
     }
+
+    /// The fast path for deltas and snapshots never answers differently from serde's own
+    /// decoding of the frame types.
+    #[test]
+    fn the_fast_path_decodes_as_the_frame_types_do(text in mutated()) {
+        let generic = serde_json::from_str::<ServerFrame>(&text).ok().filter(|f| f.v == 1);
+        if let Ok(frame) = decode_server(&text, LIMIT) {
+            prop_assert_eq!(Some(frame), generic);
+        } else {
+            prop_assert_eq!(generic, None);
+        }
+    }
 }
 
 #[test]

@@ -79,6 +79,11 @@ pub fn decode_client(text: &str, limit: usize) -> Result<ClientFrame, DecodeErro
 
 /// Decodes a frame sent by the server; `limit` is the largest frame accepted, in bytes.
 pub fn decode_server(text: &str, limit: usize) -> Result<ServerFrame, DecodeError> {
+    if text.len() <= limit {
+        if let Some(frame) = super::fast_decode::decode(text) {
+            return Ok(frame);
+        }
+    }
     let frame: ServerFrame = decode(text, limit, &SERVER_TYPES)?;
     check_version(frame.v)?;
     Ok(frame)

@@ -3,6 +3,7 @@
 
 mod client_frame;
 mod decode;
+mod fast_decode;
 mod limits;
 pub mod reconnect;
 mod server_frame;
