@@ -229,6 +229,32 @@ pub async fn run(o: Opts) {
     }
 }
 
+/// Marks a snapshot's sequence number in `Report::receipts` (deltas use theirs as is).
+const SNAPSHOT_KEY: u64 = 1 << 63;
+
+/// Records the newest stamp of each service in a probe's frame and, when `measure`, the
+/// latency of every stamp newer than what the probe knew; returns the number of services.
+fn stamps(
+    text: &str,
+    r: &mut Report,
+    newest: &mut HashMap<String, u64>,
+    shared: &Shared,
+    measure: bool,
+) -> u64 {
+    let start = shared.window_start_ms.load(Ordering::Relaxed);
+    let received = wall_ms();
+    let mut n = 0;
+    for (id, stamp) in frame::service_stamps(text) {
+        n += 1;
+        let prev = newest.insert(id, stamp).unwrap_or(0);
+        if measure && stamp > prev && stamp >= start {
+            r.stamp_latencies_ms
+                .push(received.saturating_sub(stamp) as f64);
+        }
+    }
+    n
+}
+
 fn note(shared: &Shared, why: String) {
     if let Ok(mut r) = shared.reasons.lock() {
         *r.entry(why).or_default() += 1;
@@ -289,6 +315,8 @@ async fn client(
                 }
             }
             Kind::Snapshot | Kind::Resumed => {
+                let seq = frame::number(&text, "seq");
+                let was_live = live;
                 if !live {
                     live = true;
                     drop(handshake.take());
@@ -296,7 +324,19 @@ async fn client(
                 } else if measuring {
                     r.resyncs += 1;
                 }
-                next_seq = frame::number(&text, "seq").map(|s| s + 1);
+                if measuring && was_live {
+                    if let Some(seq) = seq {
+                        // A snapshot sent to laggards is one frame too: its own spread.
+                        r.receipts.push((seq | SNAPSHOT_KEY, now));
+                    }
+                    r.bytes += text.len() as u64;
+                }
+                if probe {
+                    // A snapshot tells of every change it folds in: those count as received
+                    // now (a laggard is sent the present state rather than each change).
+                    stamps(&text, &mut r, &mut newest, &shared, measuring && was_live);
+                }
+                next_seq = seq.map(|s| s + 1);
             }
             Kind::Delta => {
                 let Some(seq) = frame::number(&text, "seq") else {
@@ -314,16 +354,7 @@ async fn client(
                         if let Some(expected) = next_seq {
                             r.gaps += seq.saturating_sub(expected);
                         }
-                        let start = shared.window_start_ms.load(Ordering::Relaxed);
-                        let received = wall_ms();
-                        for (id, stamp) in frame::service_stamps(&text) {
-                            r.upserts += 1;
-                            let prev = newest.insert(id, stamp).unwrap_or(0);
-                            if stamp > prev && stamp >= start {
-                                r.stamp_latencies_ms
-                                    .push(received.saturating_sub(stamp) as f64);
-                            }
-                        }
+                        r.upserts += stamps(&text, &mut r, &mut newest, &shared, true);
                     }
                     next_seq = Some(seq + n);
                 }

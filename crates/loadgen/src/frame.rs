@@ -70,19 +70,27 @@ pub fn subscribe(env: &str, resume_from: Option<u64>) -> String {
     }
 }
 
-/// For each service a delta upserts: its id and the newest time stamp it carries (instance
-/// `started_at`, deployment `started_at`/`finished_at`), in simulated milliseconds.
+/// For each service a delta upserts, or an environment snapshot holds: its id and the newest
+/// time stamp it carries (instance `started_at`, deployment `started_at`/`finished_at`), in
+/// simulated milliseconds.
 pub fn service_stamps(text: &str) -> Vec<(String, u64)> {
     let Ok(v) = serde_json::from_str::<serde_json::Value>(text) else {
         return Vec::new();
     };
-    let Some(changes) = v.get("changes").and_then(|c| c.as_array()) else {
-        return Vec::new();
+    let services: Vec<&serde_json::Value> = match v.get("changes").and_then(|c| c.as_array()) {
+        Some(changes) => changes
+            .iter()
+            .filter(|c| c.get("op").and_then(|o| o.as_str()) == Some("service_upsert"))
+            .collect(),
+        None => v
+            .pointer("/data/environment/services")
+            .and_then(|s| s.as_array())
+            .map(|s| s.iter().collect())
+            .unwrap_or_default(),
     };
     let ms = |v: Option<&serde_json::Value>| v.and_then(serde_json::Value::as_u64).unwrap_or(0);
-    changes
-        .iter()
-        .filter(|c| c.get("op").and_then(|o| o.as_str()) == Some("service_upsert"))
+    services
+        .into_iter()
         .filter_map(|c| {
             let id = c.get("id")?.as_str()?.to_string();
             let mut newest = 0;
@@ -135,5 +143,12 @@ mod tests {
     fn finds_the_newest_stamp_of_each_upserted_service() {
         let f = r#"{"v":1,"type":"delta","sub":"e","seq":5,"changes":[{"op":"service_upsert","id":"api","name":"api","kind":"application","instances":[{"name":"a","status":"RUNNING","version":"1","restarts":0,"started_at":10},{"name":"b","status":"RUNNING","version":"1","restarts":0,"started_at":30}],"version":"1","deployment":{"id":"d","status":"DEPLOYING","version":"2","started_at":20}}]}"#;
         assert_eq!(service_stamps(f), vec![("api".to_string(), 30)]);
+    }
+
+    #[test]
+    fn finds_the_stamps_of_a_snapshot() {
+        let f = r#"{"v":1,"type":"snapshot","sub":"e","seq":9,"data":{"kind":"environment","environment":{"id":"p","name":"p","services":[{"id":"db","name":"db","kind":"database","instances":[{"name":"db-0","status":"RUNNING","version":"16","restarts":1,"started_at":44}],"version":"16"}]}}}"#;
+        assert_eq!(kind(f), Kind::Snapshot);
+        assert_eq!(service_stamps(f), vec![("db".to_string(), 44)]);
     }
 }

@@ -86,9 +86,11 @@ pub struct Config {
     #[arg(long, default_value_t = 4096)]
     pub replay: usize,
 
-    /// Frames queued per client before its subscriptions fall back to catching up.
-    #[arg(long, default_value_t = 64)]
-    pub client_queue: usize,
+    /// Socket send buffer per client, in bytes (0: the system's, which grows to megabytes). A
+    /// small one bounds what waits in the kernel for a slow client: it then gets fewer, newer
+    /// frames, and its heartbeats are not stuck behind old data.
+    #[arg(long, default_value_t = 64 * 1024)]
+    pub send_buffer_bytes: u32,
 
     /// Deployment logs kept in memory (older ones are forgotten).
     #[arg(long, default_value_t = 512)]

@@ -1,9 +1,59 @@
 //! Server frames as text. Deltas and snapshots are spliced from JSON that was serialized once
-//! per change (see [`crate::hub`]), so fan-out costs a copy per client, not an encode.
+//! per change (see [`crate::hub`]), and a topic's [`FrameCache`] hands the same frame bytes to
+//! every subscriber that needs that frame, so fan-out costs a reference per client, not an
+//! encode or a copy.
 
 use crate::hub::Item;
+use axum::extract::ws::Utf8Bytes;
 use shipwatch_model::protocol::{encode, ErrorCode, Limits, ServerFrame, ServerMessage, VERSION};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+/// Which delta a cached frame is: (subscription id as JSON, first seq, last seq).
+type DeltaKey = (String, u64, u64);
+/// Which snapshot a cached frame is: (subscription id as JSON, seq).
+type SnapshotKey = (String, u64);
+
+/// The last delta and the last snapshot frame built for a topic. Subscribers that are up to
+/// date wake together and need the same delta; laggards re-synchronised at the same moment
+/// need the same snapshot. Clients name their subscriptions, and the name is in the frame,
+/// so the frames are shared between subscriptions of the same name (a swarm of identical
+/// clients, or tabs of one app version); others build their own.
+#[derive(Default)]
+pub struct FrameCache {
+    delta: Mutex<Option<(DeltaKey, Utf8Bytes)>>,
+    snapshot: Mutex<Option<(SnapshotKey, Utf8Bytes)>>,
+}
+
+impl FrameCache {
+    /// The delta frame of these consecutive changes.
+    pub fn delta(&self, sub_json: &str, items: &[Arc<Item>]) -> Utf8Bytes {
+        let first = items.first().map_or(0, |i| i.seq);
+        let last = items.last().map_or(0, |i| i.seq);
+        // Building under the lock: the others that need this frame wait for it, not rebuild it.
+        let mut slot = self.delta.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(((s, f, l), frame)) = &*slot {
+            if *f == first && *l == last && s == sub_json {
+                return frame.clone();
+            }
+        }
+        let frame = Utf8Bytes::from(delta(sub_json, items));
+        *slot = Some(((sub_json.to_string(), first, last), frame.clone()));
+        frame
+    }
+
+    /// The snapshot frame at `seq` around `data`.
+    pub fn snapshot(&self, sub_json: &str, seq: u64, data: &str) -> Utf8Bytes {
+        let mut slot = self.snapshot.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(((s, at), frame)) = &*slot {
+            if *at == seq && s == sub_json {
+                return frame.clone();
+            }
+        }
+        let frame = Utf8Bytes::from(snapshot(sub_json, seq, data));
+        *slot = Some(((sub_json.to_string(), seq), frame.clone()));
+        frame
+    }
+}
 
 /// The subscription id as a JSON string, computed once per subscription.
 pub fn sub_json(sub: &str) -> String {
@@ -71,9 +121,11 @@ mod tests {
                 let c = Change::EnvironmentRemoved {
                     id: format!("e{seq}"),
                 };
+                let json: Arc<str> = encode(&c).into();
                 Arc::new(Item {
                     seq,
-                    json: encode(&c).into(),
+                    total_bytes: json.len() as u64,
+                    json,
                 })
             })
             .collect();

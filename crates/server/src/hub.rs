@@ -1,16 +1,19 @@
 //! Topics and their state: the environments list, each environment, each deployment's log.
 //!
-//! Every topic has a sequence number, a replay buffer of pre-serialized changes and a
-//! broadcast channel. A change is serialized once, however many clients follow the topic.
-//! Publishing and subscribing take the same per-topic lock, so a new subscriber's snapshot (or
-//! replay point) and its live stream meet with no gap and no duplicate.
+//! Every topic has a sequence number, a replay buffer of pre-serialized changes and a watch
+//! channel that announces its newest sequence number once per published batch. A change is
+//! serialized once, however many clients follow the topic; sockets pull what they miss from
+//! the replay buffer when they can take it (see [`crate::subscription`]). Subscribing reads
+//! the snapshot (or replay point) under the same per-topic lock publishing takes, so a new
+//! subscriber's head and the changes after it meet with no gap and no duplicate.
 
+use crate::frames::FrameCache;
 use crate::sim::SimEvent;
 use shipwatch_model::protocol::{encode, Change, Snapshot, Topic};
 use shipwatch_model::{rules, Deployment, Environment, EnvironmentSummary};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
-use tokio::sync::broadcast;
+use tokio::sync::watch;
 
 /// One published change, serialized once and shared by every subscriber.
 #[derive(Debug)]
@@ -19,6 +22,9 @@ pub struct Item {
     pub seq: u64,
     /// The change as JSON.
     pub json: Arc<str>,
+    /// Bytes of JSON of the topic's changes up to and including this one: the size of any
+    /// backlog is a subtraction.
+    pub total_bytes: u64,
 }
 
 /// Sizes of the hub's buffers.
@@ -26,8 +32,6 @@ pub struct Item {
 pub struct HubConfig {
     /// Changes kept per environment topic for resumes and laggards.
     pub replay: usize,
-    /// Broadcast slots per topic (a subscriber further behind catches up from the replay).
-    pub broadcast: usize,
     /// Deployment logs kept; older ones are forgotten.
     pub max_logs: usize,
     /// Sequence number the environment topics start from. Starting from the clock keeps a
@@ -53,26 +57,33 @@ pub enum Head {
     },
 }
 
-/// A subscription's starting point and its live stream, taken under one lock.
+/// A subscription's starting point and its wake-ups, taken under one lock.
 #[derive(Debug)]
 pub struct Start {
     /// What to send first.
     pub head: Head,
     /// Sequence number of the first change to send after the head.
     pub next_seq: u64,
-    /// Live changes, from the moment of the head on.
-    pub rx: broadcast::Receiver<Arc<Item>>,
+    /// Announces the topic's newest sequence number; closed when the topic ends.
+    pub rx: watch::Receiver<u64>,
 }
+
+/// A subscriber whose missed changes weigh more than this many snapshots of the topic's state
+/// gets a snapshot instead of them (not on log topics, whose snapshot is only a header). Above
+/// 1, so that a client that keeps up is not sent snapshots when one batch happens to weigh
+/// about as much as the state (every service changed once).
+pub const CONFLATE_AFTER_SNAPSHOTS: u64 = 3;
 
 /// What the replay buffer holds from a sequence number on.
 #[derive(Debug)]
 pub enum Read {
-    /// Changes from the asked number on (at most the asked count).
+    /// Changes from the asked number on (at most the asked count and, past the first, bytes).
     Items(Vec<Arc<Item>>),
     /// Nothing newer.
     UpToDate,
-    /// The asked number is no longer in the buffer: take a fresh snapshot.
-    Gone,
+    /// Take a fresh snapshot: the asked number is no longer in the buffer, or the changes
+    /// from it on weigh more than the state.
+    Resync,
 }
 
 enum Replay {
@@ -96,17 +107,23 @@ struct State {
     /// The sequence number the topic started at (its first change is `base + 1`).
     base: u64,
     seq: u64,
+    /// Bytes of JSON of every change published so far.
+    total_bytes: u64,
     replay: Replay,
     data: Data,
     /// The last snapshot built, valid while `seq` has not moved: many subscribers, one encode.
     cached: Option<(u64, Arc<str>)>,
+    /// Length of the last snapshot built: what a laggard's backlog is weighed against.
+    snapshot_len: Option<usize>,
     /// None once the topic is gone: dropping the sender ends every subscriber's stream.
-    tx: Option<broadcast::Sender<Arc<Item>>>,
+    tx: Option<watch::Sender<u64>>,
 }
 
 /// One topic.
 pub struct TopicCell {
     state: Mutex<State>,
+    /// Frames built for one subscriber, reused by the next one that needs the same.
+    pub frames: FrameCache,
 }
 
 fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
@@ -115,17 +132,20 @@ fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
 }
 
 impl TopicCell {
-    fn new(seq: u64, replay: Replay, data: Data, broadcast_cap: usize) -> Arc<Self> {
-        let (tx, _) = broadcast::channel(broadcast_cap.max(1));
+    fn new(seq: u64, replay: Replay, data: Data) -> Arc<Self> {
+        let (tx, _) = watch::channel(seq);
         Arc::new(Self {
             state: Mutex::new(State {
                 base: seq,
                 seq,
+                total_bytes: 0,
                 replay,
                 data,
                 cached: None,
+                snapshot_len: None,
                 tx: Some(tx),
             }),
+            frames: FrameCache::default(),
         })
     }
 
@@ -134,13 +154,18 @@ impl TopicCell {
         lock(&self.state).seq
     }
 
+    /// Whether the topic ended (its subscribers get an error frame).
+    pub fn is_closed(&self) -> bool {
+        lock(&self.state).tx.is_none()
+    }
+
     /// Starts a subscription: replay from `resume_from` if the buffer still has what follows
     /// it, else a fresh snapshot. None if the topic is gone.
     pub fn subscribe(&self, resume_from: Option<u64>) -> Option<Start> {
         let mut st = lock(&self.state);
         let rx = st.tx.as_ref()?.subscribe();
         if let Some(r) = resume_from {
-            if r <= st.seq && st.has_from(r + 1) {
+            if r <= st.seq && st.has_from(r + 1) && !st.outweighs_state(r + 1) {
                 return Some(Start {
                     head: Head::Resumed { seq: r },
                     next_seq: r + 1,
@@ -156,51 +181,66 @@ impl TopicCell {
         })
     }
 
-    /// Up to `max` changes from `from` on.
-    pub fn read_from(&self, from: u64, max: usize) -> Read {
-        let st = lock(&self.state);
+    /// A fresh snapshot and the seq it stands at, for a subscriber that is too far behind.
+    pub fn snapshot(&self) -> (u64, Arc<str>) {
+        lock(&self.state).snapshot()
+    }
+
+    /// Up to `max` changes from `from` on, and past the first at most about `max_bytes`.
+    pub fn read_from(&self, from: u64, max: usize, max_bytes: usize) -> Read {
+        let mut st = lock(&self.state);
         if from > st.seq {
             return Read::UpToDate;
         }
-        let items: Vec<Arc<Item>> = match &st.replay {
-            Replay::Full(all) => {
-                let start = from.saturating_sub(st.base + 1) as usize;
-                all.iter().skip(start).take(max).cloned().collect()
-            }
-            Replay::Bounded(buf, _) => match buf.front() {
-                Some(first) if first.seq <= from => {
-                    let start = (from - first.seq) as usize;
-                    buf.iter().skip(start).take(max).cloned().collect()
-                }
-                _ => return Read::Gone,
-            },
+        if !st.has_from(from) || st.outweighs_state(from) {
+            return Read::Resync;
+        }
+        let start = st.index_of(from);
+        let tail: Box<dyn Iterator<Item = &Arc<Item>>> = match &st.replay {
+            Replay::Full(all) => Box::new(all.iter().skip(start)),
+            Replay::Bounded(buf, _) => Box::new(buf.iter().skip(start)),
         };
-        if items.is_empty() {
-            Read::Gone
-        } else {
-            Read::Items(items)
+        let mut items: Vec<Arc<Item>> = Vec::new();
+        let mut bytes = 0;
+        for item in tail.take(max.max(1)) {
+            if !items.is_empty() && bytes + item.json.len() > max_bytes {
+                break;
+            }
+            bytes += item.json.len() + 1;
+            items.push(item.clone());
+        }
+        match items.first() {
+            Some(first) if first.seq == from => Read::Items(items),
+            _ => Read::Resync,
         }
     }
 
     fn publish(st: &mut State, change: &Change) {
         st.seq += 1;
+        let json: Arc<str> = encode(change).into();
+        st.total_bytes += json.len() as u64;
         let item = Arc::new(Item {
             seq: st.seq,
-            json: encode(change).into(),
+            json,
+            total_bytes: st.total_bytes,
         });
         match &mut st.replay {
-            Replay::Full(all) => all.push(item.clone()),
+            Replay::Full(all) => all.push(item),
             Replay::Bounded(buf, cap) => {
                 if buf.len() >= *cap {
                     buf.pop_front();
                 }
-                buf.push_back(item.clone());
+                buf.push_back(item);
             }
         }
         st.cached = None;
+    }
+
+    /// Wakes the topic's subscribers: once per batch, so that a batch goes out as one frame.
+    fn announce(&self) {
+        let st = lock(&self.state);
         if let Some(tx) = &st.tx {
-            // No receivers is fine: nobody follows this topic right now.
-            let _ = tx.send(item);
+            tx.send_replace(st.seq);
         }
     }
 
@@ -210,6 +250,38 @@ impl TopicCell {
 }
 
 impl State {
+    /// Position of change `from` in the replay buffer (which holds it: see `has_from`).
+    fn index_of(&self, from: u64) -> usize {
+        match &self.replay {
+            Replay::Full(_) => from.saturating_sub(self.base + 1) as usize,
+            Replay::Bounded(buf, _) => buf
+                .front()
+                .map_or(0, |f| from.saturating_sub(f.seq) as usize),
+        }
+    }
+
+    /// Whether the changes from `from` (held in the buffer) to the newest weigh more than
+    /// [`CONFLATE_AFTER_SNAPSHOTS`] snapshots: then a snapshot is the cheaper catch-up.
+    fn outweighs_state(&mut self, from: u64) -> bool {
+        if matches!(self.data, Data::Logs { .. }) || from > self.seq {
+            return false;
+        }
+        let k = self.index_of(from);
+        let item = match &self.replay {
+            Replay::Full(all) => all.get(k),
+            Replay::Bounded(buf, _) => buf.get(k),
+        };
+        let Some(item) = item else {
+            return false;
+        };
+        let backlog = self.total_bytes - (item.total_bytes - item.json.len() as u64);
+        let state = match self.snapshot_len {
+            Some(n) => n,
+            None => self.snapshot().1.len(),
+        };
+        backlog > CONFLATE_AFTER_SNAPSHOTS * state as u64
+    }
+
     fn has_from(&self, from: u64) -> bool {
         if from > self.seq {
             return true;
@@ -250,6 +322,7 @@ impl State {
             },
         };
         let data: Arc<str> = encode(&snap).into();
+        self.snapshot_len = Some(data.len());
         self.cached = Some((self.seq, data.clone()));
         (seq, data)
     }
@@ -291,22 +364,12 @@ impl Hub {
             .map(|e| {
                 (
                     e.id.clone(),
-                    TopicCell::new(
-                        cfg.base_seq,
-                        bounded(),
-                        Data::Environment(e.clone()),
-                        cfg.broadcast,
-                    ),
+                    TopicCell::new(cfg.base_seq, bounded(), Data::Environment(e.clone())),
                 )
             })
             .collect();
         let topics = Topics {
-            environments: TopicCell::new(
-                cfg.base_seq,
-                bounded(),
-                Data::Environments(summaries),
-                cfg.broadcast,
-            ),
+            environments: TopicCell::new(cfg.base_seq, bounded(), Data::Environments(summaries)),
             envs,
             logs: HashMap::new(),
             log_order: VecDeque::new(),
@@ -336,17 +399,27 @@ impl Hub {
         self.read().logs.len()
     }
 
-    /// Applies the simulator's events, in order, to the topics. The environment list gets one
-    /// summary per changed environment at the end of the batch, not one per service change:
-    /// a summary runs the rules over every service of the environment, which at thousands of
-    /// events per second was most of the server's time.
+    /// Applies the simulator's events, in order, to the topics, then wakes the subscribers of
+    /// every topic that changed, once. The environment list gets one summary per changed
+    /// environment at the end of the batch, not one per service change: a summary runs the
+    /// rules over every service of the environment, which at thousands of events per second
+    /// was most of the server's time.
     pub fn apply(&self, events: Vec<SimEvent>) {
+        let mut touched: Vec<Arc<TopicCell>> = Vec::new();
+        let mut touch = |cell: &Arc<TopicCell>| {
+            if !touched.iter().any(|c| Arc::ptr_eq(c, cell)) {
+                touched.push(cell.clone());
+            }
+        };
         let mut changed: Vec<String> = Vec::new();
         for event in events {
             match event {
                 SimEvent::Service { env, service } => {
-                    if self.service(&env, service) && !changed.contains(&env) {
-                        changed.push(env);
+                    if let Some(cell) = self.service(&env, service) {
+                        touch(&cell);
+                        if !changed.contains(&env) {
+                            changed.push(env);
+                        }
                     }
                 }
                 SimEvent::DeploymentCreated {
@@ -355,68 +428,77 @@ impl Hub {
                     deployment,
                 } => self.created(env, service, deployment),
                 SimEvent::DeploymentStatus { deployment } => {
-                    if let Some(cell) = self.read().logs.get(&deployment.id) {
-                        let mut st = lock(&cell.state);
-                        TopicCell::publish(&mut st, &Change::Deployment(deployment));
+                    let cell = self.read().logs.get(&deployment.id).cloned();
+                    if let Some(cell) = cell {
+                        TopicCell::publish(&mut lock(&cell.state), &Change::Deployment(deployment));
+                        touch(&cell);
                     }
                 }
                 SimEvent::Log { deployment, lines } => {
-                    if let Some(cell) = self.read().logs.get(&deployment) {
+                    let cell = self.read().logs.get(&deployment).cloned();
+                    if let Some(cell) = cell {
                         let mut st = lock(&cell.state);
                         for line in lines {
                             TopicCell::publish(&mut st, &Change::Line(line));
                         }
+                        drop(st);
+                        touch(&cell);
                     }
                 }
             }
         }
         for env in changed {
-            self.summary(&env);
+            if let Some(cell) = self.summary(&env) {
+                touch(&cell);
+            }
+        }
+        for cell in touched {
+            cell.announce();
         }
     }
 
-    /// Publishes a service change to its environment; whether it changed anything.
-    fn service(&self, env: &str, service: shipwatch_model::Service) -> bool {
-        let topics = self.read();
-        let Some(cell) = topics.envs.get(env) else {
-            return false;
-        };
+    /// Publishes a service change to its environment; the topic, if that changed it.
+    fn service(&self, env: &str, service: shipwatch_model::Service) -> Option<Arc<TopicCell>> {
+        let cell = self.read().envs.get(env)?.clone();
         let mut st = lock(&cell.state);
         let Data::Environment(e) = &mut st.data else {
-            return false;
+            return None;
         };
         match e.services.iter_mut().find(|s| s.id == service.id) {
-            Some(s) if *s == service => return false,
+            Some(s) if *s == service => return None,
             Some(s) => *s = service.clone(),
             None => e.services.push(service.clone()),
         }
         TopicCell::publish(&mut st, &Change::ServiceUpsert(service));
-        true
+        drop(st);
+        Some(cell)
     }
 
-    /// Publishes the environment's summary to the environment list, if it changed.
-    fn summary(&self, env: &str) {
-        let topics = self.read();
-        let Some(cell) = topics.envs.get(env) else {
-            return;
+    /// Publishes the environment's summary to the environment list; the list, if it changed.
+    fn summary(&self, env: &str) -> Option<Arc<TopicCell>> {
+        let (cell, list) = {
+            let topics = self.read();
+            (topics.envs.get(env)?.clone(), topics.environments.clone())
         };
         let summary = {
             let st = lock(&cell.state);
             let Data::Environment(e) = &st.data else {
-                return;
+                return None;
             };
             summarize(e)
         };
-        let mut st = lock(&topics.environments.state);
-        let Data::Environments(list) = &mut st.data else {
-            return;
+        let mut st = lock(&list.state);
+        let Data::Environments(all) = &mut st.data else {
+            return None;
         };
-        match list.iter_mut().find(|s| s.id == summary.id) {
-            Some(s) if *s == summary => return,
+        match all.iter_mut().find(|s| s.id == summary.id) {
+            Some(s) if *s == summary => return None,
             Some(s) => *s = summary.clone(),
-            None => list.push(summary.clone()),
+            None => all.push(summary.clone()),
         }
         TopicCell::publish(&mut st, &Change::EnvironmentUpsert(summary));
+        drop(st);
+        Some(list)
     }
 
     fn created(&self, env: String, service: Option<String>, deployment: Deployment) {
@@ -431,7 +513,6 @@ impl Hub {
                 service,
                 header: deployment,
             },
-            self.cfg.broadcast,
         );
         let mut t = self.topics.write().unwrap_or_else(|p| p.into_inner());
         if let Some(old) = t.logs.insert(id.clone(), cell) {

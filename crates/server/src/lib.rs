@@ -73,7 +73,7 @@ impl ServerHandle {
 
 /// Binds `config.addr`, builds the simulated platform and serves it. Returns once listening.
 pub async fn serve(config: Config) -> std::io::Result<(SocketAddr, ServerHandle)> {
-    let listener = tokio::net::TcpListener::bind(config.addr).await?;
+    let listener = listen(&config)?;
     let addr = listener.local_addr()?;
     let start = app::wall_millis();
     // The clock starts now, with the wall clock it reads: building a large platform takes a
@@ -83,7 +83,6 @@ pub async fn serve(config: Config) -> std::io::Result<(SocketAddr, ServerHandle)
     let hub = Hub::new(
         HubConfig {
             replay: config.replay,
-            broadcast: 1024,
             max_logs: config
                 .max_logs
                 .max((config.environments * config.services) as usize * 2),
@@ -130,6 +129,24 @@ pub async fn serve(config: Config) -> std::io::Result<(SocketAddr, ServerHandle)
             driver,
         },
     ))
+}
+
+/// The listening socket. Its send buffer size is inherited by every accepted socket: a small
+/// one keeps little data in flight to a slow client, so the server notices it is behind (its
+/// write waits) before megabytes are queued in the kernel, and sends it a conflated catch-up
+/// instead; heartbeats then wait behind at most that much. The backlog admits thousands of
+/// clients connecting at once.
+fn listen(config: &Config) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = match config.addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    if config.send_buffer_bytes > 0 {
+        socket.set_send_buffer_size(config.send_buffer_bytes)?;
+    }
+    socket.bind(config.addr)?;
+    socket.listen(4096)
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

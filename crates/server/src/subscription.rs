@@ -1,115 +1,112 @@
-//! One subscription's forwarding loop: head (snapshot or resumed), then ordered deltas into
-//! the socket's bounded queue. When the queue is full this task waits, its broadcast receiver
-//! falls behind, and on `Lagged` it catches up from the replay buffer by sequence number, or
-//! takes a fresh snapshot when the buffer has moved on. So a slow client costs bounded memory
-//! and never slows the publisher or other clients.
+//! One subscription of a socket: where it stands in its topic, and the next frame it needs.
+//!
+//! Frames are pulled, not pushed: the socket's writer asks for the next frame only when the
+//! previous one was written. A client that keeps up gets each published batch as one delta;
+//! a slower one gets what piled up meanwhile in fewer, larger deltas; one that fell so far
+//! behind that the changes it missed weigh more than the topic's state gets a fresh snapshot
+//! instead (the same frame for every laggard at that moment). So a slow client costs no queue
+//! in the server, never slows the publisher or other clients, and still ends at the present.
 
 use crate::frames;
-use crate::hub::{Head, Item, Read, Start, TopicCell};
+use crate::hub::{Head, Read, Start, TopicCell};
+use axum::extract::ws::Utf8Bytes;
 use shipwatch_model::protocol::{ErrorCode, ServerMessage};
 use std::sync::Arc;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::watch;
 
 /// Most changes in one delta frame.
 pub const MAX_BATCH: usize = 500;
+/// Bytes of changes in one delta frame (past the first change). A socket's write buffer keeps
+/// the size of the largest frame it sent (as resident memory, per client): with deltas this
+/// small, that is the snapshot's size, and a longer catch-up is a few more frames.
+pub const MAX_DELTA_BYTES: usize = 32 * 1024;
 
-/// Forwards a topic to a socket until the socket or the topic goes away.
-pub async fn forward(sub: String, cell: Arc<TopicCell>, start: Start, out: mpsc::Sender<String>) {
-    let sub_json = frames::sub_json(&sub);
-    let Start {
-        head,
-        mut next_seq,
-        mut rx,
-    } = start;
-    if out.send(head_frame(&sub, &sub_json, head)).await.is_err() {
-        return;
-    }
-    loop {
-        // Catch up from the replay buffer until up to date.
-        loop {
-            match cell.read_from(next_seq, MAX_BATCH) {
-                Read::Items(items) => {
-                    next_seq += items.len() as u64;
-                    if out.send(frames::delta(&sub_json, &items)).await.is_err() {
-                        return;
-                    }
-                }
-                Read::UpToDate => break,
-                Read::Gone => {
-                    tracing::debug!(
-                        sub,
-                        "subscriber fell behind the replay buffer: fresh snapshot"
-                    );
-                    let Some(start) = cell.subscribe(None) else {
-                        ended(&sub, &out).await;
-                        return;
-                    };
-                    rx = start.rx;
-                    next_seq = start.next_seq;
-                    if out
-                        .send(head_frame(&sub, &sub_json, start.head))
-                        .await
-                        .is_err()
-                    {
-                        return;
-                    }
-                }
-            }
-        }
-        // Live: batch what is already waiting into one frame.
-        loop {
-            let first = match rx.recv().await {
-                Ok(item) => item,
-                Err(broadcast::error::RecvError::Lagged(_)) => break,
-                Err(broadcast::error::RecvError::Closed) => {
-                    ended(&sub, &out).await;
-                    return;
-                }
-            };
-            if first.seq < next_seq {
-                continue; // already sent during catch-up
-            }
-            if first.seq > next_seq {
-                break; // a gap: the replay buffer has it
-            }
-            let mut batch: Vec<Arc<Item>> = vec![first];
-            let mut catch_up = false;
-            while batch.len() < MAX_BATCH {
-                match rx.try_recv() {
-                    Ok(item) if item.seq == next_seq + batch.len() as u64 => batch.push(item),
-                    Ok(_) | Err(broadcast::error::TryRecvError::Lagged(_)) => {
-                        catch_up = true;
-                        break;
-                    }
-                    Err(_) => break,
-                }
-            }
-            next_seq += batch.len() as u64;
-            if out.send(frames::delta(&sub_json, &batch)).await.is_err() {
-                return;
-            }
-            if catch_up {
-                break;
-            }
-        }
-    }
+/// One subscription.
+pub struct Subscription {
+    id: String,
+    sub_json: String,
+    cell: Arc<TopicCell>,
+    head: Option<Head>,
+    next_seq: u64,
+    rx: watch::Receiver<u64>,
 }
 
-fn head_frame(sub: &str, sub_json: &str, head: Head) -> String {
-    match head {
-        Head::Snapshot { seq, data } => frames::snapshot(sub_json, seq, &data),
-        Head::Resumed { seq } => frames::message(ServerMessage::Resumed {
-            sub: sub.to_string(),
-            seq,
-        }),
-    }
+/// What a subscription has to send now.
+pub enum Next {
+    /// This frame.
+    Frame(Utf8Bytes),
+    /// Nothing: it is up to date.
+    Idle,
+    /// The topic ended: this error frame, then the subscription is gone.
+    Ended(String),
 }
 
-async fn ended(sub: &str, out: &mpsc::Sender<String>) {
-    let frame = frames::error(
-        ErrorCode::UnknownTopic,
-        "the topic ended (server shutting down or log expired)",
-        Some(sub),
-    );
-    let _ = out.send(frame).await;
+impl Subscription {
+    /// A subscription `id` of `topic`, from `start`.
+    pub fn new(id: String, cell: Arc<TopicCell>, start: Start) -> Self {
+        Self {
+            sub_json: frames::sub_json(&id),
+            id,
+            cell,
+            head: Some(start.head),
+            next_seq: start.next_seq,
+            rx: start.rx,
+        }
+    }
+
+    /// The client's id of this subscription.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The next frame to send, built now from what the topic holds.
+    pub fn next_frame(&mut self) -> Next {
+        if let Some(head) = self.head.take() {
+            return Next::Frame(self.head_frame(head));
+        }
+        // Seen before reading, so a change published after this read wakes `changed`.
+        self.rx.borrow_and_update();
+        match self
+            .cell
+            .read_from(self.next_seq, MAX_BATCH, MAX_DELTA_BYTES)
+        {
+            Read::Items(items) => {
+                self.next_seq += items.len() as u64;
+                Next::Frame(self.cell.frames.delta(&self.sub_json, &items))
+            }
+            Read::Resync => {
+                tracing::debug!(sub = self.id, "far behind: fresh snapshot");
+                Next::Frame(self.fresh_snapshot())
+            }
+            Read::UpToDate if self.cell.is_closed() => Next::Ended(frames::error(
+                ErrorCode::UnknownTopic,
+                "the topic ended (server shutting down or log expired)",
+                Some(&self.id),
+            )),
+            Read::UpToDate => Next::Idle,
+        }
+    }
+
+    /// Resolves when the topic may have something new, or ended (then at once: `next_frame`
+    /// says so, and the subscription is dropped).
+    pub async fn changed(&mut self) {
+        let _ = self.rx.changed().await;
+    }
+
+    fn fresh_snapshot(&mut self) -> Utf8Bytes {
+        let (seq, data) = self.cell.snapshot();
+        self.next_seq = seq + 1;
+        self.cell.frames.snapshot(&self.sub_json, seq, &data)
+    }
+
+    fn head_frame(&self, head: Head) -> Utf8Bytes {
+        match head {
+            Head::Snapshot { seq, data } => self.cell.frames.snapshot(&self.sub_json, seq, &data),
+            Head::Resumed { seq } => frames::message(ServerMessage::Resumed {
+                sub: self.id.clone(),
+                seq,
+            })
+            .into(),
+        }
+    }
 }

@@ -1,32 +1,38 @@
 //! One websocket: hello, then a reader (client frames: subscribe, unsubscribe, heartbeats,
-//! with size, rate and idle limits) and a writer (control frames first, then the bounded
-//! queue of subscription frames, and pings). Nothing a client sends can panic the server or
-//! slow another client.
+//! with size, rate and idle limits) and a writer that owns the socket's subscriptions. The
+//! writer sends, in this order of priority: control frames (pongs, errors, closes), a due
+//! heartbeat ping, then the next frame of one subscription (in turn), built only once the
+//! previous frame was written. So pings and pongs never wait behind data, a slow client holds
+//! no queue of frames, and nothing a client sends can panic the server or slow another
+//! client.
 
 use crate::access;
 use crate::app::App;
 use crate::frames;
-use crate::subscription;
+use crate::subscription::{Next, Subscription};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
 use shipwatch_model::protocol::{
-    close_code, decode_client, ClientMessage, DecodeError, ErrorCode, ServerMessage,
+    close_code, decode_client, ClientMessage, DecodeError, ErrorCode, ServerMessage, Topic,
 };
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
+use tokio::time::Instant as TokioInstant;
 
 /// A write that takes longer than this means the client stopped reading: drop it.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest subscription id accepted.
 const MAX_SUB_ID: usize = 64;
+/// Client frames are small; the read buffer grows for a larger one (up to the frame limit).
+const READ_BUFFER: usize = 4 * 1024;
+/// Control messages (answers, subscription changes) waiting for the writer.
+const CONTROL_QUEUE: usize = 64;
 
 /// Query parameters of `/ws`.
 #[derive(Debug, serde::Deserialize)]
@@ -58,13 +64,24 @@ pub async fn handler(
         .max(64 * 1024);
     ws.max_message_size(read_cap)
         .max_frame_size(read_cap)
+        .read_buffer_size(READ_BUFFER)
         .on_upgrade(move |socket| run(socket, app, peer))
 }
 
-/// Frames the reader asks the writer to send ahead of subscription data.
+/// What the reader asks of the writer.
 enum Ctl {
+    /// Send this frame ahead of subscription data.
     Frame(String),
+    /// Close with this code and reason.
     Close(u16, &'static str),
+    /// Start a subscription.
+    Subscribe {
+        sub: String,
+        topic: Topic,
+        resume_from: Option<u64>,
+    },
+    /// End a subscription.
+    Unsubscribe(String),
 }
 
 async fn run(socket: WebSocket, app: Arc<App>, peer: SocketAddr) {
@@ -77,10 +94,9 @@ async fn run(socket: WebSocket, app: Arc<App>, peer: SocketAddr) {
         .await
         .is_ok()
     {
-        let (data_tx, data_rx) = mpsc::channel::<String>(app.cfg.client_queue.max(1));
-        let (ctl_tx, ctl_rx) = mpsc::channel::<Ctl>(64);
-        let writer = tokio::spawn(write_loop(sink, ctl_rx, data_rx, app.clone()));
-        let why = read_loop(stream, &app, data_tx, ctl_tx).await;
+        let (ctl_tx, ctl_rx) = mpsc::channel::<Ctl>(CONTROL_QUEUE);
+        let writer = tokio::spawn(write_loop(sink, ctl_rx, app.clone()));
+        let why = read_loop(stream, &app, ctl_tx).await;
         let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
         tracing::info!(conn = id, %peer, why, "websocket closed");
     }
@@ -88,48 +104,64 @@ async fn run(socket: WebSocket, app: Arc<App>, peer: SocketAddr) {
     app.clients_changed.notify_waiters();
 }
 
+/// What the writer does next.
+enum Step {
+    Send(Message),
+    /// Nothing to send: look again.
+    Again,
+    /// The reader is gone and there is nothing more to say.
+    Stop,
+}
+
 async fn write_loop(
     mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
     mut ctl: mpsc::Receiver<Ctl>,
-    mut data: mpsc::Receiver<String>,
     app: Arc<App>,
 ) {
     let period = Duration::from_millis(u64::from(app.limits.heartbeat_ms.max(10)));
-    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    let mut next_ping = TokioInstant::now() + period;
     let mut shutdown = app.shutdown.clone();
     let mut nonce = 0u64;
+    let mut subs: Vec<Subscription> = Vec::new();
+    let mut turn = 0usize;
     // Test knob (`--inject-garbage-every`): bad frames for clients to survive.
     let garbage_every = app.cfg.inject_garbage_every;
     let garbage_period = Duration::from_secs(garbage_every.max(1));
-    let mut garbage =
-        tokio::time::interval_at(tokio::time::Instant::now() + garbage_period, garbage_period);
+    let mut next_garbage = TokioInstant::now() + garbage_period;
     loop {
-        let msg = if *shutdown.borrow() {
-            close(close_code::GOING_AWAY, "server shutting down")
+        let step = if *shutdown.borrow() {
+            Step::Send(close(close_code::GOING_AWAY, "server shutting down"))
+        } else if let Ok(c) = ctl.try_recv() {
+            control(c, &app, &mut subs)
+        } else if TokioInstant::now() >= next_ping {
+            next_ping = TokioInstant::now() + period;
+            nonce += 1;
+            Step::Send(text(frames::message(ServerMessage::Ping { nonce })))
+        } else if garbage_every > 0 && TokioInstant::now() >= next_garbage {
+            next_garbage = TokioInstant::now() + garbage_period;
+            if sink.send(text(GARBAGE_MALFORMED.into())).await.is_err() {
+                break;
+            }
+            Step::Send(text(GARBAGE_UNKNOWN_TYPE.into()))
+        } else if let Some(frame) = next_data(&mut subs, &mut turn) {
+            Step::Send(Message::Text(frame))
         } else {
             tokio::select! {
                 biased;
-                _ = shutdown.changed() => close(close_code::GOING_AWAY, "server shutting down"),
+                _ = shutdown.changed() => Step::Send(close(close_code::GOING_AWAY, "server shutting down")),
                 c = ctl.recv() => match c {
-                    Some(Ctl::Frame(f)) => Message::Text(f.into()),
-                    Some(Ctl::Close(code, reason)) => close(code, reason),
-                    None => match reader_gone(&shutdown) { Some(m) => m, None => break },
+                    Some(c) => control(c, &app, &mut subs),
+                    None => match reader_gone(&shutdown) { Some(m) => Step::Send(m), None => Step::Stop },
                 },
-                d = data.recv() => match d {
-                    Some(f) => Message::Text(f.into()),
-                    None => match reader_gone(&shutdown) { Some(m) => m, None => break },
-                },
-                _ = ping.tick() => {
-                    nonce += 1;
-                    Message::Text(frames::message(ServerMessage::Ping { nonce }).into())
-                }
-                _ = garbage.tick(), if garbage_every > 0 => {
-                    if sink.send(Message::Text(GARBAGE_MALFORMED.into())).await.is_err() {
-                        break;
-                    }
-                    Message::Text(GARBAGE_UNKNOWN_TYPE.into())
-                }
+                _ = tokio::time::sleep_until(next_ping) => Step::Again,
+                _ = tokio::time::sleep_until(next_garbage), if garbage_every > 0 => Step::Again,
+                _ = any_changed(&mut subs) => Step::Again,
             }
+        };
+        let msg = match step {
+            Step::Send(m) => m,
+            Step::Again => continue,
+            Step::Stop => break,
         };
         let closing = matches!(msg, Message::Close(_));
         match tokio::time::timeout(WRITE_TIMEOUT, sink.send(msg)).await {
@@ -138,6 +170,95 @@ async fn write_loop(
         }
     }
     let _ = tokio::time::timeout(Duration::from_millis(500), sink.close()).await;
+}
+
+fn text(s: String) -> Message {
+    Message::Text(s.into())
+}
+
+/// The next frame of the subscriptions, taking them in turn so none starves the others.
+fn next_data(subs: &mut Vec<Subscription>, turn: &mut usize) -> Option<Utf8Bytes> {
+    for _ in 0..subs.len() {
+        let k = *turn % subs.len();
+        match subs[k].next_frame() {
+            Next::Frame(f) => {
+                *turn = k + 1;
+                return Some(f);
+            }
+            Next::Idle => *turn = k + 1,
+            Next::Ended(error) => {
+                // The topic ended: say so, and free the id.
+                subs.remove(k);
+                return Some(error.into());
+            }
+        }
+    }
+    None
+}
+
+/// Resolves when any subscription's topic has news.
+async fn any_changed(subs: &mut [Subscription]) {
+    if subs.is_empty() {
+        return std::future::pending().await;
+    }
+    let waits = subs.iter_mut().map(|s| Box::pin(s.changed()));
+    futures_util::future::select_all(waits).await;
+}
+
+/// Carries out one request of the reader; what to send about it, if anything.
+fn control(c: Ctl, app: &Arc<App>, subs: &mut Vec<Subscription>) -> Step {
+    let err = |code: ErrorCode, message: String, sub: Option<&str>| {
+        Step::Send(text(frames::error(code, message, sub)))
+    };
+    match c {
+        Ctl::Frame(f) => Step::Send(text(f)),
+        Ctl::Close(code, reason) => Step::Send(close(code, reason)),
+        Ctl::Subscribe {
+            sub,
+            topic,
+            resume_from,
+        } => {
+            if subs.iter().any(|s| s.id() == sub) {
+                return err(
+                    ErrorCode::DuplicateSubscription,
+                    format!("subscription `{sub}` already exists"),
+                    Some(&sub),
+                );
+            }
+            if subs.len() >= app.limits.max_subscriptions as usize {
+                let max = app.limits.max_subscriptions;
+                return err(
+                    ErrorCode::TooManySubscriptions,
+                    format!("at most {max} subscriptions per socket"),
+                    Some(&sub),
+                );
+            }
+            let Some((cell, start)) = app
+                .hub
+                .topic(&topic)
+                .and_then(|c| c.subscribe(resume_from).map(|s| (c, s)))
+            else {
+                return err(
+                    ErrorCode::UnknownTopic,
+                    format!("no such topic: {topic:?}"),
+                    Some(&sub),
+                );
+            };
+            subs.push(Subscription::new(sub, cell, start));
+            Step::Again
+        }
+        Ctl::Unsubscribe(sub) => match subs.iter().position(|s| s.id() == sub) {
+            Some(k) => {
+                subs.remove(k);
+                Step::Send(text(frames::message(ServerMessage::Unsubscribed { sub })))
+            }
+            None => err(
+                ErrorCode::UnknownSubscription,
+                format!("no subscription `{sub}`"),
+                Some(&sub),
+            ),
+        },
+    }
 }
 
 /// What `--inject-garbage-every` sends: not JSON, then a well-formed frame of no known type.
@@ -168,13 +289,11 @@ struct RateWindow {
 async fn read_loop(
     mut stream: futures_util::stream::SplitStream<WebSocket>,
     app: &Arc<App>,
-    data_tx: mpsc::Sender<String>,
     ctl_tx: mpsc::Sender<Ctl>,
 ) -> &'static str {
     let idle = Duration::from_millis(u64::from(app.limits.idle_timeout_ms.max(10)));
     let limit = app.limits.max_client_frame_bytes as usize;
     let per_sec = app.limits.max_client_frames_per_sec.max(1);
-    let mut subs: HashMap<String, JoinHandle<()>> = HashMap::new();
     let mut rate = RateWindow {
         start: Instant::now(),
         count: 0,
@@ -184,24 +303,25 @@ async fn read_loop(
         // A client flooding us fills its own control queue; dropping its error frames is fine.
         let _ = ctl_tx.try_send(c);
     };
-    let why = loop {
+    loop {
         if *shutdown.borrow() {
-            break "shutdown";
+            return "shutdown";
         }
+        // Any frame, a pong or anything else, shows the client is alive.
         let next = tokio::select! {
-            _ = shutdown.changed() => break "shutdown",
+            _ = shutdown.changed() => return "shutdown",
             n = tokio::time::timeout(idle, stream.next()) => n,
         };
         let msg = match next {
             Err(_) => {
                 ctl(Ctl::Close(close_code::IDLE, "idle timeout"));
-                break "idle";
+                return "idle";
             }
-            Ok(None) => break "client gone",
+            Ok(None) => return "client gone",
             Ok(Some(Err(e))) => {
                 tracing::debug!(error = %e, "websocket read error");
                 ctl(Ctl::Close(close_code::TOO_BIG, "frame too large or broken"));
-                break "read error";
+                return "read error";
             }
             Ok(Some(Ok(m))) => m,
         };
@@ -210,12 +330,12 @@ async fn read_loop(
             Message::Binary(b) => {
                 if b.len() > limit {
                     ctl(Ctl::Close(close_code::TOO_BIG, "frame too large"));
-                    break "too big";
+                    return "too big";
                 }
                 None
             }
             Message::Ping(_) | Message::Pong(_) => continue,
-            Message::Close(_) => break "client closed",
+            Message::Close(_) => return "client closed",
         };
         if rate.start.elapsed() >= Duration::from_secs(1) {
             rate = RateWindow {
@@ -226,7 +346,7 @@ async fn read_loop(
         rate.count += 1;
         if rate.count > per_sec.saturating_mul(2) {
             ctl(Ctl::Close(close_code::FLOOD, "too many frames"));
-            break "flood";
+            return "flood";
         }
         if rate.count > per_sec {
             ctl(Ctl::Frame(frames::error(
@@ -246,14 +366,15 @@ async fn read_loop(
         };
         if text.len() > limit {
             ctl(Ctl::Close(close_code::TOO_BIG, "frame too large"));
-            break "too big";
+            return "too big";
         }
-        handle(text.as_str(), app, &mut subs, &data_tx, &ctl);
-    };
-    for (_, task) in subs.drain() {
-        task.abort();
+        if let Some(request) = handle(text.as_str(), app, &ctl) {
+            // Subscription changes must not be dropped: wait for room in the queue.
+            if ctl_tx.send(request).await.is_err() {
+                return "writer gone";
+            }
+        }
     }
-    why
 }
 
 fn decode_error_code(e: &DecodeError) -> ErrorCode {
@@ -266,13 +387,9 @@ fn decode_error_code(e: &DecodeError) -> ErrorCode {
     }
 }
 
-fn handle(
-    text: &str,
-    app: &Arc<App>,
-    subs: &mut HashMap<String, JoinHandle<()>>,
-    data_tx: &mpsc::Sender<String>,
-    ctl: &impl Fn(Ctl),
-) {
+/// Decodes one client frame. Answers (pongs, errors) go out through `ctl`; a subscription
+/// change is returned, for the writer, which owns the subscriptions.
+fn handle(text: &str, app: &Arc<App>, ctl: &impl Fn(Ctl)) -> Option<Ctl> {
     let limit = app.limits.max_client_frame_bytes as usize;
     let err = |code: ErrorCode, message: String, sub: Option<&str>| {
         ctl(Ctl::Frame(frames::error(code, message, sub)))
@@ -281,7 +398,8 @@ fn handle(
         Ok(f) => f,
         Err(e) => {
             tracing::debug!(error = %e, "bad client frame");
-            return err(decode_error_code(&e), e.to_string(), None);
+            err(decode_error_code(&e), e.to_string(), None);
+            return None;
         }
     };
     match frame.msg {
@@ -291,65 +409,24 @@ fn handle(
             resume_from,
         } => {
             if sub.is_empty() || sub.len() > MAX_SUB_ID {
-                return err(
+                err(
                     ErrorCode::InvalidFrame,
                     format!("subscription id must be 1 to {MAX_SUB_ID} bytes"),
                     None,
                 );
+                return None;
             }
-            // A subscription whose topic ended frees its id.
-            subs.retain(|_, t| !t.is_finished());
-            if subs.contains_key(&sub) {
-                return err(
-                    ErrorCode::DuplicateSubscription,
-                    format!("subscription `{sub}` already exists"),
-                    Some(&sub),
-                );
-            }
-            if subs.len() >= app.limits.max_subscriptions as usize {
-                let max = app.limits.max_subscriptions;
-                return err(
-                    ErrorCode::TooManySubscriptions,
-                    format!("at most {max} subscriptions per socket"),
-                    Some(&sub),
-                );
-            }
-            let Some((cell, start)) = app
-                .hub
-                .topic(&topic)
-                .and_then(|c| c.subscribe(resume_from).map(|s| (c, s)))
-            else {
-                return err(
-                    ErrorCode::UnknownTopic,
-                    format!("no such topic: {topic:?}"),
-                    Some(&sub),
-                );
-            };
-            let task = tokio::spawn(subscription::forward(
-                sub.clone(),
-                cell,
-                start,
-                data_tx.clone(),
-            ));
-            subs.insert(sub, task);
+            Some(Ctl::Subscribe {
+                sub,
+                topic,
+                resume_from,
+            })
         }
-        ClientMessage::Unsubscribe { sub } => match subs.remove(&sub) {
-            Some(task) => {
-                task.abort();
-                let frame = frames::message(ServerMessage::Unsubscribed { sub });
-                if let Err(mpsc::error::TrySendError::Full(frame)) = data_tx.try_send(frame) {
-                    ctl(Ctl::Frame(frame));
-                }
-            }
-            None => err(
-                ErrorCode::UnknownSubscription,
-                format!("no subscription `{sub}`"),
-                Some(&sub),
-            ),
-        },
+        ClientMessage::Unsubscribe { sub } => Some(Ctl::Unsubscribe(sub)),
         ClientMessage::Ping { nonce } => {
-            ctl(Ctl::Frame(frames::message(ServerMessage::Pong { nonce })))
+            ctl(Ctl::Frame(frames::message(ServerMessage::Pong { nonce })));
+            None
         }
-        ClientMessage::Pong { .. } => {}
+        ClientMessage::Pong { .. } => None,
     }
 }

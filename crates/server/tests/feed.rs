@@ -48,6 +48,15 @@ async fn follow(
                 changes.into_iter().for_each(|ch| apply(env, ch));
             }
             ServerMessage::Delta { .. } => {}
+            // Fell behind: the server re-synchronised us (see `subscription`).
+            ServerMessage::Snapshot {
+                sub: s,
+                seq,
+                data: Snapshot::Environment { environment },
+            } if s == sub => {
+                *env = environment;
+                last = seq;
+            }
             other => panic!("unexpected {other:?}"),
         }
     }
@@ -163,12 +172,13 @@ async fn snapshot_then_deltas_in_order_and_they_rebuild_the_state() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn environment_topic_resumes_with_no_gap_or_duplicate() {
-    let h = start(&["--rate", "40", "--speed", "4"]).await;
+    // A short gap at a modest rate: what was missed weighs less than the state.
+    let h = start(&["--rate", "20", "--speed", "2"]).await;
     let mut c = Client::connect(&h).await;
     let (seq0, mut env) = snapshot_of_prod(&mut c, "p").await;
     let last = follow(&mut c, "p", &mut env, seq0, seq0 + 5).await;
     drop(c);
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let mut c = Client::connect(&h).await;
     c.subscribe("p", prod(), Some(last)).await;
     match c.frame().await.msg {
@@ -184,6 +194,33 @@ async fn environment_topic_resumes_with_no_gap_or_duplicate() {
                 break;
             }
         }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_after_more_changes_than_the_state_weighs_gets_a_snapshot() {
+    // Missed changes that weigh more than the environment itself: a snapshot is the quicker
+    // way back, and the client ends with the same state either way.
+    let h = start(&["--rate", "400", "--speed", "4"]).await;
+    let mut c = Client::connect(&h).await;
+    let (seq0, mut env) = snapshot_of_prod(&mut c, "p").await;
+    let last = follow(&mut c, "p", &mut env, seq0, seq0 + 5).await;
+    drop(c);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let missed = h.app().hub.topic(&prod()).expect("production").seq() - last;
+    let mut c = Client::connect(&h).await;
+    c.subscribe("p", prod(), Some(last)).await;
+    match c.frame().await.msg {
+        ServerMessage::Snapshot { sub, seq, data } => {
+            assert_eq!(sub, "p");
+            assert!(seq >= last + missed, "a snapshot of the present");
+            let Snapshot::Environment { environment } = data else {
+                panic!("an environment snapshot");
+            };
+            env = environment;
+            check_against_snapshot(&mut c, "p", &mut env, seq).await;
+        }
+        other => panic!("expected a snapshot after {missed} missed changes, got {other:?}"),
     }
 }
 
@@ -305,17 +342,7 @@ async fn a_finished_log_arrives_whole_in_frames_of_at_most_500_lines() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_reader_does_not_slow_others_and_stays_consistent() {
-    let h = start(&[
-        "--rate",
-        "150",
-        "--client-queue",
-        "2",
-        "--replay",
-        "32",
-        "--log-lines",
-        "5000",
-    ])
-    .await;
+    let h = start(&["--rate", "150", "--replay", "32", "--log-lines", "5000"]).await;
     let mut slow = Client::connect(&h).await;
     for i in 1..=7 {
         slow.subscribe(
@@ -413,6 +440,82 @@ async fn silent_clients_are_dropped_and_pings_are_answered() {
     };
     assert!(pings >= 2, "server pings every heartbeat_ms: {pings}");
     assert_eq!(code, Some(4000));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_flooded_with_changes_still_gets_its_heartbeats_and_stays_connected() {
+    // Far more changes than this client reads: 2,000 events/s of whole services, while it
+    // takes 40 ms over each frame. Its heartbeats must still come every ~200 ms (not stuck
+    // behind a queue of data), so that it can answer them and is never dropped as idle.
+    let h = start(&[
+        "--services",
+        "200",
+        "--rate",
+        "2000",
+        "--heartbeat-ms",
+        "200",
+        "--idle-timeout-ms",
+        "1000",
+    ])
+    .await;
+    let mut c = Client::connect(&h).await;
+    c.subscribe("p", prod(), None).await;
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let started = std::time::Instant::now();
+    let (mut pings, mut frames, mut last_ping, mut worst_gap) = (0, 0, started, Duration::ZERO);
+    let (mut first_seq, mut last_seq) = (None, 0u64);
+    while started.elapsed() < Duration::from_secs(5) {
+        let msg = tokio::time::timeout(Duration::from_secs(2), c.ws.next())
+            .await
+            .expect("frames keep coming");
+        let text = match msg {
+            Some(Ok(Message::Text(t))) => t,
+            Some(Ok(Message::Close(f))) => panic!("disconnected after {pings} pings: {f:?}"),
+            Some(Ok(_)) => continue,
+            other => panic!("socket failed: {other:?}"),
+        };
+        let frame = shipwatch_model::protocol::decode_server(text.as_str(), 16 << 20)
+            .expect("server frames decode");
+        match frame.msg {
+            ServerMessage::Ping { nonce } => {
+                pings += 1;
+                worst_gap = worst_gap.max(last_ping.elapsed());
+                last_ping = std::time::Instant::now();
+                let pong = shipwatch_model::protocol::encode(
+                    &shipwatch_model::protocol::ClientFrame::new(
+                        shipwatch_model::protocol::ClientMessage::Pong { nonce },
+                    ),
+                );
+                c.ws.send(Message::Text(pong.into())).await.expect("pong");
+            }
+            ServerMessage::Snapshot { seq, .. } => {
+                first_seq.get_or_insert(seq);
+                last_seq = seq;
+                frames += 1;
+                tokio::time::sleep(Duration::from_millis(40)).await;
+            }
+            ServerMessage::Delta { seq, changes, .. } => {
+                last_seq = seq + changes.len() as u64 - 1;
+                frames += 1;
+                tokio::time::sleep(Duration::from_millis(40)).await;
+            }
+            _ => {}
+        }
+    }
+    eprintln!("{pings} pings (worst gap {worst_gap:?}), {frames} frames, to seq {last_seq}");
+    assert!(pings >= 15, "a heartbeat every ~200 ms for 5 s: {pings}");
+    assert!(
+        worst_gap < Duration::from_millis(900),
+        "heartbeats never waited behind data for long: worst gap {worst_gap:?}"
+    );
+    // And the slow client is not left behind: what it has is recent.
+    let newest = h.app().hub.topic(&prod()).expect("production exists").seq();
+    assert!(
+        newest - last_seq < 2_000,
+        "the slow client kept up with the present (at {last_seq}, newest {newest}, \
+         started at {first_seq:?})"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

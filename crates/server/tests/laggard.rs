@@ -1,23 +1,21 @@
-//! A subscriber whose socket queue stays full falls behind the replay buffer: the real
-//! forwarding loop must re-synchronise it with a fresh snapshot and then continue without a
-//! gap, with bounded memory. (Over TCP, kernel buffers hide this for megabytes; here the
-//! socket queue is the bounded channel itself.)
+//! A subscriber that cannot take frames as fast as they are published: the real subscription
+//! logic must catch it up in fewer, larger deltas while the backlog is small, re-synchronise
+//! it with a fresh snapshot when the backlog outweighs the state or left the replay buffer,
+//! then continue without a gap, and always end at the present state.
 
 use shipwatch_model::protocol::{decode_server, Change, ServerMessage, Snapshot, Topic};
 use shipwatch_model::{Environment, Instance, RunningStatus, Service, ServiceKind};
 use shipwatch_server::hub::{Hub, HubConfig};
 use shipwatch_server::sim::SimEvent;
-use shipwatch_server::subscription::forward;
-use std::time::Duration;
-use tokio::sync::mpsc;
+use shipwatch_server::subscription::{Next, Subscription};
 
-fn service(version: u32) -> Service {
+fn service(id: &str, version: u32) -> Service {
     Service {
-        id: "api".into(),
-        name: "API".into(),
+        id: id.into(),
+        name: id.to_uppercase(),
         kind: ServiceKind::Application,
         instances: vec![Instance {
-            name: "api-1".into(),
+            name: format!("{id}-1"),
             status: if version.is_multiple_of(2) {
                 RunningStatus::Running
             } else {
@@ -34,76 +32,180 @@ fn service(version: u32) -> Service {
     }
 }
 
-#[tokio::test]
-async fn a_laggard_gets_a_fresh_snapshot_then_contiguous_deltas_and_the_present_state() {
+const SERVICES: [&str; 4] = ["api", "web", "worker", "db"];
+
+fn hub(replay: usize) -> Hub {
     let env = Environment {
         id: "production".into(),
         name: "Production".into(),
-        services: vec![service(0)],
+        services: SERVICES.iter().map(|id| service(id, 0)).collect(),
         deployment: None,
     };
-    let hub = Hub::new(
+    Hub::new(
         HubConfig {
-            replay: 8,
-            broadcast: 4,
+            replay,
             max_logs: 4,
             base_seq: 1000,
         },
         &[env],
-    );
-    let cell = hub
-        .topic(&Topic::Environment {
-            env: "production".into(),
-        })
-        .unwrap();
-    let start = cell.subscribe(None).unwrap();
-    // The socket's queue holds 2 frames and nobody reads it for now.
-    let (out, mut socket) = mpsc::channel::<String>(2);
-    let task = tokio::spawn(forward("p".into(), cell.clone(), start, out));
-    for v in 1..=200 {
+    )
+}
+
+fn prod() -> Topic {
+    Topic::Environment {
+        env: "production".into(),
+    }
+}
+
+/// `n` changes, one service after the other, each in its own batch; versions from `from`.
+fn publish(hub: &Hub, from: u32, n: u32) {
+    for v in from..from + n {
+        let id = SERVICES[v as usize % SERVICES.len()];
         hub.apply(vec![SimEvent::Service {
             env: "production".into(),
-            service: service(v),
+            service: service(id, v),
         }]);
-        tokio::task::yield_now().await;
     }
-    // Now read: the first snapshot, maybe some deltas, then a fresh snapshot, then deltas.
-    let (mut snapshots, mut last, mut state) = (0, 0u64, None::<Environment>);
-    while last < cell.seq() {
-        let text = tokio::time::timeout(Duration::from_secs(5), socket.recv())
-            .await
-            .unwrap()
-            .unwrap();
-        match decode_server(&text, 1 << 20).unwrap().msg {
-            ServerMessage::Snapshot {
-                seq,
-                data: Snapshot::Environment { environment },
-                ..
-            } => {
-                snapshots += 1;
-                last = seq;
-                state = Some(environment);
-            }
-            ServerMessage::Delta { seq, changes, .. } => {
-                assert_eq!(seq, last + 1, "no gap, no duplicate after re-synchronising");
-                last = seq + changes.len() as u64 - 1;
-                for change in changes {
-                    if let Change::ServiceUpsert(s) = change {
-                        state.as_mut().unwrap().services[0] = s;
+}
+
+/// What a client following the subscription has seen.
+#[derive(Default)]
+struct Follower {
+    snapshots: u32,
+    deltas: u32,
+    last: u64,
+    state: Option<Environment>,
+}
+
+impl Follower {
+    /// Takes frames until the subscription is idle; panics on a gap or a duplicate.
+    fn drain(&mut self, sub: &mut Subscription) {
+        loop {
+            let text = match sub.next_frame() {
+                Next::Frame(f) => f,
+                Next::Idle => return,
+                Next::Ended(e) => panic!("ended: {e}"),
+            };
+            match decode_server(text.as_str(), 1 << 20).unwrap().msg {
+                ServerMessage::Snapshot {
+                    seq,
+                    data: Snapshot::Environment { environment },
+                    ..
+                } => {
+                    self.snapshots += 1;
+                    self.last = seq;
+                    self.state = Some(environment);
+                }
+                ServerMessage::Delta { seq, changes, .. } => {
+                    self.deltas += 1;
+                    assert_eq!(seq, self.last + 1, "no gap, no duplicate");
+                    self.last = seq + changes.len() as u64 - 1;
+                    for change in changes {
+                        if let Change::ServiceUpsert(s) = change {
+                            let state = self.state.as_mut().expect("a snapshot first");
+                            let at = state.services.iter().position(|x| x.id == s.id).unwrap();
+                            state.services[at] = s;
+                        }
                     }
                 }
+                other => panic!("unexpected {other:?}"),
             }
-            other => panic!("unexpected {other:?}"),
         }
     }
-    assert!(
-        snapshots >= 2,
-        "fell behind 8 buffered changes: re-snapshot expected, got {snapshots}"
-    );
+
+    fn version(&self, id: &str) -> String {
+        let state = self.state.as_ref().unwrap();
+        state
+            .services
+            .iter()
+            .find(|s| s.id == id)
+            .unwrap()
+            .version
+            .clone()
+    }
+}
+
+#[test]
+fn a_short_backlog_comes_as_one_delta_and_a_long_one_as_a_snapshot() {
+    let hub = hub(4096);
+    let cell = hub.topic(&prod()).unwrap();
+    let mut sub = Subscription::new("p".into(), cell.clone(), cell.subscribe(None).unwrap());
+    let mut f = Follower::default();
+    f.drain(&mut sub);
+    assert_eq!((f.snapshots, f.deltas), (1, 0), "the head snapshot");
+
+    // Fewer changes than the state weighs: one delta holding all of them.
+    publish(&hub, 1, 3);
+    f.drain(&mut sub);
+    assert_eq!((f.snapshots, f.deltas), (1, 1), "three changes, one frame");
+    assert_eq!(f.last, cell.seq());
+
+    // Far more than the state weighs: a snapshot replaces them.
+    publish(&hub, 4, 200);
+    f.drain(&mut sub);
     assert_eq!(
-        state.unwrap().services[0].version,
-        "v200",
-        "ends at the present state"
+        (f.snapshots, f.deltas),
+        (2, 1),
+        "200 changes of 4 services: a snapshot"
     );
-    task.abort();
+    assert_eq!(f.last, cell.seq());
+    assert_eq!(f.version("api"), "v200", "ends at the present state");
+    assert_eq!(f.version("db"), "v203");
+}
+
+#[test]
+fn a_laggard_behind_the_replay_buffer_gets_a_fresh_snapshot_then_contiguous_deltas() {
+    let hub = hub(8);
+    let cell = hub.topic(&prod()).unwrap();
+    let mut sub = Subscription::new("p".into(), cell.clone(), cell.subscribe(None).unwrap());
+    let mut f = Follower::default();
+    f.drain(&mut sub);
+    publish(&hub, 1, 20);
+    f.drain(&mut sub);
+    assert_eq!(
+        f.snapshots, 2,
+        "fell out of 8 buffered changes: re-snapshot"
+    );
+    publish(&hub, 21, 2);
+    f.drain(&mut sub);
+    assert_eq!(f.snapshots, 2);
+    assert_eq!(f.deltas, 1, "then deltas again");
+    assert_eq!(f.last, cell.seq());
+    assert_eq!(f.version("worker"), "v22");
+}
+
+#[test]
+fn subscribers_at_the_same_point_share_one_frame() {
+    let hub = hub(4096);
+    let cell = hub.topic(&prod()).unwrap();
+    let mut a = Subscription::new("e".into(), cell.clone(), cell.subscribe(None).unwrap());
+    let mut b = Subscription::new("e".into(), cell.clone(), cell.subscribe(None).unwrap());
+    let (Next::Frame(sa), Next::Frame(sb)) = (a.next_frame(), b.next_frame()) else {
+        panic!("snapshots first");
+    };
+    assert_eq!(
+        sa.as_str().as_ptr(),
+        sb.as_str().as_ptr(),
+        "one snapshot frame, shared"
+    );
+    publish(&hub, 1, 2);
+    let (Next::Frame(da), Next::Frame(db)) = (a.next_frame(), b.next_frame()) else {
+        panic!("deltas next");
+    };
+    assert_eq!(
+        da.as_str().as_ptr(),
+        db.as_str().as_ptr(),
+        "one delta frame, shared"
+    );
+    // Another subscription name gets its own frame, with its own id in it.
+    let mut c = Subscription::new(
+        "other".into(),
+        cell.clone(),
+        cell.subscribe(Some(cell.seq() - 2)).unwrap(),
+    );
+    let _resumed = c.next_frame();
+    let Next::Frame(dc) = c.next_frame() else {
+        panic!("the delta after the resume");
+    };
+    assert!(dc.as_str().contains("\"sub\":\"other\""));
 }
