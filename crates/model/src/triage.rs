@@ -116,9 +116,14 @@ pub fn notable_change(old: &Service, new: &Service) -> Option<Notice> {
             });
         }
     }
-    let before = service_running(old).status;
+    // Statuses first, without explanations: this runs for every change received.
+    if service_running_status(new) != RunningStatus::Error
+        || service_running_status(old) == RunningStatus::Error
+    {
+        return None;
+    }
     let after = service_running(new);
-    (after.status == RunningStatus::Error && before != RunningStatus::Error).then(|| Notice {
+    Some(Notice {
         text: format!(
             "{}: {} ({})",
             new.name,
