@@ -419,3 +419,40 @@ async fn a_thousand_services_keep_only_the_rows_near_the_screen_in_the_page() {
     );
     window().scroll_to_with_x_and_y(0.0, 0.0);
 }
+
+#[wasm_bindgen_test]
+async fn the_live_region_announces_a_few_changes_and_summarises_a_storm() {
+    use shipwatch::components::announcements::LiveRegion;
+    use shipwatch::state::announcer::Announcer;
+    use shipwatch_model::triage::Notice;
+    let announcer = Announcer::new();
+    let host = mount(move || {
+        provide_context(announcer);
+        view! { <LiveRegion /> }
+    });
+    let notice = |text: &str, finished: bool| Notice {
+        text: text.into(),
+        deployment_finished: finished,
+    };
+    announcer.announce_batch(
+        "production",
+        &[notice("api: ERROR (1 of 1 instance in error)", false)],
+    );
+    settle().await;
+    let region = host.query_selector("[role=status]").unwrap().unwrap();
+    assert_eq!(
+        texts(&region, ".announcements__item"),
+        ["production · api: ERROR (1 of 1 instance in error)"]
+    );
+    let storm: Vec<Notice> = (0..40)
+        .map(|i| notice(&format!("svc-{i}: ERROR"), i % 4 == 0))
+        .collect();
+    announcer.announce_batch("production", &storm);
+    settle().await;
+    let items = texts(&region, ".announcements__item");
+    assert_eq!(items.len(), 2, "one summary, not forty lines: {items:?}");
+    assert_eq!(
+        items[1],
+        "production · 10 deployments finished, 30 services entered ERROR"
+    );
+}

@@ -49,10 +49,7 @@ pub fn EnvironmentPage() -> impl IntoView {
             SubEvent::Changes(c) => {
                 let notices = state.apply_changes(c);
                 if let Some(a) = announcer {
-                    let name = state.name.get_untracked();
-                    for n in &notices {
-                        a.announce(&name, n);
-                    }
+                    a.announce_batch(&state.name.get_untracked(), &notices);
                 }
             }
             SubEvent::Refused(_, message) => state.refused.set(Some(message)),

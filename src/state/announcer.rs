@@ -4,6 +4,9 @@
 use leptos::prelude::*;
 use shipwatch_model::triage::Notice;
 
+/// Most notices of one batch announced one by one; more are summarised.
+const BATCH_SPOKEN: usize = 3;
+
 /// How many recent announcements the live region keeps.
 const KEPT: usize = 4;
 /// Where the notification choice is remembered.
@@ -58,6 +61,33 @@ impl Announcer {
             options.set_tag("shipwatch-deployment");
             let _ = web_sys::Notification::new_with_options("Shipwatch", &options);
         }
+    }
+
+    /// Announces one batch of notices: each of them when there are a few, else one summary,
+    /// so that a storm of changes does not flood a screen reader (or the notification tray).
+    pub fn announce_batch(&self, env: &str, notices: &[Notice]) {
+        if notices.len() <= BATCH_SPOKEN {
+            for n in notices {
+                self.announce(env, n);
+            }
+            return;
+        }
+        let finished = notices.iter().filter(|n| n.deployment_finished).count();
+        let errors = notices.len() - finished;
+        let mut parts = Vec::new();
+        if finished > 0 {
+            parts.push(format!("{finished} deployments finished"));
+        }
+        if errors > 0 {
+            parts.push(format!("{errors} services entered ERROR"));
+        }
+        self.announce(
+            env,
+            &Notice {
+                text: parts.join(", "),
+                deployment_finished: finished > 0,
+            },
+        );
     }
 
     /// Turns notifications on (asking the browser's permission) or off, and remembers it.
