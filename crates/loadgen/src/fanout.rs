@@ -160,6 +160,33 @@ pub async fn run(o: Opts) {
         }
         _ => missing(&format!("{p}_spread_p50"), "no delta arrived"),
     }
+    // Refresh interval: time between consecutive frames (deltas or snapshots) at each client,
+    // so how old a client's view can get between two updates.
+    let mut intervals: Vec<f64> = reports
+        .iter()
+        .flat_map(|r| {
+            let mut at: Vec<Instant> = r.receipts.iter().map(|(_, t)| *t).collect();
+            at.sort();
+            at.windows(2)
+                .map(|w| w[1].duration_since(w[0]).as_secs_f64() * 1000.0)
+                .collect::<Vec<f64>>()
+        })
+        .collect();
+    if let (Some(p50), Some(p99)) = (
+        percentile(&mut intervals, 50.0),
+        percentile(&mut intervals, 99.0),
+    ) {
+        figure(
+            &format!("{p}_refresh_interval_p50"),
+            format!("{p50:.1}"),
+            "ms",
+        );
+        figure(
+            &format!("{p}_refresh_interval_p99"),
+            format!("{p99:.1}"),
+            "ms",
+        );
+    }
     let mut stamps: Vec<f64> = reports
         .iter()
         .flat_map(|r| r.stamp_latencies_ms.iter().copied())
@@ -232,27 +259,29 @@ pub async fn run(o: Opts) {
 /// Marks a snapshot's sequence number in `Report::receipts` (deltas use theirs as is).
 const SNAPSHOT_KEY: u64 = 1 << 63;
 
-/// Records the newest stamp of each service in a probe's frame and, when `measure`, the
-/// latency of every stamp newer than what the probe knew; returns the number of services.
-fn stamps(
-    text: &str,
-    r: &mut Report,
-    newest: &mut HashMap<String, u64>,
-    shared: &Shared,
-    measure: bool,
-) -> u64 {
+/// What a probe knows of each service: its newest stamp and the digest of its state.
+type Known = HashMap<String, (u64, u64)>;
+
+/// Takes in the services of a probe's frame: when `measure`, the latency of every stamp newer
+/// than what the probe knew. Returns how many services changed state (a delta's upserts all
+/// do; a snapshot's services only if they differ from what the probe had).
+fn stamps(text: &str, r: &mut Report, known: &mut Known, shared: &Shared, measure: bool) -> u64 {
     let start = shared.window_start_ms.load(Ordering::Relaxed);
     let received = wall_ms();
-    let mut n = 0;
-    for (id, stamp) in frame::service_stamps(text) {
-        n += 1;
-        let prev = newest.insert(id, stamp).unwrap_or(0);
-        if measure && stamp > prev && stamp >= start {
+    let mut changed = 0;
+    for seen in frame::service_stamps(text) {
+        let (prev, digest) = known
+            .insert(seen.id, (seen.stamp, seen.digest))
+            .unwrap_or((0, 0));
+        if digest != seen.digest {
+            changed += 1;
+        }
+        if measure && seen.stamp > prev && seen.stamp >= start {
             r.stamp_latencies_ms
-                .push(received.saturating_sub(stamp) as f64);
+                .push(received.saturating_sub(seen.stamp) as f64);
         }
     }
-    n
+    changed
 }
 
 fn note(shared: &Shared, why: String) {
@@ -272,7 +301,7 @@ async fn client(
     let mut r = Report::default();
     let mut live = false;
     let mut next_seq: Option<u64> = None;
-    let mut newest: HashMap<String, u64> = HashMap::new();
+    let mut known = Known::new();
     loop {
         let msg = tokio::select! {
             _ = stop.changed() => {
@@ -334,7 +363,10 @@ async fn client(
                 if probe {
                     // A snapshot tells of every change it folds in: those count as received
                     // now (a laggard is sent the present state rather than each change).
-                    stamps(&text, &mut r, &mut newest, &shared, measuring && was_live);
+                    let changed = stamps(&text, &mut r, &mut known, &shared, measuring && was_live);
+                    if measuring && was_live {
+                        r.upserts += changed;
+                    }
                 }
                 next_seq = seq.map(|s| s + 1);
             }
@@ -354,7 +386,7 @@ async fn client(
                         if let Some(expected) = next_seq {
                             r.gaps += seq.saturating_sub(expected);
                         }
-                        r.upserts += stamps(&text, &mut r, &mut newest, &shared, true);
+                        r.upserts += stamps(&text, &mut r, &mut known, &shared, true);
                     }
                     next_seq = Some(seq + n);
                 }

@@ -70,10 +70,20 @@ pub fn subscribe(env: &str, resume_from: Option<u64>) -> String {
     }
 }
 
-/// For each service a delta upserts, or an environment snapshot holds: its id and the newest
-/// time stamp it carries (instance `started_at`, deployment `started_at`/`finished_at`), in
-/// simulated milliseconds.
-pub fn service_stamps(text: &str) -> Vec<(String, u64)> {
+/// One service as a frame carries it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Seen {
+    /// Its id.
+    pub id: String,
+    /// The newest time stamp it carries (instance `started_at`, deployment
+    /// `started_at`/`finished_at`), in simulated milliseconds.
+    pub stamp: u64,
+    /// A digest of its whole state, to tell a changed service from an unchanged one.
+    pub digest: u64,
+}
+
+/// Every service a delta upserts, or an environment snapshot holds.
+pub fn service_stamps(text: &str) -> Vec<Seen> {
     let Ok(v) = serde_json::from_str::<serde_json::Value>(text) else {
         return Vec::new();
     };
@@ -107,7 +117,13 @@ pub fn service_stamps(text: &str) -> Vec<(String, u64)> {
                     .max(ms(d.get("started_at")))
                     .max(ms(d.get("finished_at")));
             }
-            Some((id, newest))
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            std::hash::Hash::hash(&c.to_string(), &mut h);
+            Some(Seen {
+                id,
+                stamp: newest,
+                digest: std::hash::Hasher::finish(&h),
+            })
         })
         .collect()
 }
@@ -142,13 +158,19 @@ mod tests {
     #[test]
     fn finds_the_newest_stamp_of_each_upserted_service() {
         let f = r#"{"v":1,"type":"delta","sub":"e","seq":5,"changes":[{"op":"service_upsert","id":"api","name":"api","kind":"application","instances":[{"name":"a","status":"RUNNING","version":"1","restarts":0,"started_at":10},{"name":"b","status":"RUNNING","version":"1","restarts":0,"started_at":30}],"version":"1","deployment":{"id":"d","status":"DEPLOYING","version":"2","started_at":20}}]}"#;
-        assert_eq!(service_stamps(f), vec![("api".to_string(), 30)]);
+        let seen = service_stamps(f);
+        assert_eq!(seen.len(), 1);
+        assert_eq!((seen[0].id.as_str(), seen[0].stamp), ("api", 30));
     }
 
     #[test]
     fn finds_the_stamps_of_a_snapshot() {
         let f = r#"{"v":1,"type":"snapshot","sub":"e","seq":9,"data":{"kind":"environment","environment":{"id":"p","name":"p","services":[{"id":"db","name":"db","kind":"database","instances":[{"name":"db-0","status":"RUNNING","version":"16","restarts":1,"started_at":44}],"version":"16"}]}}}"#;
         assert_eq!(kind(f), Kind::Snapshot);
-        assert_eq!(service_stamps(f), vec![("db".to_string(), 44)]);
+        let seen = service_stamps(f);
+        assert_eq!(seen.len(), 1);
+        assert_eq!((seen[0].id.as_str(), seen[0].stamp), ("db", 44));
+        let changed = f.replace(r#""restarts":1"#, r#""restarts":2"#);
+        assert_ne!(service_stamps(&changed)[0].digest, seen[0].digest);
     }
 }

@@ -33,6 +33,56 @@ const MAX_SUB_ID: usize = 64;
 const READ_BUFFER: usize = 4 * 1024;
 /// Control messages (answers, subscription changes) waiting for the writer.
 const CONTROL_QUEUE: usize = 64;
+/// Bytes of subscription data that may follow a ping the client has not answered yet.
+const PONG_WINDOW: usize = 128 * 1024;
+
+/// Paces a socket's data by the client's answers to pings, so that a client that reads slowly
+/// is never more than about two windows behind: socket buffers (the client's grows to
+/// megabytes) cannot fill with stale data that its next heartbeat would wait behind, and what
+/// it is sent when it catches up is the present (a conflated catch-up), not that old data.
+/// After each window of data the writer sends a ping; the window after it opens once the
+/// previous ping was answered. A client that keeps up never waits: its pongs come back long
+/// before a window is used.
+#[derive(Debug, Default)]
+struct Pacer {
+    /// Nonce of the last ping sent.
+    sent: u64,
+    /// Highest nonce answered.
+    answered: u64,
+    /// Data bytes sent since the last ping.
+    since_ping: usize,
+}
+
+impl Pacer {
+    /// A ping goes out: its nonce.
+    fn ping(&mut self) -> u64 {
+        self.sent += 1;
+        self.since_ping = 0;
+        self.sent
+    }
+
+    /// The client answered the ping `nonce`.
+    fn pong(&mut self, nonce: u64) {
+        if nonce <= self.sent {
+            self.answered = self.answered.max(nonce);
+        }
+    }
+
+    /// A data frame of `bytes` went out.
+    fn data(&mut self, bytes: usize) {
+        self.since_ping += bytes;
+    }
+
+    /// The window is used and the client has answered every ping: ping before more data.
+    fn wants_ping(&self) -> bool {
+        self.since_ping >= PONG_WINDOW && self.answered >= self.sent
+    }
+
+    /// The window is used and the client has not answered yet: data waits.
+    fn holds(&self) -> bool {
+        self.since_ping >= PONG_WINDOW && self.answered < self.sent
+    }
+}
 
 /// Query parameters of `/ws`.
 #[derive(Debug, serde::Deserialize)]
@@ -82,6 +132,8 @@ enum Ctl {
     },
     /// End a subscription.
     Unsubscribe(String),
+    /// The client answered ping `nonce`.
+    Pong(u64),
 }
 
 async fn run(socket: WebSocket, app: Arc<App>, peer: SocketAddr) {
@@ -121,7 +173,7 @@ async fn write_loop(
     let period = Duration::from_millis(u64::from(app.limits.heartbeat_ms.max(10)));
     let mut next_ping = TokioInstant::now() + period;
     let mut shutdown = app.shutdown.clone();
-    let mut nonce = 0u64;
+    let mut pacer = Pacer::default();
     let mut subs: Vec<Subscription> = Vec::new();
     let mut turn = 0usize;
     // Test knob (`--inject-garbage-every`): bad frames for clients to survive.
@@ -132,10 +184,12 @@ async fn write_loop(
         let step = if *shutdown.borrow() {
             Step::Send(close(close_code::GOING_AWAY, "server shutting down"))
         } else if let Ok(c) = ctl.try_recv() {
-            control(c, &app, &mut subs)
-        } else if TokioInstant::now() >= next_ping {
-            next_ping = TokioInstant::now() + period;
-            nonce += 1;
+            control(c, &app, &mut subs, &mut pacer)
+        } else if TokioInstant::now() >= next_ping || pacer.wants_ping() {
+            if TokioInstant::now() >= next_ping {
+                next_ping = TokioInstant::now() + period;
+            }
+            let nonce = pacer.ping();
             Step::Send(text(frames::message(ServerMessage::Ping { nonce })))
         } else if garbage_every > 0 && TokioInstant::now() >= next_garbage {
             next_garbage = TokioInstant::now() + garbage_period;
@@ -143,19 +197,24 @@ async fn write_loop(
                 break;
             }
             Step::Send(text(GARBAGE_UNKNOWN_TYPE.into()))
-        } else if let Some(frame) = next_data(&mut subs, &mut turn) {
+        } else if let Some(frame) = (!pacer.holds())
+            .then(|| next_data(&mut subs, &mut turn))
+            .flatten()
+        {
+            pacer.data(frame.len());
             Step::Send(Message::Text(frame))
         } else {
+            let holding = pacer.holds();
             tokio::select! {
                 biased;
                 _ = shutdown.changed() => Step::Send(close(close_code::GOING_AWAY, "server shutting down")),
                 c = ctl.recv() => match c {
-                    Some(c) => control(c, &app, &mut subs),
+                    Some(c) => control(c, &app, &mut subs, &mut pacer),
                     None => match reader_gone(&shutdown) { Some(m) => Step::Send(m), None => Step::Stop },
                 },
                 _ = tokio::time::sleep_until(next_ping) => Step::Again,
                 _ = tokio::time::sleep_until(next_garbage), if garbage_every > 0 => Step::Again,
-                _ = any_changed(&mut subs) => Step::Again,
+                _ = any_changed(&mut subs), if !holding => Step::Again,
             }
         };
         let msg = match step {
@@ -206,12 +265,16 @@ async fn any_changed(subs: &mut [Subscription]) {
 }
 
 /// Carries out one request of the reader; what to send about it, if anything.
-fn control(c: Ctl, app: &Arc<App>, subs: &mut Vec<Subscription>) -> Step {
+fn control(c: Ctl, app: &Arc<App>, subs: &mut Vec<Subscription>, pacer: &mut Pacer) -> Step {
     let err = |code: ErrorCode, message: String, sub: Option<&str>| {
         Step::Send(text(frames::error(code, message, sub)))
     };
     match c {
         Ctl::Frame(f) => Step::Send(text(f)),
+        Ctl::Pong(nonce) => {
+            pacer.pong(nonce);
+            Step::Again
+        }
         Ctl::Close(code, reason) => Step::Send(close(code, reason)),
         Ctl::Subscribe {
             sub,
@@ -427,6 +490,40 @@ fn handle(text: &str, app: &Arc<App>, ctl: &impl Fn(Ctl)) -> Option<Ctl> {
             ctl(Ctl::Frame(frames::message(ServerMessage::Pong { nonce })));
             None
         }
-        ClientMessage::Pong { .. } => None,
+        ClientMessage::Pong { nonce } => {
+            ctl(Ctl::Pong(nonce));
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_waits_for_the_answer_to_the_ping_after_each_window() {
+        let mut p = Pacer::default();
+        // A window of data, then a ping before more.
+        assert!(!p.wants_ping() && !p.holds());
+        p.data(PONG_WINDOW);
+        assert!(p.wants_ping());
+        let first = p.ping();
+        // The next window may go out while that ping is in flight...
+        p.data(PONG_WINDOW / 2);
+        assert!(!p.holds());
+        p.data(PONG_WINDOW / 2);
+        // ...but no more until the client answers.
+        assert!(p.holds() && !p.wants_ping());
+        p.pong(first + 7); // a nonce never sent answers nothing
+        assert!(p.holds());
+        p.pong(first);
+        assert!(!p.holds() && p.wants_ping());
+        // A heartbeat in the middle of a window starts a new one.
+        let beat = p.ping();
+        p.data(10);
+        assert!(!p.holds() && !p.wants_ping());
+        p.pong(beat);
+        assert!(!p.holds());
     }
 }

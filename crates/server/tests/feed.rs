@@ -444,29 +444,31 @@ async fn silent_clients_are_dropped_and_pings_are_answered() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_flooded_with_changes_still_gets_its_heartbeats_and_stays_connected() {
-    // Far more changes than this client reads: 2,000 events/s of whole services, while it
-    // takes 40 ms over each frame. Its heartbeats must still come every ~200 ms (not stuck
-    // behind a queue of data), so that it can answer them and is never dropped as idle.
+    // Far more changes than this client can read: 2,000 events/s of whole services, while it
+    // takes 150 ms over each frame. Its heartbeats must still reach it well within the idle
+    // timeout (not stuck behind megabytes of data in socket buffers), so that it answers them
+    // and is never dropped; and what it reads stays recent.
     let h = start(&[
         "--services",
         "200",
         "--rate",
         "2000",
         "--heartbeat-ms",
-        "200",
-        "--idle-timeout-ms",
         "1000",
+        "--idle-timeout-ms",
+        "3000",
     ])
     .await;
     let mut c = Client::connect(&h).await;
     c.subscribe("p", prod(), None).await;
     use futures_util::{SinkExt, StreamExt};
+    use shipwatch_model::protocol::{decode_server, encode, ClientFrame, ClientMessage};
     use tokio_tungstenite::tungstenite::Message;
     let started = std::time::Instant::now();
     let (mut pings, mut frames, mut last_ping, mut worst_gap) = (0, 0, started, Duration::ZERO);
-    let (mut first_seq, mut last_seq) = (None, 0u64);
-    while started.elapsed() < Duration::from_secs(5) {
-        let msg = tokio::time::timeout(Duration::from_secs(2), c.ws.next())
+    let mut last_seq = 0u64;
+    while started.elapsed() < Duration::from_secs(10) {
+        let msg = tokio::time::timeout(Duration::from_secs(3), c.ws.next())
             .await
             .expect("frames keep coming");
         let text = match msg {
@@ -475,46 +477,45 @@ async fn a_client_flooded_with_changes_still_gets_its_heartbeats_and_stays_conne
             Some(Ok(_)) => continue,
             other => panic!("socket failed: {other:?}"),
         };
-        let frame = shipwatch_model::protocol::decode_server(text.as_str(), 16 << 20)
-            .expect("server frames decode");
-        match frame.msg {
+        match decode_server(text.as_str(), 16 << 20)
+            .expect("server frames decode")
+            .msg
+        {
             ServerMessage::Ping { nonce } => {
                 pings += 1;
                 worst_gap = worst_gap.max(last_ping.elapsed());
                 last_ping = std::time::Instant::now();
-                let pong = shipwatch_model::protocol::encode(
-                    &shipwatch_model::protocol::ClientFrame::new(
-                        shipwatch_model::protocol::ClientMessage::Pong { nonce },
-                    ),
-                );
+                let pong = encode(&ClientFrame::new(ClientMessage::Pong { nonce }));
                 c.ws.send(Message::Text(pong.into())).await.expect("pong");
             }
             ServerMessage::Snapshot { seq, .. } => {
-                first_seq.get_or_insert(seq);
                 last_seq = seq;
                 frames += 1;
-                tokio::time::sleep(Duration::from_millis(40)).await;
+                tokio::time::sleep(Duration::from_millis(150)).await;
             }
             ServerMessage::Delta { seq, changes, .. } => {
                 last_seq = seq + changes.len() as u64 - 1;
                 frames += 1;
-                tokio::time::sleep(Duration::from_millis(40)).await;
+                tokio::time::sleep(Duration::from_millis(150)).await;
             }
             _ => {}
         }
     }
-    eprintln!("{pings} pings (worst gap {worst_gap:?}), {frames} frames, to seq {last_seq}");
-    assert!(pings >= 15, "a heartbeat every ~200 ms for 5 s: {pings}");
-    assert!(
-        worst_gap < Duration::from_millis(900),
-        "heartbeats never waited behind data for long: worst gap {worst_gap:?}"
+    let newest = h.app().hub.topic(&prod()).expect("production").seq();
+    eprintln!(
+        "{pings} pings (worst gap {worst_gap:?}), {frames} frames, behind by {} changes",
+        newest - last_seq
     );
-    // And the slow client is not left behind: what it has is recent.
-    let newest = h.app().hub.topic(&prod()).expect("production exists").seq();
+    assert!(pings >= 8, "a heartbeat every second: {pings} in 10 s");
     assert!(
-        newest - last_seq < 2_000,
-        "the slow client kept up with the present (at {last_seq}, newest {newest}, \
-         started at {first_seq:?})"
+        worst_gap < Duration::from_millis(2500),
+        "heartbeats reached the slow client well within the 3 s idle timeout: worst gap \
+         {worst_gap:?}"
+    );
+    assert!(
+        newest - last_seq < 6_000,
+        "the slow client is shown recent states (behind by {} changes, 3 s of them)",
+        newest - last_seq
     );
 }
 
