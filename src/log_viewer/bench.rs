@@ -162,7 +162,10 @@ pub fn run(plan: BenchPlan, model: LogModel) {
             TimeoutFuture::new(0).await;
         }
         report.set("ingestMs", now() - t0);
-        // Painted: two frames after the last batch the rows are on screen.
+        // Painted: two frames after the screen took the last batch, its rows are on screen.
+        while !model.is_published() {
+            next_frame().await;
+        }
         for _ in 0..2 {
             next_frame().await;
         }

@@ -1,6 +1,11 @@
 //! The log a viewer shows: a [`LogStore`] kept outside the reactive graph, and a version
-//! signal bumped once per batch of lines, so a batch re-renders only the visible rows and
-//! a million lines never sit in a signal.
+//! signal bumped once per screen update, so a million lines never sit in a signal.
+//!
+//! Lines go into the store as they arrive; the screen is told at most once per animation
+//! frame, and while lines stream fast at most every [`MIN_PUBLISH_MS`]: at 10,000 lines a
+//! second every frame would otherwise rebuild every row on screen (each batch scrolls the
+//! whole window away), which costs more than a frame on a busy machine and shows nothing a
+//! reader could follow. A quiet log still updates on the next frame.
 
 use leptos::prelude::*;
 use shipwatch_logview::{LogStore, StoreLimits};
@@ -16,11 +21,22 @@ pub const VIEWER_LIMITS: StoreLimits = StoreLimits {
     max_line_bytes: 64 * 1024,
 };
 
+/// Least time between two screen updates (ms): 20 a second while lines stream.
+pub const MIN_PUBLISH_MS: f64 = 50.0;
+
 /// A handle to one deployment's lines (cheap to copy; lives as long as its owner).
 #[derive(Clone, Copy)]
 pub struct LogModel {
     store: StoredValue<LogStore, LocalStorage>,
     version: RwSignal<u64>,
+    publish: StoredValue<Publish>,
+}
+
+/// When the screen was last told about new lines, and whether it will be.
+#[derive(Clone, Copy, Default)]
+struct Publish {
+    scheduled: bool,
+    last_ms: f64,
 }
 
 impl Default for LogModel {
@@ -40,14 +56,50 @@ impl LogModel {
         LogModel {
             store: StoredValue::new_local(LogStore::with_limits(limits)),
             version: RwSignal::new(0),
+            publish: StoredValue::new(Publish::default()),
         }
     }
 
-    /// Appends a batch of lines (duplicates by number are ignored by the store) and
-    /// re-renders once.
+    /// Appends a batch of lines (duplicates by number are ignored by the store); the
+    /// screen follows on the next update (see the module docs).
     pub fn push_lines(&self, lines: impl IntoIterator<Item = LogLine>) {
         self.store.update_value(|s| s.extend(lines));
-        self.version.update(|v| *v += 1);
+        self.schedule_publish();
+    }
+
+    /// Tells the screen about the new lines on the next animation frame at least
+    /// [`MIN_PUBLISH_MS`] after the last time; batches arriving meanwhile join this one.
+    fn schedule_publish(&self) {
+        let Some(p) = self.publish.try_get_value() else {
+            return;
+        };
+        if p.scheduled {
+            return;
+        }
+        self.publish.set_value(Publish {
+            scheduled: true,
+            ..p
+        });
+        let me = *self;
+        let wait = p.last_ms + MIN_PUBLISH_MS - now_ms();
+        if wait <= 0.0 {
+            request_animation_frame(move || me.publish());
+        } else {
+            set_timeout(
+                move || request_animation_frame(move || me.publish()),
+                std::time::Duration::from_millis(wait.ceil() as u64),
+            );
+        }
+    }
+
+    fn publish(&self) {
+        let done = Publish {
+            scheduled: false,
+            last_ms: now_ms(),
+        };
+        if self.publish.try_set_value(done).is_none() {
+            let _ = self.version.try_update(|v| *v += 1);
+        }
     }
 
     /// Takes in the changes of one delta of a log subscription: its lines go to the store in
@@ -76,6 +128,11 @@ impl LogModel {
         self.version.update(|v| *v += 1);
     }
 
+    /// True when the screen has been told about every line pushed (no update pending).
+    pub fn is_published(&self) -> bool {
+        self.publish.try_get_value().is_none_or(|p| !p.scheduled)
+    }
+
     /// Reads the store without subscribing to changes.
     pub fn with<R>(&self, f: impl FnOnce(&LogStore) -> R) -> R {
         self.store.with_value(f)
@@ -91,4 +148,8 @@ impl LogModel {
     pub fn version(&self) -> u64 {
         self.version.get()
     }
+}
+
+fn now_ms() -> f64 {
+    window().performance().map_or(0.0, |p| p.now())
 }

@@ -15,6 +15,9 @@ pub const ROW_HEIGHT: f64 = 20.0;
 /// a page of lines around what the user reads instead of a pixel-exact window).
 pub const WRAP_PAGE: usize = 400;
 
+/// Rows rendered above the viewport while following the tail (the usual margin otherwise).
+const FOLLOW_OVERSCAN: usize = 3;
+
 /// How far from the bottom (px) still counts as "at the end" (fractional scroll positions).
 const BOTTOM_TOLERANCE: f64 = 4.0;
 
@@ -173,11 +176,14 @@ impl Viewer {
                 filter,
             };
         }
-        let list = VirtualList::new(total, ROW_HEIGHT, self.viewport.get());
+        let following = self.following.get();
+        let mut list = VirtualList::new(total, ROW_HEIGHT, self.viewport.get());
         // Following: the tail, whatever the scroll position says until `sync_scroll` moves
         // it there; so a batch renders its rows once, not once before and once after the
-        // scroll catches up.
-        let top = if self.following.get() {
+        // scroll catches up. And a small margin: at the tail there is nothing below, and
+        // while lines stream the rows above are replaced before anyone scrolls to them.
+        let top = if following {
+            list = list.with_overscan(FOLLOW_OVERSCAN);
             list.max_scroll_top()
         } else {
             self.scroll_top.get()
