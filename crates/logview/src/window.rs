@@ -327,7 +327,16 @@ impl TallRowList {
     fn tall(&self) -> Option<(usize, f64)> {
         self.tall
             .filter(|(i, _)| *i < self.total_rows)
-            .map(|(i, extra)| (i, if extra.is_finite() { extra.max(0.0) } else { 0.0 }))
+            .map(|(i, extra)| {
+                (
+                    i,
+                    if extra.is_finite() {
+                        extra.max(0.0)
+                    } else {
+                        0.0
+                    },
+                )
+            })
     }
 
     /// Where row `i` starts, from the list's top (`i == total_rows` gives the list's height).
@@ -365,14 +374,21 @@ impl TallRowList {
     /// `offset_top` and `top_spacer` of the window are the height of the rows above `start`.
     pub fn window(&self, view_top: f64, view_height: f64) -> Window {
         let height = self.height();
-        let view_height = if view_height.is_finite() { view_height.max(0.0) } else { 0.0 };
+        let view_height = if view_height.is_finite() {
+            view_height.max(0.0)
+        } else {
+            0.0
+        };
         let view_top = if view_top.is_finite() { view_top } else { 0.0 };
         let (start, end) = if self.total_rows == 0 || view_top + view_height <= 0.0 {
             // The list is below the viewport: render its first rows, ready for scrolling.
             (0, self.overscan.min(self.total_rows))
         } else if view_top >= height {
             // The list is above the viewport: its last rows.
-            (self.total_rows.saturating_sub(self.overscan), self.total_rows)
+            (
+                self.total_rows.saturating_sub(self.overscan),
+                self.total_rows,
+            )
         } else {
             let first = self.row_at(view_top);
             let last = self.row_at(view_top + view_height);
@@ -528,7 +544,10 @@ mod tests {
         let w = list.window(4_000.0, 800.0);
         assert_eq!(w.rows(), 98..123);
         assert_eq!(w.top_spacer, 98.0 * 40.0);
-        assert_eq!(w.top_spacer + w.len() as f64 * 40.0 + w.bottom_spacer, 40_000.0);
+        assert_eq!(
+            w.top_spacer + w.len() as f64 * 40.0 + w.bottom_spacer,
+            40_000.0
+        );
     }
 
     #[test]
@@ -556,7 +575,10 @@ mod tests {
         let w = list.window(4_400.0, 800.0);
         assert_eq!(w.rows(), 98..123);
         assert_eq!(w.top_spacer, 98.0 * 40.0 + 400.0);
-        assert_eq!(w.top_spacer + w.len() as f64 * 40.0 + w.bottom_spacer, 40_400.0);
+        assert_eq!(
+            w.top_spacer + w.len() as f64 * 40.0 + w.bottom_spacer,
+            40_400.0
+        );
         // A stale expanded index (the list shrank) is ignored.
         assert_eq!(tall(5, Some((10, 400.0))).height(), 200.0);
     }

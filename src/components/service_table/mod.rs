@@ -6,6 +6,7 @@
 //! (window maths in `shipwatch_logview::TallRowList`, spacers above and below), and rows are
 //! keyed by service id so a change repaints its own row only.
 
+mod open_rows;
 mod row;
 mod throttle;
 mod viewport;
@@ -13,6 +14,7 @@ mod viewport;
 use crate::state::environment::EnvironmentState;
 use leptos::html;
 use leptos::prelude::*;
+use open_rows::OpenRows;
 use row::ServiceRow;
 use shipwatch_logview::TallRowList;
 use shipwatch_model::triage::{table_rows, SortKey, TableQuery};
@@ -64,6 +66,7 @@ pub fn ServiceTable(
             })
         })
     });
+    let open_rows = OpenRows::follow(expanded);
     let list_top = NodeRef::<html::Tbody>::new();
     let table = NodeRef::<html::Table>::new();
     let (viewport, remeasure) = viewport::track(list_top, table);
@@ -82,18 +85,20 @@ pub fn ServiceTable(
             .window(v.view_top, v.view_height)
         })
     });
-    // The rendered rows with their place in the table; keyed by id, so a row that stays in
-    // the window keeps its DOM.
+    // The rendered rows and the place of the first in the table; keyed by id, so a row that
+    // stays in the window keeps its DOM. Rows read their place from this one memo, which
+    // changes whenever rows come or go (see `open_rows` for why that matters).
     let visible = Memo::new(move |_| {
         let w = window.get();
-        rows.with(|r| {
-            r.ids
-                .get(w.start..w.end.min(r.ids.len()))
-                .map(<[String]>::to_vec)
-        })
-        .unwrap_or_default()
+        let ids = rows
+            .with(|r| {
+                r.ids
+                    .get(w.start..w.end.min(r.ids.len()))
+                    .map(<[String]>::to_vec)
+            })
+            .unwrap_or_default();
+        (w.start, ids)
     });
-    let start = Memo::new(move |_| window.with(|w| w.start));
     // Measure again once the expanded row's details are laid out, and once the first rows
     // are (their real height). Not on every change of rows: measuring forces a layout.
     Effect::new(move |_| {
@@ -104,7 +109,7 @@ pub fn ServiceTable(
         if measured == Some(true) {
             return true;
         }
-        let any = visible.with(|v| !v.is_empty());
+        let any = visible.with(|v| !v.1.is_empty());
         if any {
             remeasure();
         }
@@ -218,18 +223,20 @@ pub fn ServiceTable(
                 <tr><td colspan="7" style:height=move || format!("{}px", window.with(|w| w.top_spacer))></td></tr>
             </tbody>
             <For
-                each=move || visible.get()
+                each=move || visible.get().1
                 key=|id| id.clone()
                 children=move |id| {
                     let key = id.clone();
                     let row_index = Signal::derive(move || {
-                        visible
-                            .with(|v| v.iter().position(|x| *x == key))
-                            .map(|i| start.get() + i + 2)
+                        visible.with(|(start, ids)| {
+                            ids.iter().position(|x| *x == key).map(|i| start + i + 2)
+                        })
                     });
+                    let open = open_rows.register(&id, expanded);
+                    let env_id = env_id.get_untracked();
                     state
                         .service(&id)
-                        .map(|s| view! { <ServiceRow env_id service=s expanded row_index /> })
+                        .map(|s| view! { <ServiceRow env_id service=s open row_index /> })
                 }
             />
             <tbody class="services__spacer" aria-hidden="true">

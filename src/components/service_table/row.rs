@@ -20,9 +20,11 @@ const FLASH_EVERY_MS: f64 = 4_000.0;
 /// One service: its row, and its instances when expanded.
 #[component]
 pub fn ServiceRow(
-    env_id: Signal<String>,
+    /// The environment, fixed for the table's life (a route change rebuilds the table).
+    env_id: String,
     service: ArcRwSignal<Service>,
-    expanded: Signal<Option<String>>,
+    /// Whether its instances show; set by the table (see `open_rows`).
+    open: ArcRwSignal<bool>,
     /// The row's place in the whole table (1 is the header row), for `aria-rowindex`: only
     /// the rows near the viewport are in the DOM.
     row_index: Signal<Option<usize>>,
@@ -45,11 +47,12 @@ pub fn ServiceRow(
     let kind = move || s.with(|s| s.kind.label());
     let s = service.clone();
     let version = Memo::new(move |_| s.with(|s| short_version(&s.version).to_string()));
-    let is_open = Memo::new(move |_| expanded.with(|e| e.as_deref() == Some(id.get().as_str())));
+    let is_open = Signal::derive(move || open.get());
+    let env = env_id.clone();
     let logs_href = Signal::derive(move || {
         deployment
             .get()
-            .map(|d| routes::service_logs(&env_id.get(), &id.get(), &d.id))
+            .map(|d| routes::service_logs(&env, &id.get(), &d.id))
     });
     let label_why = Signal::derive(move || {
         let Some(d) = deployment.get() else {
@@ -91,11 +94,10 @@ pub fn ServiceRow(
         previous.set_value(Some(now));
     });
     let toggle = move |_| {
-        let env = env_id.get_untracked();
         let target = if is_open.get_untracked() {
-            routes::env(&env)
+            routes::env(&env_id)
         } else {
-            routes::service(&env, &id.get_untracked())
+            routes::service(&env_id, &id.get_untracked())
         };
         navigate(&target, Default::default());
     };

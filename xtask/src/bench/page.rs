@@ -11,7 +11,7 @@ use std::thread::sleep;
 use std::time::Duration;
 
 /// Observes the page from before its first script (see the file for what it records).
-const PROBE: &str = include_str!("probe.js");
+pub const PROBE: &str = include_str!("probe.js");
 
 /// Services of the one environment of the browser workloads.
 pub const SERVICES: &str = "1000";

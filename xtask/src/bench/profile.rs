@@ -14,6 +14,9 @@ use std::process::Command;
 use std::thread::sleep;
 use std::time::Duration;
 
+const USAGE: &str =
+    "usage: cargo xtask profile <load|updates> [--reduced-motion] | memory [SECONDS] [--sort-name]";
+
 /// Functions listed in the summary.
 const TOP: usize = 40;
 
@@ -21,8 +24,11 @@ const TOP: usize = 40;
 /// update workload, once loaded).
 pub fn profile(args: &[String]) -> Result {
     let what = args.first().map(String::as_str).unwrap_or("load");
+    if what == "memory" {
+        return memory_trend(args);
+    }
     if !["load", "updates"].contains(&what) {
-        return Err("usage: cargo xtask profile <load|updates> [--reduced-motion]".into());
+        return Err(USAGE.into());
     }
     let dist = build_named_dist()?;
     let server_bin = root().join("target/native/shipwatch-server");
@@ -193,4 +199,57 @@ fn summarise(profile: &Value) -> String {
 
 fn short(url: &str) -> &str {
     url.rsplit('/').next().unwrap_or(url)
+}
+
+/// `memory [SECONDS]`: the page's wasm memory and JS heap (after a forced GC) every 15 s
+/// under the update workload, to tell a leak (steady growth) from a high-water mark.
+fn memory_trend(args: &[String]) -> Result {
+    let seconds: u64 = match args.get(1).filter(|a| !a.starts_with("--")) {
+        Some(s) => s.parse().map_err(|_| USAGE.to_string())?,
+        None => 180,
+    };
+    let server_bin = root().join("target/native/shipwatch-server");
+    let rate = UPDATE_RATE.to_string();
+    let flags = [
+        "--environments",
+        "1",
+        "--services",
+        SERVICES,
+        "--seed",
+        "7",
+        "--rate",
+        &rate,
+    ];
+    let server = Server::start(&server_bin, &root().join("dist"), &flags)?;
+    let browser = ensure_browser()?;
+    let b = Browser::start(
+        &browser.chromium.to_string_lossy(),
+        &browser.driver.to_string_lossy(),
+        Duration::from_secs(60),
+    )?;
+    b.add_init_script(super::page::PROBE)?;
+    b.goto(&server.url("/env/production"))?;
+    // `--sort-name`: rows keep their places (no re-sorting churn), to tell the two apart.
+    if args.iter().any(|a| a == "--sort-name") {
+        b.wait_for(
+            "the table",
+            "const b = document.querySelector('table.services thead th button'); \
+             if (b) { b.click(); return true; } return null;",
+            Duration::from_secs(30),
+        )?;
+    }
+    let sample = "if (window.gc) window.gc(); const m = window.__benchProbe.memory(); \
+                  return [m.wasm, m.js];";
+    let mut at = 0;
+    while at <= seconds {
+        let v = b.eval(sample)?;
+        println!(
+            "memory: {at:>4} s  wasm {:>6.1} MB  js heap {:>5.2} MB",
+            v[0].as_f64().unwrap_or(f64::NAN) / 1e6,
+            v[1].as_f64().unwrap_or(f64::NAN) / 1e6
+        );
+        sleep(Duration::from_secs(15));
+        at += 15;
+    }
+    Ok(())
 }
