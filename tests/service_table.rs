@@ -313,8 +313,8 @@ async fn until(what: &str, mut f: impl FnMut() -> bool) {
     panic!("timed out waiting for {what}");
 }
 
-#[wasm_bindgen_test]
-async fn a_thousand_services_keep_only_the_rows_near_the_screen_in_the_page() {
+/// One environment of 1,000 running services, `svc-0700` in error.
+fn big_state() -> EnvironmentState {
     let st = EnvironmentState::new();
     let mut services: Vec<Service> = (0..1000)
         .map(|i| {
@@ -342,6 +342,12 @@ async fn a_thousand_services_keep_only_the_rows_near_the_screen_in_the_page() {
             services,
         },
     });
+    st
+}
+
+#[wasm_bindgen_test]
+async fn a_thousand_services_keep_only_the_rows_near_the_screen_in_the_page() {
+    let st = big_state();
     let host = mount(move || {
         view! {
             <Router>
@@ -455,4 +461,60 @@ async fn the_live_region_announces_a_few_changes_and_summarises_a_storm() {
         items[1],
         "production · 10 deployments finished, 30 services entered ERROR"
     );
+}
+
+#[wasm_bindgen_test]
+async fn a_long_session_of_scrolling_keeps_the_rows_and_the_expanded_service_right() {
+    let st = big_state();
+    let expanded = RwSignal::new(None::<String>);
+    let host = mount(move || {
+        view! {
+            <Router>
+                <ServiceTable env_id=Signal::derive(|| "big".to_string()) state=st expanded=expanded />
+            </Router>
+        }
+    });
+    settle().await;
+    let rows = || attrs(&host, "tr.service-row", "data-service");
+    let table = host.query_selector("table.services").unwrap().unwrap();
+    let top = table.get_bounding_client_rect().top() + window().scroll_y().unwrap();
+    let bottom = table.get_bounding_client_rect().bottom() + window().scroll_y().unwrap();
+    // Each trip to the end and back renders about two screenfuls of new rows: enough trips
+    // for the list to be rebuilt under a fresh owner (every 2,000 rows created).
+    for _ in 0..40 {
+        window().scroll_to_with_x_and_y(0.0, bottom);
+        until("the end of the table", || {
+            rows().last().map(String::as_str) == Some("svc-0999")
+        })
+        .await;
+        window().scroll_to_with_x_and_y(0.0, top);
+        until("the top of the table", || {
+            rows().first().map(String::as_str) == Some("svc-0700")
+        })
+        .await;
+    }
+    let shown = rows();
+    assert!(shown.len() < 100, "{} rows", shown.len());
+    let unique: HashSet<&String> = shown.iter().collect();
+    assert_eq!(unique.len(), shown.len(), "no row twice: {shown:?}");
+    // The open flags survived the rebuilds: expanding a shown service opens its row.
+    expanded.set(Some("svc-0001".into()));
+    until("svc-0001 to open", || {
+        attrs(
+            &host,
+            "tr[data-service=svc-0001] button.disclosure",
+            "aria-expanded",
+        ) == ["true"]
+    })
+    .await;
+    expanded.set(None);
+    until("svc-0001 to close", || {
+        attrs(
+            &host,
+            "tr[data-service=svc-0001] button.disclosure",
+            "aria-expanded",
+        ) == ["false"]
+    })
+    .await;
+    window().scroll_to_with_x_and_y(0.0, 0.0);
 }

@@ -7,6 +7,7 @@
 //! keyed by service id so a change repaints its own row only.
 
 mod open_rows;
+mod rebuild;
 mod row;
 mod throttle;
 mod viewport;
@@ -15,6 +16,7 @@ use crate::state::environment::EnvironmentState;
 use leptos::html;
 use leptos::prelude::*;
 use open_rows::OpenRows;
+use rebuild::Rebuild;
 use row::ServiceRow;
 use shipwatch_logview::TallRowList;
 use shipwatch_model::triage::{table_rows, SortKey, TableQuery};
@@ -67,8 +69,9 @@ pub fn ServiceTable(
         })
     });
     let open_rows = OpenRows::follow(expanded);
-    let list_top = NodeRef::<html::Tbody>::new();
     let table = NodeRef::<html::Table>::new();
+    let rebuild = Rebuild::new(table);
+    let list_top = NodeRef::<html::Tbody>::new();
     let (viewport, remeasure) = viewport::track(list_top, table);
     let window = Memo::new(move |_| {
         let v = viewport.get();
@@ -222,23 +225,30 @@ pub fn ServiceTable(
             <tbody class="services__spacer" aria-hidden="true" node_ref=list_top>
                 <tr><td colspan="7" style:height=move || format!("{}px", window.with(|w| w.top_spacer))></td></tr>
             </tbody>
-            <For
-                each=move || visible.get().1
-                key=|id| id.clone()
-                children=move |id| {
-                    let key = id.clone();
-                    let row_index = Signal::derive(move || {
-                        visible.with(|(start, ids)| {
-                            ids.iter().position(|x| *x == key).map(|i| start + i + 2)
-                        })
-                    });
-                    let open = open_rows.register(&id, expanded);
-                    let env_id = env_id.get_untracked();
-                    state
-                        .service(&id)
-                        .map(|s| view! { <ServiceRow env_id service=s open row_index /> })
+            // Rebuilt from time to time: see `rebuild.rs`.
+            {move || {
+                rebuild.track();
+                view! {
+                    <For
+                        each=move || visible.get().1
+                        key=|id| id.clone()
+                        children=move |id| {
+                            rebuild.row_created();
+                            let key = id.clone();
+                            let row_index = Signal::derive(move || {
+                                visible.with(|(start, ids)| {
+                                    ids.iter().position(|x| *x == key).map(|i| start + i + 2)
+                                })
+                            });
+                            let open = open_rows.register(&id, expanded);
+                            let env_id = env_id.get_untracked();
+                            state
+                                .service(&id)
+                                .map(|s| view! { <ServiceRow env_id service=s open row_index /> })
+                        }
+                    />
                 }
-            />
+            }}
             <tbody class="services__spacer" aria-hidden="true">
                 <tr><td colspan="7" style:height=move || format!("{}px", window.with(|w| w.bottom_spacer))></td></tr>
             </tbody>
