@@ -38,19 +38,26 @@ pub fn feed_url() -> String {
     } else {
         "ws"
     };
-    // A server started with --token wants it on the socket: the page passes it on from its
-    // own URL (`/?token=...`), read once at start, so later navigation may drop it.
-    let token = loc
-        .search()
-        .ok()
-        .and_then(|q| {
-            q.trim_start_matches('?')
-                .split('&')
-                .find_map(|kv| kv.strip_prefix("token=").map(str::to_owned))
-        })
+    let token = page_token()
         .map(|t| format!("?token={t}"))
         .unwrap_or_default();
     format!("{scheme}://{}/ws{token}", loc.host().unwrap_or_default())
+}
+
+/// The `token` of the page's URL (`/?token=...`), as written there (already URL-encoded).
+/// A server started with --token wants it on the socket and on API downloads: it is read
+/// once, at start, since later navigation within the app drops it from the URL.
+pub fn page_token() -> Option<String> {
+    static TOKEN: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    TOKEN
+        .get_or_init(|| {
+            window().location().search().ok().and_then(|q| {
+                q.trim_start_matches('?')
+                    .split('&')
+                    .find_map(|kv| kv.strip_prefix("token=").map(str::to_owned))
+            })
+        })
+        .clone()
 }
 
 /// The whole console.

@@ -19,3 +19,8 @@ pub fn service_logs(env: &str, service: &str, deployment: &str) -> String {
 pub fn env_logs(env: &str, deployment: &str) -> String {
     format!("/env/{env}/deployments/{deployment}/logs")
 }
+
+/// A deployment's whole log as a plain-text download (served by the API, not a view).
+pub fn log_text(deployment: &str) -> String {
+    format!("/api/deployments/{deployment}/log.txt")
+}

@@ -14,6 +14,9 @@ wasm_bindgen_test_configure!(run_in_browser);
 
 const T0: u64 = 1_700_000_000_000;
 
+/// Where the mounted viewers are told the server serves the whole log.
+const WHOLE_LOG: &str = "/api/deployments/dep-9/log.txt?token=s3cret";
+
 /// The app's stylesheets, so rows have their real fixed height and the scroller its size.
 fn install_styles() {
     let doc = document();
@@ -31,6 +34,11 @@ fn install_styles() {
 
 /// Mounts a viewer of `model` in a fresh container and returns the container.
 fn mount_viewer(model: LogModel) -> web_sys::HtmlElement {
+    mount_viewer_with(model, Some(WHOLE_LOG))
+}
+
+/// Like [`mount_viewer`], with or without a server that serves the whole log.
+fn mount_viewer_with(model: LogModel, whole_log: Option<&'static str>) -> web_sys::HtmlElement {
     install_styles();
     let doc = document();
     // One viewer on screen at a time: earlier tests' viewers are removed.
@@ -47,6 +55,7 @@ fn mount_viewer(model: LogModel) -> web_sys::HtmlElement {
                 start=Some(T0)
                 live=true
                 file_name="test.log".to_string()
+                whole_log=whole_log.map(str::to_string)
             />
         }
     })
@@ -138,6 +147,15 @@ fn button_with_text(host: &web_sys::Element, text: &str) -> Option<web_sys::Html
         .filter_map(|i| buttons.item(i))
         .map(|b| b.unchecked_into::<web_sys::HtmlElement>())
         .find(|b| b.text_content().unwrap_or_default().contains(text))
+}
+
+/// The `<a download>` that reads "Download whole log", if there is one.
+fn whole_log_link(host: &web_sys::Element) -> Option<web_sys::HtmlElement> {
+    let links = host.query_selector_all("a[download]").unwrap();
+    (0..links.length())
+        .filter_map(|i| links.item(i))
+        .map(|a| a.unchecked_into::<web_sys::HtmlElement>())
+        .find(|a| a.text_content().unwrap_or_default().trim() == "Download whole log")
 }
 
 fn scroll_to(host: &web_sys::Element, top: i32) {
@@ -481,7 +499,10 @@ async fn evicted_lines_are_announced_with_a_download() {
     let notice = query(&host, ".log-notice--evicted");
     let text = notice.text_content().unwrap();
     assert!(text.contains("150 earlier lines are not kept"), "{text}");
-    assert!(button_with_text(&notice, "Download").is_some());
+    // The whole log comes from the server; the kept lines stay one click away.
+    let whole = whole_log_link(&notice).expect("a link to the whole log");
+    assert_eq!(whole.get_attribute("href").as_deref(), Some(WHOLE_LOG));
+    assert!(button_with_text(&notice, "only the kept lines").is_some());
     assert_eq!(
         region(&host).get_attribute("data-first-line").as_deref(),
         Some("151")
@@ -613,7 +634,7 @@ async fn the_current_match_stays_on_its_line_when_earlier_lines_are_evicted() {
 }
 
 #[wasm_bindgen_test]
-async fn the_download_says_when_it_holds_only_the_kept_lines() {
+async fn once_lines_are_let_go_the_download_is_the_whole_log_from_the_server() {
     let model = LogModel::with_limits(StoreLimits {
         max_lines: 100,
         ..StoreLimits::default()
@@ -628,12 +649,15 @@ async fn the_download_says_when_it_holds_only_the_kept_lines() {
 
     model.push_lines(info_lines(81, 250));
     settle().await;
-    let button = button_with_text(&toolbar, "Download").expect("a download button");
-    assert_eq!(button.text_content().unwrap().trim(), "Download kept lines");
+    // Lines were let go: the toolbar's download is now the whole log, from the server.
+    assert!(button_with_text(&toolbar, "Download").is_none());
+    let link = whole_log_link(&toolbar).expect("a link to the whole log");
+    assert_eq!(link.get_attribute("href").as_deref(), Some(WHOLE_LOG));
+    assert_eq!(link.get_attribute("download").as_deref(), Some("test.log"));
     assert!(
-        button.title().contains("newest 100 of 250 lines"),
+        link.title().contains("keeps only the newest 100"),
         "{}",
-        button.title()
+        link.title()
     );
     // The notice is updated in place as eviction goes on (not rebuilt every batch).
     let notice = query(&host, ".log-notice--evicted");
@@ -647,6 +671,28 @@ async fn the_download_says_when_it_holds_only_the_kept_lines() {
     );
     let text = notice.text_content().unwrap();
     assert!(text.contains("160 earlier lines are not kept"), "{text}");
+}
+
+#[wasm_bindgen_test]
+async fn without_a_server_log_the_download_says_it_holds_only_the_kept_lines() {
+    let model = LogModel::with_limits(StoreLimits {
+        max_lines: 100,
+        ..StoreLimits::default()
+    });
+    let host = mount_viewer_with(model, None);
+    model.push_lines(info_lines(1, 250));
+    settle().await;
+    let toolbar = query(&host, ".log-toolbar");
+    assert!(whole_log_link(&host).is_none());
+    let button = button_with_text(&toolbar, "Download").expect("a download button");
+    assert_eq!(button.text_content().unwrap().trim(), "Download kept lines");
+    assert!(
+        button.title().contains("newest 100 of 250 lines"),
+        "{}",
+        button.title()
+    );
+    let notice = query(&host, ".log-notice--evicted");
+    assert!(button_with_text(&notice, "Download the kept lines").is_some());
 }
 
 #[wasm_bindgen_test]

@@ -33,13 +33,16 @@ use toolbar::{FollowControl, Toolbar};
 /// The log viewer for one deployment's lines.
 ///
 /// `start` is the deployment's start (relative timestamps), `live` says whether it is still
-/// running (its last stage shows as running), `file_name` names the download.
+/// running (its last stage shows as running), `file_name` names the download, and
+/// `whole_log` is where the server serves the whole log as text: once the page lets old lines
+/// go, the download fetches that instead of the lines kept (without it, only those).
 #[component]
 pub fn LogViewer(
     model: LogModel,
     #[prop(into)] start: Signal<Option<Millis>>,
     #[prop(into)] live: Signal<bool>,
     #[prop(into)] file_name: Signal<String>,
+    #[prop(optional, into)] whole_log: MaybeProp<String>,
 ) -> impl IntoView {
     let viewer = Viewer::new(model, start, live);
     let pending_link = StoredValue::new(LineSpan::parse(&browser::fragment()));
@@ -149,9 +152,9 @@ pub fn LogViewer(
                 <div class="log-viewer__main">
                     <div class="log-toolbar">
                         <SearchBar viewer />
-                        <Toolbar viewer file_name />
+                        <Toolbar viewer file_name whole_log />
                     </div>
-                    <KeptNotice viewer file_name />
+                    <KeptNotice viewer file_name whole_log />
                     <div class="log-viewer__frame">
                         <LogRows viewer />
                         <div class="log-viewer__follow"><FollowControl viewer /></div>

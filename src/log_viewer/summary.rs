@@ -73,7 +73,11 @@ pub fn FirstErrorSummary(viewer: Viewer) -> impl IntoView {
 /// a frame's work and make screen readers repeat it (the start of eviction is announced
 /// once, politely, instead).
 #[component]
-pub fn KeptNotice(viewer: Viewer, #[prop(into)] file_name: Signal<String>) -> impl IntoView {
+pub fn KeptNotice(
+    viewer: Viewer,
+    #[prop(into)] file_name: Signal<String>,
+    whole_log: MaybeProp<String>,
+) -> impl IntoView {
     let facts = Memo::new(move |_| {
         viewer
             .model
@@ -90,6 +94,11 @@ pub fn KeptNotice(viewer: Viewer, #[prop(into)] file_name: Signal<String>) -> im
         }
         now
     });
+    let kept = move |_: leptos::ev::MouseEvent| {
+        if !download_kept(viewer, &file_name.get_untracked()) {
+            viewer.announce.set("Download failed".into());
+        }
+    };
     let evicted_notice = move || {
         evicting.get().then(|| {
             view! {
@@ -102,13 +111,26 @@ pub fn KeptNotice(viewer: Viewer, #[prop(into)] file_name: Signal<String>) -> im
                              search, stages and the first error still count every line. "
                         )
                     }}
-                    <button type="button" class="log-btn" on:click=move |_| {
-                        if !download_kept(viewer, &file_name.get_untracked()) {
-                            viewer.announce.set("Download failed".into());
+                    {move || match whole_log.get() {
+                        Some(href) => view! {
+                            <a
+                                class="log-btn"
+                                href=href
+                                download=move || file_name.get()
+                                on:click=move |_| viewer.announce.set("Downloading the whole log".into())
+                            >"Download whole log"</a>
+                            <button type="button" class="log-btn log-btn--quiet" on:click=kept>
+                                "or only the kept lines"
+                            </button>
                         }
-                    }>
-                        "Download the kept lines"
-                    </button>
+                        .into_any(),
+                        None => view! {
+                            <button type="button" class="log-btn" on:click=kept>
+                                "Download the kept lines"
+                            </button>
+                        }
+                        .into_any(),
+                    }}
                 </p>
             }
         })

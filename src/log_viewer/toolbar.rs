@@ -9,7 +9,11 @@ use shipwatch_logview::LineFilter;
 
 /// Display toggles and actions.
 #[component]
-pub fn Toolbar(viewer: Viewer, #[prop(into)] file_name: Signal<String>) -> impl IntoView {
+pub fn Toolbar(
+    viewer: Viewer,
+    #[prop(into)] file_name: Signal<String>,
+    whole_log: MaybeProp<String>,
+) -> impl IntoView {
     let time_button = move |mode: TimeMode, label: &'static str, title: &'static str| {
         view! {
             <button
@@ -35,6 +39,13 @@ pub fn Toolbar(viewer: Viewer, #[prop(into)] file_name: Signal<String>) -> impl 
             .model
             .with_tracked(|s| (s.evicted() > 0).then(|| (s.len(), s.end_position())))
     });
+    // Once lines were let go, the whole log comes from the server (when it has one). A memo
+    // of its own: `held` changes with every evicting batch, this only when eviction starts.
+    let whole_href = Memo::new(move |_| {
+        held.with(Option::is_some)
+            .then(|| whole_log.get())
+            .flatten()
+    });
     let download_label = move || {
         if held.with(Option::is_some) {
             "Download kept lines"
@@ -48,6 +59,31 @@ pub fn Toolbar(viewer: Viewer, #[prop(into)] file_name: Signal<String>) -> impl 
             "Download the newest {kept} of {total} lines as plain text: the page did not keep \
              the earlier ones (the file says so in its first line)"
         ),
+    };
+    let whole_title = move || {
+        let kept = held.get().map_or(0, |h| h.0);
+        format!(
+            "Download every line of the log from the server as plain text (this page keeps \
+             only the newest {kept})"
+        )
+    };
+    let download_control = move || match whole_href.get() {
+        Some(href) => view! {
+            <a
+                class="log-btn"
+                href=href
+                download=move || file_name.get()
+                title=whole_title
+                on:click=move |_| viewer.announce.set("Downloading the whole log".into())
+            >"Download whole log"</a>
+        }
+        .into_any(),
+        None => view! {
+            <button type="button" class="log-btn" on:click=download title=download_title>
+                {download_label}
+            </button>
+        }
+        .into_any(),
     };
     let copy_selection = move |_| {
         let Some(span) = viewer.selection.get_untracked() else {
@@ -108,9 +144,7 @@ pub fn Toolbar(viewer: Viewer, #[prop(into)] file_name: Signal<String>) -> impl 
                 };
                 view! { <button type="button" class="log-btn" on:click=copy_selection>{label}</button> }
             })}
-            <button type="button" class="log-btn" on:click=download title=download_title>
-                {download_label}
-            </button>
+            {download_control}
         </div>
     }
 }

@@ -29,6 +29,8 @@ pub fn LogsPage() -> impl IntoView {
     let deployment = RwSignal::new(None::<Deployment>);
     let refused = RwSignal::new(None::<String>);
     let bench_plan = BenchPlan::from_url();
+    // A benchmark's lines are made up in the page: the server has no log to download.
+    let served = bench_plan.is_none();
 
     if let Some(plan) = bench_plan {
         deployment.set(Some(Deployment {
@@ -73,6 +75,7 @@ pub fn LogsPage() -> impl IntoView {
     });
     let file_name =
         Signal::derive(move || format!("{}-{}-{}.log", env_id.get(), subject(), dep_id.get()));
+    let whole_log = Signal::derive(move || served.then(|| whole_log_url(&dep_id.get())));
     // The clock for a running deployment's duration.
     let now = RwSignal::new(js_sys::Date::now());
     let tick = set_interval_with_handle(
@@ -130,7 +133,7 @@ pub fn LogsPage() -> impl IntoView {
                 </div>
                 {move || refused.get().map(|m| view! { <p class="notice notice--error" role="status">{m}</p> })}
             </header>
-            <LogViewer model start live file_name />
+            <LogViewer model start live file_name whole_log />
         </div>
     }
 }
@@ -195,6 +198,16 @@ fn subscribe(
         dep
     });
     on_cleanup(move || guard.set_value(None));
+}
+
+/// Where the server serves the deployment's whole log, with the page's token if it has one
+/// (a download is a navigation: it cannot carry an Authorization header).
+fn whole_log_url(dep: &str) -> String {
+    let url = routes::log_text(dep);
+    match crate::page_token() {
+        Some(t) => format!("{url}?token={t}"),
+        None => url,
+    }
 }
 
 /// A deployment's duration for people: `42s`, `3m 05s`, `1h 02m`.

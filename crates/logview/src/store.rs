@@ -619,16 +619,7 @@ impl LogStore {
     /// `2024-02-29T13:04:05.067Z [build] ERROR text` (level shown for errors and warnings).
     pub fn write_text<W: fmt::Write>(&self, out: &mut W) -> fmt::Result {
         for line in self.iter() {
-            out.write_str(&format_iso_utc(line.ts))?;
-            write!(out, " [{}] ", line.stage_name)?;
-            match line.level {
-                LogLevel::Error => out.write_str("ERROR ")?,
-                LogLevel::Warning => out.write_str("WARN ")?,
-                LogLevel::Info | LogLevel::Unknown => {}
-            }
-            // A tab in a log line is fine; a newline can't be there (stripped by the parser).
-            out.write_str(line.plain)?;
-            out.write_char('\n')?;
+            write_text_line(out, line.ts, line.stage_name, line.level, line.plain)?;
         }
         Ok(())
     }
@@ -639,6 +630,29 @@ impl LogStore {
         let _ = self.write_text(&mut out);
         out
     }
+}
+
+/// Writes one line of a plain-text log, newline included:
+/// `2024-02-29T13:04:05.067Z [build] ERROR text` (level shown for errors and warnings).
+/// `plain` is the line's visible text ([`ansi::plain_text`] of its raw text). The page's
+/// download and the server's whole-log download both use it, so the two files agree.
+pub fn write_text_line<W: fmt::Write>(
+    out: &mut W,
+    ts: Millis,
+    stage: &str,
+    level: LogLevel,
+    plain: &str,
+) -> fmt::Result {
+    out.write_str(&format_iso_utc(ts))?;
+    write!(out, " [{stage}] ")?;
+    match level {
+        LogLevel::Error => out.write_str("ERROR ")?,
+        LogLevel::Warning => out.write_str("WARN ")?,
+        LogLevel::Info | LogLevel::Unknown => {}
+    }
+    // A tab in a log line is fine; a newline can't be there (stripped by the parser).
+    out.write_str(plain)?;
+    out.write_char('\n')
 }
 
 #[cfg(test)]

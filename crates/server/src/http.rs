@@ -1,17 +1,21 @@
 //! HTTP: the websocket route, the action API, and the built app as static files with an SPA
 //! fallback, compression, cache headers and security headers.
 
+use crate::access::{self, Refusal};
 use crate::app::App;
 use crate::sim::{ActError, Action, Outcome};
 use crate::ws;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use serde_json::json;
+use shipwatch_logview::plain_text;
+use shipwatch_logview::store::write_text_line;
+use std::convert::Infallible;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tower::ServiceExt;
@@ -27,6 +31,7 @@ pub fn router(app: Arc<App>) -> Router {
         .unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'"));
     let files = Router::new()
         .route("/api/health", get(health))
+        .route("/api/deployments/{dep}/log.txt", get(log_text))
         .route(
             "/api/environments/{env}/services/{svc}/{action}",
             post(action),
@@ -110,6 +115,84 @@ async fn action(
             (status, Json(json!({ "error": e.to_string() }))).into_response()
         }
     }
+}
+
+/// Query of the log download: the token, for a server started with `--token` (a download
+/// is a navigation, which cannot carry an Authorization header).
+#[derive(Debug, serde::Deserialize)]
+pub struct LogQuery {
+    token: Option<String>,
+}
+
+/// Bytes of text per chunk of a log download: the body is streamed, so a million-line log
+/// never sits in memory as one string.
+const LOG_CHUNK_BYTES: usize = 64 * 1024;
+
+/// `GET /api/deployments/{dep}/log.txt`: the whole log as plain text, one line per log line,
+/// in the format of the viewer's own download (`shipwatch_logview::store::write_text_line`).
+/// Same origin and token rules as the websocket, since it carries the same data.
+async fn log_text(
+    State(app): State<Arc<App>>,
+    Path(dep): Path<String>,
+    headers: HeaderMap,
+    Query(q): Query<LogQuery>,
+) -> Response {
+    if let Err(refusal) = access::check(
+        &headers,
+        q.token.as_deref(),
+        &app.cfg.allow_origins,
+        app.cfg.token.as_deref(),
+    ) {
+        let status = refusal.status();
+        let msg = match refusal {
+            Refusal::Unauthorized => "a valid token is required".to_string(),
+            Refusal::Forbidden(origin) => format!("origin {origin} is not allowed"),
+        };
+        return (status, Json(json!({ "error": msg }))).into_response();
+    }
+    let Some(mut lines) = app.hub.log_lines(&dep) else {
+        let shown: String = dep.chars().take(200).collect();
+        let msg = format!("no log for deployment `{shown}` on this server");
+        return (StatusCode::NOT_FOUND, Json(json!({ "error": msg }))).into_response();
+    };
+    let chunks = std::iter::from_fn(move || {
+        let mut out = String::with_capacity(LOG_CHUNK_BYTES + 1024);
+        for line in lines.by_ref() {
+            let plain = plain_text(&line.text);
+            let _ = write_text_line(&mut out, line.ts, &line.stage, line.level, &plain);
+            if out.len() >= LOG_CHUNK_BYTES {
+                break;
+            }
+        }
+        (!out.is_empty()).then(|| Ok::<_, Infallible>(Bytes::from(out)))
+    });
+    let disposition = format!("attachment; filename=\"{}.log\"", file_stem(&dep));
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                "text/plain; charset=utf-8".to_string(),
+            ),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        Body::from_stream(futures_util::stream::iter(chunks)),
+    )
+        .into_response()
+}
+
+/// A deployment id made safe for a quoted file name: anything but letters, digits, `.`,
+/// `-` and `_` becomes `_`.
+fn file_stem(dep: &str) -> String {
+    dep.chars()
+        .take(200)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 async fn api_not_found() -> Response {

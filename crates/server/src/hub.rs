@@ -10,7 +10,7 @@
 use crate::frames::FrameCache;
 use crate::sim::SimEvent;
 use shipwatch_model::protocol::{encode, Change, Snapshot, Topic};
-use shipwatch_model::{rules, Deployment, Environment, EnvironmentSummary};
+use shipwatch_model::{rules, Deployment, Environment, EnvironmentSummary, LogLine};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::watch;
@@ -328,6 +328,26 @@ impl State {
     }
 }
 
+/// The lines of one log as of when it was asked for (see [`Hub::log_lines`]): each change is
+/// decoded from the JSON it was published as; status changes are skipped.
+pub struct LogLines {
+    items: std::vec::IntoIter<Arc<Item>>,
+}
+
+impl Iterator for LogLines {
+    type Item = LogLine;
+
+    fn next(&mut self) -> Option<LogLine> {
+        for item in self.items.by_ref() {
+            // The hub encoded it from a `Change`, so it decodes; status changes are skipped.
+            if let Ok(Change::Line(line)) = serde_json::from_str::<Change>(&item.json) {
+                return Some(line);
+            }
+        }
+        None
+    }
+}
+
 /// The summary the environments list shows, computed with the model's rules.
 pub fn summarize(env: &Environment) -> EnvironmentSummary {
     let running = rules::environment_running(env);
@@ -392,6 +412,21 @@ impl Hub {
             Topic::Environment { env } => t.envs.get(env).cloned(),
             Topic::Logs { deployment } => t.logs.get(deployment).cloned(),
         }
+    }
+
+    /// Every line of a deployment's log so far, in order, or None if the hub holds no such
+    /// log. Takes the topic's lock only to copy the list of pointers to its changes (a
+    /// million-line log: 8 MB); the lines are decoded one by one as the caller iterates.
+    pub fn log_lines(&self, deployment: &str) -> Option<LogLines> {
+        let cell = self.read().logs.get(deployment).cloned()?;
+        let st = lock(&cell.state);
+        let items = match &st.replay {
+            Replay::Full(all) => all.clone(),
+            Replay::Bounded(buf, _) => buf.iter().cloned().collect(),
+        };
+        Some(LogLines {
+            items: items.into_iter(),
+        })
     }
 
     /// Number of deployment logs held.
