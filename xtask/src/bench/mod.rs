@@ -145,6 +145,17 @@ const TABLES: &[Table] = &[
         ],
     },
     Table {
+        id: "log-scroll",
+        title: "Log scrolling (the 1,000,000 ingested lines scrolled from top to bottom in 5 s, one step per animation frame)",
+        columns: &[
+            ("frame p50 ms", "log_scroll_frame_p50"),
+            ("frame p95 ms", "log_scroll_frame_p95"),
+            ("frame max ms", "log_scroll_frame_max"),
+            ("frames > 50 ms", "log_scroll_frames_over_50ms"),
+            ("peak DOM rows", "log_scroll_peak_dom_rows"),
+        ],
+    },
+    Table {
         id: "log-stream",
         title: "Log streaming (1,000,000 lines kept, then 10,000 lines/s for 10 s while following; lines go through the feed's decoder and the logs page's ingestion)",
         columns: &[

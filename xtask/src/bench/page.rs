@@ -320,6 +320,7 @@ pub fn log_ingest(
         ("peakDomRows", "log_peak_dom_rows", "rows"),
     ];
     let mut got: Vec<Vec<f64>> = vec![Vec::new(); names.len() + 2];
+    let mut scroll: Vec<(Vec<f64>, f64)> = Vec::new();
     for _ in 0..runs {
         let b = open(tools, &url)?;
         let hook = b.wait_for(
@@ -348,7 +349,9 @@ pub fn log_ingest(
         got[names.len()].push(num(&v["wasmMemoryBytes"]) / 1e6);
         let m = b.eval("if (window.gc) window.gc(); return window.__benchProbe.memory();")?;
         got[names.len() + 1].push(num(&m["js"]) / 1e6);
+        scroll.push(scroll_top_to_bottom(&b)?);
     }
+    put_scroll(&scroll, figures);
     figures.put("log_lines", lines as f64, "lines");
     for (i, (_, name, unit)) in names.iter().enumerate() {
         figures.put_median(name, &got[i], unit);
@@ -356,6 +359,71 @@ pub fn log_ingest(
     figures.put_median("log_wasm_memory", &got[names.len()], "MB");
     figures.put_median("log_js_heap", &got[names.len() + 1], "MB");
     Ok(())
+}
+
+/// Scrolls the log viewer from its top to its bottom in 5 s, one step per animation frame
+/// (as a dragged scrollbar does), and returns the frame times and the most rows in the DOM.
+fn scroll_top_to_bottom(b: &Browser) -> Result<(Vec<f64>, f64)> {
+    b.eval(
+        "const s = document.querySelector('.log-scroll'); \
+         const r = (window.__logScroll = { done: false, frames: [], peakRows: 0 }); \
+         if (!s) { r.done = true; return false; } \
+         const steps = 300; let i = 0; let last = null; \
+         s.scrollTop = 0; \
+         const tick = (t) => { \
+           if (last !== null) r.frames.push(t - last); \
+           last = t; \
+           r.peakRows = Math.max(r.peakRows, s.querySelectorAll('.log-row').length); \
+           if (i++ < steps) { \
+             s.scrollTop = (s.scrollHeight - s.clientHeight) * i / steps; \
+             requestAnimationFrame(tick); \
+           } else { r.done = true; } \
+         }; \
+         requestAnimationFrame(tick); \
+         return true;",
+    )?;
+    let r = b.wait_for(
+        "the scroll to the bottom",
+        "const r = window.__logScroll; return r && r.done ? r : null;",
+        Duration::from_secs(120),
+    )?;
+    let frames = r["frames"]
+        .as_array()
+        .map(|a| a.iter().map(num).collect())
+        .unwrap_or_default();
+    Ok((frames, num(&r["peakRows"])))
+}
+
+/// Medians over runs of the scroll's frame figures.
+fn put_scroll(runs: &[(Vec<f64>, f64)], figures: &mut Figures) {
+    let of = |f: &dyn Fn(&[f64]) -> f64| -> Vec<f64> {
+        runs.iter()
+            .filter(|(frames, _)| !frames.is_empty())
+            .map(|(frames, _)| f(frames))
+            .collect()
+    };
+    figures.put_median(
+        "log_scroll_frame_p50",
+        &of(&|f| percentile(f, 50.0).unwrap_or(f64::NAN)),
+        "ms",
+    );
+    figures.put_median(
+        "log_scroll_frame_p95",
+        &of(&|f| percentile(f, 95.0).unwrap_or(f64::NAN)),
+        "ms",
+    );
+    figures.put_median(
+        "log_scroll_frame_max",
+        &of(&|f| f.iter().copied().fold(0.0, f64::max)),
+        "ms",
+    );
+    figures.put_median(
+        "log_scroll_frames_over_50ms",
+        &of(&|f| f.iter().filter(|t| **t > 50.0).count() as f64),
+        "frames",
+    );
+    let rows: Vec<f64> = runs.iter().map(|(_, rows)| *rows).collect();
+    figures.put_median("log_scroll_peak_dom_rows", &rows, "rows");
 }
 
 /// Lines a second streamed into the log viewer while it follows the tail.
