@@ -136,6 +136,21 @@ async fn snapshot_then_deltas_in_order_and_they_rebuild_the_state() {
                 }
                 other => panic!("unexpected snapshot {other:?}"),
             },
+            // Each subscription's snapshot comes before its own deltas; the other one's
+            // deltas may come between the two snapshots.
+            ServerMessage::Delta { sub, seq, changes } => {
+                let last = match sub.as_str() {
+                    "envs" => envs_seq.as_mut(),
+                    _ => prod_seq.as_mut(),
+                }
+                .unwrap_or_else(|| panic!("{sub}: a delta before its snapshot"));
+                assert_eq!(seq, *last + 1, "{sub}: deltas follow the snapshot");
+                *last = seq + changes.len() as u64 - 1;
+                if sub == "prod" {
+                    let env = env.as_mut().expect("prod's snapshot came");
+                    changes.into_iter().for_each(|ch| apply(env, ch));
+                }
+            }
             other => panic!("expected snapshots first, got {other:?}"),
         }
     }
