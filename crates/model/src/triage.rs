@@ -156,15 +156,24 @@ pub struct TableQuery {
     pub name: String,
 }
 
-/// The table's rows in display order, and counts for its toolbar.
+/// The table's rows in display order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TableRows {
     /// Service ids, in display order, filtered.
     pub ids: Vec<String>,
-    /// Services in trouble (all of them, not only the shown ones).
-    pub trouble: usize,
-    /// All services.
-    pub total: usize,
+}
+
+/// Services in trouble and all services, for the table's toolbar (whatever the filters show).
+#[must_use]
+pub fn trouble_count(
+    order: &[String],
+    triage: &std::collections::HashMap<String, ServiceTriage>,
+) -> (usize, usize) {
+    let trouble = order
+        .iter()
+        .filter(|id| triage.get(*id).is_some_and(ServiceTriage::in_trouble))
+        .count();
+    (trouble, order.len())
 }
 
 /// Sorts and filters services for the table. `order` is the server's order; ties keep it
@@ -179,8 +188,6 @@ pub fn table_rows(
         .iter()
         .filter_map(|id| triage.get(id).map(|t| (id, t)))
         .collect();
-    let total = rows.len();
-    let trouble = rows.iter().filter(|(_, t)| t.in_trouble()).count();
     match query.key {
         SortKey::Status => {
             rows.sort_by(|a, b| (a.1.rank, &a.1.sort_name).cmp(&(b.1.rank, &b.1.sort_name)))
@@ -197,9 +204,5 @@ pub fn table_rows(
         .filter(|(_, t)| needle.is_empty() || t.sort_name.contains(&needle))
         .map(|(id, _)| id.clone())
         .collect();
-    TableRows {
-        ids,
-        trouble,
-        total,
-    }
+    TableRows { ids }
 }

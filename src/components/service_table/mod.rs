@@ -19,7 +19,7 @@ use open_rows::OpenRows;
 use rebuild::Rebuild;
 use row::ServiceRow;
 use shipwatch_logview::TallRowList;
-use shipwatch_model::triage::{table_rows, SortKey, TableQuery};
+use shipwatch_model::triage::{table_rows, trouble_count, SortKey, TableQuery};
 use throttle::throttled_trigger;
 
 /// Rows rendered above and below the viewport, so that scrolling shows no blank rows.
@@ -58,15 +58,9 @@ pub fn ServiceTable(
     });
     // The toolbar's counts are live, whatever the order.
     let counts = Memo::new(move |_| {
-        state.triage.with(|t| {
-            state.order.with(|o| {
-                let trouble = o
-                    .iter()
-                    .filter(|id| t.get(*id).is_some_and(|t| t.in_trouble()))
-                    .count();
-                (trouble, o.len())
-            })
-        })
+        state
+            .triage
+            .with(|t| state.order.with(|o| trouble_count(o, t)))
     });
     let open_rows = OpenRows::follow(expanded);
     let table = NodeRef::<html::Table>::new();

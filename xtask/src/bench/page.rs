@@ -228,15 +228,8 @@ fn put_updates(windows: &[Window], figures: &mut Figures) {
     );
     figures.put_median("update_events_dropped", &each(&|w| w.gaps), "events");
     figures.put_median("update_feed_resyncs", &each(&|w| w.resyncs), "snapshots");
-    let pct = |p: f64| move |w: &Window| percentile(&w.frames, p).unwrap_or(f64::NAN);
-    figures.put_median("frame_p50", &each(&pct(50.0)), "ms");
-    figures.put_median("frame_p95", &each(&pct(95.0)), "ms");
-    figures.put_median("frame_max", &each(&pct(100.0)), "ms");
-    figures.put_median(
-        "frames_over_50ms",
-        &each(&|w| w.frames.iter().filter(|&&f| f > 50.0).count() as f64),
-        "frames",
-    );
+    let frames: Vec<&[f64]> = windows.iter().map(|w| w.frames.as_slice()).collect();
+    put_frames("", &frames, figures);
     figures.put_median(
         "frames_per_s",
         &each(&|w| w.frames.len() as f64 / w.seconds),
@@ -396,34 +389,29 @@ fn scroll_top_to_bottom(b: &Browser) -> Result<(Vec<f64>, f64)> {
 
 /// Medians over runs of the scroll's frame figures.
 fn put_scroll(runs: &[(Vec<f64>, f64)], figures: &mut Figures) {
-    let of = |f: &dyn Fn(&[f64]) -> f64| -> Vec<f64> {
-        runs.iter()
-            .filter(|(frames, _)| !frames.is_empty())
-            .map(|(frames, _)| f(frames))
-            .collect()
-    };
-    figures.put_median(
-        "log_scroll_frame_p50",
-        &of(&|f| percentile(f, 50.0).unwrap_or(f64::NAN)),
-        "ms",
-    );
-    figures.put_median(
-        "log_scroll_frame_p95",
-        &of(&|f| percentile(f, 95.0).unwrap_or(f64::NAN)),
-        "ms",
-    );
-    figures.put_median(
-        "log_scroll_frame_max",
-        &of(&|f| f.iter().copied().fold(0.0, f64::max)),
-        "ms",
-    );
-    figures.put_median(
-        "log_scroll_frames_over_50ms",
-        &of(&|f| f.iter().filter(|t| **t > 50.0).count() as f64),
-        "frames",
-    );
+    let frames: Vec<&[f64]> = runs
+        .iter()
+        .map(|(f, _)| f.as_slice())
+        .filter(|f| !f.is_empty())
+        .collect();
+    put_frames("log_scroll_", &frames, figures);
     let rows: Vec<f64> = runs.iter().map(|(_, rows)| *rows).collect();
     figures.put_median("log_scroll_peak_dom_rows", &rows, "rows");
+}
+
+/// Medians over runs of frame times: `{prefix}frame_p50`, `_p95`, `_max` (ms) and
+/// `{prefix}frames_over_50ms`.
+fn put_frames(prefix: &str, runs: &[&[f64]], figures: &mut Figures) {
+    let each = |f: &dyn Fn(&[f64]) -> f64| runs.iter().map(|r| f(r)).collect::<Vec<f64>>();
+    let pct = |p: f64| move |r: &[f64]| percentile(r, p).unwrap_or(f64::NAN);
+    figures.put_median(&format!("{prefix}frame_p50"), &each(&pct(50.0)), "ms");
+    figures.put_median(&format!("{prefix}frame_p95"), &each(&pct(95.0)), "ms");
+    figures.put_median(&format!("{prefix}frame_max"), &each(&pct(100.0)), "ms");
+    figures.put_median(
+        &format!("{prefix}frames_over_50ms"),
+        &each(&|r| r.iter().filter(|&&f| f > 50.0).count() as f64),
+        "frames",
+    );
 }
 
 /// Lines a second streamed into the log viewer while it follows the tail.
@@ -485,15 +473,8 @@ pub fn log_stream(
         &each(&|r| r.lines_per_s),
         "lines/s",
     );
-    let pct = |p: f64| move |r: &StreamRun| percentile(&r.frames, p).unwrap_or(f64::NAN);
-    figures.put_median("log_stream_frame_p50", &each(&pct(50.0)), "ms");
-    figures.put_median("log_stream_frame_p95", &each(&pct(95.0)), "ms");
-    figures.put_median("log_stream_frame_max", &each(&pct(100.0)), "ms");
-    figures.put_median(
-        "log_stream_frames_over_50ms",
-        &each(&|r| r.frames.iter().filter(|&&f| f > 50.0).count() as f64),
-        "frames",
-    );
+    let frames: Vec<&[f64]> = got.iter().map(|r| r.frames.as_slice()).collect();
+    put_frames("log_stream_", &frames, figures);
     figures.put_median(
         "log_stream_frames",
         &each(&|r| r.frames.len() as f64),

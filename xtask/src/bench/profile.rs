@@ -62,21 +62,11 @@ pub fn profile(args: &[String]) -> Result {
     let url = server.url("/env/production");
     if what == "load" {
         b.cdp("Profiler.start", json!({}))?;
-        b.goto(&url)?;
-        b.wait_for(
-            "the first status dot",
-            "return document.querySelector(\"table.services [role=img]\") !== null;",
-            Duration::from_secs(60),
-        )?;
+        open_table(&b, &url)?;
         // The frame that paints it.
         sleep(Duration::from_millis(300));
     } else {
-        b.goto(&url)?;
-        b.wait_for(
-            "the first status dot",
-            "return document.querySelector(\"table.services [role=img]\") !== null;",
-            Duration::from_secs(60),
-        )?;
+        open_table(&b, &url)?;
         sleep(Duration::from_secs(2));
         b.cdp("Profiler.start", json!({}))?;
         sleep(Duration::from_secs(10));
@@ -88,6 +78,17 @@ pub fn profile(args: &[String]) -> Result {
     std::fs::write(&out, &summary).map_err(|e| e.to_string())?;
     eprintln!("profile: written to {}", out.display());
     Ok(())
+}
+
+/// Opens the environment page and waits for its first status dot.
+fn open_table(b: &Browser, url: &str) -> Result {
+    b.goto(url)?;
+    b.wait_for(
+        "the first status dot",
+        "return document.querySelector(\"table.services [role=img]\") !== null;",
+        Duration::from_secs(60),
+    )
+    .map(|_| ())
 }
 
 /// `dist/` again, without wasm-opt (which strips function names) and with debug names kept.

@@ -39,20 +39,7 @@ pub fn measure(
     resume_runs: usize,
     figures: &mut Figures,
 ) -> Result {
-    let server = Server::start(
-        &built.server,
-        &built.dist,
-        &[
-            "--environments",
-            "1",
-            "--services",
-            SERVICES,
-            "--rate",
-            RATE,
-            "--seed",
-            "7",
-        ],
-    )?;
+    let server = start_server(built, "7")?;
     let ws = format!("ws://{}/ws", server.addr);
     figures.put(
         "fanout_services",
@@ -84,20 +71,7 @@ pub fn measure(
     drop(server);
 
     // Resume on a fresh server: the fan-out may have left the first one overloaded.
-    let server = Server::start(
-        &built.server,
-        &built.dist,
-        &[
-            "--environments",
-            "1",
-            "--services",
-            SERVICES,
-            "--rate",
-            RATE,
-            "--seed",
-            "8",
-        ],
-    )?;
+    let server = start_server(built, "8")?;
     let ws = format!("ws://{}/ws", server.addr);
     let mut runs: Vec<Vec<(String, f64, String)>> = Vec::new();
     for _ in 0..resume_runs {
@@ -133,4 +107,22 @@ pub fn measure(
         }
     }
     Ok(())
+}
+
+/// The server of the swarm workloads: one environment of [`SERVICES`] at [`RATE`].
+fn start_server(built: &Built, seed: &str) -> Result<Server> {
+    Server::start(
+        &built.server,
+        &built.dist,
+        &[
+            "--environments",
+            "1",
+            "--services",
+            SERVICES,
+            "--rate",
+            RATE,
+            "--seed",
+            seed,
+        ],
+    )
 }
