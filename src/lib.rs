@@ -2,6 +2,8 @@
 
 pub mod components;
 pub mod feed;
+#[cfg(feature = "heap-profile")]
+pub mod heap_profile;
 pub mod log_viewer;
 pub mod pages;
 pub mod routes;
@@ -27,6 +29,8 @@ use state::environments::EnvironmentsState;
 /// Mounts the app on the page (the wasm entry point).
 pub fn start() {
     console_error_panic_hook::set_once();
+    #[cfg(feature = "heap-profile")]
+    heap_profile::install();
     leptos::mount::mount_to_body(App);
 }
 

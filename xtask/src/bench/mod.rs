@@ -2,6 +2,7 @@
 //! a release build with the real server and headless Chromium. Prints every figure as
 //! `name: value unit` and appends a row to the tables of `docs/benchmarks.md`.
 
+mod heap;
 mod http;
 mod page;
 mod profile;

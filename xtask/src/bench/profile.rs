@@ -14,8 +14,8 @@ use std::process::Command;
 use std::thread::sleep;
 use std::time::Duration;
 
-const USAGE: &str =
-    "usage: cargo xtask profile <load|updates> [--reduced-motion] | memory [SECONDS] [--sort-name]";
+const USAGE: &str = "usage: cargo xtask profile <load|updates> [--reduced-motion] \
+                     | memory [SECONDS] [--sort-name] | heap [SECONDS] [--sort-name]";
 
 /// Functions listed in the summary.
 const TOP: usize = 40;
@@ -27,10 +27,13 @@ pub fn profile(args: &[String]) -> Result {
     if what == "memory" {
         return memory_trend(args);
     }
+    if what == "heap" {
+        return super::heap::heap_growth(args);
+    }
     if !["load", "updates"].contains(&what) {
         return Err(USAGE.into());
     }
-    let dist = build_named_dist()?;
+    let dist = build_named_dist("target/profile-dist", &[])?;
     let server_bin = root().join("target/native/shipwatch-server");
     if !server_bin.exists() {
         return Err("no server build: run `cargo xtask build` first".into());
@@ -91,14 +94,19 @@ fn open_table(b: &Browser, url: &str) -> Result {
     .map(|_| ())
 }
 
-/// `dist/` again, without wasm-opt (which strips function names) and with debug names kept.
-fn build_named_dist() -> Result<std::path::PathBuf> {
+/// `dist/` again in `dist_dir`, without wasm-opt (which strips function names), with debug
+/// names kept and the app's cargo `features` on.
+pub(super) fn build_named_dist(dist_dir: &str, features: &[&str]) -> Result<std::path::PathBuf> {
     let html = std::fs::read_to_string(root().join("index.html")).map_err(|e| e.to_string())?;
-    let named = html.replace("data-wasm-opt=\"z\"", "data-wasm-opt=\"0\" data-keep-debug");
+    let mut attributes = "data-wasm-opt=\"0\" data-keep-debug".to_string();
+    if !features.is_empty() {
+        attributes.push_str(&format!(" data-cargo-features=\"{}\"", features.join(",")));
+    }
+    let named = html.replace("data-wasm-opt=\"z\"", &attributes);
     // Beside index.html so that its relative asset paths resolve.
     let index = root().join("profile-index.html");
     std::fs::write(&index, named).map_err(|e| e.to_string())?;
-    let dist = root().join("target/profile-dist");
+    let dist = root().join(dist_dir);
     let path = ensure_build_tools()?;
     let result = run(Command::new("trunk")
         .args(["build", "--release=true", "--dist"])
@@ -205,10 +213,38 @@ fn short(url: &str) -> &str {
 /// `memory [SECONDS]`: the page's wasm memory and JS heap (after a forced GC) every 15 s
 /// under the update workload, to tell a leak (steady growth) from a high-water mark.
 fn memory_trend(args: &[String]) -> Result {
-    let seconds: u64 = match args.get(1).filter(|a| !a.starts_with("--")) {
-        Some(s) => s.parse().map_err(|_| USAGE.to_string())?,
-        None => 180,
-    };
+    let seconds = seconds_arg(args, 180)?;
+    let (_server, b) = open_update_workload(&root().join("dist"), args)?;
+    let sample = "if (window.gc) window.gc(); const m = window.__benchProbe.memory(); \
+                  return [m.wasm, m.js];";
+    let mut at = 0;
+    while at <= seconds {
+        let v = b.eval(sample)?;
+        println!(
+            "memory: {at:>4} s  wasm {:>6.1} MB  js heap {:>5.2} MB",
+            v[0].as_f64().unwrap_or(f64::NAN) / 1e6,
+            v[1].as_f64().unwrap_or(f64::NAN) / 1e6
+        );
+        sleep(Duration::from_secs(15));
+        at += 15;
+    }
+    Ok(())
+}
+
+/// The `[SECONDS]` argument after the subcommand, or `default`.
+pub(super) fn seconds_arg(args: &[String], default: u64) -> Result<u64> {
+    match args.get(1).filter(|a| !a.starts_with("--")) {
+        Some(s) => s.parse().map_err(|_| USAGE.to_string()),
+        None => Ok(default),
+    }
+}
+
+/// The server under the update workload serving `dist`, and a browser on its environment
+/// page (with the bench probe); `--sort-name` in `args` sorts the table by name first.
+pub(super) fn open_update_workload(
+    dist: &std::path::Path,
+    args: &[String],
+) -> Result<(Server, Browser)> {
     let server_bin = root().join("target/native/shipwatch-server");
     let rate = UPDATE_RATE.to_string();
     let flags = [
@@ -221,7 +257,7 @@ fn memory_trend(args: &[String]) -> Result {
         "--rate",
         &rate,
     ];
-    let server = Server::start(&server_bin, &root().join("dist"), &flags)?;
+    let server = Server::start(&server_bin, dist, &flags)?;
     let browser = ensure_browser()?;
     let b = Browser::start(
         &browser.chromium.to_string_lossy(),
@@ -239,18 +275,5 @@ fn memory_trend(args: &[String]) -> Result {
             Duration::from_secs(30),
         )?;
     }
-    let sample = "if (window.gc) window.gc(); const m = window.__benchProbe.memory(); \
-                  return [m.wasm, m.js];";
-    let mut at = 0;
-    while at <= seconds {
-        let v = b.eval(sample)?;
-        println!(
-            "memory: {at:>4} s  wasm {:>6.1} MB  js heap {:>5.2} MB",
-            v[0].as_f64().unwrap_or(f64::NAN) / 1e6,
-            v[1].as_f64().unwrap_or(f64::NAN) / 1e6
-        );
-        sleep(Duration::from_secs(15));
-        at += 15;
-    }
-    Ok(())
+    Ok((server, b))
 }
