@@ -2,85 +2,21 @@
 //! trouble filter, and the tab's status icon.
 #![cfg(target_arch = "wasm32")]
 
+mod support;
+
 use leptos::prelude::*;
-use leptos_router::components::Router;
-use shipwatch::components::service_table::ServiceTable;
 use shipwatch::components::tab_status::{favicon_svg, tab_title};
 use shipwatch::state::environment::EnvironmentState;
 use shipwatch_model::protocol::Snapshot;
-use shipwatch_model::{
-    Deployment, DeploymentStatus, Environment, Instance, RunningStatus, Service, ServiceKind,
-};
+use shipwatch_model::{DeploymentStatus, Environment, RunningStatus, ServiceKind};
 use std::collections::HashSet;
+use support::{
+    attrs, big_state, inst, mount, mount_table, scroll_to_end_and_back, settle, svc, texts, until,
+};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
-
-fn mount<V: IntoView + 'static>(f: impl FnOnce() -> V + 'static) -> web_sys::HtmlElement {
-    let doc = document();
-    let host: web_sys::HtmlElement = doc.create_element("div").unwrap().unchecked_into();
-    doc.body().unwrap().append_child(&host).unwrap();
-    leptos::mount::mount_to(host.clone(), f).forget();
-    host
-}
-
-async fn settle() {
-    gloo_timers::future::TimeoutFuture::new(30).await;
-}
-
-fn texts(host: &web_sys::Element, css: &str) -> Vec<String> {
-    let list = host.query_selector_all(css).unwrap();
-    (0..list.length())
-        .filter_map(|i| list.item(i))
-        .map(|n| n.text_content().unwrap_or_default())
-        .collect()
-}
-
-fn attrs(host: &web_sys::Element, css: &str, attr: &str) -> Vec<String> {
-    let list = host.query_selector_all(css).unwrap();
-    (0..list.length())
-        .filter_map(|i| list.item(i))
-        .filter_map(|n| n.dyn_into::<web_sys::Element>().ok())
-        .map(|e| e.get_attribute(attr).unwrap_or_default())
-        .collect()
-}
-
-fn inst(name: &str, status: RunningStatus, version: &str, reason: Option<&str>) -> Instance {
-    Instance {
-        name: name.into(),
-        status,
-        version: version.into(),
-        restarts: if reason.is_some() { 4 } else { 0 },
-        reason: reason.map(Into::into),
-        message: reason.map(|_| "back-off restarting failed container".into()),
-        started_at: Some(js_sys::Date::now() as u64 - 90_000),
-    }
-}
-
-fn svc(
-    id: &str,
-    name: &str,
-    kind: ServiceKind,
-    instances: Vec<Instance>,
-    dep: Option<DeploymentStatus>,
-) -> Service {
-    Service {
-        id: id.into(),
-        name: name.into(),
-        kind,
-        instances,
-        version: "a1b2c3d4e5f6".into(),
-        deployment: dep.map(|status| Deployment {
-            id: format!("dep-{id}"),
-            status,
-            version: "e4f5a6b7c8d9".into(),
-            previous_version: Some("a1b2c3d4e5f6".into()),
-            started_at: js_sys::Date::now() as u64 - 60_000,
-            finished_at: None,
-        }),
-    }
-}
 
 /// production: "web" running, "api" mid-rollout with a crash-looping new instance, a job done.
 fn state() -> EnvironmentState {
@@ -134,13 +70,7 @@ fn state() -> EnvironmentState {
 async fn mixed_instances_show_warning_with_the_failing_reason_and_trouble_first() {
     let st = state();
     let expanded = RwSignal::new(None::<String>);
-    let host = mount(move || {
-        view! {
-            <Router>
-                <ServiceTable env_id=Signal::derive(|| "production".to_string()) state=st expanded=expanded />
-            </Router>
-        }
-    });
+    let host = mount_table("production", st, expanded);
     settle().await;
     let rows = attrs(&host, "tr.service-row", "data-service");
     assert_eq!(
@@ -249,13 +179,7 @@ async fn mixed_instances_show_warning_with_the_failing_reason_and_trouble_first(
 #[wasm_bindgen_test]
 async fn a_status_change_repaints_its_row_in_place() {
     let st = state();
-    let host = mount(move || {
-        view! {
-            <Router>
-                <ServiceTable env_id=Signal::derive(|| "production".to_string()) state=st expanded=Signal::derive(|| None::<String>) />
-            </Router>
-        }
-    });
+    let host = mount_table("production", st, None::<String>);
     settle().await;
     let web_row = host
         .query_selector("tr[data-service=web]")
@@ -302,59 +226,10 @@ fn the_tab_shows_the_status_in_its_title_and_a_distinct_icon() {
     assert_eq!(icons.len(), RunningStatus::ALL.len(), "one icon per status");
 }
 
-/// Waits for a condition checked every 20 ms, up to two seconds.
-async fn until(what: &str, mut f: impl FnMut() -> bool) {
-    for _ in 0..100 {
-        if f() {
-            return;
-        }
-        gloo_timers::future::TimeoutFuture::new(20).await;
-    }
-    panic!("timed out waiting for {what}");
-}
-
-/// One environment of 1,000 running services, `svc-0700` in error.
-fn big_state() -> EnvironmentState {
-    let st = EnvironmentState::new();
-    let mut services: Vec<Service> = (0..1000)
-        .map(|i| {
-            let id = format!("svc-{i:04}");
-            svc(
-                &id,
-                &id,
-                ServiceKind::Application,
-                vec![inst(
-                    &format!("{id}-1"),
-                    RunningStatus::Running,
-                    "a1b2c3d4e5f6",
-                    None,
-                )],
-                Some(DeploymentStatus::DeploymentOk),
-            )
-        })
-        .collect();
-    services[700].instances[0].status = RunningStatus::Error;
-    st.apply_snapshot(Snapshot::Environment {
-        environment: Environment {
-            id: "big".into(),
-            name: "big".into(),
-            deployment: None,
-            services,
-        },
-    });
-    st
-}
-
 #[wasm_bindgen_test]
 async fn a_thousand_services_keep_only_the_rows_near_the_screen_in_the_page() {
     let st = big_state();
-    let host = mount(move || {
-        view! {
-            <Router>
-                <ServiceTable env_id=Signal::derive(|| "big".to_string()) state=st expanded=Signal::derive(|| None::<String>) />
-            </Router>
-        }
-    });
+    let host = mount_table("big", st, None::<String>);
     settle().await;
     let rows = || attrs(&host, "tr.service-row", "data-service");
     let first = rows();
@@ -467,29 +342,14 @@ async fn the_live_region_announces_a_few_changes_and_summarises_a_storm() {
 async fn a_long_session_of_scrolling_keeps_the_rows_and_the_expanded_service_right() {
     let st = big_state();
     let expanded = RwSignal::new(None::<String>);
-    let host = mount(move || {
-        view! {
-            <Router>
-                <ServiceTable env_id=Signal::derive(|| "big".to_string()) state=st expanded=expanded />
-            </Router>
-        }
-    });
+    let host = mount_table("big", st, expanded);
     settle().await;
     let rows = || attrs(&host, "tr.service-row", "data-service");
-    let table = host.query_selector("table.services").unwrap().unwrap();
-    let top = table.get_bounding_client_rect().top() + window().scroll_y().unwrap();
-    let bottom = table.get_bounding_client_rect().bottom() + window().scroll_y().unwrap();
     // Each trip to the end and back renders about two screenfuls of new rows: enough trips
     // for the list to be rebuilt under a fresh owner (every 2,000 rows created).
     for _ in 0..40 {
-        window().scroll_to_with_x_and_y(0.0, bottom);
-        until("the end of the table", || {
-            rows().last().map(String::as_str) == Some("svc-0999")
-        })
-        .await;
-        window().scroll_to_with_x_and_y(0.0, top);
-        until("the top of the table", || {
-            rows().first().map(String::as_str) == Some("svc-0700")
+        scroll_to_end_and_back(&host, |rows| {
+            rows.first().map(String::as_str) == Some("svc-0700")
         })
         .await;
     }

@@ -1,6 +1,7 @@
 //! A coarse clock for relative times ("3 min ago"): one signal that ticks every few seconds,
 //! so a thousand rows re-render their ages together instead of each running a timer.
 
+use super::fresh_readers::set_forgetting_readers;
 use leptos::prelude::*;
 
 /// How often relative times refresh.
@@ -14,7 +15,11 @@ impl Clock {
     /// Starts the clock; it stops with its owner.
     pub fn start() -> Self {
         let now = RwSignal::new(js_sys::Date::now());
-        if let Ok(handle) = set_interval_with_handle(move || now.set(js_sys::Date::now()), TICK) {
+        if let Ok(handle) = set_interval_with_handle(
+            // Rows read the clock and come and go: see `fresh_readers`.
+            move || set_forgetting_readers(&now, js_sys::Date::now()),
+            TICK,
+        ) {
             on_cleanup(move || handle.clear());
         }
         Self(now)

@@ -1,5 +1,6 @@
 //! One environment's live state: a signal per service, so a change repaints one row.
 
+use super::fresh_readers::set_forgetting_readers;
 use leptos::prelude::*;
 use shipwatch_model::protocol::{Change, Snapshot};
 use shipwatch_model::triage::{notable_change, Notice, ServiceTriage};
@@ -102,7 +103,7 @@ impl EnvironmentState {
                             notices.push(n);
                         }
                         triaged.push((service.id.clone(), Some(ServiceTriage::of(&service))));
-                        sig.set(service);
+                        set_forgetting_readers(&sig, service);
                     }
                     None => {
                         let id = service.id.clone();
@@ -156,6 +157,6 @@ impl Default for EnvironmentState {
 
 fn set_if_changed(sig: &ArcRwSignal<Service>, service: Service) {
     if sig.with_untracked(|s| *s != service) {
-        sig.set(service);
+        set_forgetting_readers(sig, service);
     }
 }

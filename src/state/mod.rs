@@ -5,3 +5,4 @@ pub mod announcer;
 pub mod clock;
 pub mod environment;
 pub mod environments;
+pub mod fresh_readers;

@@ -1,8 +1,15 @@
 //! Helpers shared by the component tests: mounting a view in a fresh container, letting the
-//! page settle, finding elements.
+//! page settle, finding elements, and services to show.
 #![allow(dead_code)]
 
 use leptos::prelude::*;
+use leptos_router::components::Router;
+use shipwatch::components::service_table::ServiceTable;
+use shipwatch::state::environment::EnvironmentState;
+use shipwatch_model::protocol::Snapshot;
+use shipwatch_model::{
+    Deployment, DeploymentStatus, Environment, Instance, RunningStatus, Service, ServiceKind,
+};
 use wasm_bindgen::JsCast;
 
 /// Mounts a view in a fresh container and returns the container.
@@ -16,14 +23,7 @@ pub fn mount<V: IntoView + 'static>(f: impl FnOnce() -> V + 'static) -> web_sys:
 
 /// Lets effects run and the DOM update.
 pub async fn settle() {
-    gloo_timers::future::TimeoutFuture::new(20).await;
-}
-
-/// The one element matching `css` under `host`; panics with the selector when there is none.
-pub fn query(host: &web_sys::Element, css: &str) -> web_sys::Element {
-    host.query_selector(css)
-        .unwrap()
-        .unwrap_or_else(|| panic!("no element {css}"))
+    gloo_timers::future::TimeoutFuture::new(30).await;
 }
 
 /// The text of every element matching `css` under `host`, in order.
@@ -33,4 +33,134 @@ pub fn texts(host: &web_sys::Element, css: &str) -> Vec<String> {
         .filter_map(|i| list.item(i))
         .map(|n| n.text_content().unwrap_or_default())
         .collect()
+}
+
+/// The `attr` of every element matching `css` under `host`, in order.
+pub fn attrs(host: &web_sys::Element, css: &str, attr: &str) -> Vec<String> {
+    let list = host.query_selector_all(css).unwrap();
+    (0..list.length())
+        .filter_map(|i| list.item(i))
+        .filter_map(|n| n.dyn_into::<web_sys::Element>().ok())
+        .map(|e| e.get_attribute(attr).unwrap_or_default())
+        .collect()
+}
+
+/// An instance; a `reason` makes it a crash-looping one.
+pub fn inst(name: &str, status: RunningStatus, version: &str, reason: Option<&str>) -> Instance {
+    Instance {
+        name: name.into(),
+        status,
+        version: version.into(),
+        restarts: if reason.is_some() { 4 } else { 0 },
+        reason: reason.map(Into::into),
+        message: reason.map(|_| "back-off restarting failed container".into()),
+        started_at: Some(js_sys::Date::now() as u64 - 90_000),
+    }
+}
+
+/// A service of one version, with a deployment of status `dep` started a minute ago.
+pub fn svc(
+    id: &str,
+    name: &str,
+    kind: ServiceKind,
+    instances: Vec<Instance>,
+    dep: Option<DeploymentStatus>,
+) -> Service {
+    Service {
+        id: id.into(),
+        name: name.into(),
+        kind,
+        instances,
+        version: "a1b2c3d4e5f6".into(),
+        deployment: dep.map(|status| Deployment {
+            id: format!("dep-{id}"),
+            status,
+            version: "e4f5a6b7c8d9".into(),
+            previous_version: Some("a1b2c3d4e5f6".into()),
+            started_at: js_sys::Date::now() as u64 - 60_000,
+            finished_at: None,
+        }),
+    }
+}
+
+/// The one element matching `css` under `host`; panics with the selector when there is none.
+pub fn query(host: &web_sys::Element, css: &str) -> web_sys::Element {
+    host.query_selector(css)
+        .unwrap()
+        .unwrap_or_else(|| panic!("no element {css}"))
+}
+
+/// Waits for a condition checked every 20 ms, up to two seconds.
+pub async fn until(what: &str, mut f: impl FnMut() -> bool) {
+    for _ in 0..100 {
+        if f() {
+            return;
+        }
+        gloo_timers::future::TimeoutFuture::new(20).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// One environment of 1,000 running services, `svc-0700` in error.
+pub fn big_state() -> EnvironmentState {
+    let st = EnvironmentState::new();
+    let mut services: Vec<Service> = (0..1000)
+        .map(|i| {
+            let id = format!("svc-{i:04}");
+            svc(
+                &id,
+                &id,
+                ServiceKind::Application,
+                vec![inst(
+                    &format!("{id}-1"),
+                    RunningStatus::Running,
+                    "a1b2c3d4e5f6",
+                    None,
+                )],
+                Some(DeploymentStatus::DeploymentOk),
+            )
+        })
+        .collect();
+    services[700].instances[0].status = RunningStatus::Error;
+    st.apply_snapshot(Snapshot::Environment {
+        environment: Environment {
+            id: "big".into(),
+            name: "big".into(),
+            deployment: None,
+            services,
+        },
+    });
+    st
+}
+
+/// Mounts the service table of environment `env` (in a router, as in the app).
+pub fn mount_table(
+    env: &'static str,
+    state: EnvironmentState,
+    expanded: impl Into<Signal<Option<String>>>,
+) -> web_sys::HtmlElement {
+    let expanded = expanded.into();
+    mount(move || {
+        view! {
+            <Router>
+                <ServiceTable env_id=Signal::derive(move || env.to_string()) state expanded />
+            </Router>
+        }
+    })
+}
+
+/// Scrolls the big table (see [`big_state`]) in `host` to its end, waits for its last row,
+/// scrolls back to its top and waits until the rendered rows' ids satisfy `at_top`.
+pub async fn scroll_to_end_and_back(host: &web_sys::Element, at_top: impl Fn(&[String]) -> bool) {
+    let rows = || attrs(host, "tr.service-row", "data-service");
+    let table = query(host, "table.services");
+    let top = table.get_bounding_client_rect().top() + window().scroll_y().unwrap();
+    let bottom = table.get_bounding_client_rect().bottom() + window().scroll_y().unwrap();
+    window().scroll_to_with_x_and_y(0.0, bottom);
+    until("the end of the table", || {
+        rows().last().map(String::as_str) == Some("svc-0999")
+    })
+    .await;
+    window().scroll_to_with_x_and_y(0.0, top);
+    until("the top of the table", || at_top(&rows())).await;
 }

@@ -6,18 +6,19 @@
 //! (window maths in `shipwatch_logview::TallRowList`, spacers above and below), and rows are
 //! keyed by service id so a change repaints its own row only.
 
-mod open_rows;
 mod rebuild;
 mod row;
+mod row_slots;
 mod throttle;
 mod viewport;
 
 use crate::state::environment::EnvironmentState;
+use crate::state::fresh_readers::forget_gone_readers;
 use leptos::html;
 use leptos::prelude::*;
-use open_rows::OpenRows;
 use rebuild::Rebuild;
 use row::ServiceRow;
+use row_slots::RowSlots;
 use shipwatch_logview::TallRowList;
 use shipwatch_model::triage::{table_rows, trouble_count, SortKey, TableQuery};
 use throttle::throttled_trigger;
@@ -62,7 +63,6 @@ pub fn ServiceTable(
             .triage
             .with(|t| state.order.with(|o| trouble_count(o, t)))
     });
-    let open_rows = OpenRows::follow(expanded);
     let table = NodeRef::<html::Table>::new();
     let rebuild = Rebuild::new(table);
     let list_top = NodeRef::<html::Tbody>::new();
@@ -83,8 +83,7 @@ pub fn ServiceTable(
         })
     });
     // The rendered rows and the place of the first in the table; keyed by id, so a row that
-    // stays in the window keeps its DOM. Rows read their place from this one memo, which
-    // changes whenever rows come or go (see `open_rows` for why that matters).
+    // stays in the window keeps its DOM. Rows get their place through `row_slots`.
     let visible = Memo::new(move |_| {
         let w = window.get();
         let ids = rows
@@ -96,6 +95,7 @@ pub fn ServiceTable(
             .unwrap_or_default();
         (w.start, ids)
     });
+    let row_slots = RowSlots::follow(expanded, visible);
     // Measure again once the expanded row's details are laid out, and once the first rows
     // are (their real height). Not on every change of rows: measuring forces a layout.
     Effect::new(move |_| {
@@ -228,17 +228,14 @@ pub fn ServiceTable(
                         key=|id| id.clone()
                         children=move |id| {
                             rebuild.row_created();
-                            let key = id.clone();
-                            let row_index = Signal::derive(move || {
-                                visible.with(|(start, ids)| {
-                                    ids.iter().position(|x| *x == key).map(|i| start + i + 2)
-                                })
-                            });
-                            let open = open_rows.register(&id, expanded);
+                            let slot = row_slots.register(&id);
                             let env_id = env_id.get_untracked();
-                            state
-                                .service(&id)
-                                .map(|s| view! { <ServiceRow env_id service=s open row_index /> })
+                            state.service(&id).map(|s| {
+                                // The service's signal outlives the row: see `fresh_readers`.
+                                let signal = s.clone();
+                                on_cleanup(move || forget_gone_readers(signal));
+                                view! { <ServiceRow env_id service=s open=slot.open row_index=slot.index /> }
+                            })
                         }
                     />
                 }

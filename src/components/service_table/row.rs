@@ -23,11 +23,11 @@ pub fn ServiceRow(
     /// The environment, fixed for the table's life (a route change rebuilds the table).
     env_id: String,
     service: ArcRwSignal<Service>,
-    /// Whether its instances show; set by the table (see `open_rows`).
+    /// Whether its instances show; set by the table (see `row_slots`).
     open: ArcRwSignal<bool>,
     /// The row's place in the whole table (1 is the header row), for `aria-rowindex`: only
-    /// the rows near the viewport are in the DOM.
-    row_index: Signal<Option<usize>>,
+    /// the rows near the viewport are in the DOM. Set by the table (see `row_slots`).
+    row_index: ArcRwSignal<Option<usize>>,
 ) -> impl IntoView {
     let clock = Clock::use_clock();
     let navigate = use_navigate();
