@@ -3,10 +3,13 @@
 //! follow and pause, permalinks, and log text that stays text.
 #![cfg(target_arch = "wasm32")]
 
+mod support;
+
 use leptos::prelude::*;
 use shipwatch::log_viewer::{LogModel, LogViewer};
 use shipwatch_logview::StoreLimits;
 use shipwatch_model::{LogLevel, LogLine};
+use support::install_styles;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 
@@ -16,21 +19,6 @@ const T0: u64 = 1_700_000_000_000;
 
 /// Where the mounted viewers are told the server serves the whole log.
 const WHOLE_LOG: &str = "/api/deployments/dep-9/log.txt?token=s3cret";
-
-/// The app's stylesheets, so rows have their real fixed height and the scroller its size.
-fn install_styles() {
-    let doc = document();
-    if doc.get_element_by_id("test-styles").is_some() {
-        return;
-    }
-    let style = doc.create_element("style").unwrap();
-    style.set_id("test-styles");
-    style.set_text_content(Some(concat!(
-        include_str!("../style/main.css"),
-        include_str!("../style/log_viewer.css")
-    )));
-    doc.head().unwrap().append_child(&style).unwrap();
-}
 
 /// Mounts a viewer of `model` in a fresh container and returns the container.
 fn mount_viewer(model: LogModel) -> web_sys::HtmlElement {

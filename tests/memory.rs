@@ -1,6 +1,7 @@
-//! Component test in headless Chromium: a console left open under a busy environment keeps
-//! its memory. Rows come and go all the time in the windowed service table (scrolling,
-//! re-sorting as statuses change); what they read must not keep them alive after they go.
+//! Component tests in headless Chromium: a console left open under a busy environment or a
+//! fast log keeps its memory. Rows come and go all the time in the windowed service table
+//! (scrolling, re-sorting as statuses change) and in the log viewer (lines streaming past);
+//! nothing may keep them alive after they go.
 //!
 //! This test binary counts the bytes the app has allocated and not freed (its own global
 //! allocator), which the browser's memory figures cannot show: wasm memory never shrinks.
@@ -9,11 +10,15 @@
 mod support;
 
 use leptos::prelude::*;
+use shipwatch::log_viewer::{LogModel, LogViewer};
+use shipwatch_logview::StoreLimits;
 use shipwatch_model::protocol::Change;
-use shipwatch_model::RunningStatus;
+use shipwatch_model::{LogLevel, LogLine, RunningStatus};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use support::{attrs, big_state, mount_table, scroll_to_end_and_back, until};
+use support::{
+    attrs, big_state, install_styles, mount, mount_table, scroll_to_end_and_back, until,
+};
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -84,7 +89,7 @@ async fn rows_that_come_and_go_give_their_memory_back() {
         round().await;
     }
     let before = LIVE.load(Ordering::Relaxed);
-    // Well over the rows between two rebuilds of the list (see service_table/rebuild.rs).
+    // Thousands of rows: many generations of row owners (see keyed_list.rs).
     for _ in 0..60 {
         round().await;
     }
@@ -96,5 +101,53 @@ async fn rows_that_come_and_go_give_their_memory_back() {
     assert!(
         grown < 1_000_000,
         "60 rounds of rows coming and going kept {grown} bytes ({before} -> {after})"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_streaming_log_gives_back_the_rows_that_scroll_away() {
+    install_styles();
+    // A small store, so that the kept lines stop growing once it is full.
+    let model = LogModel::with_limits(StoreLimits {
+        max_lines: 2_000,
+        ..StoreLimits::default()
+    });
+    let whole_log: Option<String> = None;
+    let host = mount(move || {
+        view! {
+            <LogViewer model start=Some(0) live=true file_name="stream.log".to_string() whole_log />
+        }
+    });
+    let mut last = 0_u64;
+    // Each batch moves the followed screen past all its rows: a screenful of new rows.
+    let mut batch = move |lines: u64| {
+        model.push_lines((last + 1..=last + lines).map(|n| LogLine {
+            n,
+            ts: n * 10,
+            stage: "build".into(),
+            level: LogLevel::Info,
+            text: format!("\x1b[32mstep\x1b[0m {n}: compiling"),
+            hint: None,
+        }));
+        last += lines;
+        last
+    };
+    let last_row = || attrs(&host, "[role=listitem]", "data-line").last().cloned();
+    for _ in 0..10 {
+        let n = batch(300);
+        until("the streamed lines", || last_row() == Some(n.to_string())).await;
+    }
+    let before = LIVE.load(Ordering::Relaxed);
+    for _ in 0..150 {
+        let n = batch(100);
+        until("the streamed lines", || last_row() == Some(n.to_string())).await;
+    }
+    let after = LIVE.load(Ordering::Relaxed);
+    let grown = after.saturating_sub(before);
+    // Measured: about 8 KB kept, and 224 KB when every row's owner stayed listed in the
+    // list's owner (Leptos' `<For>`).
+    assert!(
+        grown < 64_000,
+        "150 screenfuls of streamed lines kept {grown} bytes ({before} -> {after})"
     );
 }

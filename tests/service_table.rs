@@ -346,7 +346,7 @@ async fn a_long_session_of_scrolling_keeps_the_rows_and_the_expanded_service_rig
     settle().await;
     let rows = || attrs(&host, "tr.service-row", "data-service");
     // Each trip to the end and back renders about two screenfuls of new rows: enough trips
-    // for the list to be rebuilt under a fresh owner (every 2,000 rows created).
+    // for rows to be owned by several generations of owners (see keyed_list.rs).
     for _ in 0..40 {
         scroll_to_end_and_back(&host, |rows| {
             rows.first().map(String::as_str) == Some("svc-0700")

@@ -1,5 +1,6 @@
 //! The environment switcher: every environment with its dot and label, trouble at a glance.
 
+use super::keyed_list::KeyedList;
 use super::status_dot::dot_classes;
 use crate::routes;
 use crate::state::environments::EnvironmentsState;
@@ -18,7 +19,7 @@ pub fn EnvSwitcher(
     view! {
         <nav class="env-switcher" aria-label="Environments">
             <ul>
-                <For
+                <KeyedList
                     each=move || state.list.with(|l| l.iter().map(|e| e.id.clone()).collect::<Vec<_>>())
                     key=|id| id.clone()
                     children=move |id| view! { <EnvLink state current id /> }

@@ -6,6 +6,7 @@ pub mod deployment_label;
 pub mod env_header;
 pub mod env_switcher;
 pub mod instance_list;
+pub mod keyed_list;
 pub mod service_table;
 pub mod status_dot;
 pub mod tab_status;

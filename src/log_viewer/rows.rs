@@ -4,6 +4,7 @@
 
 use super::browser::copy_text;
 use super::state::{Layout, TimeMode, Viewer};
+use crate::components::keyed_list::KeyedList;
 use leptos::ev::KeyboardEvent;
 use leptos::prelude::*;
 use shipwatch_logview::timestamps::{format_relative, format_time_utc};
@@ -160,7 +161,7 @@ pub fn LogRows(viewer: Viewer) -> impl IntoView {
                         if l.wrap { String::new() } else { format!("translateY({}px)", l.offset_top) }
                     }
                 >
-                    <For
+                    <KeyedList
                         each=move || row_keys(viewer, &layout.get())
                         key=|(key, _)| *key
                         children=move |(_, position)| row_data(viewer, position).map(|d| row_view(viewer, d))

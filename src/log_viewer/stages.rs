@@ -2,6 +2,7 @@
 //! click shows only that stage's lines.
 
 use super::state::Viewer;
+use crate::components::keyed_list::KeyedList;
 use leptos::prelude::*;
 use shipwatch_logview::timestamps::format_duration;
 use shipwatch_logview::{LineFilter, StageId, StageStatus};
@@ -76,7 +77,7 @@ pub fn StageList(viewer: Viewer) -> impl IntoView {
                         <span class="log-stage__meta">{move || format!("{} lines", total())}</span>
                     </button>
                 </li>
-                <For
+                <KeyedList
                     each=move || stages.get()
                     key=|s| (s.id, s.status)
                     children=move |s| {

@@ -164,3 +164,18 @@ pub async fn scroll_to_end_and_back(host: &web_sys::Element, at_top: impl Fn(&[S
     window().scroll_to_with_x_and_y(0.0, top);
     until("the top of the table", || at_top(&rows())).await;
 }
+
+/// The app's stylesheets, so rows have their real fixed height and the scroller its size.
+pub fn install_styles() {
+    let doc = document();
+    if doc.get_element_by_id("test-styles").is_some() {
+        return;
+    }
+    let style = doc.create_element("style").unwrap();
+    style.set_id("test-styles");
+    style.set_text_content(Some(concat!(
+        include_str!("../../style/main.css"),
+        include_str!("../../style/log_viewer.css")
+    )));
+    doc.head().unwrap().append_child(&style).unwrap();
+}

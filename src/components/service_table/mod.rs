@@ -6,17 +6,16 @@
 //! (window maths in `shipwatch_logview::TallRowList`, spacers above and below), and rows are
 //! keyed by service id so a change repaints its own row only.
 
-mod rebuild;
 mod row;
 mod row_slots;
 mod throttle;
 mod viewport;
 
+use crate::components::keyed_list::KeyedList;
 use crate::state::environment::EnvironmentState;
 use crate::state::fresh_readers::forget_gone_readers;
 use leptos::html;
 use leptos::prelude::*;
-use rebuild::Rebuild;
 use row::ServiceRow;
 use row_slots::RowSlots;
 use shipwatch_logview::TallRowList;
@@ -64,7 +63,6 @@ pub fn ServiceTable(
             .with(|t| state.order.with(|o| trouble_count(o, t)))
     });
     let table = NodeRef::<html::Table>::new();
-    let rebuild = Rebuild::new(table);
     let list_top = NodeRef::<html::Tbody>::new();
     let (viewport, remeasure) = viewport::track(list_top, table);
     let window = Memo::new(move |_| {
@@ -219,27 +217,21 @@ pub fn ServiceTable(
             <tbody class="services__spacer" aria-hidden="true" node_ref=list_top>
                 <tr><td colspan="7" style:height=move || format!("{}px", window.with(|w| w.top_spacer))></td></tr>
             </tbody>
-            // Rebuilt from time to time: see `rebuild.rs`.
-            {move || {
-                rebuild.track();
-                view! {
-                    <For
-                        each=move || visible.get().1
-                        key=|id| id.clone()
-                        children=move |id| {
-                            rebuild.row_created();
-                            let slot = row_slots.register(&id);
-                            let env_id = env_id.get_untracked();
-                            state.service(&id).map(|s| {
-                                // The service's signal outlives the row: see `fresh_readers`.
-                                let signal = s.clone();
-                                on_cleanup(move || forget_gone_readers(signal));
-                                view! { <ServiceRow env_id service=s open=slot.open row_index=slot.index /> }
-                            })
-                        }
-                    />
+            // Rows come and go all the time here: see `keyed_list.rs`.
+            <KeyedList
+                each=move || visible.get().1
+                key=|id| id.clone()
+                children=move |id| {
+                    let slot = row_slots.register(&id);
+                    let env_id = env_id.get_untracked();
+                    state.service(&id).map(|s| {
+                        // The service's signal outlives the row: see `fresh_readers`.
+                        let signal = s.clone();
+                        on_cleanup(move || forget_gone_readers(signal));
+                        view! { <ServiceRow env_id service=s open=slot.open row_index=slot.index /> }
+                    })
                 }
-            }}
+            />
             <tbody class="services__spacer" aria-hidden="true">
                 <tr><td colspan="7" style:height=move || format!("{}px", window.with(|w| w.bottom_spacer))></td></tr>
             </tbody>
