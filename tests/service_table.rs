@@ -251,7 +251,7 @@ async fn a_thousand_services_keep_only_the_rows_near_the_screen_in_the_page() {
     );
     assert_eq!(
         texts(&host, ".services-toolbar__count"),
-        ["1000 services, 1 in trouble"]
+        ["1,000 services, 1 in trouble"]
     );
 
     // Scrolling the page to the table's end brings its last rows in, and only them.
@@ -296,7 +296,7 @@ async fn a_thousand_services_keep_only_the_rows_near_the_screen_in_the_page() {
     until("the filter to apply", || rows() == ["svc-0123"]).await;
     assert_eq!(
         texts(&host, ".services-toolbar__count"),
-        ["1000 services, 1 in trouble (1 shown)"]
+        ["1,000 services, 1 in trouble (1 shown)"]
     );
     window().scroll_to_with_x_and_y(0.0, 0.0);
 }

@@ -5,6 +5,7 @@
 use super::browser::copy_text;
 use super::state::{Layout, TimeMode, Viewer};
 use crate::components::keyed_list::KeyedList;
+use crate::number_format::grouped;
 use leptos::ev::KeyboardEvent;
 use leptos::prelude::*;
 use shipwatch_logview::timestamps::{format_relative, format_time_utc};
@@ -142,7 +143,7 @@ pub fn LogRows(viewer: Viewer) -> impl IntoView {
                         <button type="button" class="log-btn log-page-btn" on:click=move |_| {
                             viewer.set_following(false);
                             viewer.page_end.update(|e| *e = e.saturating_sub(super::state::WRAP_PAGE / 2).max(super::state::WRAP_PAGE));
-                        }>{format!("Show earlier lines ({} above)", l.start)}</button>
+                        }>{format!("Show earlier lines ({} above)", grouped(l.start))}</button>
                     }
                 })
             }}
@@ -175,7 +176,7 @@ pub fn LogRows(viewer: Viewer) -> impl IntoView {
                         <button type="button" class="log-btn log-page-btn" on:click=move |_| {
                             let total = viewer.total_rows();
                             viewer.page_end.update(|e| *e = (*e + super::state::WRAP_PAGE / 2).min(total));
-                        }>{format!("Show later lines ({} below)", l.total - l.end)}</button>
+                        }>{format!("Show later lines ({} below)", grouped(l.total - l.end))}</button>
                     }
                 })
             }}

@@ -3,8 +3,9 @@
 
 use super::state::Viewer;
 use crate::components::keyed_list::KeyedList;
+use crate::number_format::grouped;
 use leptos::prelude::*;
-use shipwatch_logview::timestamps::format_duration;
+use shipwatch_logview::timestamps::format_elapsed;
 use shipwatch_logview::{LineFilter, StageId, StageStatus};
 
 /// One stage as listed.
@@ -43,7 +44,7 @@ pub fn StageList(viewer: Viewer) -> impl IntoView {
                         name: s.name.clone(),
                         status,
                         mark,
-                        duration: format_duration(s.duration_ms()),
+                        duration: format_elapsed(s.duration_ms()),
                         lines: s.lines,
                         errors: s.errors,
                         warnings: s.warnings,
@@ -74,7 +75,7 @@ pub fn StageList(viewer: Viewer) -> impl IntoView {
                         on:click=move |_| pick(None)
                     >
                         <span class="log-stage__name">"All stages"</span>
-                        <span class="log-stage__meta">{move || format!("{} lines", total())}</span>
+                        <span class="log-stage__meta">{move || format!("{} lines", grouped(total()))}</span>
                     </button>
                 </li>
                 <KeyedList
@@ -90,11 +91,11 @@ pub fn StageList(viewer: Viewer) -> impl IntoView {
                                 all.iter().find(|r| r.id == id).map(|s| {
                                     let problems = match (s.errors, s.warnings) {
                                         (0, 0) => String::new(),
-                                        (e, 0) => format!(" · {e} errors"),
-                                        (0, w) => format!(" · {w} warnings"),
-                                        (e, w) => format!(" · {e} errors, {w} warnings"),
+                                        (e, 0) => format!(" · {} errors", grouped(e)),
+                                        (0, w) => format!(" · {} warnings", grouped(w)),
+                                        (e, w) => format!(" · {} errors, {} warnings", grouped(e), grouped(w)),
                                     };
-                                    format!("{} · {} lines{problems}", s.duration, s.lines)
+                                    format!("{} · {} lines{problems}", s.duration, grouped(s.lines))
                                 })
                             })
                         };

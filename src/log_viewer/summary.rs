@@ -3,6 +3,7 @@
 
 use super::browser::download_text;
 use super::state::Viewer;
+use crate::number_format::grouped;
 use leptos::prelude::*;
 use shipwatch_logview::{LineFilter, LineSpan};
 
@@ -103,9 +104,10 @@ pub fn KeptNotice(
         evicting.get().then(|| {
             view! {
                 <p class="log-notice log-notice--evicted" role="note">
-                    <strong>{move || format!("{} earlier lines are not kept in this page", facts.get().0)}</strong>
+                    <strong>{move || format!("{} earlier lines are not kept in this page", grouped(facts.get().0))}</strong>
                     {move || {
                         let (_, kept, max, _) = facts.get();
+                        let (kept, max) = (grouped(kept), grouped(max));
                         format!(
                             " (memory limit: {max} lines or 256 MiB). Showing the newest {kept} lines; \
                              search, stages and the first error still count every line. "

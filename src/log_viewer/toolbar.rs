@@ -4,6 +4,7 @@
 use super::browser::copy_text;
 use super::state::{TimeMode, Viewer};
 use super::summary::download_kept;
+use crate::number_format::grouped;
 use leptos::prelude::*;
 use shipwatch_logview::LineFilter;
 
@@ -56,12 +57,14 @@ pub fn Toolbar(
     let download_title = move || match held.get() {
         None => "Download the whole log as plain text".to_string(),
         Some((kept, total)) => format!(
-            "Download the newest {kept} of {total} lines as plain text: the page did not keep \
-             the earlier ones (the file says so in its first line)"
+            "Download the newest {} of {} lines as plain text: the page did not keep \
+             the earlier ones (the file says so in its first line)",
+            grouped(kept),
+            grouped(total)
         ),
     };
     let whole_title = move || {
-        let kept = held.get().map_or(0, |h| h.0);
+        let kept = grouped(held.get().map_or(0, |h| h.0));
         format!(
             "Download every line of the log from the server as plain text (this page keeps \
              only the newest {kept})"

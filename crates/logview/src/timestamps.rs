@@ -64,6 +64,23 @@ pub fn format_duration(ms: u64) -> String {
     }
 }
 
+/// An elapsed time in ms as people say it, to the second: `0.4s`, `12s`, `17m 30s`,
+/// `2h 05m` (a stage's duration; the relative column keeps [`format_duration`]'s ms).
+pub fn format_elapsed(ms: u64) -> String {
+    if ms < MS_PER_SECOND {
+        return format!("0.{}s", ms / 100);
+    }
+    let seconds = (ms + MS_PER_SECOND / 2) / MS_PER_SECOND;
+    let (hours, minutes, seconds) = (seconds / 3_600, seconds % 3_600 / 60, seconds % 60);
+    if hours > 0 {
+        format!("{hours}h {minutes:02}m")
+    } else if minutes > 0 {
+        format!("{minutes}m {seconds:02}s")
+    } else {
+        format!("{seconds}s")
+    }
+}
+
 /// Days since 1970-01-01 -> (year, month 1-12, day 1-31) in the proleptic Gregorian
 /// calendar. Howard Hinnant's `civil_from_days`: counts in 400-year eras (146,097 days)
 /// whose years start on March 1st, so the leap day is the last day of a year.
@@ -144,6 +161,11 @@ mod tests {
         assert_eq!(format_relative(start - 120, start), "-0.120s");
         assert_eq!(format_duration(59_999), "59.999s");
         assert_eq!(format_duration(60_000), "1m00.000s");
+        assert_eq!(format_elapsed(420), "0.4s");
+        assert_eq!(format_elapsed(12_345), "12s");
+        assert_eq!(format_elapsed(1_049_999), "17m 30s");
+        assert_eq!(format_elapsed(59_600), "1m 00s");
+        assert_eq!(format_elapsed(7_500_000), "2h 05m");
     }
 
     #[test]

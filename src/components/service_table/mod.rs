@@ -12,6 +12,7 @@ mod throttle;
 mod viewport;
 
 use crate::components::keyed_list::KeyedList;
+use crate::number_format::grouped;
 use crate::state::environment::EnvironmentState;
 use crate::state::fresh_readers::forget_gone_readers;
 use leptos::html;
@@ -160,12 +161,13 @@ pub fn ServiceTable(
                     let shown = if shown == total {
                         String::new()
                     } else {
-                        format!(" ({shown} shown)")
+                        format!(" ({} shown)", grouped(shown))
                     };
+                    let total = grouped(total);
                     match n {
                         0 => format!("{total} services, none in trouble{shown}"),
                         1 => format!("{total} services, 1 in trouble{shown}"),
-                        _ => format!("{total} services, {n} in trouble{shown}"),
+                        _ => format!("{total} services, {} in trouble{shown}", grouped(n)),
                     }
                 }}
             </p>
