@@ -1,7 +1,9 @@
 //! The feed client: one websocket per tab, multiplexed subscriptions, resume after any
-//! disconnect, heartbeats, and frames applied in one reactive batch per animation frame.
+//! disconnect, heartbeats, and frames applied in one reactive batch per animation frame (a
+//! snapshot at once: nothing it replaces is worth a frame's wait).
 
 mod connection_state;
+mod early_socket;
 
 pub use connection_state::{ConnState, Dropped};
 
@@ -41,6 +43,10 @@ struct Subscription {
     cursor: Cursor,
     /// The id used on the wire for the current socket (renewed on resubscribe).
     wire_id: String,
+    /// Whether the page's loader already subscribed it on the current socket.
+    on_socket: bool,
+    /// Events of a subscription the loader made that no subscriber claimed yet.
+    held: Option<Rc<RefCell<Vec<SubEvent>>>>,
 }
 
 struct Inner {
@@ -54,11 +60,16 @@ struct Inner {
     limits: RefCell<Limits>,
     state: RwSignal<ConnState>,
     dropped: RwSignal<Dropped>,
+    /// The loader's socket, for the first connection.
+    early: RefCell<Option<early_socket::EarlySocket>>,
 }
 
 /// Handle to the feed; cheap to clone, provided as context.
 #[derive(Clone)]
 pub struct Feed(SendWrapper<Rc<Inner>>);
+
+/// How long a subscription the loader made waits for the app to claim it.
+const UNCLAIMED_MS: u64 = 10_000;
 
 /// Ends its subscription when dropped.
 pub struct SubscriptionGuard {
@@ -73,7 +84,8 @@ impl Drop for SubscriptionGuard {
 }
 
 impl Feed {
-    /// Opens the feed to `url` (e.g. `ws://127.0.0.1:8080/ws`) and keeps it open.
+    /// Opens the feed to `url` (e.g. `ws://127.0.0.1:8080/ws`) and keeps it open. The first
+    /// connection is the page loader's socket when it left a usable one.
     pub fn connect(url: String) -> Self {
         let (kick, kicks) = mpsc::unbounded();
         let inner = Rc::new(Inner {
@@ -87,8 +99,10 @@ impl Feed {
             limits: RefCell::new(Limits::default()),
             state: RwSignal::new(ConnState::Connecting),
             dropped: RwSignal::new(Dropped::default()),
+            early: RefCell::new(None),
         });
         let feed = Feed(SendWrapper::new(inner));
+        feed.adopt_early_socket();
         leptos::task::spawn_local(run(feed.clone(), kicks));
         feed.watch_browser();
         feed
@@ -121,6 +135,13 @@ impl Feed {
         topic: Topic,
         handler: impl Fn(SubEvent) + 'static,
     ) -> SubscriptionGuard {
+        let handler: Handler = Rc::new(handler);
+        if let Some(id) = self.claim(&topic, handler.clone()) {
+            return SubscriptionGuard {
+                feed: self.clone(),
+                id,
+            };
+        }
         let id = self.0.next_id.get();
         self.0.next_id.set(id + 1);
         let wire_id = format!("s{id}");
@@ -133,14 +154,82 @@ impl Feed {
             id,
             Subscription {
                 topic,
-                handler: Rc::new(handler),
+                handler,
                 cursor: Cursor::new(),
                 wire_id,
+                on_socket: false,
+                held: None,
             },
         );
         SubscriptionGuard {
             feed: self.clone(),
             id,
+        }
+    }
+
+    /// Takes the loader's socket, if it left one, and holds the events of the subscriptions
+    /// it made until the app subscribes to the same topics.
+    fn adopt_early_socket(&self) {
+        let Some(early) = early_socket::take() else {
+            return;
+        };
+        for (wire_id, topic) in &early.subscribed {
+            let id = self.0.next_id.get();
+            self.0.next_id.set(id + 1);
+            let held = Rc::new(RefCell::new(Vec::new()));
+            let holder = held.clone();
+            self.0.subs.borrow_mut().insert(
+                id,
+                Subscription {
+                    topic: topic.clone(),
+                    handler: Rc::new(move |event| holder.borrow_mut().push(event)),
+                    cursor: Cursor::new(),
+                    wire_id: wire_id.clone(),
+                    on_socket: true,
+                    held: Some(held),
+                },
+            );
+        }
+        *self.0.early.borrow_mut() = Some(early);
+        // A topic the app never asks for (the route changed before it started) is not kept.
+        let feed = self.clone();
+        set_timeout(
+            move || feed.drop_unclaimed(),
+            std::time::Duration::from_millis(UNCLAIMED_MS),
+        );
+    }
+
+    /// Hands a subscription the loader made for `topic` to `handler`, with what it received
+    /// so far (applied first, at the next flush). Returns its id.
+    fn claim(&self, topic: &Topic, handler: Handler) -> Option<u64> {
+        let (id, held) = {
+            let mut subs = self.0.subs.borrow_mut();
+            let (id, s) = subs
+                .iter_mut()
+                .find(|(_, s)| s.held.is_some() && s.topic == *topic)?;
+            s.handler = handler;
+            (*id, s.held.take()?)
+        };
+        let events: Vec<(u64, SubEvent)> = held.take().into_iter().map(|e| (id, e)).collect();
+        if !events.is_empty() {
+            self.0.pending.borrow_mut().splice(0..0, events);
+            // Not synchronously: the subscriber may still be building itself.
+            self.flush_soon();
+        }
+        Some(id)
+    }
+
+    fn drop_unclaimed(&self) {
+        let unclaimed: Vec<u64> = self
+            .0
+            .subs
+            .borrow()
+            .iter()
+            .filter(|(_, s)| s.held.is_some())
+            .map(|(id, _)| *id)
+            .collect();
+        for id in unclaimed {
+            self.unsubscribe(id);
         }
     }
 
@@ -170,7 +259,11 @@ impl Feed {
     fn resubscribe_all(&self) {
         let msgs: Vec<ClientMessage> = {
             let mut subs = self.0.subs.borrow_mut();
+            // The loader's subscriptions are already on this socket.
             subs.iter_mut()
+                .filter_map(|(id, s)| {
+                    (!std::mem::replace(&mut s.on_socket, false)).then_some((id, s))
+                })
                 .map(|(id, s)| {
                     s.wire_id = format!("s{id}");
                     ClientMessage::Subscribe {
@@ -280,7 +373,24 @@ impl Feed {
     /// Queues an event; all queued events are applied together on the next animation frame
     /// (or after 100 ms when the tab is hidden and frames do not come).
     fn enqueue(&self, id: u64, event: SubEvent) {
+        let snapshot = matches!(event, SubEvent::Snapshot(_));
         self.0.pending.borrow_mut().push((id, event));
+        if snapshot {
+            self.flush_soon();
+        } else {
+            self.schedule_flush();
+        }
+    }
+
+    /// Applies what is queued in a microtask: a snapshot is what a page waits for to show
+    /// anything, and the next animation frame can be 20 ms away on a busy main thread.
+    fn flush_soon(&self) {
+        self.0.flush_scheduled.set(true);
+        let feed = self.clone();
+        queue_microtask(move || feed.flush());
+    }
+
+    fn schedule_flush(&self) {
         if self.0.flush_scheduled.replace(true) {
             return;
         }
@@ -299,6 +409,16 @@ impl Feed {
             if let Some(h) = handler {
                 h(event);
             }
+        }
+    }
+
+    /// After the loader's socket is gone: the subscriptions it made and nobody claimed end
+    /// with it, and the claimed ones are subscribed again on the next socket like any other.
+    fn forget_loader_subscriptions(&self) {
+        let mut subs = self.0.subs.borrow_mut();
+        subs.retain(|_, s| s.held.is_none());
+        for s in subs.values_mut() {
+            s.on_socket = false;
         }
     }
 
@@ -360,15 +480,20 @@ async fn run(feed: Feed, mut kicks: mpsc::UnboundedReceiver<()>) {
 
 /// One connection, until it drops. Returns whether it ever became live.
 async fn pump(feed: &Feed, kicks: &mut mpsc::UnboundedReceiver<()>) -> bool {
-    let ws = match WebSocket::open(&feed.0.url) {
-        Ok(ws) => ws,
-        Err(e) => {
-            leptos::logging::warn!("shipwatch: cannot open socket: {e}");
-            return false;
-        }
+    let early = feed.0.early.borrow_mut().take();
+    let (ws, backlog) = match early {
+        Some(early) => (early.socket, early.backlog),
+        None => match WebSocket::open(&feed.0.url) {
+            Ok(ws) => (ws, Vec::new()),
+            Err(e) => {
+                leptos::logging::warn!("shipwatch: cannot open socket: {e}");
+                feed.forget_loader_subscriptions();
+                return false;
+            }
+        },
     };
     let (mut write, read) = ws.split();
-    let mut read = read.fuse();
+    let mut read = futures::stream::iter(backlog).chain(read).fuse();
     let (tx, mut outbox) = mpsc::unbounded::<String>();
     // Nothing is sent before the server's hello: a socket still connecting refuses frames.
     let mut tx = Some(tx);
@@ -428,5 +553,6 @@ async fn pump(feed: &Feed, kicks: &mut mpsc::UnboundedReceiver<()>) -> bool {
         }
     }
     *feed.0.outbox.borrow_mut() = None;
+    feed.forget_loader_subscriptions();
     was_live
 }

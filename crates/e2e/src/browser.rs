@@ -152,6 +152,52 @@ impl Browser {
         .await
     }
 
+    /// Runs `source` in every page this session opens from now on, before the page's own
+    /// scripts (DevTools `Page.addScriptToEvaluateOnNewDocument`, through chromedriver).
+    pub async fn add_init_script(&self, source: &str) {
+        self.client
+            .issue_cmd(Cdp {
+                cmd: "Page.addScriptToEvaluateOnNewDocument",
+                params: serde_json::json!({ "source": source }),
+            })
+            .await
+            .expect("init script added");
+    }
+
+    /// Asks the page to reconnect now (its retry button) rather than after its backoff, and
+    /// waits until its connection indicator says live.
+    pub async fn retry_until_live(&self, timeout: Duration) {
+        let _ = self
+            .eval("document.querySelector('button.conn__retry')?.click()")
+            .await;
+        self.wait_js(
+            "the connection to be live again",
+            timeout,
+            "return !!document.querySelector('[data-testid=connection][data-state=live]')",
+        )
+        .await;
+    }
+
+    /// Stops a service through the server's action API and waits until its row's status dot
+    /// says STOPPING or STOPPED: the page's feed is live and current.
+    pub async fn stop_service_and_see_it(&self, env: &str, service: &str, timeout: Duration) {
+        let stopped = self
+            .eval(&format!(
+                "return fetch('/api/environments/{env}/services/{service}/stop', {{method: 'POST'}}).then(r => r.status)"
+            ))
+            .await;
+        assert!(stopped.as_u64().is_some_and(|s| s < 300), "{stopped}");
+        self.wait_js(
+            &format!("{service} to stop on the page"),
+            timeout,
+            &format!(
+                "const l = document.querySelector(\"tr.service-row[data-service='{service}'] [role=img]\")?.getAttribute('aria-label'); \
+                 return l === 'Running status: STOPPING' || l === 'Running status: STOPPED'"
+            ),
+        )
+        .await;
+    }
+
     /// Saves a PNG screenshot of the page.
     pub async fn screenshot(&self, path: &std::path::Path) {
         let png = self.client.screenshot().await.expect("screenshot");
@@ -164,5 +210,30 @@ impl Browser {
     /// Ends the session.
     pub async fn close(self) {
         let _ = self.client.close().await;
+    }
+}
+
+/// A DevTools command, sent through chromedriver's `goog/cdp/execute` endpoint.
+#[derive(Debug)]
+struct Cdp {
+    cmd: &'static str,
+    params: serde_json::Value,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        let body = serde_json::json!({ "cmd": self.cmd, "params": self.params });
+        (http::Method::POST, Some(body.to_string()))
     }
 }

@@ -317,17 +317,7 @@ async fn a_server_restart_brings_the_page_back_live_without_a_reload() {
         .await;
 
     server.restart().await;
-    // Reconnect now rather than wait for the backoff.
-    let _ = browser
-        .eval("document.querySelector('button.conn__retry')?.click()")
-        .await;
-    browser
-        .wait_js(
-            "live again",
-            LONG,
-            "return !!document.querySelector('[data-testid=connection][data-state=live]')",
-        )
-        .await;
+    browser.retry_until_live(LONG).await;
     let marker = browser.eval("return window.__shipwatchMarker").await;
     assert_eq!(marker, "same page", "no page reload");
     browser
@@ -339,19 +329,8 @@ async fn a_server_restart_brings_the_page_back_live_without_a_reload() {
         .await;
 
     // Current statuses: a change made on the new server shows up.
-    let stopped = browser
-        .eval("return fetch('/api/environments/production/services/api/stop', {method: 'POST'}).then(r => r.status)")
-        .await;
-    assert!(stopped.as_u64().is_some_and(|s| s < 300), "{stopped}");
     browser
-        .wait_js(
-            "api to stop on the page",
-            LONG,
-            &format!(
-                "const l = document.querySelector(\"{}\")?.getAttribute('aria-label'); return l === 'Running status: STOPPING' || l === 'Running status: STOPPED'",
-                row_dot("api")
-            ),
-        )
+        .stop_service_and_see_it("production", "api", LONG)
         .await;
     browser.close().await;
 }

@@ -69,7 +69,7 @@ pub struct App {
     pub clients: AtomicUsize,
     /// Signalled when a websocket closes.
     pub clients_changed: Notify,
-    /// Numbers connections in logs.
+    /// Numbers connections in logs (the next id; the first is 1).
     pub conn_ids: AtomicU64,
 }
 

@@ -65,6 +65,9 @@ async fn health(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
         "status": "ok",
         "server": format!("shipwatch-server/{}", env!("CARGO_PKG_VERSION")),
         "clients": app.clients.load(Ordering::Relaxed),
+        // Websockets accepted since start (ids count from 1): tells a page that opens one
+        // socket from one that opens two.
+        "connections": app.conn_ids.load(Ordering::Relaxed).saturating_sub(1),
         "logs": app.hub.log_count(),
         "scenario": app.cfg.scenario.map(|s| format!("{s:?}")),
     }))

@@ -76,7 +76,9 @@ pub fn ServiceTable(
                 total_rows: r.ids.len(),
                 row_height: v.row_height,
                 tall,
-                overscan: OVERSCAN,
+                // The first render shows the screenful only; the rows around it come with
+                // the first measure, after that screenful is painted.
+                overscan: if v.measured { OVERSCAN } else { 0 },
             }
             .window(v.view_top, v.view_height)
         })

@@ -21,6 +21,8 @@ pub struct Viewport {
     pub row_height: f64,
     /// How much taller the expanded row is than an ordinary one (0 if none is rendered).
     pub expanded_extra: f64,
+    /// Whether this was measured in the page, rather than assumed before the first render.
+    pub measured: bool,
 }
 
 /// Tracks the viewport of the list that starts at `list_top` (the element just above the
@@ -34,6 +36,7 @@ pub fn track(
         view_height: window_height(),
         row_height: DEFAULT_ROW_HEIGHT,
         expanded_extra: 0.0,
+        measured: false,
     });
     let measure = move || {
         let (Some(top), Some(table)) = (list_top.get_untracked(), table.get_untracked()) else {
@@ -58,10 +61,12 @@ pub fn track(
             view_height: window_height(),
             row_height,
             expanded_extra,
+            measured: true,
         };
         // Sub-pixel jitter is not worth a re-render.
         let moved = |a: f64, b: f64| (a - b).abs() >= 0.5;
-        if moved(next.view_top, old.view_top)
+        if !old.measured
+            || moved(next.view_top, old.view_top)
             || moved(next.view_height, old.view_height)
             || moved(next.row_height, old.row_height)
             || moved(next.expanded_extra, old.expanded_extra)

@@ -54,6 +54,14 @@ fn num(v: &Value) -> f64 {
     v.as_f64().unwrap_or(f64::NAN)
 }
 
+/// Milestones of a first load, in the order the page script returns them.
+const MILESTONES: [&str; 4] = [
+    "first_status_wasm_downloaded",
+    "first_status_wasm_started",
+    "first_status_socket_open",
+    "first_status_snapshot_received",
+];
+
 /// Time to the first painted status dot (fresh browser each run) and the table's DOM size.
 pub fn first_status(tools: &Tools, built: &Built, runs: usize, figures: &mut Figures) -> Result {
     let server = Server::start(
@@ -71,7 +79,7 @@ pub fn first_status(tools: &Tools, built: &Built, runs: usize, figures: &mut Fig
         ],
     )?;
     let (mut dom, mut frame) = (Vec::new(), Vec::new());
-    let mut milestones: [Vec<f64>; 4] = Default::default();
+    let mut milestones: [Vec<f64>; MILESTONES.len()] = Default::default();
     for run in 0..runs {
         let b = open(tools, &server.url(ENV_PAGE))?;
         let (d, f) = wait_first_dot(&b)?;
@@ -100,14 +108,7 @@ pub fn first_status(tools: &Tools, built: &Built, runs: usize, figures: &mut Fig
             figures.put("page_elements", num(&v[2]), "elements");
         }
     }
-    for (name, list) in [
-        "first_status_wasm_started",
-        "first_status_socket_open",
-        "first_status_snapshot_received",
-    ]
-    .iter()
-    .zip(&milestones)
-    {
+    for (name, list) in MILESTONES.iter().zip(&milestones) {
         figures.put_median(name, list, "ms");
     }
     figures.put_median("first_status_dom", &dom, "ms");

@@ -20,11 +20,18 @@
     snapshotReceived: null,
   });
 
-  // First dot: the DOM insertion, then the animation frame that paints it.
+  // First dot: the DOM insertion, then the end of the rendering (style, layout, paint) of the
+  // first frame that holds it: a message posted from that frame's animation-frame callback is
+  // delivered after its rendering. (The callback alone runs before the rendering when the dot
+  // was inserted outside an animation frame, and a frame later when inside one.)
   const first = new MutationObserver(() => {
     if (P.firstDot === null && document.querySelector(DOT)) {
       P.firstDot = performance.now();
-      requestAnimationFrame(() => { P.firstDotFrame = performance.now(); });
+      requestAnimationFrame(() => {
+        const after = new MessageChannel();
+        after.port1.onmessage = () => { P.firstDotFrame = performance.now(); };
+        after.port2.postMessage(null);
+      });
       first.disconnect();
     }
   });

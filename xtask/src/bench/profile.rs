@@ -77,6 +77,9 @@ pub fn profile(args: &[String]) -> Result {
     let stopped = b.cdp("Profiler.stop", json!({}))?;
     let summary = summarise(&stopped["profile"]);
     println!("{summary}");
+    // The raw profile too: DevTools (Performance panel, "Load profile") shows its timeline.
+    let raw = root().join(format!("target/profile-{what}.cpuprofile"));
+    std::fs::write(&raw, stopped["profile"].to_string()).map_err(|e| e.to_string())?;
     let out = root().join(format!("target/profile-{what}.txt"));
     std::fs::write(&out, &summary).map_err(|e| e.to_string())?;
     eprintln!("profile: written to {}", out.display());
