@@ -81,11 +81,19 @@ pub fn track(
             return;
         }
         pending.set_value(true);
-        request_animation_frame(move || {
+        let run = move || {
             if pending.try_set_value(false).is_none() {
                 measure();
             }
-        });
+        };
+        if viewport.get_untracked().measured {
+            request_animation_frame(run);
+        } else {
+            // The first measure forces a layout and brings in the rows around the screenful:
+            // after the frame that paints the first rows (a task queued from an animation
+            // frame runs after its rendering), not before it.
+            request_animation_frame(move || set_timeout(run, std::time::Duration::ZERO));
+        }
     };
     let scroll = window_event_listener(ev::scroll, move |_| schedule());
     let resize = window_event_listener(ev::resize, move |_| schedule());
