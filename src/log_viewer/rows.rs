@@ -5,11 +5,11 @@
 use super::browser::copy_text;
 use super::state::{Layout, TimeMode, Viewer};
 use crate::components::keyed_list::KeyedList;
-use crate::number_format::grouped;
 use leptos::ev::KeyboardEvent;
 use leptos::prelude::*;
 use shipwatch_logview::timestamps::{format_relative, format_time_utc};
 use shipwatch_logview::{mark_spans, LineSpan, Piece};
+use shipwatch_model::number_format::grouped;
 use shipwatch_model::LogLevel;
 use std::hash::{Hash, Hasher};
 

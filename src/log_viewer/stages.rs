@@ -3,10 +3,10 @@
 
 use super::state::Viewer;
 use crate::components::keyed_list::KeyedList;
-use crate::number_format::grouped;
 use leptos::prelude::*;
 use shipwatch_logview::timestamps::format_elapsed;
 use shipwatch_logview::{LineFilter, StageId, StageStatus};
+use shipwatch_model::number_format::grouped;
 
 /// One stage as listed.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -3,9 +3,9 @@
 
 use super::browser::download_text;
 use super::state::Viewer;
-use crate::number_format::grouped;
 use leptos::prelude::*;
 use shipwatch_logview::{LineFilter, LineSpan};
+use shipwatch_model::number_format::grouped;
 
 /// The first error, summarised.
 #[component]

@@ -4,9 +4,9 @@
 use super::browser::copy_text;
 use super::state::{TimeMode, Viewer};
 use super::summary::download_kept;
-use crate::number_format::grouped;
 use leptos::prelude::*;
 use shipwatch_logview::LineFilter;
+use shipwatch_model::number_format::grouped;
 
 /// Display toggles and actions.
 #[component]

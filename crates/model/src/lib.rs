@@ -9,6 +9,7 @@ pub mod deployment_status;
 pub mod entities;
 pub mod instances;
 pub mod log_line;
+pub mod number_format;
 pub mod protocol;
 pub mod rules;
 pub mod running_status;

@@ -12,7 +12,6 @@ mod throttle;
 mod viewport;
 
 use crate::components::keyed_list::KeyedList;
-use crate::number_format::grouped;
 use crate::state::environment::EnvironmentState;
 use crate::state::fresh_readers::forget_gone_readers;
 use leptos::html;
@@ -20,6 +19,7 @@ use leptos::prelude::*;
 use row::ServiceRow;
 use row_slots::RowSlots;
 use shipwatch_logview::TallRowList;
+use shipwatch_model::number_format::grouped;
 use shipwatch_model::triage::{table_rows, trouble_count, SortKey, TableQuery};
 use throttle::throttled_trigger;
 
