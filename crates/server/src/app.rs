@@ -1,8 +1,10 @@
 //! State shared by every request and socket.
 
+use crate::access;
 use crate::config::Config;
 use crate::hub::Hub;
 use crate::sim::Simulator;
+use axum::http::HeaderMap;
 use shipwatch_model::entities::Millis;
 use shipwatch_model::protocol::Limits;
 use std::sync::atomic::{AtomicU64, AtomicUsize};
@@ -74,6 +76,21 @@ pub struct App {
 }
 
 impl App {
+    /// Whether a request with these headers and `?token=` may read the feed (origin and
+    /// token, as configured): the websocket and the log download share the rule.
+    pub fn check_access(
+        &self,
+        headers: &HeaderMap,
+        query_token: Option<&str>,
+    ) -> Result<(), access::Refusal> {
+        access::check(
+            headers,
+            query_token,
+            &self.cfg.allow_origins,
+            self.cfg.token.as_deref(),
+        )
+    }
+
     /// The simulator, even if a panic poisoned its lock (its state stays usable).
     pub fn sim(&self) -> MutexGuard<'_, Simulator> {
         self.sim.lock().unwrap_or_else(|p| p.into_inner())

@@ -1,7 +1,7 @@
 //! HTTP: the websocket route, the action API, and the built app as static files with an SPA
 //! fallback, compression, cache headers and security headers.
 
-use crate::access::{self, Refusal};
+use crate::access::Refusal;
 use crate::app::App;
 use crate::sim::{ActError, Action, Outcome};
 use crate::ws;
@@ -140,12 +140,7 @@ async fn log_text(
     headers: HeaderMap,
     Query(q): Query<LogQuery>,
 ) -> Response {
-    if let Err(refusal) = access::check(
-        &headers,
-        q.token.as_deref(),
-        &app.cfg.allow_origins,
-        app.cfg.token.as_deref(),
-    ) {
+    if let Err(refusal) = app.check_access(&headers, q.token.as_deref()) {
         let status = refusal.status();
         let msg = match refusal {
             Refusal::Unauthorized => "a valid token is required".to_string(),

@@ -6,7 +6,6 @@
 //! no queue of frames, and nothing a client sends can panic the server or slow another
 //! client.
 
-use crate::access;
 use crate::app::App;
 use crate::frames;
 use crate::subscription::{Next, Subscription};
@@ -98,12 +97,7 @@ pub async fn handler(
     Query(q): Query<WsQuery>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
 ) -> Response {
-    if let Err(refusal) = access::check(
-        &headers,
-        q.token.as_deref(),
-        &app.cfg.allow_origins,
-        app.cfg.token.as_deref(),
-    ) {
+    if let Err(refusal) = app.check_access(&headers, q.token.as_deref()) {
         tracing::warn!(%peer, ?refusal, "websocket refused");
         return (refusal.status(), format!("{refusal:?}")).into_response();
     }

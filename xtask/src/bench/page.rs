@@ -146,24 +146,10 @@ fn record(b: &Browser, seconds: f64) -> Result<Window> {
     })
 }
 
-/// Starts the update workload: a fresh server at [`UPDATE_RATE`] and the environment page.
-fn update_workload(tools: &Tools, built: &Built, seed: usize) -> Result<(Server, Browser)> {
-    let rate = UPDATE_RATE.to_string();
-    let seed = seed.to_string();
-    let server = Server::start(
-        &built.server,
-        &built.dist,
-        &[
-            "--environments",
-            "1",
-            "--services",
-            SERVICES,
-            "--rate",
-            &rate,
-            "--seed",
-            &seed,
-        ],
-    )?;
+/// Starts the update workload: a fresh server at [`UPDATE_RATE`] and the environment page
+/// (with the probe), once its first status dot shows.
+pub fn update_workload(tools: &Tools, built: &Built, seed: usize) -> Result<(Server, Browser)> {
+    let server = Server::start_rated(built, SERVICES, &UPDATE_RATE.to_string(), &seed.to_string())?;
     let b = open(tools, &server.url(ENV_PAGE))?;
     wait_first_dot(&b)?;
     sleep(Duration::from_millis(500));

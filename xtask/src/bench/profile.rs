@@ -6,6 +6,7 @@
 use super::page::{Tools, SERVICES, UPDATE_RATE};
 use super::server::Server;
 use super::webdriver::Browser;
+use crate::build::Built;
 use crate::cmd::{root, run, Result};
 use crate::tools::{ensure_browser, ensure_build_tools};
 use serde_json::{json, Value};
@@ -46,12 +47,7 @@ pub fn profile(args: &[String]) -> Result {
         flags.extend(["--rate", &rate]);
     }
     let server = Server::start(&server_bin, &dist, &flags)?;
-    let browser = ensure_browser()?;
-    let tools = Tools {
-        chromium: browser.chromium.to_string_lossy().into_owned(),
-        driver: browser.driver.to_string_lossy().into_owned(),
-        script_wait: Duration::from_secs(60),
-    };
+    let tools = browser_tools()?;
     let b = Browser::start(&tools.chromium, &tools.driver, tools.script_wait)?;
     // `--reduced-motion`: the same with animations off, to see what they cost.
     if args.iter().any(|a| a == "--reduced-motion") {
@@ -242,34 +238,27 @@ pub(super) fn seconds_arg(args: &[String], default: u64) -> Result<u64> {
     }
 }
 
-/// The server under the update workload serving `dist`, and a browser on its environment
-/// page (with the bench probe); `--sort-name` in `args` sorts the table by name first.
+/// Chromium and its driver, installed if missing; a minute before the page is unresponsive.
+fn browser_tools() -> Result<Tools> {
+    let browser = ensure_browser()?;
+    Ok(Tools {
+        chromium: browser.chromium.to_string_lossy().into_owned(),
+        driver: browser.driver.to_string_lossy().into_owned(),
+        script_wait: Duration::from_secs(60),
+    })
+}
+
+/// The bench's update workload (server and environment page with the probe) serving `dist`;
+/// `--sort-name` in `args` sorts the table by name first (no re-sorting churn).
 pub(super) fn open_update_workload(
     dist: &std::path::Path,
     args: &[String],
 ) -> Result<(Server, Browser)> {
-    let server_bin = root().join("target/native/shipwatch-server");
-    let rate = UPDATE_RATE.to_string();
-    let flags = [
-        "--environments",
-        "1",
-        "--services",
-        SERVICES,
-        "--seed",
-        "7",
-        "--rate",
-        &rate,
-    ];
-    let server = Server::start(&server_bin, dist, &flags)?;
-    let browser = ensure_browser()?;
-    let b = Browser::start(
-        &browser.chromium.to_string_lossy(),
-        &browser.driver.to_string_lossy(),
-        Duration::from_secs(60),
-    )?;
-    b.add_init_script(super::page::PROBE)?;
-    b.goto(&server.url("/env/production"))?;
-    // `--sort-name`: rows keep their places (no re-sorting churn), to tell the two apart.
+    let built = Built {
+        server: root().join("target/native/shipwatch-server"),
+        dist: dist.to_path_buf(),
+    };
+    let (server, b) = super::page::update_workload(&browser_tools()?, &built, 7)?;
     if args.iter().any(|a| a == "--sort-name") {
         b.wait_for(
             "the table",

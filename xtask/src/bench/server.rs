@@ -1,6 +1,7 @@
 //! The real feed server, started with the simulator at a benchmark's scale.
 
 use super::webdriver::free_port;
+use crate::build::Built;
 use crate::cmd::{root, Result};
 use std::fs::OpenOptions;
 use std::net::TcpStream;
@@ -16,6 +17,22 @@ pub struct Server {
 }
 
 impl Server {
+    /// The server of the rated workloads: one environment of `services` services whose
+    /// simulator sends `rate` status events a second, from `seed`.
+    pub fn start_rated(built: &Built, services: &str, rate: &str, seed: &str) -> Result<Server> {
+        let flags = [
+            "--environments",
+            "1",
+            "--services",
+            services,
+            "--rate",
+            rate,
+            "--seed",
+            seed,
+        ];
+        Server::start(&built.server, &built.dist, &flags)
+    }
+
     /// Starts `bin --addr 127.0.0.1:<free> --dist dist <flags>` and waits until it answers.
     /// Its log goes to `target/bench/server.log`.
     pub fn start(bin: &Path, dist: &Path, flags: &[&str]) -> Result<Server> {

@@ -111,18 +111,5 @@ pub fn measure(
 
 /// The server of the swarm workloads: one environment of [`SERVICES`] at [`RATE`].
 fn start_server(built: &Built, seed: &str) -> Result<Server> {
-    Server::start(
-        &built.server,
-        &built.dist,
-        &[
-            "--environments",
-            "1",
-            "--services",
-            SERVICES,
-            "--rate",
-            RATE,
-            "--seed",
-            seed,
-        ],
-    )
+    Server::start_rated(built, SERVICES, RATE, seed)
 }
