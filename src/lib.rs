@@ -20,7 +20,7 @@ use leptos_router::hooks::use_location;
 use leptos_router::path;
 use pages::environment_page::EnvironmentPage;
 use pages::home_page::HomePage;
-use pages::logs_page::LogsPage;
+use pages::logs_route::LogsRoute;
 use shipwatch_model::protocol::Topic;
 use state::announcer::Announcer;
 use state::clock::Clock;
@@ -80,6 +80,12 @@ pub fn App() -> impl IntoView {
     });
     // The environment list lives as long as the app.
     std::mem::forget(sub);
+    // A split build fetches the log viewer's chunk once the console is up, so that opening a
+    // log does not wait for it.
+    set_timeout(
+        pages::logs_route::prefetch,
+        std::time::Duration::from_secs(2),
+    );
     view! {
         <Router>
             <Shell envs />
@@ -117,8 +123,8 @@ fn Shell(envs: EnvironmentsState) -> impl IntoView {
                         <Route path=path!("") view=|| () />
                         <Route path=path!("service/:service") view=|| () />
                     </ParentRoute>
-                    <Route path=path!("/env/:env/deployments/:dep/logs") view=LogsPage />
-                    <Route path=path!("/env/:env/service/:service/deployments/:dep/logs") view=LogsPage />
+                    <Route path=path!("/env/:env/deployments/:dep/logs") view=LogsRoute />
+                    <Route path=path!("/env/:env/service/:service/deployments/:dep/logs") view=LogsRoute />
                 </Routes>
             </main>
         </div>

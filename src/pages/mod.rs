@@ -3,3 +3,4 @@
 pub mod environment_page;
 pub mod home_page;
 pub mod logs_page;
+pub mod logs_route;

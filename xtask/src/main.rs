@@ -1,5 +1,6 @@
 //! `cargo xtask run | test | bench`: the project's automation, in Rust (see README).
 
+mod app_bundle;
 mod bench;
 mod build;
 mod cmd;

@@ -89,6 +89,14 @@ impl Browser {
         }
     }
 
+    /// Opens a page (a URL of the server under test).
+    pub async fn open(&self, url: &str) {
+        self.client
+            .goto(url)
+            .await
+            .unwrap_or_else(|e| panic!("cannot open {url}: {e}"));
+    }
+
     /// Waits for an element matching a CSS selector.
     pub async fn find(&self, css: &str) -> fantoccini::elements::Element {
         let c = &self.client;

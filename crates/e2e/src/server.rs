@@ -21,12 +21,25 @@ impl Server {
 
     /// Starts on a given port (to restart on the same address).
     pub async fn start_on(port: u16, args: &[&str]) -> Server {
-        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let mut all = vec![
+            "--dist".to_string(),
+            env_path("SHIPWATCH_DIST").display().to_string(),
+        ];
+        all.extend(args.iter().map(|s| s.to_string()));
+        Self::spawn(port, all).await
+    }
+
+    /// Starts serving another copy of the app (`--dist` given in `args`).
+    pub async fn start_serving(dist: &std::path::Path, args: &[&str]) -> Server {
+        let mut all = vec!["--dist".to_string(), dist.display().to_string()];
+        all.extend(args.iter().map(|s| s.to_string()));
+        Self::spawn(free_port(), all).await
+    }
+
+    async fn spawn(port: u16, args: Vec<String>) -> Server {
         let child = Command::new(env_path("SHIPWATCH_SERVER_BIN"))
             .arg("--addr")
             .arg(format!("127.0.0.1:{port}"))
-            .arg("--dist")
-            .arg(env_path("SHIPWATCH_DIST"))
             .args(&args)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -64,8 +77,7 @@ impl Server {
     /// Starts it again on the same port with the same flags.
     pub async fn restart(&mut self) {
         self.stop().await;
-        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
-        let fresh = Server::start_on(self.port, &args).await;
+        let fresh = Server::spawn(self.port, self.args.clone()).await;
         *self = fresh;
     }
 }

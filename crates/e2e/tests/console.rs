@@ -38,11 +38,7 @@ fn screenshots() -> std::path::PathBuf {
 async fn hovering_and_focusing_a_dot_explains_it_and_escape_closes_it() {
     let server = Server::start(&["--scenario", "calm", "--seed", "3"]).await;
     let browser = Browser::start().await;
-    browser
-        .client
-        .goto(&server.url("/env/production"))
-        .await
-        .unwrap();
+    browser.open(&server.url("/env/production")).await;
     let dot = browser.find(&row_dot("api")).await;
     let name = dot.attr("aria-label").await.unwrap().unwrap();
     let word = name.trim_start_matches("Running status: ").to_string();
@@ -112,11 +108,7 @@ async fn a_crash_looping_rollout_shows_warning_with_the_failing_instance_and_the
 ) {
     let server = Server::start(&["--scenario", "crash-loop", "--seed", "3", "--speed", "4"]).await;
     let browser = Browser::start().await;
-    browser
-        .client
-        .goto(&server.url("/env/production"))
-        .await
-        .unwrap();
+    browser.open(&server.url("/env/production")).await;
     browser
         .wait_js(
             "api to turn WARNING",
@@ -246,10 +238,8 @@ async fn a_rolling_deployment_lists_both_versions_side_by_side() {
     let browser = Browser::start().await;
     // The service URL opens its instances directly.
     browser
-        .client
-        .goto(&server.url("/env/production/service/api"))
-        .await
-        .unwrap();
+        .open(&server.url("/env/production/service/api"))
+        .await;
     let expanded = browser
         .find("tr[data-service='api'] button.disclosure[aria-expanded='true']")
         .await;
@@ -290,11 +280,7 @@ async fn a_rolling_deployment_lists_both_versions_side_by_side() {
 async fn a_server_restart_brings_the_page_back_live_without_a_reload() {
     let mut server = Server::start(&["--scenario", "calm", "--seed", "5"]).await;
     let browser = Browser::start().await;
-    browser
-        .client
-        .goto(&server.url("/env/production"))
-        .await
-        .unwrap();
+    browser.open(&server.url("/env/production")).await;
     browser
         .find("[data-testid=connection][data-state=live]")
         .await;
@@ -339,11 +325,7 @@ async fn a_server_restart_brings_the_page_back_live_without_a_reload() {
 async fn malformed_frames_are_dropped_counted_and_the_page_keeps_working() {
     let server = Server::start(&["--seed", "11", "--inject-garbage-every", "1"]).await;
     let browser = Browser::start().await;
-    browser
-        .client
-        .goto(&server.url("/env/production"))
-        .await
-        .unwrap();
+    browser.open(&server.url("/env/production")).await;
     browser.find("table tbody tr.service-row").await;
     let dropped = browser
         .wait_js(
@@ -380,10 +362,8 @@ async fn service_and_logs_urls_open_their_views_and_back_works() {
     let server = Server::start(&["--scenario", "calm", "--seed", "3"]).await;
     let browser = Browser::start().await;
     browser
-        .client
-        .goto(&server.url("/env/production/service/api"))
-        .await
-        .unwrap();
+        .open(&server.url("/env/production/service/api"))
+        .await;
     browser.find("table[aria-label='Instances of API']").await;
     // Collapsing changes the URL; Back expands it again, without resubscribing.
     browser.eval("window.__shipwatchMarker = 1").await;
@@ -412,7 +392,7 @@ async fn service_and_logs_urls_open_their_views_and_back_works() {
         href.contains("/deployments/") && href.ends_with("/logs"),
         "{href}"
     );
-    browser.client.goto(&server.url(&href)).await.unwrap();
+    browser.open(&server.url(&href)).await;
     browser
         .client
         .wait()
@@ -429,11 +409,7 @@ async fn screenshots_of_every_view_in_both_themes() {
     let server = Server::start(&["--scenario", "crash-loop", "--seed", "3", "--speed", "4"]).await;
     for (theme, flags) in [("light", &[][..]), ("dark", &["--force-dark-mode"][..])] {
         let browser = Browser::start_with(flags).await;
-        browser
-            .client
-            .goto(&server.url("/env/production"))
-            .await
-            .unwrap();
+        browser.open(&server.url("/env/production")).await;
         browser
             .wait_js(
                 "the failed rollout",
@@ -460,10 +436,8 @@ async fn screenshots_of_every_view_in_both_themes() {
             .await;
         browser.unhover().await;
         browser
-            .client
-            .goto(&server.url("/env/production/service/api"))
-            .await
-            .unwrap();
+            .open(&server.url("/env/production/service/api"))
+            .await;
         browser.find("table[aria-label='Instances of API']").await;
         tokio::time::sleep(Duration::from_millis(300)).await;
         browser
@@ -476,7 +450,7 @@ async fn screenshots_of_every_view_in_both_themes() {
             .await
             .unwrap()
             .unwrap();
-        browser.client.goto(&server.url(&href)).await.unwrap();
+        browser.open(&server.url(&href)).await;
         browser
             .find("[role=region][aria-label='Deployment logs']")
             .await;

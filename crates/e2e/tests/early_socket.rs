@@ -65,11 +65,7 @@ async fn open_environment(init_script: &str) -> (Server, Browser) {
     let server = Server::start(&["--scenario", "calm", "--seed", "5"]).await;
     let browser = Browser::start().await;
     browser.add_init_script(init_script).await;
-    browser
-        .client
-        .goto(&server.url("/env/production"))
-        .await
-        .unwrap();
+    browser.open(&server.url("/env/production")).await;
     browser.find(TABLE_DOT).await;
     browser
         .find("[data-testid=connection][data-state=live]")

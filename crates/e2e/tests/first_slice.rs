@@ -17,7 +17,7 @@ const WORDS: [&str; 7] = [
 async fn service_row_shows_a_status_dot_named_by_its_status() {
     let server = Server::start(&["--seed", "7"]).await;
     let browser = Browser::start().await;
-    browser.client.goto(&server.url("/")).await.unwrap();
+    browser.open(&server.url("/")).await;
     // The home page opens the first environment; its table has one row per service.
     let dot = browser
         .find("table tbody tr [role=img][aria-label^='Running status:']")
@@ -55,7 +55,7 @@ async fn service_row_shows_a_status_dot_named_by_its_status() {
 async fn statuses_change_live_within_ten_seconds() {
     let server = Server::start(&["--seed", "11"]).await;
     let browser = Browser::start().await;
-    browser.client.goto(&server.url("/")).await.unwrap();
+    browser.open(&server.url("/")).await;
     browser.find("table tr.service-row").await;
     let snapshot = "return Array.from(document.querySelectorAll('table tr.service-row')).map(r => \
         r.querySelector('[role=img]').getAttribute('aria-label') + '|' + \
@@ -83,11 +83,7 @@ fn screenshots() -> std::path::PathBuf {
 async fn a_server_with_a_token_serves_a_page_opened_with_that_token() {
     let server = Server::start(&["--seed", "5", "--token", "s3cret"]).await;
     let browser = Browser::start().await;
-    browser
-        .client
-        .goto(&server.url("/?token=s3cret"))
-        .await
-        .unwrap();
+    browser.open(&server.url("/?token=s3cret")).await;
     let dot = browser
         .find("table tbody tr [role=img][aria-label^='Running status:']")
         .await;

@@ -70,11 +70,7 @@ async fn header_status(browser: &Browser) -> String {
 /// Opens production/api's logs by clicking its deployment label once the scripted
 /// deployment has started; returns the logs path.
 async fn open_api_logs_from_its_label(browser: &Browser, server: &Server) -> String {
-    browser
-        .client
-        .goto(&server.url("/env/production"))
-        .await
-        .unwrap();
+    browser.open(&server.url("/env/production")).await;
     let css = "table a.label[href*='/service/api/deployments/']";
     wait_for(
         "api's deployment label to show the new deployment",
@@ -251,20 +247,12 @@ async fn a_failing_build_streams_live_marks_its_errors_and_selects_the_failing_s
 async fn a_permalink_opens_at_its_line() {
     let server = Server::start(&["--seed", "5", "--scenario", "calm", "--log-lines", "3000"]).await;
     let browser = Browser::start().await;
-    browser
-        .client
-        .goto(&server.url("/env/production"))
-        .await
-        .unwrap();
+    browser.open(&server.url("/env/production")).await;
     let label = browser
         .find("table a.label[href*='/service/web/deployments/']")
         .await;
     let href = label.attr("href").await.unwrap().unwrap();
-    browser
-        .client
-        .goto(&server.url(&format!("{href}#L1234")))
-        .await
-        .unwrap();
+    browser.open(&server.url(&format!("{href}#L1234"))).await;
     let row = browser
         .find(".log-row[data-line='1234'].log-row--selected")
         .await;
@@ -351,13 +339,9 @@ fn screenshots() -> std::path::PathBuf {
 async fn the_benchmark_hook_ingests_synthetic_lines_and_reports_timings() {
     let server = Server::start(&["--seed", "5", "--scenario", "calm"]).await;
     let browser = Browser::start().await;
-    browser
-        .client
-        .goto(&server.url(
+    browser.open(&server.url(
             "/env/production/deployments/bench/logs?bench-lines=300000&bench-rate=10000&bench-seconds=2",
-        ))
-        .await
-        .unwrap();
+        )).await;
     let report = wait_for("the bench to finish", Duration::from_secs(120), || async {
         let r = browser.eval("return window.__shipwatchBench || null").await;
         (r["phase"] == "done").then_some(r)

@@ -90,6 +90,7 @@ const TABLES: &[Table] = &[
             ("total gzip", "first_load_gzip"),
             ("total brotli", "first_load_brotli"),
             ("wasm raw", "wasm_raw"),
+            ("log viewer chunk gzip, loaded later", "lazy_chunks_gzip"),
         ],
     },
     Table {

@@ -277,7 +277,7 @@ pub fn memory(
             _ => figures.missing(
                 &format!("{name}_growth"),
                 "%",
-                "the page did not expose it (performance.memory / trunk's wasm instance)",
+                "the page did not expose it (performance.memory / the loader's wasm instance)",
             ),
         }
     }

@@ -37,8 +37,9 @@
   });
   first.observe(document, { childList: true, subtree: true });
 
-  // trunk's loader announces the wasm instance, whose exports hold its memory.
-  addEventListener("TrunkApplicationStarted", (e) => {
+  // The page's loader (xtask/src/app_bundle.rs) announces the wasm instance, whose exports
+  // hold its memory.
+  addEventListener("shipwatch-started", (e) => {
     const wasm = e.detail && e.detail.wasm;
     P.wasmMemory = (wasm && wasm.memory) || null;
     if (P.wasmStarted === null) P.wasmStarted = performance.now();

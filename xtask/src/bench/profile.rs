@@ -6,12 +6,12 @@
 use super::page::{Tools, SERVICES, UPDATE_RATE};
 use super::server::Server;
 use super::webdriver::Browser;
+use crate::app_bundle::{self, Bundle};
 use crate::build::Built;
-use crate::cmd::{root, run, Result};
+use crate::cmd::{root, Result};
 use crate::tools::{ensure_browser, ensure_build_tools};
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::process::Command;
 use std::thread::sleep;
 use std::time::Duration;
 
@@ -93,28 +93,18 @@ fn open_table(b: &Browser, url: &str) -> Result {
     .map(|_| ())
 }
 
-/// `dist/` again in `dist_dir`, without wasm-opt (which strips function names), with debug
-/// names kept and the app's cargo `features` on.
+/// `dist/` again in `dist_dir`, without wasm-opt (which strips function names) and not
+/// split, with the app's cargo `features` on.
 pub(super) fn build_named_dist(dist_dir: &str, features: &[&str]) -> Result<std::path::PathBuf> {
-    let html = std::fs::read_to_string(root().join("index.html")).map_err(|e| e.to_string())?;
-    let mut attributes = "data-wasm-opt=\"0\" data-keep-debug".to_string();
-    if !features.is_empty() {
-        attributes.push_str(&format!(" data-cargo-features=\"{}\"", features.join(",")));
-    }
-    let named = html.replace("data-wasm-opt=\"z\"", &attributes);
-    // Beside index.html so that its relative asset paths resolve.
-    let index = root().join("profile-index.html");
-    std::fs::write(&index, named).map_err(|e| e.to_string())?;
     let dist = root().join(dist_dir);
-    let path = ensure_build_tools()?;
-    let result = run(Command::new("trunk")
-        .args(["build", "--release=true", "--dist"])
-        .arg(&dist)
-        .arg(&index)
-        .current_dir(root())
-        .env("PATH", path));
-    let _ = std::fs::remove_file(&index);
-    result.map(|_| dist)
+    let bundle = Bundle {
+        dist: &dist,
+        features,
+        split: false,
+        optimize: false,
+    };
+    app_bundle::build(&bundle, &ensure_build_tools()?)?;
+    Ok(dist)
 }
 
 /// Self time per function (ms and share), the busiest first, and the total by kind.

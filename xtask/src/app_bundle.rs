@@ -1,0 +1,265 @@
+//! The app's bundle in `dist/`: trunk copies the page, its CSS and icon; the wasm is built
+//! here (as cargo-leptos does) so that it can be split: cargo builds the app with the `split`
+//! feature, `wasm_split_cli_support` moves the log viewer (the code only its split point in
+//! `src/pages/logs_route.rs` reaches) into a chunk of its own, wasm-bindgen writes the glue,
+//! wasm-opt shrinks every module, and the page gets its loader. Names carry a hash of the
+//! build, so the server can let browsers keep them for good (crates/server/src/http.rs).
+
+use crate::cmd::{root, run, Result};
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// What to build.
+pub struct Bundle<'a> {
+    /// Where the page goes (recreated).
+    pub dist: &'a Path,
+    /// Cargo features of the app, besides `split`.
+    pub features: &'a [&'a str],
+    /// Split the log viewer into its own chunk.
+    pub split: bool,
+    /// wasm-opt -Oz; without it the modules keep their function names (for profiles).
+    pub optimize: bool,
+}
+
+/// Module name the main wasm imports the chunk loaders from (written by the splitter).
+const LINK_JS: &str = "__wasm_split";
+
+/// Builds the page into `bundle.dist`; `path` is the PATH with the pinned tools.
+pub fn build(bundle: &Bundle, path: &str) -> Result {
+    page(bundle.dist, path)?;
+    let raw = cargo_build(bundle)?;
+    let bytes = std::fs::read(&raw).map_err(|e| format!("cannot read {}: {e}", raw.display()))?;
+    let hash = build_hash(&bytes);
+    let work = root().join("target/app-bundle");
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
+
+    let (main_wasm, chunks) = if bundle.split {
+        split(&bytes, &work, &hash)?
+    } else {
+        (raw, Vec::new())
+    };
+    let glue = work.join("bindgen");
+    let name = format!("shipwatch-{hash}");
+    let mut bindgen = Command::new("wasm-bindgen");
+    bindgen
+        .args(["--target", "web", "--out-name", &name, "--out-dir"])
+        .arg(&glue)
+        .env("PATH", path);
+    if bundle.split {
+        // The chunks call into the main module through the linker's exports.
+        bindgen.args(["--keep-lld-exports", "--no-demangle"]);
+    }
+    if !bundle.optimize {
+        bindgen.arg("--keep-debug");
+    }
+    run(bindgen.arg(&main_wasm))?;
+
+    // Every module through wasm-opt at once (the main module takes most of the time).
+    let main_out = bundle.dist.join(format!("{name}_bg.wasm"));
+    let mut modules = vec![(glue.join(format!("{name}_bg.wasm")), main_out)];
+    for chunk in &chunks {
+        let file = chunk.file_name().expect("chunks are files");
+        modules.push((chunk.clone(), bundle.dist.join(file)));
+    }
+    shrink(&modules, bundle.optimize, path)?;
+
+    copy(
+        &glue.join(format!("{name}.js")),
+        &bundle.dist.join(format!("{name}.js")),
+    )?;
+    let link = format!("{LINK_JS}-{hash}.js");
+    if bundle.split {
+        copy(&work.join(&link), &bundle.dist.join(&link))?;
+    }
+    if glue.join("snippets").exists() {
+        copy_dir(&glue.join("snippets"), &bundle.dist.join("snippets"))?;
+    }
+    add_loader(bundle.dist, &name, bundle.split.then_some(link.as_str()))
+}
+
+/// trunk builds the page (index.html, CSS, icon) from a copy of index.html out of the
+/// workspace root: beside a Cargo.toml, trunk would also build the app its own way.
+fn page(dist: &Path, path: &str) -> Result {
+    let html = std::fs::read_to_string(root().join("index.html")).map_err(|e| e.to_string())?;
+    let dir = root().join("target/app-page");
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    // Its assets' paths, relative to the page, lead back to the root.
+    let html = html.replace(
+        "data-trunk rel=\"css\" href=\"",
+        "data-trunk rel=\"css\" href=\"../../",
+    );
+    let html = html.replace(
+        "data-trunk rel=\"icon\" href=\"",
+        "data-trunk rel=\"icon\" href=\"../../",
+    );
+    let source = dir.join("index.html");
+    std::fs::write(&source, html).map_err(|e| e.to_string())?;
+    run(Command::new("trunk")
+        .args(["build", "--release", "--dist"])
+        .arg(dist)
+        .arg(&source)
+        .current_dir(root())
+        .env("PATH", path))
+}
+
+/// `cargo build` of the app's wasm; returns the module cargo wrote.
+fn cargo_build(bundle: &Bundle) -> Result<PathBuf> {
+    let mut features: Vec<&str> = bundle.features.to_vec();
+    if bundle.split {
+        features.push("split");
+    }
+    let mut cargo = Command::new("cargo");
+    cargo
+        .args(["build", "--release", "--target", "wasm32-unknown-unknown"])
+        .args(["-p", "shipwatch", "--bin", "shipwatch"])
+        .current_dir(root());
+    if !features.is_empty() {
+        cargo.args(["--features", &features.join(",")]);
+    }
+    run(&mut cargo)?;
+    Ok(root().join("target/wasm32-unknown-unknown/release/shipwatch.wasm"))
+}
+
+/// A short name for this build's files: the same module gets the same names.
+fn build_hash(wasm: &[u8]) -> String {
+    let mut h = DefaultHasher::new();
+    wasm.hash(&mut h);
+    format!("{:016x}", h.finish())
+}
+
+/// Splits `wasm` at its split points: the main module (for wasm-bindgen) and the chunks,
+/// named with `hash`; the loader module the main module imports is `LINK_JS-hash.js`.
+fn split(wasm: &[u8], work: &Path, hash: &str) -> Result<(PathBuf, Vec<PathBuf>)> {
+    let main_out = work.join("main_split.wasm");
+    let link_name = format!("./{LINK_JS}-{hash}.js");
+    let main_module = format!("./shipwatch-{hash}.js");
+    let mut opts = wasm_split_cli_support::Options::new(wasm);
+    opts.output_dir = work;
+    opts.main_out_path = &main_out;
+    opts.link_name = &link_name;
+    opts.main_module = &main_module;
+    let split = wasm_split_cli_support::transform(opts)
+        .map_err(|e| format!("cannot split the app's wasm: {e:#}"))?;
+    if split.split_modules.is_empty() {
+        return Err(
+            "the split build has no split point: is src/pages/logs_route.rs's \
+                    #[wasm_split] function still reachable?"
+                .into(),
+        );
+    }
+    // Hashed chunk names, and the loader fetches them by those names.
+    let link_path = work.join(&link_name[2..]);
+    let mut link_js = std::fs::read_to_string(&link_path).map_err(|e| e.to_string())?;
+    let mut chunks = Vec::new();
+    for chunk in split.split_modules {
+        let stem = chunk
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .ok_or("a chunk without a name")?
+            .to_string();
+        let hashed = work.join(format!("{stem}-{hash}.wasm"));
+        std::fs::rename(&chunk, &hashed).map_err(|e| e.to_string())?;
+        let (from, to) = (
+            format!("\"./{stem}.wasm\""),
+            format!("\"./{stem}-{hash}.wasm\""),
+        );
+        if !link_js.contains(&from) {
+            return Err(format!("the splitter's loader does not fetch {from}"));
+        }
+        link_js = link_js.replace(&from, &to);
+        chunks.push(hashed);
+    }
+    std::fs::write(&link_path, link_js).map_err(|e| e.to_string())?;
+    eprintln!("xtask: split the log viewer into {} chunk(s)", chunks.len());
+    Ok((main_out, chunks))
+}
+
+/// wasm-opt -Oz each `(input, output)` in parallel, or copies them as they are.
+fn shrink(modules: &[(PathBuf, PathBuf)], optimize: bool, path: &str) -> Result {
+    if !optimize {
+        return modules.iter().try_for_each(|(from, to)| copy(from, to));
+    }
+    // The features the wasm32 target of Rust 1.95 turns on (its target_features section).
+    const FEATURES: [&str; 6] = [
+        "--enable-bulk-memory",
+        "--enable-nontrapping-float-to-int",
+        "--enable-sign-ext",
+        "--enable-mutable-globals",
+        "--enable-reference-types",
+        "--enable-multivalue",
+    ];
+    let mut running = Vec::new();
+    for (from, to) in modules {
+        let mut cmd = Command::new("wasm-opt");
+        cmd.arg("-Oz")
+            .args(FEATURES)
+            .arg(from)
+            .arg("-o")
+            .arg(to)
+            .env("PATH", path);
+        eprintln!("$ wasm-opt -Oz {} -o {}", from.display(), to.display());
+        let child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot start wasm-opt: {e}"))?;
+        running.push((from, child));
+    }
+    for (from, mut child) in running {
+        let status = child.wait().map_err(|e| e.to_string())?;
+        if !status.success() {
+            return Err(format!("wasm-opt failed on {} ({status})", from.display()));
+        }
+    }
+    Ok(())
+}
+
+/// Adds the app's loader to the page trunk wrote: preloads, then starts the wasm and
+/// announces it (`shipwatch-started`, with the instance, for the benchmark's probe).
+fn add_loader(dist: &Path, name: &str, link: Option<&str>) -> Result {
+    let page = dist.join("index.html");
+    let html = std::fs::read_to_string(&page).map_err(|e| e.to_string())?;
+    let mut tags = format!(
+        "<link rel=\"modulepreload\" href=\"/{name}.js\" crossorigin=\"anonymous\">\n\
+         <link rel=\"preload\" href=\"/{name}_bg.wasm\" crossorigin=\"anonymous\" as=\"fetch\" \
+         type=\"application/wasm\">\n"
+    );
+    if let Some(link) = link {
+        tags.push_str(&format!(
+            "<link rel=\"modulepreload\" href=\"/{link}\" crossorigin=\"anonymous\">\n"
+        ));
+    }
+    tags.push_str(&format!(
+        "<script type=\"module\">\n\
+         import init from '/{name}.js';\n\
+         const wasm = await init({{ module_or_path: '/{name}_bg.wasm' }});\n\
+         dispatchEvent(new CustomEvent(\"shipwatch-started\", {{ detail: {{ wasm }} }}));\n\
+         </script>\n"
+    ));
+    let Some(at) = html.find("</head>") else {
+        return Err("dist/index.html has no </head>".into());
+    };
+    let html = format!("{}{tags}{}", &html[..at], &html[at..]);
+    std::fs::write(&page, html).map_err(|e| e.to_string())
+}
+
+fn copy(from: &Path, to: &Path) -> Result {
+    std::fs::copy(from, to)
+        .map(|_| ())
+        .map_err(|e| format!("cannot copy {} to {}: {e}", from.display(), to.display()))
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result {
+    std::fs::create_dir_all(to).map_err(|e| e.to_string())?;
+    for entry in std::fs::read_dir(from).map_err(|e| e.to_string())? {
+        let entry = entry.map_err(|e| e.to_string())?;
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            copy(&entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
