@@ -77,9 +77,10 @@ mod split {
             None => view! { <p class="notice">"Loading the log viewer…"</p> }.into_any(),
             Some(Ok(make)) => make(),
             Some(Err(why)) => view! {
-                <p class="notice" role="alert">
-                    "The log viewer could not be loaded (" {why} "). "
-                    <button type="button" on:click=move |_| load()>
+                <p class="notice notice--error" role="alert" title=why>
+                    "The log viewer could not be downloaded (is the server reachable?). If the \
+                     console was updated meanwhile, reload the page. "
+                    <button type="button" class="notice__action" on:click=move |_| load()>
                         "Try again"
                     </button>
                 </p>

@@ -100,7 +100,7 @@ async fn a_log_viewer_that_cannot_be_fetched_is_said_and_fetched_again_on_reques
     })
     .await;
     assert!(
-        alert.contains("could not be loaded"),
+        alert.contains("could not be downloaded"),
         "the alert says what happened: {alert}"
     );
     // The rest of the console still works: the top bar lists the environments.
