@@ -2,11 +2,14 @@
 
 use proptest::prelude::*;
 use shipwatch_model::protocol::{
-    decode_client, decode_client_bytes, decode_server, decode_server_bytes, encode, Change,
-    ClientFrame, ClientMessage, DecodeError, ErrorCode, ServerFrame, ServerMessage, Snapshot,
-    Topic,
+    decode_client, decode_client_bytes, decode_server, decode_server_bytes, decode_server_fast,
+    encode, Change, ClientFrame, ClientMessage, DecodeError, ErrorCode, ServerFrame, ServerMessage,
+    Snapshot, Topic,
 };
-use shipwatch_model::{DeploymentStatus, LogLevel, RunningStatus, ServiceKind};
+use shipwatch_model::{
+    Deployment, DeploymentStatus, Environment, Instance, LogLevel, LogLine, RunningStatus, Service,
+    ServiceKind,
+};
 use std::time::{Duration, Instant};
 
 const LIMIT: usize = 64 * 1024;
@@ -248,13 +251,7 @@ fn mutated() -> impl Strategy<Value = String> {
             let mut bytes = examples[i].clone().into_bytes();
             let n = bytes.len();
             match how {
-                0 => bytes.truncate(a % (n + 1)),
-                1 => bytes[a % n] = byte,
-                2 => {
-                    let (x, y) = (a % n, b % n);
-                    let (x, y) = (x.min(y), x.max(y));
-                    bytes.drain(x..y);
-                }
+                0..3 => edit(&mut bytes, how, a, b, byte),
                 _ => {
                     let other = examples[b % examples.len()].as_bytes();
                     let cut = a % n;
@@ -264,6 +261,20 @@ fn mutated() -> impl Strategy<Value = String> {
             }
             String::from_utf8_lossy(&bytes).into_owned()
         })
+}
+
+/// One edit of a non-empty text: cut at `a`, the byte at `a` replaced by `byte`, or the
+/// bytes between `a` and `b` dropped.
+fn edit(bytes: &mut Vec<u8>, how: u8, a: usize, b: usize, byte: u8) {
+    let n = bytes.len();
+    match how {
+        0 => bytes.truncate(a % (n + 1)),
+        1 => bytes[a % n] = byte,
+        _ => {
+            let (x, y) = (a % n, b % n);
+            bytes.drain(x.min(y)..x.max(y));
+        }
+    }
 }
 
 /// JSON-ish text from frame-like tokens.
@@ -346,13 +357,215 @@ proptest! {
     /// decoding of the frame types.
     #[test]
     fn the_fast_path_decodes_as_the_frame_types_do(text in mutated()) {
-        let generic = serde_json::from_str::<ServerFrame>(&text).ok().filter(|f| f.v == 1);
-        if let Ok(frame) = decode_server(&text, LIMIT) {
-            prop_assert_eq!(Some(frame), generic);
-        } else {
-            prop_assert_eq!(generic, None);
+        decodes_as_the_frame_types_do(&text)?;
+    }
+
+    /// Every delta and environment snapshot the server may send takes the fast path, and
+    /// decodes to what was sent, however it is laid out.
+    #[test]
+    fn frames_the_server_sends_take_the_fast_path(frame in server_frame()) {
+        let bulk = match &frame.msg {
+            ServerMessage::Delta { changes, .. } => changes.iter().all(|c| {
+                matches!(c, Change::ServiceUpsert(_) | Change::Line(_) | Change::Deployment(_))
+            }),
+            _ => true,
+        };
+        for text in [encode(&frame), serde_json::to_string_pretty(&frame).unwrap()] {
+            prop_assert_eq!(decode_server(&text, LIMIT), Ok(frame.clone()));
+            if bulk {
+                prop_assert_eq!(decode_server_fast(&text), Some(frame.clone()));
+            }
+            decodes_as_the_frame_types_do(&text)?;
         }
     }
+
+    /// Deltas and snapshots cut, spliced, with bytes changed and with fragments that JSON
+    /// reads in ways of its own (repeated and unknown fields, numbers out of range, lone
+    /// surrogates, ...): the fast path agrees with the frame types wherever it answers.
+    #[test]
+    fn mangled_frames_decode_as_the_frame_types_do(text in mangled_frame()) {
+        decodes_as_the_frame_types_do(&text)?;
+    }
+}
+
+/// The fast path answers only what serde's decoding of the frame types gives, and the
+/// public decoder gives that answer.
+fn decodes_as_the_frame_types_do(text: &str) -> Result<(), TestCaseError> {
+    let generic = serde_json::from_str::<ServerFrame>(text)
+        .ok()
+        .filter(|f| f.v == 1);
+    if let Some(fast) = decode_server_fast(text) {
+        prop_assert_eq!(Some(fast), generic.clone(), "{}", text);
+    }
+    prop_assert_eq!(decode_server(text, LIMIT).ok(), generic, "{}", text);
+    Ok(())
+}
+
+/// Text with what JSON escapes or may spell two ways: quotes, backslashes, slashes, control
+/// characters, non-ASCII and astral characters.
+fn text() -> impl Strategy<Value = String> {
+    let tricky = prop::sample::select(vec![
+        'a', 'Z', '0', ' ', '"', '\\', '/', '\0', '\n', '\u{1b}', '\u{7f}', 'é', '€', '😀',
+    ]);
+    prop_oneof![
+        3 => prop::collection::vec(tricky, 0..8).prop_map(|c| c.into_iter().collect()),
+        1 => ".{0,6}",
+    ]
+}
+
+/// Any of the words of a status enum, and one this app does not know.
+fn word<T: Clone + std::fmt::Debug + 'static>(known: &[T], unknown: T) -> impl Strategy<Value = T> {
+    prop::sample::select([known, &[unknown]].concat())
+}
+
+prop_compose! {
+    fn deployment()(
+        id in text(), version in text(), previous_version in prop::option::of(text()),
+        status in word(&DeploymentStatus::ALL, DeploymentStatus::Unknown),
+        started_at in any::<u64>(), finished_at in prop::option::of(any::<u64>()),
+    ) -> Deployment {
+        Deployment { id, status, version, previous_version, started_at, finished_at }
+    }
+}
+
+prop_compose! {
+    fn instance()(
+        name in text(), version in text(), restarts in any::<u32>(),
+        status in word(&RunningStatus::ALL, RunningStatus::Unknown),
+        reason in prop::option::of(text()), message in prop::option::of(text()),
+        started_at in prop::option::of(any::<u64>()),
+    ) -> Instance {
+        Instance { name, status, version, restarts, reason, message, started_at }
+    }
+}
+
+prop_compose! {
+    fn service()(
+        id in text(), name in text(), version in text(),
+        kind in word(&ServiceKind::ALL, ServiceKind::Unknown),
+        instances in prop::collection::vec(instance(), 0..4),
+        deployment in prop::option::of(deployment()),
+    ) -> Service {
+        Service { id, name, kind, instances, version, deployment }
+    }
+}
+
+prop_compose! {
+    fn log_line()(
+        n in any::<u64>(), ts in any::<u64>(), stage in text(), text in text(),
+        level in word(&[LogLevel::Info, LogLevel::Warning, LogLevel::Error], LogLevel::Unknown),
+        hint in prop::option::of(text()),
+    ) -> LogLine {
+        LogLine { n, ts, stage, level, text, hint }
+    }
+}
+
+fn change() -> impl Strategy<Value = Change> {
+    prop_oneof![
+        4 => service().prop_map(Change::ServiceUpsert),
+        2 => log_line().prop_map(Change::Line),
+        1 => deployment().prop_map(Change::Deployment),
+        1 => text().prop_map(|id| Change::ServiceRemoved { id }),
+        1 => prop::option::of(deployment())
+            .prop_map(|deployment| Change::EnvironmentDeployment { deployment }),
+    ]
+}
+
+prop_compose! {
+    fn environment()(
+        id in text(), name in text(), services in prop::collection::vec(service(), 0..3),
+        deployment in prop::option::of(deployment()),
+    ) -> Environment {
+        Environment { id, name, services, deployment }
+    }
+}
+
+/// Deltas of any changes, and environment snapshots.
+fn server_frame() -> impl Strategy<Value = ServerFrame> {
+    let delta = (text(), any::<u64>(), prop::collection::vec(change(), 0..5))
+        .prop_map(|(sub, seq, changes)| ServerMessage::Delta { sub, seq, changes });
+    let snapshot = (text(), any::<u64>(), environment()).prop_map(|(sub, seq, environment)| {
+        ServerMessage::Snapshot {
+            sub,
+            seq,
+            data: Snapshot::Environment { environment },
+        }
+    });
+    prop_oneof![3 => delta, 1 => snapshot].prop_map(ServerFrame::new)
+}
+
+/// A frame's text with one change: cut, a byte replaced by one that matters to JSON, a range
+/// deleted, or a fragment inserted anywhere or where a value or a member may start or end.
+fn mangled_frame() -> impl Strategy<Value = String> {
+    let fragments = prop::sample::select(vec![
+        ",\"x\":1",
+        ",\"x\":[[[[1]]]]",
+        ",\"op\":\"line\"",
+        ",\"id\":\"a\"",
+        ",\"v\":1",
+        ",\"seq\":2",
+        ",\"type\":\"delta\"",
+        ",\"name\":\"a\"",
+        ",\"kind\":\"application\"",
+        ",\"restarts\":1",
+        ",\"reason\":null",
+        ",\"deployment\":null",
+        ",\"n\":1",
+        ",\"changes\":[]",
+        ",\"data\":{}",
+        "1e999",
+        "1.0",
+        "-0",
+        "01",
+        "18446744073709551616",
+        "4294967296",
+        "\"\\ud800\"",
+        "\\ud800",
+        "\\udc00",
+        "\\ud800\\u0041",
+        "\\ud83d\\ude00",
+        "\\u00e9",
+        "\\u0000",
+        "\\x",
+        "\u{1}",
+        " \n\t",
+        "null",
+        ",",
+        "\"",
+        "{",
+        "]",
+    ]);
+    (
+        server_frame(),
+        any::<usize>(),
+        any::<usize>(),
+        prop::sample::select(b"\"\\,:{}[]0-.en u\x01\n".to_vec()),
+        fragments,
+        0u8..5,
+    )
+        .prop_map(|(frame, a, b, byte, fragment, how)| {
+            let mut bytes = encode(&frame).into_bytes();
+            let n = bytes.len();
+            match how {
+                0..3 => edit(&mut bytes, how, a, b, byte),
+                3 => {
+                    let at = a % (n + 1);
+                    bytes.splice(at..at, fragment.bytes());
+                }
+                _ => {
+                    let edges: Vec<usize> = (0..n)
+                        .filter_map(|i| match bytes[i] {
+                            b':' => Some(i + 1),
+                            b',' | b'}' => Some(i),
+                            _ => None,
+                        })
+                        .collect();
+                    let at = edges[a % edges.len()];
+                    bytes.splice(at..at, fragment.bytes());
+                }
+            }
+            String::from_utf8_lossy(&bytes).into_owned()
+        })
 }
 
 #[test]

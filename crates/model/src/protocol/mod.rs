@@ -4,6 +4,7 @@
 mod client_frame;
 mod decode;
 mod fast_decode;
+mod json_cursor;
 mod limits;
 pub mod reconnect;
 mod server_frame;
@@ -14,6 +15,10 @@ pub use decode::{
     decode_client, decode_client_bytes, decode_server, decode_server_bytes, encode, DecodeError,
     CLIENT_TYPES, SERVER_TYPES,
 };
+/// The fast path of [`decode_server`] alone: `None` where it leaves the frame to the generic
+/// decoder. For the property tests and benchmarks that compare the two.
+#[doc(hidden)]
+pub use fast_decode::decode as decode_server_fast;
 pub use limits::{
     close_code, Limits, MAX_LINES_PER_DELTA, MAX_LINE_TEXT_BYTES, MAX_SUB_ID_BYTES, RESUME_BACKLOG,
 };

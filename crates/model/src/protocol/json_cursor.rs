@@ -1,0 +1,217 @@
+//! A strict reader of a subset of JSON, for the fast decoding path (`fast_decode`).
+//!
+//! It reads the text once, front to back, with no intermediate tree. Where it answers, it
+//! gives what serde_json gives for the same text; it answers `None` for anything it does not
+//! take exactly as serde_json would (numbers other than plain unsigned integers, strings with
+//! unescaped control characters or lone surrogates, ...), and the caller gives up on the frame.
+
+use serde::de::{DeserializeOwned, IntoDeserializer};
+use std::borrow::Cow;
+
+/// A position in a JSON text.
+pub(super) struct Cursor<'a> {
+    text: &'a str,
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    /// At the start of `text`.
+    pub(super) fn new(text: &'a str) -> Self {
+        Self { text, pos: 0 }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.pos).copied()
+    }
+
+    /// Skips JSON whitespace and says which byte follows.
+    fn next_byte(&mut self) -> Option<u8> {
+        while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.peek() {
+            self.pos += 1;
+        }
+        self.peek()
+    }
+
+    /// Takes `byte` (after whitespace) if it comes next.
+    fn take(&mut self, byte: u8) -> bool {
+        let next = self.next_byte() == Some(byte);
+        self.pos += usize::from(next);
+        next
+    }
+
+    /// `byte` (after whitespace), or `None`.
+    fn expect(&mut self, byte: u8) -> Option<()> {
+        self.take(byte).then_some(())
+    }
+
+    /// Only whitespace is left.
+    pub(super) fn at_end(&mut self) -> bool {
+        self.next_byte().is_none()
+    }
+
+    /// An object's members, calling `member` with each key to read its value; starts before
+    /// `{` or, with `opened`, after `{` and a first member that the caller read.
+    pub(super) fn object(
+        &mut self,
+        opened: bool,
+        mut member: impl FnMut(&mut Self, &str) -> Option<()>,
+    ) -> Option<()> {
+        if !opened {
+            self.expect(b'{')?;
+            if self.take(b'}') {
+                return Some(());
+            }
+        } else if !self.take(b',') {
+            return self.expect(b'}');
+        }
+        loop {
+            let key = self.string()?;
+            self.expect(b':')?;
+            member(self, &key)?;
+            if !self.take(b',') {
+                return self.expect(b'}');
+            }
+        }
+    }
+
+    /// An object's first key, after its `{`: `None` for an empty object.
+    pub(super) fn first_key(&mut self) -> Option<Cow<'a, str>> {
+        self.expect(b'{')?;
+        let key = self.string()?;
+        self.expect(b':')?;
+        Some(key)
+    }
+
+    /// An array of items read by `item`.
+    pub(super) fn array<T>(
+        &mut self,
+        mut item: impl FnMut(&mut Self) -> Option<T>,
+    ) -> Option<Vec<T>> {
+        self.expect(b'[')?;
+        let mut out = Vec::new();
+        if self.take(b']') {
+            return Some(out);
+        }
+        loop {
+            out.push(item(self)?);
+            if !self.take(b',') {
+                self.expect(b']')?;
+                return Some(out);
+            }
+        }
+    }
+
+    /// `null` as `Some(None)`, else what `value` reads.
+    pub(super) fn nullable<T>(
+        &mut self,
+        value: impl FnOnce(&mut Self) -> Option<T>,
+    ) -> Option<Option<T>> {
+        if self.next_byte() != Some(b'n') {
+            return value(self).map(Some);
+        }
+        let rest = self.text.get(self.pos..)?;
+        rest.starts_with("null").then(|| self.pos += 4)?;
+        Some(None)
+    }
+
+    /// An unsigned integer written plainly (`0` or digits not starting with 0, no sign, no
+    /// fraction or exponent) that fits in a `u64`.
+    pub(super) fn uint(&mut self) -> Option<u64> {
+        self.next_byte()?;
+        let start = self.pos;
+        let mut n: u64 = 0;
+        while let Some(digit @ b'0'..=b'9') = self.peek() {
+            n = n.checked_mul(10)?.checked_add(u64::from(digit - b'0'))?;
+            self.pos += 1;
+        }
+        let digits = self.pos - start;
+        let leading_zero = digits > 1 && self.text.as_bytes().get(start) == Some(&b'0');
+        let fraction = matches!(self.peek(), Some(b'.' | b'e' | b'E'));
+        (digits > 0 && !leading_zero && !fraction).then_some(n)
+    }
+
+    /// An owned string.
+    pub(super) fn owned(&mut self) -> Option<String> {
+        self.string().map(Cow::into_owned)
+    }
+
+    /// A string naming a unit variant of `T` (serde's own decoding of it, unknown words included).
+    pub(super) fn word<T: DeserializeOwned>(&mut self) -> Option<T> {
+        let word = self.string()?;
+        let de: serde::de::value::StrDeserializer<'_, serde::de::value::Error> =
+            (*word).into_deserializer();
+        T::deserialize(de).ok()
+    }
+
+    /// A string, borrowed from the text unless it holds escapes.
+    pub(super) fn string(&mut self) -> Option<Cow<'a, str>> {
+        self.expect(b'"')?;
+        // Made only once an escape is met.
+        let mut unescaped: Option<String> = None;
+        loop {
+            let run = self.pos;
+            while self
+                .peek()
+                .is_some_and(|b| !matches!(b, b'"' | b'\\' | 0..=0x1f))
+            {
+                self.pos += 1;
+            }
+            let chunk = self.text.get(run..self.pos)?;
+            let end = self.peek()?;
+            self.pos += 1;
+            match (end, unescaped.as_mut()) {
+                (b'"', None) => return Some(Cow::Borrowed(chunk)),
+                (b'"', Some(s)) => {
+                    s.push_str(chunk);
+                    return unescaped.map(Cow::Owned);
+                }
+                (b'\\', _) => {
+                    let s = unescaped.get_or_insert_with(String::new);
+                    s.push_str(chunk);
+                    s.push(self.escape()?);
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// The character of an escape, after its backslash.
+    fn escape(&mut self) -> Option<char> {
+        let b = self.peek()?;
+        self.pos += 1;
+        Some(match b {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            b'u' => {
+                let high = self.hex4()?;
+                if !(0xD800..0xDC00).contains(&high) {
+                    // A lone low surrogate is not a char: `from_u32` says so.
+                    return char::from_u32(high);
+                }
+                let rest = self.text.get(self.pos..)?;
+                rest.starts_with("\\u").then(|| self.pos += 2)?;
+                let low = self.hex4()?;
+                if !(0xDC00..0xE000).contains(&low) {
+                    return None;
+                }
+                char::from_u32(0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00))?
+            }
+            _ => return None,
+        })
+    }
+
+    /// Four hex digits.
+    fn hex4(&mut self) -> Option<u32> {
+        let digits = self.text.get(self.pos..self.pos + 4)?;
+        self.pos += 4;
+        digits
+            .bytes()
+            .try_fold(0, |n, d| Some(n * 16 + char::from(d).to_digit(16)?))
+    }
+}
