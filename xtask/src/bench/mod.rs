@@ -2,8 +2,10 @@
 //! a release build with the real server and headless Chromium. Prints every figure as
 //! `name: value unit` and appends a row to the tables of `docs/benchmarks.md`.
 
+mod devtools;
 mod heap;
 mod http;
+mod js_heap;
 mod page;
 mod profile;
 mod record;

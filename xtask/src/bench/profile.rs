@@ -16,7 +16,8 @@ use std::thread::sleep;
 use std::time::Duration;
 
 const USAGE: &str = "usage: cargo xtask profile <load|updates> [--reduced-motion] \
-                     | memory [SECONDS] [--sort-name] | heap [SECONDS] [--sort-name]";
+                     | memory [SECONDS] [--sort-name] | heap [SECONDS] [--sort-name] \
+                     | js-heap [SECONDS] [--sort-name]";
 
 /// Functions listed in the summary.
 const TOP: usize = 40;
@@ -30,6 +31,9 @@ pub fn profile(args: &[String]) -> Result {
     }
     if what == "heap" {
         return super::heap::heap_growth(args);
+    }
+    if what == "js-heap" {
+        return super::js_heap::js_heap_growth(args);
     }
     if !["load", "updates"].contains(&what) {
         return Err(USAGE.into());

@@ -36,6 +36,8 @@ pub struct Browser {
     script_wait: Duration,
     /// Chromium's own process, killed if closing the session fails.
     chromium_pid: Option<u64>,
+    /// Chromium's DevTools `host:port`, for clients that need its events (heap snapshots).
+    pub debugger_address: Option<String>,
     profile: PathBuf,
 }
 
@@ -62,6 +64,7 @@ impl Browser {
             session: String::new(),
             script_wait,
             chromium_pid: None,
+            debugger_address: None,
             profile,
         };
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -73,6 +76,9 @@ impl Browser {
                         .ok_or("chromedriver gave no session id")?
                         .to_string();
                     b.chromium_pid = v["capabilities"]["goog:processID"].as_u64();
+                    b.debugger_address = v["capabilities"]["goog:chromeOptions"]["debuggerAddress"]
+                        .as_str()
+                        .map(str::to_string);
                     // A page busy with updates may take long to run a probe script: the
                     // wait is itself a finding, so wait rather than fail at 30 s.
                     let path = format!("/session/{}/timeouts", b.session);
