@@ -59,6 +59,16 @@ const NOTE_SOCKETS: &str = r#"
 })();
 "#;
 
+/// Keeps a hand on the loader's frame buffer as the loader publishes it (the app then takes
+/// and deletes the global as usual).
+const WATCH_THE_LOADER_BUFFER: &str = r#"
+Object.defineProperty(window, "__shipwatchEarlySocket", {
+  configurable: true,
+  get() { return this.__early; },
+  set(early) { this.__early = early; window.__loaderBuffer = early.frames; },
+});
+"#;
+
 /// A server, and a fresh browser that runs `init_script` first in the page, on the
 /// environment page once its table shows and its connection is live.
 async fn open_environment(init_script: &str) -> (Server, Browser) {
@@ -126,5 +136,17 @@ async fn when_the_loader_socket_fails_the_app_opens_its_own_and_still_reconnects
     browser.find(TABLE_DOT).await;
     let h = health_when_open(&browser, 1).await;
     assert_eq!(h["connections"], 1, "one socket after the restart: {h}");
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn the_adopted_socket_leaves_no_frames_in_the_loader_buffer() {
+    let (_server, browser) = open_environment(WATCH_THE_LOADER_BUFFER).await;
+    // The loader's socket handlers stay for the session: a buffer still holding the first
+    // snapshot's text would keep it in the JS heap as long as the page is open.
+    let left = browser
+        .eval("const b = window.__loaderBuffer; return b ? b.length : null;")
+        .await;
+    assert_eq!(left, 0, "frames left in the loader's buffer after adoption");
     browser.close().await;
 }
