@@ -3,7 +3,7 @@
 //! second one, so the first snapshot is already on its way when the app starts.
 
 use gloo_net::websocket::{futures::WebSocket, Message, WebSocketError};
-use shipwatch_model::protocol::{decode_client, ClientMessage, Topic};
+use shipwatch_model::protocol::{decode_client_fast, ClientMessage, Topic};
 use wasm_bindgen::{JsCast, JsValue};
 
 /// Where the loader leaves its socket (`{ ws, subscribes, frames }`).
@@ -70,13 +70,17 @@ fn field(object: &JsValue, name: &str) -> Option<JsValue> {
         .filter(|v| !v.is_undefined() && !v.is_null())
 }
 
-/// The loader's subscribe frames, decoded like any frame: one that is not a plain subscribe
-/// makes the whole socket unusable (the feed could not account for what it asked).
+/// The loader's subscribe frames, read by the strict reader (the generic decoder is not in the
+/// app): one that is not a plain subscribe makes the whole socket unusable (the feed could not
+/// account for what it asked).
 fn subscriptions(frames: &JsValue) -> Option<Vec<(String, Topic)>> {
     js_sys::Array::from(frames)
         .iter()
         .map(|text| {
-            let frame = decode_client(&text.as_string()?, MAX_SUBSCRIBE_BYTES).ok()?;
+            let text = text
+                .as_string()
+                .filter(|t| t.len() <= MAX_SUBSCRIBE_BYTES)?;
+            let frame = decode_client_fast(&text)?;
             match frame.msg {
                 ClientMessage::Subscribe {
                     sub,

@@ -2,13 +2,13 @@
 
 use proptest::prelude::*;
 use shipwatch_model::protocol::{
-    decode_client, decode_client_bytes, decode_server, decode_server_bytes, decode_server_fast,
-    encode, Change, ClientFrame, ClientMessage, DecodeError, ErrorCode, ServerFrame, ServerMessage,
-    Snapshot, Topic,
+    decode_client, decode_client_bytes, decode_client_fast, decode_server, decode_server_bytes,
+    decode_server_fast, encode, Change, ClientFrame, ClientMessage, DecodeError, ErrorCode, Limits,
+    ServerFrame, ServerMessage, Snapshot, Topic,
 };
 use shipwatch_model::{
-    Deployment, DeploymentStatus, Environment, Instance, LogLevel, LogLine, RunningStatus, Service,
-    ServiceKind,
+    Deployment, DeploymentStatus, Environment, EnvironmentSummary, Instance, LogLevel, LogLine,
+    RunningStatus, Service, ServiceKind,
 };
 use std::time::{Duration, Instant};
 
@@ -353,42 +353,51 @@ proptest! {
         check_total(&text);
     }
 
-    /// The fast path for deltas and snapshots never answers differently from serde's own
-    /// decoding of the frame types.
+    /// The strict reader never answers differently from serde's own decoding of the frame
+    /// types.
     #[test]
     fn the_fast_path_decodes_as_the_frame_types_do(text in mutated()) {
         decodes_as_the_frame_types_do(&text)?;
+        client_decodes_as_the_frame_types_do(&text)?;
     }
 
-    /// Every delta and environment snapshot the server may send takes the fast path, and
-    /// decodes to what was sent, however it is laid out.
+    /// Every frame the server may send, of every type, snapshot kind and change op, takes the
+    /// strict reader (the app has no other), and decodes to what was sent, however it is laid
+    /// out.
     #[test]
     fn frames_the_server_sends_take_the_fast_path(frame in server_frame()) {
-        let bulk = match &frame.msg {
-            ServerMessage::Delta { changes, .. } => changes.iter().all(|c| {
-                matches!(c, Change::ServiceUpsert(_) | Change::Line(_) | Change::Deployment(_))
-            }),
-            _ => true,
-        };
         for text in [encode(&frame), serde_json::to_string_pretty(&frame).unwrap()] {
+            prop_assert_eq!(decode_server_fast(&text), Some(frame.clone()), "{}", text);
             prop_assert_eq!(decode_server(&text, LIMIT), Ok(frame.clone()));
-            if bulk {
-                prop_assert_eq!(decode_server_fast(&text), Some(frame.clone()));
-            }
             decodes_as_the_frame_types_do(&text)?;
         }
     }
 
-    /// Deltas and snapshots cut, spliced, with bytes changed and with fragments that JSON
-    /// reads in ways of its own (repeated and unknown fields, numbers out of range, lone
-    /// surrogates, ...): the fast path agrees with the frame types wherever it answers.
+    /// Frames cut, spliced, with bytes changed and with fragments that JSON reads in ways of
+    /// its own (repeated and unknown fields, numbers out of range, lone surrogates, ...): the
+    /// strict reader agrees with the frame types wherever it answers.
     #[test]
-    fn mangled_frames_decode_as_the_frame_types_do(text in mangled_frame()) {
+    fn mangled_frames_decode_as_the_frame_types_do(text in mangled(server_frame().prop_map(|f| encode(&f)))) {
         decodes_as_the_frame_types_do(&text)?;
+    }
+
+    /// Every client frame takes the client frames' strict reader and decodes to what was sent.
+    #[test]
+    fn client_frames_take_the_fast_path(frame in client_frame()) {
+        for text in [encode(&frame), serde_json::to_string_pretty(&frame).unwrap()] {
+            prop_assert_eq!(decode_client_fast(&text), Some(frame.clone()), "{}", text);
+            client_decodes_as_the_frame_types_do(&text)?;
+        }
+    }
+
+    /// Mangled client frames: the client frames' strict reader agrees wherever it answers.
+    #[test]
+    fn mangled_client_frames_decode_as_the_frame_types_do(text in mangled(client_frame().prop_map(|f| encode(&f)))) {
+        client_decodes_as_the_frame_types_do(&text)?;
     }
 }
 
-/// The fast path answers only what serde's decoding of the frame types gives, and the
+/// The strict reader answers only what serde's decoding of the frame types gives, and the
 /// public decoder gives that answer.
 fn decodes_as_the_frame_types_do(text: &str) -> Result<(), TestCaseError> {
     let generic = serde_json::from_str::<ServerFrame>(text)
@@ -398,6 +407,14 @@ fn decodes_as_the_frame_types_do(text: &str) -> Result<(), TestCaseError> {
         prop_assert_eq!(Some(fast), generic.clone(), "{}", text);
     }
     prop_assert_eq!(decode_server(text, LIMIT).ok(), generic, "{}", text);
+    Ok(())
+}
+
+/// The client frames' strict reader answers only what the generic client decoder gives.
+fn client_decodes_as_the_frame_types_do(text: &str) -> Result<(), TestCaseError> {
+    if let Some(fast) = decode_client_fast(text) {
+        prop_assert_eq!(Ok(fast), decode_client(text, LIMIT), "{}", text);
+    }
     Ok(())
 }
 
@@ -460,6 +477,16 @@ prop_compose! {
     }
 }
 
+prop_compose! {
+    fn environment_summary()(
+        id in text(), name in text(), running_reason in text(), services in any::<u32>(),
+        running in word(&RunningStatus::ALL, RunningStatus::Unknown),
+        deployment in prop::option::of(word(&DeploymentStatus::ALL, DeploymentStatus::Unknown)),
+    ) -> EnvironmentSummary {
+        EnvironmentSummary { id, name, running, running_reason, deployment, services }
+    }
+}
+
 fn change() -> impl Strategy<Value = Change> {
     prop_oneof![
         4 => service().prop_map(Change::ServiceUpsert),
@@ -468,6 +495,8 @@ fn change() -> impl Strategy<Value = Change> {
         1 => text().prop_map(|id| Change::ServiceRemoved { id }),
         1 => prop::option::of(deployment())
             .prop_map(|deployment| Change::EnvironmentDeployment { deployment }),
+        1 => environment_summary().prop_map(Change::EnvironmentUpsert),
+        1 => text().prop_map(|id| Change::EnvironmentRemoved { id }),
     ]
 }
 
@@ -480,23 +509,77 @@ prop_compose! {
     }
 }
 
-/// Deltas of any changes, and environment snapshots.
+fn snapshot() -> impl Strategy<Value = Snapshot> {
+    prop_oneof![
+        2 => environment().prop_map(|environment| Snapshot::Environment { environment }),
+        1 => prop::collection::vec(environment_summary(), 0..4)
+            .prop_map(|environments| Snapshot::Environments { environments }),
+        1 => (text(), prop::option::of(text()), deployment())
+            .prop_map(|(env, service, deployment)| Snapshot::Logs { env, service, deployment }),
+    ]
+}
+
+prop_compose! {
+    fn limits()(n in any::<[u32; 6]>()) -> Limits {
+        Limits {
+            max_client_frame_bytes: n[0],
+            max_server_frame_bytes: n[1],
+            max_subscriptions: n[2],
+            max_client_frames_per_sec: n[3],
+            heartbeat_ms: n[4],
+            idle_timeout_ms: n[5],
+        }
+    }
+}
+
+/// Frames of every type the server sends, deltas and snapshots most.
 fn server_frame() -> impl Strategy<Value = ServerFrame> {
     let delta = (text(), any::<u64>(), prop::collection::vec(change(), 0..5))
         .prop_map(|(sub, seq, changes)| ServerMessage::Delta { sub, seq, changes });
-    let snapshot = (text(), any::<u64>(), environment()).prop_map(|(sub, seq, environment)| {
-        ServerMessage::Snapshot {
-            sub,
-            seq,
-            data: Snapshot::Environment { environment },
-        }
-    });
-    prop_oneof![3 => delta, 1 => snapshot].prop_map(ServerFrame::new)
+    let snapshot = (text(), any::<u64>(), snapshot())
+        .prop_map(|(sub, seq, data)| ServerMessage::Snapshot { sub, seq, data });
+    let hello =
+        (text(), limits()).prop_map(|(server, limits)| ServerMessage::Hello { server, limits });
+    let error = (
+        word(&ErrorCode::ALL, ErrorCode::Unknown),
+        text(),
+        prop::option::of(text()),
+    )
+        .prop_map(|(code, message, sub)| ServerMessage::Error { code, message, sub });
+    prop_oneof![
+        6 => delta,
+        4 => snapshot,
+        1 => hello,
+        1 => error,
+        1 => (text(), any::<u64>()).prop_map(|(sub, seq)| ServerMessage::Resumed { sub, seq }),
+        1 => text().prop_map(|sub| ServerMessage::Unsubscribed { sub }),
+        1 => any::<u64>().prop_map(|nonce| ServerMessage::Ping { nonce }),
+        1 => any::<u64>().prop_map(|nonce| ServerMessage::Pong { nonce }),
+    ]
+    .prop_map(ServerFrame::new)
+}
+
+/// Frames of every type a client sends.
+fn client_frame() -> impl Strategy<Value = ClientFrame> {
+    let topic = prop_oneof![
+        Just(Topic::Environments),
+        text().prop_map(|env| Topic::Environment { env }),
+        text().prop_map(|deployment| Topic::Logs { deployment }),
+    ];
+    prop_oneof![
+        3 => (text(), topic, prop::option::of(any::<u64>())).prop_map(|(sub, topic, resume_from)| {
+            ClientMessage::Subscribe { sub, topic, resume_from }
+        }),
+        1 => text().prop_map(|sub| ClientMessage::Unsubscribe { sub }),
+        1 => any::<u64>().prop_map(|nonce| ClientMessage::Ping { nonce }),
+        1 => any::<u64>().prop_map(|nonce| ClientMessage::Pong { nonce }),
+    ]
+    .prop_map(ClientFrame::new)
 }
 
 /// A frame's text with one change: cut, a byte replaced by one that matters to JSON, a range
 /// deleted, or a fragment inserted anywhere or where a value or a member may start or end.
-fn mangled_frame() -> impl Strategy<Value = String> {
+fn mangled(frames: impl Strategy<Value = String>) -> impl Strategy<Value = String> {
     let fragments = prop::sample::select(vec![
         ",\"x\":1",
         ",\"x\":[[[[1]]]]",
@@ -513,6 +596,26 @@ fn mangled_frame() -> impl Strategy<Value = String> {
         ",\"n\":1",
         ",\"changes\":[]",
         ",\"data\":{}",
+        ",\"op\":\"deployment\"",
+        ",\"kind\":\"logs\"",
+        ",\"kind\":\"environments\"",
+        ",\"sub\":null",
+        ",\"sub\":\"s\"",
+        ",\"code\":\"rate_limited\"",
+        ",\"nonce\":1",
+        ",\"topic\":{\"kind\":\"environments\"}",
+        ",\"resume_from\":null",
+        ",\"x\":-1.5e-3",
+        ",\"x\":[true,false,null,{\"y\":\"\\u00e9\"}]",
+        ",\"x\":1e290",
+        ",\"x\":0.0000e-9999",
+        ",\"x\":-18446744073709551616",
+        "1.7976931348623157e308",
+        "-",
+        "2.",
+        "1e",
+        "1E+2",
+        "tru",
         "1e999",
         "1.0",
         "-0",
@@ -536,7 +639,7 @@ fn mangled_frame() -> impl Strategy<Value = String> {
         "]",
     ]);
     (
-        server_frame(),
+        frames,
         any::<usize>(),
         any::<usize>(),
         prop::sample::select(b"\"\\,:{}[]0-.en u\x01\n".to_vec()),
@@ -544,7 +647,7 @@ fn mangled_frame() -> impl Strategy<Value = String> {
         0u8..5,
     )
         .prop_map(|(frame, a, b, byte, fragment, how)| {
-            let mut bytes = encode(&frame).into_bytes();
+            let mut bytes = frame.into_bytes();
             let n = bytes.len();
             match how {
                 0..3 => edit(&mut bytes, how, a, b, byte),

@@ -1,47 +1,86 @@
-//! A faster path for the frames that carry the volume: deltas and environment snapshots.
+//! The strict reader of server frames: every frame the server sends, read once, front to
+//! back, straight into the types (`json_cursor`), with no intermediate tree.
 //!
 //! serde's internally tagged enums (`"type"`, `"op"`, `"kind"`) and `flatten` buffer the
-//! whole frame into an intermediate tree before building the types, and skimming for the tags
-//! first (as this path once did) reads each frame three times. Here the frame is read once,
-//! front to back, straight into the types (`json_cursor`), with no tree and no skimming.
+//! whole frame into a tree before building the types; and the derived decoders are a large
+//! part of the app's wasm, which (without the `generic-decode` feature) reads frames only here.
 //!
 //! It only ever answers `Some` with exactly what the generic decoder would give; anything it
-//! does not handle, or any doubt, is `None` and the generic decoder (with its precise errors)
-//! runs instead. Doubt includes any unknown or repeated field (serde skips unknown fields
-//! with rules of its own: the skim accepts numbers and strings that decoding refuses), a
-//! change whose `op` is not its first field, and changes the server never sends in bulk:
-//! only the ones it does (`service_upsert`, `line`, `deployment`) are read here.
+//! does not handle, or any doubt, is `None` (and, with `generic-decode`, the generic decoder
+//! with its precise errors runs instead). Doubt includes any repeated field (serde refuses
+//! them), an unknown field holding a value serde_json might refuse (`Cursor::skip`), a field
+//! of another frame type holding a value unlike that type's, and a change whose `op` is not
+//! its first field (the server writes it first).
 
 use super::json_cursor::Cursor;
-use super::{Change, ServerFrame, ServerMessage, Snapshot, VERSION};
-use crate::{Deployment, Environment, Instance, LogLine, Service};
+use super::{Change, ErrorCode, Limits, ServerFrame, ServerMessage, Snapshot, VERSION};
+use crate::{Deployment, Environment, EnvironmentSummary, Instance, LogLine, Service};
 
-/// Decodes a delta or an environment snapshot; `None` for anything else or on any doubt.
+/// The fields of every server frame type, as read.
+#[derive(Default)]
+struct Fields {
+    v: Option<u64>,
+    kind: Option<String>,
+    sub: Option<Option<String>>,
+    seq: Option<u64>,
+    changes: Option<Vec<Change>>,
+    data: Option<Snapshot>,
+    server: Option<String>,
+    limits: Option<Limits>,
+    nonce: Option<u64>,
+    code: Option<ErrorCode>,
+    message: Option<String>,
+}
+
+/// Decodes a server frame; `None` on any doubt.
 pub fn decode(text: &str) -> Option<ServerFrame> {
     let mut c = Cursor::new(text);
-    let (mut v, mut kind, mut sub, mut seq, mut changes, mut data) = Default::default();
+    let mut f = Fields::default();
     c.object(false, |c, key| match key {
-        "v" => set(&mut v, c.uint().filter(|&v| v == u64::from(VERSION))),
-        "type" => set(
-            &mut kind,
-            c.string().filter(|t| t == "delta" || t == "snapshot"),
-        ),
-        "sub" => set(&mut sub, c.owned()),
-        "seq" => set(&mut seq, c.uint()),
-        "changes" => set(&mut changes, c.array(change)),
-        "data" => set(&mut data, environment_snapshot(c)),
-        _ => None,
+        "v" => set(&mut f.v, c.uint().filter(|&v| v == u64::from(VERSION))),
+        "type" => set(&mut f.kind, c.owned()),
+        "sub" => set(&mut f.sub, c.nullable(Cursor::owned)),
+        "seq" => set(&mut f.seq, c.uint()),
+        "changes" => set(&mut f.changes, c.array(change)),
+        "data" => set(&mut f.data, snapshot(c)),
+        "server" => set(&mut f.server, c.owned()),
+        "limits" => set(&mut f.limits, limits(c)),
+        "nonce" => set(&mut f.nonce, c.uint()),
+        "code" => set(&mut f.code, c.word()),
+        "message" => set(&mut f.message, c.owned()),
+        _ => c.skip(),
     })?;
-    if v.is_none() || !c.at_end() {
+    if f.v.is_none() || !c.at_end() {
         return None;
     }
-    let (sub, seq) = (sub?, seq?);
-    let msg = match (kind?.as_ref(), changes, data) {
-        ("delta", Some(changes), None) => ServerMessage::Delta { sub, seq, changes },
-        ("snapshot", None, Some(environment)) => ServerMessage::Snapshot {
+    // Only the error frame's `sub` may be null.
+    let sub = f.sub.flatten();
+    let msg = match f.kind?.as_str() {
+        "hello" => ServerMessage::Hello {
+            server: f.server?,
+            limits: f.limits?,
+        },
+        "snapshot" => ServerMessage::Snapshot {
+            sub: sub?,
+            seq: f.seq?,
+            data: f.data?,
+        },
+        "resumed" => ServerMessage::Resumed {
+            sub: sub?,
+            seq: f.seq?,
+        },
+        "delta" => ServerMessage::Delta {
+            sub: sub?,
+            seq: f.seq?,
+            changes: f.changes?,
+        },
+        "unsubscribed" => ServerMessage::Unsubscribed { sub: sub? },
+        "ping" => ServerMessage::Ping { nonce: f.nonce? },
+        "pong" => ServerMessage::Pong { nonce: f.nonce? },
+        "error" => ServerMessage::Error {
+            code: f.code?,
+            message: f.message?,
             sub,
-            seq,
-            data: Snapshot::Environment { environment },
         },
         _ => return None,
     };
@@ -49,7 +88,7 @@ pub fn decode(text: &str) -> Option<ServerFrame> {
 }
 
 /// Fills a field once: a second value for it is a doubt (serde refuses repeated fields).
-fn set<T>(field: &mut Option<T>, value: Option<T>) -> Option<()> {
+pub(super) fn set<T>(field: &mut Option<T>, value: Option<T>) -> Option<()> {
     if field.is_some() {
         return None;
     }
@@ -57,28 +96,132 @@ fn set<T>(field: &mut Option<T>, value: Option<T>) -> Option<()> {
     Some(())
 }
 
-/// A change of the kinds the server sends in bulk, its `op` first (as the server writes it).
+fn limits(c: &mut Cursor<'_>) -> Option<Limits> {
+    let mut n: [Option<u32>; 6] = Default::default();
+    c.object(false, |c, key| {
+        let i = match key {
+            "max_client_frame_bytes" => 0,
+            "max_server_frame_bytes" => 1,
+            "max_subscriptions" => 2,
+            "max_client_frames_per_sec" => 3,
+            "heartbeat_ms" => 4,
+            "idle_timeout_ms" => 5,
+            _ => return c.skip(),
+        };
+        set(&mut n[i], u32_of(c))
+    })?;
+    Some(Limits {
+        max_client_frame_bytes: n[0]?,
+        max_server_frame_bytes: n[1]?,
+        max_subscriptions: n[2]?,
+        max_client_frames_per_sec: n[3]?,
+        heartbeat_ms: n[4]?,
+        idle_timeout_ms: n[5]?,
+    })
+}
+
+fn u32_of(c: &mut Cursor<'_>) -> Option<u32> {
+    c.uint().and_then(|n| u32::try_from(n).ok())
+}
+
+/// A change, its `op` first (as the server writes it).
 fn change(c: &mut Cursor<'_>) -> Option<Change> {
     if c.first_key()? != "op" {
         return None;
     }
     Some(match c.string()?.as_ref() {
+        "environment_upsert" => Change::EnvironmentUpsert(environment_summary(c, true)?),
+        "environment_removed" => Change::EnvironmentRemoved { id: removed_id(c)? },
         "service_upsert" => Change::ServiceUpsert(service(c, true)?),
+        "service_removed" => Change::ServiceRemoved { id: removed_id(c)? },
+        "environment_deployment" => {
+            let mut last = None;
+            c.object(true, |c, key| match key {
+                "deployment" => set(&mut last, c.nullable(|c| deployment(c, false))),
+                _ => skip_unless_op(c, key),
+            })?;
+            Change::EnvironmentDeployment {
+                deployment: last.flatten(),
+            }
+        }
         "line" => Change::Line(log_line(c)?),
         "deployment" => Change::Deployment(deployment(c, true)?),
         _ => return None,
     })
 }
 
-/// The `data` of an environment snapshot.
-fn environment_snapshot(c: &mut Cursor<'_>) -> Option<Environment> {
-    let (mut kind, mut environment) = (None, None);
-    c.object(false, |c, key| match key {
-        "kind" => set(&mut kind, c.string().filter(|k| k == "environment")),
-        "environment" => set(&mut environment, whole_environment(c)),
-        _ => None,
+/// A field a change's type does not know: skipped, unless it repeats the tag (serde refuses that).
+fn skip_unless_op(c: &mut Cursor<'_>, key: &str) -> Option<()> {
+    if key == "op" {
+        return None;
+    }
+    c.skip()
+}
+
+/// The `id` of a removal, after its change's `op`.
+fn removed_id(c: &mut Cursor<'_>) -> Option<String> {
+    let mut id = None;
+    c.object(true, |c, key| match key {
+        "id" => set(&mut id, c.owned()),
+        _ => skip_unless_op(c, key),
     })?;
-    kind.and(environment)
+    id
+}
+
+/// The `data` of a snapshot, whatever its kind.
+fn snapshot(c: &mut Cursor<'_>) -> Option<Snapshot> {
+    let (mut kind, mut environments, mut environment) = (None, None, None);
+    let (mut env, mut service, mut last) = (None, None, None);
+    c.object(false, |c, key| match key {
+        "kind" => set(&mut kind, c.owned()),
+        "environments" => set(
+            &mut environments,
+            c.array(|c| environment_summary(c, false)),
+        ),
+        "environment" => set(&mut environment, whole_environment(c)),
+        "env" => set(&mut env, c.owned()),
+        "service" => set(&mut service, c.nullable(Cursor::owned)),
+        "deployment" => set(&mut last, deployment(c, false)),
+        _ => c.skip(),
+    })?;
+    Some(match kind?.as_str() {
+        "environments" => Snapshot::Environments {
+            environments: environments?,
+        },
+        "environment" => Snapshot::Environment {
+            environment: environment?,
+        },
+        "logs" => Snapshot::Logs {
+            env: env?,
+            service: service.flatten(),
+            deployment: last?,
+        },
+        _ => return None,
+    })
+}
+
+/// An environment's summary; `opened`: after its object's first member (a change's `op`).
+fn environment_summary(c: &mut Cursor<'_>, opened: bool) -> Option<EnvironmentSummary> {
+    let (mut id, mut name, mut running, mut reason) = Default::default();
+    let (mut last, mut services) = Default::default();
+    c.object(opened, |c, key| match key {
+        "id" => set(&mut id, c.owned()),
+        "name" => set(&mut name, c.owned()),
+        "running" => set(&mut running, c.word()),
+        "running_reason" => set(&mut reason, c.owned()),
+        "deployment" => set(&mut last, c.nullable(Cursor::word)),
+        "services" => set(&mut services, u32_of(c)),
+        _ if opened => skip_unless_op(c, key),
+        _ => c.skip(),
+    })?;
+    Some(EnvironmentSummary {
+        id: id?,
+        name: name?,
+        running: running?,
+        running_reason: reason.unwrap_or_default(),
+        deployment: last.flatten(),
+        services: services.unwrap_or(0),
+    })
 }
 
 fn whole_environment(c: &mut Cursor<'_>) -> Option<Environment> {
@@ -88,7 +231,7 @@ fn whole_environment(c: &mut Cursor<'_>) -> Option<Environment> {
         "name" => set(&mut name, c.owned()),
         "services" => set(&mut services, c.array(|c| service(c, false))),
         "deployment" => set(&mut last, c.nullable(|c| deployment(c, false))),
-        _ => None,
+        _ => c.skip(),
     })?;
     Some(Environment {
         id: id?,
@@ -108,7 +251,8 @@ fn service(c: &mut Cursor<'_>, opened: bool) -> Option<Service> {
         "instances" => set(&mut instances, c.array(instance)),
         "version" => set(&mut version, c.owned()),
         "deployment" => set(&mut last, c.nullable(|c| deployment(c, false))),
-        _ => None,
+        _ if opened => skip_unless_op(c, key),
+        _ => c.skip(),
     })?;
     Some(Service {
         id: id?,
@@ -127,11 +271,11 @@ fn instance(c: &mut Cursor<'_>) -> Option<Instance> {
         "name" => set(&mut name, c.owned()),
         "status" => set(&mut status, c.word()),
         "version" => set(&mut version, c.owned()),
-        "restarts" => set(&mut restarts, c.uint().and_then(|n| u32::try_from(n).ok())),
+        "restarts" => set(&mut restarts, u32_of(c)),
         "reason" => set(&mut reason, c.nullable(Cursor::owned)),
         "message" => set(&mut message, c.nullable(Cursor::owned)),
         "started_at" => set(&mut started_at, c.nullable(Cursor::uint)),
-        _ => None,
+        _ => c.skip(),
     })?;
     Some(Instance {
         name: name?,
@@ -155,7 +299,8 @@ fn deployment(c: &mut Cursor<'_>, opened: bool) -> Option<Deployment> {
         "previous_version" => set(&mut previous, c.nullable(Cursor::owned)),
         "started_at" => set(&mut started_at, c.uint()),
         "finished_at" => set(&mut finished_at, c.nullable(Cursor::uint)),
-        _ => None,
+        _ if opened => skip_unless_op(c, key),
+        _ => c.skip(),
     })?;
     Some(Deployment {
         id: id?,
@@ -177,7 +322,7 @@ fn log_line(c: &mut Cursor<'_>) -> Option<LogLine> {
         "level" => set(&mut level, c.word()),
         "text" => set(&mut text, c.owned()),
         "hint" => set(&mut hint, c.nullable(Cursor::owned)),
-        _ => None,
+        _ => skip_unless_op(c, key),
     })?;
     Some(LogLine {
         n: n?,
@@ -189,7 +334,7 @@ fn log_line(c: &mut Cursor<'_>) -> Option<LogLine> {
     })
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "generic-decode"))]
 mod tests {
     use super::*;
     use crate::protocol::decode::decode_server;
@@ -230,20 +375,31 @@ mod tests {
         let line = r#"{"v":1,"type":"delta","sub":"l","seq":1,"changes":[{"op":"line","n":1,"ts":3,"stage":"build","level":"info","text":"hello"}]}"#;
         assert!(decode(line).is_some(), "log lines too");
         agrees(line);
-        // Not for the fast path: other types, other versions, bad changes.
+        // Every other frame type and change op, unknown fields of any JSON value.
         for text in [
-            r#"{"v":1,"type":"ping","nonce":3}"#,
+            r#"{"v":1,"type":"ping","nonce":3,"x":[{"y":-1.5e-3},true,null,"\u00e9"]}"#,
+            r#"{"v":1,"type":"delta","sub":"s","seq":1,"changes":[{"op":"service_removed","id":"web"},{"op":"environment_deployment"}]}"#,
+            r#"{"v":1,"type":"snapshot","sub":"s","seq":1,"data":{"kind":"environments","environments":[]}}"#,
+            r#"{"v":1,"type":"snapshot","sub":"s","seq":1,"data":{"kind":"logs","env":"p","deployment":{"id":"d","status":"QUEUED","version":"v","started_at":1}}}"#,
+            r#"{"v":1,"type":"error","code":"rate_limited","message":"slow down","sub":null}"#,
+        ] {
+            assert!(decode(text).is_some(), "{text}");
+            agrees(text);
+        }
+        // Left to the generic decoder: other versions, bad changes, an `op` that is not
+        // first or repeated, numbers serde_json may refuse in unknown fields.
+        for text in [
             r#"{"v":2,"type":"delta","sub":"s","seq":1,"changes":[]}"#,
             r#"{"type":"delta","v":1,"sub":"s","seq":1,"changes":[{"op":"nope"}]}"#,
-            // Changes the server does not send in bulk, an `op` that is not first.
-            r#"{"v":1,"type":"delta","sub":"s","seq":1,"changes":[{"op":"service_removed","id":"web"},{"op":"environment_deployment"}]}"#,
             r#"{"v":1,"type":"delta","sub":"s","seq":1,"changes":[{"id":"web","op":"service_removed"}]}"#,
+            r#"{"v":1,"type":"delta","sub":"s","seq":1,"changes":[{"op":"service_removed","id":"web","op":"service_removed"}]}"#,
             r#"{"v":1,"type":"delta","sub":"s","seq":1,"changes":[{"op":"service_upsert","id":3}]}"#,
-            r#"{"v":1,"type":"snapshot","sub":"s","seq":1,"data":{"kind":"environments","environments":[]}}"#,
             r#"{"v":2,"type":"snapshot","sub":"s","seq":1,"data":{"kind":"environment","environment":{"id":"p","name":"P","services":[]}}}"#,
-            r#"{"v":1,"type":"snapshot","sub":"s","seq":1,"data":{"kind":"logs","env":"p","deployment":{"id":"d","status":"QUEUED","version":"v","started_at":1}}}"#,
             r#"{"v":1,"type":"snapshot","sub":"s","seq":1,"data":{"kind":"environment","environment":{"id":"p","name":"P","services":[{"id":3}]}}}"#,
+            r#"{"v":1,"type":"ping","nonce":3,"x":1e999}"#,
+            r#"{"v":1,"type":"ping","nonce":3,"x":1.7976931348623157e308}"#,
         ] {
+            assert!(decode(text).is_none(), "{text}");
             agrees(text);
         }
     }

@@ -4,9 +4,15 @@
 //! gives what serde_json gives for the same text; it answers `None` for anything it does not
 //! take exactly as serde_json would (numbers other than plain unsigned integers, strings with
 //! unescaped control characters or lone surrogates, ...), and the caller gives up on the frame.
+//! Values of unknown fields are skipped ([`Cursor::skip`]) under the same rule: only what
+//! serde_json is sure to accept when it buffers them.
 
 use serde::de::{DeserializeOwned, IntoDeserializer};
 use std::borrow::Cow;
+
+/// How deep a skipped value may nest: with the frame's own nesting, well under serde_json's
+/// limit of 128.
+const SKIP_DEPTH: u8 = 64;
 
 /// A position in a JSON text.
 pub(super) struct Cursor<'a> {
@@ -128,6 +134,79 @@ impl<'a> Cursor<'a> {
         let leading_zero = digits > 1 && self.text.as_bytes().get(start) == Some(&b'0');
         let fraction = matches!(self.peek(), Some(b'.' | b'e' | b'E'));
         (digits > 0 && !leading_zero && !fraction).then_some(n)
+    }
+
+    /// Skips the value of a field the caller does not know, as serde ignores it; `None` for
+    /// any value serde_json might refuse (nested deeper than [`SKIP_DEPTH`], a number it may
+    /// find out of range, a string it would not take).
+    pub(super) fn skip(&mut self) -> Option<()> {
+        self.skip_nested(SKIP_DEPTH)
+    }
+
+    fn skip_nested(&mut self, depth: u8) -> Option<()> {
+        match self.next_byte()? {
+            b'{' => self.object(false, |c, _| c.skip_nested(depth.checked_sub(1)?)),
+            b'[' => self
+                .array(|c| c.skip_nested(depth.checked_sub(1)?))
+                .map(drop),
+            b'"' => self.string().map(drop),
+            b'-' | b'0'..=b'9' => self.number(),
+            _ => ["null", "true", "false"].into_iter().find_map(|word| {
+                let rest = self.text.get(self.pos..)?;
+                rest.starts_with(word).then(|| self.pos += word.len())
+            }),
+        }
+    }
+
+    /// Any JSON number whose value is well within the range of an `f64`: serde_json refuses
+    /// only numbers out of that range (and a value near its ends might round either way).
+    fn number(&mut self) -> Option<()> {
+        self.pos += usize::from(self.peek() == Some(b'-'));
+        let start = self.pos;
+        let int = self.digits();
+        if int == 0 || (int > 1 && self.text.as_bytes().get(start) == Some(&b'0')) {
+            return None;
+        }
+        // Where the first significant digit stands, in powers of ten, before the exponent.
+        let lead = self.text.as_bytes()[start..self.pos]
+            .iter()
+            .position(|&d| d != b'0');
+        let mut magnitude = lead.map(|z| (int - z) as i64);
+        if self.peek() == Some(b'.') {
+            self.pos += 1;
+            let fraction = self.pos;
+            if self.digits() == 0 {
+                return None;
+            }
+            if magnitude.is_none() {
+                let bytes = &self.text.as_bytes()[fraction..self.pos];
+                magnitude = bytes.iter().position(|&d| d != b'0').map(|z| -(z as i64));
+            }
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.pos += 1;
+            let negative = self.peek() == Some(b'-');
+            self.pos += usize::from(matches!(self.peek(), Some(b'+' | b'-')));
+            let digits = self.pos;
+            if !(1..=4).contains(&self.digits()) {
+                return None;
+            }
+            let exp: i64 = self.text.get(digits..self.pos)?.parse().ok()?;
+            magnitude = magnitude.map(|m| if negative { m - exp } else { m + exp });
+        }
+        // Zero whatever its exponent; otherwise well inside the range of an f64.
+        magnitude
+            .is_none_or(|m| (-290..290).contains(&m))
+            .then_some(())
+    }
+
+    /// Skips decimal digits and says how many there were.
+    fn digits(&mut self) -> usize {
+        let start = self.pos;
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.pos += 1;
+        }
+        self.pos - start
     }
 
     /// An owned string.

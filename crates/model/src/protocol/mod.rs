@@ -3,6 +3,7 @@
 
 mod client_frame;
 mod decode;
+mod fast_client_decode;
 mod fast_decode;
 mod json_cursor;
 mod limits;
@@ -15,8 +16,12 @@ pub use decode::{
     decode_client, decode_client_bytes, decode_server, decode_server_bytes, encode, DecodeError,
     CLIENT_TYPES, SERVER_TYPES,
 };
-/// The fast path of [`decode_server`] alone: `None` where it leaves the frame to the generic
-/// decoder. For the property tests and benchmarks that compare the two.
+/// The strict reader of client frames alone: `None` where the generic [`decode_client`] might
+/// answer otherwise. For the app, which reads back its loader's frames without the generic
+/// decoder.
+pub use fast_client_decode::decode as decode_client_fast;
+/// The strict reader of [`decode_server`] alone: `None` where it leaves the frame to the
+/// generic decoder. For the property tests and benchmarks that compare the two.
 #[doc(hidden)]
 pub use fast_decode::decode as decode_server_fast;
 pub use limits::{

@@ -174,6 +174,20 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code this app knows (not [`ErrorCode::Unknown`]).
+    pub const ALL: [ErrorCode; 10] = [
+        Self::MalformedJson,
+        Self::UnsupportedVersion,
+        Self::UnknownType,
+        Self::InvalidFrame,
+        Self::FrameTooLarge,
+        Self::TooManySubscriptions,
+        Self::DuplicateSubscription,
+        Self::UnknownSubscription,
+        Self::UnknownTopic,
+        Self::RateLimited,
+    ];
+
     /// The wire string, e.g. `malformed_json`.
     #[must_use]
     pub fn as_str(self) -> &'static str {
