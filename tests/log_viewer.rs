@@ -238,6 +238,31 @@ async fn follows_the_tail_then_pauses_on_scroll_up_and_jumps_back_with_a_count()
 }
 
 #[wasm_bindgen_test]
+async fn the_newest_line_stays_on_screen_when_the_scroller_shrinks_while_following() {
+    let model = LogModel::new();
+    let host = mount_viewer(model);
+    model.push_lines(info_lines(1, 300));
+    settle().await;
+    assert_eq!(visible_lines(&host).last(), Some(&300));
+    // On the page the first-error summary appears above the scroller mid-stream and the
+    // scroller gives it ~100 px; the window keeps its size. Here the scroller shrinks the
+    // same way, by a style.
+    let doc = document();
+    let style = doc.create_element("style").unwrap();
+    style.set_text_content(Some(".test-host .log-scroll { height: 160px !important; }"));
+    doc.body().unwrap().append_child(&style).unwrap();
+    settle().await;
+    settle().await;
+    let last = visible_lines(&host).last().copied();
+    style.remove();
+    assert_eq!(
+        last,
+        Some(300),
+        "the newest line is on screen, not hidden under the scroller's new bottom"
+    );
+}
+
+#[wasm_bindgen_test]
 async fn search_finds_a_line_that_is_not_in_the_dom_and_scrolls_to_it() {
     let model = LogModel::new();
     let host = mount_viewer(model);

@@ -23,12 +23,15 @@ pub use state::{TimeMode, ROW_HEIGHT};
 use leptos::prelude::*;
 use rows::LogRows;
 use search::SearchBar;
+use send_wrapper::SendWrapper;
 use shipwatch_logview::{LineFilter, LineSpan, LogStore};
 use shipwatch_model::entities::Millis;
 use stages::StageList;
 use state::Viewer;
 use summary::{FirstErrorSummary, KeptNotice};
 use toolbar::{FollowControl, Toolbar};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsCast;
 
 /// The log viewer for one deployment's lines.
 ///
@@ -84,10 +87,26 @@ pub fn LogViewer(
             viewer.sync_scroll();
         }
     });
-    let resize = window_event_listener(leptos::ev::resize, move |_| {
+    // And whenever the scroller itself changes size: the first-error summary above it
+    // appears mid-stream and takes ~5 rows of its height, which hid the newest lines while
+    // following (the window's size had not changed).
+    let resize = SendWrapper::new(Closure::<dyn Fn()>::new(move || {
         if let Some(el) = viewer.scroller.get_untracked() {
-            viewer.viewport.set(f64::from(el.client_height()));
-            viewer.sync_scroll();
+            let height = f64::from(el.client_height());
+            if (height - viewer.viewport.get_untracked()).abs() >= 1.0 {
+                viewer.viewport.set(height);
+                viewer.sync_scroll();
+            }
+        }
+    }));
+    let observer =
+        SendWrapper::new(web_sys::ResizeObserver::new(resize.as_ref().unchecked_ref()).ok());
+    Effect::new({
+        let observer = observer.clone();
+        move |_| {
+            if let (Some(el), Some(o)) = (viewer.scroller.get(), observer.as_ref()) {
+                o.observe(&el);
+            }
         }
     });
     // Ctrl/Cmd+F and `/` focus the search box while the viewer is on screen.
@@ -108,7 +127,10 @@ pub fn LogViewer(
         }
     });
     on_cleanup(move || {
-        resize.remove();
+        if let Some(o) = observer.as_ref() {
+            o.disconnect();
+        }
+        drop(resize);
         keys.remove();
         hash.remove();
     });
