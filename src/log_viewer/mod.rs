@@ -80,16 +80,16 @@ pub fn LogViewer(
         }
     });
 
-    // The scroller's size: on mount and whenever the window changes.
+    // The scroller's size on mount, at once (the observer below reports it a frame later).
     Effect::new(move |_| {
         if let Some(el) = viewer.scroller.get() {
             viewer.viewport.set(f64::from(el.client_height()));
             viewer.sync_scroll();
         }
     });
-    // And whenever the scroller itself changes size: the first-error summary above it
-    // appears mid-stream and takes ~5 rows of its height, which hid the newest lines while
-    // following (the window's size had not changed).
+    // And whenever the scroller changes size, with the window or not: the first-error
+    // summary above it appears mid-stream and takes ~5 rows of its height, which hid the
+    // newest lines while following.
     let resize = SendWrapper::new(Closure::<dyn Fn()>::new(move || {
         if let Some(el) = viewer.scroller.get_untracked() {
             let height = f64::from(el.client_height());
