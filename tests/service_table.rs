@@ -188,7 +188,9 @@ async fn a_status_change_repaints_its_row_in_place() {
     let mut web = st.service("web").unwrap().get_untracked();
     web.instances[0].status = RunningStatus::Error;
     web.instances[0].reason = Some("OOMKilled".into());
-    let notices = st.apply_changes(vec![shipwatch_model::protocol::Change::ServiceUpsert(web)]);
+    let notices = st
+        .apply_changes(vec![shipwatch_model::protocol::Change::ServiceUpsert(web)])
+        .notices;
     assert_eq!(notices.len(), 1, "entering ERROR is announced");
     assert!(
         notices[0].text.starts_with("Web front: ERROR"),
@@ -212,6 +214,76 @@ async fn a_status_change_repaints_its_row_in_place() {
         attrs(&host, "tr.service-row", "data-service")[0],
         "web",
         "ERROR comes first"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn an_instance_update_repaints_its_row_and_one_out_of_step_stops_the_batch() {
+    use shipwatch_model::protocol::Change;
+    let st = state();
+    let host = mount_table("production", st, None::<String>);
+    settle().await;
+    let web_row = host
+        .query_selector("tr[data-service=web]")
+        .unwrap()
+        .unwrap();
+    let before = st.service("web").unwrap().get_untracked();
+    let mut crashed = before.instances[0].clone();
+    crashed.status = RunningStatus::Error;
+    crashed.reason = Some("OOMKilled".into());
+    let applied = st.apply_changes(vec![Change::InstanceUpdate {
+        service: "web".into(),
+        index: 0,
+        instance: crashed.clone(),
+    }]);
+    assert!(applied.out_of_step.is_none());
+    assert_eq!(applied.notices.len(), 1, "entering ERROR is announced");
+    let after = st.service("web").unwrap().get_untracked();
+    let mut expected = before.clone();
+    expected.instances[0] = crashed.clone();
+    assert_eq!(after, expected, "that instance changed, nothing else");
+    settle().await;
+    let same_row = host
+        .query_selector("tr[data-service=web]")
+        .unwrap()
+        .unwrap();
+    assert!(web_row.is_same_node(Some(&same_row)), "updated in place");
+    assert_eq!(
+        attrs(&host, "tr[data-service=web] [role=img]", "aria-label"),
+        ["Running status: ERROR"]
+    );
+
+    // An instance this page does not have: the batch stops there, what came before stays
+    // applied, what came after is left to the fresh snapshot.
+    let mut back = crashed.clone();
+    back.status = RunningStatus::Running;
+    back.reason = None;
+    let past_the_end = after.instances.len() as u32;
+    let applied = st.apply_changes(vec![
+        Change::ServiceRemoved {
+            id: "migrate".into(),
+        },
+        Change::InstanceUpdate {
+            service: "web".into(),
+            index: past_the_end,
+            instance: back.clone(),
+        },
+        Change::InstanceUpdate {
+            service: "web".into(),
+            index: 0,
+            instance: back,
+        },
+    ]);
+    let reason = applied.out_of_step.expect("out of step");
+    assert!(reason.contains("`web`"), "{reason}");
+    assert!(
+        st.service("migrate").is_none(),
+        "the change before it is applied"
+    );
+    assert_eq!(
+        st.service("web").unwrap().get_untracked(),
+        after,
+        "the one after it is not"
     );
 }
 

@@ -82,10 +82,12 @@ fn subscriptions(frames: &JsValue) -> Option<Vec<(String, Topic)>> {
                 .filter(|t| t.len() <= MAX_SUBSCRIBE_BYTES)?;
             let frame = decode_client_fast(&text)?;
             match frame.msg {
+                // Whether it asked for instance updates or not, the app reads both forms.
                 ClientMessage::Subscribe {
                     sub,
                     topic,
                     resume_from: None,
+                    ..
                 } => Some((sub, topic)),
                 _ => None,
             }

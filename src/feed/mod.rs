@@ -77,6 +77,16 @@ pub struct SubscriptionGuard {
     id: u64,
 }
 
+impl SubscriptionGuard {
+    /// The subscription's state is out of step with the server's (`reason`): counted as a
+    /// dropped frame, and subscribed again for a fresh snapshot.
+    pub fn resync(&self, reason: &str) {
+        self.feed
+            .drop_frame(format!("{reason}; asking for a fresh snapshot"));
+        self.feed.resume(self.id, false);
+    }
+}
+
 impl Drop for SubscriptionGuard {
     fn drop(&mut self) {
         self.feed.unsubscribe(self.id);
@@ -145,11 +155,7 @@ impl Feed {
         let id = self.0.next_id.get();
         self.0.next_id.set(id + 1);
         let wire_id = format!("s{id}");
-        self.send(&ClientMessage::Subscribe {
-            sub: wire_id.clone(),
-            topic: topic.clone(),
-            resume_from: None,
-        });
+        self.send(&subscribe(wire_id.clone(), topic.clone(), None));
         self.0.subs.borrow_mut().insert(
             id,
             Subscription {
@@ -266,11 +272,7 @@ impl Feed {
                 })
                 .map(|(id, s)| {
                     s.wire_id = format!("s{id}");
-                    ClientMessage::Subscribe {
-                        sub: s.wire_id.clone(),
-                        topic: s.topic.clone(),
-                        resume_from: s.cursor.resume_from(),
-                    }
+                    subscribe(s.wire_id.clone(), s.topic.clone(), s.cursor.resume_from())
                 })
                 .collect()
         };
@@ -351,11 +353,11 @@ impl Feed {
             );
             [
                 ClientMessage::Unsubscribe { sub: old },
-                ClientMessage::Subscribe {
-                    sub: s.wire_id.clone(),
-                    topic: s.topic.clone(),
-                    resume_from: if keep { s.cursor.resume_from() } else { None },
-                },
+                subscribe(
+                    s.wire_id.clone(),
+                    s.topic.clone(),
+                    if keep { s.cursor.resume_from() } else { None },
+                ),
             ]
         };
         for m in &msgs {
@@ -446,6 +448,18 @@ impl Feed {
         let _ = window_event_listener_untyped("online", online);
         let _ = window_event_listener_untyped("offline", offline);
         let _ = window_event_listener_untyped("visibilitychange", visible);
+    }
+}
+
+/// A subscribe message. Environment topics ask for `instance_update` changes: most status
+/// events change one instance, a third of the text of the whole service.
+fn subscribe(sub: String, topic: Topic, resume_from: Option<u64>) -> ClientMessage {
+    let instance_updates = matches!(topic, Topic::Environment { .. });
+    ClientMessage::Subscribe {
+        sub,
+        topic,
+        resume_from,
+        instance_updates,
     }
 }
 

@@ -47,9 +47,12 @@ pub fn EnvironmentPage() -> impl IntoView {
         let sub = feed.subscribe(Topic::Environment { env }, move |event| match event {
             SubEvent::Snapshot(s) => state.apply_snapshot(s),
             SubEvent::Changes(c) => {
-                let notices = state.apply_changes(c);
+                let applied = state.apply_changes(c);
                 if let Some(a) = announcer {
-                    a.announce_batch(&state.name.get_untracked(), &notices);
+                    a.announce_batch(&state.name.get_untracked(), &applied.notices);
+                }
+                if let Some(reason) = applied.out_of_step {
+                    guard.with_value(|g| g.as_ref().map(|g| g.resync(&reason)));
                 }
             }
             SubEvent::Refused(_, message) => state.refused.set(Some(message)),

@@ -2,7 +2,7 @@
 
 use super::fresh_readers::set_forgetting_readers;
 use leptos::prelude::*;
-use shipwatch_model::protocol::{Change, Snapshot};
+use shipwatch_model::protocol::{instance_update, Change, Snapshot};
 use shipwatch_model::triage::{notable_change, Notice, ServiceTriage};
 use shipwatch_model::{Deployment, Service};
 use std::collections::HashMap;
@@ -86,13 +86,35 @@ impl EnvironmentState {
         self.refused.set(None);
     }
 
-    /// Applies changes in order; returns what is worth announcing (a service entering ERROR,
-    /// a deployment finishing).
-    pub fn apply_changes(&self, changes: Vec<Change>) -> Vec<Notice> {
-        let mut notices = Vec::new();
+    /// Applies changes in order, up to one that does not fit this state (an instance the
+    /// server has and this state has not: the state is out of step and needs a snapshot).
+    pub fn apply_changes(&self, changes: Vec<Change>) -> Applied {
+        let (mut notices, mut out_of_step) = (Vec::new(), None);
         // Triage facts of the batch, applied in one update (one re-sort per batch).
         let mut triaged: Vec<(String, Option<ServiceTriage>)> = Vec::new();
         for change in changes {
+            let change = match change {
+                Change::InstanceUpdate {
+                    service,
+                    index,
+                    instance,
+                } => {
+                    let whole = self.service(&service).and_then(|sig| {
+                        sig.with_untracked(|old| instance_update::apply(old, index, &instance))
+                    });
+                    match whole {
+                        Some(whole) => Change::ServiceUpsert(whole),
+                        None => {
+                            out_of_step = Some(format!(
+                                "an update of instance {index} of service `{service}`, which \
+                                 this page does not have"
+                            ));
+                            break;
+                        }
+                    }
+                }
+                other => other,
+            };
             match change {
                 Change::ServiceUpsert(service) => match self.service(&service.id) {
                     Some(sig) => {
@@ -127,7 +149,10 @@ impl EnvironmentState {
             }
         }
         self.apply_triage(triaged);
-        notices
+        Applied {
+            notices,
+            out_of_step,
+        }
     }
 
     /// Updates the triage facts of the services that changed, notifying only if one did.
@@ -147,6 +172,16 @@ impl EnvironmentState {
             }
         });
     }
+}
+
+/// What [`EnvironmentState::apply_changes`] did.
+#[derive(Debug, Default)]
+pub struct Applied {
+    /// What is worth announcing (a service entering ERROR, a deployment finishing).
+    pub notices: Vec<Notice>,
+    /// Why the batch stopped short: a change this state cannot take. The changes before it
+    /// are applied; the subscription needs a fresh snapshot.
+    pub out_of_step: Option<String>,
 }
 
 impl Default for EnvironmentState {

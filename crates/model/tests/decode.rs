@@ -220,6 +220,13 @@ fn constructed_frames_round_trip() {
                 deployment: "d".into(),
             },
             resume_from: Some(u64::MAX),
+            instance_updates: false,
+        }),
+        ClientFrame::new(ClientMessage::Subscribe {
+            sub: "e".into(),
+            topic: Topic::Environment { env: "p".into() },
+            resume_from: None,
+            instance_updates: true,
         }),
         ClientFrame::new(ClientMessage::Ping { nonce: u64::MAX }),
     ];
@@ -493,6 +500,8 @@ fn change() -> impl Strategy<Value = Change> {
         2 => log_line().prop_map(Change::Line),
         1 => deployment().prop_map(Change::Deployment),
         1 => text().prop_map(|id| Change::ServiceRemoved { id }),
+        2 => (text(), any::<u32>(), instance())
+            .prop_map(|(service, index, instance)| Change::InstanceUpdate { service, index, instance }),
         1 => prop::option::of(deployment())
             .prop_map(|deployment| Change::EnvironmentDeployment { deployment }),
         1 => environment_summary().prop_map(Change::EnvironmentUpsert),
@@ -567,9 +576,11 @@ fn client_frame() -> impl Strategy<Value = ClientFrame> {
         text().prop_map(|deployment| Topic::Logs { deployment }),
     ];
     prop_oneof![
-        3 => (text(), topic, prop::option::of(any::<u64>())).prop_map(|(sub, topic, resume_from)| {
-            ClientMessage::Subscribe { sub, topic, resume_from }
-        }),
+        3 => (text(), topic, prop::option::of(any::<u64>()), any::<bool>()).prop_map(
+            |(sub, topic, resume_from, instance_updates)| {
+                ClientMessage::Subscribe { sub, topic, resume_from, instance_updates }
+            }
+        ),
         1 => text().prop_map(|sub| ClientMessage::Unsubscribe { sub }),
         1 => any::<u64>().prop_map(|nonce| ClientMessage::Ping { nonce }),
         1 => any::<u64>().prop_map(|nonce| ClientMessage::Pong { nonce }),

@@ -1,8 +1,9 @@
 //! The page's decoding of the update workload, natively and deterministically: the simulator
 //! of one environment of 1,000 services at 10,000 events/s for `SECONDS` simulated seconds
 //! (default 10), its changes cut into delta frames exactly as a socket that keeps up gets
-//! them, then every frame decoded `ROUNDS` times (default 3) with the page's decoder
-//! (`decode_server`).
+//! them (with `instance_update` changes, as the app asks; `full` as third argument: whole
+//! services, as a client that does not ask), then every frame decoded `ROUNDS` times (default
+//! 3) with the page's decoder (`decode_server`).
 //!
 //! Meant for instruction counts, which a busy machine does not disturb:
 //! `valgrind --tool=callgrind target/release/examples/decode_deltas 1 2`, then
@@ -25,11 +26,17 @@ fn main() {
             .unwrap_or(default)
     };
     let (rounds, seconds) = (arg(1, 3), arg(2, 10));
-    let stream = delta_stream(seconds * 10);
+    let compact = std::env::args().nth(3).as_deref() != Some("full");
+    let stream = delta_stream(seconds * 10, compact);
     let bytes: usize = stream.iter().map(String::len).sum();
+    let instance_updates: usize = stream
+        .iter()
+        .map(|f| f.matches(r#""op":"instance_update""#).count())
+        .sum();
     let changes = decode_all(&stream, rounds);
     println!(
-        "{} delta frames, {bytes} bytes, decoded {rounds} times: {changes} changes",
+        "{} delta frames, {bytes} bytes, decoded {rounds} times: {changes} changes \
+         ({instance_updates} instance updates)",
         stream.len()
     );
 }
@@ -52,7 +59,7 @@ fn decode_all(stream: &[String], rounds: u64) -> usize {
 }
 
 /// The delta frames a page that keeps up is sent over the run.
-fn delta_stream(ticks: u64) -> Vec<String> {
+fn delta_stream(ticks: u64, compact: bool) -> Vec<String> {
     let start = 1_700_000_000_000;
     let mut sim = Simulator::new(SimConfig {
         environments: 1,
@@ -84,9 +91,9 @@ fn delta_stream(ticks: u64) -> Vec<String> {
             events.extend(sim.random_event(now));
         }
         hub.apply(events);
-        while let Read::Items(items) = cell.read_from(next, MAX_BATCH, MAX_DELTA_BYTES) {
+        while let Read::Items(items) = cell.read_from(next, MAX_BATCH, MAX_DELTA_BYTES, compact) {
             next += items.len() as u64;
-            out.push(frames::delta(&sub_json, &items));
+            out.push(frames::delta(&sub_json, &items, compact));
         }
     }
     out

@@ -8,8 +8,9 @@ use axum::extract::ws::Utf8Bytes;
 use shipwatch_model::protocol::{encode, ErrorCode, Limits, ServerFrame, ServerMessage, VERSION};
 use std::sync::{Arc, Mutex};
 
-/// Which delta a cached frame is: (subscription id as JSON, first seq, last seq).
-type DeltaKey = (String, u64, u64);
+/// Which delta a cached frame is: (subscription id as JSON, first seq, last seq, with
+/// `instance_update` changes).
+type DeltaKey = (String, u64, u64, bool);
 /// Which snapshot a cached frame is: (subscription id as JSON, seq).
 type SnapshotKey = (String, u64);
 
@@ -25,19 +26,19 @@ pub struct FrameCache {
 }
 
 impl FrameCache {
-    /// The delta frame of these consecutive changes.
-    pub fn delta(&self, sub_json: &str, items: &[Arc<Item>]) -> Utf8Bytes {
+    /// The delta frame of these consecutive changes, in the form `compact` says ([`Item::text`]).
+    pub fn delta(&self, sub_json: &str, items: &[Arc<Item>], compact: bool) -> Utf8Bytes {
         let first = items.first().map_or(0, |i| i.seq);
         let last = items.last().map_or(0, |i| i.seq);
         // Building under the lock: the others that need this frame wait for it, not rebuild it.
         let mut slot = self.delta.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(((s, f, l), frame)) = &*slot {
-            if *f == first && *l == last && s == sub_json {
+        if let Some(((s, f, l, c), frame)) = &*slot {
+            if *f == first && *l == last && *c == compact && s == sub_json {
                 return frame.clone();
             }
         }
-        let frame = Utf8Bytes::from(delta(sub_json, items));
-        *slot = Some(((sub_json.to_string(), first, last), frame.clone()));
+        let frame = Utf8Bytes::from(delta(sub_json, items, compact));
+        *slot = Some(((sub_json.to_string(), first, last, compact), frame.clone()));
         frame
     }
 
@@ -73,10 +74,10 @@ pub fn snapshot(sub_json: &str, seq: u64, data: &str) -> String {
     format!(r#"{{"v":{VERSION},"type":"snapshot","sub":{sub_json},"seq":{seq},"data":{data}}}"#)
 }
 
-/// A delta frame around pre-serialized, consecutive changes.
-pub fn delta(sub_json: &str, items: &[Arc<Item>]) -> String {
+/// A delta frame around pre-serialized, consecutive changes, in the form `compact` says.
+pub fn delta(sub_json: &str, items: &[Arc<Item>], compact: bool) -> String {
     let seq = items.first().map_or(0, |i| i.seq);
-    let len: usize = items.iter().map(|i| i.json.len() + 1).sum();
+    let len: usize = items.iter().map(|i| i.text(compact).len() + 1).sum();
     let mut out = String::with_capacity(len + sub_json.len() + 64);
     out.push_str(&format!(
         r#"{{"v":{VERSION},"type":"delta","sub":{sub_json},"seq":{seq},"changes":["#
@@ -85,7 +86,7 @@ pub fn delta(sub_json: &str, items: &[Arc<Item>]) -> String {
         if k > 0 {
             out.push(',');
         }
-        out.push_str(&item.json);
+        out.push_str(item.text(compact));
     }
     out.push_str("]}");
     out
@@ -124,12 +125,13 @@ mod tests {
                 let json: Arc<str> = encode(&c).into();
                 Arc::new(Item {
                     seq,
-                    total_bytes: json.len() as u64,
+                    total_bytes: [json.len() as u64; 2],
                     json,
+                    compact: None,
                 })
             })
             .collect();
-        let d = decode_server(&delta(&sub, &items), 1 << 20).expect("delta decodes");
+        let d = decode_server(&delta(&sub, &items, false), 1 << 20).expect("delta decodes");
         match d.msg {
             ServerMessage::Delta { seq, changes, .. } => {
                 assert_eq!(seq, 8);

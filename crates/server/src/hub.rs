@@ -9,7 +9,7 @@
 
 use crate::frames::FrameCache;
 use crate::sim::SimEvent;
-use shipwatch_model::protocol::{encode, Change, Snapshot, Topic};
+use shipwatch_model::protocol::{encode, instance_update, Change, Snapshot, Topic};
 use shipwatch_model::{rules, Deployment, Environment, EnvironmentSummary, LogLine};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -22,9 +22,23 @@ pub struct Item {
     pub seq: u64,
     /// The change as JSON.
     pub json: Arc<str>,
-    /// Bytes of JSON of the topic's changes up to and including this one: the size of any
-    /// backlog is a subtraction.
-    pub total_bytes: u64,
+    /// The same change as an `instance_update`, when one instance is all that changed: for
+    /// subscriptions that asked for those.
+    pub compact: Option<Arc<str>>,
+    /// Bytes of JSON of the topic's changes up to and including this one, as sent to
+    /// subscriptions without and with `instance_updates`: the size of any backlog is a
+    /// subtraction.
+    pub total_bytes: [u64; 2],
+}
+
+impl Item {
+    /// The change as sent to a subscription with (`compact`) or without `instance_updates`.
+    pub fn text(&self, compact: bool) -> &Arc<str> {
+        match &self.compact {
+            Some(short) if compact => short,
+            _ => &self.json,
+        }
+    }
 }
 
 /// Sizes of the hub's buffers.
@@ -107,8 +121,8 @@ struct State {
     /// The sequence number the topic started at (its first change is `base + 1`).
     base: u64,
     seq: u64,
-    /// Bytes of JSON of every change published so far.
-    total_bytes: u64,
+    /// Bytes of JSON of every change published so far, in either form (see [`Item`]).
+    total_bytes: [u64; 2],
     replay: Replay,
     data: Data,
     /// The last snapshot built, valid while `seq` has not moved: many subscribers, one encode.
@@ -138,7 +152,7 @@ impl TopicCell {
             state: Mutex::new(State {
                 base: seq,
                 seq,
-                total_bytes: 0,
+                total_bytes: [0; 2],
                 replay,
                 data,
                 cached: None,
@@ -160,12 +174,13 @@ impl TopicCell {
     }
 
     /// Starts a subscription: replay from `resume_from` if the buffer still has what follows
-    /// it, else a fresh snapshot. None if the topic is gone.
-    pub fn subscribe(&self, resume_from: Option<u64>) -> Option<Start> {
+    /// it, else a fresh snapshot. None if the topic is gone. `compact`: the subscription reads
+    /// `instance_update` changes (it weighs its backlog in those).
+    pub fn subscribe(&self, resume_from: Option<u64>, compact: bool) -> Option<Start> {
         let mut st = lock(&self.state);
         let rx = st.tx.as_ref()?.subscribe();
         if let Some(r) = resume_from {
-            if r <= st.seq && st.has_from(r + 1) && !st.outweighs_state(r + 1) {
+            if r <= st.seq && st.has_from(r + 1) && !st.outweighs_state(r + 1, compact) {
                 return Some(Start {
                     head: Head::Resumed { seq: r },
                     next_seq: r + 1,
@@ -186,13 +201,14 @@ impl TopicCell {
         lock(&self.state).snapshot()
     }
 
-    /// Up to `max` changes from `from` on, and past the first at most about `max_bytes`.
-    pub fn read_from(&self, from: u64, max: usize, max_bytes: usize) -> Read {
+    /// Up to `max` changes from `from` on, and past the first at most about `max_bytes` (in
+    /// the form `compact` says, see [`Item::text`]).
+    pub fn read_from(&self, from: u64, max: usize, max_bytes: usize, compact: bool) -> Read {
         let mut st = lock(&self.state);
         if from > st.seq {
             return Read::UpToDate;
         }
-        if !st.has_from(from) || st.outweighs_state(from) {
+        if !st.has_from(from) || st.outweighs_state(from, compact) {
             return Read::Resync;
         }
         let start = st.index_of(from);
@@ -203,10 +219,11 @@ impl TopicCell {
         let mut items: Vec<Arc<Item>> = Vec::new();
         let mut bytes = 0;
         for item in tail.take(max.max(1)) {
-            if !items.is_empty() && bytes + item.json.len() > max_bytes {
+            let len = item.text(compact).len();
+            if !items.is_empty() && bytes + len > max_bytes {
                 break;
             }
-            bytes += item.json.len() + 1;
+            bytes += len + 1;
             items.push(item.clone());
         }
         match items.first() {
@@ -215,13 +232,17 @@ impl TopicCell {
         }
     }
 
-    fn publish(st: &mut State, change: &Change) {
+    /// Publishes `change`, and `compact`, the same change as an `instance_update`, if any.
+    fn publish(st: &mut State, change: &Change, compact: Option<&Change>) {
         st.seq += 1;
         let json: Arc<str> = encode(change).into();
-        st.total_bytes += json.len() as u64;
+        let compact: Option<Arc<str>> = compact.map(|c| encode(c).into());
+        st.total_bytes[0] += json.len() as u64;
+        st.total_bytes[1] += compact.as_ref().unwrap_or(&json).len() as u64;
         let item = Arc::new(Item {
             seq: st.seq,
             json,
+            compact,
             total_bytes: st.total_bytes,
         });
         match &mut st.replay {
@@ -262,7 +283,8 @@ impl State {
 
     /// Whether the changes from `from` (held in the buffer) to the newest weigh more than
     /// [`CONFLATE_AFTER_SNAPSHOTS`] snapshots: then a snapshot is the cheaper catch-up.
-    fn outweighs_state(&mut self, from: u64) -> bool {
+    /// `compact`: weighed as sent with `instance_updates`.
+    fn outweighs_state(&mut self, from: u64, compact: bool) -> bool {
         if matches!(self.data, Data::Logs { .. }) || from > self.seq {
             return false;
         }
@@ -274,7 +296,9 @@ impl State {
         let Some(item) = item else {
             return false;
         };
-        let backlog = self.total_bytes - (item.total_bytes - item.json.len() as u64);
+        let form = usize::from(compact);
+        let backlog =
+            self.total_bytes[form] - (item.total_bytes[form] - item.text(compact).len() as u64);
         let state = match self.snapshot_len {
             Some(n) => n,
             None => self.snapshot().1.len(),
@@ -465,7 +489,11 @@ impl Hub {
                 SimEvent::DeploymentStatus { deployment } => {
                     let cell = self.read().logs.get(&deployment.id).cloned();
                     if let Some(cell) = cell {
-                        TopicCell::publish(&mut lock(&cell.state), &Change::Deployment(deployment));
+                        TopicCell::publish(
+                            &mut lock(&cell.state),
+                            &Change::Deployment(deployment),
+                            None,
+                        );
                         touch(&cell);
                     }
                 }
@@ -474,7 +502,7 @@ impl Hub {
                     if let Some(cell) = cell {
                         let mut st = lock(&cell.state);
                         for line in lines {
-                            TopicCell::publish(&mut st, &Change::Line(line));
+                            TopicCell::publish(&mut st, &Change::Line(line), None);
                         }
                         drop(st);
                         touch(&cell);
@@ -499,12 +527,25 @@ impl Hub {
         let Data::Environment(e) = &mut st.data else {
             return None;
         };
-        match e.services.iter_mut().find(|s| s.id == service.id) {
+        let compact = match e.services.iter_mut().find(|s| s.id == service.id) {
             Some(s) if *s == service => return None,
-            Some(s) => *s = service.clone(),
-            None => e.services.push(service.clone()),
-        }
-        TopicCell::publish(&mut st, &Change::ServiceUpsert(service));
+            Some(s) => {
+                let compact = instance_update::between(s, &service).map(|(index, instance)| {
+                    Change::InstanceUpdate {
+                        service: service.id.clone(),
+                        index,
+                        instance: instance.clone(),
+                    }
+                });
+                *s = service.clone();
+                compact
+            }
+            None => {
+                e.services.push(service.clone());
+                None
+            }
+        };
+        TopicCell::publish(&mut st, &Change::ServiceUpsert(service), compact.as_ref());
         drop(st);
         Some(cell)
     }
@@ -531,7 +572,7 @@ impl Hub {
             Some(s) => *s = summary.clone(),
             None => all.push(summary.clone()),
         }
-        TopicCell::publish(&mut st, &Change::EnvironmentUpsert(summary));
+        TopicCell::publish(&mut st, &Change::EnvironmentUpsert(summary), None);
         drop(st);
         Some(list)
     }

@@ -29,6 +29,8 @@ pub struct Subscription {
     head: Option<Head>,
     next_seq: u64,
     rx: watch::Receiver<u64>,
+    /// The client reads `instance_update` changes.
+    compact: bool,
 }
 
 /// What a subscription has to send now.
@@ -42,8 +44,9 @@ pub enum Next {
 }
 
 impl Subscription {
-    /// A subscription `id` of `topic`, from `start`.
-    pub fn new(id: String, cell: Arc<TopicCell>, start: Start) -> Self {
+    /// A subscription `id` of `topic`, from `start`; `compact`: the client asked for
+    /// `instance_update` changes.
+    pub fn new(id: String, cell: Arc<TopicCell>, start: Start, compact: bool) -> Self {
         Self {
             sub_json: frames::sub_json(&id),
             id,
@@ -51,6 +54,7 @@ impl Subscription {
             head: Some(start.head),
             next_seq: start.next_seq,
             rx: start.rx,
+            compact,
         }
     }
 
@@ -68,11 +72,11 @@ impl Subscription {
         self.rx.borrow_and_update();
         match self
             .cell
-            .read_from(self.next_seq, MAX_BATCH, MAX_DELTA_BYTES)
+            .read_from(self.next_seq, MAX_BATCH, MAX_DELTA_BYTES, self.compact)
         {
             Read::Items(items) => {
                 self.next_seq += items.len() as u64;
-                Next::Frame(self.cell.frames.delta(&self.sub_json, &items))
+                Next::Frame(self.cell.frames.delta(&self.sub_json, &items, self.compact))
             }
             Read::Resync => {
                 tracing::debug!(sub = self.id, "far behind: fresh snapshot");

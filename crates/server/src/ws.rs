@@ -123,6 +123,7 @@ enum Ctl {
         sub: String,
         topic: Topic,
         resume_from: Option<u64>,
+        instance_updates: bool,
     },
     /// End a subscription.
     Unsubscribe(String),
@@ -274,6 +275,7 @@ fn control(c: Ctl, app: &Arc<App>, subs: &mut Vec<Subscription>, pacer: &mut Pac
             sub,
             topic,
             resume_from,
+            instance_updates,
         } => {
             if subs.iter().any(|s| s.id() == sub) {
                 return err(
@@ -293,7 +295,7 @@ fn control(c: Ctl, app: &Arc<App>, subs: &mut Vec<Subscription>, pacer: &mut Pac
             let Some((cell, start)) = app
                 .hub
                 .topic(&topic)
-                .and_then(|c| c.subscribe(resume_from).map(|s| (c, s)))
+                .and_then(|c| c.subscribe(resume_from, instance_updates).map(|s| (c, s)))
             else {
                 return err(
                     ErrorCode::UnknownTopic,
@@ -301,7 +303,7 @@ fn control(c: Ctl, app: &Arc<App>, subs: &mut Vec<Subscription>, pacer: &mut Pac
                     Some(&sub),
                 );
             };
-            subs.push(Subscription::new(sub, cell, start));
+            subs.push(Subscription::new(sub, cell, start, instance_updates));
             Step::Again
         }
         Ctl::Unsubscribe(sub) => match subs.iter().position(|s| s.id() == sub) {
@@ -464,6 +466,7 @@ fn handle(text: &str, app: &Arc<App>, ctl: &impl Fn(Ctl)) -> Option<Ctl> {
             sub,
             topic,
             resume_from,
+            instance_updates,
         } => {
             if sub.is_empty() || sub.len() > MAX_SUB_ID {
                 err(
@@ -477,6 +480,7 @@ fn handle(text: &str, app: &Arc<App>, ctl: &impl Fn(Ctl)) -> Option<Ctl> {
                 sub,
                 topic,
                 resume_from,
+                instance_updates,
             })
         }
         ClientMessage::Unsubscribe { sub } => Some(Ctl::Unsubscribe(sub)),

@@ -4,7 +4,9 @@
 mod common;
 
 use common::{start, Client, Got};
-use shipwatch_model::protocol::{Change, ServerMessage, Snapshot, Topic};
+use shipwatch_model::protocol::{
+    decode_server, instance_update, Change, ClientMessage, ServerMessage, Snapshot, Topic,
+};
 use shipwatch_model::{DeploymentStatus, Environment};
 use std::time::Duration;
 
@@ -22,6 +24,18 @@ fn apply(env: &mut Environment, change: Change) {
             None => env.services.push(s),
         },
         Change::ServiceRemoved { id } => env.services.retain(|s| s.id != id),
+        Change::InstanceUpdate {
+            service,
+            index,
+            instance,
+        } => {
+            let s = env
+                .services
+                .iter_mut()
+                .find(|s| s.id == service)
+                .expect("an instance update names a service the client has");
+            *s = instance_update::apply(s, index, &instance).expect("an instance it has");
+        }
         Change::EnvironmentDeployment { deployment } => env.deployment = deployment,
         other => panic!("not an environment change: {other:?}"),
     }
@@ -547,4 +561,101 @@ async fn shutdown_closes_sockets_with_going_away() {
     assert_eq!(c.closed().await, Some(1001));
     h.stopped().await;
     let _ = Got::Closed(None);
+}
+
+/// What one subscription of [`instance_updates_rebuild_the_same_state_in_less_text`] got
+/// since its snapshot.
+#[derive(Default)]
+struct Followed {
+    env: Option<Environment>,
+    last: u64,
+    bytes: usize,
+    instance_updates: usize,
+    service_upserts: usize,
+}
+
+impl Followed {
+    fn changes(&self) -> usize {
+        self.instance_updates + self.service_upserts
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instance_updates_rebuild_the_same_state_in_less_text() {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    // A rate at which a batch of whole services weighs less than the state (else the server
+    // sends those subscriptions a snapshot after every batch).
+    let h = start(&["--rate", "60", "--speed", "4"]).await;
+    let mut c = Client::connect(&h).await;
+    // The same topic twice on one socket: whole services, and instance updates where they do.
+    c.subscribe_with("whole", prod(), None, false).await;
+    c.subscribe_with("short", prod(), None, true).await;
+    let mut subs = [Followed::default(), Followed::default()];
+    while subs.iter().any(|f| f.changes() < 200) {
+        let msg = tokio::time::timeout(Duration::from_secs(10), c.ws.next())
+            .await
+            .expect("frames keep coming");
+        let text = match msg {
+            Some(Ok(Message::Text(text))) => text,
+            Some(Ok(_)) => continue,
+            other => panic!("the socket ended: {other:?}"),
+        };
+        let frame = decode_server(text.as_str(), 16 << 20).expect("server frames decode");
+        let f = match &frame.msg {
+            ServerMessage::Snapshot { sub, .. } | ServerMessage::Delta { sub, .. } => {
+                &mut subs[usize::from(sub == "short")]
+            }
+            ServerMessage::Ping { nonce } => {
+                c.send(ClientMessage::Pong { nonce: *nonce }).await;
+                continue;
+            }
+            _ => continue,
+        };
+        match frame.msg {
+            ServerMessage::Snapshot {
+                seq,
+                data: Snapshot::Environment { environment },
+                ..
+            } => {
+                *f = Followed {
+                    env: Some(environment),
+                    last: seq,
+                    ..Followed::default()
+                };
+            }
+            ServerMessage::Delta { seq, changes, .. } => {
+                assert_eq!(seq, f.last + 1, "no gap, no duplicate");
+                f.last = seq + changes.len() as u64 - 1;
+                f.bytes += text.len();
+                for change in changes {
+                    match &change {
+                        Change::InstanceUpdate { .. } => f.instance_updates += 1,
+                        Change::ServiceUpsert(_) => f.service_upserts += 1,
+                        _ => {}
+                    }
+                    apply(f.env.as_mut().expect("snapshot first"), change);
+                }
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let [whole, short] = subs;
+    assert_eq!(whole.instance_updates, 0, "not asked for, not sent");
+    assert!(
+        short.instance_updates > short.service_upserts,
+        "most status events change one instance: {} instance updates, {} services",
+        short.instance_updates,
+        short.service_upserts
+    );
+    let per_change = |f: &Followed| f.bytes / f.changes();
+    assert!(
+        per_change(&short) * 2 < per_change(&whole),
+        "instance updates take less than half the text: {} against {} bytes a change",
+        per_change(&short),
+        per_change(&whole)
+    );
+    // The changes rebuild what a fresh snapshot says.
+    let mut env = short.env.clone().expect("followed");
+    check_against_snapshot(&mut c, "short", &mut env, short.last).await;
 }

@@ -129,7 +129,12 @@ impl Follower {
 fn a_short_backlog_comes_as_one_delta_and_a_long_one_as_a_snapshot() {
     let hub = hub(4096);
     let cell = hub.topic(&prod()).unwrap();
-    let mut sub = Subscription::new("p".into(), cell.clone(), cell.subscribe(None).unwrap());
+    let mut sub = Subscription::new(
+        "p".into(),
+        cell.clone(),
+        cell.subscribe(None, false).unwrap(),
+        false,
+    );
     let mut f = Follower::default();
     f.drain(&mut sub);
     assert_eq!((f.snapshots, f.deltas), (1, 0), "the head snapshot");
@@ -157,7 +162,12 @@ fn a_short_backlog_comes_as_one_delta_and_a_long_one_as_a_snapshot() {
 fn a_laggard_behind_the_replay_buffer_gets_a_fresh_snapshot_then_contiguous_deltas() {
     let hub = hub(8);
     let cell = hub.topic(&prod()).unwrap();
-    let mut sub = Subscription::new("p".into(), cell.clone(), cell.subscribe(None).unwrap());
+    let mut sub = Subscription::new(
+        "p".into(),
+        cell.clone(),
+        cell.subscribe(None, false).unwrap(),
+        false,
+    );
     let mut f = Follower::default();
     f.drain(&mut sub);
     publish(&hub, 1, 20);
@@ -178,8 +188,18 @@ fn a_laggard_behind_the_replay_buffer_gets_a_fresh_snapshot_then_contiguous_delt
 fn subscribers_at_the_same_point_share_one_frame() {
     let hub = hub(4096);
     let cell = hub.topic(&prod()).unwrap();
-    let mut a = Subscription::new("e".into(), cell.clone(), cell.subscribe(None).unwrap());
-    let mut b = Subscription::new("e".into(), cell.clone(), cell.subscribe(None).unwrap());
+    let mut a = Subscription::new(
+        "e".into(),
+        cell.clone(),
+        cell.subscribe(None, false).unwrap(),
+        false,
+    );
+    let mut b = Subscription::new(
+        "e".into(),
+        cell.clone(),
+        cell.subscribe(None, false).unwrap(),
+        false,
+    );
     let (Next::Frame(sa), Next::Frame(sb)) = (a.next_frame(), b.next_frame()) else {
         panic!("snapshots first");
     };
@@ -201,7 +221,8 @@ fn subscribers_at_the_same_point_share_one_frame() {
     let mut c = Subscription::new(
         "other".into(),
         cell.clone(),
-        cell.subscribe(Some(cell.seq() - 2)).unwrap(),
+        cell.subscribe(Some(cell.seq() - 2), false).unwrap(),
+        false,
     );
     let _resumed = c.next_frame();
     let Next::Frame(dc) = c.next_frame() else {

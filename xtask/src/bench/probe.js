@@ -71,7 +71,8 @@
           if (P.recording) {
             P.feed.frames++;
             P.feed.changes += n;
-            P.feed.upserts += count(ev.data, '"op":"service_upsert"');
+            P.feed.upserts += count(ev.data, '"op":"service_upsert"') +
+                count(ev.data, '"op":"instance_update"');
             if (next[sub] !== undefined && seq > next[sub]) P.feed.gaps += seq - next[sub];
           }
           next[sub] = seq + n;

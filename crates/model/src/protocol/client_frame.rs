@@ -53,6 +53,10 @@ pub enum ClientMessage {
         /// Last sequence number applied, when resuming.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         resume_from: Option<u64>,
+        /// Whether the client reads `instance_update` changes (environment topics): a server
+        /// then sends one instance's change instead of the whole service where it can.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        instance_updates: bool,
     },
     /// Stop following.
     Unsubscribe {

@@ -134,6 +134,7 @@ fn change(c: &mut Cursor<'_>) -> Option<Change> {
         "environment_removed" => Change::EnvironmentRemoved { id: removed_id(c)? },
         "service_upsert" => Change::ServiceUpsert(service(c, true)?),
         "service_removed" => Change::ServiceRemoved { id: removed_id(c)? },
+        "instance_update" => instance_update(c)?,
         "environment_deployment" => {
             let mut last = None;
             c.object(true, |c, key| match key {
@@ -156,6 +157,22 @@ fn skip_unless_op(c: &mut Cursor<'_>, key: &str) -> Option<()> {
         return None;
     }
     c.skip()
+}
+
+/// An `instance_update`, after its `op`.
+fn instance_update(c: &mut Cursor<'_>) -> Option<Change> {
+    let (mut service, mut index, mut one) = (None, None, None);
+    c.object(true, |c, key| match key {
+        "service" => set(&mut service, c.owned()),
+        "index" => set(&mut index, u32_of(c)),
+        "instance" => set(&mut one, instance(c)),
+        _ => skip_unless_op(c, key),
+    })?;
+    Some(Change::InstanceUpdate {
+        service: service?,
+        index: index?,
+        instance: one?,
+    })
 }
 
 /// The `id` of a removal, after its change's `op`.

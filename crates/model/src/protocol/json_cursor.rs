@@ -136,6 +136,21 @@ impl<'a> Cursor<'a> {
         (digits > 0 && !leading_zero && !fraction).then_some(n)
     }
 
+    /// `true` or `false`.
+    pub(super) fn boolean(&mut self) -> Option<bool> {
+        self.next_byte()?;
+        let rest = self.text.get(self.pos..)?;
+        let (value, len) = if rest.starts_with("true") {
+            (true, 4)
+        } else if rest.starts_with("false") {
+            (false, 5)
+        } else {
+            return None;
+        };
+        self.pos += len;
+        Some(value)
+    }
+
     /// Skips the value of a field the caller does not know, as serde ignores it; `None` for
     /// any value serde_json might refuse (nested deeper than [`SKIP_DEPTH`], a number it may
     /// find out of range, a string it would not take).

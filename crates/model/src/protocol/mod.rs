@@ -5,6 +5,7 @@ mod client_frame;
 mod decode;
 mod fast_client_decode;
 mod fast_decode;
+pub mod instance_update;
 mod json_cursor;
 mod limits;
 pub mod reconnect;

@@ -1,7 +1,7 @@
 //! Frames the server sends to the app.
 
 use super::{Limits, SubId, VERSION};
-use crate::{Deployment, Environment, EnvironmentSummary, LogLine, Service};
+use crate::{Deployment, Environment, EnvironmentSummary, Instance, LogLine, Service};
 use serde::{Deserialize, Serialize};
 
 /// A frame from the server: the protocol version and one message.
@@ -127,6 +127,17 @@ pub enum Change {
     },
     /// Environment topic: a service was added or changed (sent whole: it is small).
     ServiceUpsert(Service),
+    /// Environment topic: one instance of a service changed and nothing else in the service
+    /// did. Sent only on subscriptions that asked for it (`instance_updates`): most status
+    /// events change one instance, and the whole service is about three times its text.
+    InstanceUpdate {
+        /// The service's id.
+        service: String,
+        /// The instance's position in the service's `instances`.
+        index: u32,
+        /// The instance as it is now.
+        instance: Instance,
+    },
     /// Environment topic: a service was removed.
     ServiceRemoved {
         /// Its id.

@@ -67,12 +67,25 @@ impl Client {
             .expect("send");
     }
 
-    /// Subscribes.
+    /// Subscribes (whole services on environment topics, as a v1 client that predates
+    /// `instance_update` does).
     pub async fn subscribe(&mut self, sub: &str, topic: Topic, resume_from: Option<u64>) {
+        self.subscribe_with(sub, topic, resume_from, false).await;
+    }
+
+    /// Subscribes, asking for `instance_update` changes or not.
+    pub async fn subscribe_with(
+        &mut self,
+        sub: &str,
+        topic: Topic,
+        resume_from: Option<u64>,
+        instance_updates: bool,
+    ) {
         self.send(ClientMessage::Subscribe {
             sub: sub.into(),
             topic,
             resume_from,
+            instance_updates,
         })
         .await;
     }
