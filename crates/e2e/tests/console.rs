@@ -321,6 +321,53 @@ async fn a_server_restart_brings_the_page_back_live_without_a_reload() {
     browser.close().await;
 }
 
+/// Counts, in `window.__received`, the instance updates and snapshots the page's sockets get.
+const COUNT_RECEIVED: &str = r#"
+(() => {
+  const Native = window.WebSocket;
+  window.__received = { instanceUpdates: 0, snapshots: 0 };
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener("message", (e) => {
+        const r = window.__received;
+        r.instanceUpdates += e.data.split('"op":"instance_update"').length - 1;
+        r.snapshots += e.data.startsWith('{"v":1,"type":"snapshot"') ? 1 : 0;
+      });
+    }
+  };
+})();
+"#;
+
+#[tokio::test]
+async fn instance_changes_arrive_as_instance_updates_and_the_page_applies_every_one() {
+    let server = Server::start(&["--seed", "11", "--rate", "60"]).await;
+    let browser = Browser::start().await;
+    browser.add_init_script(COUNT_RECEIVED).await;
+    browser.open(&server.url("/env/production")).await;
+    browser.find("table tbody tr.service-row").await;
+    let snapshots = browser.eval("return window.__received.snapshots").await;
+    browser
+        .wait_js(
+            "40 instance updates on the page's socket",
+            LONG,
+            "return window.__received.instanceUpdates >= 40 || null",
+        )
+        .await;
+    // Every one applied: one that did not fit would count as a dropped frame and bring a
+    // fresh snapshot.
+    let dropped = browser
+        .eval("const d = document.querySelector('.conn__dropped'); return d ? d.textContent : ''")
+        .await;
+    assert_eq!(dropped, "", "no frame dropped");
+    assert_eq!(
+        browser.eval("return window.__received.snapshots").await,
+        snapshots,
+        "no snapshot after the first ones"
+    );
+    browser.close().await;
+}
+
 #[tokio::test]
 async fn malformed_frames_are_dropped_counted_and_the_page_keeps_working() {
     let server = Server::start(&["--seed", "11", "--inject-garbage-every", "1"]).await;
