@@ -70,9 +70,9 @@ pub fn ServiceRow(
         }
         why
     });
-    // Briefly highlight a row whose status changed (CSS skips it under reduced motion), at
+    // Briefly tint a row whose status changed (a still tint, see `.service-row--flash`), at
     // most once per few seconds: under a storm of changes a row that never stops flashing
-    // tells nothing and repaints every frame.
+    // tells nothing.
     let flash = RwSignal::new(false);
     let previous = StoredValue::new(None::<RunningStatus>);
     let last_flash = StoredValue::new(f64::NEG_INFINITY);
