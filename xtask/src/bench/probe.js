@@ -126,13 +126,13 @@
       });
     }
   };
-  P.stop = () => {
+  P.stop = (withFrames = true) => {
     P.recording = false;
     if (statusObserver) statusObserver.disconnect();
     const seconds = (performance.now() - P.t0) / 1000;
     return {
       seconds,
-      frames: P.frames,
+      frames: withFrames ? P.frames : [],
       feed: P.feed,
       statusChanges: P.statusChanges,
       rowsReplaced: P.rowsReplaced,

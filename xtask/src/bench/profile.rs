@@ -16,8 +16,9 @@ use std::thread::sleep;
 use std::time::Duration;
 
 const USAGE: &str = "usage: cargo xtask profile <load|updates> [--reduced-motion] \
-                     | memory [SECONDS] [--sort-name] | heap [SECONDS] [--sort-name] \
-                     | js-heap [SECONDS] [--sort-name]";
+                     | memory [SECONDS] [--sort-name] [--seed N] \
+                     | heap [SECONDS] [--sort-name] [--seed N] \
+                     | js-heap [SECONDS] [--sort-name] [--seed N]";
 
 /// Functions listed in the summary.
 const TOP: usize = 40;
@@ -252,7 +253,15 @@ pub(super) fn open_update_workload(
         server: root().join("target/native/shipwatch-server"),
         dist: dist.to_path_buf(),
     };
-    let (server, b) = super::page::update_workload(&browser_tools()?, &built, 7)?;
+    // `--seed N`: the simulator's seed (7 unless given; the bench's memory figure uses 11).
+    let seed = match args.iter().position(|a| a == "--seed") {
+        Some(k) => args
+            .get(k + 1)
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| USAGE.to_string())?,
+        None => 7,
+    };
+    let (server, b) = super::page::update_workload(&browser_tools()?, &built, seed)?;
     if args.iter().any(|a| a == "--sort-name") {
         b.wait_for(
             "the table",
