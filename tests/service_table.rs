@@ -11,7 +11,8 @@ use shipwatch_model::protocol::Snapshot;
 use shipwatch_model::{DeploymentStatus, Environment, RunningStatus, ServiceKind};
 use std::collections::HashSet;
 use support::{
-    attrs, big_state, inst, mount, mount_table, scroll_to_end_and_back, settle, svc, texts, until,
+    attrs, big_state, inst, mount, mount_table, query, scroll_to_end_and_back, settle, svc, texts,
+    until,
 };
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
@@ -181,10 +182,7 @@ async fn a_status_change_repaints_its_row_in_place() {
     let st = state();
     let host = mount_table("production", st, None::<String>);
     settle().await;
-    let web_row = host
-        .query_selector("tr[data-service=web]")
-        .unwrap()
-        .unwrap();
+    let web_row = query(&host, "tr[data-service=web]");
     let mut web = st.service("web").unwrap().get_untracked();
     web.instances[0].status = RunningStatus::Error;
     web.instances[0].reason = Some("OOMKilled".into());
@@ -198,10 +196,7 @@ async fn a_status_change_repaints_its_row_in_place() {
         notices[0].text
     );
     settle().await;
-    let same_row = host
-        .query_selector("tr[data-service=web]")
-        .unwrap()
-        .unwrap();
+    let same_row = query(&host, "tr[data-service=web]");
     assert!(
         web_row.is_same_node(Some(&same_row)),
         "the row is updated, not rebuilt"
@@ -223,10 +218,7 @@ async fn an_instance_update_repaints_its_row_and_one_out_of_step_stops_the_batch
     let st = state();
     let host = mount_table("production", st, None::<String>);
     settle().await;
-    let web_row = host
-        .query_selector("tr[data-service=web]")
-        .unwrap()
-        .unwrap();
+    let web_row = query(&host, "tr[data-service=web]");
     let before = st.service("web").unwrap().get_untracked();
     let mut crashed = before.instances[0].clone();
     crashed.status = RunningStatus::Error;
@@ -243,10 +235,7 @@ async fn an_instance_update_repaints_its_row_and_one_out_of_step_stops_the_batch
     expected.instances[0] = crashed.clone();
     assert_eq!(after, expected, "that instance changed, nothing else");
     settle().await;
-    let same_row = host
-        .query_selector("tr[data-service=web]")
-        .unwrap()
-        .unwrap();
+    let same_row = query(&host, "tr[data-service=web]");
     assert!(web_row.is_same_node(Some(&same_row)), "updated in place");
     assert_eq!(
         attrs(&host, "tr[data-service=web] [role=img]", "aria-label"),

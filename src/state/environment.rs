@@ -93,40 +93,27 @@ impl EnvironmentState {
         // Triage facts of the batch, applied in one update (one re-sort per batch).
         let mut triaged: Vec<(String, Option<ServiceTriage>)> = Vec::new();
         for change in changes {
-            let change = match change {
+            match change {
                 Change::InstanceUpdate {
                     service,
                     index,
                     instance,
                 } => {
-                    let whole = self.service(&service).and_then(|sig| {
-                        sig.with_untracked(|old| instance_update::apply(old, index, &instance))
+                    let sig = self.service(&service);
+                    let whole = sig.as_ref().and_then(|sig| {
+                        sig.with_untracked(|old| instance_update::apply(old, index, instance))
                     });
-                    match whole {
-                        Some(whole) => Change::ServiceUpsert(whole),
-                        None => {
-                            out_of_step = Some(format!(
-                                "an update of instance {index} of service `{service}`, which \
-                                 this page does not have"
-                            ));
-                            break;
-                        }
-                    }
+                    let (Some(sig), Some(whole)) = (sig, whole) else {
+                        out_of_step = Some(format!(
+                            "an update of instance {index} of service `{service}`, which this \
+                             page does not have"
+                        ));
+                        break;
+                    };
+                    replace(&sig, whole, &mut notices, &mut triaged);
                 }
-                other => other,
-            };
-            match change {
                 Change::ServiceUpsert(service) => match self.service(&service.id) {
-                    Some(sig) => {
-                        if sig.with_untracked(|old| *old == service) {
-                            continue;
-                        }
-                        if let Some(n) = sig.with_untracked(|old| notable_change(old, &service)) {
-                            notices.push(n);
-                        }
-                        triaged.push((service.id.clone(), Some(ServiceTriage::of(&service))));
-                        set_forgetting_readers(&sig, service);
-                    }
+                    Some(sig) => replace(&sig, service, &mut notices, &mut triaged),
                     None => {
                         let id = service.id.clone();
                         triaged.push((id.clone(), Some(ServiceTriage::of(&service))));
@@ -172,6 +159,24 @@ impl EnvironmentState {
             }
         });
     }
+}
+
+/// Sets a known service's new state, noting what is worth announcing and its triage facts;
+/// nothing if it did not change.
+fn replace(
+    sig: &ArcRwSignal<Service>,
+    service: Service,
+    notices: &mut Vec<Notice>,
+    triaged: &mut Vec<(String, Option<ServiceTriage>)>,
+) {
+    if sig.with_untracked(|old| *old == service) {
+        return;
+    }
+    if let Some(n) = sig.with_untracked(|old| notable_change(old, &service)) {
+        notices.push(n);
+    }
+    triaged.push((service.id.clone(), Some(ServiceTriage::of(&service))));
+    set_forgetting_readers(sig, service);
 }
 
 /// What [`EnvironmentState::apply_changes`] did.

@@ -34,7 +34,7 @@ fn apply(env: &mut Environment, change: Change) {
                 .iter_mut()
                 .find(|s| s.id == service)
                 .expect("an instance update names a service the client has");
-            *s = instance_update::apply(s, index, &instance).expect("an instance it has");
+            *s = instance_update::apply(s, index, instance).expect("an instance it has");
         }
         Change::EnvironmentDeployment { deployment } => env.deployment = deployment,
         other => panic!("not an environment change: {other:?}"),

@@ -33,13 +33,13 @@ pub fn between<'a>(old: &Service, new: &'a Service) -> Option<(u32, &'a Instance
 /// `service` with its instance at `index` replaced; `None` if it has no such instance (the
 /// client's state is not the server's: it needs a fresh snapshot).
 #[must_use]
-pub fn apply(service: &Service, index: u32, instance: &Instance) -> Option<Service> {
+pub fn apply(service: &Service, index: u32, instance: Instance) -> Option<Service> {
     let index = usize::try_from(index).ok()?;
     if index >= service.instances.len() {
         return None;
     }
     let mut next = service.clone();
-    next.instances[index] = instance.clone();
+    next.instances[index] = instance;
     Some(next)
 }
 
@@ -82,7 +82,7 @@ mod tests {
         let new = service(&[Running, Error, Running]);
         let (index, one) = between(&old, &new).expect("one instance changed");
         assert_eq!((index, one.status), (1, Error));
-        assert_eq!(apply(&old, index, one).as_ref(), Some(&new));
+        assert_eq!(apply(&old, index, one.clone()).as_ref(), Some(&new));
     }
 
     #[test]
@@ -101,7 +101,7 @@ mod tests {
     fn an_index_past_the_service_s_instances_is_refused() {
         let old = service(&[RunningStatus::Running]);
         let one = instance("api-1", RunningStatus::Error);
-        assert!(apply(&old, 1, &one).is_none());
-        assert!(apply(&old, u32::MAX, &one).is_none());
+        assert!(apply(&old, 1, one.clone()).is_none());
+        assert!(apply(&old, u32::MAX, one).is_none());
     }
 }
