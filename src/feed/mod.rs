@@ -460,6 +460,7 @@ fn subscribe(sub: String, topic: Topic, resume_from: Option<u64>) -> ClientMessa
         topic,
         resume_from,
         instance_updates,
+        line_batches: false,
     }
 }
 

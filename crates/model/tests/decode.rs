@@ -221,12 +221,14 @@ fn constructed_frames_round_trip() {
             },
             resume_from: Some(u64::MAX),
             instance_updates: false,
+            line_batches: true,
         }),
         ClientFrame::new(ClientMessage::Subscribe {
             sub: "e".into(),
             topic: Topic::Environment { env: "p".into() },
             resume_from: None,
             instance_updates: true,
+            line_batches: false,
         }),
         ClientFrame::new(ClientMessage::Ping { nonce: u64::MAX }),
     ];
@@ -576,9 +578,9 @@ fn client_frame() -> impl Strategy<Value = ClientFrame> {
         text().prop_map(|deployment| Topic::Logs { deployment }),
     ];
     prop_oneof![
-        3 => (text(), topic, prop::option::of(any::<u64>()), any::<bool>()).prop_map(
-            |(sub, topic, resume_from, instance_updates)| {
-                ClientMessage::Subscribe { sub, topic, resume_from, instance_updates }
+        3 => (text(), topic, prop::option::of(any::<u64>()), any::<bool>(), any::<bool>()).prop_map(
+            |(sub, topic, resume_from, instance_updates, line_batches)| {
+                ClientMessage::Subscribe { sub, topic, resume_from, instance_updates, line_batches }
             }
         ),
         1 => text().prop_map(|sub| ClientMessage::Unsubscribe { sub }),

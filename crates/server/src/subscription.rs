@@ -31,6 +31,8 @@ pub struct Subscription {
     rx: watch::Receiver<u64>,
     /// The client reads `instance_update` changes.
     compact: bool,
+    /// The client reads `lines` frames (logs topics).
+    line_batches: bool,
 }
 
 /// What a subscription has to send now.
@@ -45,8 +47,14 @@ pub enum Next {
 
 impl Subscription {
     /// A subscription `id` of `topic`, from `start`; `compact`: the client asked for
-    /// `instance_update` changes.
-    pub fn new(id: String, cell: Arc<TopicCell>, start: Start, compact: bool) -> Self {
+    /// `instance_update` changes; `line_batches`: it reads `lines` frames.
+    pub fn new(
+        id: String,
+        cell: Arc<TopicCell>,
+        start: Start,
+        compact: bool,
+        line_batches: bool,
+    ) -> Self {
         Self {
             sub_json: frames::sub_json(&id),
             id,
@@ -55,6 +63,7 @@ impl Subscription {
             next_seq: start.next_seq,
             rx: start.rx,
             compact,
+            line_batches,
         }
     }
 

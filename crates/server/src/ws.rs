@@ -124,6 +124,7 @@ enum Ctl {
         topic: Topic,
         resume_from: Option<u64>,
         instance_updates: bool,
+        line_batches: bool,
     },
     /// End a subscription.
     Unsubscribe(String),
@@ -276,6 +277,7 @@ fn control(c: Ctl, app: &Arc<App>, subs: &mut Vec<Subscription>, pacer: &mut Pac
             topic,
             resume_from,
             instance_updates,
+            line_batches,
         } => {
             if subs.iter().any(|s| s.id() == sub) {
                 return err(
@@ -303,7 +305,13 @@ fn control(c: Ctl, app: &Arc<App>, subs: &mut Vec<Subscription>, pacer: &mut Pac
                     Some(&sub),
                 );
             };
-            subs.push(Subscription::new(sub, cell, start, instance_updates));
+            subs.push(Subscription::new(
+                sub,
+                cell,
+                start,
+                instance_updates,
+                line_batches,
+            ));
             Step::Again
         }
         Ctl::Unsubscribe(sub) => match subs.iter().position(|s| s.id() == sub) {
@@ -467,6 +475,7 @@ fn handle(text: &str, app: &Arc<App>, ctl: &impl Fn(Ctl)) -> Option<Ctl> {
             topic,
             resume_from,
             instance_updates,
+            line_batches,
         } => {
             if sub.is_empty() || sub.len() > MAX_SUB_ID {
                 err(
@@ -481,6 +490,7 @@ fn handle(text: &str, app: &Arc<App>, ctl: &impl Fn(Ctl)) -> Option<Ctl> {
                 topic,
                 resume_from,
                 instance_updates,
+                line_batches,
             })
         }
         ClientMessage::Unsubscribe { sub } => Some(Ctl::Unsubscribe(sub)),

@@ -134,6 +134,7 @@ fn a_short_backlog_comes_as_one_delta_and_a_long_one_as_a_snapshot() {
         cell.clone(),
         cell.subscribe(None, false).unwrap(),
         false,
+        false,
     );
     let mut f = Follower::default();
     f.drain(&mut sub);
@@ -167,6 +168,7 @@ fn a_laggard_behind_the_replay_buffer_gets_a_fresh_snapshot_then_contiguous_delt
         cell.clone(),
         cell.subscribe(None, false).unwrap(),
         false,
+        false,
     );
     let mut f = Follower::default();
     f.drain(&mut sub);
@@ -193,11 +195,13 @@ fn subscribers_at_the_same_point_share_one_frame() {
         cell.clone(),
         cell.subscribe(None, false).unwrap(),
         false,
+        false,
     );
     let mut b = Subscription::new(
         "e".into(),
         cell.clone(),
         cell.subscribe(None, false).unwrap(),
+        false,
         false,
     );
     let (Next::Frame(sa), Next::Frame(sb)) = (a.next_frame(), b.next_frame()) else {
@@ -222,6 +226,7 @@ fn subscribers_at_the_same_point_share_one_frame() {
         "other".into(),
         cell.clone(),
         cell.subscribe(Some(cell.seq() - 2), false).unwrap(),
+        false,
         false,
     );
     let _resumed = c.next_frame();

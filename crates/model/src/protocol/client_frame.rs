@@ -57,6 +57,10 @@ pub enum ClientMessage {
         /// then sends one instance's change instead of the whole service where it can.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         instance_updates: bool,
+        /// Whether the client reads `lines` frames (logs topics): a server then sends runs of
+        /// log lines as one compact batch instead of one `line` change each.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        line_batches: bool,
     },
     /// Stop following.
     Unsubscribe {

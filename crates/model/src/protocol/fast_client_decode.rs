@@ -11,7 +11,8 @@ use super::{ClientFrame, ClientMessage, Topic, VERSION};
 pub fn decode(text: &str) -> Option<ClientFrame> {
     let mut c = Cursor::new(text);
     let (mut v, mut kind, mut sub, mut topic) = Default::default();
-    let (mut resume_from, mut nonce, mut instance_updates) = Default::default();
+    let (mut resume_from, mut nonce) = Default::default();
+    let (mut instance_updates, mut line_batches) = Default::default();
     c.object(false, |c, key| match key {
         "v" => set(&mut v, c.uint().filter(|&v| v == u64::from(VERSION))),
         "type" => set(&mut kind, c.owned()),
@@ -20,6 +21,7 @@ pub fn decode(text: &str) -> Option<ClientFrame> {
         "resume_from" => set(&mut resume_from, c.nullable(Cursor::uint)),
         "nonce" => set(&mut nonce, c.uint()),
         "instance_updates" => set(&mut instance_updates, c.boolean()),
+        "line_batches" => set(&mut line_batches, c.boolean()),
         _ => c.skip(),
     })?;
     if v.is_none() || !c.at_end() {
@@ -31,6 +33,7 @@ pub fn decode(text: &str) -> Option<ClientFrame> {
             topic: topic?,
             resume_from: resume_from.flatten(),
             instance_updates: instance_updates.unwrap_or(false),
+            line_batches: line_batches.unwrap_or(false),
         },
         "unsubscribe" => ClientMessage::Unsubscribe { sub: sub? },
         "ping" => ClientMessage::Ping { nonce: nonce? },

@@ -86,6 +86,7 @@ impl Client {
             topic,
             resume_from,
             instance_updates,
+            line_batches: false,
         })
         .await;
     }
