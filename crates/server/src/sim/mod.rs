@@ -132,8 +132,18 @@ impl Default for SimConfig {
 }
 
 /// Total log lines the initial (already finished) deployments may hold together, so that a
-/// large platform with long logs still starts quickly and in bounded memory.
-const BOOTSTRAP_LINE_BUDGET: u64 = 500_000;
+/// large platform with long logs still starts quickly and in bounded memory. One deployment
+/// may use all of it: the benchmark's 1,000,000-line log is one service's
+/// (`--services 1 --log-lines 1000000`).
+pub const BOOTSTRAP_LINE_BUDGET: u64 = 1_000_000;
+
+/// Lines of each initial deployment's log: `--log-lines`, shared out within
+/// [`BOOTSTRAP_LINE_BUDGET`] among `deployments`, and at least 8.
+fn bootstrap_lines_per_log(log_lines: u64, deployments: u64) -> u64 {
+    log_lines
+        .min(BOOTSTRAP_LINE_BUDGET / deployments.max(1))
+        .max(8)
+}
 
 /// The engine.
 pub struct Simulator {
@@ -221,11 +231,7 @@ impl Simulator {
     /// Full logs of the initial deployments, so a click on any label shows something.
     fn initial_logs(&mut self) -> Vec<SimEvent> {
         let total: u64 = self.envs.iter().map(|e| e.services.len() as u64).sum();
-        let per = self
-            .cfg
-            .log_lines
-            .min(BOOTSTRAP_LINE_BUDGET / total.max(1))
-            .max(8);
+        let per = bootstrap_lines_per_log(self.cfg.log_lines, total);
         let mut out = Vec::new();
         for env in &self.envs {
             for svc in &env.services {
@@ -702,4 +708,41 @@ fn out_service(out: &mut Vec<SimEvent>, env: &str, svc: &Service) {
         env: env.to_string(),
         service: svc.clone(),
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Lines of each bootstrap log of a platform of `services` services (one environment).
+    fn bootstrap_log_sizes(services: u32, log_lines: u64) -> Vec<usize> {
+        let mut sim = Simulator::new(SimConfig {
+            environments: 1,
+            services,
+            log_lines,
+            scenario: Some(Scenario::Calm),
+            ..SimConfig::default()
+        });
+        sim.take_bootstrap()
+            .into_iter()
+            .filter_map(|e| match e {
+                SimEvent::Log { lines, .. } => Some(lines.len()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_initial_log_holds_the_lines_asked() {
+        assert_eq!(bootstrap_log_sizes(1, 5_000), vec![5_000]);
+    }
+
+    #[test]
+    fn one_deployment_may_hold_a_million_lines_and_many_share_the_budget() {
+        assert_eq!(bootstrap_lines_per_log(1_000_000, 1), 1_000_000);
+        assert_eq!(bootstrap_lines_per_log(5_000_000, 1), BOOTSTRAP_LINE_BUDGET);
+        assert_eq!(bootstrap_lines_per_log(1_000_000, 1_000), 1_000);
+        assert_eq!(bootstrap_lines_per_log(1_000_000, 1_000_000), 8);
+        assert_eq!(bootstrap_lines_per_log(400_000, 4), 250_000);
+    }
 }
