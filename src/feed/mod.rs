@@ -313,6 +313,8 @@ impl Feed {
                 }
             }
             ServerMessage::Delta { sub, seq, changes } => self.receive_delta(&sub, seq, changes),
+            // Never asked for yet.
+            ServerMessage::Lines { .. } => self.drop_frame("a lines frame".into()),
             ServerMessage::Error { code, message, sub } => {
                 match sub.and_then(|s| self.sub_by_wire(&s, |_| ())) {
                     Some(id) => self.enqueue(id, SubEvent::Refused(code, message)),

@@ -4,7 +4,7 @@ use proptest::prelude::*;
 use shipwatch_model::protocol::{
     decode_client, decode_client_bytes, decode_client_fast, decode_server, decode_server_bytes,
     decode_server_fast, encode, Change, ClientFrame, ClientMessage, DecodeError, ErrorCode, Limits,
-    ServerFrame, ServerMessage, Snapshot, Topic,
+    LineBatch, ServerFrame, ServerMessage, Snapshot, Topic,
 };
 use shipwatch_model::{
     Deployment, DeploymentStatus, Environment, EnvironmentSummary, Instance, LogLevel, LogLine,
@@ -399,6 +399,68 @@ proptest! {
         }
     }
 
+    /// Any lines, sent as `line` changes of one delta or as `lines` frames (a frame per run of
+    /// consecutive numbers), decode to the same lines with the same sequence numbers, through
+    /// the strict reader (the app's) and the generic decoder alike.
+    #[test]
+    fn lines_frames_and_line_changes_decode_to_the_same_lines(
+        runs in prop::collection::vec(line_run(), 1..4),
+        seq in 0u64..u64::MAX / 2,
+        pretty in any::<bool>(),
+    ) {
+        let lines: Vec<LogLine> = runs.concat();
+        let as_text = |f: &ServerFrame| if pretty {
+            serde_json::to_string_pretty(f).unwrap()
+        } else {
+            encode(f)
+        };
+        let delta = ServerFrame::new(ServerMessage::Delta {
+            sub: "s".into(),
+            seq,
+            changes: lines.iter().cloned().map(Change::Line).collect(),
+        });
+        let mut from_delta = Vec::new();
+        match decode_server_fast(&as_text(&delta)).map(|f| f.msg) {
+            Some(ServerMessage::Delta { seq, changes, .. }) => {
+                for (i, c) in changes.into_iter().enumerate() {
+                    let Change::Line(l) = c else { panic!("not a line") };
+                    from_delta.push((seq + i as u64, l));
+                }
+            }
+            other => prop_assert!(false, "delta decoded as {:?}", other),
+        }
+        let mut from_lines = Vec::new();
+        let mut next = seq;
+        for batch in LineBatch::runs(&lines) {
+            let k = batch.len() as u64;
+            let frame = ServerFrame::new(ServerMessage::Lines { sub: "s".into(), seq: next, lines: batch });
+            let text = as_text(&frame);
+            let fast = decode_server_fast(&text);
+            prop_assert_eq!(fast.as_ref(), Some(&frame), "{}", text);
+            prop_assert_eq!(serde_json::from_str::<ServerFrame>(&text).ok(), Some(frame), "{}", text);
+            let Some(ServerMessage::Lines { seq, lines, .. }) = fast.map(|f| f.msg) else {
+                unreachable!()
+            };
+            from_lines.extend(lines.into_lines().into_iter().enumerate().map(|(i, l)| (seq + i as u64, l)));
+            next += k;
+        }
+        prop_assert_eq!(&from_lines, &from_delta);
+        let sent: Vec<(u64, LogLine)> = (seq..).zip(lines).collect();
+        prop_assert_eq!(from_lines, sent);
+    }
+
+    /// `lines` frames cut, spliced and edited: the strict reader agrees with the generic
+    /// decoder wherever it answers, and refuses columns that disagree as it does.
+    #[test]
+    fn mangled_lines_frames_decode_as_the_frame_types_do(text in mangled(
+        (text(), any::<u64>(), line_run()).prop_map(|(sub, seq, lines)| {
+            let lines = LineBatch::runs(&lines).remove(0);
+            encode(&ServerFrame::new(ServerMessage::Lines { sub, seq, lines }))
+        })
+    )) {
+        decodes_as_the_frame_types_do(&text)?;
+    }
+
     /// Mangled client frames: the client frames' strict reader agrees wherever it answers.
     #[test]
     fn mangled_client_frames_decode_as_the_frame_types_do(text in mangled(client_frame().prop_map(|f| encode(&f)))) {
@@ -496,6 +558,54 @@ prop_compose! {
     }
 }
 
+/// Consecutive lines from any number, stages in runs or alternating, hints here and there,
+/// timestamps that go forward, stay or go back (by any amount).
+fn line_run() -> impl Strategy<Value = Vec<LogLine>> {
+    let stage =
+        prop_oneof![3 => Just("build".to_string()), 1 => Just("deploy".to_string()), 1 => text()];
+    let ts = prop_oneof![3 => 0u64..2_000, 1 => any::<u64>()];
+    let level = word(
+        &[LogLevel::Info, LogLevel::Warning, LogLevel::Error],
+        LogLevel::Unknown,
+    );
+    let one = (
+        stage,
+        ts,
+        level,
+        text(),
+        prop::option::weighted(0.2, text()),
+    );
+    (
+        any::<u64>(),
+        any::<u64>(),
+        prop::collection::vec(one, 1..12),
+    )
+        .prop_map(|(n, ts0, parts)| {
+            let n = n.min(u64::MAX - 12);
+            let mut ts = ts0;
+            parts
+                .into_iter()
+                .enumerate()
+                .map(|(i, (stage, step, level, text, hint))| {
+                    // Small steps forward mostly, any value now and then.
+                    ts = if step < 2_000 {
+                        ts.wrapping_add(step)
+                    } else {
+                        step
+                    };
+                    LogLine {
+                        n: n + i as u64,
+                        ts,
+                        stage,
+                        level,
+                        text,
+                        hint,
+                    }
+                })
+                .collect()
+        })
+}
+
 fn change() -> impl Strategy<Value = Change> {
     prop_oneof![
         4 => service().prop_map(Change::ServiceUpsert),
@@ -525,8 +635,10 @@ fn snapshot() -> impl Strategy<Value = Snapshot> {
         2 => environment().prop_map(|environment| Snapshot::Environment { environment }),
         1 => prop::collection::vec(environment_summary(), 0..4)
             .prop_map(|environments| Snapshot::Environments { environments }),
-        1 => (text(), prop::option::of(text()), deployment())
-            .prop_map(|(env, service, deployment)| Snapshot::Logs { env, service, deployment }),
+        1 => (text(), prop::option::of(text()), deployment(), prop::option::of(any::<u64>()))
+            .prop_map(|(env, service, deployment, line_count)| {
+                Snapshot::Logs { env, service, deployment, line_count }
+            }),
     ]
 }
 
@@ -557,9 +669,14 @@ fn server_frame() -> impl Strategy<Value = ServerFrame> {
         prop::option::of(text()),
     )
         .prop_map(|(code, message, sub)| ServerMessage::Error { code, message, sub });
+    let lines = (text(), any::<u64>(), line_run()).prop_map(|(sub, seq, lines)| {
+        let lines = LineBatch::runs(&lines).remove(0);
+        ServerMessage::Lines { sub, seq, lines }
+    });
     prop_oneof![
         6 => delta,
         4 => snapshot,
+        3 => lines,
         1 => hello,
         1 => error,
         1 => (text(), any::<u64>()).prop_map(|(sub, seq)| ServerMessage::Resumed { sub, seq }),
@@ -607,6 +724,20 @@ fn mangled(frames: impl Strategy<Value = String>) -> impl Strategy<Value = Strin
         ",\"reason\":null",
         ",\"deployment\":null",
         ",\"n\":1",
+        ",\"ts\":[1,-1]",
+        ",\"level\":\"i\"",
+        ",\"text\":[\"a\"]",
+        ",\"stage\":[[\"a\",1]]",
+        ",\"hint\":[[0,\"a\"]]",
+        ",\"hint\":[]",
+        ",\"lines\":{}",
+        ",\"type\":\"lines\"",
+        ",\"line_count\":3",
+        "[\"a\",0]",
+        "[0,\"a\",1]",
+        "-9223372036854775808",
+        "-9223372036854775809",
+        "9223372036854775808",
         ",\"changes\":[]",
         ",\"data\":{}",
         ",\"op\":\"deployment\"",
@@ -682,6 +813,44 @@ fn mangled(frames: impl Strategy<Value = String>) -> impl Strategy<Value = Strin
             }
             String::from_utf8_lossy(&bytes).into_owned()
         })
+}
+
+/// Columns that disagree make an invalid frame for both decoders; a batch after a resend
+/// skips what was applied, hints and stage runs included.
+#[test]
+fn lines_frames_with_disagreeing_columns_are_invalid() {
+    let ok = r#"{"v":1,"type":"lines","sub":"s","seq":9,"lines":{"n":4,"ts":[100,0,-5],"stage":[["build",2],["deploy",1]],"level":"iwe","text":["a","b","c"],"hint":[[2,"h"]]}}"#;
+    let frame = decode_server(ok, LIMIT).expect("valid");
+    assert_eq!(decode_server_fast(ok), Some(frame.clone()));
+    let ServerMessage::Lines { mut lines, .. } = frame.msg else {
+        panic!("not lines")
+    };
+    assert_eq!(lines.ts, [100, 100, 95]);
+    lines.skip(2);
+    let left = lines.into_lines();
+    assert_eq!(left.len(), 1);
+    assert_eq!(
+        (
+            left[0].n,
+            left[0].ts,
+            left[0].stage.as_str(),
+            left[0].hint.as_deref()
+        ),
+        (6, 95, "deploy", Some("h"))
+    );
+    for bad in [
+        ok.replace(r#""ts":[100,0,-5]"#, r#""ts":[100,0]"#),
+        ok.replace(r#""level":"iwe""#, r#""level":"iw""#),
+        ok.replace(r#"["build",2]"#, r#"["build",3]"#),
+        ok.replace(r#"["build",2],["deploy",1]"#, r#"["build",3],["deploy",0]"#),
+        ok.replace(r#"[[2,"h"]]"#, r#"[[3,"h"]]"#),
+        ok.replace(r#"[[2,"h"]]"#, r#"[[1,"g"],[1,"h"]]"#),
+        ok.replace(r#""n":4"#, r#""n":18446744073709551615"#),
+        r#"{"v":1,"type":"lines","sub":"s","seq":9,"lines":{"n":4,"ts":[],"stage":[],"level":"","text":[]}}"#.to_string(),
+    ] {
+        assert!(decode_server_fast(&bad).is_none(), "{bad}");
+        assert!(matches!(decode_server(&bad, LIMIT), Err(DecodeError::Invalid(_))), "{bad}");
+    }
 }
 
 #[test]

@@ -85,6 +85,10 @@ fn server_name(f: &ServerFrame) -> Vec<String> {
             }
             names
         }
+        ServerMessage::Lines { lines, .. } => {
+            assert!(!lines.is_empty(), "a lines frame never holds zero lines");
+            vec!["server:lines".into()]
+        }
         ServerMessage::Unsubscribed { .. } => vec!["server:unsubscribed".into()],
         ServerMessage::Ping { .. } => vec!["server:ping".into()],
         ServerMessage::Pong { .. } => vec!["server:pong".into()],
@@ -140,6 +144,7 @@ fn every_json_example_round_trips_and_every_frame_has_one() {
         "server:snapshot",
         "server:resumed",
         "server:delta",
+        "server:lines",
         "server:unsubscribed",
         "server:ping",
         "server:pong",

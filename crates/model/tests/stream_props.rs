@@ -70,6 +70,7 @@ impl Server {
                     started_at: 1,
                     finished_at: None,
                 },
+                line_count: Some(self.lines.len() as u64),
             },
         })];
         let all: Vec<Change> = self.lines.iter().cloned().map(Change::Line).collect();

@@ -343,6 +343,7 @@ impl State {
                 env: env.clone(),
                 service: service.clone(),
                 deployment: header.clone(),
+                line_count: None,
             },
         };
         let data: Arc<str> = encode(&snap).into();

@@ -282,6 +282,7 @@ async fn logs_topic_resumes_and_lines_have_no_gap_or_duplicate() {
                     env,
                     service,
                     deployment,
+                    ..
                 },
             ..
         } => {

@@ -59,11 +59,12 @@ impl DecodeError {
 pub const CLIENT_TYPES: [&str; 4] = ["subscribe", "unsubscribe", "ping", "pong"];
 
 /// Frame types a server may send.
-pub const SERVER_TYPES: [&str; 8] = [
+pub const SERVER_TYPES: [&str; 9] = [
     "hello",
     "snapshot",
     "resumed",
     "delta",
+    "lines",
     "unsubscribed",
     "ping",
     "pong",

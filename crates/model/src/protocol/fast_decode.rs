@@ -13,7 +13,8 @@
 //! its first field (the server writes it first).
 
 use super::json_cursor::Cursor;
-use super::{Change, ErrorCode, Limits, ServerFrame, ServerMessage, Snapshot, VERSION};
+use super::line_batch::{levels_of, Columns};
+use super::{Change, ErrorCode, Limits, LineBatch, ServerFrame, ServerMessage, Snapshot, VERSION};
 use crate::{Deployment, Environment, EnvironmentSummary, Instance, LogLine, Service};
 
 /// The fields of every server frame type, as read.
@@ -24,6 +25,7 @@ struct Fields {
     sub: Option<Option<String>>,
     seq: Option<u64>,
     changes: Option<Vec<Change>>,
+    lines: Option<LineBatch>,
     data: Option<Snapshot>,
     server: Option<String>,
     limits: Option<Limits>,
@@ -42,6 +44,7 @@ pub fn decode(text: &str) -> Option<ServerFrame> {
         "sub" => set(&mut f.sub, c.nullable(Cursor::owned)),
         "seq" => set(&mut f.seq, c.uint()),
         "changes" => set(&mut f.changes, c.array(change)),
+        "lines" => set(&mut f.lines, line_batch(c)),
         "data" => set(&mut f.data, snapshot(c)),
         "server" => set(&mut f.server, c.owned()),
         "limits" => set(&mut f.limits, limits(c)),
@@ -73,6 +76,11 @@ pub fn decode(text: &str) -> Option<ServerFrame> {
             sub: sub?,
             seq: f.seq?,
             changes: f.changes?,
+        },
+        "lines" => ServerMessage::Lines {
+            sub: sub?,
+            seq: f.seq?,
+            lines: f.lines?,
         },
         "unsubscribed" => ServerMessage::Unsubscribed { sub: sub? },
         "ping" => ServerMessage::Ping { nonce: f.nonce? },
@@ -188,7 +196,7 @@ fn removed_id(c: &mut Cursor<'_>) -> Option<String> {
 /// The `data` of a snapshot, whatever its kind.
 fn snapshot(c: &mut Cursor<'_>) -> Option<Snapshot> {
     let (mut kind, mut environments, mut environment) = (None, None, None);
-    let (mut env, mut service, mut last) = (None, None, None);
+    let (mut env, mut service, mut last, mut count) = (None, None, None, None);
     c.object(false, |c, key| match key {
         "kind" => set(&mut kind, c.owned()),
         "environments" => set(
@@ -199,6 +207,7 @@ fn snapshot(c: &mut Cursor<'_>) -> Option<Snapshot> {
         "env" => set(&mut env, c.owned()),
         "service" => set(&mut service, c.nullable(Cursor::owned)),
         "deployment" => set(&mut last, deployment(c, false)),
+        "line_count" => set(&mut count, c.nullable(Cursor::uint)),
         _ => c.skip(),
     })?;
     Some(match kind?.as_str() {
@@ -212,6 +221,7 @@ fn snapshot(c: &mut Cursor<'_>) -> Option<Snapshot> {
             env: env?,
             service: service.flatten(),
             deployment: last?,
+            line_count: count.flatten(),
         },
         _ => return None,
     })
@@ -348,6 +358,43 @@ fn log_line(c: &mut Cursor<'_>) -> Option<LogLine> {
         level: level?,
         text: text?,
         hint: hint.flatten(),
+    })
+}
+
+/// The columns of a `lines` frame, checked against each other as the generic decoder does.
+fn line_batch(c: &mut Cursor<'_>) -> Option<LineBatch> {
+    let (mut n, mut ts, mut stage, mut level) = Default::default();
+    let (mut text, mut hint) = Default::default();
+    c.object(false, |c, key| match key {
+        "n" => set(&mut n, c.uint()),
+        "ts" => set(&mut ts, ts_column(c)),
+        "stage" => set(&mut stage, c.array(|c| c.tuple2(Cursor::owned, u32_of))),
+        "level" => set(&mut level, c.string().map(|s| levels_of(&s))),
+        "text" => set(&mut text, c.array(Cursor::owned)),
+        "hint" => set(&mut hint, c.array(|c| c.tuple2(u32_of, Cursor::owned))),
+        _ => c.skip(),
+    })?;
+    LineBatch::try_from(Columns {
+        n: n?,
+        ts: ts?,
+        stage: stage?,
+        level: level?,
+        text: text?,
+        hint: hint.unwrap_or_default(),
+    })
+    .ok()
+}
+
+/// The first timestamp, then differences to the previous one.
+fn ts_column(c: &mut Cursor<'_>) -> Option<Vec<u64>> {
+    let mut prev: Option<u64> = None;
+    c.array(|c| {
+        let ts = match prev {
+            None => c.uint()?,
+            Some(p) => super::line_batch::ts_column::apply(p, c.int()?),
+        };
+        prev = Some(ts);
+        Some(ts)
     })
 }
 

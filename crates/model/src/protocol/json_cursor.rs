@@ -136,6 +136,37 @@ impl<'a> Cursor<'a> {
         (digits > 0 && !leading_zero && !fraction).then_some(n)
     }
 
+    /// A signed integer written plainly that fits in an `i64`; not `-0` (serde_json may
+    /// read it otherwise).
+    pub(super) fn int(&mut self) -> Option<i64> {
+        if self.next_byte()? != b'-' {
+            return self.uint().and_then(|n| i64::try_from(n).ok());
+        }
+        self.pos += 1;
+        if !matches!(self.peek(), Some(b'0'..=b'9')) {
+            return None;
+        }
+        let n = self.uint()?;
+        if n == 0 {
+            return None;
+        }
+        i64::try_from(-i128::from(n)).ok()
+    }
+
+    /// A two-element array, its elements read by `a` and `b`.
+    pub(super) fn tuple2<A, B>(
+        &mut self,
+        a: impl FnOnce(&mut Self) -> Option<A>,
+        b: impl FnOnce(&mut Self) -> Option<B>,
+    ) -> Option<(A, B)> {
+        self.expect(b'[')?;
+        let first = a(self)?;
+        self.expect(b',')?;
+        let second = b(self)?;
+        self.expect(b']')?;
+        Some((first, second))
+    }
+
     /// `true` or `false`.
     pub(super) fn boolean(&mut self) -> Option<bool> {
         self.next_byte()?;

@@ -23,6 +23,15 @@ pub struct Limits {
 /// lines (and never over `max_server_frame_bytes`).
 pub const MAX_LINES_PER_DELTA: usize = 500;
 
+/// Most log lines one `lines` frame carries (subscriptions with `line_batches`).
+pub const MAX_LINES_PER_BATCH: usize = 4_096;
+
+/// About the most bytes of line columns one `lines` frame carries (past its first line): a
+/// history goes out in fewer, larger frames than deltas (each frame costs a client a message
+/// event, a copy and a decode), and a socket's write buffer, which keeps the size of the
+/// largest frame it sent, stays at a quarter of a megabyte.
+pub const MAX_LINES_BATCH_BYTES: usize = 256 * 1024;
+
 /// Longest log line text the server sends, in bytes; longer lines are cut at a character
 /// boundary and end with `…`.
 pub const MAX_LINE_TEXT_BYTES: usize = 8 * 1024;

@@ -1,6 +1,6 @@
 //! Frames the server sends to the app.
 
-use super::{Limits, SubId, VERSION};
+use super::{Limits, LineBatch, SubId, VERSION};
 use crate::{Deployment, Environment, EnvironmentSummary, Instance, LogLine, Service};
 use serde::{Deserialize, Serialize};
 
@@ -60,6 +60,17 @@ pub enum ServerMessage {
         /// The changes, in order.
         changes: Vec<Change>,
     },
+    /// Log lines in columns, to a logs subscription that asked for them (`line_batches`):
+    /// the run's `k` lines have sequence numbers `seq` to `seq + k - 1`, as `k` `line`
+    /// changes of a delta would.
+    Lines {
+        /// Subscription id.
+        sub: SubId,
+        /// Sequence number of the first line.
+        seq: u64,
+        /// The lines.
+        lines: LineBatch,
+    },
     /// The subscription ended (answer to unsubscribe).
     Unsubscribed {
         /// Subscription id.
@@ -111,6 +122,10 @@ pub enum Snapshot {
         service: Option<String>,
         /// The deployment.
         deployment: Deployment,
+        /// How many lines the log holds at the time of the snapshot (they follow): for a
+        /// progress count while the history arrives.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        line_count: Option<u64>,
     },
 }
 
