@@ -6,13 +6,17 @@
 //!     --seconds 10 [--probes 8] [--server-pid PID] [--prefix fanout]
 //! shipwatch-loadgen resume --url ws://127.0.0.1:8080/ws --env production --clients 1000 \
 //!     [--warm-seconds 3] [--prefix resume]
+//! shipwatch-loadgen throughput --addr 127.0.0.1:8080 --deployment dep-1 [--lines N] \
+//!     [--rtt-ms 20] [--line-batches true] [--timeout-seconds 120] [--prefix log_socket]
 //! ```
 
 mod client;
 mod fanout;
 mod frame;
+mod proxy;
 mod resume;
 mod stats;
+mod throughput;
 
 use std::collections::HashMap;
 
@@ -55,6 +59,17 @@ fn main() {
             warm_seconds: num("warm-seconds", "3"),
             prefix: get("prefix", "resume"),
         })),
+        "throughput" => runtime.block_on(throughput::run(throughput::Opts {
+            addr: get("addr", "127.0.0.1:8080")
+                .parse()
+                .unwrap_or_else(|_| usage()),
+            deployment: get("deployment", "dep-1"),
+            lines: flags.get("lines").map(|_| num("lines", "0") as u64),
+            rtt: std::time::Duration::from_secs_f64(num("rtt-ms", "0") / 1000.0),
+            line_batches: get("line-batches", "false") == "true",
+            timeout: std::time::Duration::from_secs_f64(num("timeout-seconds", "120")),
+            prefix: get("prefix", "log_socket"),
+        })),
         _ => usage(),
     }
 }
@@ -62,7 +77,9 @@ fn main() {
 fn usage() -> ! {
     eprintln!(
         "usage: shipwatch-loadgen fanout|resume --url WS_URL --env ENV --clients N \
-         [--seconds S] [--probes N] [--server-pid PID] [--warm-seconds S] [--prefix NAME]"
+         [--seconds S] [--probes N] [--server-pid PID] [--warm-seconds S] [--prefix NAME]\n\
+         \x20      shipwatch-loadgen throughput --addr HOST:PORT --deployment DEP [--lines N] \
+         [--rtt-ms MS] [--line-batches true|false] [--timeout-seconds S] [--prefix NAME]"
     );
     std::process::exit(2);
 }
