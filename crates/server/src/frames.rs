@@ -3,14 +3,27 @@
 //! every subscriber that needs that frame, so fan-out costs a reference per client, not an
 //! encode or a copy.
 
-use crate::hub::Item;
+use crate::hub::{Item, LineParts};
 use axum::extract::ws::Utf8Bytes;
-use shipwatch_model::protocol::{encode, ErrorCode, Limits, ServerFrame, ServerMessage, VERSION};
+use shipwatch_model::protocol::{
+    encode, level_letter, ErrorCode, Limits, ServerFrame, ServerMessage, VERSION,
+};
+use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 
-/// Which delta a cached frame is: (subscription id as JSON, first seq, last seq, with
-/// `instance_update` changes).
-type DeltaKey = (String, u64, u64, bool);
+/// The form a run of changes is sent in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Form {
+    /// A delta of the changes' JSON.
+    Delta,
+    /// A delta, with `instance_update` changes where there are.
+    CompactDelta,
+    /// A `lines` frame (the run is lines with consecutive numbers).
+    Lines,
+}
+
+/// Which frame a cached frame is: (subscription id as JSON, first seq, last seq, form).
+type DeltaKey = (String, u64, u64, Form);
 /// Which snapshot a cached frame is: (subscription id as JSON, seq).
 type SnapshotKey = (String, u64);
 
@@ -26,19 +39,24 @@ pub struct FrameCache {
 }
 
 impl FrameCache {
-    /// The delta frame of these consecutive changes, in the form `compact` says ([`Item::text`]).
-    pub fn delta(&self, sub_json: &str, items: &[Arc<Item>], compact: bool) -> Utf8Bytes {
+    /// The frame of these consecutive changes in `form` (deltas: see [`Item::text`]).
+    pub fn run(&self, sub_json: &str, items: &[Arc<Item>], form: Form) -> Utf8Bytes {
         let first = items.first().map_or(0, |i| i.seq);
         let last = items.last().map_or(0, |i| i.seq);
         // Building under the lock: the others that need this frame wait for it, not rebuild it.
         let mut slot = self.delta.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(((s, f, l, c), frame)) = &*slot {
-            if *f == first && *l == last && *c == compact && s == sub_json {
+            if *f == first && *l == last && *c == form && s == sub_json {
                 return frame.clone();
             }
         }
-        let frame = Utf8Bytes::from(delta(sub_json, items, compact));
-        *slot = Some(((sub_json.to_string(), first, last, compact), frame.clone()));
+        let text = match form {
+            Form::Delta => delta(sub_json, items, false),
+            Form::CompactDelta => delta(sub_json, items, true),
+            Form::Lines => lines(sub_json, items),
+        };
+        let frame = Utf8Bytes::from(text);
+        *slot = Some(((sub_json.to_string(), first, last, form), frame.clone()));
         frame
     }
 
@@ -92,6 +110,74 @@ pub fn delta(sub_json: &str, items: &[Arc<Item>], compact: bool) -> String {
     out
 }
 
+/// A `lines` frame of consecutive lines (items without [`LineParts`] are left out: the
+/// caller passes lines only), spliced from the strings of their `line` changes.
+pub fn lines(sub_json: &str, items: &[Arc<Item>]) -> String {
+    let parts: Vec<(&str, &LineParts)> = items
+        .iter()
+        .filter_map(|i| Some((&*i.json, i.line.as_ref()?)))
+        .collect();
+    let seq = items.first().map_or(0, |i| i.seq);
+    let n = parts.first().map_or(0, |(_, p)| p.n);
+    let len: usize = parts.iter().map(|(_, p)| p.cost()).sum();
+    let mut out = String::with_capacity(len + sub_json.len() + 128);
+    let _ = write!(
+        out,
+        r#"{{"v":{VERSION},"type":"lines","sub":{sub_json},"seq":{seq},"lines":{{"n":{n},"ts":["#
+    );
+    let mut prev: Option<u64> = None;
+    for (_, p) in &parts {
+        match prev {
+            None => write!(out, "{}", p.ts),
+            Some(before) => write!(out, ",{}", p.ts.wrapping_sub(before) as i64),
+        }
+        .unwrap_or_default();
+        prev = Some(p.ts);
+    }
+    out.push_str(r#"],"stage":["#);
+    let mut k = 0;
+    while k < parts.len() {
+        let (json, p) = parts[k];
+        let stage = LineParts::slice(json, p.stage);
+        let run = parts[k..]
+            .iter()
+            .take_while(|(j, q)| LineParts::slice(j, q.stage) == stage)
+            .count();
+        if k > 0 {
+            out.push(',');
+        }
+        let _ = write!(out, "[{stage},{run}]");
+        k += run;
+    }
+    out.push_str(r#"],"level":""#);
+    out.extend(parts.iter().map(|(_, p)| level_letter(p.level)));
+    out.push_str(r#"","text":["#);
+    for (k, (json, p)) in parts.iter().enumerate() {
+        if k > 0 {
+            out.push(',');
+        }
+        out.push_str(LineParts::slice(json, p.text));
+    }
+    out.push(']');
+    let mut hints = parts
+        .iter()
+        .enumerate()
+        .filter_map(|(k, (json, p))| Some((k, LineParts::slice(json, p.hint?))))
+        .peekable();
+    if hints.peek().is_some() {
+        out.push_str(r#","hint":["#);
+        for (i, (k, hint)) in hints.enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            let _ = write!(out, "[{k},{hint}]");
+        }
+        out.push(']');
+    }
+    out.push_str("}}");
+    out
+}
+
 /// Any other message.
 pub fn message(msg: ServerMessage) -> String {
     encode(&ServerFrame::new(msg))
@@ -109,7 +195,64 @@ pub fn error(code: ErrorCode, message: impl Into<String>, sub: Option<&str>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shipwatch_model::protocol::{decode_server, Change};
+    use crate::hub::line_json;
+    use shipwatch_model::protocol::{decode_server, Change, LineBatch};
+    use shipwatch_model::{LogLevel, LogLine};
+
+    /// A `lines` frame spliced from the lines' JSON is the model's encoding of the same run;
+    /// and that JSON is what `encode` writes for the `line` change.
+    #[test]
+    fn spliced_lines_frames_are_the_models_lines_frames() {
+        let lines: Vec<LogLine> = [
+            ("build", LogLevel::Info, "plain", None, 1_000),
+            (
+                "build",
+                LogLevel::Warning,
+                "\"quoted\" \\ \u{1b}[31mred\u{1b}[0m é😀",
+                None,
+                1_000,
+            ),
+            ("build", LogLevel::Error, "boom", Some("do \"this\"\n"), 900),
+            ("deploy", LogLevel::Unknown, "", None, u64::MAX),
+            ("\u{0}", LogLevel::Info, "last", Some(""), 3),
+        ]
+        .into_iter()
+        .enumerate()
+        .map(|(i, (stage, level, text, hint, ts))| LogLine {
+            n: 41 + i as u64,
+            ts,
+            stage: stage.into(),
+            level,
+            text: text.into(),
+            hint: hint.map(Into::into),
+        })
+        .collect();
+        let items: Vec<Arc<Item>> = lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                let (json, parts) = line_json(l);
+                assert_eq!(json, encode(&Change::Line(l.clone())));
+                let json: Arc<str> = json.into();
+                Arc::new(Item {
+                    seq: 7 + i as u64,
+                    total_bytes: [0; 2],
+                    json,
+                    compact: None,
+                    line: Some(parts),
+                })
+            })
+            .collect();
+        let text = super::lines(&sub_json("s"), &items);
+        let frame = decode_server(&text, 1 << 20).expect("lines frame decodes");
+        let expected = ServerMessage::Lines {
+            sub: "s".into(),
+            seq: 7,
+            lines: LineBatch::runs(&lines).remove(0),
+        };
+        assert_eq!(frame.msg, expected, "{text}");
+        assert_eq!(text, encode(&ServerFrame::new(expected)));
+    }
 
     #[test]
     fn spliced_frames_decode_with_the_model() {
@@ -128,6 +271,7 @@ mod tests {
                     total_bytes: [json.len() as u64; 2],
                     json,
                     compact: None,
+                    line: None,
                 })
             })
             .collect();

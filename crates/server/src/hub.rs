@@ -9,8 +9,10 @@
 
 use crate::frames::FrameCache;
 use crate::sim::SimEvent;
-use shipwatch_model::protocol::{encode, instance_update, Change, Snapshot, Topic};
-use shipwatch_model::{rules, Deployment, Environment, EnvironmentSummary, LogLine};
+use shipwatch_model::protocol::{
+    encode, instance_update, Change, Snapshot, Topic, MAX_LINES_BATCH_BYTES, MAX_LINES_PER_BATCH,
+};
+use shipwatch_model::{rules, Deployment, Environment, EnvironmentSummary, LogLevel, LogLine};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::watch;
@@ -29,6 +31,71 @@ pub struct Item {
     /// subscriptions without and with `instance_updates`: the size of any backlog is a
     /// subtraction.
     pub total_bytes: [u64; 2],
+    /// For a `line` change: what a `lines` frame needs of it, pointing into `json`.
+    pub line: Option<LineParts>,
+}
+
+/// A log line's columns for a `lines` frame: its number, timestamp and level, and where its
+/// stage, text and hint stand, already escaped, in the `line` change's JSON (so a `lines`
+/// frame is spliced from the same text, with no second copy of the line kept).
+#[derive(Debug, Clone)]
+pub struct LineParts {
+    /// Line number.
+    pub n: u64,
+    /// Timestamp.
+    pub ts: u64,
+    /// Severity.
+    pub level: LogLevel,
+    /// The stage as a JSON string: a byte range of the change's JSON.
+    pub stage: (u32, u32),
+    /// The text as a JSON string.
+    pub text: (u32, u32),
+    /// The hint as a JSON string, if any.
+    pub hint: Option<(u32, u32)>,
+}
+
+impl LineParts {
+    /// One of this line's JSON strings (`stage`, `text`, `hint`) in `json`, the change's JSON.
+    pub fn slice(json: &str, (from, to): (u32, u32)) -> &str {
+        json.get(from as usize..to as usize).unwrap_or("\"\"")
+    }
+
+    /// Bytes this line adds to a `lines` frame, about (its text, a timestamp difference, a
+    /// level letter and separators).
+    pub fn cost(&self) -> usize {
+        (self.text.1 - self.text.0) as usize + 8
+    }
+}
+
+/// A `line` change as JSON, exactly as `encode` writes it, and where its strings stand in it.
+pub fn line_json(line: &LogLine) -> (String, LineParts) {
+    fn string(out: &mut String, s: &str) -> (u32, u32) {
+        let from = out.len() as u32;
+        out.push_str(&serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into()));
+        (from, out.len() as u32)
+    }
+    let mut out = String::with_capacity(line.text.len() + 96);
+    out.push_str(&format!(
+        r#"{{"op":"line","n":{},"ts":{},"stage":"#,
+        line.n, line.ts
+    ));
+    let stage = string(&mut out, &line.stage);
+    out.push_str(&format!(r#","level":{},"text":"#, encode(&line.level)));
+    let text = string(&mut out, &line.text);
+    let hint = line.hint.as_ref().map(|h| {
+        out.push_str(r#","hint":"#);
+        string(&mut out, h)
+    });
+    out.push('}');
+    let parts = LineParts {
+        n: line.n,
+        ts: line.ts,
+        level: line.level,
+        stage,
+        text,
+        hint,
+    };
+    (out, parts)
 }
 
 impl Item {
@@ -123,6 +190,8 @@ struct State {
     seq: u64,
     /// Bytes of JSON of every change published so far, in either form (see [`Item`]).
     total_bytes: [u64; 2],
+    /// Lines published so far (logs).
+    lines: u64,
     replay: Replay,
     data: Data,
     /// The last snapshot built, valid while `seq` has not moved: many subscribers, one encode.
@@ -153,6 +222,7 @@ impl TopicCell {
                 base: seq,
                 seq,
                 total_bytes: [0; 2],
+                lines: 0,
                 replay,
                 data,
                 cached: None,
@@ -204,6 +274,47 @@ impl TopicCell {
     /// Up to `max` changes from `from` on, and past the first at most about `max_bytes` (in
     /// the form `compact` says, see [`Item::text`]).
     pub fn read_from(&self, from: u64, max: usize, max_bytes: usize, compact: bool) -> Read {
+        self.read_while(from, compact, |items, item, bytes| {
+            let len = item.text(compact).len();
+            (len + 1, items < max && bytes + len <= max_bytes)
+        })
+    }
+
+    /// From `from` on, what one frame to a `line_batches` subscription carries: a run of
+    /// lines with consecutive numbers (at most [`MAX_LINES_PER_BATCH`] and, past the first,
+    /// about [`MAX_LINES_BATCH_BYTES`]) for a `lines` frame, or else the changes up to the
+    /// next line (at most `max` and about `max_bytes`, in the form `compact` says) for a
+    /// delta.
+    pub fn read_run(&self, from: u64, max: usize, max_bytes: usize, compact: bool) -> Read {
+        let mut first: Option<(bool, u64)> = None;
+        self.read_while(from, compact, |items, item, bytes| {
+            let (lines, last_n) = *first.get_or_insert((item.line.is_some(), 0));
+            match &item.line {
+                Some(line) if lines => {
+                    let follows = items == 0 || last_n.checked_add(1) == Some(line.n);
+                    let fits =
+                        items < MAX_LINES_PER_BATCH && bytes + line.cost() <= MAX_LINES_BATCH_BYTES;
+                    first = Some((true, line.n));
+                    (line.cost(), follows && fits)
+                }
+                None if !lines => {
+                    let len = item.text(compact).len();
+                    (len + 1, items < max && bytes + len <= max_bytes)
+                }
+                _ => (0, false),
+            }
+        })
+    }
+
+    /// The changes from `from` on while `take` (told how many were taken and their bytes so
+    /// far) says the next one fits, with its bytes; the first is always taken. `compact`: how
+    /// the backlog is weighed against the state.
+    fn read_while(
+        &self,
+        from: u64,
+        compact: bool,
+        mut take: impl FnMut(usize, &Item, usize) -> (usize, bool),
+    ) -> Read {
         let mut st = lock(&self.state);
         if from > st.seq {
             return Read::UpToDate;
@@ -218,12 +329,12 @@ impl TopicCell {
         };
         let mut items: Vec<Arc<Item>> = Vec::new();
         let mut bytes = 0;
-        for item in tail.take(max.max(1)) {
-            let len = item.text(compact).len();
-            if !items.is_empty() && bytes + len > max_bytes {
+        for item in tail {
+            let (len, fits) = take(items.len(), item, bytes);
+            if !fits && !items.is_empty() {
                 break;
             }
-            bytes += len + 1;
+            bytes += len;
             items.push(item.clone());
         }
         match items.first() {
@@ -234,8 +345,24 @@ impl TopicCell {
 
     /// Publishes `change`, and `compact`, the same change as an `instance_update`, if any.
     fn publish(st: &mut State, change: &Change, compact: Option<&Change>) {
+        let (json, line) = match change {
+            Change::Line(l) => {
+                let (json, parts) = line_json(l);
+                (json.into(), Some(parts))
+            }
+            _ => (encode(change).into(), None),
+        };
+        Self::publish_json(st, json, compact, line);
+    }
+
+    fn publish_json(
+        st: &mut State,
+        json: Arc<str>,
+        compact: Option<&Change>,
+        line: Option<LineParts>,
+    ) {
         st.seq += 1;
-        let json: Arc<str> = encode(change).into();
+        st.lines += u64::from(line.is_some());
         let compact: Option<Arc<str>> = compact.map(|c| encode(c).into());
         st.total_bytes[0] += json.len() as u64;
         st.total_bytes[1] += compact.as_ref().unwrap_or(&json).len() as u64;
@@ -244,6 +371,7 @@ impl TopicCell {
             json,
             compact,
             total_bytes: st.total_bytes,
+            line,
         });
         match &mut st.replay {
             Replay::Full(all) => all.push(item),
@@ -343,7 +471,7 @@ impl State {
                 env: env.clone(),
                 service: service.clone(),
                 deployment: header.clone(),
-                line_count: None,
+                line_count: Some(self.lines),
             },
         };
         let data: Arc<str> = encode(&snap).into();

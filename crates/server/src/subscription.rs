@@ -7,7 +7,7 @@
 //! instead (the same frame for every laggard at that moment). So a slow client costs no queue
 //! in the server, never slows the publisher or other clients, and still ends at the present.
 
-use crate::frames;
+use crate::frames::{self, Form};
 use crate::hub::{Head, Read, Start, TopicCell};
 use axum::extract::ws::Utf8Bytes;
 use shipwatch_model::protocol::{ErrorCode, ServerMessage};
@@ -79,13 +79,22 @@ impl Subscription {
         }
         // Seen before reading, so a change published after this read wakes `changed`.
         self.rx.borrow_and_update();
-        match self
-            .cell
-            .read_from(self.next_seq, MAX_BATCH, MAX_DELTA_BYTES, self.compact)
-        {
+        let read = if self.line_batches {
+            self.cell
+                .read_run(self.next_seq, MAX_BATCH, MAX_DELTA_BYTES, self.compact)
+        } else {
+            self.cell
+                .read_from(self.next_seq, MAX_BATCH, MAX_DELTA_BYTES, self.compact)
+        };
+        match read {
             Read::Items(items) => {
                 self.next_seq += items.len() as u64;
-                Next::Frame(self.cell.frames.delta(&self.sub_json, &items, self.compact))
+                let form = match (&items[0].line, self.line_batches, self.compact) {
+                    (Some(_), true, _) => Form::Lines,
+                    (_, _, true) => Form::CompactDelta,
+                    _ => Form::Delta,
+                };
+                Next::Frame(self.cell.frames.run(&self.sub_json, &items, form))
             }
             Read::Resync => {
                 tracing::debug!(sub = self.id, "far behind: fresh snapshot");

@@ -91,6 +91,18 @@ impl Client {
         .await;
     }
 
+    /// Subscribes to a log asking for `lines` frames, as the app does.
+    pub async fn subscribe_lines(&mut self, sub: &str, topic: Topic, resume_from: Option<u64>) {
+        self.send(ClientMessage::Subscribe {
+            sub: sub.into(),
+            topic,
+            resume_from,
+            instance_updates: false,
+            line_batches: true,
+        })
+        .await;
+    }
+
     /// The next frame or close, skipping server pings (answered) within 10 s.
     pub async fn next(&mut self) -> Got {
         loop {
