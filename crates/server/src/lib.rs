@@ -12,7 +12,9 @@ pub mod driver;
 pub mod frames;
 pub mod http;
 pub mod hub;
+pub mod platform;
 pub mod sim;
+pub mod store;
 pub mod subscription;
 pub mod ws;
 

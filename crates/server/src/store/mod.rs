@@ -1,0 +1,300 @@
+//! The durable store: everything sources report, kept in SQLite in the data directory.
+//!
+//! Writes go through one writer task that batches whatever arrived while its previous commit
+//! ran into one transaction, so the store takes tens of thousands of events a second without
+//! holding anyone up: [`Store::write`] only queues. An event is **acknowledged** when the
+//! transaction holding it has committed to the write-ahead log: then it survives the process
+//! being killed (`kill -9`); [`Ack::committed`] resolves at that moment. A failed write (disk
+//! full, I/O error) is retried until it succeeds; meanwhile acks wait, and [`Store::health`]
+//! says what fails.
+//!
+//! At start, [`Store::open`] loads the present state ([`Loaded`]); a file that cannot be read
+//! stops the start with an error naming it, never a silent fresh start.
+
+pub mod load;
+pub mod schema;
+mod writer;
+
+pub use load::{Loaded, LogChange, LogHistory, StoredChange, StoredDeployment, TopicMark};
+
+use crate::platform::PlatformEvent;
+use shipwatch_model::protocol::Topic;
+use shipwatch_model::LogLine;
+use sqlx::sqlite::{SqlitePool, SqlitePoolOptions};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, oneshot, watch};
+use writer::{Msg, Progress, Writer};
+
+/// Where the store lives and what it keeps.
+#[derive(Clone, Debug)]
+pub struct StoreConfig {
+    /// The data directory (created if missing); the database is [`schema::FILE_NAME`] in it.
+    pub dir: PathBuf,
+    /// Deployments kept per service, with their logs; older ones are removed, oldest first.
+    pub retain_deployments: u32,
+    /// Bytes of log text kept on disk; past it the oldest deployments' logs are removed.
+    pub max_log_bytes: u64,
+    /// Sequence number the log topics of deployments created in this run start from.
+    pub log_base: u64,
+}
+
+/// What went wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoreError {
+    /// The data directory or its file cannot be used: the server does not start.
+    Open {
+        /// The file (or directory) at fault.
+        file: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// Writing failed (disk full, I/O error); the writer retries.
+    Write(String),
+    /// Reading failed.
+    Read(String),
+    /// The store was closed.
+    Closed,
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Open { file, reason } => write!(
+                f,
+                "cannot use the data file {}: {reason}. Nothing was changed; move the file \
+                 away (or restore it from a backup) to start, or pass --ephemeral",
+                file.display()
+            ),
+            Self::Write(e) => write!(f, "writing to the store failed: {e}"),
+            Self::Read(e) => write!(f, "reading the store failed: {e}"),
+            Self::Closed => f.write_str("the store is closed"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// Resolves when the events it was given for are acknowledged (committed).
+#[derive(Debug)]
+pub struct Ack {
+    upto: u64,
+    progress: watch::Receiver<Progress>,
+}
+
+impl Ack {
+    /// Waits until the write is committed: `Ok` then. `Err` at once while the store fails to
+    /// write (the write is still pending and is retried), or if the store closed first.
+    pub async fn committed(mut self) -> Result<(), StoreError> {
+        let upto = self.upto;
+        let seen = self
+            .progress
+            .wait_for(|p| p.committed >= upto || p.error.is_some())
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        if seen.committed >= upto {
+            Ok(())
+        } else {
+            Err(StoreError::Write(seen.error.clone().unwrap_or_default()))
+        }
+    }
+}
+
+/// The store's state, for the health endpoint.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Health {
+    /// The database file.
+    pub file: String,
+    /// False while writes fail.
+    pub ok: bool,
+    /// The last write error, while writes fail.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Writes queued and not yet committed.
+    pub pending_writes: u64,
+    /// Events and log lines committed since start.
+    pub events_written: u64,
+    /// Log lines committed since start.
+    pub lines_written: u64,
+    /// Bytes of log text on disk.
+    pub log_bytes: u64,
+}
+
+/// A handle on the store; clones share it.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    file: PathBuf,
+    pool: SqlitePool,
+    /// The next write's id and the queue, under one lock so ids reach the writer in order.
+    queue: Mutex<(u64, Option<mpsc::UnboundedSender<Msg>>)>,
+    progress: watch::Receiver<Progress>,
+    writer: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+/// The key a topic's sequence number is stored under.
+pub fn topic_key(topic: &Topic) -> String {
+    match topic {
+        Topic::Environments => "environments".into(),
+        Topic::Environment { env } => format!("environment:{env}"),
+        Topic::Logs { deployment } => format!("logs:{deployment}"),
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the store in `cfg.dir`, applies pending migrations, loads the
+    /// present state and starts the writer. Errors name the file at fault.
+    pub async fn open(cfg: StoreConfig) -> Result<(Store, Loaded), StoreError> {
+        let open_err = |file: &Path, e: &dyn std::fmt::Display| StoreError::Open {
+            file: file.to_path_buf(),
+            reason: e.to_string(),
+        };
+        std::fs::create_dir_all(&cfg.dir).map_err(|e| open_err(&cfg.dir, &e))?;
+        let file = cfg.dir.join(schema::FILE_NAME);
+        if file.exists() {
+            // Opening would create nothing, but a file that is not ours must not be touched.
+            std::fs::File::open(&file).map_err(|e| open_err(&file, &e))?;
+        }
+        let pool = SqlitePoolOptions::new()
+            .min_connections(1)
+            .max_connections(4)
+            .connect_with(schema::options(&file))
+            .await
+            .map_err(|e| open_err(&file, &e))?;
+        schema::migrator()
+            .run(&pool)
+            .await
+            .map_err(|e| open_err(&file, &e))?;
+        let loaded = load::load(&pool).await.map_err(|e| open_err(&file, &e))?;
+        let mut conn = pool.acquire().await.map_err(|e| open_err(&file, &e))?;
+        // From now on the previous run's state is ours: a crash before the next clean close
+        // must be seen as one at the next start.
+        sqlx::query(
+            "INSERT INTO meta (key, value) VALUES ('clean_shutdown', '0') \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| open_err(&file, &e))?;
+        let writer = Writer::open(conn.detach(), &cfg)
+            .await
+            .map_err(|e| open_err(&file, &e))?;
+        let (progress_tx, progress) = watch::channel(Progress {
+            log_bytes: writer.log_bytes(),
+            ..Progress::default()
+        });
+        let (tx, rx) = mpsc::unbounded_channel();
+        let task = tokio::spawn(writer.run(rx, progress_tx));
+        let store = Store {
+            inner: Arc::new(Inner {
+                file,
+                pool,
+                queue: Mutex::new((0, Some(tx))),
+                progress,
+                writer: Mutex::new(Some(task)),
+            }),
+        };
+        Ok((store, loaded))
+    }
+
+    /// The database file.
+    pub fn file(&self) -> &Path {
+        &self.inner.file
+    }
+
+    /// Queues `events` for writing, in order after every earlier call. Returns at once; the
+    /// [`Ack`] resolves when they are committed.
+    pub fn write(&self, events: Arc<[PlatformEvent]>) -> Ack {
+        let mut q = self.inner.queue.lock().unwrap_or_else(|p| p.into_inner());
+        let (next, tx) = &mut *q;
+        let upto = match tx {
+            Some(tx) => {
+                *next += 1;
+                // A send fails only once the writer is gone; the ack then says so.
+                let _ = tx.send(Msg::Events { id: *next, events });
+                *next
+            }
+            None => u64::MAX,
+        };
+        Ack {
+            upto,
+            progress: self.inner.progress.clone(),
+        }
+    }
+
+    /// Waits until everything written so far is committed.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.write(Arc::from(Vec::new())).committed().await
+    }
+
+    /// What the health endpoint reports.
+    pub fn health(&self) -> Health {
+        let p = self.inner.progress.borrow().clone();
+        let sent = self.inner.queue.lock().unwrap_or_else(|p| p.into_inner()).0;
+        Health {
+            file: self.inner.file.display().to_string(),
+            ok: p.error.is_none(),
+            error: p.error,
+            pending_writes: sent.saturating_sub(p.committed),
+            events_written: p.events,
+            lines_written: p.lines,
+            log_bytes: p.log_bytes,
+        }
+    }
+
+    /// Commits what is queued, then `topics` (each environment topic's sequence number and
+    /// recent changes) and the mark of a clean shutdown, and stops the writer. Later writes
+    /// are refused.
+    pub async fn close(&self, topics: Vec<TopicMark>) -> Result<(), StoreError> {
+        let (done, result) = oneshot::channel();
+        {
+            let mut q = self.inner.queue.lock().unwrap_or_else(|p| p.into_inner());
+            let Some(tx) = q.1.take() else {
+                return Err(StoreError::Closed);
+            };
+            let _ = tx.send(Msg::Close { topics, done });
+        }
+        let result = result.await.unwrap_or(Err(StoreError::Closed));
+        let task = self
+            .inner
+            .writer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+        self.inner.pool.close().await;
+        result
+    }
+
+    /// A deployment the store keeps, if it does.
+    pub async fn deployment(&self, id: &str) -> Result<Option<StoredDeployment>, StoreError> {
+        load::deployment(&self.inner.pool, id)
+            .await
+            .map_err(|e| StoreError::Read(e.to_string()))
+    }
+
+    /// A deployment's log topic as it was published: the deployment as queued, then its
+    /// lines and status changes in order. None if the store does not keep it.
+    pub async fn log_history(&self, id: &str) -> Result<Option<LogHistory>, StoreError> {
+        load::log_history(&self.inner.pool, id)
+            .await
+            .map_err(|e| StoreError::Read(e.to_string()))
+    }
+
+    /// Up to `limit` lines of a deployment's log after line `after`, in order.
+    pub async fn log_lines(
+        &self,
+        id: &str,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<LogLine>, StoreError> {
+        load::log_lines(&self.inner.pool, id, after, limit)
+            .await
+            .map_err(|e| StoreError::Read(e.to_string()))
+    }
+}

@@ -1,0 +1,43 @@
+//! The database file, its settings and its versioned migrations.
+
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sqlx::SqlSafeStr;
+use std::path::Path;
+use std::time::Duration;
+
+/// The file the store lives in, inside the data directory.
+pub const FILE_NAME: &str = "shipwatch.db";
+
+/// The migrations, oldest first. A migration once released is never edited (its checksum is
+/// checked at start); a change to the schema is a new one.
+pub fn migrator() -> Migrator {
+    let mut m = Migrator::with_migrations(vec![Migration::new(
+        1,
+        "platform".into(),
+        MigrationType::Simple,
+        include_str!("../../migrations/0001_platform.sql").into_sql_str(),
+        false,
+    )]);
+    // One process owns a data directory; the advisory lock would only cost a round trip.
+    m.locking = false;
+    m
+}
+
+/// How every connection to the file is opened. WAL lets the log download and the start-up
+/// load read while the writer writes; `synchronous = NORMAL` makes a commit durable against
+/// the process being killed (the commit is in the WAL file when it returns) and leaves the
+/// fsync to checkpoints, so a power cut may lose the last commits but never corrupts the file.
+pub fn options(file: &Path) -> SqliteConnectOptions {
+    SqliteConnectOptions::new()
+        .filename(file)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(Duration::from_secs(5))
+        .foreign_keys(false)
+        // The writer's statements are few and repeated; logs pages too.
+        .statement_cache_capacity(64)
+        // 64 MiB of page cache: the writer touches the end of many logs at once.
+        .pragma("cache_size", "-65536")
+}

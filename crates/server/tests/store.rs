@@ -1,0 +1,517 @@
+//! The store on a real SQLite file in a temporary directory: every kind of event round-trips,
+//! a reopened store has everything and goes on numbering, retention removes the oldest
+//! deployments with their logs, and a file that is not a database stops the start with an
+//! error naming it.
+
+use shipwatch_model::{
+    Deployment, DeploymentStatus, Instance, LogLevel, LogLine, RunningStatus, Service, ServiceKind,
+};
+use shipwatch_server::platform::PlatformEvent;
+use shipwatch_server::store::{
+    Loaded, LogChange, Store, StoreConfig, StoreError, StoredChange, TopicMark,
+};
+use std::path::Path;
+use std::sync::Arc;
+
+fn config(dir: &Path) -> StoreConfig {
+    StoreConfig {
+        dir: dir.to_path_buf(),
+        retain_deployments: 50,
+        max_log_bytes: 2 << 30,
+        log_base: 1_000_000,
+    }
+}
+
+async fn open(cfg: StoreConfig) -> (Store, Loaded) {
+    Store::open(cfg).await.expect("the store opens")
+}
+
+async fn write(store: &Store, events: Vec<PlatformEvent>) {
+    store
+        .write(Arc::from(events))
+        .committed()
+        .await
+        .expect("committed");
+}
+
+fn instance(name: &str, status: RunningStatus) -> Instance {
+    Instance {
+        name: name.into(),
+        status,
+        version: "v1".into(),
+        restarts: 0,
+        reason: None,
+        message: None,
+        started_at: Some(1_000),
+    }
+}
+
+fn deployment(id: &str, status: DeploymentStatus, at: u64) -> Deployment {
+    Deployment {
+        id: id.into(),
+        status,
+        version: "v2".into(),
+        previous_version: Some("v1".into()),
+        started_at: at,
+        finished_at: None,
+    }
+}
+
+fn service(id: &str, instances: Vec<Instance>, dep: Option<Deployment>) -> Service {
+    Service {
+        id: id.into(),
+        name: format!("The {id}"),
+        kind: ServiceKind::Application,
+        instances,
+        version: "v1".into(),
+        deployment: dep,
+    }
+}
+
+fn lines(from: u64, count: u64, stage: &str) -> Vec<LogLine> {
+    (from..from + count)
+        .map(|n| LogLine {
+            n,
+            ts: 10_000 + n,
+            stage: stage.into(),
+            level: if n % 7 == 0 {
+                LogLevel::Error
+            } else {
+                LogLevel::Info
+            },
+            text: format!("line {n} \u{1b}[32mok\u{1b}[0m ünïcødé"),
+            hint: (n % 7 == 0).then(|| format!("hint for {n}")),
+        })
+        .collect()
+}
+
+fn queued(env: &str, svc: &str, id: &str, at: u64) -> PlatformEvent {
+    PlatformEvent::DeploymentQueued {
+        env: env.into(),
+        service: Some(svc.into()),
+        deployment: deployment(id, DeploymentStatus::Queued, at),
+    }
+}
+
+fn log(id: &str, lines: Vec<LogLine>) -> PlatformEvent {
+    PlatformEvent::LogAppended {
+        deployment: id.into(),
+        lines,
+    }
+}
+
+#[tokio::test]
+async fn every_event_kind_round_trips_through_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, loaded) = open(config(dir.path())).await;
+    assert!(loaded.fresh && loaded.clean && loaded.environments.is_empty());
+    let dep = deployment("dep-1", DeploymentStatus::Queued, 5_000);
+    let building = Deployment {
+        status: DeploymentStatus::Building,
+        ..dep.clone()
+    };
+    let done = Deployment {
+        status: DeploymentStatus::DeploymentOk,
+        finished_at: Some(9_000),
+        ..dep.clone()
+    };
+    let mut crashed = instance("api-2", RunningStatus::Error);
+    crashed.reason = Some("OOMKilled".into());
+    crashed.message = Some("Container exceeded its memory limit".into());
+    crashed.restarts = 4;
+    write(
+        &store,
+        vec![
+            PlatformEvent::EnvironmentChanged {
+                id: "production".into(),
+                name: "Prod".into(),
+            },
+            PlatformEvent::EnvironmentChanged {
+                id: "staging".into(),
+                name: "Staging".into(),
+            },
+            PlatformEvent::EnvironmentChanged {
+                id: "production".into(),
+                name: "Production".into(),
+            },
+            PlatformEvent::ServiceChanged {
+                env: "staging".into(),
+                service: service("web", vec![], None),
+            },
+            PlatformEvent::ServiceChanged {
+                env: "production".into(),
+                service: service(
+                    "api",
+                    vec![
+                        instance("api-1", RunningStatus::Running),
+                        instance("api-2", RunningStatus::Running),
+                        instance("api-3", RunningStatus::Running),
+                    ],
+                    None,
+                ),
+            },
+            PlatformEvent::ServiceChanged {
+                env: "production".into(),
+                service: service("db", vec![instance("db-1", RunningStatus::Running)], None),
+            },
+            queued("production", "api", "dep-1", 5_000),
+            PlatformEvent::DeploymentStage {
+                deployment: "dep-1".into(),
+                stage: "build".into(),
+                at: 5_100,
+            },
+            PlatformEvent::DeploymentStatus {
+                deployment: building.clone(),
+            },
+            log("dep-1", lines(1, 3, "build")),
+        ],
+    )
+    .await;
+    // A second write: instance events on top of the whole service, the end of the deployment,
+    // and removals.
+    write(
+        &store,
+        vec![
+            PlatformEvent::InstanceChanged {
+                env: "production".into(),
+                service: "api".into(),
+                instance: crashed.clone(),
+                exit_code: Some(137),
+            },
+            PlatformEvent::InstanceChanged {
+                env: "production".into(),
+                service: "api".into(),
+                instance: instance("api-4", RunningStatus::Starting),
+                exit_code: None,
+            },
+            PlatformEvent::InstanceRemoved {
+                env: "production".into(),
+                service: "api".into(),
+                name: "api-1".into(),
+            },
+            PlatformEvent::DeploymentStage {
+                deployment: "dep-1".into(),
+                stage: "deploy".into(),
+                at: 8_000,
+            },
+            log("dep-1", lines(4, 2, "deploy")),
+            PlatformEvent::DeploymentStatus {
+                deployment: done.clone(),
+            },
+            PlatformEvent::ServiceChanged {
+                env: "production".into(),
+                service: service(
+                    "web",
+                    vec![instance("web-1", RunningStatus::Running)],
+                    Some(done.clone()),
+                ),
+            },
+            PlatformEvent::ServiceRemoved {
+                env: "production".into(),
+                service: "db".into(),
+            },
+            PlatformEvent::EnvironmentRemoved {
+                id: "staging".into(),
+            },
+        ],
+    )
+    .await;
+    store.close(Vec::new()).await.expect("closes");
+
+    let (store, loaded) = open(config(dir.path())).await;
+    assert!(!loaded.fresh && loaded.clean);
+    assert_eq!(loaded.environments.len(), 1, "staging was removed");
+    let prod = &loaded.environments[0];
+    assert_eq!(
+        (prod.id.as_str(), prod.name.as_str()),
+        ("production", "Production")
+    );
+    let ids: Vec<&str> = prod.services.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, ["api", "web"], "in order of appearance, db removed");
+    let api = &prod.services[0];
+    let names: Vec<&str> = api.instances.iter().map(|i| i.name.as_str()).collect();
+    assert_eq!(names, ["api-2", "api-3", "api-4"]);
+    assert_eq!(api.instances[0], crashed);
+    assert_eq!(api.instances[2].status, RunningStatus::Starting);
+    assert_eq!(prod.services[1].deployment.as_ref(), Some(&done));
+    assert_eq!(prod.services[1].name, "The web");
+
+    assert_eq!(loaded.deployments.len(), 1);
+    let d = &loaded.deployments[0];
+    assert_eq!(d.deployment, done);
+    assert_eq!(
+        (d.env.as_str(), d.service.as_deref()),
+        ("production", Some("api"))
+    );
+    assert_eq!(d.stage.as_deref(), Some("deploy"));
+    assert_eq!(
+        (d.log_lines, d.log_base, d.log_removed),
+        (5, 1_000_000, false)
+    );
+
+    let h = store.log_history("dep-1").await.unwrap().expect("kept");
+    assert_eq!(
+        h.header, dep,
+        "the snapshot's header is the deployment as queued"
+    );
+    assert_eq!(h.base, 1_000_000);
+    let expected = vec![
+        LogChange::Status(building),
+        LogChange::Line(lines(1, 1, "build").remove(0)),
+        LogChange::Line(lines(2, 1, "build").remove(0)),
+        LogChange::Line(lines(3, 1, "build").remove(0)),
+        LogChange::Line(lines(4, 1, "deploy").remove(0)),
+        LogChange::Line(lines(5, 1, "deploy").remove(0)),
+        LogChange::Status(done),
+    ];
+    assert_eq!(
+        h.changes, expected,
+        "statuses interleaved where they happened"
+    );
+    assert_eq!(
+        store.log_lines("dep-1", 3, 10).await.unwrap(),
+        lines(4, 2, "deploy")
+    );
+    assert!(store.log_history("dep-404").await.unwrap().is_none());
+    store.close(Vec::new()).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_reopened_store_goes_on_where_it_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = open(config(dir.path())).await;
+    write(
+        &store,
+        vec![
+            PlatformEvent::EnvironmentChanged {
+                id: "production".into(),
+                name: "Production".into(),
+            },
+            queued("production", "api", "dep-1", 1_000),
+            log("dep-1", lines(1, 1_000, "build")),
+        ],
+    )
+    .await;
+    let marks = vec![TopicMark {
+        topic: "environment:production".into(),
+        seq: 42,
+        changes: vec![
+            StoredChange {
+                seq: 41,
+                json: r#"{"op":"service_removed","id":"x"}"#.into(),
+                compact: None,
+            },
+            StoredChange {
+                seq: 42,
+                json: r#"{"op":"service_upsert"}"#.into(),
+                compact: Some(r#"{"op":"instance_update"}"#.into()),
+            },
+        ],
+    }];
+    store.close(marks.clone()).await.unwrap();
+    assert!(
+        store
+            .write(Arc::from(Vec::new()))
+            .committed()
+            .await
+            .is_err(),
+        "a closed store refuses writes"
+    );
+
+    // Reopened after a clean close: topics as they stood; the log goes on from line 1,001
+    // and the next run's deployments keep their own log base.
+    let mut cfg = config(dir.path());
+    cfg.log_base = 2_000_000;
+    let (store, loaded) = open(cfg.clone()).await;
+    assert!(loaded.clean);
+    assert_eq!(loaded.topics, marks);
+    assert_eq!(loaded.deployments[0].log_lines, 1_000);
+    write(
+        &store,
+        vec![
+            log("dep-1", lines(1_001, 5, "deploy")),
+            queued("production", "api", "dep-2", 2_000),
+            log("dep-2", lines(1, 2, "build")),
+        ],
+    )
+    .await;
+    // Dropped without a close: the next start knows the previous run did not end cleanly
+    // (and so trusts no topic position), but every acknowledged write is there.
+    drop(store);
+    let (store, loaded) = open(cfg).await;
+    assert!(!loaded.clean && loaded.topics.is_empty());
+    let by_id = |id: &str| {
+        loaded
+            .deployments
+            .iter()
+            .find(|d| d.deployment.id == id)
+            .cloned()
+            .expect("kept")
+    };
+    assert_eq!(by_id("dep-1").log_lines, 1_005);
+    assert_eq!(by_id("dep-1").log_base, 1_000_000);
+    assert_eq!(by_id("dep-2").log_base, 2_000_000);
+    assert!(by_id("dep-2").ordinal > by_id("dep-1").ordinal);
+    let h = store.log_history("dep-1").await.unwrap().unwrap();
+    let ns: Vec<u64> = h
+        .changes
+        .iter()
+        .filter_map(|c| match c {
+            LogChange::Line(l) => Some(l.n),
+            LogChange::Status(_) => None,
+        })
+        .collect();
+    assert_eq!(
+        ns,
+        (1..=1_005).collect::<Vec<_>>(),
+        "every line once, in order"
+    );
+    store.close(Vec::new()).await.unwrap();
+}
+
+#[tokio::test]
+async fn retention_removes_the_oldest_deployments_with_their_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.retain_deployments = 3;
+    let (store, _) = open(cfg.clone()).await;
+    for k in 1..=5u64 {
+        let id = format!("api-{k}");
+        write(
+            &store,
+            vec![
+                queued("production", "api", &id, k * 1_000),
+                log(&id, lines(1, 10, "build")),
+            ],
+        )
+        .await;
+    }
+    write(
+        &store,
+        vec![
+            queued("production", "web", "web-1", 1),
+            log("web-1", lines(1, 10, "build")),
+        ],
+    )
+    .await;
+    for gone in ["api-1", "api-2"] {
+        assert!(store.deployment(gone).await.unwrap().is_none(), "{gone}");
+        assert!(store.log_lines(gone, 0, 100).await.unwrap().is_empty());
+        assert!(store.log_history(gone).await.unwrap().is_none());
+    }
+    for kept in ["api-3", "api-4", "api-5", "web-1"] {
+        assert_eq!(
+            store.log_lines(kept, 0, 100).await.unwrap().len(),
+            10,
+            "{kept}"
+        );
+    }
+    store.close(Vec::new()).await.unwrap();
+
+    // The log-bytes cap: with room for about two logs of 100 lines, the oldest lose their
+    // lines first; the deployments stay, marked.
+    let one_log: u64 = lines(1, 100, "build")
+        .iter()
+        .map(|l| {
+            (l.text.len() + l.stage.len() + l.hint.as_ref().map_or(0, String::len) + 24) as u64
+        })
+        .sum();
+    cfg.max_log_bytes = one_log * 2 + one_log / 2;
+    let (store, _) = open(cfg).await;
+    assert!(store.health().log_bytes > 0);
+    for k in 1..=3u64 {
+        let id = format!("big-{k}");
+        write(
+            &store,
+            vec![
+                queued("staging", "worker", &id, k),
+                log(&id, lines(1, 100, "build")),
+            ],
+        )
+        .await;
+    }
+    let health = store.health();
+    assert!(health.ok, "{health:?}");
+    assert!(health.log_bytes <= one_log * 2 + one_log / 2, "{health:?}");
+    let big1 = store.deployment("big-1").await.unwrap().expect("kept");
+    assert!(big1.log_removed && big1.log_bytes == 0);
+    assert!(store.log_lines("big-1", 0, 10).await.unwrap().is_empty());
+    assert!(store.log_history("big-1").await.unwrap().unwrap().removed);
+    for kept in ["big-2", "big-3"] {
+        assert_eq!(
+            store.log_lines(kept, 0, 1_000).await.unwrap().len(),
+            100,
+            "{kept}"
+        );
+    }
+    store.close(Vec::new()).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_file_that_is_not_a_database_stops_the_start_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("shipwatch.db");
+    std::fs::write(
+        &file,
+        b"this is not a database, and it must not be replaced".repeat(100),
+    )
+    .unwrap();
+    let before = std::fs::read(&file).unwrap();
+    let err = Store::open(config(dir.path()))
+        .await
+        .err()
+        .expect("refused");
+    let StoreError::Open { file: named, .. } = &err else {
+        panic!("expected an open error, got {err:?}");
+    };
+    assert_eq!(named, &file);
+    let msg = err.to_string();
+    assert!(msg.contains(&file.display().to_string()), "{msg}");
+    assert!(msg.contains("not a database"), "{msg}");
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        before,
+        "the file is left as it was"
+    );
+
+    // A store whose pages were damaged after a clean close.
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = open(config(dir.path())).await;
+    write(
+        &store,
+        vec![
+            PlatformEvent::EnvironmentChanged {
+                id: "production".into(),
+                name: "Production".into(),
+            },
+            queued("production", "api", "dep-1", 1),
+            log("dep-1", lines(1, 2_000, "build")),
+        ],
+    )
+    .await;
+    store.close(Vec::new()).await.unwrap();
+    let file = dir.path().join("shipwatch.db");
+    let mut bytes = std::fs::read(&file).unwrap();
+    for b in bytes[4096..].iter_mut() {
+        *b = 0x5a;
+    }
+    std::fs::write(&file, &bytes).unwrap();
+    let err = Store::open(config(dir.path()))
+        .await
+        .err()
+        .expect("refused");
+    assert!(
+        err.to_string().contains(&file.display().to_string()),
+        "{err}"
+    );
+
+    // A data directory that is a file.
+    let dir = tempfile::tempdir().unwrap();
+    let not_dir = dir.path().join("data");
+    std::fs::write(&not_dir, b"x").unwrap();
+    let err = Store::open(config(&not_dir)).await.err().expect("refused");
+    assert!(
+        err.to_string().contains(&not_dir.display().to_string()),
+        "{err}"
+    );
+}
