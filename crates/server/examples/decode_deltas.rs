@@ -12,6 +12,7 @@
 use shipwatch_model::protocol::{decode_server, Limits, ServerMessage, Topic};
 use shipwatch_server::frames;
 use shipwatch_server::hub::{Hub, HubConfig, Read};
+use shipwatch_server::platform::PlatformEvent;
 use shipwatch_server::sim::{SimConfig, Simulator};
 use shipwatch_server::subscription::{MAX_BATCH, MAX_DELTA_BYTES};
 
@@ -76,7 +77,7 @@ fn delta_stream(ticks: u64, compact: bool) -> Vec<String> {
         },
         sim.environments(),
     );
-    hub.apply(sim.take_bootstrap());
+    hub.apply(&platform(sim.take_bootstrap()));
     let topic = Topic::Environment {
         env: sim.environments()[0].id.clone(),
     };
@@ -90,11 +91,16 @@ fn delta_stream(ticks: u64, compact: bool) -> Vec<String> {
         for _ in 0..EVENTS_PER_TICK {
             events.extend(sim.random_event(now));
         }
-        hub.apply(events);
+        hub.apply(&platform(events));
         while let Read::Items(items) = cell.read_from(next, MAX_BATCH, MAX_DELTA_BYTES, compact) {
             next += items.len() as u64;
             out.push(frames::delta(&sub_json, &items, compact));
         }
     }
     out
+}
+
+/// The simulator's events as the hub takes them.
+fn platform(events: Vec<shipwatch_server::sim::SimEvent>) -> Vec<PlatformEvent> {
+    events.into_iter().map(Into::into).collect()
 }

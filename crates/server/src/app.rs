@@ -3,12 +3,13 @@
 use crate::access;
 use crate::config::Config;
 use crate::hub::Hub;
-use crate::sim::Simulator;
+use crate::ingest::Ingest;
+use crate::platform::Source;
 use axum::http::HeaderMap;
 use shipwatch_model::entities::Millis;
 use shipwatch_model::protocol::Limits;
 use std::sync::atomic::{AtomicU64, AtomicUsize};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::{watch, Notify};
 
@@ -60,9 +61,10 @@ pub struct App {
     pub limits: Limits,
     /// Topics.
     pub hub: Arc<Hub>,
-    /// The simulator; events are applied to the hub while this lock is held, so that the
-    /// driver and the HTTP actions publish in the order the simulator made them.
-    pub sim: Mutex<Simulator>,
+    /// Where platform events enter (and the store, unless ephemeral).
+    pub ingest: Arc<Ingest>,
+    /// The source that feeds it (the simulator), which the action API asks to act.
+    pub source: Arc<dyn Source>,
     /// Simulated time.
     pub clock: Clock,
     /// Becomes true at shutdown.
@@ -89,10 +91,5 @@ impl App {
             &self.cfg.allow_origins,
             self.cfg.token.as_deref(),
         )
-    }
-
-    /// The simulator, even if a panic poisoned its lock (its state stays usable).
-    pub fn sim(&self) -> MutexGuard<'_, Simulator> {
-        self.sim.lock().unwrap_or_else(|p| p.into_inner())
     }
 }

@@ -2,6 +2,7 @@
 //! knobs. Every flag is documented in `--help`.
 
 use crate::sim::{Scenario, SimConfig};
+use crate::store::StoreConfig;
 use clap::Parser;
 use shipwatch_model::protocol::Limits;
 use std::net::SocketAddr;
@@ -96,6 +97,25 @@ pub struct Config {
     #[arg(long, default_value_t = 512)]
     pub max_logs: usize,
 
+    /// Directory of the store (SQLite, created if missing): the platform, every deployment
+    /// with its history and log, and where each topic's numbering stands, kept across
+    /// restarts. `:memory:` is the same as `--ephemeral`.
+    #[arg(long, default_value = "./shipwatch-data", value_name = "DIR")]
+    pub data_dir: PathBuf,
+
+    /// Keep nothing on disk: a new simulated world at every start (demos, tests).
+    #[arg(long)]
+    pub ephemeral: bool,
+
+    /// Deployments kept in the store per service, with their logs (older ones are removed,
+    /// oldest first).
+    #[arg(long, default_value_t = 50, value_name = "N")]
+    pub retain_deployments: u32,
+
+    /// Bytes of log text kept in the store; past it the oldest deployments' logs are removed.
+    #[arg(long, default_value_t = 2 << 30, value_name = "BYTES")]
+    pub max_log_bytes: u64,
+
     /// For testing clients only: every N seconds, send every socket one malformed frame and
     /// one frame of an unknown type (0 = never). A correct client drops and counts them.
     #[arg(long, default_value_t = 0, value_name = "SECONDS")]
@@ -119,6 +139,18 @@ impl Config {
             heartbeat_ms: self.heartbeat_ms,
             idle_timeout_ms: self.idle_timeout_ms,
         }
+    }
+
+    /// Where the store lives and what it keeps, unless ephemeral; log topics of deployments
+    /// created in this run start at `log_base`.
+    pub fn store(&self, log_base: u64) -> Option<StoreConfig> {
+        let ephemeral = self.ephemeral || self.data_dir.as_os_str() == ":memory:";
+        (!ephemeral).then(|| StoreConfig {
+            dir: self.data_dir.clone(),
+            retain_deployments: self.retain_deployments,
+            max_log_bytes: self.max_log_bytes,
+            log_base,
+        })
     }
 
     /// The simulator's knobs, starting at simulated time `start`.

@@ -3,7 +3,8 @@
 
 use crate::access::Refusal;
 use crate::app::App;
-use crate::sim::{ActError, Action, Outcome};
+use crate::platform::{ActError, Action};
+use crate::store::Store;
 use crate::ws;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, Request, State};
@@ -61,14 +62,18 @@ pub fn router(app: Arc<App>) -> Router {
 }
 
 async fn health(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
+    let store_ok = app.ingest.store().is_none_or(|s| s.health().ok);
     Json(json!({
-        "status": "ok",
+        // "degraded" while the store fails to write: pages are served, history is not kept.
+        "status": if store_ok { "ok" } else { "degraded" },
         "server": format!("shipwatch-server/{}", env!("CARGO_PKG_VERSION")),
         "clients": app.clients.load(Ordering::Relaxed),
         // Websockets accepted since start (ids count from 1): tells a page that opens one
         // socket from one that opens two.
         "connections": app.conn_ids.load(Ordering::Relaxed).saturating_sub(1),
         "logs": app.hub.log_count(),
+        // Where the platform is kept, and whether writes to it succeed.
+        "store": app.ingest.store().map(|s| s.health()),
         "scenario": app.cfg.scenario.map(|s| format!("{s:?}")),
     }))
 }
@@ -76,33 +81,24 @@ async fn health(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
 /// Query of the action API.
 #[derive(Debug, serde::Deserialize)]
 pub struct ActionQuery {
-    /// How a deployment ends: `ok` (default), `build-error`, `crash-loop`.
-    outcome: Option<Outcome>,
+    /// How a deployment ends (simulator): `ok` (default), `build-error`, `crash-loop`.
+    outcome: Option<String>,
 }
 
-/// `POST /api/environments/{env}/services/{svc}/{deploy|stop|restart|cancel}`.
+/// `POST /api/environments/{env}/services/{svc}/{deploy|stop|restart|cancel}`: asks the
+/// source to act (405 if it cannot).
 async fn action(
     State(app): State<Arc<App>>,
     Path((env, svc, action)): Path<(String, String, String)>,
     Query(q): Query<ActionQuery>,
 ) -> Response {
-    let action = match action.as_str() {
-        "deploy" => Action::Deploy(q.outcome.unwrap_or(Outcome::Ok)),
-        "stop" => Action::Stop,
-        "restart" => Action::Restart,
-        "cancel" => Action::Cancel,
-        other => {
-            let msg = format!("unknown action `{other}`: use deploy, stop, restart or cancel");
-            return (StatusCode::NOT_FOUND, Json(json!({ "error": msg }))).into_response();
-        }
+    let Some(action) = Action::parse(&action, q.outcome) else {
+        let shown: String = action.chars().take(100).collect();
+        let msg = format!("unknown action `{shown}`: use deploy, stop, restart or cancel");
+        return (StatusCode::NOT_FOUND, Json(json!({ "error": msg }))).into_response();
     };
-    let now = app.clock.now();
-    let mut sim = app.sim();
-    match sim.act(&env, &svc, action, now) {
-        Ok(events) => {
-            let deployment = sim.service(&env, &svc).and_then(|s| s.deployment.clone());
-            // Published under the simulator lock: same order as the driver's events.
-            app.hub.apply(events);
+    match app.source.act(app.ingest.as_ref(), &env, &svc, &action) {
+        Ok(deployment) => {
             tracing::info!(env, svc, ?action, "action accepted");
             (
                 StatusCode::ACCEPTED,
@@ -113,7 +109,9 @@ async fn action(
         Err(e) => {
             let status = match e {
                 ActError::UnknownEnvironment | ActError::UnknownService => StatusCode::NOT_FOUND,
-                ActError::Busy(_) | ActError::NotCancellable(_) => StatusCode::CONFLICT,
+                ActError::Conflict(_) => StatusCode::CONFLICT,
+                ActError::BadRequest(_) => StatusCode::BAD_REQUEST,
+                ActError::NotSupported(_) => StatusCode::METHOD_NOT_ALLOWED,
             };
             (status, Json(json!({ "error": e.to_string() }))).into_response()
         }
@@ -148,11 +146,95 @@ async fn log_text(
         };
         return (status, Json(json!({ "error": msg }))).into_response();
     }
-    let Some(mut lines) = app.hub.log_lines(&dep) else {
-        let shown: String = dep.chars().take(200).collect();
+    let shown: String = dep.chars().take(200).collect();
+    let body = match app.ingest.store() {
+        Some(store) => match stored_log(store, &dep).await {
+            StoredLog::Kept => Some(store_chunks(store.clone(), dep.clone())),
+            StoredLog::Removed if app.hub.log_lines(&dep).is_none() => {
+                let msg = format!(
+                    "the log of deployment `{shown}` was removed: the store keeps at most \
+                     --max-log-bytes of logs, oldest first"
+                );
+                return (StatusCode::GONE, Json(json!({ "error": msg }))).into_response();
+            }
+            // Not in the store (or the store fails): the hub's copy, if it has one.
+            _ => app.hub.log_lines(&dep).map(hub_chunks),
+        },
+        None => app.hub.log_lines(&dep).map(hub_chunks),
+    };
+    let Some(body) = body else {
         let msg = format!("no log for deployment `{shown}` on this server");
         return (StatusCode::NOT_FOUND, Json(json!({ "error": msg }))).into_response();
     };
+    let disposition = format!("attachment; filename=\"{}.log\"", file_stem(&dep));
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                "text/plain; charset=utf-8".to_string(),
+            ),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// What the store has of a log.
+enum StoredLog {
+    /// Its lines.
+    Kept,
+    /// The deployment, whose lines the log-bytes cap removed.
+    Removed,
+    /// Nothing (or the store cannot say).
+    Unknown,
+}
+
+/// Whether the store keeps `dep`'s log, once what was published so far is committed (so the
+/// download has every line a page was sent).
+async fn stored_log(store: &Store, dep: &str) -> StoredLog {
+    if store.flush().await.is_err() {
+        return StoredLog::Unknown;
+    }
+    match store.deployment(dep).await {
+        Ok(Some(d)) if d.log_removed => StoredLog::Removed,
+        Ok(Some(_)) => StoredLog::Kept,
+        _ => StoredLog::Unknown,
+    }
+}
+
+/// Lines read from the store per chunk of a download.
+const LOG_PAGE_LINES: u32 = 2_000;
+
+/// A log from the store as text, read a page at a time.
+fn store_chunks(store: Store, dep: String) -> Body {
+    let pages = futures_util::stream::unfold(Some(0u64), move |after| {
+        let (store, dep) = (store.clone(), dep.clone());
+        async move {
+            let after = after?;
+            let lines = match store.log_lines(&dep, after, LOG_PAGE_LINES).await {
+                Ok(lines) if !lines.is_empty() => lines,
+                Ok(_) => return None,
+                Err(e) => {
+                    // Headers are sent: cutting the body short is all that is left to say.
+                    tracing::error!(error = %e, dep, "log download cut short");
+                    return Some((Err(std::io::Error::other(e.to_string())), None));
+                }
+            };
+            let next = lines.last().map(|l| l.n);
+            let mut out = String::with_capacity(LOG_CHUNK_BYTES * 4);
+            for line in &lines {
+                let plain = plain_text(&line.text);
+                let _ = write_text_line(&mut out, line.ts, &line.stage, line.level, &plain);
+            }
+            Some((Ok(Bytes::from(out)), next))
+        }
+    });
+    Body::from_stream(pages)
+}
+
+/// A log from the hub as text.
+fn hub_chunks(mut lines: crate::hub::LogLines) -> Body {
     let chunks = std::iter::from_fn(move || {
         let mut out = String::with_capacity(LOG_CHUNK_BYTES + 1024);
         for line in lines.by_ref() {
@@ -164,18 +246,7 @@ async fn log_text(
         }
         (!out.is_empty()).then(|| Ok::<_, Infallible>(Bytes::from(out)))
     });
-    let disposition = format!("attachment; filename=\"{}.log\"", file_stem(&dep));
-    (
-        [
-            (
-                header::CONTENT_TYPE,
-                "text/plain; charset=utf-8".to_string(),
-            ),
-            (header::CONTENT_DISPOSITION, disposition),
-        ],
-        Body::from_stream(futures_util::stream::iter(chunks)),
-    )
-        .into_response()
+    Body::from_stream(futures_util::stream::iter(chunks))
 }
 
 /// A deployment id made safe for a quoted file name: anything but letters, digits, `.`,

@@ -8,7 +8,7 @@
 //! subscriber's head and the changes after it meet with no gap and no duplicate.
 
 use crate::frames::FrameCache;
-use crate::sim::SimEvent;
+use crate::platform::PlatformEvent;
 use shipwatch_model::protocol::{
     encode, instance_update, Change, Snapshot, Topic, MAX_LINES_BATCH_BYTES, MAX_LINES_PER_BATCH,
 };
@@ -106,6 +106,17 @@ impl Item {
             _ => &self.json,
         }
     }
+}
+
+/// A change of an environment topic as it was sent, kept across a restart.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecentChange {
+    /// Its sequence number.
+    pub seq: u64,
+    /// The change's JSON.
+    pub json: Arc<str>,
+    /// The same change as an `instance_update`, if it had that form.
+    pub compact: Option<Arc<str>>,
 }
 
 /// Sizes of the hub's buffers.
@@ -587,12 +598,12 @@ impl Hub {
         self.read().logs.len()
     }
 
-    /// Applies the simulator's events, in order, to the topics, then wakes the subscribers of
-    /// every topic that changed, once. The environment list gets one summary per changed
-    /// environment at the end of the batch, not one per service change: a summary runs the
-    /// rules over every service of the environment, which at thousands of events per second
-    /// was most of the server's time.
-    pub fn apply(&self, events: Vec<SimEvent>) {
+    /// Applies platform events, in order, to the topics, then wakes the subscribers of every
+    /// topic that changed, once. The environment list gets one summary per changed environment
+    /// at the end of the batch, not one per service change: a summary runs the rules over
+    /// every service of the environment, which at thousands of events per second was most of
+    /// the server's time.
+    pub fn apply(&self, events: &[PlatformEvent]) {
         let mut touched: Vec<Arc<TopicCell>> = Vec::new();
         let mut touch = |cell: &Arc<TopicCell>| {
             if !touched.iter().any(|c| Arc::ptr_eq(c, cell)) {
@@ -600,38 +611,107 @@ impl Hub {
             }
         };
         let mut changed: Vec<String> = Vec::new();
+        let env_changed = |env: &str, changed: &mut Vec<String>| {
+            if !changed.iter().any(|e| e == env) {
+                changed.push(env.to_string());
+            }
+        };
         for event in events {
             match event {
-                SimEvent::Service { env, service } => {
-                    if let Some(cell) = self.service(&env, service) {
-                        touch(&cell);
-                        if !changed.contains(&env) {
-                            changed.push(env);
-                        }
+                PlatformEvent::EnvironmentChanged { id, name } => {
+                    self.environment(id, name);
+                    env_changed(id, &mut changed);
+                }
+                PlatformEvent::EnvironmentRemoved { id } => {
+                    if let Some(list) = self.environment_removed(id) {
+                        touch(&list);
                     }
                 }
-                SimEvent::DeploymentCreated {
+                PlatformEvent::ServiceChanged { env, service } => {
+                    if let Some(cell) = self.service(env, service) {
+                        touch(&cell);
+                        env_changed(env, &mut changed);
+                    }
+                }
+                PlatformEvent::ServiceRemoved { env, service } => {
+                    if let Some(cell) = self.service_removed(env, service) {
+                        touch(&cell);
+                        env_changed(env, &mut changed);
+                    }
+                }
+                PlatformEvent::InstanceChanged {
+                    env,
+                    service,
+                    instance,
+                    ..
+                } => {
+                    let updated = self.with_service(env, service, |s| {
+                        match s.instances.iter_mut().find(|i| i.name == instance.name) {
+                            Some(i) => *i = instance.clone(),
+                            None => s.instances.push(instance.clone()),
+                        }
+                    });
+                    if let Some(cell) = updated.and_then(|s| self.service(env, &s)) {
+                        touch(&cell);
+                        env_changed(env, &mut changed);
+                    }
+                }
+                PlatformEvent::InstanceRemoved { env, service, name } => {
+                    let updated = self.with_service(env, service, |s| {
+                        s.instances.retain(|i| i.name != *name);
+                    });
+                    if let Some(cell) = updated.and_then(|s| self.service(env, &s)) {
+                        touch(&cell);
+                        env_changed(env, &mut changed);
+                    }
+                }
+                PlatformEvent::DeploymentQueued {
                     env,
                     service,
                     deployment,
-                } => self.created(env, service, deployment),
-                SimEvent::DeploymentStatus { deployment } => {
-                    let cell = self.read().logs.get(&deployment.id).cloned();
-                    if let Some(cell) = cell {
-                        TopicCell::publish(
-                            &mut lock(&cell.state),
-                            &Change::Deployment(deployment),
-                            None,
-                        );
-                        touch(&cell);
+                } => {
+                    self.created(env, service.clone(), deployment.clone(), self.cfg.base_seq);
+                    if service.is_none() {
+                        if let Some(cell) = self.env_deployment(env, deployment) {
+                            touch(&cell);
+                            env_changed(env, &mut changed);
+                        }
                     }
                 }
-                SimEvent::Log { deployment, lines } => {
-                    let cell = self.read().logs.get(&deployment).cloned();
+                // Stages travel in the lines' `stage`; the wire has no stage change of its own.
+                PlatformEvent::DeploymentStage { .. } => {}
+                PlatformEvent::DeploymentStatus { deployment } => {
+                    let cell = self.read().logs.get(&deployment.id).cloned();
+                    if let Some(cell) = cell {
+                        let env_wide = {
+                            let mut st = lock(&cell.state);
+                            TopicCell::publish(
+                                &mut st,
+                                &Change::Deployment(deployment.clone()),
+                                None,
+                            );
+                            match &st.data {
+                                Data::Logs {
+                                    env, service: None, ..
+                                } => Some(env.clone()),
+                                _ => None,
+                            }
+                        };
+                        touch(&cell);
+                        if let Some(env) = env_wide {
+                            if let Some(cell) = self.env_deployment(&env, deployment) {
+                                touch(&cell);
+                                env_changed(&env, &mut changed);
+                            }
+                        }
+                    }
+                }
+                PlatformEvent::LogAppended { deployment, lines } => {
+                    let cell = self.read().logs.get(deployment).cloned();
                     if let Some(cell) = cell {
                         let mut st = lock(&cell.state);
                         for line in lines {
-                            TopicCell::publish(&mut st, &Change::Line(line), None);
+                            TopicCell::publish(&mut st, &Change::Line(line.clone()), None);
                         }
                         drop(st);
                         touch(&cell);
@@ -649,17 +729,80 @@ impl Hub {
         }
     }
 
+    /// Creates an environment's topic, or renames it.
+    fn environment(&self, id: &str, name: &str) {
+        if let Some(cell) = self.read().envs.get(id).cloned() {
+            let mut st = lock(&cell.state);
+            if let Data::Environment(e) = &mut st.data {
+                if e.name != name {
+                    // Shown to subscribers from their next snapshot; the list says it now.
+                    e.name = name.to_string();
+                    st.cached = None;
+                }
+            }
+            return;
+        }
+        let env = Environment {
+            id: id.to_string(),
+            name: name.to_string(),
+            services: Vec::new(),
+            deployment: None,
+        };
+        let bounded = Replay::Bounded(VecDeque::new(), self.cfg.replay.max(1));
+        let cell = TopicCell::new(self.cfg.base_seq, bounded, Data::Environment(env));
+        let mut t = self.topics.write().unwrap_or_else(|p| p.into_inner());
+        t.envs.entry(id.to_string()).or_insert(cell);
+    }
+
+    /// Ends an environment's topic and takes it off the list; the list.
+    fn environment_removed(&self, id: &str) -> Option<Arc<TopicCell>> {
+        let (cell, list) = {
+            let mut t = self.topics.write().unwrap_or_else(|p| p.into_inner());
+            (t.envs.remove(id)?, t.environments.clone())
+        };
+        cell.close();
+        let mut st = lock(&list.state);
+        if let Data::Environments(all) = &mut st.data {
+            all.retain(|s| s.id != id);
+        }
+        TopicCell::publish(
+            &mut st,
+            &Change::EnvironmentRemoved { id: id.to_string() },
+            None,
+        );
+        drop(st);
+        Some(list)
+    }
+
+    /// A copy of a service changed by `f`, if the environment has it.
+    fn with_service(
+        &self,
+        env: &str,
+        service: &str,
+        f: impl FnOnce(&mut shipwatch_model::Service),
+    ) -> Option<shipwatch_model::Service> {
+        let cell = self.read().envs.get(env)?.clone();
+        let st = lock(&cell.state);
+        let Data::Environment(e) = &st.data else {
+            return None;
+        };
+        let mut s = e.services.iter().find(|s| s.id == service)?.clone();
+        drop(st);
+        f(&mut s);
+        Some(s)
+    }
+
     /// Publishes a service change to its environment; the topic, if that changed it.
-    fn service(&self, env: &str, service: shipwatch_model::Service) -> Option<Arc<TopicCell>> {
+    fn service(&self, env: &str, service: &shipwatch_model::Service) -> Option<Arc<TopicCell>> {
         let cell = self.read().envs.get(env)?.clone();
         let mut st = lock(&cell.state);
         let Data::Environment(e) = &mut st.data else {
             return None;
         };
         let compact = match e.services.iter_mut().find(|s| s.id == service.id) {
-            Some(s) if *s == service => return None,
+            Some(s) if *s == *service => return None,
             Some(s) => {
-                let compact = instance_update::between(s, &service).map(|(index, instance)| {
+                let compact = instance_update::between(s, service).map(|(index, instance)| {
                     Change::InstanceUpdate {
                         service: service.id.clone(),
                         index,
@@ -674,7 +817,53 @@ impl Hub {
                 None
             }
         };
-        TopicCell::publish(&mut st, &Change::ServiceUpsert(service), compact.as_ref());
+        TopicCell::publish(
+            &mut st,
+            &Change::ServiceUpsert(service.clone()),
+            compact.as_ref(),
+        );
+        drop(st);
+        Some(cell)
+    }
+
+    /// Publishes a service's removal; the topic, if it had the service.
+    fn service_removed(&self, env: &str, service: &str) -> Option<Arc<TopicCell>> {
+        let cell = self.read().envs.get(env)?.clone();
+        let mut st = lock(&cell.state);
+        let Data::Environment(e) = &mut st.data else {
+            return None;
+        };
+        let before = e.services.len();
+        e.services.retain(|s| s.id != service);
+        if e.services.len() == before {
+            return None;
+        }
+        TopicCell::publish(
+            &mut st,
+            &Change::ServiceRemoved {
+                id: service.to_string(),
+            },
+            None,
+        );
+        drop(st);
+        Some(cell)
+    }
+
+    /// Publishes an environment-wide deployment to its environment; the topic.
+    fn env_deployment(&self, env: &str, deployment: &Deployment) -> Option<Arc<TopicCell>> {
+        let cell = self.read().envs.get(env)?.clone();
+        let mut st = lock(&cell.state);
+        let Data::Environment(e) = &mut st.data else {
+            return None;
+        };
+        e.deployment = Some(deployment.clone());
+        TopicCell::publish(
+            &mut st,
+            &Change::EnvironmentDeployment {
+                deployment: Some(deployment.clone()),
+            },
+            None,
+        );
         drop(st);
         Some(cell)
     }
@@ -706,21 +895,28 @@ impl Hub {
         Some(list)
     }
 
-    fn created(&self, env: String, service: Option<String>, deployment: Deployment) {
+    /// Opens a deployment's log topic with its snapshot at `base`.
+    fn created(
+        &self,
+        env: &str,
+        service: Option<String>,
+        deployment: Deployment,
+        base: u64,
+    ) -> Arc<TopicCell> {
         let id = deployment.id.clone();
-        // Logs start at the boot-time base too, so a resume aimed at a previous server run
-        // (which may have reused this deployment id) gets a snapshot, not someone else's lines.
+        // Logs of this run start at the boot-time base too, so a resume aimed at a previous
+        // run (which may have reused this deployment id) gets a snapshot, not other lines.
         let cell = TopicCell::new(
-            self.cfg.base_seq,
+            base,
             Replay::Full(Vec::new()),
             Data::Logs {
-                env,
+                env: env.to_string(),
                 service,
                 header: deployment,
             },
         );
         let mut t = self.topics.write().unwrap_or_else(|p| p.into_inner());
-        if let Some(old) = t.logs.insert(id.clone(), cell) {
+        if let Some(old) = t.logs.insert(id.clone(), cell.clone()) {
             old.close();
         } else {
             t.log_order.push_back(id);
@@ -732,6 +928,96 @@ impl Hub {
                 }
             }
         }
+        cell
+    }
+
+    /// Puts a deployment's log topic back as a previous run published it: its snapshot's
+    /// header at `base`, then `changes` (lines and status changes) numbered on from there.
+    pub fn restore_log(
+        &self,
+        env: &str,
+        service: Option<String>,
+        header: Deployment,
+        base: u64,
+        changes: impl IntoIterator<Item = Change>,
+    ) {
+        let cell = self.created(env, service, header, base);
+        let mut st = lock(&cell.state);
+        for change in changes {
+            TopicCell::publish(&mut st, &change, None);
+        }
+        drop(st);
+        cell.announce();
+    }
+
+    /// Puts the environments topic or an environment's topic back where a previous run left
+    /// it: at `seq`, with its most recent changes as they were sent (oldest first, ending at
+    /// `seq`), so that a client resumes across the restart with exactly what it missed. The
+    /// topic's state must be the state at `seq`. False if there is no such topic.
+    pub fn resume_topic(&self, topic: &Topic, seq: u64, changes: Vec<RecentChange>) -> bool {
+        let Some(cell) = self.topic(topic) else {
+            return false;
+        };
+        let consecutive = changes
+            .iter()
+            .enumerate()
+            .all(|(k, c)| c.seq + (changes.len() - k) as u64 == seq + 1);
+        let changes = if consecutive { changes } else { Vec::new() };
+        let mut st = lock(&cell.state);
+        let Replay::Bounded(buf, cap) = &mut st.replay else {
+            return false;
+        };
+        buf.clear();
+        let skip = changes.len().saturating_sub(*cap);
+        let mut total = [0u64; 2];
+        for c in changes.into_iter().skip(skip) {
+            total[0] += c.json.len() as u64;
+            total[1] += c.compact.as_ref().unwrap_or(&c.json).len() as u64;
+            buf.push_back(Arc::new(Item {
+                seq: c.seq,
+                json: c.json,
+                compact: c.compact,
+                total_bytes: total,
+                line: None,
+            }));
+        }
+        st.base = seq - buf.len() as u64;
+        st.seq = seq;
+        st.total_bytes = total;
+        st.cached = None;
+        st.snapshot_len = None;
+        if let Some(tx) = &st.tx {
+            tx.send_replace(seq);
+        }
+        true
+    }
+
+    /// Where the environments topic and every environment topic stand, with their recent
+    /// changes as sent: what [`Hub::resume_topic`] takes back after a restart.
+    pub fn recent_changes(&self) -> Vec<(Topic, u64, Vec<RecentChange>)> {
+        let t = self.read();
+        let mut out = Vec::with_capacity(t.envs.len() + 1);
+        let topics = std::iter::once((Topic::Environments, t.environments.clone())).chain(
+            t.envs
+                .iter()
+                .map(|(id, c)| (Topic::Environment { env: id.clone() }, c.clone())),
+        );
+        for (topic, cell) in topics {
+            let st = lock(&cell.state);
+            let changes = match &st.replay {
+                Replay::Bounded(buf, _) => buf
+                    .iter()
+                    .map(|i| RecentChange {
+                        seq: i.seq,
+                        json: i.json.clone(),
+                        compact: i.compact.clone(),
+                    })
+                    .collect(),
+                Replay::Full(_) => Vec::new(),
+            };
+            out.push((topic, st.seq, changes));
+        }
+        out
     }
 
     /// Ends every topic: subscribers' streams finish (used at shutdown).

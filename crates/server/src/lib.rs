@@ -6,12 +6,13 @@
 
 pub mod access;
 pub mod app;
+pub mod boot;
 pub mod config;
 pub mod csp;
-pub mod driver;
 pub mod frames;
 pub mod http;
 pub mod hub;
+pub mod ingest;
 pub mod platform;
 pub mod sim;
 pub mod store;
@@ -21,11 +22,10 @@ pub mod ws;
 pub use config::Config;
 
 use app::{App, Clock};
-use hub::{Hub, HubConfig};
-use sim::Simulator;
+use platform::Source;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
@@ -45,7 +45,7 @@ impl ServerHandle {
         self.addr
     }
 
-    /// Shared state (simulator, hub), for tests and tools.
+    /// Shared state (source, hub, store), for tests and tools.
     pub fn app(&self) -> &Arc<App> {
         &self.app
     }
@@ -69,11 +69,15 @@ impl ServerHandle {
             }
         };
         let _ = tokio::time::timeout(Duration::from_secs(3), wait).await;
+        if let Err(e) = boot::close(&self.app.ingest, &self.app.hub).await {
+            tracing::error!(error = %e, "the store did not close cleanly");
+        }
         self.app.hub.close_all();
     }
 }
 
-/// Binds `config.addr`, builds the simulated platform and serves it. Returns once listening.
+/// Binds `config.addr`, opens the store (or, ephemeral, builds a new simulated platform) and
+/// serves it. Returns once listening; an unusable data file is an error naming it.
 pub async fn serve(config: Config) -> std::io::Result<(SocketAddr, ServerHandle)> {
     let listener = listen(&config)?;
     let addr = listener.local_addr()?;
@@ -81,31 +85,23 @@ pub async fn serve(config: Config) -> std::io::Result<(SocketAddr, ServerHandle)
     // The clock starts now, with the wall clock it reads: building a large platform takes a
     // while, and a clock started after it would stamp every event that much in the past.
     let clock = Clock::new(start, config.speed);
-    let mut sim = Simulator::new(config.sim(start));
-    let hub = Hub::new(
-        HubConfig {
-            replay: config.replay,
-            max_logs: config
-                .max_logs
-                .max((config.environments * config.services) as usize * 2),
-            base_seq: start.saturating_mul(1000),
-        },
-        sim.environments(),
-    );
-    hub.apply(sim.take_bootstrap());
+    let booted = boot::start(&config, start, clock.clone())
+        .await
+        .map_err(std::io::Error::other)?;
     let (stop, shutdown) = watch::channel(false);
     let app = Arc::new(App {
         limits: config.limits(),
         clock,
         cfg: config,
-        hub: Arc::new(hub),
-        sim: Mutex::new(sim),
+        hub: booted.hub,
+        ingest: booted.ingest.clone(),
+        source: booted.source.clone(),
         shutdown: shutdown.clone(),
         clients: AtomicUsize::new(0),
         clients_changed: Notify::new(),
         conn_ids: AtomicU64::new(1),
     });
-    let driver = tokio::spawn(driver::run(app.clone()));
+    let driver = tokio::spawn(booted.source.run(booted.ingest, shutdown.clone()));
     let router = http::router(app.clone());
     let mut signal = shutdown;
     let server = tokio::spawn(async move {

@@ -11,7 +11,14 @@ async fn main() -> std::io::Result<()> {
                 .unwrap_or_else(|_| "info,tower_http=warn".into()),
         )
         .init();
-    let (_, handle) = serve(Config::parse()).await?;
+    let (_, handle) = match serve(Config::parse()).await {
+        Ok(served) => served,
+        Err(e) => {
+            // Said plainly (e.g. which data file cannot be used), not as a debug dump.
+            eprintln!("shipwatch-server: {e}");
+            std::process::exit(1);
+        }
+    };
     shipwatch_server::shutdown_signal().await;
     tracing::info!("shutting down");
     handle.shutdown();

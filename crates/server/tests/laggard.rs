@@ -6,7 +6,7 @@
 use shipwatch_model::protocol::{decode_server, Change, ServerMessage, Snapshot, Topic};
 use shipwatch_model::{Environment, Instance, RunningStatus, Service, ServiceKind};
 use shipwatch_server::hub::{Hub, HubConfig};
-use shipwatch_server::sim::SimEvent;
+use shipwatch_server::platform::PlatformEvent;
 use shipwatch_server::subscription::{Next, Subscription};
 
 fn service(id: &str, version: u32) -> Service {
@@ -61,7 +61,7 @@ fn prod() -> Topic {
 fn publish(hub: &Hub, from: u32, n: u32) {
     for v in from..from + n {
         let id = SERVICES[v as usize % SERVICES.len()];
-        hub.apply(vec![SimEvent::Service {
+        hub.apply(&[PlatformEvent::ServiceChanged {
             env: "production".into(),
             service: service(id, v),
         }]);

@@ -19,6 +19,11 @@ impl Default for LogWriter {
 }
 
 impl LogWriter {
+    /// A writer whose first line is number `n` (a log that goes on).
+    pub fn starting_at(n: u64) -> Self {
+        Self { next: n.max(1) }
+    }
+
     /// A line with the next number.
     pub fn line(&mut self, ts: Millis, stage: &str, level: LogLevel, text: String) -> LogLine {
         let n = self.next;

@@ -7,6 +7,7 @@ pub mod logs;
 pub mod rng;
 pub mod rollout;
 pub mod scenario;
+pub mod source;
 pub mod world;
 
 use rng::Rng;
@@ -201,6 +202,107 @@ impl Simulator {
         };
         sim.bootstrap = sim.initial_logs();
         sim
+    }
+
+    /// A simulator that goes on from a platform a previous run left (loaded from the store)
+    /// instead of building a new world, and the events that settle what that run left in
+    /// flight: its deployments in progress end CANCELLED with a line saying why (their steps
+    /// were in that run's memory), instances starting or stopping finish doing so, and crashed
+    /// instances come back a few seconds later, as they would have. `in_flight`: each
+    /// deployment in progress, with its last line number; `next_deployment`: the highest
+    /// deployment number used so far.
+    pub fn resume(
+        cfg: SimConfig,
+        envs: Vec<Environment>,
+        in_flight: &[(Deployment, u64)],
+        next_deployment: u64,
+    ) -> (Self, Vec<SimEvent>) {
+        let now = cfg.start;
+        // Another stream than the first run's, so a resumed run does not replay it.
+        let rng = Rng::new(cfg.seed ^ next_deployment.rotate_left(32));
+        let tasks = envs.iter().map(|e| vec![None; e.services.len()]).collect();
+        let mut script: Vec<Scripted> = match cfg.scenario {
+            Some(s) => s.script(cfg.start),
+            None => Vec::new(),
+        };
+        script.sort_by_key(|s| s.at);
+        let mut sim = Self {
+            cfg,
+            rng,
+            envs,
+            tasks,
+            next_deployment,
+            script: script.into(),
+            recoveries: BTreeMap::new(),
+            pending: HashMap::new(),
+            crashes: 0,
+            bootstrap: Vec::new(),
+        };
+        let mut out = Vec::new();
+        for (dep, lines) in in_flight {
+            let ended = Deployment {
+                status: shipwatch_model::DeploymentStatus::Cancelled,
+                finished_at: Some(now),
+                ..dep.clone()
+            };
+            let mut w = logs::LogWriter::starting_at(lines + 1);
+            out.push(SimEvent::Log {
+                deployment: dep.id.clone(),
+                lines: vec![w.line(
+                    now,
+                    "deploy",
+                    shipwatch_model::LogLevel::Warning,
+                    "Deployment interrupted: the server stopped while it ran, and its steps \
+                     were not kept. Deploy again to retry."
+                        .into(),
+                )],
+            });
+            out.push(SimEvent::DeploymentStatus {
+                deployment: ended.clone(),
+            });
+            for env in &mut sim.envs {
+                for svc in &mut env.services {
+                    if svc.deployment.as_ref().is_some_and(|d| d.id == dep.id) {
+                        svc.deployment = Some(ended.clone());
+                    }
+                }
+            }
+        }
+        let in_flight: Vec<&str> = in_flight.iter().map(|(d, _)| d.id.as_str()).collect();
+        for e in 0..sim.envs.len() {
+            for s in 0..sim.envs[e].services.len() {
+                let svc = &mut sim.envs[e].services[s];
+                let mut changed = svc
+                    .deployment
+                    .as_ref()
+                    .is_some_and(|d| in_flight.contains(&d.id.as_str()));
+                let mut crashed = Vec::new();
+                for i in &mut svc.instances {
+                    match i.status {
+                        RunningStatus::Starting => i.status = RunningStatus::Running,
+                        RunningStatus::Stopping => i.status = RunningStatus::Stopped,
+                        RunningStatus::Error
+                            if i.reason.as_deref() != Some("BackoffLimitExceeded") =>
+                        {
+                            crashed.push(i.name.clone());
+                            continue;
+                        }
+                        _ => continue,
+                    }
+                    changed = true;
+                }
+                for name in crashed {
+                    sim.crashes += 1;
+                    let key = (now + sim.rng.range(2_000, 5_000), sim.crashes);
+                    sim.recoveries.insert(key, (e, s, name.clone()));
+                    sim.pending.insert((e, s, name), key);
+                }
+                if changed {
+                    out_service(&mut out, &sim.envs[e].id, &sim.envs[e].services[s]);
+                }
+            }
+        }
+        (sim, out)
     }
 
     /// The environments as they are now.

@@ -79,16 +79,27 @@ impl std::error::Error for StoreError {}
 #[derive(Debug)]
 pub struct Ack {
     upto: u64,
-    progress: watch::Receiver<Progress>,
+    /// None: nothing to wait for (an ephemeral server keeps nothing).
+    progress: Option<watch::Receiver<Progress>>,
 }
 
 impl Ack {
+    /// The ack of an ephemeral server: there is no store to wait for.
+    pub fn none() -> Ack {
+        Ack {
+            upto: 0,
+            progress: None,
+        }
+    }
+
     /// Waits until the write is committed: `Ok` then. `Err` at once while the store fails to
     /// write (the write is still pending and is retried), or if the store closed first.
-    pub async fn committed(mut self) -> Result<(), StoreError> {
+    pub async fn committed(self) -> Result<(), StoreError> {
         let upto = self.upto;
-        let seen = self
-            .progress
+        let Some(mut progress) = self.progress else {
+            return Ok(());
+        };
+        let seen = progress
             .wait_for(|p| p.committed >= upto || p.error.is_some())
             .await
             .map_err(|_| StoreError::Closed)?;
@@ -179,6 +190,20 @@ impl Store {
         .execute(&mut *conn)
         .await
         .map_err(|e| open_err(&file, &e))?;
+        let mut loaded = loaded;
+        if !loaded.clean {
+            // The previous run may have sent pages log changes the file never got: its logs
+            // are numbered anew from this run's base, so an old resume point gets a snapshot
+            // instead of being told "resumed" past changes it never saw.
+            sqlx::query("UPDATE deployments SET log_base = $1")
+                .bind(cfg.log_base as i64)
+                .execute(&mut *conn)
+                .await
+                .map_err(|e| open_err(&file, &e))?;
+            for d in &mut loaded.deployments {
+                d.log_base = cfg.log_base;
+            }
+        }
         let writer = Writer::open(conn.detach(), &cfg)
             .await
             .map_err(|e| open_err(&file, &e))?;
@@ -221,7 +246,7 @@ impl Store {
         };
         Ack {
             upto,
-            progress: self.inner.progress.clone(),
+            progress: Some(self.inner.progress.clone()),
         }
     }
 

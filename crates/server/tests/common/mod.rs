@@ -19,6 +19,10 @@ pub fn config(extra: &[&str]) -> Config {
     if !extra.contains(&"--dist") {
         args.extend_from_slice(&["--dist", "/nonexistent-dist"]);
     }
+    // A new world for every test unless it names its own data directory.
+    if !extra.contains(&"--data-dir") {
+        args.push("--ephemeral");
+    }
     args.extend_from_slice(extra);
     <Config as clap::Parser>::parse_from(args)
 }

@@ -1,0 +1,47 @@
+//! Where platform events enter: every source publishes through [`Ingest`], which queues them
+//! for the store and applies them to the hub, in one order for both.
+
+use crate::hub::Hub;
+use crate::platform::{PlatformEvent, Sink};
+use crate::store::{Ack, Store};
+use std::sync::{Arc, Mutex};
+
+/// The core's input.
+pub struct Ingest {
+    hub: Arc<Hub>,
+    store: Option<Store>,
+    /// Held while an event batch goes to the store's queue and the hub, so that both see the
+    /// batches of all sources in the same order.
+    order: Mutex<()>,
+}
+
+impl Ingest {
+    /// Feeds `hub`, and `store` unless ephemeral.
+    pub fn new(hub: Arc<Hub>, store: Option<Store>) -> Self {
+        Self {
+            hub,
+            store,
+            order: Mutex::new(()),
+        }
+    }
+
+    /// The store, unless ephemeral.
+    pub fn store(&self) -> Option<&Store> {
+        self.store.as_ref()
+    }
+}
+
+impl Sink for Ingest {
+    fn publish(&self, events: Vec<PlatformEvent>) -> Ack {
+        let events: Arc<[PlatformEvent]> = events.into();
+        let _order = self.order.lock().unwrap_or_else(|p| p.into_inner());
+        // Queued before the hub publishes: the store's writer commits in the background, so
+        // pages see events at once and the store never holds them up.
+        let ack = match &self.store {
+            Some(store) => store.write(events.clone()),
+            None => Ack::none(),
+        };
+        self.hub.apply(&events);
+        ack
+    }
+}
