@@ -37,9 +37,12 @@ impl Server {
     }
 
     async fn spawn(port: u16, args: Vec<String>) -> Server {
+        // A new world at every start unless the test names a data directory to keep.
+        let ephemeral = (!args.iter().any(|a| a == "--data-dir")).then_some("--ephemeral");
         let child = Command::new(env_path("SHIPWATCH_SERVER_BIN"))
             .arg("--addr")
             .arg(format!("127.0.0.1:{port}"))
+            .args(ephemeral)
             .args(&args)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())

@@ -49,6 +49,8 @@ impl Server {
             .arg(&addr)
             .arg("--dist")
             .arg(dist)
+            // Every workload starts from a new world: nothing kept between runs.
+            .arg("--ephemeral")
             .args(flags)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
