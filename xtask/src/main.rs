@@ -1,25 +1,26 @@
-//! `cargo xtask run | test | bench`: the project's automation, in Rust (see README).
+//! `cargo xtask run | test | bench | profile | build`: the project's automation, in Rust (see
+//! README; every option is in `flags.rs`).
 
 mod app_bundle;
 mod bench;
 mod build;
 mod cmd;
+mod flags;
 mod run;
 mod tally;
 mod test;
 mod tools;
 
+use clap::Parser;
+use flags::{Command, Xtask};
+
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args.first().map(String::as_str) {
-        Some("run") => run::run(&args[1..]),
-        Some("test") => test::test(&args[1..]),
-        Some("build") => build::build_all().map(|_| ()),
-        Some("bench") => bench::bench(&args[1..]),
-        Some("profile") => bench::profile(&args[1..]),
-        _ => {
-            Err("usage: cargo xtask run [-- server flags] | test | bench [--quick] | profile <load|updates> | build".into())
-        }
+    let result = match Xtask::parse().command {
+        Command::Run { server_args } => run::run(&server_args),
+        Command::Test => test::test(),
+        Command::Build => build::build_all().map(|_| ()),
+        Command::Bench(options) => bench::bench(&options),
+        Command::Profile { what } => bench::profile(&what),
     };
     if let Err(e) = result {
         eprintln!("xtask: {e}");

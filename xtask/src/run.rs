@@ -7,12 +7,11 @@ use std::process::Command;
 /// Builds and starts the server; extra arguments go to the server (see its `--help`).
 pub fn run(args: &[String]) -> Result {
     let built = build_all()?;
-    let args: Vec<&String> = args.iter().skip_while(|a| *a == "--").collect();
     let addr = args
         .iter()
         .position(|a| *a == "--addr")
         .and_then(|i| args.get(i + 1))
-        .map_or("127.0.0.1:8080".to_string(), |a| a.to_string());
+        .map_or("127.0.0.1:8080".to_string(), String::clone);
     eprintln!("\nShipwatch console: open http://{addr}/  (Ctrl-C stops it)\n");
     let status = Command::new(&built.server)
         .arg("--dist")

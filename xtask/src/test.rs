@@ -8,7 +8,7 @@ use crate::tools::{ensure_browser, ensure_build_tools};
 use std::process::Command;
 
 /// Runs every suite; stops at the first failing one, and closes with one summary line.
-pub fn test(_args: &[String]) -> Result {
+pub fn test() -> Result {
     let path = ensure_build_tools()?;
     let browser = ensure_browser()?;
     let mut tally = Tally::default();

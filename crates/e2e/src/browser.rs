@@ -1,17 +1,58 @@
-//! Headless Chromium driven through chromedriver (WebDriver).
+//! Headless Chromium driven through chromedriver (WebDriver): the one browser client of the
+//! end-to-end tests, the benchmark and the profiler.
 
-use crate::{env_path, free_port, wait_for};
+use crate::{env_path, free_port, procs, wait_for};
 use fantoccini::{Client, ClientBuilder, Locator};
+use std::path::PathBuf;
 use std::process::Stdio;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::process::{Child, Command};
+
+/// Chromium flags for headless runs as root in a container (see /work/shared/TOOLCHAIN.md).
+const FLAGS: [&str; 9] = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--window-size=1280,860",
+];
+
+/// How to start a browser.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The Chromium binary.
+    pub chromium: PathBuf,
+    /// The matching chromedriver.
+    pub chromedriver: PathBuf,
+    /// Chromium flags besides the headless ones.
+    pub flags: Vec<String>,
+    /// How long a script may run in the page (WebDriver's script timeout); None: the
+    /// driver's default (30 s).
+    pub script_timeout: Option<Duration>,
+}
+
+impl Options {
+    /// The browser `cargo xtask test` installed (`CHROMIUM`, `CHROMEDRIVER`).
+    pub fn from_env() -> Options {
+        Options {
+            chromium: env_path("CHROMIUM"),
+            chromedriver: env_path("CHROMEDRIVER"),
+            flags: Vec::new(),
+            script_timeout: None,
+        }
+    }
+}
 
 /// A browser session; the driver is killed when dropped.
 pub struct Browser {
     /// The WebDriver client.
     pub client: Client,
-    _driver: Child,
-    _profile: TempDir,
+    driver: Child,
+    profile: TempDir,
 }
 
 struct TempDir(std::path::PathBuf);
@@ -19,11 +60,13 @@ struct TempDir(std::path::PathBuf);
 impl Drop for TempDir {
     fn drop(&mut self) {
         // chromedriver dies with its handle, but the Chromium it started does not when a test
-        // panics before closing the session: end every process of this unique profile.
-        let _ = std::process::Command::new("pkill")
-            .args(["-f", "--"])
-            .arg(format!("--user-data-dir={}", self.0.display()))
-            .status();
+        // panics before closing the session: end the processes of this unique profile.
+        let profile = format!("--user-data-dir={}", self.0.display());
+        for pid in procs::with_argument(&profile) {
+            let _ = std::process::Command::new("kill")
+                .arg(pid.to_string())
+                .status();
+        }
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
@@ -36,65 +79,127 @@ impl Browser {
 
     /// Same, with extra Chromium flags (e.g. `--force-prefers-reduced-motion`).
     pub async fn start_with(extra: &[&str]) -> Browser {
+        let mut options = Options::from_env();
+        options.flags = extra.iter().map(|s| s.to_string()).collect();
+        Self::launch(&options)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Starts chromedriver and a fresh headless Chromium profile, or says why not.
+    pub async fn launch(options: &Options) -> Result<Browser, String> {
         let port = free_port();
-        let driver = Command::new(env_path("CHROMEDRIVER"))
+        let driver = Command::new(&options.chromedriver)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .kill_on_drop(true)
             .spawn()
-            .expect("chromedriver starts");
+            .map_err(|e| format!("cannot start {}: {e}", options.chromedriver.display()))?;
         let profile =
-            std::env::temp_dir().join(format!("shipwatch-e2e-{port}-{}", std::process::id()));
-        let mut args = vec![
-            "--headless=new".to_string(),
-            "--no-sandbox".into(),
-            "--disable-gpu".into(),
-            "--disable-dev-shm-usage".into(),
-            "--disable-background-networking".into(),
-            "--disable-component-update".into(),
-            "--disable-sync".into(),
-            "--no-first-run".into(),
-            "--window-size=1280,860".into(),
-            format!("--user-data-dir={}", profile.display()),
-        ];
-        args.extend(extra.iter().map(|s| s.to_string()));
+            std::env::temp_dir().join(format!("shipwatch-browser-{port}-{}", std::process::id()));
+        let profile = TempDir(profile);
+        let mut args: Vec<String> = FLAGS.iter().map(|s| s.to_string()).collect();
+        args.push(format!("--user-data-dir={}", profile.0.display()));
+        args.extend(options.flags.iter().cloned());
         let mut caps = serde_json::Map::new();
         caps.insert(
             "goog:chromeOptions".into(),
-            serde_json::json!({ "binary": env_path("CHROMIUM"), "args": args }),
+            serde_json::json!({ "binary": options.chromium, "args": args }),
         );
         let url = format!("http://127.0.0.1:{port}");
-        let client = wait_for(
-            "chromedriver to accept a session",
-            Duration::from_secs(30),
-            || {
-                let caps = caps.clone();
-                let url = url.clone();
-                async move {
-                    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-                    ClientBuilder::new(connector)
-                        .capabilities(caps)
-                        .connect(&url)
-                        .await
-                        .ok()
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let client = loop {
+            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+            match ClientBuilder::new(connector)
+                .capabilities(caps.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(c) => break c,
+                Err(e) if Instant::now() > deadline => {
+                    return Err(format!("chromedriver did not start a session: {e}"))
                 }
-            },
-        )
-        .await;
-        Browser {
-            client,
-            _driver: driver,
-            _profile: TempDir(profile),
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        };
+        if let Some(script) = options.script_timeout {
+            let timeouts = fantoccini::wd::TimeoutConfiguration::new(
+                Some(script),
+                Some(Duration::from_secs(120)),
+                Some(Duration::ZERO),
+            );
+            client
+                .update_timeouts(timeouts)
+                .await
+                .map_err(|e| format!("script timeout: {e}"))?;
         }
+        Ok(Browser {
+            client,
+            driver,
+            profile,
+        })
+    }
+
+    /// Chromium's DevTools `host:port` (for clients of its own websocket), as chromedriver
+    /// reports it.
+    pub fn debugger_address(&self) -> Option<String> {
+        let options = self.client.capabilities()?.get("goog:chromeOptions")?;
+        options.get("debuggerAddress")?.as_str().map(str::to_string)
+    }
+
+    /// Chromium's renderer processes (`--type=renderer` below the driver), with their
+    /// resident memory in KiB.
+    pub fn renderers(&self) -> Vec<(u32, u64)> {
+        let Some(driver) = self.driver.id() else {
+            return Vec::new();
+        };
+        procs::descendants(driver)
+            .into_iter()
+            .filter(|(_, cmd)| cmd.contains("--type=renderer"))
+            .filter_map(|(pid, _)| Some((pid, procs::rss_kib(pid)?)))
+            .collect()
+    }
+
+    /// The profile directory of this session.
+    pub fn profile_dir(&self) -> &std::path::Path {
+        &self.profile.0
+    }
+
+    /// Navigates and waits for the load event, or says why not.
+    pub async fn try_goto(&self, url: &str) -> Result<(), String> {
+        self.client
+            .goto(url)
+            .await
+            .map_err(|e| format!("cannot open {url}: {e}"))
+    }
+
+    /// Runs a script (a function body: `return ...;`) and returns its JSON result, or why not.
+    pub async fn try_eval(&self, script: &str) -> Result<serde_json::Value, String> {
+        self.client
+            .execute(script, vec![])
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// Sends a DevTools command to the page (through chromedriver) and returns its result.
+    pub async fn cdp(
+        &self,
+        cmd: &str,
+        params: serde_json::Value,
+    ) -> Result<serde_json::Value, String> {
+        self.client
+            .issue_cmd(Cdp {
+                cmd: cmd.to_string(),
+                params,
+            })
+            .await
+            .map_err(|e| format!("DevTools {cmd}: {e}"))
     }
 
     /// Opens a page (a URL of the server under test).
     pub async fn open(&self, url: &str) {
-        self.client
-            .goto(url)
-            .await
-            .unwrap_or_else(|e| panic!("cannot open {url}: {e}"));
+        self.try_goto(url).await.unwrap_or_else(|e| panic!("{e}"));
     }
 
     /// Waits for an element matching a CSS selector.
@@ -110,10 +215,9 @@ impl Browser {
 
     /// Runs a script and returns its JSON result.
     pub async fn eval(&self, script: &str) -> serde_json::Value {
-        self.client
-            .execute(script, vec![])
+        self.try_eval(script)
             .await
-            .expect("script runs")
+            .unwrap_or_else(|e| panic!("script runs: {e}"))
     }
 
     /// Moves the mouse pointer over an element (a real hover: `mouseenter` and `:hover`).
@@ -163,13 +267,19 @@ impl Browser {
     /// Runs `source` in every page this session opens from now on, before the page's own
     /// scripts (DevTools `Page.addScriptToEvaluateOnNewDocument`, through chromedriver).
     pub async fn add_init_script(&self, source: &str) {
-        self.client
-            .issue_cmd(Cdp {
-                cmd: "Page.addScriptToEvaluateOnNewDocument",
-                params: serde_json::json!({ "source": source }),
-            })
+        self.try_add_init_script(source)
             .await
             .expect("init script added");
+    }
+
+    /// Same, or says why not.
+    pub async fn try_add_init_script(&self, source: &str) -> Result<(), String> {
+        self.cdp(
+            "Page.addScriptToEvaluateOnNewDocument",
+            serde_json::json!({ "source": source }),
+        )
+        .await
+        .map(|_| ())
     }
 
     /// Asks the page to reconnect now (its retry button) rather than after its backoff, and
@@ -224,7 +334,7 @@ impl Browser {
 /// A DevTools command, sent through chromedriver's `goog/cdp/execute` endpoint.
 #[derive(Debug)]
 struct Cdp {
-    cmd: &'static str,
+    cmd: String,
     params: serde_json::Value,
 }
 

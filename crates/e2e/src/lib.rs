@@ -1,7 +1,10 @@
-//! Harness of the end-to-end tests: starts the real server binary (built by `cargo xtask test`)
-//! and a headless Chromium through chromedriver, and waits for things the way a user would.
+//! The harness of the end-to-end tests, the benchmark and the profiler (`cargo xtask bench`
+//! and `profile` use this library): starts the real server binary and a headless Chromium
+//! through chromedriver, and waits for things the way a user would.
 
 pub mod browser;
+pub mod http;
+pub mod procs;
 pub mod server;
 
 pub use browser::Browser;

@@ -1,86 +1,207 @@
-//! The real feed server as a child process.
+//! The real feed server as a child process: the one launcher of the end-to-end tests, the
+//! benchmark and the profiler.
 
-use crate::{env_path, free_port, wait_for};
-use std::process::Stdio;
-use std::time::Duration;
-use tokio::process::{Child, Command};
+use crate::{env_path, free_port};
+use std::fs::OpenOptions;
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How to start a server.
+#[derive(Clone, Debug)]
+pub struct Launch {
+    /// The server binary.
+    pub bin: PathBuf,
+    /// The built app it serves (`--dist`).
+    pub dist: PathBuf,
+    /// More server flags (see its `--help`).
+    pub args: Vec<String>,
+    /// The port on 127.0.0.1; None: a free one.
+    pub port: Option<u16>,
+    /// Where its stderr goes (appended); None: this process's stderr.
+    pub log: Option<PathBuf>,
+    /// Raise its open-file limit to the hard limit (thousands of sockets).
+    pub many_files: bool,
+    /// How long it may take to listen.
+    pub ready_within: Duration,
+}
+
+impl Launch {
+    /// `bin` serving `dist` with `args`, on a free port.
+    pub fn new(bin: &Path, dist: &Path, args: &[&str]) -> Launch {
+        Launch {
+            bin: bin.to_path_buf(),
+            dist: dist.to_path_buf(),
+            args: args.iter().map(|s| s.to_string()).collect(),
+            port: None,
+            log: None,
+            many_files: false,
+            ready_within: Duration::from_secs(20),
+        }
+    }
+
+    /// The binary and app that `cargo xtask test` built (`SHIPWATCH_SERVER_BIN`,
+    /// `SHIPWATCH_DIST`), with `args`.
+    pub fn from_env(args: &[&str]) -> Launch {
+        Launch::new(
+            &env_path("SHIPWATCH_SERVER_BIN"),
+            &env_path("SHIPWATCH_DIST"),
+            args,
+        )
+    }
+}
 
 /// A running server; killed when dropped.
 pub struct Server {
     child: Option<Child>,
     /// Its port on 127.0.0.1.
     pub port: u16,
-    args: Vec<String>,
+    launch: Launch,
 }
 
 impl Server {
-    /// Starts the server with the built app and these extra flags, and waits until it answers.
+    /// Starts the server and waits (blocking) until it accepts connections.
+    pub fn launch(launch: &Launch) -> Result<Server, String> {
+        let port = launch.port.unwrap_or_else(free_port);
+        let mut cmd = if launch.many_files {
+            with_fd_limit(&launch.bin)
+        } else {
+            Command::new(&launch.bin)
+        };
+        cmd.arg("--addr")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--dist")
+            .arg(&launch.dist)
+            // A new world at every start unless the caller names a data directory to keep.
+            .args((!launch.args.iter().any(|a| a == "--data-dir")).then_some("--ephemeral"))
+            .args(&launch.args)
+            .stdout(Stdio::null());
+        match &launch.log {
+            Some(path) => {
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+                }
+                let file = OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                cmd.stderr(file).env("RUST_LOG", "warn");
+            }
+            None => {
+                cmd.stderr(Stdio::inherit());
+            }
+        }
+        let child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", launch.bin.display()))?;
+        let mut server = Server {
+            child: Some(child),
+            port,
+            launch: Launch {
+                port: Some(port),
+                ..launch.clone()
+            },
+        };
+        let deadline = Instant::now() + launch.ready_within;
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Some(Ok(Some(status))) = server.child.as_mut().map(Child::try_wait) {
+                return Err(format!("the server exited before listening ({status})"));
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "the server did not listen within {:?}",
+                    launch.ready_within
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(server)
+    }
+
+    /// Starts the built server with the built app and these extra flags (end-to-end tests).
     pub async fn start(args: &[&str]) -> Server {
-        Self::start_on(free_port(), args).await
+        Self::expect(&Launch::from_env(args))
     }
 
     /// Starts on a given port (to restart on the same address).
     pub async fn start_on(port: u16, args: &[&str]) -> Server {
-        let mut all = vec![
-            "--dist".to_string(),
-            env_path("SHIPWATCH_DIST").display().to_string(),
-        ];
-        all.extend(args.iter().map(|s| s.to_string()));
-        Self::spawn(port, all).await
+        let mut launch = Launch::from_env(args);
+        launch.port = Some(port);
+        Self::expect(&launch)
     }
 
-    /// Starts serving another copy of the app (`--dist` given in `args`).
-    pub async fn start_serving(dist: &std::path::Path, args: &[&str]) -> Server {
-        let mut all = vec!["--dist".to_string(), dist.display().to_string()];
-        all.extend(args.iter().map(|s| s.to_string()));
-        Self::spawn(free_port(), all).await
+    /// Starts serving another copy of the app.
+    pub async fn start_serving(dist: &Path, args: &[&str]) -> Server {
+        let launch = Launch::new(&env_path("SHIPWATCH_SERVER_BIN"), dist, args);
+        Self::expect(&launch)
     }
 
-    async fn spawn(port: u16, args: Vec<String>) -> Server {
-        // A new world at every start unless the test names a data directory to keep.
-        let ephemeral = (!args.iter().any(|a| a == "--data-dir")).then_some("--ephemeral");
-        let child = Command::new(env_path("SHIPWATCH_SERVER_BIN"))
-            .arg("--addr")
-            .arg(format!("127.0.0.1:{port}"))
-            .args(ephemeral)
-            .args(&args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("the server starts");
-        let server = Server {
-            child: Some(child),
-            port,
-            args,
-        };
-        wait_for("the server to listen", Duration::from_secs(20), || async {
-            tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .ok()
-                .map(|_| ())
-        })
-        .await;
-        server
+    fn expect(launch: &Launch) -> Server {
+        Server::launch(launch).unwrap_or_else(|e| panic!("{e}"))
     }
 
-    /// The page's base URL.
+    /// `127.0.0.1:port`.
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// The URL of `path` on this server.
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
+    /// The process id (for its memory in /proc); None once stopped.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Kills the server (as a crash or a restart would).
     pub async fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill().await;
-            let _ = c.wait().await;
-        }
+        self.kill();
     }
 
     /// Starts it again on the same port with the same flags.
     pub async fn restart(&mut self) {
-        self.stop().await;
-        let fresh = Server::spawn(self.port, self.args.clone()).await;
-        *self = fresh;
+        self.kill();
+        *self = Self::expect(&self.launch);
     }
+
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A command for `bin` whose open-file limit is raised to the hard limit (10,000 sockets need
+/// more than the usual soft limit of 1,024; the server and the load generator do not raise
+/// their own), through `prlimit` when it exists.
+pub fn with_fd_limit(bin: &Path) -> Command {
+    match open_file_limits() {
+        Some((soft, hard)) if soft < hard && Path::new("/usr/bin/prlimit").exists() => {
+            let mut c = Command::new("/usr/bin/prlimit");
+            c.arg(format!("--nofile={hard}:{hard}")).arg(bin);
+            c
+        }
+        _ => Command::new(bin),
+    }
+}
+
+/// The (soft, hard) open-file limits of this process.
+pub fn open_file_limits() -> Option<(u64, u64)> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    let mut n = line["Max open files".len()..].split_whitespace();
+    let soft = n.next()?.parse().ok()?;
+    let hard = n.next()?.parse().ok()?;
+    Some((soft, hard))
 }

@@ -2,9 +2,10 @@
 //! chromedriver's `goog/cdp/execute` passthrough cannot deliver: commands whose result comes
 //! as events (a heap snapshot streams its JSON in `HeapProfiler.addHeapSnapshotChunk`).
 
-use super::http::request;
+use super::browser::block_on;
 use crate::cmd::Result;
 use serde_json::{json, Value};
+use shipwatch_e2e::http;
 use std::net::TcpStream;
 use std::time::Duration;
 use tungstenite::{Message, WebSocket};
@@ -18,14 +19,11 @@ pub struct DevTools {
 impl DevTools {
     /// Connects to the page target of the browser whose DevTools listen on `address`.
     pub fn connect(address: &str) -> Result<DevTools> {
-        let list = request(
-            address,
-            "GET",
-            "/json/list",
+        let list = block_on(http::get(
+            &format!("http://{address}/json/list"),
             &[],
-            None,
             Duration::from_secs(10),
-        )?;
+        ))?;
         let targets: Value = serde_json::from_slice(&list.body).map_err(|e| e.to_string())?;
         let url = targets
             .as_array()

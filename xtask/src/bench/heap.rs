@@ -4,8 +4,9 @@
 //! site at the start and at the end, and prints the sites whose live memory grew the most: a
 //! leak is a site that grows steadily, a working set is one that does not.
 
-use super::profile::{build_named_dist, open_update_workload, seconds_arg};
+use super::profile::{build_named_dist, open_update_workload};
 use crate::cmd::{root, Result};
+use crate::flags;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::thread::sleep;
@@ -17,10 +18,10 @@ const WARM_UP: u64 = 30;
 const TOP: usize = 12;
 
 /// Runs the workload and prints the growth by site.
-pub fn heap_growth(args: &[String]) -> Result {
-    let seconds = seconds_arg(args, 180)?;
+pub fn heap_growth(w: &flags::Workload) -> Result {
+    let seconds = w.seconds.unwrap_or(180);
     let dist = build_named_dist("target/profile-heap-dist", &["heap-profile"])?;
-    let (_server, b) = open_update_workload(&dist, args)?;
+    let (_server, b) = open_update_workload(&dist, w)?;
     let read = || -> Result<Value> {
         let text = b.eval("return window.__shipwatchHeap ? window.__shipwatchHeap() : null;")?;
         let text = text

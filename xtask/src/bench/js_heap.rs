@@ -5,8 +5,9 @@
 //! written to `target/` for DevTools' Memory panel (Load, then Comparison).
 
 use super::devtools::DevTools;
-use super::profile::{open_update_workload, seconds_arg};
+use super::profile::open_update_workload;
 use crate::cmd::{root, Result};
+use crate::flags;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::thread::sleep;
@@ -23,12 +24,11 @@ const TOP: usize = 30;
 type Group = (f64, f64);
 
 /// Runs the workload and prints the growth by group.
-pub fn js_heap_growth(args: &[String]) -> Result {
-    let seconds = seconds_arg(args, 240)?;
-    let (_server, b) = open_update_workload(&root().join("dist"), args)?;
+pub fn js_heap_growth(w: &flags::Workload) -> Result {
+    let seconds = w.seconds.unwrap_or(240);
+    let (_server, b) = open_update_workload(&root().join("dist"), w)?;
     let address = b
-        .debugger_address
-        .clone()
+        .debugger_address()
         .ok_or("chromedriver did not say where Chromium's DevTools listen")?;
     let mut devtools = DevTools::connect(&address)?;
     sleep(Duration::from_secs(WARM_UP));

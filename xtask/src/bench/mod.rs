@@ -1,21 +1,23 @@
-//! `cargo xtask bench [--quick]`: the console's speed, size and scale (issue 7), measured on
-//! a release build with the real server and headless Chromium. Prints every figure as
-//! `name: value unit` and appends a row to the tables of `docs/benchmarks.md`.
+//! `cargo xtask bench [--quick] [--no-build] [--only PARTS [--record]]`: the console's speed,
+//! size and scale, measured on a release build with the real server and headless Chromium.
+//! Prints every figure as `name: value unit` and appends a row to the tables of
+//! `docs/benchmarks.md`.
 
+mod browser;
 mod devtools;
 mod heap;
-mod http;
 mod js_heap;
+mod logs;
 mod page;
 mod profile;
 mod record;
 mod server;
 mod swarm;
 mod transfer;
-mod webdriver;
 
 use crate::build::{build_all, Built};
 use crate::cmd::{root, run, Result};
+use crate::flags::{self, Part};
 use crate::tools::ensure_browser;
 pub use profile::profile;
 use record::{Figures, Table};
@@ -30,6 +32,7 @@ struct Plan {
     memory_last: f64,
     log_lines: u64,
     log_runs: usize,
+    socket_timeout_s: u64,
     fanout_clients: usize,
     fanout_seconds: f64,
     resume_clients: usize,
@@ -47,6 +50,7 @@ impl Plan {
                 memory_last: 60.0,
                 log_lines: 1_000_000,
                 log_runs: 1,
+                socket_timeout_s: 30,
                 fanout_clients: 1_000,
                 fanout_seconds: 5.0,
                 resume_clients: 1_000,
@@ -61,6 +65,7 @@ impl Plan {
                 memory_last: 600.0,
                 log_lines: 1_000_000,
                 log_runs: 3,
+                socket_timeout_s: 60,
                 fanout_clients: 10_000,
                 fanout_seconds: 20.0,
                 resume_clients: 1_000,
@@ -69,16 +74,6 @@ impl Plan {
         }
     }
 }
-
-/// The parts, for `--only`.
-const PARTS: [&str; 6] = [
-    "transfer",
-    "first-status",
-    "updates",
-    "memory",
-    "logs",
-    "server",
-];
 
 /// The tables of `docs/benchmarks.md`: (column header, figure name).
 const TABLES: &[Table] = &[
@@ -136,16 +131,54 @@ const TABLES: &[Table] = &[
         ],
     },
     Table {
-        id: "logs",
-        title: "Log ingest (1,000,000 synthetic lines through the log viewer's ?bench-lines hook)",
+        id: "log-open",
+        title: "Log opened from its URL (1,000,000 lines held by the real server, over the real socket, in the real page; budget: last line <= 3,500 ms, first line <= 300 ms, no frame over 50 ms after the first line, renderer RSS <= 400 MB)",
         columns: &[
-            ("ingest ms", "log_ingest"),
-            ("first row ms", "log_first_row"),
-            ("ready ms", "log_ready"),
-            ("DOM rows", "log_dom_rows"),
-            ("peak DOM rows", "log_peak_dom_rows"),
-            ("wasm MB", "log_wasm_memory"),
-            ("JS heap MB", "log_js_heap"),
+            ("lines", "log_open_lines"),
+            ("first line painted ms", "log_open_first_line_painted"),
+            ("last line painted ms", "log_open_last_line_painted"),
+            ("last line seen by poll ms", "log_open_last_line_seen_by_poll"),
+            ("frames > 50 ms", "log_open_frames_over_50ms"),
+            ("frame max ms", "log_open_frame_max"),
+            ("renderer RSS MiB", "log_open_renderer_rss"),
+            ("JS heap MB", "log_open_js_heap"),
+            ("wasm MB", "log_open_wasm_memory"),
+            ("wire bytes/line", "log_open_wire_bytes_per_line"),
+            ("payload bytes/line", "log_open_payload_bytes_per_line"),
+            ("server RSS MiB", "log_server_rss"),
+        ],
+    },
+    Table {
+        id: "log-socket",
+        title: "One socket's log throughput (loadgen, answering pings at once; 1,000,000 lines; round trip added by a delaying proxy; budget: >= 50 MB/s or >= 300,000 lines/s at 0 ms, 10x today's at 100 ms)",
+        columns: &[
+            ("line changes 0 ms MB/s", "log_socket_line_changes_rtt0_mb_per_s"),
+            ("lines/s", "log_socket_line_changes_rtt0_lines_per_s"),
+            ("20 ms MB/s", "log_socket_line_changes_rtt20_mb_per_s"),
+            ("lines/s", "log_socket_line_changes_rtt20_lines_per_s"),
+            ("100 ms MB/s", "log_socket_line_changes_rtt100_mb_per_s"),
+            ("lines/s", "log_socket_line_changes_rtt100_lines_per_s"),
+            ("bytes/line", "log_socket_line_changes_rtt0_wire_bytes_per_line"),
+            ("lines frames 0 ms MB/s", "log_socket_lines_frames_rtt0_mb_per_s"),
+            ("lines/s", "log_socket_lines_frames_rtt0_lines_per_s"),
+            ("20 ms MB/s", "log_socket_lines_frames_rtt20_mb_per_s"),
+            ("lines/s", "log_socket_lines_frames_rtt20_lines_per_s"),
+            ("100 ms MB/s", "log_socket_lines_frames_rtt100_mb_per_s"),
+            ("lines/s", "log_socket_lines_frames_rtt100_lines_per_s"),
+            ("bytes/line", "log_socket_lines_frames_rtt0_wire_bytes_per_line"),
+        ],
+    },
+    Table {
+        id: "logs",
+        title: "Log store only (1,000,000 synthetic lines made inside the page by the ?bench-lines hook: no server, no socket, no decoder)",
+        columns: &[
+            ("ingest ms", "log_store_only_ingest"),
+            ("first row ms", "log_store_only_first_row"),
+            ("ready ms", "log_store_only_ready"),
+            ("DOM rows", "log_store_only_dom_rows"),
+            ("peak DOM rows", "log_store_only_peak_dom_rows"),
+            ("wasm MB", "log_store_only_wasm_memory"),
+            ("JS heap MB", "log_store_only_js_heap"),
         ],
     },
     Table {
@@ -199,30 +232,12 @@ const TABLES: &[Table] = &[
 ];
 
 /// Runs the benchmarks and records them in `docs/benchmarks.md`.
-pub fn bench(args: &[String]) -> Result {
-    let quick = args.iter().any(|a| a == "--quick");
-    // Reuse the last build (dist/ and target/native), e.g. while working on the benchmark.
-    let no_build = args.iter().any(|a| a == "--no-build");
-    // Run only some parts (comma-separated names of PARTS); nothing is recorded then.
-    let only: Option<Vec<&str>> = args
-        .iter()
-        .position(|a| a == "--only")
-        .and_then(|i| args.get(i + 1))
-        .map(|l| l.split(',').collect());
-    let known = |a: &&String| {
-        ["--quick", "--no-build", "--only"].contains(&a.as_str())
-            || only.as_ref().is_some_and(|o| o.join(",") == **a)
-    };
-    if let Some(bad) = args.iter().find(|a| !known(a)) {
-        return Err(format!(
-            "unknown bench option {bad}; usage: cargo xtask bench [--quick] [--no-build] \
-             [--only {}]",
-            PARTS.join(",")
-        ));
-    }
-    let wanted = |name: &str| only.as_ref().is_none_or(|o| o.contains(&name));
+pub fn bench(options: &flags::Bench) -> Result {
+    let quick = options.quick;
+    let only = &options.only;
+    let wanted = |part: Part| only.is_empty() || only.contains(&part);
     let plan = Plan::new(quick);
-    let built = if no_build {
+    let built = if options.no_build {
         Built {
             server: root().join("target/native/shipwatch-server"),
             dist: root().join("dist"),
@@ -251,20 +266,20 @@ pub fn bench(args: &[String]) -> Result {
             eprintln!("bench: {name} failed: {e}");
         }
     };
-    if wanted("transfer") {
-        let server = server::Server::start(&built.server, &built.dist, &["--scenario", "calm"]);
+    if wanted(Part::Transfer) {
+        let server = server::start(&built.server, &built.dist, &["--scenario", "calm"]);
         part(
             "first-load transfer",
             server.and_then(|s| transfer::measure(&s, &built.dist, &mut figures)),
         );
     }
-    if wanted("first-status") {
+    if wanted(Part::FirstStatus) {
         part(
             "first status",
             page::first_status(&tools, &built, plan.first_status_runs, &mut figures),
         );
     }
-    if wanted("updates") && plan.update_runs > 0 {
+    if wanted(Part::Updates) && plan.update_runs > 0 {
         part(
             "update throughput",
             page::updates(
@@ -276,7 +291,7 @@ pub fn bench(args: &[String]) -> Result {
             ),
         );
     }
-    if wanted("memory") {
+    if wanted(Part::Memory) {
         part(
             "memory",
             page::memory(
@@ -289,9 +304,27 @@ pub fn bench(args: &[String]) -> Result {
             ),
         );
     }
-    if wanted("logs") {
+    if wanted(Part::Logs) {
         part(
-            "log ingest",
+            "log opened from its URL",
+            logs::open(&tools, &built, plan.log_lines, plan.log_runs, &mut figures),
+        );
+    }
+    if wanted(Part::Logs) || wanted(Part::LogSocket) {
+        part(
+            "one socket's log throughput",
+            logs::socket(
+                &built,
+                &loadgen,
+                plan.log_lines,
+                plan.socket_timeout_s,
+                &mut figures,
+            ),
+        );
+    }
+    if wanted(Part::Logs) {
+        part(
+            "log store only",
             page::log_ingest(&tools, &built, plan.log_lines, plan.log_runs, &mut figures),
         );
         part(
@@ -299,7 +332,7 @@ pub fn bench(args: &[String]) -> Result {
             page::log_stream(&tools, &built, plan.log_lines, plan.log_runs, &mut figures),
         );
     }
-    if wanted("server") {
+    if wanted(Part::Server) {
         part(
             "server fan-out and resume",
             swarm::measure(
@@ -313,9 +346,32 @@ pub fn bench(args: &[String]) -> Result {
             ),
         );
     }
-    if only.is_some() {
-        eprintln!("bench: --only: nothing recorded in docs/benchmarks.md");
+    if only.is_empty() {
+        return record::write(&machine, &figures, &TABLES.iter().collect::<Vec<_>>());
+    }
+    if !options.record {
+        eprintln!("bench: --only: nothing recorded in docs/benchmarks.md (add --record)");
         return Ok(());
     }
-    record::write(&machine, &figures, TABLES)
+    // Only the tables these parts measured.
+    let measured: Vec<&Table> = TABLES
+        .iter()
+        .filter(|t| {
+            t.columns
+                .iter()
+                .any(|(_, name)| figures.get(name).is_some())
+        })
+        .collect();
+    let names: Vec<String> = only
+        .iter()
+        .filter_map(|p| {
+            Some(
+                clap::ValueEnum::to_possible_value(p)?
+                    .get_name()
+                    .to_string(),
+            )
+        })
+        .collect();
+    let machine = machine.noted(&format!("--only {}", names.join(",")));
+    record::write(&machine, &figures, &measured)
 }

@@ -1,9 +1,9 @@
 //! Figures measured in the page, in headless Chromium: first status paint, table rows, frame
 //! times and feed delivery under the update workload, memory over time, log ingest.
 
+use super::browser::Browser;
 use super::record::{percentile, Figures};
-use super::server::Server;
-use super::webdriver::Browser;
+use super::server::{self, Server};
 use crate::build::Built;
 use crate::cmd::Result;
 use serde_json::Value;
@@ -34,7 +34,7 @@ pub struct Tools {
 }
 
 fn open(tools: &Tools, url: &str) -> Result<Browser> {
-    let b = Browser::start(&tools.chromium, &tools.driver, tools.script_wait)?;
+    let b = Browser::start(tools)?;
     b.add_init_script(PROBE)?;
     b.goto(url)?;
     Ok(b)
@@ -64,7 +64,7 @@ const MILESTONES: [&str; 4] = [
 
 /// Time to the first painted status dot (fresh browser each run) and the table's DOM size.
 pub fn first_status(tools: &Tools, built: &Built, runs: usize, figures: &mut Figures) -> Result {
-    let server = Server::start(
+    let server = server::start(
         &built.server,
         &built.dist,
         &[
@@ -152,7 +152,7 @@ fn record(b: &Browser, seconds: f64, with_frames: bool) -> Result<Window> {
 /// Starts the update workload: a fresh server at [`UPDATE_RATE`] and the environment page
 /// (with the probe), once its first status dot shows.
 pub fn update_workload(tools: &Tools, built: &Built, seed: usize) -> Result<(Server, Browser)> {
-    let server = Server::start_rated(built, SERVICES, &UPDATE_RATE.to_string(), &seed.to_string())?;
+    let server = server::start_rated(built, SERVICES, &UPDATE_RATE.to_string(), &seed.to_string())?;
     let b = open(tools, &server.url(ENV_PAGE))?;
     wait_first_dot(&b)?;
     sleep(Duration::from_millis(500));
@@ -308,7 +308,9 @@ fn settled_memory(b: &Browser) -> Result<Value> {
     Ok(least)
 }
 
-/// The log viewer's ingest of `lines` synthetic lines through its `?bench-lines=N` hook.
+/// "Store only": the log viewer's ingest of `lines` synthetic lines made inside the page by
+/// its `?bench-lines=N` hook (no server, socket nor decoder: what the store and the rows
+/// cost), then the scroll through them.
 pub fn log_ingest(
     tools: &Tools,
     built: &Built,
@@ -316,16 +318,16 @@ pub fn log_ingest(
     runs: usize,
     figures: &mut Figures,
 ) -> Result {
-    let server = Server::start(&built.server, &built.dist, &["--scenario", "calm"])?;
+    let server = server::start(&built.server, &built.dist, &["--scenario", "calm"])?;
     let url = server.url(&format!(
         "/env/production/service/api/deployments/bench/logs?bench-lines={lines}"
     ));
     let names = [
-        ("ingestMs", "log_ingest", "ms"),
-        ("firstRowMs", "log_first_row", "ms"),
-        ("readyMs", "log_ready", "ms"),
-        ("domRows", "log_dom_rows", "rows"),
-        ("peakDomRows", "log_peak_dom_rows", "rows"),
+        ("ingestMs", "log_store_only_ingest", "ms"),
+        ("firstRowMs", "log_store_only_first_row", "ms"),
+        ("readyMs", "log_store_only_ready", "ms"),
+        ("domRows", "log_store_only_dom_rows", "rows"),
+        ("peakDomRows", "log_store_only_peak_dom_rows", "rows"),
     ];
     let mut got: Vec<Vec<f64>> = vec![Vec::new(); names.len() + 2];
     let mut scroll: Vec<(Vec<f64>, f64)> = Vec::new();
@@ -360,12 +362,12 @@ pub fn log_ingest(
         scroll.push(scroll_top_to_bottom(&b)?);
     }
     put_scroll(&scroll, figures);
-    figures.put("log_lines", lines as f64, "lines");
+    figures.put("log_store_only_lines", lines as f64, "lines");
     for (i, (_, name, unit)) in names.iter().enumerate() {
         figures.put_median(name, &got[i], unit);
     }
-    figures.put_median("log_wasm_memory", &got[names.len()], "MB");
-    figures.put_median("log_js_heap", &got[names.len() + 1], "MB");
+    figures.put_median("log_store_only_wasm_memory", &got[names.len()], "MB");
+    figures.put_median("log_store_only_js_heap", &got[names.len() + 1], "MB");
     Ok(())
 }
 
@@ -445,7 +447,7 @@ pub fn log_stream(
     runs: usize,
     figures: &mut Figures,
 ) -> Result {
-    let server = Server::start(&built.server, &built.dist, &["--scenario", "calm"])?;
+    let server = server::start(&built.server, &built.dist, &["--scenario", "calm"])?;
     let url = server.url(&format!(
         "/env/production/service/api/deployments/bench/logs?bench-lines={preload}\
          &bench-rate={LOG_STREAM_RATE}&bench-seconds={LOG_STREAM_SECONDS}"

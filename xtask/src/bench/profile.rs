@@ -1,44 +1,38 @@
-//! `cargo xtask profile <load|updates>`: a DevTools CPU profile of the page under one of the
-//! benchmark's workloads, summarised as the functions with the most self time, so that a
+//! `cargo xtask profile <load|updates|logs>`: a DevTools CPU profile of the page under one of
+//! the benchmark's workloads, summarised as the functions with the most self time, so that a
 //! missed budget is explained by a profile, not a guess. Builds a copy of the app that keeps
 //! its wasm function names (no wasm-opt) in `target/profile-dist`.
 
+use super::browser::Browser;
 use super::page::{Tools, SERVICES, UPDATE_RATE};
-use super::server::Server;
-use super::webdriver::Browser;
+use super::server::{self, Server};
 use crate::app_bundle::{self, Bundle};
 use crate::build::Built;
 use crate::cmd::{root, Result};
+use crate::flags;
 use crate::tools::{ensure_browser, ensure_build_tools};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::thread::sleep;
 use std::time::Duration;
 
-const USAGE: &str = "usage: cargo xtask profile <load|updates> [--reduced-motion] \
-                     | memory [SECONDS] [--sort-name] [--seed N] \
-                     | heap [SECONDS] [--sort-name] [--seed N] \
-                     | js-heap [SECONDS] [--sort-name] [--seed N]";
-
 /// Functions listed in the summary.
 const TOP: usize = 40;
 
-/// Runs the profiler: `load` (a cold load of 1,000 services) or `updates` (10 s of the
-/// update workload, once loaded).
-pub fn profile(args: &[String]) -> Result {
-    let what = args.first().map(String::as_str).unwrap_or("load");
-    if what == "memory" {
-        return memory_trend(args);
-    }
-    if what == "heap" {
-        return super::heap::heap_growth(args);
-    }
-    if what == "js-heap" {
-        return super::js_heap::js_heap_growth(args);
-    }
-    if !["load", "updates"].contains(&what) {
-        return Err(USAGE.into());
-    }
+/// Runs the profiler: `load` (a cold load of 1,000 services), `updates` (10 s of the update
+/// workload, once loaded), `logs` (a long log arriving from the server), or a memory profile.
+pub fn profile(what: &flags::Profile) -> Result {
+    let reduced_motion = match what {
+        flags::Profile::Memory(w) => return memory_trend(w),
+        flags::Profile::Heap(w) => return super::heap::heap_growth(w),
+        flags::Profile::JsHeap(w) => return super::js_heap::js_heap_growth(w),
+        flags::Profile::Logs { lines, deployment } => return log_arrival(*lines, deployment),
+        flags::Profile::Load { reduced_motion } | flags::Profile::Updates { reduced_motion } => {
+            *reduced_motion
+        }
+    };
+    let load = matches!(what, flags::Profile::Load { .. });
+    let what = if load { "load" } else { "updates" };
     let dist = build_named_dist("target/profile-dist", &[])?;
     let server_bin = root().join("target/native/shipwatch-server");
     if !server_bin.exists() {
@@ -46,16 +40,16 @@ pub fn profile(args: &[String]) -> Result {
     }
     let rate = UPDATE_RATE.to_string();
     let mut flags = vec!["--environments", "1", "--services", SERVICES, "--seed", "7"];
-    if what == "load" {
+    if load {
         flags.extend(["--scenario", "calm"]);
     } else {
         flags.extend(["--rate", &rate]);
     }
-    let server = Server::start(&server_bin, &dist, &flags)?;
+    let server = server::start(&server_bin, &dist, &flags)?;
     let tools = browser_tools()?;
-    let b = Browser::start(&tools.chromium, &tools.driver, tools.script_wait)?;
+    let b = Browser::start(&tools)?;
     // `--reduced-motion`: the same with animations off, to see what they cost.
-    if args.iter().any(|a| a == "--reduced-motion") {
+    if reduced_motion {
         b.cdp(
             "Emulation.setEmulatedMedia",
             json!({ "features": [{ "name": "prefers-reduced-motion", "value": "reduce" }] }),
@@ -64,7 +58,7 @@ pub fn profile(args: &[String]) -> Result {
     b.cdp("Profiler.enable", json!({}))?;
     b.cdp("Profiler.setSamplingInterval", json!({ "interval": 200 }))?;
     let url = server.url("/env/production");
-    if what == "load" {
+    if load {
         b.cdp("Profiler.start", json!({}))?;
         open_table(&b, &url)?;
         // The frame that paints it.
@@ -75,6 +69,11 @@ pub fn profile(args: &[String]) -> Result {
         b.cdp("Profiler.start", json!({}))?;
         sleep(Duration::from_secs(10));
     }
+    write_profile(&b, what)
+}
+
+/// Stops the profiler and writes its summary (printed too) and the raw profile to `target/`.
+fn write_profile(b: &Browser, what: &str) -> Result {
     let stopped = b.cdp("Profiler.stop", json!({}))?;
     let summary = summarise(&stopped["profile"]);
     println!("{summary}");
@@ -85,6 +84,40 @@ pub fn profile(args: &[String]) -> Result {
     std::fs::write(&out, &summary).map_err(|e| e.to_string())?;
     eprintln!("profile: written to {}", out.display());
     Ok(())
+}
+
+/// `logs`: the profile from navigation until the viewer holds the last line of a log of
+/// `lines` lines held by the server (the bench's log workload), on the named build.
+fn log_arrival(lines: u64, deployment: &str) -> Result {
+    let dist = build_named_dist("target/profile-dist", &[])?;
+    let built = Built {
+        server: root().join("target/native/shipwatch-server"),
+        dist,
+    };
+    if !built.server.exists() {
+        return Err("no server build: run `cargo xtask build` first".into());
+    }
+    let server = super::logs::start_log_server(&built, lines)?;
+    let b = Browser::start(&browser_tools()?)?;
+    b.cdp("Profiler.enable", json!({}))?;
+    b.cdp("Profiler.setSamplingInterval", json!({ "interval": 200 }))?;
+    let page = super::logs::LOG_PAGE.replace(super::logs::DEPLOYMENT, deployment);
+    b.cdp("Profiler.start", json!({}))?;
+    let started = std::time::Instant::now();
+    b.goto(&server.url(&page))?;
+    b.wait_for(
+        "the log's last line",
+        &format!(
+            "const r = document.querySelector('[role=region][aria-label=\"Deployment logs\"]'); \
+             return r && Number(r.getAttribute('data-last-line')) >= {lines};"
+        ),
+        Duration::from_secs(300),
+    )?;
+    eprintln!(
+        "profile: the last line is in after {:.1} s (the profiler slows the page)",
+        started.elapsed().as_secs_f64()
+    );
+    write_profile(&b, "logs")
 }
 
 /// Opens the environment page and waits for its first status dot.
@@ -206,9 +239,9 @@ fn short(url: &str) -> &str {
 
 /// `memory [SECONDS]`: the page's wasm memory and JS heap (after a forced GC) every 15 s
 /// under the update workload, to tell a leak (steady growth) from a high-water mark.
-fn memory_trend(args: &[String]) -> Result {
-    let seconds = seconds_arg(args, 180)?;
-    let (_server, b) = open_update_workload(&root().join("dist"), args)?;
+fn memory_trend(w: &flags::Workload) -> Result {
+    let seconds = w.seconds.unwrap_or(180);
+    let (_server, b) = open_update_workload(&root().join("dist"), w)?;
     let sample = "if (window.gc) window.gc(); const m = window.__benchProbe.memory(); \
                   return [m.wasm, m.js];";
     let mut at = 0;
@@ -225,14 +258,6 @@ fn memory_trend(args: &[String]) -> Result {
     Ok(())
 }
 
-/// The `[SECONDS]` argument after the subcommand, or `default`.
-pub(super) fn seconds_arg(args: &[String], default: u64) -> Result<u64> {
-    match args.get(1).filter(|a| !a.starts_with("--")) {
-        Some(s) => s.parse().map_err(|_| USAGE.to_string()),
-        None => Ok(default),
-    }
-}
-
 /// Chromium and its driver, installed if missing; a minute before the page is unresponsive.
 fn browser_tools() -> Result<Tools> {
     let browser = ensure_browser()?;
@@ -244,25 +269,17 @@ fn browser_tools() -> Result<Tools> {
 }
 
 /// The bench's update workload (server and environment page with the probe) serving `dist`;
-/// `--sort-name` in `args` sorts the table by name first (no re-sorting churn).
+/// `--sort-name` sorts the table by name first (no re-sorting churn).
 pub(super) fn open_update_workload(
     dist: &std::path::Path,
-    args: &[String],
+    w: &flags::Workload,
 ) -> Result<(Server, Browser)> {
     let built = Built {
         server: root().join("target/native/shipwatch-server"),
         dist: dist.to_path_buf(),
     };
-    // `--seed N`: the simulator's seed (7 unless given; the bench's memory figure uses 11).
-    let seed = match args.iter().position(|a| a == "--seed") {
-        Some(k) => args
-            .get(k + 1)
-            .and_then(|n| n.parse().ok())
-            .ok_or_else(|| USAGE.to_string())?,
-        None => 7,
-    };
-    let (server, b) = super::page::update_workload(&browser_tools()?, &built, seed)?;
-    if args.iter().any(|a| a == "--sort-name") {
+    let (server, b) = super::page::update_workload(&browser_tools()?, &built, w.seed as usize)?;
+    if w.sort_name {
         b.wait_for(
             "the table",
             "const b = document.querySelector('table.services thead th button'); \

@@ -72,7 +72,10 @@ impl Figures {
             let (v, unit) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
             match v.parse::<f64>() {
                 Ok(v) => self.put(name, v, unit),
-                Err(_) => self.missing(name, "", rest),
+                Err(_) => {
+                    let why = rest.strip_prefix("n/a (").and_then(|r| r.strip_suffix(')'));
+                    self.missing(name, "", why.unwrap_or(rest))
+                }
             }
         }
     }
@@ -128,6 +131,18 @@ pub struct Machine {
     pub run: String,
     /// One line per field for the runs table.
     pub cells: Vec<String>,
+}
+
+impl Machine {
+    /// The same run, its mode noted (e.g. the parts run).
+    pub fn noted(&self, note: &str) -> Machine {
+        let mut cells = self.cells.clone();
+        cells[0] = format!("{} ({note})", cells[0]);
+        Machine {
+            run: self.run.clone(),
+            cells,
+        }
+    }
 }
 
 /// Describes this machine, the toolchain and the checkout.
@@ -201,7 +216,7 @@ pub struct Table {
 }
 
 /// Appends this run's row to every table of `docs/benchmarks.md`, creating missing tables.
-pub fn write(machine: &Machine, figures: &Figures, tables: &[Table]) -> Result {
+pub fn write(machine: &Machine, figures: &Figures, tables: &[&Table]) -> Result {
     let path = root().join("docs/benchmarks.md");
     let mut doc = std::fs::read_to_string(&path).unwrap_or_else(|_| "# Benchmarks\n".into());
     let runs_marker = "<!-- rows:runs -->";

@@ -1,7 +1,7 @@
 //! Server figures from the websocket client swarm (`crates/loadgen`): fan-out and resume.
 
 use super::record::Figures;
-use super::server::{with_fd_limit, Server};
+use super::server::{self, with_fd_limit, Server};
 use crate::build::Built;
 use crate::cmd::Result;
 use std::path::Path;
@@ -40,7 +40,7 @@ pub fn measure(
     figures: &mut Figures,
 ) -> Result {
     let server = start_server(built, "7")?;
-    let ws = format!("ws://{}/ws", server.addr);
+    let ws = format!("ws://{}/ws", server.addr());
     figures.put(
         "fanout_services",
         SERVICES.parse().unwrap_or(0.0),
@@ -64,7 +64,7 @@ pub fn measure(
             "--seconds".into(),
             seconds.to_string(),
             "--server-pid".into(),
-            server.pid().to_string(),
+            server.pid().unwrap_or(0).to_string(),
         ],
     )?;
     figures.absorb(&out);
@@ -72,7 +72,7 @@ pub fn measure(
 
     // Resume on a fresh server: the fan-out may have left the first one overloaded.
     let server = start_server(built, "8")?;
-    let ws = format!("ws://{}/ws", server.addr);
+    let ws = format!("ws://{}/ws", server.addr());
     let mut runs: Vec<Vec<(String, f64, String)>> = Vec::new();
     for _ in 0..resume_runs {
         let out = loadgen(
@@ -111,5 +111,5 @@ pub fn measure(
 
 /// The server of the swarm workloads: one environment of [`SERVICES`] at [`RATE`].
 fn start_server(built: &Built, seed: &str) -> Result<Server> {
-    Server::start_rated(built, SERVICES, RATE, seed)
+    server::start_rated(built, SERVICES, RATE, seed)
 }

@@ -1,9 +1,10 @@
 //! First-load transfer: what a browser downloads for the app, compressed by the real server.
 
-use super::http::request;
+use super::browser::block_on;
 use super::record::Figures;
 use super::server::Server;
 use crate::cmd::Result;
+use shipwatch_e2e::http;
 use std::path::Path;
 use std::time::Duration;
 
@@ -48,14 +49,11 @@ pub fn measure(server: &Server, dist: &Path, figures: &mut Figures) -> Result {
 }
 
 fn wire_bytes(server: &Server, file: &str, encoding: &str) -> Result<f64> {
-    let r = request(
-        &server.addr,
-        "GET",
-        &format!("/{file}"),
+    let r = block_on(http::get(
+        &server.url(&format!("/{file}")),
         &[("Accept-Encoding", encoding)],
-        None,
         Duration::from_secs(30),
-    )?;
+    ))?;
     if r.status != 200 {
         return Err(format!("GET /{file}: HTTP {}", r.status));
     }
