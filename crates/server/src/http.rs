@@ -86,7 +86,8 @@ pub struct ActionQuery {
 }
 
 /// `POST /api/environments/{env}/services/{svc}/{deploy|stop|restart|cancel}`: asks the
-/// source to act (405 if it cannot).
+/// source to act (405 if it cannot). The 202 is the acknowledgement: it is sent once what the
+/// action did is committed to the store (503 if the store fails to write it).
 async fn action(
     State(app): State<Arc<App>>,
     Path((env, svc, action)): Path<(String, String, String)>,
@@ -98,11 +99,19 @@ async fn action(
         return (StatusCode::NOT_FOUND, Json(json!({ "error": msg }))).into_response();
     };
     match app.source.act(app.ingest.as_ref(), &env, &svc, &action) {
-        Ok(deployment) => {
+        Ok(acted) => {
             tracing::info!(env, svc, ?action, "action accepted");
+            if let Err(e) = acted.ack.committed().await {
+                let msg = format!("the action was applied but not stored: {e}");
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Json(json!({ "error": msg })),
+                )
+                    .into_response();
+            }
             (
                 StatusCode::ACCEPTED,
-                Json(json!({ "ok": true, "deployment": deployment })),
+                Json(json!({ "ok": true, "deployment": acted.deployment })),
             )
                 .into_response()
         }

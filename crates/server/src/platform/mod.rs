@@ -5,4 +5,4 @@ pub mod event;
 pub mod source;
 
 pub use event::PlatformEvent;
-pub use source::{ActError, Action, Sink, Source};
+pub use source::{ActError, Acted, Action, Sink, Source};

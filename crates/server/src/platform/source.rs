@@ -73,6 +73,15 @@ impl std::fmt::Display for ActError {
     }
 }
 
+/// What an accepted action did.
+#[derive(Debug)]
+pub struct Acted {
+    /// The service's deployment after the action, if it has one.
+    pub deployment: Option<Deployment>,
+    /// Resolves when the events the action caused are committed to the store.
+    pub ack: Ack,
+}
+
 /// A running source.
 pub trait Source: Send + Sync + 'static {
     /// Its name, for logs and health.
@@ -85,15 +94,15 @@ pub trait Source: Send + Sync + 'static {
         shutdown: watch::Receiver<bool>,
     ) -> Pin<Box<dyn Future<Output = ()> + Send>>;
 
-    /// Acts on a service, publishing what follows into `sink`; the service's deployment
-    /// after the action, if any. The default: this source cannot act.
+    /// Acts on a service, publishing what follows into `sink`. The default: this source
+    /// cannot act.
     fn act(
         &self,
         sink: &dyn Sink,
         env: &str,
         service: &str,
         action: &Action,
-    ) -> Result<Option<Deployment>, ActError> {
+    ) -> Result<Acted, ActError> {
         let _ = (sink, env, service, action);
         Err(ActError::NotSupported(format!(
             "the {} source reports what a platform does and cannot act on it",

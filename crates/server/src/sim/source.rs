@@ -4,7 +4,7 @@
 
 use super::{ActError as SimActError, Action as SimAction, Outcome, SimEvent, Simulator};
 use crate::app::Clock;
-use crate::platform::{ActError, Action, PlatformEvent, Sink, Source};
+use crate::platform::{ActError, Acted, Action, PlatformEvent, Sink, Source};
 use shipwatch_model::Deployment;
 use std::collections::HashMap;
 use std::future::Future;
@@ -152,7 +152,7 @@ impl Source for SimulatorSource {
         env: &str,
         service: &str,
         action: &Action,
-    ) -> Result<Option<Deployment>, ActError> {
+    ) -> Result<Acted, ActError> {
         let action = match action {
             Action::Deploy { outcome } => SimAction::Deploy(match outcome.as_deref() {
                 None | Some("ok") => Outcome::Ok,
@@ -178,7 +178,7 @@ impl Source for SimulatorSource {
         })?;
         let deployment = sim.service(env, service).and_then(|s| s.deployment.clone());
         // Published under the simulator lock: same order as the driver's events.
-        sink.publish(self.platform_events(events));
-        Ok(deployment)
+        let ack = sink.publish(self.platform_events(events));
+        Ok(Acted { deployment, ack })
     }
 }

@@ -47,7 +47,12 @@ pub enum Got {
 impl Client {
     /// Connects and reads the hello.
     pub async fn connect(h: &ServerHandle) -> Client {
-        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws", h.addr()))
+        Self::connect_to(h.addr()).await
+    }
+
+    /// Connects to a server at `addr` (e.g. the real binary) and reads the hello.
+    pub async fn connect_to(addr: std::net::SocketAddr) -> Client {
+        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
             .await
             .expect("connects");
         let mut c = Client { ws };
@@ -154,11 +159,20 @@ pub async fn http(
     path: &str,
     headers: &[(&str, &str)],
 ) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    http_at(h.addr(), method, path, headers).await
+}
+
+/// [`http`] to a server at `addr`.
+pub async fn http_at(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (u16, Vec<(String, String)>, Vec<u8>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = TcpStream::connect(h.addr()).await.expect("connect");
+    let mut s = TcpStream::connect(addr).await.expect("connect");
     let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: 0\r\n",
-        h.addr()
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: 0\r\n"
     );
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
