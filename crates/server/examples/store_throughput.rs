@@ -87,6 +87,7 @@ async fn main() {
         retain_deployments: 50,
         max_log_bytes: 2 << 30,
         log_base: 0,
+        max_file_bytes: 0,
     })
     .await
     .expect("store opens");

@@ -116,6 +116,11 @@ pub struct Config {
     #[arg(long, default_value_t = 2 << 30, value_name = "BYTES")]
     pub max_log_bytes: u64,
 
+    /// Largest size of the store's file, in bytes (0: no limit but the disk). Past it writes
+    /// fail as on a full disk: health says so, pages keep being served.
+    #[arg(long, default_value_t = 0, value_name = "BYTES")]
+    pub max_store_bytes: u64,
+
     /// For testing clients only: every N seconds, send every socket one malformed frame and
     /// one frame of an unknown type (0 = never). A correct client drops and counts them.
     #[arg(long, default_value_t = 0, value_name = "SECONDS")]
@@ -150,6 +155,7 @@ impl Config {
             retain_deployments: self.retain_deployments,
             max_log_bytes: self.max_log_bytes,
             log_base,
+            max_file_bytes: self.max_store_bytes,
         })
     }
 

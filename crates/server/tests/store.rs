@@ -19,6 +19,7 @@ fn config(dir: &Path) -> StoreConfig {
         retain_deployments: 50,
         max_log_bytes: 2 << 30,
         log_base: 1_000_000,
+        max_file_bytes: 0,
     }
 }
 
@@ -520,4 +521,55 @@ async fn a_file_that_is_not_a_database_stops_the_start_naming_it() {
         err.to_string().contains(&not_dir.display().to_string()),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn a_full_disk_fails_writes_loudly_and_the_store_keeps_trying() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    // A file limited to 1 MiB: SQLite's "database or disk is full", as on a full disk.
+    cfg.max_file_bytes = 1 << 20;
+    let (store, _) = open(cfg.clone()).await;
+    write(&store, vec![queued("production", "api", "dep-1", 1)]).await;
+    let mut failed = None;
+    for k in 0..100u64 {
+        let mut batch = lines(1 + k * 100, 100, "build");
+        for l in &mut batch {
+            l.text = format!("{} {}", l.text, "x".repeat(200));
+        }
+        let ack = store.write(Arc::from(vec![log("dep-1", batch)]));
+        if let Err(e) = ack.committed().await {
+            failed = Some((k, e));
+            break;
+        }
+    }
+    let (k, err) = failed.expect("writes fail once the file is full");
+    assert!(k > 0, "the first writes fit");
+    let StoreError::Write(msg) = &err else {
+        panic!("a write error, got {err:?}");
+    };
+    assert!(msg.contains("full"), "{msg}");
+    let health = store.health();
+    assert!(
+        !health.ok && health.error.as_deref() == Some(msg.as_str()),
+        "{health:?}"
+    );
+    assert!(
+        health.pending_writes >= 1,
+        "the failed write waits to be retried"
+    );
+    // Still failing a retry later, still no panic; closing gives up after a few attempts.
+    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+    assert!(!store.health().ok);
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(10), store.close(Vec::new()))
+        .await
+        .expect("close gives up on a full disk");
+    assert!(closed.is_err());
+
+    // What was acknowledged before is there.
+    cfg.max_file_bytes = 0;
+    let (store, _) = open(cfg).await;
+    let kept = store.log_lines("dep-1", 0, 100_000).await.unwrap();
+    assert!(kept.len() as u64 >= k * 100, "{} lines kept", kept.len());
+    store.close(Vec::new()).await.unwrap();
 }

@@ -37,6 +37,9 @@ pub struct StoreConfig {
     pub max_log_bytes: u64,
     /// Sequence number the log topics of deployments created in this run start from.
     pub log_base: u64,
+    /// Largest size of the database file, in bytes (0: as large as the disk allows). Past it
+    /// writes fail as on a full disk.
+    pub max_file_bytes: u64,
 }
 
 /// What went wrong.
@@ -172,7 +175,7 @@ impl Store {
         let pool = SqlitePoolOptions::new()
             .min_connections(1)
             .max_connections(4)
-            .connect_with(schema::options(&file))
+            .connect_with(schema::options(&file, cfg.max_file_bytes))
             .await
             .map_err(|e| open_err(&file, &e))?;
         schema::migrator()

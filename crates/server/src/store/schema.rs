@@ -28,8 +28,8 @@ pub fn migrator() -> Migrator {
 /// load read while the writer writes; `synchronous = NORMAL` makes a commit durable against
 /// the process being killed (the commit is in the WAL file when it returns) and leaves the
 /// fsync to checkpoints, so a power cut may lose the last commits but never corrupts the file.
-pub fn options(file: &Path) -> SqliteConnectOptions {
-    SqliteConnectOptions::new()
+pub fn options(file: &Path, max_file_bytes: u64) -> SqliteConnectOptions {
+    let options = SqliteConnectOptions::new()
         .filename(file)
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
@@ -39,5 +39,13 @@ pub fn options(file: &Path) -> SqliteConnectOptions {
         // The writer's statements are few and repeated; logs pages too.
         .statement_cache_capacity(64)
         // 64 MiB of page cache: the writer touches the end of many logs at once.
-        .pragma("cache_size", "-65536")
+        .pragma("cache_size", "-65536");
+    if max_file_bytes == 0 {
+        return options;
+    }
+    // SQLite answers "database or disk is full" past this many pages (of 4 KiB, the default).
+    options.pragma(
+        "max_page_count",
+        (max_file_bytes / 4096).max(16).to_string(),
+    )
 }
