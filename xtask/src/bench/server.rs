@@ -20,6 +20,14 @@ pub fn start(bin: &Path, dist: &Path, flags: &[&str]) -> Result<Server> {
     Server::launch(&launch)
 }
 
+/// Whether the server binary lists `flag` in its `--help`.
+pub fn takes_flag(bin: &Path, flag: &str) -> bool {
+    std::process::Command::new(bin)
+        .arg("--help")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(flag))
+}
+
 /// The server of the rated workloads: one environment of `services` services whose
 /// simulator sends `rate` status events a second, from `seed`.
 pub fn start_rated(built: &Built, services: &str, rate: &str, seed: &str) -> Result<Server> {

@@ -39,7 +39,7 @@ pub fn measure(
     resume_runs: usize,
     figures: &mut Figures,
 ) -> Result {
-    let server = start_server(built, "7")?;
+    let server = start_server(built, "7", clients)?;
     let ws = format!("ws://{}/ws", server.addr());
     figures.put(
         "fanout_services",
@@ -71,7 +71,7 @@ pub fn measure(
     drop(server);
 
     // Resume on a fresh server: the fan-out may have left the first one overloaded.
-    let server = start_server(built, "8")?;
+    let server = start_server(built, "8", resume_clients)?;
     let ws = format!("ws://{}/ws", server.addr());
     let mut runs: Vec<Vec<(String, f64, String)>> = Vec::new();
     for _ in 0..resume_runs {
@@ -109,7 +109,26 @@ pub fn measure(
     Ok(())
 }
 
-/// The server of the swarm workloads: one environment of [`SERVICES`] at [`RATE`].
-fn start_server(built: &Built, seed: &str) -> Result<Server> {
-    server::start_rated(built, SERVICES, RATE, seed)
+/// The server of the swarm workloads: one environment of [`SERVICES`] at [`RATE`], that
+/// lets `clients` sockets from this one address in (twice over: a mass resume opens the new
+/// sockets while the old ones close), where it limits connections per address.
+fn start_server(built: &Built, seed: &str, clients: usize) -> Result<Server> {
+    let limit = (2 * clients + 100).to_string();
+    let mut flags = vec![
+        "--environments",
+        "1",
+        "--services",
+        SERVICES,
+        "--rate",
+        RATE,
+        "--seed",
+        seed,
+    ];
+    if server::takes_flag(&built.server, PER_ADDRESS_LIMIT) {
+        flags.extend([PER_ADDRESS_LIMIT, limit.as_str()]);
+    }
+    server::start(&built.server, &built.dist, &flags)
 }
+
+/// The server's limit on connections from one client address.
+const PER_ADDRESS_LIMIT: &str = "--max-connections-per-ip";
