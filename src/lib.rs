@@ -76,7 +76,7 @@ pub fn App() -> impl IntoView {
     let sub = feed.subscribe(Topic::Environments, move |event| match event {
         SubEvent::Snapshot(s) => envs.apply_snapshot(s),
         SubEvent::Changes(c) => envs.apply_changes(c),
-        SubEvent::Refused(..) => {}
+        SubEvent::Lines(_) | SubEvent::Refused(..) => {}
     });
     // The environment list lives as long as the app.
     std::mem::forget(sub);

@@ -728,3 +728,100 @@ async fn a_delta_from_the_feed_adds_its_lines_and_reports_the_deployment() {
         .class_list()
         .contains("log-row--error"));
 }
+
+#[wasm_bindgen_test]
+async fn a_lines_frame_from_the_feed_holds_the_same_lines_as_its_deltas() {
+    use shipwatch_model::protocol::{decode_server, Change, LineBatch, ServerMessage};
+    let mut lines = info_lines(1, 6);
+    lines[2].stage = "test".into();
+    lines[3].stage = "test".into();
+    lines[3].level = LogLevel::Error;
+    lines[3].hint = Some("Run the failing test alone".into());
+    lines[4].stage = "deploy".into();
+    lines[4].ts = T0; // the clock went back
+                      // The server's two forms of the same lines, through the feed's decoder.
+    let batch_frame = shipwatch_model::protocol::encode(
+        &shipwatch_model::protocol::ServerFrame::new(ServerMessage::Lines {
+            sub: "s1".into(),
+            seq: 10,
+            lines: LineBatch::runs(&lines).remove(0),
+        }),
+    );
+    let batch = match decode_server(&batch_frame, 1 << 20).unwrap().msg {
+        ServerMessage::Lines { lines, .. } => lines,
+        other => panic!("not a lines frame: {other:?}"),
+    };
+    let by_changes = LogModel::new();
+    by_changes.apply_changes(lines.iter().cloned().map(Change::Line).collect());
+
+    let model = LogModel::new();
+    let host = mount_viewer(model);
+    model.push_batch(batch);
+    settle().await;
+    let kept = |m: LogModel| {
+        m.with(|s| {
+            s.iter()
+                .map(|l| {
+                    let hint = l.hint.map(str::to_string);
+                    (
+                        l.n,
+                        l.ts,
+                        l.stage_name.to_string(),
+                        l.level,
+                        l.raw.to_string(),
+                        hint,
+                    )
+                })
+                .collect::<Vec<_>>()
+        })
+    };
+    assert_eq!(kept(model), kept(by_changes));
+    assert_eq!(kept(model).len(), 6);
+    // On screen as any line: the failing stage is picked, its error line marked.
+    assert_eq!(rendered_lines(&host), vec![3, 4]);
+    assert!(query(&host, ".log-row[data-line='4']")
+        .class_list()
+        .contains("log-row--error"));
+    assert!(region(&host)
+        .text_content()
+        .unwrap()
+        .contains("Run the failing test alone"));
+}
+
+#[wasm_bindgen_test]
+async fn while_a_history_arrives_the_count_shows_and_search_works_on_what_is_here() {
+    let model = LogModel::new();
+    let host = mount_viewer(model);
+    model.set_expected(Some(2_500));
+    let mut first = info_lines(1, 1_200);
+    first[99].text = "needle at line 100".into();
+    model.push_lines(first);
+    settle().await;
+    let progress = query(&host, ".log-progress");
+    assert_eq!(
+        progress.text_content().unwrap().trim(),
+        "1,200 of 2,500 lines"
+    );
+    let bar = query(&host, "progress.log-progress__bar");
+    assert_eq!(bar.get_attribute("max").as_deref(), Some("2500"));
+    assert_eq!(bar.get_attribute("value").as_deref(), Some("1200"));
+    // The first screen is there, and what has arrived can be searched meanwhile.
+    assert!(rendered_lines(&host).contains(&1_200));
+    type_search(&host, "needle");
+    sleep(400).await;
+    let status = query(&host, ".log-search__status").text_content().unwrap();
+    assert!(status.contains("of 1"), "{status}");
+
+    model.push_lines(info_lines(1_201, 2_400));
+    settle().await;
+    assert_eq!(
+        query(&host, ".log-progress").text_content().unwrap().trim(),
+        "2,400 of 2,500 lines"
+    );
+    model.push_lines(info_lines(2_401, 2_500));
+    settle().await;
+    assert!(
+        try_query(&host, ".log-progress").is_none(),
+        "no count once every announced line is here"
+    );
+}

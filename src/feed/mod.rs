@@ -16,8 +16,8 @@ use send_wrapper::SendWrapper;
 use shipwatch_model::protocol::reconnect::{delay_ms, Attempts};
 use shipwatch_model::protocol::stream::{Cursor, SeqError};
 use shipwatch_model::protocol::{
-    decode_server, encode, Change, ClientFrame, ClientMessage, ErrorCode, Limits, ServerMessage,
-    Snapshot, Topic,
+    decode_server, encode, Change, ClientFrame, ClientMessage, ErrorCode, Limits, LineBatch,
+    ServerMessage, Snapshot, Topic,
 };
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -30,6 +30,8 @@ pub enum SubEvent {
     Snapshot(Snapshot),
     /// Apply these changes, in order (already deduplicated).
     Changes(Vec<Change>),
+    /// Append these log lines (already deduplicated; logs topics only).
+    Lines(LineBatch),
     /// The server refused the subscription.
     Refused(ErrorCode, String),
 }
@@ -313,8 +315,7 @@ impl Feed {
                 }
             }
             ServerMessage::Delta { sub, seq, changes } => self.receive_delta(&sub, seq, changes),
-            // Never asked for yet.
-            ServerMessage::Lines { .. } => self.drop_frame("a lines frame".into()),
+            ServerMessage::Lines { sub, seq, lines } => self.receive_lines(&sub, seq, lines),
             ServerMessage::Error { code, message, sub } => {
                 match sub.and_then(|s| self.sub_by_wire(&s, |_| ())) {
                     Some(id) => self.enqueue(id, SubEvent::Refused(code, message)),
@@ -335,6 +336,27 @@ impl Feed {
             Ok(range) => {
                 changes.drain(..range.start);
                 self.enqueue(id, SubEvent::Changes(changes));
+            }
+            Err(e @ SeqError::Gap { .. }) => {
+                self.drop_frame(format!("{e}; resuming"));
+                self.resume(id, true);
+            }
+            Err(e) => self.drop_frame(e.to_string()),
+        }
+    }
+
+    /// A `lines` frame: numbered like a delta of as many changes.
+    fn receive_lines(&self, wire: &str, seq: u64, mut lines: LineBatch) {
+        let mut verdict = Err(SeqError::NoBase);
+        let Some(id) = self.sub_by_wire(wire, |s| verdict = s.cursor.delta(seq, lines.len()))
+        else {
+            return;
+        };
+        match verdict {
+            Ok(range) if range.is_empty() => {}
+            Ok(range) => {
+                lines.skip(range.start);
+                self.enqueue(id, SubEvent::Lines(lines));
             }
             Err(e @ SeqError::Gap { .. }) => {
                 self.drop_frame(format!("{e}; resuming"));
@@ -376,7 +398,19 @@ impl Feed {
 
     /// Queues an event; all queued events are applied together on the next animation frame
     /// (or after 100 ms when the tab is hidden and frames do not come).
+    ///
+    /// Lines go to their subscriber at once unless something of that subscription is still
+    /// queued (order is kept): a log's store is outside the reactive graph and tells the
+    /// screen once per frame itself, and taking each frame's lines as it comes spreads a
+    /// fast history over the frames instead of piling tens of thousands of lines onto one.
     fn enqueue(&self, id: u64, event: SubEvent) {
+        let event = match event {
+            SubEvent::Lines(lines) => match self.handler_if_nothing_queued(id) {
+                Some(handler) => return handler(SubEvent::Lines(lines)),
+                None => SubEvent::Lines(lines),
+            },
+            other => other,
+        };
         let snapshot = matches!(event, SubEvent::Snapshot(_));
         self.0.pending.borrow_mut().push((id, event));
         if snapshot {
@@ -384,6 +418,19 @@ impl Feed {
         } else {
             self.schedule_flush();
         }
+    }
+
+    fn handler_if_nothing_queued(&self, id: u64) -> Option<Handler> {
+        if self
+            .0
+            .pending
+            .borrow()
+            .iter()
+            .any(|(queued, _)| *queued == id)
+        {
+            return None;
+        }
+        self.0.subs.borrow().get(&id).map(|s| s.handler.clone())
     }
 
     /// Applies what is queued in a microtask: a snapshot is what a page waits for to show
@@ -454,15 +501,17 @@ impl Feed {
 }
 
 /// A subscribe message. Environment topics ask for `instance_update` changes: most status
-/// events change one instance, a third of the text of the whole service.
+/// events change one instance, a third of the text of the whole service. Logs topics ask for
+/// `lines` frames: half the bytes of `line` changes, and a history in a few hundred frames.
 fn subscribe(sub: String, topic: Topic, resume_from: Option<u64>) -> ClientMessage {
     let instance_updates = matches!(topic, Topic::Environment { .. });
+    let line_batches = matches!(topic, Topic::Logs { .. });
     ClientMessage::Subscribe {
         sub,
         topic,
         resume_from,
         instance_updates,
-        line_batches: false,
+        line_batches,
     }
 }
 

@@ -4,12 +4,14 @@
 //!
 //! Parts: [`model`] (the lines, outside the reactive graph), `state` (settings, rows,
 //! scrolling), `rows` (the virtual list), `search`, `stages`, `summary` (first error,
-//! eviction notice), `toolbar`, `browser` (download, clipboard, URL fragment), [`bench`].
+//! eviction notice), `progress` (the count while a history arrives), `toolbar`, `browser`
+//! (download, clipboard, URL fragment), [`bench`].
 //! The pure logic lives in `crates/logview`.
 
 pub mod bench;
 mod browser;
 pub mod model;
+mod progress;
 mod rows;
 mod search;
 mod stages;
@@ -21,6 +23,7 @@ pub use model::{LogModel, VIEWER_LIMITS};
 pub use state::{TimeMode, ROW_HEIGHT};
 
 use leptos::prelude::*;
+use progress::LoadProgress;
 use rows::LogRows;
 use search::SearchBar;
 use send_wrapper::SendWrapper;
@@ -174,6 +177,7 @@ pub fn LogViewer(
                 <div class="log-viewer__main">
                     <div class="log-toolbar">
                         <SearchBar viewer />
+                        <LoadProgress viewer />
                         <Toolbar viewer file_name whole_log />
                     </div>
                     <KeptNotice viewer file_name whole_log />

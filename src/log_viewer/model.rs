@@ -9,7 +9,7 @@
 
 use leptos::prelude::*;
 use shipwatch_logview::{LogStore, StoreLimits};
-use shipwatch_model::protocol::Change;
+use shipwatch_model::protocol::{Change, LineBatch};
 use shipwatch_model::{Deployment, LogLine};
 
 /// The memory policy of the viewer: up to a million lines or 256 MiB of line text and
@@ -30,6 +30,9 @@ pub struct LogModel {
     store: StoredValue<LogStore, LocalStorage>,
     version: RwSignal<u64>,
     publish: StoredValue<Publish>,
+    /// How many lines the server said the log held when it started sending it (the logs
+    /// snapshot's `line_count`): the progress count while the history arrives.
+    expected: RwSignal<Option<u64>>,
 }
 
 /// When the screen was last told about new lines, and whether it will be.
@@ -57,6 +60,7 @@ impl LogModel {
             store: StoredValue::new_local(LogStore::with_limits(limits)),
             version: RwSignal::new(0),
             publish: StoredValue::new(Publish::default()),
+            expected: RwSignal::new(None),
         }
     }
 
@@ -65,6 +69,36 @@ impl LogModel {
     pub fn push_lines(&self, lines: impl IntoIterator<Item = LogLine>) {
         self.store.update_value(|s| s.extend(lines));
         self.schedule_publish();
+    }
+
+    /// Appends a `lines` frame's run straight from its columns (no line record in between;
+    /// the stage name is shared by its run).
+    pub fn push_batch(&self, batch: LineBatch) {
+        self.store.update_value(|s| {
+            batch.for_each(|l| {
+                s.push_parts(l.n, l.ts, l.stage, l.level, l.text, l.hint);
+            });
+        });
+        self.schedule_publish();
+    }
+
+    /// The server's count of the log's lines when it started sending it, if it said.
+    pub fn set_expected(&self, lines: Option<u64>) {
+        if let Some(n) = lines {
+            // Room for the history at once, rather than regrown (and copied) as it arrives.
+            let more = n.saturating_sub(self.with(|s| s.end_position()));
+            self.store
+                .update_value(|s| s.reserve(usize::try_from(more).unwrap_or(usize::MAX)));
+        }
+        self.expected.set(lines);
+    }
+
+    /// Lines arrived and lines expected while the log's history is still arriving (tracked):
+    /// `None` once every line the server announced is here, or when it announced none.
+    pub fn progress(&self) -> Option<(u64, u64)> {
+        let expected = self.expected.get()?;
+        let received = self.with_tracked(|s| s.last_number().unwrap_or(0));
+        (received < expected).then_some((received, expected))
     }
 
     /// Tells the screen about the new lines on the next animation frame at least
@@ -125,6 +159,7 @@ impl LogModel {
     pub fn clear(&self) {
         let limits = self.store.with_value(LogStore::limits);
         self.store.set_value(LogStore::with_limits(limits));
+        self.expected.set(None);
         self.version.update(|v| *v += 1);
     }
 

@@ -56,6 +56,7 @@ pub fn EnvironmentPage() -> impl IntoView {
                 }
             }
             SubEvent::Refused(_, message) => state.refused.set(Some(message)),
+            SubEvent::Lines(_) => {}
         });
         guard.set_value(Some(SendWrapper::new(sub)));
     });

@@ -159,11 +159,16 @@ fn subscribe(
         }
         guard.set_value(None);
         let handler = move |event: SubEvent| match event {
-            SubEvent::Snapshot(Snapshot::Logs { deployment: d, .. }) => {
+            SubEvent::Snapshot(Snapshot::Logs {
+                deployment: d,
+                line_count,
+                ..
+            }) => {
                 refused.set(None);
                 // A fresh snapshot after a resume (e.g. the server restarted) replays the
                 // history: the store drops the lines it has, so nothing is cleared here.
                 deployment.set(Some(d));
+                model.set_expected(line_count);
             }
             SubEvent::Snapshot(_) => {}
             SubEvent::Changes(changes) => {
@@ -171,6 +176,7 @@ fn subscribe(
                     deployment.set(Some(d));
                 }
             }
+            SubEvent::Lines(batch) => model.push_batch(batch),
             SubEvent::Refused(code, message) => {
                 let retry = code == ErrorCode::UnknownTopic;
                 refused.set(Some(if retry {

@@ -211,7 +211,46 @@ pub fn plain_text(text: &str) -> String {
     if !needs_parsing(text) {
         return text.to_owned();
     }
+    if let Some(plain) = without_colours(text) {
+        return plain;
+    }
     Screen::run(text, false).chars.into_iter().collect()
+}
+
+/// The text without its colour sequences (`ESC [ digits ; : m`), when those are the only
+/// thing in it a terminal acts on: then the cursor only ever moves right, and the screen's
+/// row is the rest of the text as it is. `None` for anything else (the screen then runs).
+/// Most coloured build output is just that, and a history of a million lines meets it at
+/// every coloured line.
+fn without_colours(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let (mut i, mut kept) = (0, 0);
+    while i < bytes.len() {
+        match bytes[i] {
+            0x1b => {
+                if bytes.get(i + 1) != Some(&b'[') {
+                    return None;
+                }
+                let params = bytes[i + 2..]
+                    .iter()
+                    .take_while(|b| b.is_ascii_digit() || **b == b';' || **b == b':')
+                    .count();
+                let end = i + 2 + params;
+                if bytes.get(end) != Some(&b'm') {
+                    return None;
+                }
+                out.push_str(text.get(kept..i)?);
+                i = end + 1;
+                kept = i;
+            }
+            b if (b < 0x20 && b != b'\t') || b == 0x7f => return None,
+            0xc2 if matches!(bytes.get(i + 1), Some(0x80..=0x9f)) => return None,
+            _ => i += 1,
+        }
+    }
+    out.push_str(text.get(kept..)?);
+    Some(out)
 }
 
 /// True if the text holds anything the parser must act on: ESC, `\r` and other C0 controls

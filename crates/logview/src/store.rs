@@ -317,9 +317,23 @@ impl LogStore {
             ts,
             stage,
             level,
-            mut text,
+            text,
             hint,
         } = line;
+        self.push_parts(n, ts, &stage, level, text, hint)
+    }
+
+    /// [`Self::push`] of a line given by its parts: its stage borrowed (a batch of lines in
+    /// columns shares one name per run), its text and hint moved in.
+    pub fn push_parts(
+        &mut self,
+        n: u64,
+        ts: Millis,
+        stage: &str,
+        level: LogLevel,
+        mut text: String,
+        hint: Option<String>,
+    ) -> Pushed {
         let mut pushed = Pushed::Added;
         match self.last_n {
             Some(last) if n <= last => {
@@ -347,7 +361,7 @@ impl LogStore {
             text.truncate(cut);
         }
         let plain = ansi::needs_parsing(&text).then(|| ansi::plain_text(&text).into_boxed_str());
-        let stage = self.intern_stage(&stage, n, ts, level);
+        let stage = self.intern_stage(stage, n, ts, level);
 
         match level {
             LogLevel::Error => self.errors += 1,
@@ -390,6 +404,13 @@ impl LogStore {
         self.lines.push_back(stored);
         self.evict();
         pushed
+    }
+
+    /// Makes room for `lines` more lines at once (up to the line limit), so that a history
+    /// of known length does not regrow and copy the line records as it arrives.
+    pub fn reserve(&mut self, lines: usize) {
+        let room = self.limits.max_lines.saturating_sub(self.lines.len());
+        self.lines.reserve(lines.min(room));
     }
 
     /// Pushes every line of a batch (e.g. the backlog sent on connect).
