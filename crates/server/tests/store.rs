@@ -573,3 +573,23 @@ async fn a_full_disk_fails_writes_loudly_and_the_store_keeps_trying() {
     assert!(kept.len() as u64 >= k * 100, "{} lines kept", kept.len());
     store.close(Vec::new()).await.unwrap();
 }
+
+#[tokio::test]
+async fn one_server_at_a_time_uses_a_data_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = open(config(dir.path())).await;
+    let err = Store::open(config(dir.path()))
+        .await
+        .err()
+        .expect("refused");
+    let msg = err.to_string();
+    assert!(msg.contains("another shipwatch-server"), "{msg}");
+    assert!(
+        msg.contains(&dir.path().join("shipwatch.lock").display().to_string()),
+        "{msg}"
+    );
+    store.close(Vec::new()).await.unwrap();
+    drop(store);
+    let (store, _) = open(config(dir.path())).await;
+    store.close(Vec::new()).await.unwrap();
+}

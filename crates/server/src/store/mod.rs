@@ -52,6 +52,11 @@ pub enum StoreError {
         /// Why.
         reason: String,
     },
+    /// Another server holds the data directory's lock (`file`).
+    InUse {
+        /// The lock file.
+        file: PathBuf,
+    },
     /// Writing failed (disk full, I/O error); the writer retries.
     Write(String),
     /// Reading failed.
@@ -67,6 +72,12 @@ impl std::fmt::Display for StoreError {
                 f,
                 "cannot use the data file {}: {reason}. Nothing was changed; move the file \
                  away (or restore it from a backup) to start, or pass --ephemeral",
+                file.display()
+            ),
+            Self::InUse { file } => write!(
+                f,
+                "{}: another shipwatch-server uses this data directory; stop it, or pass \
+                 another --data-dir",
                 file.display()
             ),
             Self::Write(e) => write!(f, "writing to the store failed: {e}"),
@@ -147,6 +158,8 @@ struct Inner {
     queue: Mutex<(u64, Option<mpsc::UnboundedSender<Msg>>)>,
     progress: watch::Receiver<Progress>,
     writer: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// The data directory's lock, held until the store is closed or dropped.
+    lock: Mutex<Option<std::fs::File>>,
 }
 
 /// The key a topic's sequence number is stored under.
@@ -167,6 +180,22 @@ impl Store {
             reason: e.to_string(),
         };
         std::fs::create_dir_all(&cfg.dir).map_err(|e| open_err(&cfg.dir, &e))?;
+        // One server per data directory: two would each run a simulator on one platform.
+        // The lock goes with the process, however it ends.
+        let lock_path = cfg.dir.join(schema::LOCK_NAME);
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| open_err(&lock_path, &e))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(StoreError::InUse { file: lock_path });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(open_err(&lock_path, &e)),
+        }
         let file = cfg.dir.join(schema::FILE_NAME);
         if file.exists() {
             // Opening would create nothing, but a file that is not ours must not be touched.
@@ -223,6 +252,7 @@ impl Store {
                 queue: Mutex::new((0, Some(tx))),
                 progress,
                 writer: Mutex::new(Some(task)),
+                lock: Mutex::new(Some(lock)),
             }),
         };
         Ok((store, loaded))
@@ -296,6 +326,11 @@ impl Store {
             let _ = task.await;
         }
         self.inner.pool.close().await;
+        self.inner
+            .lock
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
         result
     }
 

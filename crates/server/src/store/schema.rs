@@ -9,6 +9,9 @@ use std::time::Duration;
 /// The file the store lives in, inside the data directory.
 pub const FILE_NAME: &str = "shipwatch.db";
 
+/// The file a server locks while it uses the data directory.
+pub const LOCK_NAME: &str = "shipwatch.lock";
+
 /// The migrations, oldest first. A migration once released is never edited (its checksum is
 /// checked at start); a change to the schema is a new one.
 pub fn migrator() -> Migrator {
