@@ -63,8 +63,9 @@ pub enum Part {
     Updates,
     /// Page memory over time under the update workload.
     Memory,
-    /// The 1,000,000-line log through the real server, socket and page; scrolling it; the
-    /// in-page store-only hook; one socket's throughput at 0, 20 and 100 ms.
+    /// The 1,000,000-line log through the real server, socket and page; one socket's
+    /// throughput at 0, 20 and 100 ms; the in-page store-only hook (ingest, scrolling,
+    /// streaming).
     Logs,
     /// One socket's log throughput only (0, 20 and 100 ms round trip).
     LogSocket,

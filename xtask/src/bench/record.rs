@@ -178,6 +178,11 @@ pub fn machine(quick: bool) -> Machine {
         .find(|l| l.starts_with("model name"))
         .and_then(|l| l.split_once(':'))
         .map_or(String::new(), |(_, m)| m.trim().to_string());
+    // Other work on the machine at the start (builds share these cores): the 1-minute load.
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_string))
+        .map_or(String::new(), |l| format!(", load {l} at start"));
     let chromium = output("/usr/bin/chromium", &["--version"])
         .unwrap_or_default()
         .replace(" built on Debian GNU/Linux", ",")
@@ -198,7 +203,7 @@ pub fn machine(quick: bool) -> Machine {
         cells: vec![
             if quick { "quick" } else { "full" }.into(),
             commit,
-            format!("{cores} cores, {mem_gib:.0} GiB, {cpu}"),
+            format!("{cores} cores, {mem_gib:.0} GiB, {cpu}{load}"),
             chromium,
             rustc,
         ],
