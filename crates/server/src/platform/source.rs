@@ -110,3 +110,58 @@ pub trait Source: Send + Sync + 'static {
         )))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A source that only reports, like a webhook receiver.
+    struct Reporter;
+
+    impl Source for Reporter {
+        fn name(&self) -> &'static str {
+            "push API"
+        }
+
+        fn run(
+            self: Arc<Self>,
+            _: Arc<dyn Sink>,
+            _: watch::Receiver<bool>,
+        ) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+            Box::pin(async {})
+        }
+    }
+
+    struct NoSink;
+
+    impl Sink for NoSink {
+        fn publish(&self, _: Vec<PlatformEvent>) -> Ack {
+            Ack::none()
+        }
+    }
+
+    #[test]
+    fn a_source_that_cannot_act_says_so_and_why() {
+        let refused = Reporter
+            .act(&NoSink, "production", "api", &Action::Stop)
+            .unwrap_err();
+        assert_eq!(
+            refused,
+            ActError::NotSupported(
+                "the push API source reports what a platform does and cannot act on it".into()
+            )
+        );
+    }
+
+    #[test]
+    fn actions_are_named_in_the_url() {
+        assert_eq!(
+            Action::parse("deploy", Some("crash-loop".into())),
+            Some(Action::Deploy {
+                outcome: Some("crash-loop".into())
+            })
+        );
+        assert_eq!(Action::parse("cancel", None), Some(Action::Cancel));
+        assert_eq!(Action::parse("delete", None), None);
+    }
+}
