@@ -6,7 +6,9 @@
 //! in `docs/benchmarks.md`): `phase` ("ingesting", "streaming", "done"), `lines`, `ingestMs`,
 //! `firstRowMs`, `readyMs`, `streamed`, `streamLinesApplied`, `streamMs`, `streamFrames`,
 //! `streamFrameGaps`, `longFrames`, `maxFrameMs`, `following`, `domRows`, `peakDomRows`,
-//! `wasmMemoryBytes`.
+//! `wasmMemoryBytes`. The bench reports the ingest as "store only" (no server, no socket, no
+//! decoder: what the store and the rows cost); what a user waits for is measured on the real
+//! path (`xtask/src/bench/logs.rs`).
 
 use super::model::LogModel;
 use gloo_timers::future::TimeoutFuture;
