@@ -24,7 +24,7 @@ use sqlx::sqlite::{SqlitePool, SqlitePoolOptions};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot, watch};
-use writer::{Msg, Progress, Writer};
+use writer::{Msg, Progress, Waiters, Writer};
 
 /// Where the store lives and what it keeps.
 #[derive(Clone, Debug)]
@@ -94,7 +94,7 @@ impl std::error::Error for StoreError {}
 pub struct Ack {
     upto: u64,
     /// None: nothing to wait for (an ephemeral server keeps nothing).
-    progress: Option<watch::Receiver<Progress>>,
+    progress: Option<(watch::Receiver<Progress>, Arc<Waiters>)>,
 }
 
 impl Ack {
@@ -110,9 +110,10 @@ impl Ack {
     /// write (the write is still pending and is retried), or if the store closed first.
     pub async fn committed(self) -> Result<(), StoreError> {
         let upto = self.upto;
-        let Some(mut progress) = self.progress else {
+        let Some((mut progress, waiters)) = self.progress else {
             return Ok(());
         };
+        let _waiting = (progress.borrow().committed < upto).then(|| waiters.wait());
         let seen = progress
             .wait_for(|p| p.committed >= upto || p.error.is_some())
             .await
@@ -158,6 +159,7 @@ struct Inner {
     queue: Mutex<(u64, Option<mpsc::UnboundedSender<Msg>>)>,
     progress: watch::Receiver<Progress>,
     writer: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    waiters: Arc<Waiters>,
     /// The data directory's lock, held until the store is closed or dropped.
     lock: Mutex<Option<std::fs::File>>,
 }
@@ -244,7 +246,8 @@ impl Store {
             ..Progress::default()
         });
         let (tx, rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(writer.run(rx, progress_tx));
+        let waiters = Arc::new(Waiters::default());
+        let task = tokio::spawn(writer.run(rx, progress_tx, waiters.clone()));
         let store = Store {
             inner: Arc::new(Inner {
                 file,
@@ -252,6 +255,7 @@ impl Store {
                 queue: Mutex::new((0, Some(tx))),
                 progress,
                 writer: Mutex::new(Some(task)),
+                waiters,
                 lock: Mutex::new(Some(lock)),
             }),
         };
@@ -279,7 +283,7 @@ impl Store {
         };
         Ack {
             upto,
-            progress: Some(self.inner.progress.clone()),
+            progress: Some((self.inner.progress.clone(), self.inner.waiters.clone())),
         }
     }
 

@@ -10,9 +10,10 @@ use shipwatch_model::{Deployment, Instance, LogLevel, LogLine, Service};
 use sqlx::sqlite::{Sqlite, SqliteConnection};
 use sqlx::{Connection, QueryBuilder, Row};
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch, Notify};
 
 /// Facts (events, log lines) gathered into one transaction at most.
 const MAX_BATCH_WEIGHT: usize = 50_000;
@@ -24,6 +25,10 @@ const SERVICE_ROWS: usize = 128;
 const INSTANCE_ROWS: usize = 256;
 /// Wait before retrying a failed write.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
+/// How long the writer gathers events before a commit while nobody waits for one: a service
+/// reported several times meanwhile is written once. An [`super::Ack`] being awaited (an
+/// action's answer, a log download) ends the wait at once.
+const LINGER: Duration = Duration::from_millis(250);
 /// Attempts at the final write when closing (a full disk must not hold shutdown for ever).
 const CLOSE_ATTEMPTS: u32 = 3;
 
@@ -43,6 +48,35 @@ pub(super) enum Msg {
 
 /// A close asked for: the topics to record, and who waits for the result.
 type Closing = (Vec<TopicMark>, oneshot::Sender<Result<(), StoreError>>);
+
+/// Who waits for a commit: while anyone does, the writer does not linger.
+#[derive(Debug, Default)]
+pub(super) struct Waiters {
+    count: AtomicUsize,
+    arrived: Notify,
+}
+
+impl Waiters {
+    /// Counts a waiter until the guard drops, and wakes a lingering writer.
+    pub(super) fn wait(self: &Arc<Self>) -> WaitGuard {
+        self.count.fetch_add(1, Ordering::SeqCst);
+        self.arrived.notify_one();
+        WaitGuard(self.clone())
+    }
+
+    fn any(&self) -> bool {
+        self.count.load(Ordering::SeqCst) > 0
+    }
+}
+
+/// A waiter, counted while it lives.
+pub(super) struct WaitGuard(Arc<Waiters>);
+
+impl Drop for WaitGuard {
+    fn drop(&mut self) {
+        self.0.count.fetch_sub(1, Ordering::SeqCst);
+    }
+}
 
 /// How far the writer got.
 #[derive(Clone, Debug, Default)]
@@ -205,6 +239,7 @@ impl Writer {
         mut self,
         mut rx: mpsc::UnboundedReceiver<Msg>,
         progress: watch::Sender<Progress>,
+        waiters: Arc<Waiters>,
     ) {
         let mut pending: Vec<Arc<[PlatformEvent]>> = Vec::new();
         let mut upto = 0;
@@ -215,6 +250,12 @@ impl Writer {
                 match rx.recv().await {
                     Some(msg) => take(msg, &mut pending, &mut upto, &mut close),
                     None => break,
+                }
+                if failures == 0 && close.is_none() && !waiters.any() {
+                    tokio::select! {
+                        _ = tokio::time::sleep(LINGER) => {}
+                        _ = waiters.arrived.notified() => {}
+                    }
                 }
             }
             let mut weight: usize = pending
