@@ -295,11 +295,21 @@ impl Store {
     /// What the health endpoint reports.
     pub fn health(&self) -> Health {
         let p = self.inner.progress.borrow().clone();
-        let sent = self.inner.queue.lock().unwrap_or_else(|p| p.into_inner()).0;
+        let (sent, open) = {
+            let q = self.inner.queue.lock().unwrap_or_else(|p| p.into_inner());
+            (q.0, q.1.is_some())
+        };
+        // The writer gone while the store is open (it ended on a bug): nothing is written.
+        let error = match p.error {
+            None if open && self.inner.progress.has_changed().is_err() => {
+                Some("the store's writer stopped; nothing more is written".to_string())
+            }
+            e => e,
+        };
         Health {
             file: self.inner.file.display().to_string(),
-            ok: p.error.is_none(),
-            error: p.error,
+            ok: error.is_none(),
+            error,
             pending_writes: sent.saturating_sub(p.committed),
             events_written: p.events,
             lines_written: p.lines,
