@@ -1,6 +1,9 @@
 //! Reading server frames cheaply: a swarm of thousands of clients cannot afford a JSON parse
 //! per frame, so the head of each frame (type, sequence number) is scanned as text. Frames are
 //! compact JSON written by the server in a fixed field order (`v`, `type`, `sub`, `seq`, ...).
+//! The client's own frames are the model's, encoded by it.
+
+use shipwatch_model::protocol::{encode, ClientFrame, ClientMessage, Topic};
 
 /// What kind of server frame this is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,20 +57,18 @@ pub fn changes(text: &str) -> u64 {
 /// The pong answering a server ping.
 pub fn pong(ping: &str) -> String {
     let nonce = number(ping, "nonce").unwrap_or(0);
-    format!("{{\"v\":1,\"type\":\"pong\",\"nonce\":{nonce}}}")
+    encode(&ClientFrame::new(ClientMessage::Pong { nonce }))
 }
 
 /// The subscribe frame for one environment, resuming after `resume_from` when given.
 pub fn subscribe(env: &str, resume_from: Option<u64>) -> String {
-    let env = serde_json::to_string(env).unwrap_or_else(|_| "\"\"".into());
-    match resume_from {
-        Some(seq) => format!(
-            "{{\"v\":1,\"type\":\"subscribe\",\"sub\":\"e\",\"topic\":{{\"kind\":\"environment\",\"env\":{env}}},\"resume_from\":{seq}}}"
-        ),
-        None => format!(
-            "{{\"v\":1,\"type\":\"subscribe\",\"sub\":\"e\",\"topic\":{{\"kind\":\"environment\",\"env\":{env}}}}}"
-        ),
-    }
+    encode(&ClientFrame::new(ClientMessage::Subscribe {
+        sub: "e".into(),
+        topic: Topic::Environment { env: env.into() },
+        resume_from,
+        instance_updates: false,
+        line_batches: false,
+    }))
 }
 
 /// One service as a frame carries it.
@@ -153,6 +154,24 @@ mod tests {
         let f = r#"{"v":1,"type":"ping","nonce":17}"#;
         assert_eq!(kind(f), Kind::Ping);
         assert_eq!(pong(f), r#"{"v":1,"type":"pong","nonce":17}"#);
+    }
+
+    #[test]
+    fn subscribes_to_an_environment_as_the_protocol_says() {
+        let f = subscribe("prod \"x\"", Some(41));
+        let back = shipwatch_model::protocol::decode_client(&f, 16 * 1024).unwrap();
+        assert_eq!(
+            back.msg,
+            ClientMessage::Subscribe {
+                sub: "e".into(),
+                topic: Topic::Environment {
+                    env: "prod \"x\"".into()
+                },
+                resume_from: Some(41),
+                instance_updates: false,
+                line_batches: false,
+            }
+        );
     }
 
     #[test]
