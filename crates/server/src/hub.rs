@@ -10,7 +10,7 @@
 use crate::frames::FrameCache;
 use crate::platform::PlatformEvent;
 use shipwatch_model::protocol::{
-    encode, instance_update, Change, Snapshot, Topic, MAX_LINES_BATCH_BYTES, MAX_LINES_PER_BATCH,
+    encode, instance_update, Change, Snapshot, Topic, MAX_LINES_PER_BATCH,
 };
 use shipwatch_model::{rules, Deployment, Environment, EnvironmentSummary, LogLevel, LogLine};
 use std::collections::{HashMap, VecDeque};
@@ -293,18 +293,24 @@ impl TopicCell {
 
     /// From `from` on, what one frame to a `line_batches` subscription carries: a run of
     /// lines with consecutive numbers (at most [`MAX_LINES_PER_BATCH`] and, past the first,
-    /// about [`MAX_LINES_BATCH_BYTES`]) for a `lines` frame, or else the changes up to the
+    /// about `lines_bytes`) for a `lines` frame, or else the changes up to the
     /// next line (at most `max` and about `max_bytes`, in the form `compact` says) for a
     /// delta.
-    pub fn read_run(&self, from: u64, max: usize, max_bytes: usize, compact: bool) -> Read {
+    pub fn read_run(
+        &self,
+        from: u64,
+        lines_bytes: usize,
+        max: usize,
+        max_bytes: usize,
+        compact: bool,
+    ) -> Read {
         let mut first: Option<(bool, u64)> = None;
         self.read_while(from, compact, |items, item, bytes| {
             let (lines, last_n) = *first.get_or_insert((item.line.is_some(), 0));
             match &item.line {
                 Some(line) if lines => {
                     let follows = items == 0 || last_n.checked_add(1) == Some(line.n);
-                    let fits =
-                        items < MAX_LINES_PER_BATCH && bytes + line.cost() <= MAX_LINES_BATCH_BYTES;
+                    let fits = items < MAX_LINES_PER_BATCH && bytes + line.cost() <= lines_bytes;
                     first = Some((true, line.n));
                     (line.cost(), follows && fits)
                 }

@@ -10,7 +10,7 @@
 use crate::frames::{self, Form};
 use crate::hub::{Head, Read, Start, TopicCell};
 use axum::extract::ws::Utf8Bytes;
-use shipwatch_model::protocol::{ErrorCode, ServerMessage};
+use shipwatch_model::protocol::{ErrorCode, ServerMessage, MAX_LINES_BATCH_BYTES};
 use std::sync::Arc;
 use tokio::sync::watch;
 
@@ -20,6 +20,11 @@ pub const MAX_BATCH: usize = 500;
 /// the size of the largest frame it sent (as resident memory, per client): with deltas this
 /// small, that is the snapshot's size, and a longer catch-up is a few more frames.
 pub const MAX_DELTA_BYTES: usize = 32 * 1024;
+/// Bytes of lines in a subscription's first `lines` frame; each next one may hold twice as
+/// many, up to `MAX_LINES_BATCH_BYTES`. The first screen of a long log comes in a frame that
+/// a page reads at once, and the frames of its history grow while the page's code warms up
+/// and paints its first rows (a page's first full-size frames were its longest tasks).
+pub const FIRST_LINES_BATCH_BYTES: usize = 16 * 1024;
 
 /// One subscription.
 pub struct Subscription {
@@ -33,6 +38,8 @@ pub struct Subscription {
     compact: bool,
     /// The client reads `lines` frames (logs topics).
     line_batches: bool,
+    /// Bytes of lines the next `lines` frame may carry (see [`FIRST_LINES_BATCH_BYTES`]).
+    lines_bytes: usize,
 }
 
 /// What a subscription has to send now.
@@ -64,6 +71,7 @@ impl Subscription {
             rx: start.rx,
             compact,
             line_batches,
+            lines_bytes: FIRST_LINES_BATCH_BYTES,
         }
     }
 
@@ -80,8 +88,13 @@ impl Subscription {
         // Seen before reading, so a change published after this read wakes `changed`.
         self.rx.borrow_and_update();
         let read = if self.line_batches {
-            self.cell
-                .read_run(self.next_seq, MAX_BATCH, MAX_DELTA_BYTES, self.compact)
+            self.cell.read_run(
+                self.next_seq,
+                self.lines_bytes,
+                MAX_BATCH,
+                MAX_DELTA_BYTES,
+                self.compact,
+            )
         } else {
             self.cell
                 .read_from(self.next_seq, MAX_BATCH, MAX_DELTA_BYTES, self.compact)
@@ -90,7 +103,10 @@ impl Subscription {
             Read::Items(items) => {
                 self.next_seq += items.len() as u64;
                 let form = match (&items[0].line, self.line_batches, self.compact) {
-                    (Some(_), true, _) => Form::Lines,
+                    (Some(_), true, _) => {
+                        self.lines_bytes = (self.lines_bytes * 2).min(MAX_LINES_BATCH_BYTES);
+                        Form::Lines
+                    }
                     (_, _, true) => Form::CompactDelta,
                     _ => Form::Delta,
                 };
