@@ -162,6 +162,17 @@ impl Server {
         self.kill();
     }
 
+    /// Stops the server as a service manager does (SIGTERM) and waits until it exited: a
+    /// server with a data directory closes its store cleanly.
+    pub async fn terminate(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &c.id().to_string()])
+                .status();
+            let _ = c.wait();
+        }
+    }
+
     /// Starts it again on the same port with the same flags.
     pub async fn restart(&mut self) {
         self.kill();
