@@ -21,9 +21,8 @@ pub const MAX_BATCH: usize = 500;
 /// small, that is the snapshot's size, and a longer catch-up is a few more frames.
 pub const MAX_DELTA_BYTES: usize = 32 * 1024;
 /// Bytes of lines in a subscription's first `lines` frame; each next one may hold twice as
-/// many, up to `MAX_LINES_BATCH_BYTES`. The first screen of a long log comes in a frame that
-/// a page reads at once, and the frames of its history grow while the page's code warms up
-/// and paints its first rows (a page's first full-size frames were its longest tasks).
+/// many, up to `MAX_LINES_BATCH_BYTES`: the first screen of a long log comes in a small frame,
+/// while the page's code is still cold and it paints its first rows.
 pub const FIRST_LINES_BATCH_BYTES: usize = 16 * 1024;
 
 /// One subscription.
