@@ -135,6 +135,21 @@ fn environments_services_and_instances_come_and_go() {
         ]
     );
 
+    let (list_seq, _) = snapshot(&hub, &Topic::Environments);
+    hub.apply(&[PlatformEvent::EnvironmentChanged {
+        id: "production".into(),
+        name: "Production EU".into(),
+    }]);
+    let renamed = changes(&hub, &Topic::Environments, list_seq);
+    assert!(
+        matches!(&renamed[..], [Change::EnvironmentUpsert(s)] if s.name == "Production EU"),
+        "{renamed:?}"
+    );
+    let (_, Snapshot::Environment { environment }) = snapshot(&hub, &prod) else {
+        panic!("an environment snapshot");
+    };
+    assert_eq!(environment.name, "Production EU");
+
     hub.apply(&[PlatformEvent::EnvironmentRemoved {
         id: "production".into(),
     }]);
