@@ -20,27 +20,49 @@ struct Server {
 }
 
 impl Server {
+    /// Starts the binary on a free port with the data directory `data`; its log goes to
+    /// `server.log` beside it. A port another process took first is retried with another.
     async fn start(data: &Path, extra: &[&str]) -> Server {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_shipwatch-server"))
-            .args(["--addr", &addr.to_string(), "--dist", "/nonexistent-dist"])
-            .arg("--data-dir")
-            .arg(data)
-            .args(extra)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("the server starts");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while tokio::net::TcpStream::connect(addr).await.is_err() {
-            assert!(Instant::now() < deadline, "the server listens within 30 s");
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        let log_path = data.with_file_name("server.log");
+        for _ in 0..5 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("a free port")
+                .port();
+            let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+            let log = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&log_path)
+                .expect("log file");
+            let mut child = Command::new(env!("CARGO_BIN_EXE_shipwatch-server"))
+                .args(["--addr", &addr.to_string(), "--dist", "/nonexistent-dist"])
+                .arg("--data-dir")
+                .arg(data)
+                .args(extra)
+                .env("RUST_LOG", "info")
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("the server starts");
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                if let Ok(Some(status)) = child.try_wait() {
+                    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+                    assert!(
+                        log.contains("Address already in use"),
+                        "the server exited ({status}):\n{log}"
+                    );
+                    break;
+                }
+                if tokio::net::TcpStream::connect(addr).await.is_ok() {
+                    return Server { child, addr };
+                }
+                assert!(Instant::now() < deadline, "the server listens within 30 s");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
         }
-        Server { child, addr }
+        panic!("no free port in 5 tries");
     }
 
     /// SIGTERM, as a service manager stops it; waits for it to exit.

@@ -593,3 +593,41 @@ async fn one_server_at_a_time_uses_a_data_directory() {
     let (store, _) = open(config(dir.path())).await;
     store.close(Vec::new()).await.unwrap();
 }
+
+#[tokio::test]
+async fn services_keep_the_order_they_first_appeared_in_when_reports_are_merged() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = open(config(dir.path())).await;
+    let mut api_later = service("api", vec![instance("api-1", RunningStatus::Error)], None);
+    api_later.version = "v2".into();
+    // One write: api, then web, then api again (the writer keeps only api's last report).
+    write(
+        &store,
+        vec![
+            PlatformEvent::EnvironmentChanged {
+                id: "production".into(),
+                name: "Production".into(),
+            },
+            PlatformEvent::ServiceChanged {
+                env: "production".into(),
+                service: service("api", vec![], None),
+            },
+            PlatformEvent::ServiceChanged {
+                env: "production".into(),
+                service: service("web", vec![], None),
+            },
+            PlatformEvent::ServiceChanged {
+                env: "production".into(),
+                service: api_later.clone(),
+            },
+        ],
+    )
+    .await;
+    store.close(Vec::new()).await.unwrap();
+    let (store, loaded) = open(config(dir.path())).await;
+    let services = &loaded.environments[0].services;
+    let ids: Vec<&str> = services.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, ["api", "web"]);
+    assert_eq!(services[0], api_later, "the last report of api is kept");
+    store.close(Vec::new()).await.unwrap();
+}

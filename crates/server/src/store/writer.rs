@@ -328,6 +328,13 @@ impl Writer {
         let events = coalesce(batch);
         let mut tx = self.conn.begin().await?;
         let books = &mut self.books;
+        // A new service takes its place by its first report, whichever report of it the
+        // batch keeps (the order of appearance is the order pages list services in).
+        for ev in batch.iter().flat_map(|b| b.iter()) {
+            if let PlatformEvent::ServiceChanged { env, service } = ev {
+                books.service_position(env, &service.id);
+            }
+        }
         let mut lines: Vec<(&str, &LogLine)> = Vec::new();
         let mut counted: HashSet<&str> = HashSet::new();
         let mut new_deployments: HashSet<(String, String)> = HashSet::new();
