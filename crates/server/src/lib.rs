@@ -9,6 +9,7 @@ pub mod app;
 pub mod boot;
 pub mod config;
 pub mod csp;
+pub mod flow;
 pub mod frames;
 pub mod http;
 pub mod hub;

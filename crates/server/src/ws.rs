@@ -1,12 +1,14 @@
 //! One websocket: hello, then a reader (client frames: subscribe, unsubscribe, heartbeats,
 //! with size, rate and idle limits) and a writer that owns the socket's subscriptions. The
 //! writer sends, in this order of priority: control frames (pongs, errors, closes), a due
-//! heartbeat ping, then the next frame of one subscription (in turn), built only once the
-//! previous frame was written. So pings and pongs never wait behind data, a slow client holds
-//! no queue of frames, and nothing a client sends can panic the server or slow another
-//! client.
+//! heartbeat ping (or a ping that asks the flow control's answer), then the next frame of one
+//! subscription (in turn), built only once the previous frame was written and only while the
+//! client's flow-control window ([`crate::flow`]) has room. So pings and pongs never wait
+//! behind queued data, a slow client holds no queue of frames, a fast one is not held back,
+//! and nothing a client sends can panic the server or slow another client.
 
 use crate::app::App;
+use crate::flow::Flow;
 use crate::frames;
 use crate::subscription::{Next, Subscription};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
@@ -18,7 +20,7 @@ use shipwatch_model::protocol::{
     close_code, decode_client, ClientMessage, DecodeError, ErrorCode, ServerMessage, Topic,
 };
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -32,57 +34,6 @@ const MAX_SUB_ID: usize = 64;
 const READ_BUFFER: usize = 4 * 1024;
 /// Control messages (answers, subscription changes) waiting for the writer.
 const CONTROL_QUEUE: usize = 64;
-/// Bytes of subscription data that may follow a ping the client has not answered yet.
-const PONG_WINDOW: usize = 128 * 1024;
-
-/// Paces a socket's data by the client's answers to pings, so that a client that reads slowly
-/// is never more than about two windows behind: socket buffers (the client's grows to
-/// megabytes) cannot fill with stale data that its next heartbeat would wait behind, and what
-/// it is sent when it catches up is the present (a conflated catch-up), not that old data.
-/// After each window of data the writer sends a ping; the window after it opens once the
-/// previous ping was answered. A client that keeps up never waits: its pongs come back long
-/// before a window is used.
-#[derive(Debug, Default)]
-struct Pacer {
-    /// Nonce of the last ping sent.
-    sent: u64,
-    /// Highest nonce answered.
-    answered: u64,
-    /// Data bytes sent since the last ping.
-    since_ping: usize,
-}
-
-impl Pacer {
-    /// A ping goes out: its nonce.
-    fn ping(&mut self) -> u64 {
-        self.sent += 1;
-        self.since_ping = 0;
-        self.sent
-    }
-
-    /// The client answered the ping `nonce`.
-    fn pong(&mut self, nonce: u64) {
-        if nonce <= self.sent {
-            self.answered = self.answered.max(nonce);
-        }
-    }
-
-    /// A data frame of `bytes` went out.
-    fn data(&mut self, bytes: usize) {
-        self.since_ping += bytes;
-    }
-
-    /// The window is used and the client has answered every ping: ping before more data.
-    fn wants_ping(&self) -> bool {
-        self.since_ping >= PONG_WINDOW && self.answered >= self.sent
-    }
-
-    /// The window is used and the client has not answered yet: data waits.
-    fn holds(&self) -> bool {
-        self.since_ping >= PONG_WINDOW && self.answered < self.sent
-    }
-}
-
 /// Query parameters of `/ws`.
 #[derive(Debug, serde::Deserialize)]
 pub struct WsQuery {
@@ -128,8 +79,8 @@ enum Ctl {
     },
     /// End a subscription.
     Unsubscribe(String),
-    /// The client answered ping `nonce`.
-    Pong(u64),
+    /// The client answered ping `nonce`, at this time.
+    Pong(u64, Instant),
 }
 
 async fn run(socket: WebSocket, app: Arc<App>, peer: SocketAddr) {
@@ -143,8 +94,9 @@ async fn run(socket: WebSocket, app: Arc<App>, peer: SocketAddr) {
         .is_ok()
     {
         let (ctl_tx, ctl_rx) = mpsc::channel::<Ctl>(CONTROL_QUEUE);
-        let writer = tokio::spawn(write_loop(sink, ctl_rx, app.clone()));
-        let why = read_loop(stream, &app, ctl_tx).await;
+        let pings = Arc::new(AtomicU64::new(0));
+        let writer = tokio::spawn(write_loop(sink, ctl_rx, app.clone(), pings.clone()));
+        let why = read_loop(stream, &app, ctl_tx, &pings).await;
         let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
         tracing::info!(conn = id, %peer, why, "websocket closed");
     }
@@ -165,11 +117,12 @@ async fn write_loop(
     mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
     mut ctl: mpsc::Receiver<Ctl>,
     app: Arc<App>,
+    pings: Arc<AtomicU64>,
 ) {
     let period = Duration::from_millis(u64::from(app.limits.heartbeat_ms.max(10)));
     let mut next_ping = TokioInstant::now() + period;
     let mut shutdown = app.shutdown.clone();
-    let mut pacer = Pacer::default();
+    let mut flow = Flow::new(Instant::now());
     let mut subs: Vec<Subscription> = Vec::new();
     let mut turn = 0usize;
     // Test knob (`--inject-garbage-every`): bad frames for clients to survive.
@@ -180,12 +133,14 @@ async fn write_loop(
         let step = if *shutdown.borrow() {
             Step::Send(close(close_code::GOING_AWAY, "server shutting down"))
         } else if let Ok(c) = ctl.try_recv() {
-            control(c, &app, &mut subs, &mut pacer)
-        } else if TokioInstant::now() >= next_ping || pacer.wants_ping() {
+            control(c, &app, &mut subs, &mut flow)
+        } else if TokioInstant::now() >= next_ping || flow.wants_ping() {
             if TokioInstant::now() >= next_ping {
                 next_ping = TokioInstant::now() + period;
+                flow.heartbeat(Instant::now());
             }
-            let nonce = pacer.ping();
+            let nonce = flow.ping(Instant::now());
+            pings.fetch_add(1, Ordering::Relaxed);
             Step::Send(text(frames::message(ServerMessage::Ping { nonce })))
         } else if garbage_every > 0 && TokioInstant::now() >= next_garbage {
             next_garbage = TokioInstant::now() + garbage_period;
@@ -193,19 +148,19 @@ async fn write_loop(
                 break;
             }
             Step::Send(text(GARBAGE_UNKNOWN_TYPE.into()))
-        } else if let Some(frame) = (!pacer.holds())
+        } else if let Some(frame) = (!flow.holds())
             .then(|| next_data(&mut subs, &mut turn))
             .flatten()
         {
-            pacer.data(frame.len());
+            flow.data(frame.len());
             Step::Send(Message::Text(frame))
         } else {
-            let holding = pacer.holds();
+            let holding = flow.holds();
             tokio::select! {
                 biased;
                 _ = shutdown.changed() => Step::Send(close(close_code::GOING_AWAY, "server shutting down")),
                 c = ctl.recv() => match c {
-                    Some(c) => control(c, &app, &mut subs, &mut pacer),
+                    Some(c) => control(c, &app, &mut subs, &mut flow),
                     None => match reader_gone(&shutdown) { Some(m) => Step::Send(m), None => Step::Stop },
                 },
                 _ = tokio::time::sleep_until(next_ping) => Step::Again,
@@ -261,14 +216,14 @@ async fn any_changed(subs: &mut [Subscription]) {
 }
 
 /// Carries out one request of the reader; what to send about it, if anything.
-fn control(c: Ctl, app: &Arc<App>, subs: &mut Vec<Subscription>, pacer: &mut Pacer) -> Step {
+fn control(c: Ctl, app: &Arc<App>, subs: &mut Vec<Subscription>, flow: &mut Flow) -> Step {
     let err = |code: ErrorCode, message: String, sub: Option<&str>| {
         Step::Send(text(frames::error(code, message, sub)))
     };
     match c {
         Ctl::Frame(f) => Step::Send(text(f)),
-        Ctl::Pong(nonce) => {
-            pacer.pong(nonce);
+        Ctl::Pong(nonce, at) => {
+            flow.pong(nonce, at);
             Step::Again
         }
         Ctl::Close(code, reason) => Step::Send(close(code, reason)),
@@ -357,6 +312,7 @@ async fn read_loop(
     mut stream: futures_util::stream::SplitStream<WebSocket>,
     app: &Arc<App>,
     ctl_tx: mpsc::Sender<Ctl>,
+    pings: &AtomicU64,
 ) -> &'static str {
     let idle = Duration::from_millis(u64::from(app.limits.idle_timeout_ms.max(10)));
     let limit = app.limits.max_client_frame_bytes as usize;
@@ -365,6 +321,9 @@ async fn read_loop(
         start: Instant::now(),
         count: 0,
     };
+    // Pongs taken as answers to the pings sent: the flow control asks for them, so they do
+    // not count towards the client's frame rate.
+    let mut answers = 0u64;
     let mut shutdown = app.shutdown.clone();
     let ctl = |c: Ctl| {
         // A client flooding us fills its own control queue; dropping its error frames is fine.
@@ -404,6 +363,18 @@ async fn read_loop(
             Message::Ping(_) | Message::Pong(_) => continue,
             Message::Close(_) => return "client closed",
         };
+        if let Some(nonce) = text
+            .as_ref()
+            .filter(|_| answers < pings.load(Ordering::Relaxed))
+            .and_then(|t| pong_nonce(t, limit))
+        {
+            answers += 1;
+            // Not dropped when the queue is full: the writer may be waiting for this answer.
+            if ctl_tx.send(Ctl::Pong(nonce, Instant::now())).await.is_err() {
+                return "writer gone";
+            }
+            continue;
+        }
         if rate.start.elapsed() >= Duration::from_secs(1) {
             rate = RateWindow {
                 start: Instant::now(),
@@ -441,6 +412,17 @@ async fn read_loop(
                 return "writer gone";
             }
         }
+    }
+}
+
+/// The nonce of a `pong` frame (small frames only: an answer is a few dozen bytes).
+fn pong_nonce(text: &str, limit: usize) -> Option<u64> {
+    if text.len() > 256 {
+        return None;
+    }
+    match decode_client(text, limit).ok()?.msg {
+        ClientMessage::Pong { nonce } => Some(nonce),
+        _ => None,
     }
 }
 
@@ -499,39 +481,8 @@ fn handle(text: &str, app: &Arc<App>, ctl: &impl Fn(Ctl)) -> Option<Ctl> {
             None
         }
         ClientMessage::Pong { nonce } => {
-            ctl(Ctl::Pong(nonce));
+            ctl(Ctl::Pong(nonce, Instant::now()));
             None
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn data_waits_for_the_answer_to_the_ping_after_each_window() {
-        let mut p = Pacer::default();
-        // A window of data, then a ping before more.
-        assert!(!p.wants_ping() && !p.holds());
-        p.data(PONG_WINDOW);
-        assert!(p.wants_ping());
-        let first = p.ping();
-        // The next window may go out while that ping is in flight...
-        p.data(PONG_WINDOW / 2);
-        assert!(!p.holds());
-        p.data(PONG_WINDOW / 2);
-        // ...but no more until the client answers.
-        assert!(p.holds() && !p.wants_ping());
-        p.pong(first + 7); // a nonce never sent answers nothing
-        assert!(p.holds());
-        p.pong(first);
-        assert!(!p.holds() && p.wants_ping());
-        // A heartbeat in the middle of a window starts a new one.
-        let beat = p.ping();
-        p.data(10);
-        assert!(!p.holds() && !p.wants_ping());
-        p.pong(beat);
-        assert!(!p.holds());
     }
 }
