@@ -87,11 +87,37 @@ pub struct Config {
     #[arg(long, default_value_t = 4096)]
     pub replay: usize,
 
-    /// Socket send buffer per client, in bytes (0: the system's, which grows to megabytes). A
-    /// small one bounds what waits in the kernel for a slow client: it then gets fewer, newer
-    /// frames, and its heartbeats are not stuck behind old data.
-    #[arg(long, default_value_t = 64 * 1024)]
+    /// Socket send buffer per client, in bytes (0: the system's, which grows with the link).
+    /// A small one caps a client's throughput at about twice this per round trip; what a slow
+    /// client has in flight is bounded by the pong-paced window instead (docs/protocol.md,
+    /// Heartbeats).
+    #[arg(long, default_value_t = 0)]
     pub send_buffer_bytes: u32,
+
+    /// Data written to a socket but not yet sent that the kernel holds before the writer waits
+    /// (TCP_NOTSENT_LOWAT, Linux; 0: the system's): a heartbeat written now waits behind at
+    /// most this much, whatever the link's bandwidth-delay product.
+    #[arg(long, default_value_t = 128 * 1024)]
+    pub unsent_buffer_bytes: u32,
+
+    /// Time a client has to send a request's headers, counted from when the connection opens
+    /// or the previous response was sent, in milliseconds: a half-sent request, or a kept-alive
+    /// connection with no next request, is closed after it.
+    #[arg(long, default_value_t = 10_000)]
+    pub http_header_timeout_ms: u64,
+
+    /// Time without a byte either way in the middle of an HTTP request (a stalled body, a
+    /// response the client stopped reading) before the connection is closed, in milliseconds.
+    /// Websockets have their own heartbeats and idle rule.
+    #[arg(long, default_value_t = 60_000)]
+    pub http_idle_timeout_ms: u64,
+
+    /// Connections (HTTP and websocket) one client IP address may hold open at once; the next
+    /// one is closed at once (0: no limit). A browser tab holds a websocket and up to six HTTP
+    /// connections while it loads: the default leaves room for dozens of people behind one
+    /// NAT address. A load test from one address needs 0 or more than its clients.
+    #[arg(long, default_value_t = 256)]
+    pub max_connections_per_ip: usize,
 
     /// Deployment logs kept in memory (older ones are forgotten).
     #[arg(long, default_value_t = 512)]
@@ -157,6 +183,15 @@ impl Config {
             log_base,
             max_file_bytes: self.max_store_bytes,
         })
+    }
+
+    /// How HTTP connections are served.
+    pub fn conn_options(&self) -> crate::listener::ConnOptions {
+        crate::listener::ConnOptions {
+            header_timeout: std::time::Duration::from_millis(self.http_header_timeout_ms.max(1)),
+            idle_timeout: std::time::Duration::from_millis(self.http_idle_timeout_ms.max(1)),
+            unsent_bytes: self.unsent_buffer_bytes,
+        }
     }
 
     /// The simulator's knobs, starting at simulated time `start`.

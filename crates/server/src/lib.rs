@@ -8,12 +8,14 @@ pub mod access;
 pub mod app;
 pub mod boot;
 pub mod config;
+pub mod conn_limits;
 pub mod csp;
 pub mod flow;
 pub mod frames;
 pub mod http;
 pub mod hub;
 pub mod ingest;
+pub mod listener;
 pub mod platform;
 pub mod sim;
 pub mod store;
@@ -23,6 +25,7 @@ pub mod ws;
 pub use config::Config;
 
 use app::{App, Clock};
+use conn_limits::ConnLimits;
 use platform::Source;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -38,6 +41,7 @@ pub struct ServerHandle {
     stop: watch::Sender<bool>,
     server: JoinHandle<()>,
     driver: JoinHandle<()>,
+    conn_limits: Arc<ConnLimits>,
 }
 
 impl ServerHandle {
@@ -49,6 +53,11 @@ impl ServerHandle {
     /// Shared state (source, hub, store), for tests and tools.
     pub fn app(&self) -> &Arc<App> {
         &self.app
+    }
+
+    /// Connections refused since start because their address had too many open.
+    pub fn refused_connections(&self) -> u64 {
+        self.conn_limits.refused()
     }
 
     /// Asks everything to stop: sockets get close 1001, the listener closes.
@@ -104,19 +113,14 @@ pub async fn serve(config: Config) -> std::io::Result<(SocketAddr, ServerHandle)
     });
     let driver = tokio::spawn(booted.source.run(booted.ingest, shutdown.clone()));
     let router = http::router(app.clone());
-    let mut signal = shutdown;
-    let server = tokio::spawn(async move {
-        let service = router.into_make_service_with_connect_info::<SocketAddr>();
-        let graceful = async move {
-            let _ = signal.wait_for(|stop| *stop).await;
-        };
-        if let Err(e) = axum::serve(listener, service)
-            .with_graceful_shutdown(graceful)
-            .await
-        {
-            tracing::error!(error = %e, "server error");
-        }
-    });
+    let conn_limits = ConnLimits::new(app.cfg.max_connections_per_ip);
+    let server = tokio::spawn(listener::run(
+        listener,
+        router,
+        app.cfg.conn_options(),
+        conn_limits.clone(),
+        shutdown,
+    ));
     tracing::info!(%addr, "shipwatch-server listening");
     Ok((
         addr,
@@ -126,15 +130,13 @@ pub async fn serve(config: Config) -> std::io::Result<(SocketAddr, ServerHandle)
             stop,
             server,
             driver,
+            conn_limits,
         },
     ))
 }
 
-/// The listening socket. Its send buffer size is inherited by every accepted socket: a small
-/// one keeps little data in flight to a slow client, so the server notices it is behind (its
-/// write waits) before megabytes are queued in the kernel, and sends it a conflated catch-up
-/// instead; heartbeats then wait behind at most that much. The backlog admits thousands of
-/// clients connecting at once.
+/// The listening socket (accepted sockets inherit its send buffer size, when one is set). The
+/// backlog admits thousands of clients connecting at once.
 fn listen(config: &Config) -> std::io::Result<tokio::net::TcpListener> {
     let socket = match config.addr {
         SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
