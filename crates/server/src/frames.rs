@@ -3,7 +3,7 @@
 //! every subscriber that needs that frame, so fan-out costs a reference per client, not an
 //! encode or a copy.
 
-use crate::hub::{Item, LineParts};
+use crate::hub::{Item, LineView};
 use axum::extract::ws::Utf8Bytes;
 use shipwatch_model::protocol::{
     encode, level_letter, ErrorCode, Limits, ServerFrame, ServerMessage, VERSION,
@@ -110,23 +110,20 @@ pub fn delta(sub_json: &str, items: &[Arc<Item>], compact: bool) -> String {
     out
 }
 
-/// A `lines` frame of consecutive lines (items without [`LineParts`] are left out: the
-/// caller passes lines only), spliced from the strings of their `line` changes.
+/// A `lines` frame of consecutive lines (items that are not lines are left out: the caller
+/// passes lines only), spliced from the strings of their `line` changes.
 pub fn lines(sub_json: &str, items: &[Arc<Item>]) -> String {
-    let parts: Vec<(&str, &LineParts)> = items
-        .iter()
-        .filter_map(|i| Some((&*i.json, i.line.as_ref()?)))
-        .collect();
+    let parts: Vec<LineView<'_>> = items.iter().filter_map(|i| i.line?.view(&i.json)).collect();
     let seq = items.first().map_or(0, |i| i.seq);
-    let n = parts.first().map_or(0, |(_, p)| p.n);
-    let len: usize = parts.iter().map(|(_, p)| p.cost()).sum();
+    let n = parts.first().map_or(0, |p| p.n);
+    let len: usize = parts.iter().map(LineView::cost).sum();
     let mut out = String::with_capacity(len + sub_json.len() + 128);
     let _ = write!(
         out,
         r#"{{"v":{VERSION},"type":"lines","sub":{sub_json},"seq":{seq},"lines":{{"n":{n},"ts":["#
     );
     let mut prev: Option<u64> = None;
-    for (_, p) in &parts {
+    for p in &parts {
         match prev {
             None => write!(out, "{}", p.ts),
             Some(before) => write!(out, ",{}", p.ts.wrapping_sub(before) as i64),
@@ -137,12 +134,8 @@ pub fn lines(sub_json: &str, items: &[Arc<Item>]) -> String {
     out.push_str(r#"],"stage":["#);
     let mut k = 0;
     while k < parts.len() {
-        let (json, p) = parts[k];
-        let stage = LineParts::slice(json, p.stage);
-        let run = parts[k..]
-            .iter()
-            .take_while(|(j, q)| LineParts::slice(j, q.stage) == stage)
-            .count();
+        let stage = parts[k].stage;
+        let run = parts[k..].iter().take_while(|q| q.stage == stage).count();
         if k > 0 {
             out.push(',');
         }
@@ -150,19 +143,19 @@ pub fn lines(sub_json: &str, items: &[Arc<Item>]) -> String {
         k += run;
     }
     out.push_str(r#"],"level":""#);
-    out.extend(parts.iter().map(|(_, p)| level_letter(p.level)));
+    out.extend(parts.iter().map(|p| level_letter(p.level)));
     out.push_str(r#"","text":["#);
-    for (k, (json, p)) in parts.iter().enumerate() {
+    for (k, p) in parts.iter().enumerate() {
         if k > 0 {
             out.push(',');
         }
-        out.push_str(LineParts::slice(json, p.text));
+        out.push_str(p.text);
     }
     out.push(']');
     let mut hints = parts
         .iter()
         .enumerate()
-        .filter_map(|(k, (json, p))| Some((k, LineParts::slice(json, p.hint?))))
+        .filter_map(|(k, p)| Some((k, p.hint?)))
         .peekable();
     if hints.peek().is_some() {
         out.push_str(r#","hint":["#);
@@ -252,6 +245,8 @@ mod tests {
         };
         assert_eq!(frame.msg, expected, "{text}");
         assert_eq!(text, encode(&ServerFrame::new(expected)));
+        // What a log holds per line besides its JSON, as the hub's docs say.
+        assert_eq!(std::mem::size_of::<Option<crate::hub::LineParts>>(), 12);
     }
 
     #[test]
