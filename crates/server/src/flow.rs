@@ -9,8 +9,8 @@
 //! window past it in flight.
 //!
 //! Why the window follows the client: a fixed window is stop-and-wait, one window per round
-//! trip whatever the link carries (128 KiB per round trip was 2 MB/s on loopback and would be
-//! 1.3 MB/s over 100 ms). Here the window is twice the bytes the client is measured to read
+//! trip whatever the link carries (the former 128 KiB per pong gave 1.5 MB/s through a proxy
+//! adding a 100 ms round trip). Here the window is twice the bytes the client is measured to read
 //! per round trip (its delivery rate, the largest of the last [`RATE_MEMORY`], times the
 //! smallest round trip of the last [`RTT_MEMORY`], as TCP's BBR estimates its bandwidth-delay
 //! product), between [`FLOOR`] and [`CEILING`]. While the window is what limits the client,
