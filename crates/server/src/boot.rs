@@ -5,7 +5,7 @@
 
 use crate::app::Clock;
 use crate::config::Config;
-use crate::hub::{Hub, HubConfig, RecentChange};
+use crate::hub::{Hub, HubConfig, KeptLog, LogLoader, RecentChange};
 use crate::ingest::Ingest;
 use crate::platform::{PlatformEvent, Sink};
 use crate::sim::source::SimulatorSource;
@@ -63,6 +63,9 @@ pub async fn start(config: &Config, start: Millis, clock: Clock) -> Result<Boote
                         service: s.clone(),
                     }));
                 }
+            }
+            if let Some(store) = &store {
+                hub.set_log_loader(log_loader(store.clone()));
             }
             let bootstrap = sim.take_bootstrap();
             let source = Arc::new(SimulatorSource::new(sim, clock, config.rate));
@@ -134,6 +137,7 @@ pub async fn start(config: &Config, start: Millis, clock: Clock) -> Result<Boote
         &in_flight,
         next_deployment,
     );
+    hub.set_log_loader(log_loader(store.clone()));
     let ingest = Arc::new(Ingest::new(hub.clone(), Some(store)));
     let source = Arc::new(SimulatorSource::new(sim, clock, config.rate));
     ingest.publish(source.platform_events(settle));
@@ -141,6 +145,42 @@ pub async fn start(config: &Config, start: Millis, clock: Clock) -> Result<Boote
         hub,
         ingest,
         source,
+    })
+}
+
+/// Reads a kept log from the store when a page subscribes to one the hub does not hold. The
+/// hub asks from a socket's task: the read blocks that task's thread, which the runtime
+/// replaces meanwhile (on a runtime of one thread, which only tests use, nothing is loaded).
+fn log_loader(store: Store) -> LogLoader {
+    Box::new(move |id| {
+        let handle = tokio::runtime::Handle::try_current().ok()?;
+        if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
+            return None;
+        }
+        // Everything published so far committed first: lines the hub dropped while it did not
+        // hold this log are in the store.
+        let read = async {
+            let _ = store.flush().await;
+            store.log_history(id).await
+        };
+        let log = tokio::task::block_in_place(|| handle.block_on(read))
+            .ok()
+            .flatten()
+            .filter(|log| !log.removed)?;
+        Some(KeptLog {
+            env: log.env,
+            service: log.service,
+            header: log.header,
+            base: log.base,
+            changes: log
+                .changes
+                .into_iter()
+                .map(|c| match c {
+                    LogChange::Line(line) => Change::Line(line),
+                    LogChange::Status(d) => Change::Deployment(d),
+                })
+                .collect(),
+        })
     })
 }
 

@@ -587,7 +587,27 @@ struct Topics {
 pub struct Hub {
     cfg: HubConfig,
     topics: std::sync::RwLock<Topics>,
+    /// Where a log the hub no longer holds (or never loaded) can be had again: the store.
+    log_loader: std::sync::OnceLock<LogLoader>,
 }
+
+/// A deployment's log as kept outside the hub, to open its topic again.
+#[derive(Debug)]
+pub struct KeptLog {
+    /// Environment id.
+    pub env: String,
+    /// Service id; none for an environment-wide deployment.
+    pub service: Option<String>,
+    /// The deployment as queued (the snapshot's header).
+    pub header: Deployment,
+    /// Sequence number of the snapshot.
+    pub base: u64,
+    /// Its lines and status changes, in order.
+    pub changes: Vec<Change>,
+}
+
+/// Finds a kept log by deployment id.
+pub type LogLoader = Box<dyn Fn(&str) -> Option<KeptLog> + Send + Sync>;
 
 impl Hub {
     /// A hub holding these environments.
@@ -612,6 +632,7 @@ impl Hub {
         Self {
             cfg,
             topics: std::sync::RwLock::new(topics),
+            log_loader: std::sync::OnceLock::new(),
         }
     }
 
@@ -625,8 +646,37 @@ impl Hub {
         match topic {
             Topic::Environments => Some(t.environments.clone()),
             Topic::Environment { env } => t.envs.get(env).cloned(),
-            Topic::Logs { deployment } => t.logs.get(deployment).cloned(),
+            Topic::Logs { deployment } => match t.logs.get(deployment) {
+                Some(cell) => Some(cell.clone()),
+                None => {
+                    drop(t);
+                    self.load_log(deployment)
+                }
+            },
         }
+    }
+
+    /// Sets where logs the hub does not hold are looked for (once).
+    pub fn set_log_loader(&self, loader: LogLoader) {
+        let _ = self.log_loader.set(loader);
+    }
+
+    /// Opens the topic of a log kept outside the hub (older than the logs it holds, or from
+    /// before a restart), numbered as it was published.
+    fn load_log(&self, deployment: &str) -> Option<Arc<TopicCell>> {
+        let kept = (self.log_loader.get()?)(deployment)?;
+        // Another subscriber may have opened it meanwhile: one topic per log.
+        if let Some(cell) = self.read().logs.get(deployment) {
+            return Some(cell.clone());
+        }
+        self.restore_log(
+            &kept.env,
+            kept.service,
+            kept.header,
+            kept.base,
+            kept.changes,
+        );
+        self.read().logs.get(deployment).cloned()
     }
 
     /// Every line of a deployment's log so far, in order, or None if the hub holds no such

@@ -381,3 +381,75 @@ async fn kill_9_in_a_storm_loses_no_acknowledged_action() {
     }
     server.stop();
 }
+
+#[tokio::test]
+async fn a_kept_log_the_hub_no_longer_holds_is_served_from_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // Two services, so the hub holds 4 logs; a fast random platform makes many deployments.
+    let flags = [
+        "--environments",
+        "1",
+        "--services",
+        "2",
+        "--max-logs",
+        "1",
+        "--rate",
+        "200",
+        "--speed",
+        "50",
+        "--log-lines",
+        "50",
+    ];
+    let server = Server::start(&data, &flags).await;
+    let addr = server.addr;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let health: serde_json::Value =
+            serde_json::from_slice(&http_at(addr, "GET", "/api/health", &[]).await.2).unwrap();
+        let (status, _) = log_txt(addr, "dep-8").await;
+        if status == 200 && health["logs"].as_u64().unwrap() <= 4 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "eight deployments within 30 s: {health}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // dep-1 left the hub long ago; the store keeps it.
+    let (status, text) = log_txt(addr, "dep-1").await;
+    assert_eq!(status, 200);
+    let lines = text.lines().count() as u64;
+    let mut c = Client::connect_to(addr).await;
+    c.subscribe(
+        "old",
+        Topic::Logs {
+            deployment: "dep-1".into(),
+        },
+        None,
+    )
+    .await;
+    let ServerMessage::Snapshot { seq, data, .. } = c.frame().await.msg else {
+        panic!("a snapshot of the kept log");
+    };
+    assert!(matches!(data, Snapshot::Logs { .. }));
+    let mut next = seq + 1;
+    let mut n = 0;
+    while n < lines {
+        match c.frame().await.msg {
+            ServerMessage::Delta { seq, changes, .. } => {
+                assert_eq!(seq, next, "no gap");
+                next += changes.len() as u64;
+                for change in changes {
+                    if let Change::Line(line) = change {
+                        n += 1;
+                        assert_eq!(line.n, n, "every line once, in order");
+                    }
+                }
+            }
+            other => panic!("unexpected frame: {other:?}"),
+        }
+    }
+    server.stop();
+}
