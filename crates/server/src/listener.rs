@@ -11,7 +11,8 @@
 //!   rule.
 //!
 //! At shutdown the loop stops accepting, asks every connection to finish its request and close
-//! (idle ones close at once), and returns once they have.
+//! (idle ones close at once, the others within [`SHUTDOWN_GRACE`]), and returns once they
+//! have.
 
 use crate::conn_limits::{ConnLimits, Permit};
 use axum::body::Body;
@@ -31,6 +32,11 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tower::ServiceExt;
+
+/// At shutdown, how long a request in progress may take to finish before its connection is
+/// closed anyway (a client that stopped reading a response would hold it until the idle
+/// timeout).
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
 /// How connections are served.
 #[derive(Clone, Copy, Debug)]
@@ -158,6 +164,10 @@ async fn serve_connection(
             _ = stopping(&mut shutdown), if !closing => {
                 closing = true;
                 conn.as_mut().graceful_shutdown();
+            }
+            _ = tokio::time::sleep(SHUTDOWN_GRACE), if closing => {
+                tracing::debug!(%peer, "request still in progress at shutdown: closed");
+                break;
             }
             _ = activity.idle_for(opts.idle_timeout) => {
                 tracing::debug!(%peer, "connection idle: closed");

@@ -172,6 +172,36 @@ async fn a_response_the_client_stops_reading_is_closed_after_the_idle_timeout() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_response_the_client_stops_reading_does_not_hold_up_the_shutdown() {
+    // The idle timeout is long here: only the shutdown's own grace closes the connection.
+    let h = start(&[
+        "--environments",
+        "1",
+        "--services",
+        "1",
+        "--log-lines",
+        "100000",
+        "--scenario",
+        "calm",
+        "--http-idle-timeout-ms",
+        "600000",
+    ])
+    .await;
+    let mut s = TcpStream::connect(h.addr()).await.expect("connect");
+    s.write_all(b"GET /api/deployments/dep-1/log.txt HTTP/1.1\r\nHost: shipwatch\r\n\r\n")
+        .await
+        .expect("request");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    h.shutdown();
+    tokio::time::timeout(Duration::from_secs(30), h.stopped())
+        .await
+        .expect("the server stopped without waiting for the stalled client");
+    assert!(until_closed(&mut s, Duration::from_secs(10))
+        .await
+        .is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_connection_limit_refuses_the_next_connection_from_one_address_and_not_another() {
     let h = start(&["--scenario", "calm", "--max-connections-per-ip", "3"]).await;
     let mut held = Vec::new();
