@@ -453,3 +453,29 @@ async fn a_kept_log_the_hub_no_longer_holds_is_served_from_the_store() {
     }
     server.stop();
 }
+
+#[test]
+fn a_corrupt_data_file_stops_the_binary_at_start_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let file = data.join("shipwatch.db");
+    std::fs::write(
+        &file,
+        b"SQLite format 3\0 but then nothing of the sort".repeat(200),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_shipwatch-server"))
+        .args(["--addr", "127.0.0.1:0", "--dist", "/nonexistent-dist"])
+        .arg("--data-dir")
+        .arg(&data)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("cannot use the data file {}", file.display())),
+        "{stderr}"
+    );
+}
