@@ -274,6 +274,36 @@ async fn every_event_kind_round_trips_through_the_file() {
         lines(4, 2, "deploy")
     );
     assert!(store.log_history("dep-404").await.unwrap().is_none());
+
+    // An environment-wide deployment is its environment's last one.
+    let env_wide = Deployment {
+        status: DeploymentStatus::DeploymentError,
+        finished_at: Some(12_000),
+        ..deployment("env-dep-1", DeploymentStatus::Queued, 11_000)
+    };
+    write(
+        &store,
+        vec![
+            PlatformEvent::DeploymentQueued {
+                env: "production".into(),
+                service: None,
+                deployment: deployment("env-dep-1", DeploymentStatus::Queued, 11_000),
+            },
+            PlatformEvent::DeploymentStatus {
+                deployment: env_wide.clone(),
+            },
+        ],
+    )
+    .await;
+    store.close(Vec::new()).await.unwrap();
+    let (store, loaded) = open(config(dir.path())).await;
+    assert_eq!(loaded.environments[0].deployment, Some(env_wide));
+    let d = loaded
+        .deployments
+        .iter()
+        .find(|d| d.deployment.id == "env-dep-1")
+        .unwrap();
+    assert_eq!(d.service, None);
     store.close(Vec::new()).await.unwrap();
 }
 

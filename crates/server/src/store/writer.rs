@@ -475,6 +475,9 @@ impl Writer {
                     .execute(&mut *tx)
                     .await?;
                     history(&mut tx, books, deployment, deployment.started_at).await?;
+                    if service.is_none() {
+                        env_deployment(&mut tx, env, deployment).await?;
+                    }
                 }
                 PlatformEvent::DeploymentStage {
                     deployment,
@@ -502,6 +505,14 @@ impl Writer {
                         .await?;
                         let at = deployment.finished_at.unwrap_or_else(now_millis);
                         history(&mut tx, books, deployment, at).await?;
+                        let env_wide = books
+                            .deps
+                            .get(&deployment.id)
+                            .filter(|d| d.service.is_empty())
+                            .map(|d| d.env.clone());
+                        if let Some(env) = env_wide {
+                            env_deployment(&mut tx, &env, deployment).await?;
+                        }
                     }
                 }
                 PlatformEvent::LogAppended {
@@ -791,6 +802,16 @@ async fn upsert_instance(
     .bind(i.started_at.map(|t| t as i64))
     .execute(&mut **tx)
     .await?;
+    Ok(())
+}
+
+/// An environment-wide deployment as its environment's last one.
+async fn env_deployment(tx: &mut Tx<'_>, env: &str, d: &Deployment) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE environments SET deployment = $2 WHERE id = $1")
+        .bind(env)
+        .bind(serde_json::to_string(d).unwrap_or_default())
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 
