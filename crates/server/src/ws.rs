@@ -302,9 +302,10 @@ fn close(code: u16, reason: &'static str) -> Message {
     }))
 }
 
-/// Counts frames per second.
+/// Counts frames per second. A window opens with the first frame after the last one closed,
+/// so the frames of one burst are counted together however late after the upgrade it comes.
 struct RateWindow {
-    start: Instant,
+    start: Option<Instant>,
     count: u32,
 }
 
@@ -318,7 +319,7 @@ async fn read_loop(
     let limit = app.limits.max_client_frame_bytes as usize;
     let per_sec = app.limits.max_client_frames_per_sec.max(1);
     let mut rate = RateWindow {
-        start: Instant::now(),
+        start: None,
         count: 0,
     };
     // Pongs taken as answers to the pings sent: the flow control asks for them, so they do
@@ -375,9 +376,12 @@ async fn read_loop(
             }
             continue;
         }
-        if rate.start.elapsed() >= Duration::from_secs(1) {
+        if rate
+            .start
+            .is_none_or(|s| s.elapsed() >= Duration::from_secs(1))
+        {
             rate = RateWindow {
-                start: Instant::now(),
+                start: Some(Instant::now()),
                 count: 0,
             };
         }

@@ -68,6 +68,12 @@ impl Client {
         self.raw(encode(&ClientFrame::new(msg))).await;
     }
 
+    /// Sends, ignoring a failure (the server may have closed meanwhile).
+    pub async fn try_send(&mut self, msg: ClientMessage) {
+        let text = encode(&ClientFrame::new(msg));
+        let _ = self.ws.send(Message::Text(text.into())).await;
+    }
+
     /// Sends raw text.
     pub async fn raw(&mut self, text: String) {
         self.ws
