@@ -1,4 +1,5 @@
-//! The connection indicator: live, reconnecting (attempt and next try), offline since when,
+//! The connection indicator: live, recovering (a view asks again for data a dropped frame
+//! lost), reconnecting (attempt and next try), offline since when,
 //! frames dropped, and a "reconnect now" control.
 
 use crate::feed::{ConnState, Feed};
@@ -11,6 +12,7 @@ pub fn ConnectionIndicator() -> impl IntoView {
     let feed = Feed::expect();
     let state = feed.state();
     let dropped = feed.dropped();
+    let recovering = feed.recovering();
     // Re-render once a second so "next try in 3 s" counts down.
     let now = RwSignal::new(js_sys::Date::now());
     if let Ok(tick) = set_interval_with_handle(
@@ -21,7 +23,11 @@ pub fn ConnectionIndicator() -> impl IntoView {
     }
     let text = move || match state.get() {
         ConnState::Connecting => "Connecting…".to_string(),
-        ConnState::Live { .. } => "Live".to_string(),
+        ConnState::Live { .. } => match recovering.get() {
+            0 => "Live".to_string(),
+            1 => "Recovering · asking again for data a dropped frame lost".to_string(),
+            n => format!("Recovering · asking again for {n} views' data"),
+        },
         ConnState::Reconnecting {
             attempt,
             next_try_at,
@@ -46,6 +52,7 @@ pub fn ConnectionIndicator() -> impl IntoView {
         ConnState::Connecting => "Opening the live feed".to_string(),
     };
     let kind = move || match state.get() {
+        ConnState::Live { .. } if recovering.get() > 0 => "recovering",
         ConnState::Live { .. } => "live",
         ConnState::Connecting => "connecting",
         ConnState::Reconnecting { .. } => "reconnecting",

@@ -2,9 +2,11 @@
 //! disconnect, heartbeats, and frames applied in one reactive batch per animation frame (a
 //! snapshot at once: nothing it replaces is worth a frame's wait).
 
+mod awaited;
 mod connection_state;
 mod early_socket;
 
+use awaited::Awaited;
 pub use connection_state::{ConnState, Dropped};
 
 use futures::channel::mpsc;
@@ -17,7 +19,7 @@ use shipwatch_model::protocol::reconnect::{delay_ms, Attempts};
 use shipwatch_model::protocol::stream::{Cursor, SeqError};
 use shipwatch_model::protocol::{
     decode_server, encode, Change, ClientFrame, ClientMessage, ErrorCode, Limits, LineBatch,
-    ServerMessage, Snapshot, Topic,
+    ServerMessage, Snapshot, SnapshotJoin, Topic,
 };
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -49,6 +51,10 @@ struct Subscription {
     on_socket: bool,
     /// Events of a subscription the loader made that no subscriber claimed yet.
     held: Option<Rc<RefCell<Vec<SubEvent>>>>,
+    /// A snapshot arriving in parts.
+    join: SnapshotJoin,
+    /// Its state was asked for and has not come yet.
+    awaited: Option<Awaited>,
 }
 
 struct Inner {
@@ -62,6 +68,8 @@ struct Inner {
     limits: RefCell<Limits>,
     state: RwSignal<ConnState>,
     dropped: RwSignal<Dropped>,
+    /// Subscriptions that lost their state (a dropped frame) and asked for it again.
+    recovering: RwSignal<usize>,
     /// The loader's socket, for the first connection.
     early: RefCell<Option<early_socket::EarlySocket>>,
 }
@@ -85,7 +93,7 @@ impl SubscriptionGuard {
     pub fn resync(&self, reason: &str) {
         self.feed
             .drop_frame(format!("{reason}; asking for a fresh snapshot"));
-        self.feed.resume(self.id, false);
+        self.feed.recover(self.id, false);
     }
 }
 
@@ -111,6 +119,7 @@ impl Feed {
             limits: RefCell::new(Limits::default()),
             state: RwSignal::new(ConnState::Connecting),
             dropped: RwSignal::new(Dropped::default()),
+            recovering: RwSignal::new(0),
             early: RefCell::new(None),
         });
         let feed = Feed(SendWrapper::new(inner));
@@ -133,6 +142,11 @@ impl Feed {
     /// Frames dropped so far.
     pub fn dropped(&self) -> RwSignal<Dropped> {
         self.0.dropped
+    }
+
+    /// How many subscriptions lost their state to a dropped frame and wait for it again.
+    pub fn recovering(&self) -> RwSignal<usize> {
+        self.0.recovering
     }
 
     /// Reconnect now instead of waiting for the backoff.
@@ -167,6 +181,8 @@ impl Feed {
                 wire_id,
                 on_socket: false,
                 held: None,
+                join: SnapshotJoin::default(),
+                awaited: Some(Awaited::new(js_sys::Date::now())),
             },
         );
         SubscriptionGuard {
@@ -195,6 +211,8 @@ impl Feed {
                     wire_id: wire_id.clone(),
                     on_socket: true,
                     held: Some(held),
+                    join: SnapshotJoin::default(),
+                    awaited: Some(Awaited::new(js_sys::Date::now())),
                 },
             );
         }
@@ -261,6 +279,13 @@ impl Feed {
             d.count += 1;
             d.last_reason = Some(reason);
         });
+        // The frame may have been the answer a subscription waits for.
+        if let Ok(mut subs) = self.0.subs.try_borrow_mut() {
+            for a in subs.values_mut().filter_map(|s| s.awaited.as_mut()) {
+                a.maybe_lost = true;
+            }
+        }
+        self.count_recovering();
     }
 
     /// Sends a subscribe for every subscription, resuming where each one is.
@@ -274,6 +299,8 @@ impl Feed {
                 })
                 .map(|(id, s)| {
                     s.wire_id = format!("s{id}");
+                    s.join.clear();
+                    s.awaited = Some(Awaited::new(js_sys::Date::now()));
                     subscribe(s.wire_id.clone(), s.topic.clone(), s.cursor.resume_from())
                 })
                 .collect()
@@ -304,21 +331,38 @@ impl Feed {
                 let Some(id) = self.sub_by_wire(&sub, |s| verdict = s.cursor.resumed(seq)) else {
                     return;
                 };
-                if let Err(e) = verdict {
-                    self.drop_frame(format!("{e}; asking for a fresh snapshot"));
-                    self.resume(id, false);
+                match verdict {
+                    Ok(()) => self.answered(id),
+                    Err(e) => {
+                        self.drop_frame(format!("{e}; asking for a fresh snapshot"));
+                        self.recover(id, false);
+                    }
                 }
             }
             ServerMessage::Snapshot { sub, seq, data } => {
-                if let Some(id) = self.sub_by_wire(&sub, |s| s.cursor.snapshot(seq)) {
+                if let Some(id) = self.sub_by_wire(&sub, |s| {
+                    s.join.clear();
+                    s.cursor.snapshot(seq);
+                }) {
+                    self.answered(id);
                     self.enqueue(id, SubEvent::Snapshot(data));
                 }
             }
+            ServerMessage::SnapshotPart {
+                sub,
+                seq,
+                part,
+                parts,
+                data,
+            } => self.receive_part(&sub, seq, part, parts, data),
             ServerMessage::Delta { sub, seq, changes } => self.receive_delta(&sub, seq, changes),
             ServerMessage::Lines { sub, seq, lines } => self.receive_lines(&sub, seq, lines),
             ServerMessage::Error { code, message, sub } => {
                 match sub.and_then(|s| self.sub_by_wire(&s, |_| ())) {
-                    Some(id) => self.enqueue(id, SubEvent::Refused(code, message)),
+                    Some(id) => {
+                        self.answered(id);
+                        self.enqueue(id, SubEvent::Refused(code, message));
+                    }
                     None => self.drop_frame(format!("server error {}: {message}", code.as_str())),
                 }
             }
@@ -339,7 +383,7 @@ impl Feed {
             }
             Err(e @ SeqError::Gap { .. }) => {
                 self.drop_frame(format!("{e}; resuming"));
-                self.resume(id, true);
+                self.recover(id, true);
             }
             Err(e) => self.drop_frame(e.to_string()),
         }
@@ -360,9 +404,91 @@ impl Feed {
             }
             Err(e @ SeqError::Gap { .. }) => {
                 self.drop_frame(format!("{e}; resuming"));
-                self.resume(id, true);
+                self.recover(id, true);
             }
             Err(e) => self.drop_frame(e.to_string()),
+        }
+    }
+
+    /// One part of a snapshot: joined with the parts before it; the whole is applied as a
+    /// snapshot once its last part is in.
+    fn receive_part(&self, wire: &str, seq: u64, part: u32, parts: u32, data: Snapshot) {
+        let now = js_sys::Date::now();
+        let mut joined = Ok(None);
+        let Some(id) = self.sub_by_wire(wire, |s| {
+            joined = s.join.add(seq, part, parts, data);
+            if let Some(a) = s.awaited.as_mut() {
+                a.since = now; // the answer is coming
+            }
+            if let Ok(Some(_)) = joined {
+                s.cursor.snapshot(seq);
+            }
+        }) else {
+            return;
+        };
+        match joined {
+            Ok(None) => {}
+            Ok(Some(snapshot)) => {
+                self.answered(id);
+                self.enqueue(id, SubEvent::Snapshot(snapshot));
+            }
+            Err(e) => {
+                self.drop_frame(format!("{e}; asking for a fresh snapshot"));
+                self.recover(id, false);
+            }
+        }
+    }
+
+    /// The subscription has its state (or was refused): it waits for nothing.
+    fn answered(&self, id: u64) {
+        if let Some(s) = self.0.subs.borrow_mut().get_mut(&id) {
+            s.awaited = None;
+        }
+        self.count_recovering();
+    }
+
+    /// Asks again for a subscription's state after a loss: from where it is (`keep`), or afresh.
+    fn recover(&self, id: u64, keep: bool) {
+        let now = js_sys::Date::now();
+        if let Some(s) = self.0.subs.borrow_mut().get_mut(&id) {
+            s.awaited = Some(
+                s.awaited
+                    .map_or(Awaited::new(now).again(now), |a| a.again(now)),
+            );
+        }
+        self.resume(id, keep);
+        self.count_recovering();
+    }
+
+    /// Asks again for the state of every subscription whose answer is overdue (its snapshot
+    /// or resume answer was dropped, or never came).
+    fn recover_overdue(&self) {
+        let now = js_sys::Date::now();
+        let overdue: Vec<(u64, bool)> = self
+            .0
+            .subs
+            .borrow()
+            .iter()
+            .filter(|(_, s)| s.awaited.is_some_and(|a| a.overdue(now)))
+            .map(|(id, s)| (*id, s.cursor.last().is_some()))
+            .collect();
+        for (id, keep) in overdue {
+            leptos::logging::warn!("shipwatch: no answer to a subscription; asking again");
+            self.recover(id, keep);
+        }
+    }
+
+    fn count_recovering(&self) {
+        let Ok(subs) = self.0.subs.try_borrow() else {
+            return;
+        };
+        let n = subs
+            .values()
+            .filter(|s| s.awaited.is_some_and(|a| a.recovering()))
+            .count();
+        drop(subs);
+        if self.0.recovering.get_untracked() != n {
+            self.0.recovering.set(n);
         }
     }
 
@@ -375,6 +501,7 @@ impl Feed {
                 &mut s.wire_id,
                 format!("s{id}r{}", js_sys::Date::now() as u64),
             );
+            s.join.clear();
             [
                 ClientMessage::Unsubscribe { sub: old },
                 subscribe(
@@ -609,6 +736,9 @@ async fn pump(feed: &Feed, kicks: &mut mpsc::UnboundedReceiver<()>) -> bool {
                 if now - last_heard > idle_ms {
                     leptos::logging::warn!("shipwatch: no frame for {idle_ms} ms; reconnecting");
                     break;
+                }
+                if was_live {
+                    feed.recover_overdue();
                 }
                 if now - last_ping >= heartbeat_ms {
                     last_ping = now;

@@ -661,6 +661,22 @@ fn server_frame() -> impl Strategy<Value = ServerFrame> {
         .prop_map(|(sub, seq, changes)| ServerMessage::Delta { sub, seq, changes });
     let snapshot = (text(), any::<u64>(), snapshot())
         .prop_map(|(sub, seq, data)| ServerMessage::Snapshot { sub, seq, data });
+    let part = (
+        text(),
+        any::<u64>(),
+        any::<u32>(),
+        any::<u32>(),
+        self::snapshot(),
+    )
+        .prop_map(
+            |(sub, seq, part, parts, data)| ServerMessage::SnapshotPart {
+                sub,
+                seq,
+                part,
+                parts,
+                data,
+            },
+        );
     let hello =
         (text(), limits()).prop_map(|(server, limits)| ServerMessage::Hello { server, limits });
     let error = (
@@ -676,6 +692,7 @@ fn server_frame() -> impl Strategy<Value = ServerFrame> {
     prop_oneof![
         6 => delta,
         4 => snapshot,
+        2 => part,
         3 => lines,
         1 => hello,
         1 => error,
@@ -878,4 +895,95 @@ fn decoding_is_fast_on_hostile_input() {
         "took {:?}",
         start.elapsed()
     );
+}
+
+/// Snapshots of many services or environments, for splitting.
+fn big_snapshot() -> impl Strategy<Value = Snapshot> {
+    prop_oneof![
+        (environment(), prop::collection::vec(service(), 0..60)).prop_map(|(mut e, more)| {
+            e.services.extend(more);
+            Snapshot::Environment { environment: e }
+        }),
+        prop::collection::vec(environment_summary(), 0..60)
+            .prop_map(|environments| Snapshot::Environments { environments }),
+        (text(), deployment()).prop_map(|(env, deployment)| Snapshot::Logs {
+            env,
+            service: None,
+            deployment,
+            line_count: None
+        }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// A snapshot split for any frame limit: every part's frame, with the longest subscription
+    /// id, is within the limit unless it holds a single item; its parts, read by the strict
+    /// reader and joined in order, are the snapshot.
+    #[test]
+    fn split_snapshots_fit_and_join_to_the_snapshot(
+        snap in big_snapshot(),
+        max in 1_200usize..6_000,
+    ) {
+        use shipwatch_model::protocol::{split_snapshot, SnapshotJoin, MAX_SUB_ID_BYTES};
+        let sub = "\u{1}".repeat(MAX_SUB_ID_BYTES);
+        let parts = split_snapshot(snap.clone(), max);
+        let count = parts.len() as u32;
+        let mut join = SnapshotJoin::default();
+        let mut whole = None;
+        for (k, data) in parts.into_iter().enumerate() {
+            let items = match &data {
+                Snapshot::Environment { environment } => environment.services.len(),
+                Snapshot::Environments { environments } => environments.len(),
+                Snapshot::Logs { .. } => 0,
+            };
+            let frame = ServerFrame::new(ServerMessage::SnapshotPart {
+                sub: sub.clone(),
+                seq: u64::MAX,
+                part: k as u32,
+                parts: count,
+                data,
+            });
+            let text = encode(&frame);
+            prop_assert!(text.len() <= max || items <= 1 || count == 1, "part {k} is {} bytes", text.len());
+            let read = decode_server_fast(&text);
+            prop_assert_eq!(read.as_ref(), Some(&frame));
+            let Some(ServerFrame { msg: ServerMessage::SnapshotPart { seq, part, parts, data, .. }, .. }) = read else {
+                unreachable!()
+            };
+            prop_assert!(whole.is_none(), "joined before the last part");
+            whole = join.add(seq, part, parts, data).expect("in order");
+        }
+        prop_assert_eq!(whole, Some(snap));
+        prop_assert!(!join.in_progress());
+    }
+}
+
+#[test]
+fn parts_out_of_order_or_unlike_the_first_are_refused() {
+    use shipwatch_model::protocol::{PartError, SnapshotJoin};
+    let env = |id: &str| Snapshot::Environment {
+        environment: Environment {
+            id: id.into(),
+            name: id.into(),
+            services: Vec::new(),
+            deployment: None,
+        },
+    };
+    let mut join = SnapshotJoin::default();
+    assert!(matches!(
+        join.add(5, 1, 3, env("a")),
+        Err(PartError::OutOfOrder { .. })
+    ));
+    assert_eq!(join.add(5, 0, 3, env("a")), Ok(None));
+    assert!(matches!(
+        join.add(6, 1, 3, env("a")),
+        Err(PartError::OutOfOrder { .. })
+    ));
+    assert!(!join.in_progress(), "a lost part forgets the snapshot");
+    assert_eq!(join.add(5, 0, 2, env("a")), Ok(None));
+    assert_eq!(join.add(5, 1, 2, env("b")), Err(PartError::Mismatch));
+    assert_eq!(join.add(5, 2, 2, env("a")), Err(PartError::BadCount));
+    assert_eq!(join.add(5, 0, 1, env("a")), Ok(Some(env("a"))));
 }

@@ -64,6 +64,16 @@ fn server_name(f: &ServerFrame) -> Vec<String> {
             }
             .into(),
         ],
+        ServerMessage::SnapshotPart {
+            part, parts, data, ..
+        } => {
+            assert!(part < parts, "a part numbered below its count");
+            assert!(
+                matches!(data, Snapshot::Environment { .. }),
+                "the example is an environment's"
+            );
+            vec!["server:snapshot_part".into()]
+        }
         ServerMessage::Resumed { .. } => vec!["server:resumed".into()],
         ServerMessage::Delta { changes, .. } => {
             assert!(!changes.is_empty(), "a delta never holds zero changes");
@@ -142,6 +152,7 @@ fn every_json_example_round_trips_and_every_frame_has_one() {
         "topic:logs",
         "server:hello",
         "server:snapshot",
+        "server:snapshot_part",
         "server:resumed",
         "server:delta",
         "server:lines",

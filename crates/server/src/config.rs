@@ -151,6 +151,12 @@ pub struct Config {
     /// one frame of an unknown type (0 = never). A correct client drops and counts them.
     #[arg(long, default_value_t = 0, value_name = "SECONDS")]
     pub inject_garbage_every: u64,
+
+    /// For testing clients only: on every socket, the first N snapshots (a snapshot sent in
+    /// parts: its first part) are replaced by a malformed frame, as if lost (0 = none). A
+    /// correct client asks again for the subscription's state.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub drop_snapshots: u64,
 }
 
 impl Default for Config {

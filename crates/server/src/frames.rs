@@ -6,7 +6,8 @@
 use crate::hub::{Item, LineView};
 use axum::extract::ws::Utf8Bytes;
 use shipwatch_model::protocol::{
-    encode, level_letter, ErrorCode, Limits, ServerFrame, ServerMessage, VERSION,
+    encode, level_letter, split_snapshot, ErrorCode, Limits, ServerFrame, ServerMessage, Snapshot,
+    MAX_SERVER_FRAME_BYTES, VERSION,
 };
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
@@ -35,8 +36,12 @@ type SnapshotKey = (String, u64);
 #[derive(Default)]
 pub struct FrameCache {
     delta: Mutex<Option<(DeltaKey, Utf8Bytes)>>,
-    snapshot: Mutex<Option<(SnapshotKey, Utf8Bytes)>>,
+    snapshot: Mutex<Option<(SnapshotKey, SnapshotFrames)>>,
 }
+
+/// The frames of one snapshot: the `snapshot` frame, or its `snapshot_part` frames when it
+/// would be over `max_server_frame_bytes`.
+pub type SnapshotFrames = Arc<[Utf8Bytes]>;
 
 impl FrameCache {
     /// The frame of these consecutive changes in `form` (deltas: see [`Item::text`]).
@@ -60,17 +65,17 @@ impl FrameCache {
         frame
     }
 
-    /// The snapshot frame at `seq` around `data`.
-    pub fn snapshot(&self, sub_json: &str, seq: u64, data: &str) -> Utf8Bytes {
+    /// The snapshot frames at `seq` around `data`.
+    pub fn snapshot(&self, sub_json: &str, seq: u64, data: &str) -> SnapshotFrames {
         let mut slot = self.snapshot.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(((s, at), frame)) = &*slot {
+        if let Some(((s, at), frames)) = &*slot {
             if *at == seq && s == sub_json {
-                return frame.clone();
+                return frames.clone();
             }
         }
-        let frame = Utf8Bytes::from(snapshot(sub_json, seq, data));
-        *slot = Some(((sub_json.to_string(), seq), frame.clone()));
-        frame
+        let frames = snapshot_frames(sub_json, seq, data, MAX_SERVER_FRAME_BYTES as usize);
+        *slot = Some(((sub_json.to_string(), seq), frames.clone()));
+        frames
     }
 }
 
@@ -90,6 +95,55 @@ pub fn hello(limits: &Limits) -> String {
 /// A snapshot frame around pre-serialized snapshot data.
 pub fn snapshot(sub_json: &str, seq: u64, data: &str) -> String {
     format!(r#"{{"v":{VERSION},"type":"snapshot","sub":{sub_json},"seq":{seq},"data":{data}}}"#)
+}
+
+/// The snapshot at `seq` as one frame, or, when that would be over `max_frame_bytes`, as
+/// `snapshot_part` frames (read back from its JSON: only an environment of thousands of
+/// services, or thousands of environments, is that large).
+pub fn snapshot_frames(
+    sub_json: &str,
+    seq: u64,
+    data: &str,
+    max_frame_bytes: usize,
+) -> SnapshotFrames {
+    let whole = snapshot(sub_json, seq, data);
+    if whole.len() <= max_frame_bytes {
+        return Arc::from([Utf8Bytes::from(whole)]);
+    }
+    let snap: Snapshot = match serde_json::from_str(data) {
+        Ok(snap) => snap,
+        Err(e) => {
+            tracing::error!("a snapshot the server built does not read back: {e}");
+            return Arc::from([Utf8Bytes::from(whole)]);
+        }
+    };
+    let sub: String = serde_json::from_str(sub_json).unwrap_or_default();
+    let parts = split_snapshot(snap, max_frame_bytes);
+    let count = parts.len() as u32;
+    parts
+        .into_iter()
+        .enumerate()
+        .map(|(part, data)| {
+            Utf8Bytes::from(message(ServerMessage::SnapshotPart {
+                sub: sub.clone(),
+                seq,
+                part: part as u32,
+                parts: count,
+                data,
+            }))
+        })
+        .collect()
+}
+
+/// Whether `frame` is a snapshot or a snapshot's first part (both are written with `v` and
+/// `type` first).
+pub fn is_snapshot(frame: &str) -> bool {
+    let rest = frame
+        .strip_prefix(r#"{"v":"#)
+        .and_then(|r| r.split_once(','))
+        .map_or("", |(_, r)| r);
+    rest.starts_with(r#""type":"snapshot","#)
+        || (rest.starts_with(r#""type":"snapshot_part","#) && frame.contains(r#","part":0,"#))
 }
 
 /// A delta frame around pre-serialized, consecutive changes, in the form `compact` says.

@@ -11,6 +11,7 @@ use crate::frames::{self, Form};
 use crate::hub::{Head, Read, Start, TopicCell};
 use axum::extract::ws::Utf8Bytes;
 use shipwatch_model::protocol::{ErrorCode, ServerMessage, MAX_LINES_BATCH_BYTES};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use tokio::sync::watch;
 
@@ -39,6 +40,8 @@ pub struct Subscription {
     line_batches: bool,
     /// Bytes of lines the next `lines` frame may carry (see [`FIRST_LINES_BATCH_BYTES`]).
     lines_bytes: usize,
+    /// The rest of a snapshot sent in parts: sent before anything else of the subscription.
+    parts: VecDeque<Utf8Bytes>,
 }
 
 /// What a subscription has to send now.
@@ -71,6 +74,7 @@ impl Subscription {
             compact,
             line_batches,
             lines_bytes: FIRST_LINES_BATCH_BYTES,
+            parts: VecDeque::new(),
         }
     }
 
@@ -81,6 +85,9 @@ impl Subscription {
 
     /// The next frame to send, built now from what the topic holds.
     pub fn next_frame(&mut self) -> Next {
+        if let Some(part) = self.parts.pop_front() {
+            return Next::Frame(part);
+        }
         if let Some(head) = self.head.take() {
             return Next::Frame(self.head_frame(head));
         }
@@ -133,12 +140,19 @@ impl Subscription {
     fn fresh_snapshot(&mut self) -> Utf8Bytes {
         let (seq, data) = self.cell.snapshot();
         self.next_seq = seq + 1;
-        self.cell.frames.snapshot(&self.sub_json, seq, &data)
+        self.snapshot_frames(seq, &data)
     }
 
-    fn head_frame(&self, head: Head) -> Utf8Bytes {
+    /// The snapshot's first frame; the rest of its parts, if any, are sent next.
+    fn snapshot_frames(&mut self, seq: u64, data: &str) -> Utf8Bytes {
+        let frames = self.cell.frames.snapshot(&self.sub_json, seq, data);
+        self.parts = frames.iter().skip(1).cloned().collect();
+        frames[0].clone()
+    }
+
+    fn head_frame(&mut self, head: Head) -> Utf8Bytes {
         match head {
-            Head::Snapshot { seq, data } => self.cell.frames.snapshot(&self.sub_json, seq, &data),
+            Head::Snapshot { seq, data } => self.snapshot_frames(seq, &data),
             Head::Resumed { seq } => frames::message(ServerMessage::Resumed {
                 sub: self.id.clone(),
                 seq,

@@ -129,6 +129,8 @@ async fn write_loop(
     let garbage_every = app.cfg.inject_garbage_every;
     let garbage_period = Duration::from_secs(garbage_every.max(1));
     let mut next_garbage = TokioInstant::now() + garbage_period;
+    // Test knob (`--drop-snapshots`): snapshots lost on the way.
+    let mut snapshots_to_drop = app.cfg.drop_snapshots;
     loop {
         let step = if *shutdown.borrow() {
             Step::Send(close(close_code::GOING_AWAY, "server shutting down"))
@@ -153,7 +155,12 @@ async fn write_loop(
             .flatten()
         {
             flow.data(frame.len());
-            Step::Send(Message::Text(frame))
+            if snapshots_to_drop > 0 && frames::is_snapshot(&frame) {
+                snapshots_to_drop -= 1;
+                Step::Send(text(GARBAGE_MALFORMED.into()))
+            } else {
+                Step::Send(Message::Text(frame))
+            }
         } else {
             let holding = flow.holds();
             tokio::select! {

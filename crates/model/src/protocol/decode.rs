@@ -59,9 +59,10 @@ impl DecodeError {
 pub const CLIENT_TYPES: [&str; 4] = ["subscribe", "unsubscribe", "ping", "pong"];
 
 /// Frame types a server may send.
-pub const SERVER_TYPES: [&str; 9] = [
+pub const SERVER_TYPES: [&str; 10] = [
     "hello",
     "snapshot",
+    "snapshot_part",
     "resumed",
     "delta",
     "lines",

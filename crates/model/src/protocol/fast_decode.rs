@@ -24,6 +24,8 @@ struct Fields {
     kind: Option<String>,
     sub: Option<Option<String>>,
     seq: Option<u64>,
+    part: Option<u32>,
+    parts: Option<u32>,
     changes: Option<Vec<Change>>,
     lines: Option<LineBatch>,
     data: Option<Snapshot>,
@@ -43,6 +45,8 @@ pub fn decode(text: &str) -> Option<ServerFrame> {
         "type" => set(&mut f.kind, c.owned()),
         "sub" => set(&mut f.sub, c.nullable(Cursor::owned)),
         "seq" => set(&mut f.seq, c.uint()),
+        "part" => set(&mut f.part, u32_of(c)),
+        "parts" => set(&mut f.parts, u32_of(c)),
         "changes" => set(&mut f.changes, c.array(change)),
         "lines" => set(&mut f.lines, line_batch(c)),
         "data" => set(&mut f.data, snapshot(c)),
@@ -66,6 +70,13 @@ pub fn decode(text: &str) -> Option<ServerFrame> {
         "snapshot" => ServerMessage::Snapshot {
             sub: sub?,
             seq: f.seq?,
+            data: f.data?,
+        },
+        "snapshot_part" => ServerMessage::SnapshotPart {
+            sub: sub?,
+            seq: f.seq?,
+            part: f.part?,
+            parts: f.parts?,
             data: f.data?,
         },
         "resumed" => ServerMessage::Resumed {

@@ -19,6 +19,10 @@ pub struct Limits {
     pub idle_timeout_ms: u32,
 }
 
+/// Largest server frame, announced in `hello` as `max_server_frame_bytes`: a snapshot that
+/// would be larger is sent in `snapshot_part` frames.
+pub const MAX_SERVER_FRAME_BYTES: u32 = 1024 * 1024;
+
 /// Most log lines one `delta` frame carries: history is sent in deltas of at most this many
 /// lines (and never over `max_server_frame_bytes`).
 pub const MAX_LINES_PER_DELTA: usize = 500;

@@ -11,6 +11,7 @@ mod limits;
 mod line_batch;
 pub mod reconnect;
 mod server_frame;
+mod snapshot_parts;
 pub mod stream;
 
 pub use client_frame::{ClientFrame, ClientMessage, Topic};
@@ -28,10 +29,11 @@ pub use fast_client_decode::decode as decode_client_fast;
 pub use fast_decode::decode as decode_server_fast;
 pub use limits::{
     close_code, Limits, MAX_LINES_BATCH_BYTES, MAX_LINES_PER_BATCH, MAX_LINES_PER_DELTA,
-    MAX_LINE_TEXT_BYTES, MAX_SUB_ID_BYTES, RESUME_BACKLOG,
+    MAX_LINE_TEXT_BYTES, MAX_SERVER_FRAME_BYTES, MAX_SUB_ID_BYTES, RESUME_BACKLOG,
 };
 pub use line_batch::{level_letter, LineBatch, LinePart};
 pub use server_frame::{Change, ErrorCode, ServerFrame, ServerMessage, Snapshot};
+pub use snapshot_parts::{split_snapshot, PartError, SnapshotJoin, PART_FRAME_OVERHEAD};
 
 /// The protocol version every frame carries in `v`.
 pub const VERSION: u32 = 1;

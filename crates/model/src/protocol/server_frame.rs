@@ -42,6 +42,21 @@ pub enum ServerMessage {
         /// The state.
         data: Snapshot,
     },
+    /// One part of a snapshot too large for one frame: parts `0` to `parts - 1`, in order, each
+    /// a snapshot of the same kind at the same `seq` with a run of its list (an environment's
+    /// services, or the environments); joined, they are the snapshot (see `SnapshotJoin`).
+    SnapshotPart {
+        /// Subscription id.
+        sub: SubId,
+        /// Sequence number of the last change included.
+        seq: u64,
+        /// This part's number, from 0.
+        part: u32,
+        /// How many parts the snapshot has.
+        parts: u32,
+        /// This part.
+        data: Snapshot,
+    },
     /// Answer to a subscribe with `resume_from`: the server still has everything after `seq`
     /// and will send it as deltas; the client keeps its state.
     Resumed {
@@ -237,7 +252,7 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             max_client_frame_bytes: 16 * 1024,
-            max_server_frame_bytes: 1024 * 1024,
+            max_server_frame_bytes: super::MAX_SERVER_FRAME_BYTES,
             max_subscriptions: 8,
             max_client_frames_per_sec: 50,
             heartbeat_ms: 5_000,
