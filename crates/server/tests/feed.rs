@@ -191,6 +191,16 @@ async fn snapshot_then_deltas_in_order_and_they_rebuild_the_state() {
                         .all(|ch| matches!(ch, Change::EnvironmentUpsert(_))));
                 }
             }
+            // A reader that fell behind (a loaded machine) is brought to the present with a
+            // fresh snapshot, as the protocol allows; the deltas after it follow it.
+            ServerMessage::Snapshot { sub, seq, data } => match (sub.as_str(), data) {
+                ("prod", Snapshot::Environment { environment }) => {
+                    env = environment;
+                    prod_last = seq;
+                }
+                ("envs", Snapshot::Environments { .. }) => envs_last = seq,
+                (sub, other) => panic!("{sub}: unexpected snapshot {other:?}"),
+            },
             other => panic!("unexpected {other:?}"),
         }
     }

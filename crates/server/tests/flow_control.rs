@@ -13,6 +13,10 @@ use shipwatch_server::flow::FLOOR;
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
 
+/// These tests measure how a socket is paced: run alone, not beside each other's servers on a
+/// 2-core machine, their clients' timings are their own.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn log_of(deployment: &str) -> Topic {
     Topic::Logs {
         deployment: deployment.into(),
@@ -36,6 +40,7 @@ fn lines_in(msg: &ServerMessage) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_far_away_gets_a_long_log_in_a_few_round_trips() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     // A client whose answers take long (it answers only once the data pauses, as a client a
     // long round trip away gets them late). With a fixed window of data per answer, each
     // round trip would bring the same amount: 100,000 lines (about 15 MB) would take over
@@ -98,6 +103,7 @@ async fn a_client_far_away_gets_a_long_log_in_a_few_round_trips() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_answers_at_once_is_never_rate_limited_for_its_answers() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     // Answers to pings are asked for by the server; however many it asks, they must not
     // count against the client's frame rate (50 per second), or a fast client's answers are
     // dropped and its data waits for the next heartbeat.
@@ -147,6 +153,7 @@ async fn a_client_that_answers_at_once_is_never_rate_limited_for_its_answers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_reader_of_a_long_log_and_a_busy_environment_gets_heartbeats_and_the_present() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     // It takes 100 ms over each frame; the log alone would take minutes to read that way.
     let h = start(&[
         "--environments",
@@ -220,6 +227,7 @@ async fn a_slow_reader_of_a_long_log_and_a_busy_environment_gets_heartbeats_and_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_never_answers_pings_gets_data_at_a_bounded_rate() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     // It sends its own pings (so the idle rule keeps it) but answers none of the server's.
     let h = start(&[
         "--environments",
