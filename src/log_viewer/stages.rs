@@ -6,7 +6,7 @@ use crate::components::keyed_list::KeyedList;
 use leptos::prelude::*;
 use shipwatch_logview::timestamps::format_elapsed;
 use shipwatch_logview::{LineFilter, StageId, StageStatus};
-use shipwatch_model::number_format::grouped;
+use shipwatch_model::number_format::counted;
 
 /// One stage as listed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -75,7 +75,7 @@ pub fn StageList(viewer: Viewer) -> impl IntoView {
                         on:click=move |_| pick(None)
                     >
                         <span class="log-stage__name">"All stages"</span>
-                        <span class="log-stage__meta">{move || format!("{} lines", grouped(total()))}</span>
+                        <span class="log-stage__meta">{move || counted(total(), "line", "lines")}</span>
                     </button>
                 </li>
                 <KeyedList
@@ -89,13 +89,15 @@ pub fn StageList(viewer: Viewer) -> impl IntoView {
                         let meta = move || {
                             stages.with(|all| {
                                 all.iter().find(|r| r.id == id).map(|s| {
+                                    let errors = counted(s.errors, "error", "errors");
+                                    let warnings = counted(s.warnings, "warning", "warnings");
                                     let problems = match (s.errors, s.warnings) {
                                         (0, 0) => String::new(),
-                                        (e, 0) => format!(" · {} errors", grouped(e)),
-                                        (0, w) => format!(" · {} warnings", grouped(w)),
-                                        (e, w) => format!(" · {} errors, {} warnings", grouped(e), grouped(w)),
+                                        (_, 0) => format!(" · {errors}"),
+                                        (0, _) => format!(" · {warnings}"),
+                                        _ => format!(" · {errors}, {warnings}"),
                                     };
-                                    format!("{} · {} lines{problems}", s.duration, grouped(s.lines))
+                                    format!("{} · {}{problems}", s.duration, counted(s.lines, "line", "lines"))
                                 })
                             })
                         };

@@ -13,9 +13,22 @@ pub fn grouped(n: impl std::fmt::Display) -> String {
     out
 }
 
+/// The count `n` grouped, with the noun in the number it takes: `1 error`, `2,000 errors`.
+pub fn counted(n: u64, one: &str, many: &str) -> String {
+    format!("{} {}", grouped(n), if n == 1 { one } else { many })
+}
+
 #[cfg(test)]
 mod tests {
-    use super::grouped;
+    use super::{counted, grouped};
+
+    #[test]
+    fn nouns_agree_with_their_count() {
+        assert_eq!(counted(0, "error", "errors"), "0 errors");
+        assert_eq!(counted(1, "error", "errors"), "1 error");
+        assert_eq!(counted(2, "line", "lines"), "2 lines");
+        assert_eq!(counted(1_000_000, "line", "lines"), "1,000,000 lines");
+    }
 
     #[test]
     fn groups_by_thousands() {
