@@ -9,12 +9,13 @@
 //! `valgrind --tool=callgrind target/release/examples/decode_deltas 1 2`, then
 //! `callgrind_annotate --inclusive=yes` and read the line of `decode_server`.
 
+use shipwatch_model::protocol::MAX_CHANGES_PER_DELTA;
 use shipwatch_model::protocol::{decode_server, Limits, ServerMessage, Topic};
 use shipwatch_server::frames;
 use shipwatch_server::hub::{Hub, HubConfig, Read};
 use shipwatch_server::platform::PlatformEvent;
 use shipwatch_server::sim::{SimConfig, Simulator};
-use shipwatch_server::subscription::{MAX_BATCH, MAX_DELTA_BYTES};
+use shipwatch_server::subscription::MAX_DELTA_BYTES;
 
 /// Random events per 100 ms tick: 10,000 per second, as the update benchmark asks.
 const EVENTS_PER_TICK: usize = 1_000;
@@ -92,7 +93,9 @@ fn delta_stream(ticks: u64, compact: bool) -> Vec<String> {
             events.extend(sim.random_event(now));
         }
         hub.apply(&platform(events));
-        while let Read::Items(items) = cell.read_from(next, MAX_BATCH, MAX_DELTA_BYTES, compact) {
+        while let Read::Items(items) =
+            cell.read_from(next, MAX_CHANGES_PER_DELTA, MAX_DELTA_BYTES, compact)
+        {
             next += items.len() as u64;
             out.push(frames::delta(&sub_json, &items, compact));
         }

@@ -12,6 +12,7 @@ use crate::sim::source::SimulatorSource;
 use crate::sim::Simulator;
 use crate::store::{self, Loaded, LogChange, Store, StoreError, StoredChange, TopicMark};
 use shipwatch_model::entities::Millis;
+use shipwatch_model::protocol::stream::seq_base;
 use shipwatch_model::protocol::{Change, Topic};
 use std::sync::Arc;
 
@@ -28,7 +29,7 @@ pub struct Booted {
 /// Opens the store (unless ephemeral) and builds the hub and the simulator from it. `start`:
 /// the wall clock at start, which `clock` reads now.
 pub async fn start(config: &Config, start: Millis, clock: Clock) -> Result<Booted, StoreError> {
-    let base_seq = start.saturating_mul(1000);
+    let base_seq = seq_base(start);
     let (store, loaded) = match config.store(base_seq) {
         Some(cfg) => {
             let (store, loaded) = Store::open(cfg).await?;

@@ -4,7 +4,7 @@
 use crate::sim::{Scenario, SimConfig};
 use crate::store::StoreConfig;
 use clap::Parser;
-use shipwatch_model::protocol::Limits;
+use shipwatch_model::protocol::{Limits, MAX_SERVER_FRAME_BYTES, RESUME_BACKLOG};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -84,7 +84,7 @@ pub struct Config {
     pub max_client_frames_per_sec: u32,
 
     /// Changes kept per environment topic for resumes and slow clients.
-    #[arg(long, default_value_t = 4096)]
+    #[arg(long, default_value_t = RESUME_BACKLOG)]
     pub replay: usize,
 
     /// Socket send buffer per client, in bytes (0: the system's, which grows with the link).
@@ -170,7 +170,7 @@ impl Config {
     pub fn limits(&self) -> Limits {
         Limits {
             max_client_frame_bytes: self.max_client_frame_bytes,
-            max_server_frame_bytes: Limits::default().max_server_frame_bytes,
+            max_server_frame_bytes: MAX_SERVER_FRAME_BYTES,
             max_subscriptions: self.max_subscriptions,
             max_client_frames_per_sec: self.max_client_frames_per_sec,
             heartbeat_ms: self.heartbeat_ms,

@@ -4,6 +4,7 @@
 use crate::hub::Hub;
 use crate::platform::{PlatformEvent, Sink};
 use crate::store::{Ack, Store};
+use shipwatch_model::protocol::cut_line_text;
 use std::sync::{Arc, Mutex};
 
 /// The core's input.
@@ -32,7 +33,8 @@ impl Ingest {
 }
 
 impl Sink for Ingest {
-    fn publish(&self, events: Vec<PlatformEvent>) -> Ack {
+    fn publish(&self, mut events: Vec<PlatformEvent>) -> Ack {
+        cut_long_lines(&mut events);
         let events: Arc<[PlatformEvent]> = events.into();
         let _order = self.order.lock().unwrap_or_else(|p| p.into_inner());
         // Queued before the hub publishes: the store's writer commits in the background, so
@@ -43,5 +45,17 @@ impl Sink for Ingest {
         };
         self.hub.apply(&events);
         ack
+    }
+}
+
+/// Log lines longer than the protocol's `MAX_LINE_TEXT_BYTES` are cut here, where they enter,
+/// so the store, the hub, every frame and `log.txt` hold the same line.
+fn cut_long_lines(events: &mut [PlatformEvent]) {
+    for event in events {
+        if let PlatformEvent::LogAppended { lines, .. } = event {
+            for line in lines {
+                cut_line_text(&mut line.text);
+            }
+        }
     }
 }

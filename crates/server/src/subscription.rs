@@ -10,13 +10,13 @@
 use crate::frames::{self, Form};
 use crate::hub::{Head, Read, Start, TopicCell};
 use axum::extract::ws::Utf8Bytes;
-use shipwatch_model::protocol::{ErrorCode, ServerMessage, MAX_LINES_BATCH_BYTES};
+use shipwatch_model::protocol::{
+    ErrorCode, ServerMessage, MAX_CHANGES_PER_DELTA, MAX_LINES_BATCH_BYTES,
+};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use tokio::sync::watch;
 
-/// Most changes in one delta frame.
-pub const MAX_BATCH: usize = 500;
 /// Bytes of changes in one delta frame (past the first change). A socket's write buffer keeps
 /// the size of the largest frame it sent (as resident memory, per client): with deltas this
 /// small, that is the snapshot's size, and a longer catch-up is a few more frames.
@@ -97,13 +97,17 @@ impl Subscription {
             self.cell.read_run(
                 self.next_seq,
                 self.lines_bytes,
-                MAX_BATCH,
+                MAX_CHANGES_PER_DELTA,
                 MAX_DELTA_BYTES,
                 self.compact,
             )
         } else {
-            self.cell
-                .read_from(self.next_seq, MAX_BATCH, MAX_DELTA_BYTES, self.compact)
+            self.cell.read_from(
+                self.next_seq,
+                MAX_CHANGES_PER_DELTA,
+                MAX_DELTA_BYTES,
+                self.compact,
+            )
         };
         match read {
             Read::Items(items) => {

@@ -17,7 +17,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
 use shipwatch_model::protocol::{
-    close_code, decode_client, ClientMessage, DecodeError, ErrorCode, ServerMessage, Topic,
+    close_code, decode_client, ClientMessage, ErrorCode, ServerMessage, Topic, MAX_SUB_ID_BYTES,
 };
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,8 +28,6 @@ use tokio::time::Instant as TokioInstant;
 
 /// A write that takes longer than this means the client stopped reading: drop it.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Longest subscription id accepted.
-const MAX_SUB_ID: usize = 64;
 /// Client frames are small; the read buffer grows for a larger one (up to the frame limit).
 const READ_BUFFER: usize = 4 * 1024;
 /// Control messages (answers, subscription changes) waiting for the writer.
@@ -437,16 +435,6 @@ fn pong_nonce(text: &str, limit: usize) -> Option<u64> {
     }
 }
 
-fn decode_error_code(e: &DecodeError) -> ErrorCode {
-    match e {
-        DecodeError::TooLarge { .. } => ErrorCode::FrameTooLarge,
-        DecodeError::Malformed(_) => ErrorCode::MalformedJson,
-        DecodeError::UnsupportedVersion(_) => ErrorCode::UnsupportedVersion,
-        DecodeError::UnknownType(_) => ErrorCode::UnknownType,
-        DecodeError::Invalid(_) => ErrorCode::InvalidFrame,
-    }
-}
-
 /// Decodes one client frame. Answers (pongs, errors) go out through `ctl`; a subscription
 /// change is returned, for the writer, which owns the subscriptions.
 fn handle(text: &str, app: &Arc<App>, ctl: &impl Fn(Ctl)) -> Option<Ctl> {
@@ -458,7 +446,7 @@ fn handle(text: &str, app: &Arc<App>, ctl: &impl Fn(Ctl)) -> Option<Ctl> {
         Ok(f) => f,
         Err(e) => {
             tracing::debug!(error = %e, "bad client frame");
-            err(decode_error_code(&e), e.to_string(), None);
+            err(e.code(), e.to_string(), None);
             return None;
         }
     };
@@ -470,10 +458,10 @@ fn handle(text: &str, app: &Arc<App>, ctl: &impl Fn(Ctl)) -> Option<Ctl> {
             instance_updates,
             line_batches,
         } => {
-            if sub.is_empty() || sub.len() > MAX_SUB_ID {
+            if sub.is_empty() || sub.len() > MAX_SUB_ID_BYTES {
                 err(
                     ErrorCode::InvalidFrame,
-                    format!("subscription id must be 1 to {MAX_SUB_ID} bytes"),
+                    format!("subscription id must be 1 to {MAX_SUB_ID_BYTES} bytes"),
                     None,
                 );
                 return None;

@@ -23,9 +23,12 @@ pub struct Limits {
 /// would be larger is sent in `snapshot_part` frames.
 pub const MAX_SERVER_FRAME_BYTES: u32 = 1024 * 1024;
 
-/// Most log lines one `delta` frame carries: history is sent in deltas of at most this many
-/// lines (and never over `max_server_frame_bytes`).
-pub const MAX_LINES_PER_DELTA: usize = 500;
+/// Most changes one `delta` frame carries: history and catch-ups are sent in deltas of at
+/// most this many changes (and never over `max_server_frame_bytes`).
+pub const MAX_CHANGES_PER_DELTA: usize = 500;
+
+/// Most log lines one `delta` frame carries (a log's deltas are its lines).
+pub const MAX_LINES_PER_DELTA: usize = MAX_CHANGES_PER_DELTA;
 
 /// Most log lines one `lines` frame carries (subscriptions with `line_batches`).
 pub const MAX_LINES_PER_BATCH: usize = 4_096;
@@ -40,11 +43,27 @@ pub const MAX_LINES_BATCH_BYTES: usize = 256 * 1024;
 /// boundary and end with `…`.
 pub const MAX_LINE_TEXT_BYTES: usize = 8 * 1024;
 
+/// Cuts a log line's text longer than [`MAX_LINE_TEXT_BYTES`] at a character boundary so
+/// that, ending with `…`, it is at most that long. Returns whether it cut.
+pub fn cut_line_text(text: &mut String) -> bool {
+    if text.len() <= MAX_LINE_TEXT_BYTES {
+        return false;
+    }
+    let mut end = MAX_LINE_TEXT_BYTES - '…'.len_utf8();
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    text.push('…');
+    true
+}
+
 /// Longest subscription id a client may choose, in bytes.
 pub const MAX_SUB_ID_BYTES: usize = 64;
 
-/// Changes the server keeps per topic to answer a resume; older resumes get a snapshot.
-pub const RESUME_BACKLOG: usize = 10_000;
+/// Changes the server keeps per environment topic, by default, to answer a resume (a log
+/// keeps all its lines); older resumes get a snapshot.
+pub const RESUME_BACKLOG: usize = 4_096;
 
 /// Websocket close codes the server uses.
 pub mod close_code {

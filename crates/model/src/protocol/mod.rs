@@ -28,8 +28,9 @@ pub use fast_client_decode::decode as decode_client_fast;
 #[doc(hidden)]
 pub use fast_decode::decode as decode_server_fast;
 pub use limits::{
-    close_code, Limits, MAX_LINES_BATCH_BYTES, MAX_LINES_PER_BATCH, MAX_LINES_PER_DELTA,
-    MAX_LINE_TEXT_BYTES, MAX_SERVER_FRAME_BYTES, MAX_SUB_ID_BYTES, RESUME_BACKLOG,
+    close_code, cut_line_text, Limits, MAX_CHANGES_PER_DELTA, MAX_LINES_BATCH_BYTES,
+    MAX_LINES_PER_BATCH, MAX_LINES_PER_DELTA, MAX_LINE_TEXT_BYTES, MAX_SERVER_FRAME_BYTES,
+    MAX_SUB_ID_BYTES, RESUME_BACKLOG,
 };
 pub use line_batch::{level_letter, LineBatch, LinePart};
 pub use server_frame::{Change, ErrorCode, ServerFrame, ServerMessage, Snapshot};

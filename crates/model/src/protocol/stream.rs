@@ -2,15 +2,12 @@
 //! and never applies one twice, across reconnects (`docs/protocol.md`, "Sequence numbers" and
 //! "Resume").
 //!
-//! - The server keeps, per topic, a [`Backlog`] of its last changes, and answers a subscribe
-//!   with `resume_from` by [`Backlog::since`]: the changes after it (send `resumed` then deltas)
-//!   or `None` (send a snapshot).
+//! - The server numbers each topic from [`seq_base`] (its replay buffer, which answers a
+//!   subscribe with `resume_from`, is the hub's: `crates/server/src/hub.rs`).
 //! - The client keeps, per subscription, a [`Cursor`]: it says which changes of a delta to
 //!   apply (skipping any it already has) and detects a gap (then it resubscribes with
 //!   [`Cursor::resume_from`]).
 
-use super::{Change, ServerFrame, ServerMessage};
-use std::collections::VecDeque;
 use std::ops::Range;
 
 /// Why a frame does not fit a subscription's sequence.
@@ -127,87 +124,6 @@ pub fn seq_base(boot_millis: u64) -> u64 {
     boot_millis.saturating_mul(1000)
 }
 
-/// Server side: a topic's last changes, to answer resumes.
-#[derive(Clone, Debug)]
-pub struct Backlog<T> {
-    entries: VecDeque<T>,
-    /// Sequence number of the last change (or of the initial state when none was pushed).
-    last: u64,
-    capacity: usize,
-}
-
-impl<T> Backlog<T> {
-    /// An empty backlog whose state is at `start_seq` and that keeps up to `capacity` changes.
-    #[must_use]
-    pub fn new(start_seq: u64, capacity: usize) -> Self {
-        Self {
-            entries: VecDeque::new(),
-            last: start_seq,
-            capacity: capacity.max(1),
-        }
-    }
-
-    /// Sequence number of the last change: a snapshot taken now has this `seq`.
-    #[must_use]
-    pub fn last_seq(&self) -> u64 {
-        self.last
-    }
-
-    /// Oldest `resume_from` still answerable with deltas.
-    #[must_use]
-    pub fn oldest_resumable(&self) -> u64 {
-        self.last - self.entries.len() as u64
-    }
-
-    /// Records a change and returns its sequence number.
-    pub fn push(&mut self, change: T) -> u64 {
-        if self.entries.len() == self.capacity {
-            self.entries.pop_front();
-        }
-        self.entries.push_back(change);
-        self.last += 1;
-        self.last
-    }
-
-    /// The changes after `resume_from`, oldest first, with the sequence number of the first
-    /// one (`resume_from + 1`); `None` when the backlog no longer holds them all, or when
-    /// `resume_from` is in the future (another server's numbers): send a snapshot then.
-    #[must_use]
-    pub fn since(&self, resume_from: u64) -> Option<(u64, impl Iterator<Item = &T>)> {
-        if resume_from > self.last || resume_from < self.oldest_resumable() {
-            return None;
-        }
-        let skip = usize::try_from(resume_from - self.oldest_resumable()).ok()?;
-        Some((resume_from + 1, self.entries.iter().skip(skip)))
-    }
-}
-
-/// Splits `changes`, whose first has sequence number `first_seq`, into `delta` frames of at
-/// most `max_per_frame` changes each, numbered without gaps.
-#[must_use]
-pub fn split_deltas(
-    sub: &str,
-    first_seq: u64,
-    changes: Vec<Change>,
-    max_per_frame: usize,
-) -> Vec<ServerFrame> {
-    let max = max_per_frame.max(1);
-    let mut frames = Vec::with_capacity(changes.len().div_ceil(max));
-    let mut seq = first_seq;
-    let mut rest = changes.into_iter().peekable();
-    while rest.peek().is_some() {
-        let chunk: Vec<Change> = rest.by_ref().take(max).collect();
-        let n = chunk.len() as u64;
-        frames.push(ServerFrame::new(ServerMessage::Delta {
-            sub: sub.to_string(),
-            seq,
-            changes: chunk,
-        }));
-        seq += n;
-    }
-    frames
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,21 +148,5 @@ mod tests {
         assert_eq!(c.resumed(15), Ok(()));
         assert!(c.resumed(14).is_err());
         assert!(c.delta(u64::MAX, usize::MAX).is_err());
-    }
-
-    #[test]
-    fn backlog_answers_resumes_in_its_window() {
-        let mut b = Backlog::new(100, 3);
-        for i in 0..5 {
-            b.push(i);
-        }
-        assert_eq!(b.last_seq(), 105);
-        assert_eq!(b.oldest_resumable(), 102);
-        assert!(b.since(101).is_none());
-        assert!(b.since(106).is_none());
-        let (first, items) = b.since(103).expect("in window");
-        assert_eq!(first, 104);
-        assert_eq!(items.copied().collect::<Vec<_>>(), vec![3, 4]);
-        assert_eq!(b.since(105).expect("caught up").1.count(), 0);
     }
 }
