@@ -12,7 +12,7 @@
 use shipwatch_model::protocol::MAX_CHANGES_PER_DELTA;
 use shipwatch_model::protocol::{decode_server, Limits, ServerMessage, Topic};
 use shipwatch_server::frames;
-use shipwatch_server::hub::{Hub, HubConfig, Read};
+use shipwatch_server::hub::{Hub, HubConfig, ReplayRead};
 use shipwatch_server::platform::PlatformEvent;
 use shipwatch_server::sim::{SimConfig, Simulator};
 use shipwatch_server::subscription::MAX_DELTA_BYTES;
@@ -93,7 +93,7 @@ fn delta_stream(ticks: u64, compact: bool) -> Vec<String> {
             events.extend(sim.random_event(now));
         }
         hub.apply(&platform(events));
-        while let Read::Items(items) =
+        while let ReplayRead::Items(items) =
             cell.read_from(next, MAX_CHANGES_PER_DELTA, MAX_DELTA_BYTES, compact)
         {
             next += items.len() as u64;

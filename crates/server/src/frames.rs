@@ -3,7 +3,7 @@
 //! every subscriber that needs that frame, so fan-out costs a reference per client, not an
 //! encode or a copy.
 
-use crate::hub::{Item, LineView};
+use crate::hub::{LineView, PublishedChange};
 use axum::extract::ws::Utf8Bytes;
 use shipwatch_model::protocol::{
     encode, level_letter, split_snapshot, ErrorCode, Limits, ServerFrame, ServerMessage, Snapshot,
@@ -44,8 +44,8 @@ pub struct FrameCache {
 pub type SnapshotFrames = Arc<[Utf8Bytes]>;
 
 impl FrameCache {
-    /// The frame of these consecutive changes in `form` (deltas: see [`Item::text`]).
-    pub fn run(&self, sub_json: &str, items: &[Arc<Item>], form: Form) -> Utf8Bytes {
+    /// The frame of these consecutive changes in `form` (deltas: see [`PublishedChange::text`]).
+    pub fn run(&self, sub_json: &str, items: &[Arc<PublishedChange>], form: Form) -> Utf8Bytes {
         let first = items.first().map_or(0, |i| i.seq);
         let last = items.last().map_or(0, |i| i.seq);
         // Building under the lock: the others that need this frame wait for it, not rebuild it.
@@ -147,7 +147,7 @@ pub fn is_snapshot(frame: &str) -> bool {
 }
 
 /// A delta frame around pre-serialized, consecutive changes, in the form `compact` says.
-pub fn delta(sub_json: &str, items: &[Arc<Item>], compact: bool) -> String {
+pub fn delta(sub_json: &str, items: &[Arc<PublishedChange>], compact: bool) -> String {
     let seq = items.first().map_or(0, |i| i.seq);
     let len: usize = items.iter().map(|i| i.text(compact).len() + 1).sum();
     let mut out = String::with_capacity(len + sub_json.len() + 64);
@@ -166,7 +166,7 @@ pub fn delta(sub_json: &str, items: &[Arc<Item>], compact: bool) -> String {
 
 /// A `lines` frame of consecutive lines (items that are not lines are left out: the caller
 /// passes lines only), spliced from the strings of their `line` changes.
-pub fn lines(sub_json: &str, items: &[Arc<Item>]) -> String {
+pub fn lines(sub_json: &str, items: &[Arc<PublishedChange>]) -> String {
     let parts: Vec<LineView<'_>> = items.iter().filter_map(|i| i.line?.view(&i.json)).collect();
     let seq = items.first().map_or(0, |i| i.seq);
     let n = parts.first().map_or(0, |p| p.n);
@@ -242,7 +242,7 @@ pub fn error(code: ErrorCode, message: impl Into<String>, sub: Option<&str>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hub::line_json;
+    use crate::hub::{line_json, SentBytes};
     use shipwatch_model::protocol::{decode_server, Change, LineBatch};
     use shipwatch_model::{LogLevel, LogLine};
 
@@ -274,18 +274,18 @@ mod tests {
             hint: hint.map(Into::into),
         })
         .collect();
-        let items: Vec<Arc<Item>> = lines
+        let items: Vec<Arc<PublishedChange>> = lines
             .iter()
             .enumerate()
             .map(|(i, l)| {
                 let (json, parts) = line_json(l);
                 assert_eq!(json, encode(&Change::Line(l.clone())));
                 let json: Arc<str> = json.into();
-                Arc::new(Item {
+                Arc::new(PublishedChange {
                     seq: 7 + i as u64,
-                    total_bytes: [0; 2],
+                    sent_so_far: SentBytes::default(),
                     json,
-                    compact: None,
+                    as_instance_update: None,
                     line: Some(parts),
                 })
             })
@@ -309,17 +309,17 @@ mod tests {
         let snap = snapshot(&sub, 7, r#"{"kind":"environments","environments":[]}"#);
         let f = decode_server(&snap, 1 << 20).expect("snapshot decodes");
         assert!(matches!(f.msg, ServerMessage::Snapshot { seq: 7, ref sub, .. } if sub == "a\"b"));
-        let items: Vec<Arc<Item>> = (8..10)
+        let items: Vec<Arc<PublishedChange>> = (8..10)
             .map(|seq| {
                 let c = Change::EnvironmentRemoved {
                     id: format!("e{seq}"),
                 };
                 let json: Arc<str> = encode(&c).into();
-                Arc::new(Item {
+                Arc::new(PublishedChange {
                     seq,
-                    total_bytes: [json.len() as u64; 2],
+                    sent_so_far: SentBytes::default().plus(&json, None),
                     json,
-                    compact: None,
+                    as_instance_update: None,
                     line: None,
                 })
             })

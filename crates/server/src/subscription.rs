@@ -8,7 +8,7 @@
 //! in the server, never slows the publisher or other clients, and still ends at the present.
 
 use crate::frames::{self, Form};
-use crate::hub::{Head, Read, Start, TopicCell};
+use crate::hub::{Head, ReplayRead, Start, TopicCell};
 use axum::extract::ws::Utf8Bytes;
 use shipwatch_model::protocol::{
     ErrorCode, ServerMessage, MAX_CHANGES_PER_DELTA, MAX_LINES_BATCH_BYTES,
@@ -110,7 +110,7 @@ impl Subscription {
             )
         };
         match read {
-            Read::Items(items) => {
+            ReplayRead::Items(items) => {
                 self.next_seq += items.len() as u64;
                 let form = match (&items[0].line, self.line_batches, self.compact) {
                     (Some(_), true, _) => {
@@ -122,16 +122,16 @@ impl Subscription {
                 };
                 Next::Frame(self.cell.frames.run(&self.sub_json, &items, form))
             }
-            Read::Resync => {
+            ReplayRead::Resync => {
                 tracing::debug!(sub = self.id, "far behind: fresh snapshot");
                 Next::Frame(self.fresh_snapshot())
             }
-            Read::UpToDate if self.cell.is_closed() => Next::Ended(frames::error(
+            ReplayRead::UpToDate if self.cell.is_closed() => Next::Ended(frames::error(
                 ErrorCode::UnknownTopic,
                 "the topic ended (server shutting down or log expired)",
                 Some(&self.id),
             )),
-            Read::UpToDate => Next::Idle,
+            ReplayRead::UpToDate => Next::Idle,
         }
     }
 

@@ -3,7 +3,7 @@
 
 use shipwatch_model::protocol::{Change, Topic, MAX_LINE_TEXT_BYTES};
 use shipwatch_model::{Deployment, DeploymentStatus, LogLevel, LogLine};
-use shipwatch_server::hub::{Hub, HubConfig, Read};
+use shipwatch_server::hub::{Hub, HubConfig, ReplayRead};
 use shipwatch_server::ingest::Ingest;
 use shipwatch_server::platform::{PlatformEvent, Sink};
 use std::sync::Arc;
@@ -65,7 +65,7 @@ fn a_line_over_8_kib_is_cut_at_a_character_boundary_with_an_ellipsis() {
         })
         .expect("the log");
     let (seq, _) = cell.snapshot();
-    let Read::Items(items) = cell.read_from(seq + 1, 100, 1 << 20, false) else {
+    let ReplayRead::Items(items) = cell.read_from(seq + 1, 100, 1 << 20, false) else {
         panic!("the lines");
     };
     let texts: Vec<String> = items

@@ -6,7 +6,7 @@ use shipwatch_model::{
     Deployment, DeploymentStatus, Environment, Instance, LogLevel, LogLine, RunningStatus, Service,
     ServiceKind,
 };
-use shipwatch_server::hub::{Hub, HubConfig, Read};
+use shipwatch_server::hub::{Hub, HubConfig, ReplayRead};
 use shipwatch_server::platform::PlatformEvent;
 
 fn instance(name: &str, status: RunningStatus) -> Instance {
@@ -47,12 +47,12 @@ fn hub() -> Hub {
 fn changes(hub: &Hub, topic: &Topic, from: u64) -> Vec<Change> {
     let cell = hub.topic(topic).expect("the topic exists");
     match cell.read_from(from + 1, 1_000, 1 << 20, false) {
-        Read::Items(items) => items
+        ReplayRead::Items(items) => items
             .iter()
             .map(|i| serde_json::from_str(&i.json).expect("a change"))
             .collect(),
-        Read::UpToDate => Vec::new(),
-        Read::Resync => panic!("resync"),
+        ReplayRead::UpToDate => Vec::new(),
+        ReplayRead::Resync => panic!("resync"),
     }
 }
 

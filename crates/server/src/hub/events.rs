@@ -1,0 +1,310 @@
+//! Platform events turned into the topics' changes: what the hub publishes for each event a
+//! source reports.
+
+use super::replay::ReplayBuffer;
+use super::topic::{lock, TopicCell, TopicData};
+use super::{summarize, Hub};
+use crate::platform::PlatformEvent;
+use shipwatch_model::protocol::{instance_update, Change};
+use shipwatch_model::{Deployment, Environment};
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+impl Hub {
+    /// Applies platform events, in order, to the topics, then wakes the subscribers of every
+    /// topic that changed, once. The environment list gets one summary per changed environment
+    /// at the end of the batch, not one per service change: a summary runs the rules over
+    /// every service of the environment, which at thousands of events per second was most of
+    /// the server's time.
+    pub fn apply(&self, events: &[PlatformEvent]) {
+        let mut touched: Vec<Arc<TopicCell>> = Vec::new();
+        let mut touch = |cell: &Arc<TopicCell>| {
+            if !touched.iter().any(|c| Arc::ptr_eq(c, cell)) {
+                touched.push(cell.clone());
+            }
+        };
+        let mut changed: Vec<String> = Vec::new();
+        let env_changed = |env: &str, changed: &mut Vec<String>| {
+            if !changed.iter().any(|e| e == env) {
+                changed.push(env.to_string());
+            }
+        };
+        for event in events {
+            match event {
+                PlatformEvent::EnvironmentChanged { id, name } => {
+                    self.environment(id, name);
+                    env_changed(id, &mut changed);
+                }
+                PlatformEvent::EnvironmentRemoved { id } => {
+                    if let Some(list) = self.environment_removed(id) {
+                        touch(&list);
+                    }
+                }
+                PlatformEvent::ServiceChanged { env, service } => {
+                    if let Some(cell) = self.service(env, service) {
+                        touch(&cell);
+                        env_changed(env, &mut changed);
+                    }
+                }
+                PlatformEvent::ServiceRemoved { env, service } => {
+                    if let Some(cell) = self.service_removed(env, service) {
+                        touch(&cell);
+                        env_changed(env, &mut changed);
+                    }
+                }
+                PlatformEvent::InstanceChanged {
+                    env,
+                    service,
+                    instance,
+                    ..
+                } => {
+                    let updated = self.with_service(env, service, |s| {
+                        match s.instances.iter_mut().find(|i| i.name == instance.name) {
+                            Some(i) => *i = instance.clone(),
+                            None => s.instances.push(instance.clone()),
+                        }
+                    });
+                    if let Some(cell) = updated.and_then(|s| self.service(env, &s)) {
+                        touch(&cell);
+                        env_changed(env, &mut changed);
+                    }
+                }
+                PlatformEvent::InstanceRemoved { env, service, name } => {
+                    let updated = self.with_service(env, service, |s| {
+                        s.instances.retain(|i| i.name != *name);
+                    });
+                    if let Some(cell) = updated.and_then(|s| self.service(env, &s)) {
+                        touch(&cell);
+                        env_changed(env, &mut changed);
+                    }
+                }
+                PlatformEvent::DeploymentQueued {
+                    env,
+                    service,
+                    deployment,
+                } => {
+                    self.created(env, service.clone(), deployment.clone(), self.cfg.base_seq);
+                    if service.is_none() {
+                        if let Some(cell) = self.env_deployment(env, deployment) {
+                            touch(&cell);
+                            env_changed(env, &mut changed);
+                        }
+                    }
+                }
+                // Stages travel in the lines' `stage`; the wire has no stage change of its own.
+                PlatformEvent::DeploymentStage { .. } => {}
+                PlatformEvent::DeploymentStatus { deployment } => {
+                    let cell = self.read().logs.get(&deployment.id).cloned();
+                    if let Some(cell) = cell {
+                        let env_wide = {
+                            let mut st = lock(&cell.state);
+                            TopicCell::publish(
+                                &mut st,
+                                &Change::Deployment(deployment.clone()),
+                                None,
+                            );
+                            match &st.data {
+                                TopicData::Logs {
+                                    env, service: None, ..
+                                } => Some(env.clone()),
+                                _ => None,
+                            }
+                        };
+                        touch(&cell);
+                        if let Some(env) = env_wide {
+                            if let Some(cell) = self.env_deployment(&env, deployment) {
+                                touch(&cell);
+                                env_changed(&env, &mut changed);
+                            }
+                        }
+                    }
+                }
+                PlatformEvent::LogAppended { deployment, lines } => {
+                    let cell = self.read().logs.get(deployment).cloned();
+                    if let Some(cell) = cell {
+                        let mut st = lock(&cell.state);
+                        for line in lines {
+                            TopicCell::publish(&mut st, &Change::Line(line.clone()), None);
+                        }
+                        drop(st);
+                        touch(&cell);
+                    }
+                }
+            }
+        }
+        for env in changed {
+            if let Some(cell) = self.summary(&env) {
+                touch(&cell);
+            }
+        }
+        for cell in touched {
+            cell.announce();
+        }
+    }
+
+    /// Creates an environment's topic, or renames it.
+    fn environment(&self, id: &str, name: &str) {
+        if let Some(cell) = self.read().envs.get(id).cloned() {
+            let mut st = lock(&cell.state);
+            if let TopicData::Environment(e) = &mut st.data {
+                if e.name != name {
+                    // Shown to subscribers from their next snapshot; the list says it now.
+                    e.name = name.to_string();
+                    st.cached = None;
+                }
+            }
+            return;
+        }
+        let env = Environment {
+            id: id.to_string(),
+            name: name.to_string(),
+            services: Vec::new(),
+            deployment: None,
+        };
+        let bounded = ReplayBuffer::Bounded(VecDeque::new(), self.cfg.replay.max(1));
+        let cell = TopicCell::new(self.cfg.base_seq, bounded, TopicData::Environment(env));
+        let mut t = self.topics.write().unwrap_or_else(|p| p.into_inner());
+        t.envs.entry(id.to_string()).or_insert(cell);
+    }
+
+    /// Ends an environment's topic and takes it off the list; the list.
+    fn environment_removed(&self, id: &str) -> Option<Arc<TopicCell>> {
+        let (cell, list) = {
+            let mut t = self.topics.write().unwrap_or_else(|p| p.into_inner());
+            (t.envs.remove(id)?, t.environments.clone())
+        };
+        cell.close();
+        let mut st = lock(&list.state);
+        if let TopicData::Environments(all) = &mut st.data {
+            all.retain(|s| s.id != id);
+        }
+        TopicCell::publish(
+            &mut st,
+            &Change::EnvironmentRemoved { id: id.to_string() },
+            None,
+        );
+        drop(st);
+        Some(list)
+    }
+
+    /// A copy of a service changed by `f`, if the environment has it.
+    fn with_service(
+        &self,
+        env: &str,
+        service: &str,
+        f: impl FnOnce(&mut shipwatch_model::Service),
+    ) -> Option<shipwatch_model::Service> {
+        let cell = self.read().envs.get(env)?.clone();
+        let st = lock(&cell.state);
+        let TopicData::Environment(e) = &st.data else {
+            return None;
+        };
+        let mut s = e.services.iter().find(|s| s.id == service)?.clone();
+        drop(st);
+        f(&mut s);
+        Some(s)
+    }
+
+    /// Publishes a service change to its environment; the topic, if that changed it.
+    fn service(&self, env: &str, service: &shipwatch_model::Service) -> Option<Arc<TopicCell>> {
+        let cell = self.read().envs.get(env)?.clone();
+        let mut st = lock(&cell.state);
+        let TopicData::Environment(e) = &mut st.data else {
+            return None;
+        };
+        let compact = match e.services.iter_mut().find(|s| s.id == service.id) {
+            Some(s) if *s == *service => return None,
+            Some(s) => {
+                let compact = instance_update::between(s, service).map(|(index, instance)| {
+                    Change::InstanceUpdate {
+                        service: service.id.clone(),
+                        index,
+                        instance: instance.clone(),
+                    }
+                });
+                *s = service.clone();
+                compact
+            }
+            None => {
+                e.services.push(service.clone());
+                None
+            }
+        };
+        TopicCell::publish(
+            &mut st,
+            &Change::ServiceUpsert(service.clone()),
+            compact.as_ref(),
+        );
+        drop(st);
+        Some(cell)
+    }
+
+    /// Publishes a service's removal; the topic, if it had the service.
+    fn service_removed(&self, env: &str, service: &str) -> Option<Arc<TopicCell>> {
+        let cell = self.read().envs.get(env)?.clone();
+        let mut st = lock(&cell.state);
+        let TopicData::Environment(e) = &mut st.data else {
+            return None;
+        };
+        let before = e.services.len();
+        e.services.retain(|s| s.id != service);
+        if e.services.len() == before {
+            return None;
+        }
+        TopicCell::publish(
+            &mut st,
+            &Change::ServiceRemoved {
+                id: service.to_string(),
+            },
+            None,
+        );
+        drop(st);
+        Some(cell)
+    }
+
+    /// Publishes an environment-wide deployment to its environment; the topic.
+    fn env_deployment(&self, env: &str, deployment: &Deployment) -> Option<Arc<TopicCell>> {
+        let cell = self.read().envs.get(env)?.clone();
+        let mut st = lock(&cell.state);
+        let TopicData::Environment(e) = &mut st.data else {
+            return None;
+        };
+        e.deployment = Some(deployment.clone());
+        TopicCell::publish(
+            &mut st,
+            &Change::EnvironmentDeployment {
+                deployment: Some(deployment.clone()),
+            },
+            None,
+        );
+        drop(st);
+        Some(cell)
+    }
+
+    /// Publishes the environment's summary to the environment list; the list, if it changed.
+    fn summary(&self, env: &str) -> Option<Arc<TopicCell>> {
+        let (cell, list) = {
+            let topics = self.read();
+            (topics.envs.get(env)?.clone(), topics.environments.clone())
+        };
+        let summary = {
+            let st = lock(&cell.state);
+            let TopicData::Environment(e) = &st.data else {
+                return None;
+            };
+            summarize(e)
+        };
+        let mut st = lock(&list.state);
+        let TopicData::Environments(all) = &mut st.data else {
+            return None;
+        };
+        match all.iter_mut().find(|s| s.id == summary.id) {
+            Some(s) if *s == summary => return None,
+            Some(s) => *s = summary.clone(),
+            None => all.push(summary.clone()),
+        }
+        TopicCell::publish(&mut st, &Change::EnvironmentUpsert(summary), None);
+        drop(st);
+        Some(list)
+    }
+}

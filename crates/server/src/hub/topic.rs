@@ -1,0 +1,352 @@
+//! One topic: its state ([`TopicData`]), the snapshot built from it and cached while its
+//! sequence number stands, its sequence number, and its replay buffer. Subscribing reads the
+//! snapshot (or replay point) under the same lock publishing takes, so a new subscriber's head
+//! and the changes after it meet with no gap and no duplicate.
+
+use super::line_json::{line_json, LineParts};
+use super::replay::{PublishedChange, ReplayBuffer, ReplayRead, SentBytes};
+use crate::frames::FrameCache;
+use shipwatch_model::protocol::{encode, Change, Snapshot, MAX_LINES_PER_BATCH};
+use shipwatch_model::{Deployment, Environment, EnvironmentSummary};
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::watch;
+
+/// How a subscription starts.
+#[derive(Debug)]
+pub enum Head {
+    /// A fresh snapshot as of `seq` (JSON of a [`Snapshot`]).
+    Snapshot {
+        /// Last change included.
+        seq: u64,
+        /// The snapshot data.
+        data: Arc<str>,
+    },
+    /// Resumed after `seq`; the changes after it follow.
+    Resumed {
+        /// The client's `resume_from`.
+        seq: u64,
+    },
+}
+
+/// A subscription's starting point and its wake-ups, taken under one lock.
+#[derive(Debug)]
+pub struct Start {
+    /// What to send first.
+    pub head: Head,
+    /// Sequence number of the first change to send after the head.
+    pub next_seq: u64,
+    /// Announces the topic's newest sequence number; closed when the topic ends.
+    pub rx: watch::Receiver<u64>,
+}
+
+/// A subscriber whose missed changes weigh more than this many snapshots of the topic's state
+/// gets a snapshot instead of them (not on log topics, whose snapshot is only a header). Above
+/// 1, so that a client that keeps up is not sent snapshots when one batch happens to weigh
+/// about as much as the state (every service changed once).
+pub const CONFLATE_AFTER_SNAPSHOTS: u64 = 3;
+
+/// What a topic holds: the state its snapshot is built from.
+pub(super) enum TopicData {
+    /// The environments list: one summary each.
+    Environments(Vec<EnvironmentSummary>),
+    /// One environment, whole.
+    Environment(Environment),
+    /// A deployment's log: its header (its lines are the topic's changes).
+    Logs {
+        /// Environment id.
+        env: String,
+        /// Service id, or none for an environment-wide deployment.
+        service: Option<String>,
+        /// The deployment as queued.
+        header: Deployment,
+    },
+}
+
+/// A topic's state and sequence, behind its lock.
+pub(super) struct TopicState {
+    /// The sequence number the topic started at (its first change is `base + 1`).
+    pub(super) base: u64,
+    /// The number of the last change published.
+    pub(super) seq: u64,
+    /// Bytes of JSON of every change published so far.
+    pub(super) sent_so_far: SentBytes,
+    /// Lines published so far (logs).
+    pub(super) lines: u64,
+    /// The changes kept for resumes and laggards.
+    pub(super) replay: ReplayBuffer,
+    /// The state as of `seq`.
+    pub(super) data: TopicData,
+    /// The last snapshot built, valid while `seq` has not moved: many subscribers, one encode.
+    pub(super) cached: Option<(u64, Arc<str>)>,
+    /// Length of the last snapshot built: what a laggard's backlog is weighed against.
+    pub(super) snapshot_len: Option<usize>,
+    /// None once the topic is gone: dropping the sender ends every subscriber's stream.
+    pub(super) tx: Option<watch::Sender<u64>>,
+}
+
+/// One topic: its state and sequence behind one lock, and the frames last built from it.
+pub struct TopicCell {
+    pub(super) state: Mutex<TopicState>,
+    /// Frames built for one subscriber, reused by the next one that needs the same.
+    pub frames: FrameCache,
+}
+
+pub(super) fn lock(m: &Mutex<TopicState>) -> MutexGuard<'_, TopicState> {
+    // A panic while holding the lock leaves consistent data (every mutation is one step).
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl TopicCell {
+    pub(super) fn new(seq: u64, replay: ReplayBuffer, data: TopicData) -> Arc<Self> {
+        let (tx, _) = watch::channel(seq);
+        Arc::new(Self {
+            state: Mutex::new(TopicState {
+                base: seq,
+                seq,
+                sent_so_far: SentBytes::default(),
+                lines: 0,
+                replay,
+                data,
+                cached: None,
+                snapshot_len: None,
+                tx: Some(tx),
+            }),
+            frames: FrameCache::default(),
+        })
+    }
+
+    /// Current sequence number.
+    pub fn seq(&self) -> u64 {
+        lock(&self.state).seq
+    }
+
+    /// Whether the topic ended (its subscribers get an error frame).
+    pub fn is_closed(&self) -> bool {
+        lock(&self.state).tx.is_none()
+    }
+
+    /// Starts a subscription: replay from `resume_from` if the buffer still has what follows
+    /// it, else a fresh snapshot. None if the topic is gone. `compact`: the subscription reads
+    /// `instance_update` changes (it weighs its backlog in those).
+    pub fn subscribe(&self, resume_from: Option<u64>, compact: bool) -> Option<Start> {
+        let mut st = lock(&self.state);
+        let rx = st.tx.as_ref()?.subscribe();
+        if let Some(r) = resume_from {
+            if r <= st.seq && st.has_from(r + 1) && !st.outweighs_state(r + 1, compact) {
+                return Some(Start {
+                    head: Head::Resumed { seq: r },
+                    next_seq: r + 1,
+                    rx,
+                });
+            }
+        }
+        let (seq, data) = st.snapshot();
+        Some(Start {
+            head: Head::Snapshot { seq, data },
+            next_seq: seq + 1,
+            rx,
+        })
+    }
+
+    /// A fresh snapshot and the seq it stands at, for a subscriber that is too far behind.
+    pub fn snapshot(&self) -> (u64, Arc<str>) {
+        lock(&self.state).snapshot()
+    }
+
+    /// Up to `max` changes from `from` on, and past the first at most about `max_bytes` (in
+    /// the form `compact` says, see [`PublishedChange::text`]).
+    pub fn read_from(&self, from: u64, max: usize, max_bytes: usize, compact: bool) -> ReplayRead {
+        self.read_while(from, compact, |items, item, bytes| {
+            let len = item.text(compact).len();
+            (len + 1, items < max && bytes + len <= max_bytes)
+        })
+    }
+
+    /// From `from` on, what one frame to a `line_batches` subscription carries: a run of
+    /// lines with consecutive numbers (at most [`MAX_LINES_PER_BATCH`] and, past the first,
+    /// about `lines_bytes`) for a `lines` frame, or else the changes up to the
+    /// next line (at most `max` and about `max_bytes`, in the form `compact` says) for a
+    /// delta.
+    pub fn read_run(
+        &self,
+        from: u64,
+        lines_bytes: usize,
+        max: usize,
+        max_bytes: usize,
+        compact: bool,
+    ) -> ReplayRead {
+        let mut first: Option<(bool, u64)> = None;
+        self.read_while(from, compact, |items, item, bytes| {
+            let (lines, last_n) = *first.get_or_insert((item.line.is_some(), 0));
+            match item.line.and_then(|l| l.view(&item.json)) {
+                Some(line) if lines => {
+                    let follows = items == 0 || last_n.checked_add(1) == Some(line.n);
+                    let fits = items < MAX_LINES_PER_BATCH && bytes + line.cost() <= lines_bytes;
+                    first = Some((true, line.n));
+                    (line.cost(), follows && fits)
+                }
+                None if !lines => {
+                    let len = item.text(compact).len();
+                    (len + 1, items < max && bytes + len <= max_bytes)
+                }
+                _ => (0, false),
+            }
+        })
+    }
+
+    /// The changes from `from` on while `take` (told how many were taken and their bytes so
+    /// far) says the next one fits, with its bytes; the first is always taken. `compact`: how
+    /// the backlog is weighed against the state.
+    fn read_while(
+        &self,
+        from: u64,
+        compact: bool,
+        mut take: impl FnMut(usize, &PublishedChange, usize) -> (usize, bool),
+    ) -> ReplayRead {
+        let mut st = lock(&self.state);
+        if from > st.seq {
+            return ReplayRead::UpToDate;
+        }
+        if !st.has_from(from) || st.outweighs_state(from, compact) {
+            return ReplayRead::Resync;
+        }
+        let start = st.index_of(from);
+        let tail = st.replay.starting_at(start);
+        let mut items: Vec<Arc<PublishedChange>> = Vec::new();
+        let mut bytes = 0;
+        for item in tail {
+            let (len, fits) = take(items.len(), item, bytes);
+            if !fits && !items.is_empty() {
+                break;
+            }
+            bytes += len;
+            items.push(item.clone());
+        }
+        match items.first() {
+            Some(first) if first.seq == from => ReplayRead::Items(items),
+            _ => ReplayRead::Resync,
+        }
+    }
+
+    /// Publishes `change`, and `compact`, the same change as an `instance_update`, if any.
+    pub(super) fn publish(st: &mut TopicState, change: &Change, compact: Option<&Change>) {
+        let (json, line) = match change {
+            Change::Line(l) => {
+                let (json, parts) = line_json(l);
+                (json.into(), Some(parts))
+            }
+            _ => (encode(change).into(), None),
+        };
+        Self::publish_json(st, json, compact, line);
+    }
+
+    fn publish_json(
+        st: &mut TopicState,
+        json: Arc<str>,
+        compact: Option<&Change>,
+        line: Option<LineParts>,
+    ) {
+        st.seq += 1;
+        st.lines += u64::from(line.is_some());
+        let as_instance_update: Option<Arc<str>> = compact.map(|c| encode(c).into());
+        st.sent_so_far = st.sent_so_far.plus(&json, as_instance_update.as_deref());
+        st.replay.push(Arc::new(PublishedChange {
+            seq: st.seq,
+            json,
+            as_instance_update,
+            sent_so_far: st.sent_so_far,
+            line,
+        }));
+        st.cached = None;
+    }
+
+    /// Wakes the topic's subscribers: once per batch, so that a batch goes out as one frame.
+    pub(super) fn announce(&self) {
+        let st = lock(&self.state);
+        if let Some(tx) = &st.tx {
+            tx.send_replace(st.seq);
+        }
+    }
+
+    pub(super) fn close(&self) {
+        lock(&self.state).tx = None;
+    }
+}
+
+impl TopicState {
+    /// Position of change `from` in the replay buffer (which holds it: see `has_from`).
+    fn index_of(&self, from: u64) -> usize {
+        match &self.replay {
+            ReplayBuffer::Full(_) => from.saturating_sub(self.base + 1) as usize,
+            ReplayBuffer::Bounded(buf, _) => buf
+                .front()
+                .map_or(0, |f| from.saturating_sub(f.seq) as usize),
+        }
+    }
+
+    /// Whether the changes from `from` (held in the buffer) to the newest weigh more than
+    /// [`CONFLATE_AFTER_SNAPSHOTS`] snapshots: then a snapshot is the cheaper catch-up.
+    /// `compact`: weighed as sent with `instance_updates`.
+    fn outweighs_state(&mut self, from: u64, compact: bool) -> bool {
+        if matches!(self.data, TopicData::Logs { .. }) || from > self.seq {
+            return false;
+        }
+        let k = self.index_of(from);
+        let Some(first) = self.replay.get(k) else {
+            return false;
+        };
+        let before_first = first.sent_so_far.read_as(compact) - first.text(compact).len() as u64;
+        let backlog = self.sent_so_far.read_as(compact) - before_first;
+        let state = match self.snapshot_len {
+            Some(n) => n,
+            None => self.snapshot().1.len(),
+        };
+        backlog > CONFLATE_AFTER_SNAPSHOTS * state as u64
+    }
+
+    fn has_from(&self, from: u64) -> bool {
+        if from > self.seq {
+            return true;
+        }
+        match &self.replay {
+            ReplayBuffer::Full(_) => from > self.base,
+            ReplayBuffer::Bounded(buf, _) => buf.front().is_some_and(|f| f.seq <= from),
+        }
+    }
+
+    /// The snapshot and the seq it stands at. A log's snapshot is its header as created, at
+    /// its base seq: every line, and every later status, follows as a change.
+    fn snapshot(&mut self) -> (u64, Arc<str>) {
+        let seq = match self.data {
+            TopicData::Logs { .. } => self.base,
+            _ => self.seq,
+        };
+        if let Some((s, data)) = &self.cached {
+            if *s == self.seq {
+                return (seq, data.clone());
+            }
+        }
+        let snap = match &self.data {
+            TopicData::Environments(list) => Snapshot::Environments {
+                environments: list.clone(),
+            },
+            TopicData::Environment(env) => Snapshot::Environment {
+                environment: env.clone(),
+            },
+            TopicData::Logs {
+                env,
+                service,
+                header,
+            } => Snapshot::Logs {
+                env: env.clone(),
+                service: service.clone(),
+                deployment: header.clone(),
+                line_count: Some(self.lines),
+            },
+        };
+        let data: Arc<str> = encode(&snap).into();
+        self.snapshot_len = Some(data.len());
+        self.cached = Some((self.seq, data.clone()));
+        (seq, data)
+    }
+}
