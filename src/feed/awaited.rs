@@ -1,12 +1,8 @@
 //! A subscription waiting for its state (a snapshot, or the answer to a resume): when that
-//! answer was lost (a dropped frame), it asks again, waiting longer each time.
+//! answer was lost (a dropped frame), it asks again, waiting longer each time
+//! (`reconnect::answer_wait_ms`).
 
-/// How long the first answer may take before the subscription asks again. A snapshot of
-/// 10,000 services comes in a few hundred milliseconds on a loaded machine; every part that
-/// arrives restarts the wait.
-pub const FIRST_WAIT_MS: f64 = 3_000.0;
-/// The longest wait between two asks.
-pub const MAX_WAIT_MS: f64 = 30_000.0;
+use shipwatch_model::protocol::reconnect::answer_wait_ms;
 
 /// The subscription asked for its state at `since`, after `attempt` earlier asks went
 /// unanswered.
@@ -30,10 +26,9 @@ impl Awaited {
         }
     }
 
-    /// How long this ask may go unanswered: doubling with each attempt, up to
-    /// [`MAX_WAIT_MS`].
+    /// How long this ask may go unanswered: doubling with each attempt, up to a cap.
     pub fn wait_ms(&self) -> f64 {
-        (FIRST_WAIT_MS * 2f64.powi(self.attempt.min(8) as i32)).min(MAX_WAIT_MS)
+        answer_wait_ms(self.attempt)
     }
 
     /// Whether the answer is overdue at `now`.

@@ -101,3 +101,14 @@ fn the_reconnect_back_off_is_the_codes() {
     );
     assert!(doc().contains(&said), "docs/protocol.md says {said}");
 }
+
+#[test]
+fn the_wait_for_an_answer_is_the_codes() {
+    let said = format!(
+        "after {} s, then waiting twice as long each time up to {} s",
+        reconnect::ANSWER_FIRST_WAIT_MS / 1000.0,
+        reconnect::ANSWER_MAX_WAIT_MS / 1000.0
+    );
+    let doc = doc().split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(doc.contains(&said), "docs/protocol.md says {said}");
+}

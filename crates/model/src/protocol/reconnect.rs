@@ -22,6 +22,20 @@ pub fn delay_ms(attempt: u32, unit: f64) -> u32 {
     (ceiling * (0.25 + 0.75 * unit)).round() as u32
 }
 
+/// How long a subscription waits for the answer to its subscribe (its snapshot, or `resumed`)
+/// before it asks again, the first time. A snapshot of 10,000 services comes in a few hundred
+/// milliseconds on a loaded machine, and every part of it that arrives restarts the wait.
+pub const ANSWER_FIRST_WAIT_MS: f64 = 3_000.0;
+/// The longest wait between two asks.
+pub const ANSWER_MAX_WAIT_MS: f64 = 30_000.0;
+
+/// How long the subscribe after `unanswered` unanswered ones waits for its answer: doubling
+/// from [`ANSWER_FIRST_WAIT_MS`] up to [`ANSWER_MAX_WAIT_MS`].
+#[must_use]
+pub fn answer_wait_ms(unanswered: u32) -> f64 {
+    (ANSWER_FIRST_WAIT_MS * 2f64.powi(unanswered.min(16) as i32)).min(ANSWER_MAX_WAIT_MS)
+}
+
 /// The attempt counter of a connection loop: grows on each failure, resets after a success.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Attempts(u32);
@@ -63,6 +77,15 @@ mod tests {
             "a broken random source is not zero"
         );
         assert_eq!(delay_ms(1, -3.0), 125);
+    }
+
+    #[test]
+    fn answer_waits_double_then_cap() {
+        assert_eq!(answer_wait_ms(0), 3_000.0);
+        assert_eq!(answer_wait_ms(1), 6_000.0);
+        assert_eq!(answer_wait_ms(3), 24_000.0);
+        assert_eq!(answer_wait_ms(4), 30_000.0);
+        assert_eq!(answer_wait_ms(u32::MAX), 30_000.0);
     }
 
     #[test]
