@@ -64,23 +64,23 @@ pub struct Config {
     pub token: Option<String>,
 
     /// Server heartbeat period, in milliseconds.
-    #[arg(long, default_value_t = 5_000)]
+    #[arg(long, default_value_t = Limits::default().heartbeat_ms)]
     pub heartbeat_ms: u32,
 
     /// Silence after which a client is dropped (close 4000), in milliseconds.
-    #[arg(long, default_value_t = 15_000)]
+    #[arg(long, default_value_t = Limits::default().idle_timeout_ms)]
     pub idle_timeout_ms: u32,
 
     /// Largest client frame read, in bytes; larger ones close the socket (1009).
-    #[arg(long, default_value_t = 16 * 1024)]
+    #[arg(long, default_value_t = Limits::default().max_client_frame_bytes)]
     pub max_client_frame_bytes: u32,
 
     /// Subscriptions one socket may hold.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = Limits::default().max_subscriptions)]
     pub max_subscriptions: u32,
 
     /// Client frames per second before `rate_limited` errors; twice that closes (4029).
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = Limits::default().max_client_frames_per_sec)]
     pub max_client_frames_per_sec: u32,
 
     /// Changes kept per environment topic for resumes and slow clients.
@@ -211,5 +211,17 @@ impl Config {
             scenario: self.scenario,
             start,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The server announces the protocol's default limits unless told otherwise.
+    #[test]
+    fn default_limits_are_the_protocols() {
+        assert_eq!(Config::default().limits(), Limits::default());
+        assert_eq!(Config::default().replay, RESUME_BACKLOG);
     }
 }
