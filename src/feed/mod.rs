@@ -263,6 +263,8 @@ impl Feed {
         let removed = self.0.subs.borrow_mut().remove(&id);
         if let Some(sub) = removed {
             self.send(&ClientMessage::Unsubscribe { sub: sub.wire_id });
+            // A view left while it was recovering no longer is.
+            self.count_recovering();
         }
     }
 
@@ -308,6 +310,8 @@ impl Feed {
         for m in &msgs {
             self.send(m);
         }
+        // Asked afresh on a new socket: not recovering from a loss on the old one.
+        self.count_recovering();
     }
 
     /// Handles one text frame from the server.
