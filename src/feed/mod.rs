@@ -18,7 +18,7 @@ use send_wrapper::SendWrapper;
 use shipwatch_model::protocol::reconnect::{delay_ms, Attempts};
 use shipwatch_model::protocol::stream::{Cursor, SeqError};
 use shipwatch_model::protocol::{
-    decode_server, encode, Change, ClientFrame, ClientMessage, ErrorCode, Limits, LineBatch,
+    decode_server, encode, Change, ClientFrame, ClientMessage, ErrorCode, Gone, Limits, LineBatch,
     ServerMessage, Snapshot, SnapshotJoin, Topic,
 };
 use std::cell::{Cell, RefCell};
@@ -34,8 +34,8 @@ pub enum SubEvent {
     Changes(Vec<Change>),
     /// Append these log lines (already deduplicated; logs topics only).
     Lines(LineBatch),
-    /// The server refused the subscription.
-    Refused(ErrorCode, String),
+    /// The server refused the subscription (with, for a log it no longer keeps, why).
+    Refused(ErrorCode, String, Option<Gone>),
 }
 
 type Handler = Rc<dyn Fn(SubEvent)>;
@@ -361,15 +361,18 @@ impl Feed {
             } => self.receive_part(&sub, seq, part, parts, data),
             ServerMessage::Delta { sub, seq, changes } => self.receive_delta(&sub, seq, changes),
             ServerMessage::Lines { sub, seq, lines } => self.receive_lines(&sub, seq, lines),
-            ServerMessage::Error { code, message, sub } => {
-                match sub.and_then(|s| self.sub_by_wire(&s, |_| ())) {
-                    Some(id) => {
-                        self.answered(id);
-                        self.enqueue(id, SubEvent::Refused(code, message));
-                    }
-                    None => self.drop_frame(format!("server error {}: {message}", code.as_str())),
+            ServerMessage::Error {
+                code,
+                message,
+                sub,
+                gone,
+            } => match sub.and_then(|s| self.sub_by_wire(&s, |_| ())) {
+                Some(id) => {
+                    self.answered(id);
+                    self.enqueue(id, SubEvent::Refused(code, message, gone));
                 }
-            }
+                None => self.drop_frame(format!("server error {}: {message}", code.as_str())),
+            },
         }
     }
 

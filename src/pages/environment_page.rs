@@ -55,7 +55,7 @@ pub fn EnvironmentPage() -> impl IntoView {
                     guard.with_value(|g| g.as_ref().map(|g| g.resync(&reason)));
                 }
             }
-            SubEvent::Refused(_, message) => state.refused.set(Some(message)),
+            SubEvent::Refused(_, message, _) => state.refused.set(Some(message)),
             SubEvent::Lines(_) => {}
         });
         guard.set_value(Some(SendWrapper::new(sub)));

@@ -177,7 +177,11 @@ fn subscribe(
                 }
             }
             SubEvent::Lines(batch) => model.push_batch(batch),
-            SubEvent::Refused(code, message) => {
+            SubEvent::Refused(_, message, Some(_)) => {
+                // Removed by retention: asking again would not bring it back.
+                refused.set(Some(removed_log_sentence(&message)));
+            }
+            SubEvent::Refused(code, message, None) => {
                 let retry = code == ErrorCode::UnknownTopic;
                 refused.set(Some(if retry {
                     "This deployment's log is not available on the server (yet); retrying…".into()
@@ -213,6 +217,21 @@ fn whole_log_url(dep: &str) -> String {
     match crate::page_token() {
         Some(t) => format!("{url}?token={t}"),
         None => url,
+    }
+}
+
+/// What the page says of a log the server no longer keeps, from the server's reason (e.g.
+/// "this log is older than the 50 kept deployments of api").
+pub fn removed_log_sentence(reason: &str) -> String {
+    let reason = reason.trim_end_matches('.');
+    let mut chars = reason.chars();
+    match chars.next() {
+        Some(first) => format!(
+            "This deployment's log was removed: {}{}.",
+            first.to_lowercase(),
+            chars.as_str()
+        ),
+        None => "This deployment's log was removed.".into(),
     }
 }
 

@@ -3,8 +3,8 @@
 use proptest::prelude::*;
 use shipwatch_model::protocol::{
     decode_client, decode_client_bytes, decode_client_fast, decode_server, decode_server_bytes,
-    decode_server_fast, encode, Change, ClientFrame, ClientMessage, DecodeError, ErrorCode, Limits,
-    LineBatch, ServerFrame, ServerMessage, Snapshot, Topic,
+    decode_server_fast, encode, Change, ClientFrame, ClientMessage, DecodeError, ErrorCode, Gone,
+    Limits, LineBatch, ServerFrame, ServerMessage, Snapshot, Topic,
 };
 use shipwatch_model::{
     Deployment, DeploymentStatus, Environment, EnvironmentSummary, Instance, LogLevel, LogLine,
@@ -683,8 +683,14 @@ fn server_frame() -> impl Strategy<Value = ServerFrame> {
         word(&ErrorCode::ALL, ErrorCode::Unknown),
         text(),
         prop::option::of(text()),
+        prop::option::of(word(&[Gone::Retention, Gone::LogBytes], Gone::Unknown)),
     )
-        .prop_map(|(code, message, sub)| ServerMessage::Error { code, message, sub });
+        .prop_map(|(code, message, sub, gone)| ServerMessage::Error {
+            code,
+            message,
+            sub,
+            gone,
+        });
     let lines = (text(), any::<u64>(), line_run()).prop_map(|(sub, seq, lines)| {
         let lines = LineBatch::runs(&lines).remove(0);
         ServerMessage::Lines { sub, seq, lines }

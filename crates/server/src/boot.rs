@@ -5,7 +5,7 @@
 
 use crate::app::Clock;
 use crate::config::Config;
-use crate::hub::{Hub, HubConfig, KeptLog, LogLoader, RecentChange};
+use crate::hub::{GoneLog, Hub, HubConfig, KeptLog, LogLoader, RecentChange};
 use crate::ingest::Ingest;
 use crate::platform::{PlatformEvent, Sink};
 use crate::sim::source::SimulatorSource;
@@ -66,7 +66,7 @@ pub async fn start(config: &Config, start: Millis, clock: Clock) -> Result<Boote
                 }
             }
             if let Some(store) = &store {
-                hub.set_log_loader(log_loader(store.clone()));
+                attach_store(&hub, store);
             }
             let bootstrap = sim.take_bootstrap();
             let source = Arc::new(SimulatorSource::new(sim, clock, config.rate));
@@ -138,7 +138,7 @@ pub async fn start(config: &Config, start: Millis, clock: Clock) -> Result<Boote
         &in_flight,
         next_deployment,
     );
-    hub.set_log_loader(log_loader(store.clone()));
+    attach_store(&hub, &store);
     let ingest = Arc::new(Ingest::new(hub.clone(), Some(store)));
     let source = Arc::new(SimulatorSource::new(sim, clock, config.rate));
     ingest.publish(source.platform_events(settle));
@@ -149,26 +149,46 @@ pub async fn start(config: &Config, start: Millis, clock: Clock) -> Result<Boote
     })
 }
 
+/// The hub reads from `store` the logs it does not hold, and forgets those the store removes.
+fn attach_store(hub: &Arc<Hub>, store: &Store) {
+    hub.set_log_loader(log_loader(store.clone()));
+    if let Some(mut removed) = store.removed_logs() {
+        let hub = Arc::downgrade(hub);
+        tokio::spawn(async move {
+            while let Some(id) = removed.recv().await {
+                let Some(hub) = hub.upgrade() else { break };
+                hub.forget_log(&id);
+            }
+        });
+    }
+}
+
 /// Reads a kept log from the store when a page subscribes to one the hub does not hold. The
 /// hub asks from a socket's task: the read blocks that task's thread, which the runtime
 /// replaces meanwhile (on a runtime of one thread, which only tests use, nothing is loaded).
 fn log_loader(store: Store) -> LogLoader {
     Box::new(move |id| {
-        let handle = tokio::runtime::Handle::try_current().ok()?;
+        let handle = tokio::runtime::Handle::try_current().map_err(|_| None)?;
         if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
-            return None;
+            return Err(None);
         }
         // Everything published so far committed first: lines the hub dropped while it did not
         // hold this log are in the store.
         let read = async {
             let _ = store.flush().await;
-            store.log_history(id).await
+            match store.log_history(id).await {
+                Ok(Some(log)) if !log.removed => Ok(log),
+                Ok(_) => Err(store.removal(id).await.ok().flatten()),
+                Err(_) => Err(None),
+            }
         };
-        let log = tokio::task::block_in_place(|| handle.block_on(read))
-            .ok()
-            .flatten()
-            .filter(|log| !log.removed)?;
-        Some(KeptLog {
+        let log = tokio::task::block_in_place(|| handle.block_on(read)).map_err(|removal| {
+            removal.map(|r| GoneLog {
+                gone: r.gone,
+                message: r.message,
+            })
+        })?;
+        Ok(KeptLog {
             env: log.env,
             service: log.service,
             header: log.header,

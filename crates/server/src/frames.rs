@@ -236,6 +236,7 @@ pub fn error(code: ErrorCode, message: impl Into<String>, sub: Option<&str>) -> 
         code,
         message: message.into(),
         sub: sub.map(str::to_string),
+        gone: None,
     })
 }
 

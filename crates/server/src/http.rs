@@ -160,11 +160,7 @@ async fn log_text(
         Some(store) => match stored_log(store, &dep).await {
             StoredLog::Kept => Some(store_chunks(store.clone(), dep.clone())),
             StoredLog::Removed if app.hub.log_lines(&dep).is_none() => {
-                let msg = format!(
-                    "the log of deployment `{shown}` was removed: the store keeps at most \
-                     --max-log-bytes of logs, oldest first"
-                );
-                return (StatusCode::GONE, Json(json!({ "error": msg }))).into_response();
+                return gone(store, &dep, &shown).await;
             }
             // Not in the store (or the store fails): the hub's copy, if it has one.
             _ => app.hub.log_lines(&dep).map(hub_chunks),
@@ -172,6 +168,11 @@ async fn log_text(
         None => app.hub.log_lines(&dep).map(hub_chunks),
     };
     let Some(body) = body else {
+        if let Some(store) = app.ingest.store() {
+            if let Ok(Some(_)) = store.removal(&dep).await {
+                return gone(store, &dep, &shown).await;
+            }
+        }
         let msg = format!("no log for deployment `{shown}` on this server");
         return (StatusCode::NOT_FOUND, Json(json!({ "error": msg }))).into_response();
     };
@@ -187,6 +188,17 @@ async fn log_text(
         body,
     )
         .into_response()
+}
+
+/// 410 for a log retention removed, saying why ("this log is older than the 50 kept
+/// deployments of api").
+async fn gone(store: &Store, dep: &str, shown: &str) -> Response {
+    let why = match store.removal(dep).await {
+        Ok(Some(r)) => r.message,
+        _ => "retention removed it".into(),
+    };
+    let msg = format!("the log of deployment `{shown}` was removed: {why}");
+    (StatusCode::GONE, Json(json!({ "error": msg }))).into_response()
 }
 
 /// What the store has of a log.

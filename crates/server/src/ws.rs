@@ -254,11 +254,19 @@ fn control(c: Ctl, app: &Arc<App>, subs: &mut Vec<Subscription>, flow: &mut Flow
                     Some(&sub),
                 );
             }
-            let Some((cell, start)) = app
-                .hub
-                .topic(&topic)
-                .and_then(|c| c.subscribe(resume_from, instance_updates).map(|s| (c, s)))
-            else {
+            let opened = app.hub.open_topic(&topic);
+            let Some((cell, start)) = opened.as_ref().ok().and_then(|c| {
+                c.subscribe(resume_from, instance_updates)
+                    .map(|s| (c.clone(), s))
+            }) else {
+                if let Err(Some(gone)) = opened {
+                    return Step::Send(text(frames::message(ServerMessage::Error {
+                        code: ErrorCode::UnknownTopic,
+                        message: gone.message,
+                        sub: Some(sub),
+                        gone: Some(gone.gone),
+                    })));
+                }
                 return err(
                     ErrorCode::UnknownTopic,
                     format!("no such topic: {topic:?}"),

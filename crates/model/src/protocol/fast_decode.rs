@@ -14,7 +14,9 @@
 
 use super::json_cursor::Cursor;
 use super::line_batch::{levels_of, Columns};
-use super::{Change, ErrorCode, Limits, LineBatch, ServerFrame, ServerMessage, Snapshot, VERSION};
+use super::{
+    Change, ErrorCode, Gone, Limits, LineBatch, ServerFrame, ServerMessage, Snapshot, VERSION,
+};
 use crate::{Deployment, Environment, EnvironmentSummary, Instance, LogLine, Service};
 
 /// The fields of every server frame type, as read.
@@ -34,6 +36,7 @@ struct Fields {
     nonce: Option<u64>,
     code: Option<ErrorCode>,
     message: Option<String>,
+    gone: Option<Option<Gone>>,
 }
 
 /// Decodes a server frame; `None` on any doubt.
@@ -55,6 +58,7 @@ pub fn decode(text: &str) -> Option<ServerFrame> {
         "nonce" => set(&mut f.nonce, c.uint()),
         "code" => set(&mut f.code, c.word()),
         "message" => set(&mut f.message, c.owned()),
+        "gone" => set(&mut f.gone, c.nullable(Cursor::word)),
         _ => c.skip(),
     })?;
     if f.v.is_none() || !c.at_end() {
@@ -100,6 +104,7 @@ pub fn decode(text: &str) -> Option<ServerFrame> {
             code: f.code?,
             message: f.message?,
             sub,
+            gone: f.gone.flatten(),
         },
         _ => return None,
     };

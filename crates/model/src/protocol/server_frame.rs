@@ -110,6 +110,10 @@ pub enum ServerMessage {
         /// The subscription concerned, if any.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         sub: Option<SubId>,
+        /// With `unknown_topic` for a log: the deployment existed and its log was removed,
+        /// and why (absent when the server knows no such deployment).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        gone: Option<Gone>,
     },
 }
 
@@ -210,6 +214,19 @@ pub enum ErrorCode {
     /// Too many frames per second.
     RateLimited,
     /// A code this app does not know.
+    #[serde(other)]
+    Unknown,
+}
+
+/// Why a deployment's log is no longer kept (an `unknown_topic` error's `gone`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Gone {
+    /// The deployment is older than the ones the store keeps per service.
+    Retention,
+    /// Its lines were removed to keep the stored log text under its cap.
+    LogBytes,
+    /// A reason this app does not know.
     #[serde(other)]
     Unknown,
 }

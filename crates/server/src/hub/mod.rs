@@ -17,7 +17,7 @@ pub use replay::{PublishedChange, ReplayRead, SentBytes};
 pub use topic::{Head, Start, TopicCell, CONFLATE_AFTER_SNAPSHOTS};
 
 use replay::ReplayBuffer;
-use shipwatch_model::protocol::{Change, Topic};
+use shipwatch_model::protocol::{Change, Gone, Topic};
 use shipwatch_model::{rules, Deployment, Environment, EnvironmentSummary, LogLine};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -110,8 +110,17 @@ pub struct KeptLog {
     pub changes: Vec<Change>,
 }
 
-/// Finds a kept log by deployment id.
-pub type LogLoader = Box<dyn Fn(&str) -> Option<KeptLog> + Send + Sync>;
+/// A deployment's log that retention removed: why, for the page that asks for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GoneLog {
+    /// For machines.
+    pub gone: Gone,
+    /// For people.
+    pub message: String,
+}
+
+/// Finds a kept log by deployment id; if it is not kept, says why when it was removed.
+pub type LogLoader = Box<dyn Fn(&str) -> Result<KeptLog, Option<GoneLog>> + Send + Sync>;
 
 impl Hub {
     /// A hub holding these environments.
@@ -150,17 +159,32 @@ impl Hub {
 
     /// The topic's cell, if it exists.
     pub fn topic(&self, topic: &Topic) -> Option<Arc<TopicCell>> {
+        self.open_topic(topic).ok()
+    }
+
+    /// The topic's cell; if there is none, and it is a log retention removed, why.
+    pub fn open_topic(&self, topic: &Topic) -> Result<Arc<TopicCell>, Option<GoneLog>> {
         let t = self.read();
         match topic {
-            Topic::Environments => Some(t.environments.clone()),
-            Topic::Environment { env } => t.envs.get(env).cloned(),
+            Topic::Environments => Ok(t.environments.clone()),
+            Topic::Environment { env } => t.envs.get(env).cloned().ok_or(None),
             Topic::Logs { deployment } => match t.logs.get(deployment) {
-                Some(cell) => Some(cell.clone()),
+                Some(cell) => Ok(cell.clone()),
                 None => {
                     drop(t);
                     self.load_log(deployment)
                 }
             },
+        }
+    }
+
+    /// Forgets a deployment's log (the store removed it): its subscribers are told the topic
+    /// ended, and a page that subscribes again learns why from the loader.
+    pub fn forget_log(&self, deployment: &str) {
+        let mut t = self.topics.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(cell) = t.logs.remove(deployment) {
+            t.log_order.retain(|id| id != deployment);
+            cell.close();
         }
     }
 
@@ -171,11 +195,12 @@ impl Hub {
 
     /// Opens the topic of a log kept outside the hub (older than the logs it holds, or from
     /// before a restart), numbered as it was published.
-    fn load_log(&self, deployment: &str) -> Option<Arc<TopicCell>> {
-        let kept = (self.log_loader.get()?)(deployment)?;
+    fn load_log(&self, deployment: &str) -> Result<Arc<TopicCell>, Option<GoneLog>> {
+        let loader = self.log_loader.get().ok_or(None)?;
+        let kept = loader(deployment)?;
         // Another subscriber may have opened it meanwhile: one topic per log.
         if let Some(cell) = self.read().logs.get(deployment) {
-            return Some(cell.clone());
+            return Ok(cell.clone());
         }
         self.restore_log(
             &kept.env,
@@ -184,7 +209,7 @@ impl Hub {
             kept.base,
             kept.changes,
         );
-        self.read().logs.get(deployment).cloned()
+        self.read().logs.get(deployment).cloned().ok_or(None)
     }
 
     /// Every line of a deployment's log so far, in order, or None if the hub holds no such

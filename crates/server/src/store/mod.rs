@@ -18,7 +18,7 @@ mod writer;
 pub use load::{Loaded, LogChange, LogHistory, StoredChange, StoredDeployment, TopicMark};
 
 use crate::platform::PlatformEvent;
-use shipwatch_model::protocol::Topic;
+use shipwatch_model::protocol::{Gone, Topic};
 use shipwatch_model::LogLine;
 use sqlx::sqlite::{SqlitePool, SqlitePoolOptions};
 use std::path::{Path, PathBuf};
@@ -162,6 +162,20 @@ struct Inner {
     waiters: Arc<Waiters>,
     /// The data directory's lock, held until the store is closed or dropped.
     lock: Mutex<Option<std::fs::File>>,
+    /// Deployments whose logs retention removed, as they are committed (taken once).
+    removed_logs: Mutex<Option<mpsc::UnboundedReceiver<String>>>,
+    /// Retention's settings, to say why a log is gone.
+    retain_deployments: u32,
+    max_log_bytes: u64,
+}
+
+/// Why the store no longer keeps a deployment's log, for the page that asks for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Removal {
+    /// The reason, for machines.
+    pub gone: Gone,
+    /// The reason, for people: "this log is older than the 50 kept deployments of api".
+    pub message: String,
 }
 
 /// The key a topic's sequence number is stored under.
@@ -238,7 +252,8 @@ impl Store {
                 d.log_base = cfg.log_base;
             }
         }
-        let writer = Writer::open(conn.detach(), &cfg)
+        let (removed_tx, removed_rx) = mpsc::unbounded_channel();
+        let writer = Writer::open(conn.detach(), &cfg, removed_tx)
             .await
             .map_err(|e| open_err(&file, &e))?;
         let (progress_tx, progress) = watch::channel(Progress {
@@ -257,6 +272,9 @@ impl Store {
                 writer: Mutex::new(Some(task)),
                 waiters,
                 lock: Mutex::new(Some(lock)),
+                removed_logs: Mutex::new(Some(removed_rx)),
+                retain_deployments: cfg.retain_deployments.max(1),
+                max_log_bytes: cfg.max_log_bytes,
             }),
         };
         Ok((store, loaded))
@@ -363,6 +381,51 @@ impl Store {
             .map_err(|e| StoreError::Read(e.to_string()))
     }
 
+    /// The deployments whose logs retention removes, each once its removal is committed, so
+    /// memory forgets them too; the first call gets them, later ones None.
+    pub fn removed_logs(&self) -> Option<mpsc::UnboundedReceiver<String>> {
+        self.inner
+            .removed_logs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+    }
+
+    /// Why a deployment's log is no longer kept, if retention removed it (the deployment
+    /// past `--retain-deployments`, or its lines past the log-bytes cap); None if it is kept
+    /// or the store never had it.
+    pub async fn removal(&self, id: &str) -> Result<Option<Removal>, StoreError> {
+        let read = |e: sqlx::Error| StoreError::Read(e.to_string());
+        if let Some(d) = load::deployment(&self.inner.pool, id).await.map_err(read)? {
+            return Ok(d.log_removed.then(|| Removal {
+                gone: Gone::LogBytes,
+                message: format!(
+                    "this log was removed to keep log storage under {}",
+                    bytes_for_people(self.inner.max_log_bytes)
+                ),
+            }));
+        }
+        let row: Option<(String, String)> =
+            sqlx::query_as("SELECT env_id, service_id FROM removed_deployments WHERE id = $1")
+                .bind(id)
+                .persistent(false)
+                .fetch_optional(&self.inner.pool)
+                .await
+                .map_err(read)?;
+        Ok(row.map(|(env, service)| {
+            let n = self.inner.retain_deployments;
+            let of = if service.is_empty() {
+                format!("environment-wide deployments of {env}")
+            } else {
+                format!("deployments of {service}")
+            };
+            Removal {
+                gone: Gone::Retention,
+                message: format!("this log is older than the {n} kept {of}"),
+            }
+        }))
+    }
+
     /// Up to `limit` lines of a deployment's log after line `after`, in order.
     pub async fn log_lines(
         &self,
@@ -373,5 +436,29 @@ impl Store {
         load::log_lines(&self.inner.pool, id, after, limit)
             .await
             .map_err(|e| StoreError::Read(e.to_string()))
+    }
+}
+
+/// A byte size as people read it: `2 GiB`, `512 MiB`, `1500 bytes` (exact, not rounded).
+fn bytes_for_people(bytes: u64) -> String {
+    const UNITS: [(u64, &str); 3] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
+    for (size, unit) in UNITS {
+        if bytes >= size && bytes.is_multiple_of(size) {
+            return format!("{} {unit}", bytes / size);
+        }
+    }
+    format!("{bytes} bytes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bytes_for_people;
+
+    #[test]
+    fn byte_sizes_read_as_people_write_them() {
+        assert_eq!(bytes_for_people(2 << 30), "2 GiB");
+        assert_eq!(bytes_for_people(512 << 20), "512 MiB");
+        assert_eq!(bytes_for_people(3 << 10), "3 KiB");
+        assert_eq!(bytes_for_people(1500), "1500 bytes");
     }
 }

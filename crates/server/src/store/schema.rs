@@ -15,13 +15,22 @@ pub const LOCK_NAME: &str = "shipwatch.lock";
 /// The migrations, oldest first. A migration once released is never edited (its checksum is
 /// checked at start); a change to the schema is a new one.
 pub fn migrator() -> Migrator {
-    let mut m = Migrator::with_migrations(vec![Migration::new(
-        1,
-        "platform".into(),
-        MigrationType::Simple,
-        include_str!("../../migrations/0001_platform.sql").into_sql_str(),
-        false,
-    )]);
+    let mut m = Migrator::with_migrations(vec![
+        Migration::new(
+            1,
+            "platform".into(),
+            MigrationType::Simple,
+            include_str!("../../migrations/0001_platform.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            2,
+            "removed_deployments".into(),
+            MigrationType::Simple,
+            include_str!("../../migrations/0002_removed_deployments.sql").into_sql_str(),
+            false,
+        ),
+    ]);
     // One process owns a data directory; the advisory lock would only cost a round trip.
     m.locking = false;
     m

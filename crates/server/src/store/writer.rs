@@ -117,6 +117,8 @@ struct Books {
     /// Position of every stored service in its environment, and the next free one.
     service_positions: HashMap<(String, String), i64>,
     next_service_position: HashMap<String, i64>,
+    /// Deployments whose logs the write in progress removes (retention), told once committed.
+    logs_removed: Vec<String>,
 }
 
 impl Books {
@@ -211,6 +213,8 @@ pub(super) struct Writer {
     max_log_bytes: u64,
     log_base: u64,
     books: Books,
+    /// Told the deployments whose logs retention removed, once committed.
+    removed_logs: mpsc::UnboundedSender<String>,
 }
 
 impl Writer {
@@ -218,6 +222,7 @@ impl Writer {
     pub(super) async fn open(
         mut conn: SqliteConnection,
         cfg: &StoreConfig,
+        removed_logs: mpsc::UnboundedSender<String>,
     ) -> Result<Writer, sqlx::Error> {
         let books = Books::load(&mut conn).await?;
         Ok(Writer {
@@ -226,6 +231,7 @@ impl Writer {
             max_log_bytes: cfg.max_log_bytes,
             log_base: cfg.log_base,
             books,
+            removed_logs,
         })
     }
 
@@ -283,6 +289,9 @@ impl Writer {
                 Ok((events, lines)) => {
                     failures = 0;
                     pending.clear();
+                    for id in self.books.logs_removed.drain(..) {
+                        let _ = self.removed_logs.send(id);
+                    }
                     let bytes = self.books.total_bytes;
                     progress.send_modify(|p| {
                         p.committed = upto;
@@ -326,6 +335,7 @@ impl Writer {
     /// Writes the events of `batch` in one transaction; returns the facts and lines written.
     async fn write(&mut self, batch: &[Arc<[PlatformEvent]>]) -> Result<(u64, u64), sqlx::Error> {
         let events = coalesce(batch);
+        self.books.logs_removed.clear();
         let mut tx = self.conn.begin().await?;
         let books = &mut self.books;
         // A new service takes its place by its first report, whichever report of it the
@@ -896,6 +906,8 @@ async fn delete_deployment(
     id: &str,
 ) -> Result<(), sqlx::Error> {
     for sql in [
+        "INSERT OR REPLACE INTO removed_deployments (id, env_id, service_id) \
+         SELECT id, env_id, service_id FROM deployments WHERE id = $1",
         "DELETE FROM log_lines WHERE deployment_id = $1",
         "DELETE FROM deployment_history WHERE deployment_id = $1",
         "DELETE FROM deployments WHERE id = $1",
@@ -903,6 +915,7 @@ async fn delete_deployment(
         sqlx::query(sql).bind(id).execute(&mut **tx).await?;
     }
     books.remove(id);
+    books.logs_removed.push(id.to_string());
     Ok(())
 }
 
@@ -921,5 +934,6 @@ async fn remove_log(tx: &mut Tx<'_>, books: &mut Books, id: &str) -> Result<(), 
         books.with_bytes.remove(&(dep.ordinal, id.to_string()));
         dep.bytes = 0;
     }
+    books.logs_removed.push(id.to_string());
     Ok(())
 }
