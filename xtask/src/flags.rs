@@ -71,6 +71,8 @@ pub enum Part {
     LogSocket,
     /// Server fan-out to many clients and mass resume.
     Server,
+    /// The store's own throughput (status events/s, log lines/s, both at the asked rates).
+    Store,
 }
 
 /// `cargo xtask profile ...`.

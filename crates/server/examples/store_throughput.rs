@@ -7,6 +7,9 @@
 //! 3. both at once at the rates the issue asks for (10,000 status events/s and 100,000 log
 //!    lines/s), paced every 100 ms as the simulator's driver does, for 10 s: whether the writer
 //!    keeps up (how long the last commit trails the last write) and the CPU it takes.
+//!
+//! Prints its figures as `name: value unit` on stdout (what `cargo xtask bench --only store`
+//! records), and where the file is on stderr.
 
 use shipwatch_model::{
     Deployment, DeploymentStatus, Instance, LogLevel, LogLine, RunningStatus, Service, ServiceKind,
@@ -91,7 +94,7 @@ async fn main() {
     })
     .await
     .expect("store opens");
-    println!("store: {}", store.file().display());
+    eprintln!("store file: {}", store.file().display());
     let mut setup = vec![PlatformEvent::EnvironmentChanged {
         id: "production".into(),
         name: "Production".into(),
@@ -129,7 +132,7 @@ async fn main() {
     store.flush().await.unwrap();
     let s = t.elapsed().as_secs_f64();
     println!(
-        "store status events: {:.0} events/s ({total} in {s:.2} s)",
+        "store_status_events_per_s: {:.0} events/s",
         total as f64 / s
     );
 
@@ -145,7 +148,7 @@ async fn main() {
     store.flush().await.unwrap();
     let s = t.elapsed().as_secs_f64();
     println!(
-        "store log lines: {:.0} lines/s ({total_lines} in {s:.2} s)",
+        "store_log_lines_per_s: {:.0} lines/s",
         total_lines as f64 / s
     );
 
@@ -181,19 +184,16 @@ async fn main() {
     let lag = t.elapsed() - sent;
     let cpu = cpu_seconds() - cpu0;
     let wall = t.elapsed().as_secs_f64();
+    // At 10,000 status events/s + 100,000 lines/s for `seconds`.
     println!(
-        "store at 10,000 status events/s + 100,000 lines/s for {seconds} s: last commit {:.0} ms \
-         after the last write, at most {worst_pending} writes queued, CPU {:.2} s of {wall:.2} s \
-         ({:.0} % of one core)",
-        lag.as_secs_f64() * 1000.0,
-        cpu,
-        cpu / wall * 100.0
+        "store_paced_commit_lag: {:.0} ms",
+        lag.as_secs_f64() * 1000.0
     );
-    let h = store.health();
+    println!("store_paced_max_queued_writes: {worst_pending} writes");
+    println!("store_paced_cpu: {:.0} % of one core", cpu / wall * 100.0);
     println!(
-        "store file: {:.1} MB, {} lines written",
-        std::fs::metadata(store.file()).map_or(0, |m| m.len()) as f64 / 1e6,
-        h.lines_written
+        "store_file_size: {:.1} MB",
+        std::fs::metadata(store.file()).map_or(0, |m| m.len()) as f64 / 1e6
     );
     store.close(Vec::new()).await.unwrap();
 }

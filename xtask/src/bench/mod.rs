@@ -2,6 +2,10 @@
 //! size and scale, measured on a release build with the real server and headless Chromium.
 //! Prints every figure as `name: value unit` and appends a row to the tables of
 //! `docs/benchmarks.md`.
+//!
+//! Servers run with `--ephemeral` (a new world in memory) unless a part says otherwise: the
+//! update workload runs a second time on a store in a temporary data directory
+//! (`update_store_*`), and the `store` part measures the store alone.
 
 mod browser;
 mod devtools;
@@ -12,6 +16,7 @@ mod page;
 mod profile;
 mod record;
 mod server;
+mod store;
 mod swarm;
 mod transfer;
 
@@ -113,6 +118,34 @@ const TABLES: &[Table] = &[
             ("frame p95 ms", "frame_p95"),
             ("frame max ms", "frame_max"),
             ("frames > 50 ms", "frames_over_50ms"),
+        ],
+    },
+    Table {
+        id: "updates-store",
+        title: "Update throughput with the store on (the same workload, the server on a temporary --data-dir: every event written to SQLite; budget: as without the store)",
+        columns: &[
+            ("status events/s received", "update_store_status_events_per_s"),
+            ("DOM status changes/s", "update_store_dom_status_changes_per_s"),
+            ("dropped", "update_store_events_dropped"),
+            ("resyncs", "update_store_feed_resyncs"),
+            ("frame p50 ms", "update_store_frame_p50"),
+            ("frame p95 ms", "update_store_frame_p95"),
+            ("frame max ms", "update_store_frame_max"),
+            ("frames > 50 ms", "update_store_frames_over_50ms"),
+            ("events written/s", "update_store_events_written_per_s"),
+            ("server CPU % of one core", "update_store_server_cpu"),
+        ],
+    },
+    Table {
+        id: "store",
+        title: "The store alone (SQLite file in a temporary directory, 2 cores; the server's store_throughput example: 200,000 status events, 1,000,000 log lines, then 10,000 status events/s + 100,000 lines/s for 10 s; asked: those rates not slowed)",
+        columns: &[
+            ("status events/s", "store_status_events_per_s"),
+            ("log lines/s", "store_log_lines_per_s"),
+            ("paced: last commit after last write ms", "store_paced_commit_lag"),
+            ("paced: writes queued at most", "store_paced_max_queued_writes"),
+            ("paced: CPU % of one core", "store_paced_cpu"),
+            ("file MB", "store_file_size"),
         ],
     },
     Table {
@@ -247,6 +280,17 @@ pub fn bench(options: &flags::Bench) -> Result {
         run(Command::new("cargo")
             .args(["build", "--profile", "native", "-p", "shipwatch-loadgen"])
             .current_dir(root()))?;
+        run(Command::new("cargo")
+            .args([
+                "build",
+                "--profile",
+                "native",
+                "-p",
+                "shipwatch-server",
+                "--example",
+                "store_throughput",
+            ])
+            .current_dir(root()))?;
         built
     };
     let loadgen = root().join("target/native/shipwatch-loadgen");
@@ -287,6 +331,15 @@ pub fn bench(options: &flags::Bench) -> Result {
                 &built,
                 plan.update_runs,
                 plan.update_seconds,
+                &mut figures,
+            ),
+        );
+    }
+    if wanted(Part::Store) {
+        part(
+            "store throughput",
+            store::measure(
+                &root().join("target/native/examples/store_throughput"),
                 &mut figures,
             ),
         );

@@ -152,14 +152,32 @@ fn record(b: &Browser, seconds: f64, with_frames: bool) -> Result<Window> {
 /// Starts the update workload: a fresh server at [`UPDATE_RATE`] and the environment page
 /// (with the probe), once its first status dot shows.
 pub fn update_workload(tools: &Tools, built: &Built, seed: usize) -> Result<(Server, Browser)> {
-    let server = server::start_rated(built, SERVICES, &UPDATE_RATE.to_string(), &seed.to_string())?;
+    update_workload_with(tools, built, seed, &[])
+}
+
+/// [`update_workload`] with more server flags.
+fn update_workload_with(
+    tools: &Tools,
+    built: &Built,
+    seed: usize,
+    extra: &[&str],
+) -> Result<(Server, Browser)> {
+    let server = server::start_rated(
+        built,
+        SERVICES,
+        &UPDATE_RATE.to_string(),
+        &seed.to_string(),
+        extra,
+    )?;
     let b = open(tools, &server.url(ENV_PAGE))?;
     wait_first_dot(&b)?;
     sleep(Duration::from_millis(500));
     Ok((server, b))
 }
 
-/// Frame times and feed delivery over `seconds` of the update workload, `runs` times.
+/// Frame times and feed delivery over `seconds` of the update workload, `runs` times; then
+/// as many runs with the server on a store in a fresh temporary data directory
+/// (`update_store_*`, with what the store wrote meanwhile).
 pub fn updates(
     tools: &Tools,
     built: &Built,
@@ -167,65 +185,136 @@ pub fn updates(
     seconds: f64,
     figures: &mut Figures,
 ) -> Result {
-    let mut windows = Vec::new();
+    figures.put("update_rate_requested", UPDATE_RATE, "events/s");
+    let ephemeral = update_runs(tools, built, runs, seconds, None);
+    put_or_missing("update_", ephemeral.as_ref(), figures);
+    let stored = update_runs(tools, built, runs, seconds, Some(()));
+    put_or_missing("update_store_", stored.as_ref(), figures);
+    ephemeral.and(stored).map(|_| ())
+}
+
+/// One update window and what the server did meanwhile.
+struct UpdateRun {
+    window: Window,
+    /// Server CPU over the window, in % of one core.
+    server_cpu: Option<f64>,
+    /// Events the store committed a second over the window (store runs only).
+    written_per_s: Option<f64>,
+}
+
+fn update_runs(
+    tools: &Tools,
+    built: &Built,
+    runs: usize,
+    seconds: f64,
+    store: Option<()>,
+) -> Result<Vec<UpdateRun>> {
+    let mut out = Vec::new();
     for run in 0..runs {
-        let r =
-            update_workload(tools, built, 7 + run).and_then(|(_s, b)| record(&b, seconds, true));
-        match r {
-            Ok(w) => windows.push(w),
-            Err(e) => {
-                missing_updates(figures, &e);
-                return Err(e);
+        let dir = std::env::temp_dir().join(format!(
+            "shipwatch-bench-store-{}-{run}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        let dir_arg = dir.display().to_string();
+        let extra: &[&str] = match store {
+            Some(()) => &["--data-dir", &dir_arg],
+            None => &[],
+        };
+        let r = update_workload_with(tools, built, 7 + run, extra).and_then(|(s, b)| {
+            let written = |s: &Server| store.and_then(|()| events_written(s));
+            let (cpu0, w0, t0) = (
+                s.pid().and_then(server::cpu_seconds),
+                written(&s),
+                std::time::Instant::now(),
+            );
+            let window = record(&b, seconds, true)?;
+            let wall = t0.elapsed().as_secs_f64();
+            let cpu1 = s.pid().and_then(server::cpu_seconds);
+            let w1 = written(&s);
+            Ok(UpdateRun {
+                window,
+                server_cpu: cpu0.zip(cpu1).map(|(a, b)| (b - a) / wall * 100.0),
+                written_per_s: w0.zip(w1).map(|(a, b)| (b - a) / wall),
+            })
+        });
+        let _ = std::fs::remove_dir_all(&dir);
+        out.push(r?);
+    }
+    Ok(out)
+}
+
+/// Events the server's store has committed, from `/api/health`.
+fn events_written(server: &Server) -> Option<f64> {
+    let r = super::browser::block_on(shipwatch_e2e::http::get(
+        &server.url("/api/health"),
+        &[],
+        Duration::from_secs(10),
+    ))
+    .ok()?;
+    let v: Value = serde_json::from_slice(&r.body).ok()?;
+    v["store"]["events_written"].as_f64()
+}
+
+/// The update figures under `prefix` (`update_` or `update_store_`), or why they are missing.
+/// The ephemeral run's frame figures keep their historical names (`frame_p50`, ...).
+fn put_or_missing(
+    prefix: &str,
+    runs: std::result::Result<&Vec<UpdateRun>, &String>,
+    figures: &mut Figures,
+) {
+    let frames = if prefix == "update_" { "" } else { prefix };
+    match runs {
+        Ok(runs) => put_updates(prefix, frames, runs, figures),
+        Err(why) => {
+            for (name, unit) in [
+                (format!("{prefix}status_events_per_s"), "events/s"),
+                (format!("{prefix}dom_status_changes_per_s"), "changes/s"),
+                (format!("{prefix}events_dropped"), "events"),
+                (format!("{frames}frame_p50"), "ms"),
+                (format!("{frames}frame_p95"), "ms"),
+                (format!("{frames}frame_max"), "ms"),
+                (format!("{frames}frames_over_50ms"), "frames"),
+            ] {
+                figures.missing(&name, unit, why);
             }
         }
     }
-    put_updates(&windows, figures);
-    Ok(())
 }
 
-/// The update figures could not be measured: say why for each.
-fn missing_updates(figures: &mut Figures, why: &str) {
-    figures.put("update_rate_requested", UPDATE_RATE, "events/s");
-    for (name, unit) in [
-        ("update_status_events_per_s", "events/s"),
-        ("update_dom_status_changes_per_s", "changes/s"),
-        ("update_events_dropped", "events"),
-        ("frame_p50", "ms"),
-        ("frame_p95", "ms"),
-        ("frame_max", "ms"),
-        ("frames_over_50ms", "frames"),
-    ] {
-        figures.missing(name, unit, why);
-    }
-}
-
-fn put_updates(windows: &[Window], figures: &mut Figures) {
-    let each = |f: &dyn Fn(&Window) -> f64| windows.iter().map(f).collect::<Vec<f64>>();
-    figures.put("update_rate_requested", UPDATE_RATE, "events/s");
+fn put_updates(prefix: &str, frames_prefix: &str, runs: &[UpdateRun], figures: &mut Figures) {
+    let each = |f: &dyn Fn(&Window) -> f64| runs.iter().map(|r| f(&r.window)).collect::<Vec<f64>>();
+    let name = |n: &str| format!("{prefix}{n}");
     figures.put_median(
-        "update_feed_changes_per_s",
+        &name("feed_changes_per_s"),
         &each(&|w| w.changes / w.seconds),
         "changes/s",
     );
     figures.put_median(
-        "update_status_events_per_s",
+        &name("status_events_per_s"),
         &each(&|w| w.upserts / w.seconds),
         "events/s",
     );
     figures.put_median(
-        "update_dom_status_changes_per_s",
+        &name("dom_status_changes_per_s"),
         &each(&|w| w.status_changes / w.seconds),
         "changes/s",
     );
-    figures.put_median("update_events_dropped", &each(&|w| w.gaps), "events");
-    figures.put_median("update_feed_resyncs", &each(&|w| w.resyncs), "snapshots");
-    let frames: Vec<&[f64]> = windows.iter().map(|w| w.frames.as_slice()).collect();
-    put_frames("", &frames, figures);
+    figures.put_median(&name("events_dropped"), &each(&|w| w.gaps), "events");
+    figures.put_median(&name("feed_resyncs"), &each(&|w| w.resyncs), "snapshots");
+    let frames: Vec<&[f64]> = runs.iter().map(|r| r.window.frames.as_slice()).collect();
+    put_frames(frames_prefix, &frames, figures);
     figures.put_median(
-        "frames_per_s",
+        &format!("{frames_prefix}frames_per_s"),
         &each(&|w| w.frames.len() as f64 / w.seconds),
         "frames/s",
     );
+    let cpu: Vec<f64> = runs.iter().filter_map(|r| r.server_cpu).collect();
+    figures.put_median(&name("server_cpu"), &cpu, "% of one core");
+    let written: Vec<f64> = runs.iter().filter_map(|r| r.written_per_s).collect();
+    if !written.is_empty() {
+        figures.put_median(&name("events_written_per_s"), &written, "events/s");
+    }
 }
 
 /// Memory of the page under the update workload at `first` and `last` seconds (after a
@@ -253,16 +342,24 @@ pub fn memory(
         Ok(r) => r,
         Err(e) => {
             if updates_too {
-                missing_updates(figures, &e);
+                figures.put("update_rate_requested", UPDATE_RATE, "events/s");
+                put_or_missing("update_", Err(&e), figures);
             }
             figures.missing("js_heap_growth", "%", &e);
             figures.missing("wasm_memory_growth", "%", &e);
             return Err(e);
         }
     };
+    let first_run = UpdateRun {
+        window: w1,
+        server_cpu: None,
+        written_per_s: None,
+    };
     if updates_too {
-        put_updates(std::slice::from_ref(&w1), figures);
+        figures.put("update_rate_requested", UPDATE_RATE, "events/s");
+        put_updates("update_", "", std::slice::from_ref(&first_run), figures);
     }
+    let w1 = first_run.window;
     figures.put("memory_first_at", first, "s");
     figures.put("memory_last_at", last, "s");
     let rate = (w1.upserts + w2.upserts) / (w1.seconds + w2.seconds);

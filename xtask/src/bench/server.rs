@@ -29,9 +29,16 @@ pub fn takes_flag(bin: &Path, flag: &str) -> bool {
 }
 
 /// The server of the rated workloads: one environment of `services` services whose
-/// simulator sends `rate` status events a second, from `seed`.
-pub fn start_rated(built: &Built, services: &str, rate: &str, seed: &str) -> Result<Server> {
-    let flags = [
+/// simulator sends `rate` status events a second, from `seed`, with `extra` flags (e.g.
+/// `--data-dir DIR`: the store on instead of `--ephemeral`).
+pub fn start_rated(
+    built: &Built,
+    services: &str,
+    rate: &str,
+    seed: &str,
+    extra: &[&str],
+) -> Result<Server> {
+    let mut flags = vec![
         "--environments",
         "1",
         "--services",
@@ -41,5 +48,15 @@ pub fn start_rated(built: &Built, services: &str, rate: &str, seed: &str) -> Res
         "--seed",
         seed,
     ];
+    flags.extend_from_slice(extra);
     start(&built.server, &built.dist, &flags)
+}
+
+/// CPU seconds (user + system) the process `pid` has used so far.
+pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit(')').next()?.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    // Clock ticks of 1/100 s (USER_HZ on Linux).
+    Some(ticks / 100.0)
 }
