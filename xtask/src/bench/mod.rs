@@ -132,7 +132,7 @@ const TABLES: &[Table] = &[
             ("frame p95 ms", "update_store_frame_p95"),
             ("frame max ms", "update_store_frame_max"),
             ("frames > 50 ms", "update_store_frames_over_50ms"),
-            ("events written/s", "update_store_events_written_per_s"),
+            ("facts written/s (log lines count one)", "update_store_events_written_per_s"),
             ("server CPU % of one core", "update_store_server_cpu"),
         ],
     },
