@@ -1,0 +1,73 @@
+//! A page opened on the URL of a log that retention removed says so in words, instead of
+//! waiting for a log that will not come.
+
+use shipwatch_e2e::{Browser, Server};
+use std::time::Duration;
+
+const LONG: Duration = Duration::from_secs(30);
+
+/// Deploys production/api from the page (asking again while api is busy); the new id.
+const DEPLOY: &str = r#"
+const deploy = async () => {
+  for (let i = 0; i < 600; i++) {
+    const r = await fetch('/api/environments/production/services/api/deploy', {method: 'POST'});
+    if (r.status === 202) return (await r.json()).deployment.id;
+    await new Promise((ok) => setTimeout(ok, 50));
+  }
+  return null;
+};
+return deploy();
+"#;
+
+#[tokio::test]
+async fn a_page_on_a_log_retention_removed_says_why() {
+    let data = std::env::temp_dir().join(format!("shipwatch-e2e-retention-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    let data_arg = data.display().to_string();
+    let server = Server::start(&[
+        "--data-dir",
+        &data_arg,
+        "--retain-deployments",
+        "1",
+        "--rate",
+        "0",
+        "--speed",
+        "50",
+        "--log-lines",
+        "20",
+    ])
+    .await;
+    let browser = Browser::start().await;
+    browser.open(&server.url("/env/production")).await;
+    let first = browser.eval(DEPLOY).await;
+    let second = browser.eval(DEPLOY).await;
+    let first = first.as_str().expect("a first deployment").to_string();
+    assert!(second.is_string() && second != first.as_str(), "{second}");
+
+    browser
+        .open(&server.url(&format!(
+            "/env/production/service/api/deployments/{first}/logs"
+        )))
+        .await;
+    let notice = browser
+        .wait_js(
+            "the page to say the log was removed",
+            LONG,
+            "const n = document.querySelector('.notice--error'); \
+             return n && n.textContent.includes('removed') ? n.textContent : null",
+        )
+        .await;
+    assert_eq!(
+        notice,
+        "This deployment's log was removed: this log is older than the 1 kept deployments of api."
+    );
+    // It does not go on asking: the notice stays, with no "retrying".
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let later = browser
+        .eval("return document.querySelector('.notice--error')?.textContent ?? null")
+        .await;
+    assert_eq!(later, notice);
+    browser.close().await;
+    drop(server);
+    let _ = std::fs::remove_dir_all(&data);
+}
