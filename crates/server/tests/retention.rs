@@ -117,3 +117,56 @@ async fn a_log_retention_removed_says_so() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_the_byte_cap_removed_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let h = common::start(&[
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--max-log-bytes",
+        "1024",
+        "--rate",
+        "0",
+        "--log-lines",
+        "200",
+        "--speed",
+        "50",
+    ])
+    .await;
+    let dep = deploy(&h).await;
+    // Its lines are over the cap on their own: once they are committed they are removed.
+    let path = format!("/api/deployments/{dep}/log.txt");
+    let mut answer = (0, String::new());
+    for _ in 0..200 {
+        let (status, _, body) = http(&h, "GET", &path, &[]).await;
+        answer = (status, String::from_utf8_lossy(&body).into_owned());
+        if status == 410 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(answer.0, 410, "{}", answer.1);
+    assert!(answer.1.contains("under 1 KiB"), "{}", answer.1);
+
+    let mut c = Client::connect(&h).await;
+    c.subscribe("old", Topic::Logs { deployment: dep }, None)
+        .await;
+    match c.frame().await.msg {
+        ServerMessage::Error {
+            code,
+            message,
+            gone,
+            ..
+        } => {
+            assert_eq!(code, ErrorCode::UnknownTopic);
+            assert_eq!(gone, Some(Gone::LogBytes));
+            assert_eq!(
+                message,
+                "this log was removed to keep log storage under 1 KiB"
+            );
+        }
+        other => panic!("expected an error, got {other:?}"),
+    }
+}
