@@ -28,6 +28,8 @@ pub fn LogsPage() -> impl IntoView {
     let model = LogModel::new();
     let deployment = RwSignal::new(None::<Deployment>);
     let refused = RwSignal::new(None::<String>);
+    // The server no longer keeps this log (retention): the page shows why, and nothing else.
+    let gone = RwSignal::new(false);
     let bench_plan = BenchPlan::from_url();
     // A benchmark's lines are made up in the page: the server has no log to download.
     let served = bench_plan.is_none();
@@ -43,7 +45,7 @@ pub fn LogsPage() -> impl IntoView {
         }));
         bench::run(plan, model);
     } else {
-        subscribe(model, dep_id, deployment, refused);
+        subscribe(model, dep_id, deployment, refused, gone);
     }
 
     let envs = use_context::<EnvironmentsState>();
@@ -121,7 +123,9 @@ pub fn LogsPage() -> impl IntoView {
                             }}
                         </span>
                     </h1>
-                    <DeploymentLabel status explanation href=Signal::derive(move || Some(self_href())) />
+                    {move || (!gone.get()).then(|| view! {
+                        <DeploymentLabel status explanation href=Signal::derive(move || Some(self_href())) />
+                    })}
                     <span class="log-page__fact">{duration}</span>
                     <span class="log-page__fact">
                         {move || deployment.with(|d| d.as_ref().map(|d| match &d.previous_version {
@@ -133,7 +137,8 @@ pub fn LogsPage() -> impl IntoView {
                 </div>
                 {move || refused.get().map(|m| view! { <p class="notice notice--error" role="status">{m}</p> })}
             </header>
-            <LogViewer model start live file_name whole_log />
+            // A removed log has nothing to wait for or show: no empty viewer beside the notice.
+            {move || (!gone.get()).then(|| view! { <LogViewer model start live file_name whole_log /> })}
         </div>
     }
 }
@@ -144,6 +149,7 @@ fn subscribe(
     dep_id: Memo<String>,
     deployment: RwSignal<Option<Deployment>>,
     refused: RwSignal<Option<String>>,
+    gone: RwSignal<bool>,
 ) {
     let feed = Feed::expect();
     let guard = StoredValue::new(None::<SendWrapper<SubscriptionGuard>>);
@@ -156,6 +162,7 @@ fn subscribe(
             // Another deployment in the same page: start over.
             model.clear();
             deployment.set(None);
+            gone.set(false);
         }
         guard.set_value(None);
         let handler = move |event: SubEvent| match event {
@@ -165,6 +172,7 @@ fn subscribe(
                 ..
             }) => {
                 refused.set(None);
+                gone.set(false);
                 // A fresh snapshot after a resume (e.g. the server restarted) replays the
                 // history: the store drops the lines it has, so nothing is cleared here.
                 deployment.set(Some(d));
@@ -180,6 +188,7 @@ fn subscribe(
             SubEvent::Refused(_, message, Some(_)) => {
                 // Removed by retention: asking again would not bring it back.
                 refused.set(Some(removed_log_sentence(&message)));
+                gone.set(true);
             }
             SubEvent::Refused(code, message, None) => {
                 let retry = code == ErrorCode::UnknownTopic;

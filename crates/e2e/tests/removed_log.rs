@@ -67,6 +67,15 @@ async fn a_page_on_a_log_retention_removed_says_why() {
         .eval("return document.querySelector('.notice--error')?.textContent ?? null")
         .await;
     assert_eq!(later, notice);
+    // Nothing else pretends the log may still come: no empty viewer "waiting for log lines",
+    // no "NEVER DEPLOYED" label.
+    let leftovers = browser
+        .eval(
+            "return [document.querySelector('[aria-label=\"Deployment logs\"]') !== null, \
+             document.body.textContent.includes('NEVER DEPLOYED')]",
+        )
+        .await;
+    assert_eq!(leftovers, serde_json::json!([false, false]));
     browser.close().await;
     drop(server);
     let _ = std::fs::remove_dir_all(&data);
