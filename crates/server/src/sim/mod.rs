@@ -179,16 +179,28 @@ impl Simulator {
             cfg.start,
             &mut next_deployment,
         );
-        let tasks = envs
-            .iter()
-            .map(|e| vec![None; e.services.len()].into_iter().collect())
-            .collect();
+        let opening = scenario::opening(cfg.start);
+        let mut sim = Self::on(cfg, rng, envs, next_deployment, opening);
+        sim.bootstrap = sim.initial_logs();
+        sim
+    }
+
+    /// A simulator of `envs` with nothing in progress; its script is the scenario's, else
+    /// `unscripted`.
+    fn on(
+        cfg: SimConfig,
+        rng: Rng,
+        envs: Vec<Environment>,
+        next_deployment: u64,
+        unscripted: Vec<Scripted>,
+    ) -> Self {
+        let tasks = envs.iter().map(|e| vec![None; e.services.len()]).collect();
         let mut script: Vec<Scripted> = match cfg.scenario {
             Some(s) => s.script(cfg.start),
-            None => scenario::opening(cfg.start),
+            None => unscripted,
         };
         script.sort_by_key(|s| s.at);
-        let mut sim = Self {
+        Self {
             cfg,
             rng,
             envs,
@@ -199,9 +211,7 @@ impl Simulator {
             pending: HashMap::new(),
             crashes: 0,
             bootstrap: Vec::new(),
-        };
-        sim.bootstrap = sim.initial_logs();
-        sim
+        }
     }
 
     /// A simulator that goes on from a platform a previous run left (loaded from the store)
@@ -220,24 +230,7 @@ impl Simulator {
         let now = cfg.start;
         // Another stream than the first run's, so a resumed run does not replay it.
         let rng = Rng::new(cfg.seed ^ next_deployment.rotate_left(32));
-        let tasks = envs.iter().map(|e| vec![None; e.services.len()]).collect();
-        let mut script: Vec<Scripted> = match cfg.scenario {
-            Some(s) => s.script(cfg.start),
-            None => Vec::new(),
-        };
-        script.sort_by_key(|s| s.at);
-        let mut sim = Self {
-            cfg,
-            rng,
-            envs,
-            tasks,
-            next_deployment,
-            script: script.into(),
-            recoveries: BTreeMap::new(),
-            pending: HashMap::new(),
-            crashes: 0,
-            bootstrap: Vec::new(),
-        };
+        let mut sim = Self::on(cfg, rng, envs, next_deployment, Vec::new());
         let mut out = Vec::new();
         for (dep, lines) in in_flight {
             let ended = Deployment {
