@@ -377,43 +377,39 @@ impl Feed {
     }
 
     fn receive_delta(&self, wire: &str, seq: u64, mut changes: Vec<Change>) {
-        let mut verdict = Err(SeqError::NoBase);
-        let Some(id) = self.sub_by_wire(wire, |s| verdict = s.cursor.delta(seq, changes.len()))
-        else {
-            return; // a frame for a subscription we just ended
-        };
-        match verdict {
-            Ok(range) if range.is_empty() => {} // a resend of what we have
-            Ok(range) => {
-                changes.drain(..range.start);
-                self.enqueue(id, SubEvent::Changes(changes));
-            }
-            Err(e @ SeqError::Gap { .. }) => {
-                self.drop_frame(format!("{e}; resuming"));
-                self.recover(id, true);
-            }
-            Err(e) => self.drop_frame(e.to_string()),
+        if let Some((id, seen)) = self.numbered(wire, seq, changes.len()) {
+            changes.drain(..seen);
+            self.enqueue(id, SubEvent::Changes(changes));
         }
     }
 
     /// A `lines` frame: numbered like a delta of as many changes.
     fn receive_lines(&self, wire: &str, seq: u64, mut lines: LineBatch) {
+        if let Some((id, seen)) = self.numbered(wire, seq, lines.len()) {
+            lines.skip(seen);
+            self.enqueue(id, SubEvent::Lines(lines));
+        }
+    }
+
+    /// Checks the numbers of `count` changes from `seq` against the subscription's cursor:
+    /// the subscription and how many of them it already has, when some are new. A gap asks
+    /// again from where it is; a frame of a subscription just ended, or a resend of what it
+    /// has, is nothing to apply.
+    fn numbered(&self, wire: &str, seq: u64, count: usize) -> Option<(u64, usize)> {
         let mut verdict = Err(SeqError::NoBase);
-        let Some(id) = self.sub_by_wire(wire, |s| verdict = s.cursor.delta(seq, lines.len()))
-        else {
-            return;
-        };
+        let id = self.sub_by_wire(wire, |s| verdict = s.cursor.delta(seq, count))?;
         match verdict {
-            Ok(range) if range.is_empty() => {}
-            Ok(range) => {
-                lines.skip(range.start);
-                self.enqueue(id, SubEvent::Lines(lines));
-            }
+            Ok(range) if range.is_empty() => None,
+            Ok(range) => Some((id, range.start)),
             Err(e @ SeqError::Gap { .. }) => {
                 self.drop_frame(format!("{e}; resuming"));
                 self.recover(id, true);
+                None
             }
-            Err(e) => self.drop_frame(e.to_string()),
+            Err(e) => {
+                self.drop_frame(e.to_string());
+                None
+            }
         }
     }
 
