@@ -89,6 +89,12 @@ impl DeploymentStatus {
         )
     }
 
+    /// Whether the deployment is over: final, or cancelled (it has a finish time).
+    #[must_use]
+    pub fn has_ended(self) -> bool {
+        self.is_final() || self == Self::Cancelled
+    }
+
     /// Whether work is going on (shown animated).
     #[must_use]
     pub fn in_progress(self) -> bool {
@@ -158,5 +164,25 @@ impl DeploymentStatus {
 impl std::fmt::Display for DeploymentStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.word())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DeploymentStatus as D;
+
+    #[test]
+    fn a_deployment_has_ended_when_final_or_cancelled() {
+        let ended: Vec<D> = D::ALL.into_iter().filter(|s| s.has_ended()).collect();
+        assert_eq!(
+            ended,
+            [
+                D::BuildingError,
+                D::DeploymentError,
+                D::Cancelled,
+                D::DeploymentOk
+            ]
+        );
+        assert!(!D::Unknown.has_ended());
     }
 }

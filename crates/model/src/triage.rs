@@ -108,7 +108,7 @@ pub struct Notice {
 pub fn notable_change(old: &Service, new: &Service) -> Option<Notice> {
     let was = old.deployment.as_ref().map(|d| (d.id.as_str(), d.status));
     if let Some(d) = &new.deployment {
-        let done = d.status.is_final() || d.status == DeploymentStatus::Cancelled;
+        let done = d.status.has_ended();
         if done && was != Some((d.id.as_str(), d.status)) {
             return Some(Notice {
                 text: format!("{}: {}", new.name, d.status.word()),

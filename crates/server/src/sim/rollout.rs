@@ -154,7 +154,7 @@ fn set_status(
     ctx: &mut Ctx<'_>,
 ) {
     r.dep.status = status;
-    if status.is_final() || status == DeploymentStatus::Cancelled {
+    if status.has_ended() {
         r.dep.finished_at = Some(now);
     }
     svc.deployment = Some(r.dep.clone());

@@ -5,7 +5,6 @@
 use super::{ActError as SimActError, Action as SimAction, Outcome, SimEvent, Simulator};
 use crate::app::Clock;
 use crate::platform::{ActError, Acted, Action, PlatformEvent, Sink, Source};
-use shipwatch_model::Deployment;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -85,7 +84,7 @@ impl SimulatorSource {
                         }
                     }
                 }
-                SimEvent::DeploymentStatus { deployment } if finished(deployment) => {
+                SimEvent::DeploymentStatus { deployment } if deployment.status.has_ended() => {
                     stages.remove(&deployment.id);
                 }
                 _ => {}
@@ -127,10 +126,6 @@ impl SimulatorSource {
             }
         }
     }
-}
-
-fn finished(d: &Deployment) -> bool {
-    d.status.is_final() || d.status == shipwatch_model::DeploymentStatus::Cancelled
 }
 
 impl Source for SimulatorSource {
