@@ -42,6 +42,8 @@ pub fn LogsPage() -> impl IntoView {
             previous_version: None,
             started_at: bench::BENCH_START,
             finished_at: None,
+            triggered_by: None,
+            url: None,
         }));
         bench::run(plan, model);
     } else {

@@ -79,6 +79,8 @@ pub fn svc(
             previous_version: Some("a1b2c3d4e5f6".into()),
             started_at: js_sys::Date::now() as u64 - 60_000,
             finished_at: None,
+            triggered_by: None,
+            url: None,
         }),
     }
 }

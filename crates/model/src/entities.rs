@@ -48,6 +48,12 @@ pub struct Deployment {
     /// When it reached a final (or cancelled) state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<Millis>,
+    /// Who or what started it (a person, a CI job, a webhook), as its source reports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub triggered_by: Option<String>,
+    /// A link back to where it runs (the CI job, the forge's deployment page).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 /// A service of an environment with its instances and its last deployment.

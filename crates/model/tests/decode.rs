@@ -511,8 +511,11 @@ prop_compose! {
         id in text(), version in text(), previous_version in prop::option::of(text()),
         status in word(&DeploymentStatus::ALL, DeploymentStatus::Unknown),
         started_at in any::<u64>(), finished_at in prop::option::of(any::<u64>()),
+        triggered_by in prop::option::of(text()), url in prop::option::of(text()),
     ) -> Deployment {
-        Deployment { id, status, version, previous_version, started_at, finished_at }
+        Deployment {
+            id, status, version, previous_version, started_at, finished_at, triggered_by, url,
+        }
     }
 }
 

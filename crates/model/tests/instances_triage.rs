@@ -36,6 +36,8 @@ fn service(kind: ServiceKind, instances: Vec<Instance>, dep: Option<(D, &str)>) 
             previous_version: Some("a1b2c3d4e5".into()),
             started_at: 1,
             finished_at: None,
+            triggered_by: None,
+            url: None,
         }),
     }
 }

@@ -324,6 +324,8 @@ fn deployment(id: &str, status: DeploymentStatus) -> Deployment {
         previous_version: Some("v1".into()),
         started_at: 1,
         finished_at: None,
+        triggered_by: None,
+        url: None,
     }
 }
 

@@ -110,6 +110,8 @@ async fn main() {
                 previous_version: None,
                 started_at: 1_700_000_000_000,
                 finished_at: None,
+                triggered_by: None,
+                url: None,
             },
         });
     }

@@ -48,6 +48,8 @@ fn a_line_over_8_kib_is_cut_at_a_character_boundary_with_an_ellipsis() {
                 previous_version: None,
                 started_at: 5,
                 finished_at: None,
+                triggered_by: None,
+                url: None,
             },
         },
         PlatformEvent::LogAppended {

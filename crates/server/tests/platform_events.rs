@@ -174,10 +174,14 @@ fn a_deployment_is_queued_staged_moved_and_logged() {
         previous_version: None,
         started_at: 5,
         finished_at: None,
+        triggered_by: None,
+        url: None,
     };
     let done = Deployment {
         status: DeploymentStatus::DeploymentOk,
         finished_at: Some(9),
+        triggered_by: None,
+        url: None,
         ..queued.clone()
     };
     let line = LogLine {

@@ -55,6 +55,8 @@ fn deployment(id: &str, status: DeploymentStatus, at: u64) -> Deployment {
         previous_version: Some("v1".into()),
         started_at: at,
         finished_at: None,
+        triggered_by: None,
+        url: None,
     }
 }
 
@@ -114,6 +116,8 @@ async fn every_event_kind_round_trips_through_the_file() {
     let done = Deployment {
         status: DeploymentStatus::DeploymentOk,
         finished_at: Some(9_000),
+        triggered_by: None,
+        url: None,
         ..dep.clone()
     };
     let mut crashed = instance("api-2", RunningStatus::Error);
@@ -279,6 +283,8 @@ async fn every_event_kind_round_trips_through_the_file() {
     let env_wide = Deployment {
         status: DeploymentStatus::DeploymentError,
         finished_at: Some(12_000),
+        triggered_by: None,
+        url: None,
         ..deployment("env-dep-1", DeploymentStatus::Queued, 11_000)
     };
     write(

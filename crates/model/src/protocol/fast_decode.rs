@@ -334,7 +334,7 @@ fn instance(c: &mut Cursor<'_>) -> Option<Instance> {
 /// A deployment; `opened`: after its object's first member (a change's `op`).
 fn deployment(c: &mut Cursor<'_>, opened: bool) -> Option<Deployment> {
     let (mut id, mut status, mut version, mut previous) = Default::default();
-    let (mut started_at, mut finished_at) = Default::default();
+    let (mut started_at, mut finished_at, mut triggered_by, mut url) = Default::default();
     c.object(opened, |c, key| match key {
         "id" => set(&mut id, c.owned()),
         "status" => set(&mut status, c.word()),
@@ -342,6 +342,8 @@ fn deployment(c: &mut Cursor<'_>, opened: bool) -> Option<Deployment> {
         "previous_version" => set(&mut previous, c.nullable(Cursor::owned)),
         "started_at" => set(&mut started_at, c.uint()),
         "finished_at" => set(&mut finished_at, c.nullable(Cursor::uint)),
+        "triggered_by" => set(&mut triggered_by, c.nullable(Cursor::owned)),
+        "url" => set(&mut url, c.nullable(Cursor::owned)),
         _ if opened => skip_unless_op(c, key),
         _ => c.skip(),
     })?;
@@ -352,6 +354,8 @@ fn deployment(c: &mut Cursor<'_>, opened: bool) -> Option<Deployment> {
         previous_version: previous.flatten(),
         started_at: started_at?,
         finished_at: finished_at.flatten(),
+        triggered_by: triggered_by.flatten(),
+        url: url.flatten(),
     })
 }
 

@@ -236,6 +236,8 @@ impl Simulator {
             let ended = Deployment {
                 status: shipwatch_model::DeploymentStatus::Cancelled,
                 finished_at: Some(now),
+                triggered_by: None,
+                url: None,
                 ..dep.clone()
             };
             let mut w = logs::LogWriter::starting_at(lines + 1);

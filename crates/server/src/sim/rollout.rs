@@ -190,6 +190,8 @@ pub fn begin(
         previous_version: Some(svc.version.clone()),
         started_at: now,
         finished_at: None,
+        triggered_by: None,
+        url: None,
     };
     // Leftovers of an earlier failed rollout (other versions in error) are replaced now.
     let current = svc.version.clone();

@@ -132,6 +132,8 @@ pub fn build(
                         previous_version: Some(rng.hex(7)),
                         started_at: started - 120_000,
                         finished_at: Some(started),
+                        triggered_by: None,
+                        url: None,
                     };
                     Service {
                         id: sid,

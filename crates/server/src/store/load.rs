@@ -12,7 +12,8 @@ macro_rules! select_deployments {
     ($tail:literal) => {
         concat!(
             "SELECT id, env_id, service_id, ordinal, status, version, previous_version, \
-             started_at, finished_at, stage, log_base, log_lines, log_bytes, log_removed \
+             started_at, finished_at, stage, log_base, log_lines, log_bytes, log_removed, \
+             triggered_by, url \
              FROM deployments ",
             $tail
         )
@@ -261,6 +262,8 @@ fn stored_deployment(row: &SqliteRow) -> Result<StoredDeployment, sqlx::Error> {
             previous_version: row.try_get("previous_version")?,
             started_at: u(row.try_get("started_at")?),
             finished_at: opt_u(row.try_get("finished_at")?),
+            triggered_by: row.try_get("triggered_by")?,
+            url: row.try_get("url")?,
         },
         stage: row.try_get("stage")?,
         ordinal: u(row.try_get("ordinal")?),

@@ -30,6 +30,13 @@ pub fn migrator() -> Migrator {
             include_str!("../../migrations/0002_removed_deployments.sql").into_sql_str(),
             false,
         ),
+        Migration::new(
+            3,
+            "deployment_origin".into(),
+            MigrationType::Simple,
+            include_str!("../../migrations/0003_deployment_origin.sql").into_sql_str(),
+            false,
+        ),
     ]);
     // One process owns a data directory; the advisory lock would only cost a round trip.
     m.locking = false;

@@ -466,11 +466,13 @@ impl Writer {
                     let ordinal = books.deps.get(&deployment.id).map_or(0, |d| d.ordinal);
                     sqlx::query(
                         "INSERT INTO deployments (id, env_id, service_id, ordinal, status, \
-                         version, previous_version, started_at, finished_at, log_base) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+                         version, previous_version, started_at, finished_at, log_base, \
+                         triggered_by, url) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
                          ON CONFLICT (id) DO UPDATE SET status = excluded.status, \
                          version = excluded.version, previous_version = excluded.previous_version, \
-                         started_at = excluded.started_at, finished_at = excluded.finished_at",
+                         started_at = excluded.started_at, finished_at = excluded.finished_at, \
+                         triggered_by = excluded.triggered_by, url = excluded.url",
                     )
                     .bind(&deployment.id)
                     .bind(env)
@@ -482,6 +484,8 @@ impl Writer {
                     .bind(deployment.started_at as i64)
                     .bind(deployment.finished_at.map(|t| t as i64))
                     .bind(self.log_base as i64)
+                    .bind(&deployment.triggered_by)
+                    .bind(&deployment.url)
                     .execute(&mut *tx)
                     .await?;
                     history(&mut tx, books, deployment, deployment.started_at).await?;
