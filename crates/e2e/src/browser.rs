@@ -301,7 +301,9 @@ impl Browser {
     pub async fn stop_service_and_see_it(&self, env: &str, service: &str, timeout: Duration) {
         let stopped = self
             .eval(&format!(
-                "return fetch('/api/environments/{env}/services/{service}/stop', {{method: 'POST'}}).then(r => r.status)"
+                "return fetch('/api/environments/{env}/services/{service}/stop', \
+                 {{method: 'POST', headers: {{Authorization: 'Bearer {token}'}}}}).then(r => r.status)",
+                token = crate::server::WRITE_TOKEN
             ))
             .await;
         assert!(stopped.as_u64().is_some_and(|s| s < 300), "{stopped}");

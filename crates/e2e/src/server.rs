@@ -8,6 +8,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The write token every launched server takes (named [`WRITE_TOKEN_NAME`]) unless the
+/// caller gives its own `--write-token`: the action API and the push API need one.
+pub const WRITE_TOKEN: &str = "e2e-write-token-8d41c07b95";
+
+/// The name of [`WRITE_TOKEN`].
+pub const WRITE_TOKEN_NAME: &str = "e2e";
+
 /// How to start a server.
 #[derive(Clone, Debug)]
 pub struct Launch {
@@ -75,6 +82,17 @@ impl Server {
             .arg(&launch.dist)
             // A new world at every start unless the caller names a data directory to keep.
             .args((!launch.args.iter().any(|a| a == "--data-dir")).then_some("--ephemeral"))
+            .args(
+                (!launch.args.iter().any(|a| a == "--write-token"))
+                    .then(|| {
+                        [
+                            "--write-token".to_string(),
+                            format!("{WRITE_TOKEN_NAME}={WRITE_TOKEN}"),
+                        ]
+                    })
+                    .into_iter()
+                    .flatten(),
+            )
             .args(&launch.args)
             .stdout(Stdio::null());
         match &launch.log {

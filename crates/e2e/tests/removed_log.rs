@@ -7,10 +7,12 @@ use std::time::Duration;
 const LONG: Duration = Duration::from_secs(30);
 
 /// Deploys production/api from the page (asking again while api is busy); the new id.
+/// `WRITE_TOKEN` stands for the launcher's write token.
 const DEPLOY: &str = r#"
 const deploy = async () => {
   for (let i = 0; i < 600; i++) {
-    const r = await fetch('/api/environments/production/services/api/deploy', {method: 'POST'});
+    const r = await fetch('/api/environments/production/services/api/deploy',
+      {method: 'POST', headers: {Authorization: 'Bearer WRITE_TOKEN'}});
     if (r.status === 202) return (await r.json()).deployment.id;
     await new Promise((ok) => setTimeout(ok, 50));
   }
@@ -39,8 +41,9 @@ async fn a_page_on_a_log_retention_removed_says_why() {
     .await;
     let browser = Browser::start().await;
     browser.open(&server.url("/env/production")).await;
-    let first = browser.eval(DEPLOY).await;
-    let second = browser.eval(DEPLOY).await;
+    let deploy = DEPLOY.replace("WRITE_TOKEN", shipwatch_e2e::server::WRITE_TOKEN);
+    let first = browser.eval(&deploy).await;
+    let second = browser.eval(&deploy).await;
     let first = first.as_str().expect("a first deployment").to_string();
     assert!(second.is_string() && second != first.as_str(), "{second}");
 

@@ -73,10 +73,12 @@ async fn a_page_resumes_across_a_restart_on_a_data_directory() {
     // A deployment's log open while the server restarts: the page resumes it and shows the
     // line the restarted server adds (the deployment's steps were in the stopped process).
     let deployed = browser
-        .eval(
-            "return fetch('/api/environments/staging/services/web/deploy', {method: 'POST'}) \
+        .eval(&format!(
+            "return fetch('/api/environments/staging/services/web/deploy', \
+             {{method: 'POST', headers: {{Authorization: 'Bearer {}'}}}}) \
              .then(r => r.json()).then(j => j.deployment.id)",
-        )
+            shipwatch_e2e::server::WRITE_TOKEN
+        ))
         .await;
     let dep = deployed.as_str().expect("a deployment id").to_string();
     browser

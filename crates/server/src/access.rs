@@ -1,5 +1,8 @@
 //! Who may open the websocket: an origin allow-list (default: the server's own origin) and an
 //! optional bearer token. Refusals happen before the upgrade, as plain HTTP 401/403.
+//!
+//! The origin rule and the constant-time comparison are also those of writes
+//! (`write_access.rs`) and webhooks: one owner of each.
 
 use axum::http::{header, HeaderMap, StatusCode};
 
@@ -49,7 +52,9 @@ pub fn check(
     Ok(())
 }
 
-fn origin_allowed(origin: &str, headers: &HeaderMap, allowed: &[String]) -> bool {
+/// Whether a browser request from `origin` may proceed: one of `allowed` (`*` allows any),
+/// or, with none configured, the server's own origin (the Origin's host is the Host header).
+pub fn origin_allowed(origin: &str, headers: &HeaderMap, allowed: &[String]) -> bool {
     let origin = origin.trim_end_matches('/');
     if !allowed.is_empty() {
         return allowed
@@ -65,12 +70,45 @@ fn origin_allowed(origin: &str, headers: &HeaderMap, allowed: &[String]) -> bool
     !host.is_empty() && origin_host.eq_ignore_ascii_case(host)
 }
 
-/// Compares without an early exit, so timing says nothing about how much of a token matched.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
+/// A configured secret (a webhook's): `Debug` does not show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl Secret {
+    /// The secret's bytes.
+    pub fn expose(&self) -> &[u8] {
+        self.0.as_bytes()
     }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+impl std::str::FromStr for Secret {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.is_empty() {
+            return Err("an empty secret would let anyone in".into());
+        }
+        Ok(Self(s.into()))
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// Whether two secrets are equal, in a time that says nothing about them: both are hashed
+/// first (so their lengths do not show either), then the digests compared without an early
+/// exit.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    use sha2::{Digest, Sha256};
+    let (da, db) = (Sha256::digest(a), Sha256::digest(b));
+    std::hint::black_box(
+        da.iter()
+            .zip(db.iter())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y)),
+    ) == 0
 }
 
 #[cfg(test)]

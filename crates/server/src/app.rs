@@ -75,6 +75,8 @@ pub struct App {
     pub clients_changed: Notify,
     /// Numbers connections in logs (the next id; the first is 1).
     pub conn_ids: AtomicU64,
+    /// Who may write: the write tokens and each address's failures.
+    pub writers: crate::write_access::WriteAccess,
 }
 
 impl App {

@@ -157,6 +157,47 @@ pub struct Config {
     /// correct client asks again for the subscription's state.
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub drop_snapshots: u64,
+
+    // Who may write (write_access.rs) and the forges' webhooks (webhooks/).
+    /// A write token, NAME=TOKEN (repeatable; or SHIPWATCH_WRITE_TOKENS, comma-separated):
+    /// every write (push API, actions) needs `Authorization: Bearer TOKEN`, and NAME says who
+    /// wrote. At least 16 characters. Without any, the server makes one, named `local`, in
+    /// <data-dir>/write-token (mode 0600; its path is logged at start); with --ephemeral and
+    /// none, writes are refused.
+    #[arg(
+        long = "write-token",
+        value_name = "NAME=TOKEN",
+        env = "SHIPWATCH_WRITE_TOKENS",
+        hide_env_values = true,
+        value_delimiter = ','
+    )]
+    pub write_tokens: Vec<crate::write_access::WriteToken>,
+
+    /// Failed write attempts (missing or wrong token, bad webhook signature) one client address
+    /// may make per minute; past it every write from it answers 429 with Retry-After until the
+    /// minute is over (0: no limit).
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub max_write_failures: u32,
+
+    /// Secret of the GitHub webhook (POST /api/v1/webhooks/github), which signs every delivery
+    /// (X-Hub-Signature-256). Without it, GitHub deliveries are refused.
+    #[arg(
+        long,
+        env = "SHIPWATCH_GITHUB_WEBHOOK_SECRET",
+        hide_env_values = true,
+        value_name = "SECRET"
+    )]
+    pub github_webhook_secret: Option<crate::access::Secret>,
+
+    /// Secret token of the GitLab webhook (POST /api/v1/webhooks/gitlab), sent by GitLab as
+    /// X-Gitlab-Token. Without it, GitLab deliveries are refused.
+    #[arg(
+        long,
+        env = "SHIPWATCH_GITLAB_WEBHOOK_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub gitlab_webhook_token: Option<crate::access::Secret>,
 }
 
 impl Default for Config {

@@ -5,6 +5,7 @@ use crate::access::Refusal;
 use crate::app::App;
 use crate::platform::{ActError, Action};
 use crate::store::Store;
+use crate::write_access::Writer;
 use crate::ws;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, Request, State};
@@ -86,10 +87,12 @@ pub struct ActionQuery {
 }
 
 /// `POST /api/environments/{env}/services/{svc}/{deploy|stop|restart|cancel}`: asks the
-/// source to act (405 if it cannot). The 202 is the acknowledgement: it is sent once what the
-/// action did is committed to the store (503 if the store fails to write it).
+/// source to act (405 if it cannot), for a request with a write token ([`Writer`]). The 202 is
+/// the acknowledgement: it is sent once what the action did is committed to the store (503 if
+/// the store fails to write it).
 async fn action(
     State(app): State<Arc<App>>,
+    writer: Writer,
     Path((env, svc, action)): Path<(String, String, String)>,
     Query(q): Query<ActionQuery>,
 ) -> Response {
@@ -100,7 +103,7 @@ async fn action(
     };
     match app.source.act(app.ingest.as_ref(), &env, &svc, &action) {
         Ok(acted) => {
-            tracing::info!(env, svc, ?action, "action accepted");
+            tracing::info!(env, svc, ?action, writer = writer.name, "action accepted");
             if let Err(e) = acted.ack.committed().await {
                 let msg = format!("the action was applied but not stored: {e}");
                 return (

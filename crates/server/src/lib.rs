@@ -20,6 +20,7 @@ pub mod platform;
 pub mod sim;
 pub mod store;
 pub mod subscription;
+pub mod write_access;
 pub mod ws;
 
 pub use config::Config;
@@ -98,6 +99,7 @@ pub async fn serve(config: Config) -> std::io::Result<(SocketAddr, ServerHandle)
     let booted = boot::start(&config, start, clock.clone())
         .await
         .map_err(std::io::Error::other)?;
+    let writers = write_access::WriteAccess::new(&config)?;
     let (stop, shutdown) = watch::channel(false);
     let app = Arc::new(App {
         limits: config.limits(),
@@ -110,6 +112,7 @@ pub async fn serve(config: Config) -> std::io::Result<(SocketAddr, ServerHandle)
         clients: AtomicUsize::new(0),
         clients_changed: Notify::new(),
         conn_ids: AtomicU64::new(1),
+        writers,
     });
     let driver = tokio::spawn(booted.source.run(booted.ingest, shutdown.clone()));
     let router = http::router(app.clone());

@@ -266,7 +266,7 @@ async fn a_resume_after_more_changes_than_the_state_weighs_gets_a_snapshot() {
 /// Deploys production/api through the HTTP API; returns the deployment id.
 async fn deploy(h: &shipwatch_server::ServerHandle, outcome: &str) -> String {
     let path = format!("/api/environments/production/services/api/deploy?outcome={outcome}");
-    let (status, _, body) = common::http(h, "POST", &path, &[]).await;
+    let (status, _, body) = common::http_write(h, "POST", &path).await;
     assert_eq!(status, 202, "{}", String::from_utf8_lossy(&body));
     let v: serde_json::Value = serde_json::from_slice(&body).expect("json");
     v["deployment"]["id"]

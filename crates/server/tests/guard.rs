@@ -259,88 +259,72 @@ async fn static_files_fallback_headers_and_api() {
     assert_eq!(s, 200);
     assert!(String::from_utf8_lossy(&body).contains("\"ok\""));
     assert_eq!(
-        http(
+        common::http_write(&h, "POST", "/api/environments/nowhere/services/api/deploy")
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        common::http_write(
             &h,
             "POST",
-            "/api/environments/nowhere/services/api/deploy",
-            &[]
+            "/api/environments/production/services/api/explode"
         )
         .await
         .0,
         404
     );
     assert_eq!(
-        http(
+        common::http_write(
             &h,
             "POST",
-            "/api/environments/production/services/api/explode",
-            &[]
-        )
-        .await
-        .0,
-        404
-    );
-    assert_eq!(
-        http(
-            &h,
-            "POST",
-            "/api/environments/production/services/api/cancel",
-            &[]
+            "/api/environments/production/services/api/cancel"
         )
         .await
         .0,
         409
     );
     assert_eq!(
-        http(
+        common::http_write(
             &h,
             "POST",
-            "/api/environments/production/services/api/deploy?outcome=weird",
-            &[]
+            "/api/environments/production/services/api/deploy?outcome=weird"
         )
         .await
         .0,
         400
     );
     assert_eq!(
-        http(
+        common::http_write(
             &h,
             "POST",
-            "/api/environments/production/services/api/deploy",
-            &[]
+            "/api/environments/production/services/api/deploy"
         )
         .await
         .0,
         202
     );
     assert_eq!(
-        http(
+        common::http_write(
             &h,
             "POST",
-            "/api/environments/production/services/api/cancel",
-            &[]
+            "/api/environments/production/services/api/cancel"
         )
         .await
         .0,
         202
     );
     assert_eq!(
-        http(
-            &h,
-            "POST",
-            "/api/environments/staging/services/web/stop",
-            &[]
-        )
-        .await
-        .0,
+        common::http_write(&h, "POST", "/api/environments/staging/services/web/stop")
+            .await
+            .0,
         202
     );
     assert_eq!(
-        http(
+        common::http_write(
             &h,
             "POST",
-            "/api/environments/staging/services/worker/restart",
-            &[]
+            "/api/environments/staging/services/worker/restart"
         )
         .await
         .0,

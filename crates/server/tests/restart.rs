@@ -39,6 +39,7 @@ impl Server {
                 .args(["--addr", &addr.to_string(), "--dist", "/nonexistent-dist"])
                 .arg("--data-dir")
                 .arg(data)
+                .args(["--write-token", &common::write_token_flag()])
                 .args(extra)
                 .env("RUST_LOG", "info")
                 .stdout(Stdio::null())
@@ -174,7 +175,8 @@ async fn follow(c: &mut Client, f: &mut Follower, secs: u64) -> bool {
 
 async fn deploy(addr: SocketAddr, env: &str, svc: &str) -> (u16, serde_json::Value) {
     let path = format!("/api/environments/{env}/services/{svc}/deploy");
-    let (status, _, body) = http_at(addr, "POST", &path, &[]).await;
+    let (k, v) = common::write_auth();
+    let (status, _, body) = http_at(addr, "POST", &path, &[(k, &v)]).await;
     (
         status,
         serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),

@@ -11,7 +11,7 @@ use std::time::Duration;
 async fn deploy(h: &shipwatch_server::ServerHandle) -> String {
     let path = "/api/environments/production/services/api/deploy";
     for _ in 0..600 {
-        let (status, _, body) = http(h, "POST", path, &[]).await;
+        let (status, _, body) = common::http_write(h, "POST", path).await;
         if status == 409 {
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;

@@ -13,9 +13,30 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-/// A config for tests: random port, given extra flags.
+/// The write token of test servers (named [`WRITE_TOKEN_NAME`]), unless a test gives its own
+/// `--write-token`.
+pub const WRITE_TOKEN: &str = "test-write-token-5f2c9a71e3";
+
+/// The name of [`WRITE_TOKEN`].
+pub const WRITE_TOKEN_NAME: &str = "tests";
+
+/// The `--write-token` flag of test servers.
+pub fn write_token_flag() -> String {
+    format!("{WRITE_TOKEN_NAME}={WRITE_TOKEN}")
+}
+
+/// The header that carries [`WRITE_TOKEN`].
+pub fn write_auth() -> (&'static str, String) {
+    ("Authorization", format!("Bearer {WRITE_TOKEN}"))
+}
+
+/// A config for tests: random port, the test write token, given extra flags.
 pub fn config(extra: &[&str]) -> Config {
+    let token = write_token_flag();
     let mut args = vec!["shipwatch-server", "--addr", "127.0.0.1:0"];
+    if !extra.contains(&"--write-token") {
+        args.extend_from_slice(&["--write-token", &token]);
+    }
     if !extra.contains(&"--dist") {
         args.extend_from_slice(&["--dist", "/nonexistent-dist"]);
     }
@@ -156,6 +177,16 @@ impl Client {
             }
         }
     }
+}
+
+/// [`http`] with the test write token.
+pub async fn http_write(
+    h: &ServerHandle,
+    method: &str,
+    path: &str,
+) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    let (k, v) = write_auth();
+    http(h, method, path, &[(k, &v)]).await
 }
 
 /// A plain HTTP/1.1 request; returns status, headers (lower-case names) and body bytes.
