@@ -1,0 +1,5 @@
+//! The `shipwatch` binary: see the library.
+
+fn main() {
+    std::process::exit(shipwatch_reporter::main());
+}
