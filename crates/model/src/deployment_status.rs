@@ -95,6 +95,34 @@ impl DeploymentStatus {
         self.is_final() || self == Self::Cancelled
     }
 
+    /// Whether a deployment in `self` may move to `to`: forwards through its lifecycle
+    /// (QUEUED, BUILDING, DEPLOYING, then an end), never out of an end (BUILDING ERROR,
+    /// DEPLOYMENT ERROR, DEPLOYMENT OK, CANCELLED) and never back. A stage may be skipped (a
+    /// pipeline without a build goes QUEUED -> DEPLOYING; one that reports only its end goes
+    /// QUEUED -> DEPLOYMENT OK). Staying put is not a move: false for `self == to`.
+    #[must_use]
+    pub fn can_move(self, to: DeploymentStatus) -> bool {
+        use DeploymentStatus::*;
+        match self {
+            Queued => matches!(
+                to,
+                Building | BuildingError | Deploying | DeploymentError | Cancelled | DeploymentOk
+            ),
+            Building => matches!(
+                to,
+                BuildingError
+                    | Deploying
+                    | DeploymentError
+                    | CancellingBuilding
+                    | Cancelled
+                    | DeploymentOk
+            ),
+            Deploying => matches!(to, DeploymentError | Cancelled | DeploymentOk),
+            CancellingBuilding => matches!(to, BuildingError | Cancelled),
+            BuildingError | DeploymentError | Cancelled | DeploymentOk | Unknown => false,
+        }
+    }
+
     /// Whether work is going on (shown animated).
     #[must_use]
     pub fn in_progress(self) -> bool {
@@ -170,6 +198,45 @@ impl std::fmt::Display for DeploymentStatus {
 #[cfg(test)]
 mod tests {
     use super::DeploymentStatus as D;
+
+    #[test]
+    fn moves_go_forwards_and_never_out_of_an_end() {
+        use D::*;
+        // Every legal move, written out: anything else is refused.
+        let legal = [
+            (Queued, Building),
+            (Queued, BuildingError),
+            (Queued, Deploying),
+            (Queued, DeploymentError),
+            (Queued, Cancelled),
+            (Queued, DeploymentOk),
+            (Building, BuildingError),
+            (Building, Deploying),
+            (Building, DeploymentError),
+            (Building, CancellingBuilding),
+            (Building, Cancelled),
+            (Building, DeploymentOk),
+            (Deploying, DeploymentError),
+            (Deploying, Cancelled),
+            (Deploying, DeploymentOk),
+            (CancellingBuilding, BuildingError),
+            (CancellingBuilding, Cancelled),
+        ];
+        for from in D::ALL.into_iter().chain([Unknown]) {
+            for to in D::ALL.into_iter().chain([Unknown]) {
+                assert_eq!(
+                    from.can_move(to),
+                    legal.contains(&(from, to)),
+                    "{from} -> {to}"
+                );
+            }
+        }
+        // An ended deployment stays ended; nothing goes back to the queue.
+        for s in D::ALL {
+            assert_eq!(s.has_ended(), D::ALL.iter().all(|&to| !s.can_move(to)), "{s}");
+            assert!(!s.can_move(Queued));
+        }
+    }
 
     #[test]
     fn a_deployment_has_ended_when_final_or_cancelled() {

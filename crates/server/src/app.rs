@@ -63,8 +63,11 @@ pub struct App {
     pub hub: Arc<Hub>,
     /// Where platform events enter (and the store, unless ephemeral).
     pub ingest: Arc<Ingest>,
-    /// The source that feeds it (the simulator), which the action API asks to act.
+    /// The sources that feed it (the simulator, the push API), which the action API asks to
+    /// act.
     pub source: Arc<dyn Source>,
+    /// The push API's operations (the HTTP handlers' and the webhooks').
+    pub push: Arc<crate::push::PushCore>,
     /// Simulated time.
     pub clock: Clock,
     /// Becomes true at shutdown.

@@ -1,19 +1,27 @@
 //! Start-up and clean shutdown of the core: the store opened and loaded, the hub rebuilt from
-//! it so that sequence numbers and log line numbers go on (or, on a new or ephemeral store, a
-//! new simulated world), the simulator going on from the stored platform; at shutdown, where
-//! each topic stands recorded for the next start.
+//! it so that sequence numbers and log line numbers go on, and the sources started: the push
+//! API on the environments it owns (its registry restored, so a reporter resumes from the
+//! right line), and, unless `--no-simulator`, the simulator going on from its own stored
+//! environments (or a new simulated world on a new or ephemeral store). At shutdown, where
+//! each topic stands is recorded for the next start.
 
 use crate::app::Clock;
 use crate::config::Config;
 use crate::hub::{GoneLog, Hub, HubConfig, KeptLog, LogLoader, RecentChange};
 use crate::ingest::Ingest;
 use crate::platform::{PlatformEvent, Sink};
+use crate::push::core::SOURCE_NAME as PUSHED;
+use crate::push::registry::Registry;
+use crate::push::{PushConfig, PushCore};
 use crate::sim::source::SimulatorSource;
 use crate::sim::Simulator;
+use crate::sources::Sources;
 use crate::store::{self, Loaded, LogChange, Store, StoreError, StoredChange, TopicMark};
 use shipwatch_model::entities::Millis;
 use shipwatch_model::protocol::stream::seq_base;
 use shipwatch_model::protocol::{Change, Topic};
+use shipwatch_model::Environment;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// The core, ready to serve.
@@ -22,12 +30,25 @@ pub struct Booted {
     pub hub: Arc<Hub>,
     /// Where events enter (with the store, unless ephemeral).
     pub ingest: Arc<Ingest>,
-    /// The simulator.
-    pub source: Arc<SimulatorSource>,
+    /// The sources: the push API, and the simulator unless `--no-simulator`.
+    pub source: Arc<Sources>,
+    /// The push API.
+    pub push: Arc<PushCore>,
 }
 
-/// Opens the store (unless ephemeral) and builds the hub and the simulator from it. `start`:
-/// the wall clock at start, which `clock` reads now.
+/// What the simulator starts from.
+enum SimStart {
+    /// No simulator.
+    Off,
+    /// A new world (a new or ephemeral store).
+    New(Simulator),
+    /// Its stored environments, going on, with the events that settle what the previous run
+    /// left in flight.
+    Resumed(Simulator, Vec<crate::sim::SimEvent>),
+}
+
+/// Opens the store (unless ephemeral), builds the hub from it and starts the sources.
+/// `start`: the wall clock at start, which `clock` reads now.
 pub async fn start(config: &Config, start: Millis, clock: Clock) -> Result<Booted, StoreError> {
     let base_seq = seq_base(start);
     let (store, loaded) = match config.store(base_seq) {
@@ -37,19 +58,151 @@ pub async fn start(config: &Config, start: Millis, clock: Clock) -> Result<Boote
         }
         None => (None, Loaded::default()),
     };
-    let hub_cfg = |services: usize| HubConfig {
+    let pushed: HashSet<String> = match &store {
+        Some(store) => store
+            .environment_sources()
+            .await?
+            .into_iter()
+            .filter(|(_, source)| source == PUSHED)
+            .map(|(env, _)| env)
+            .collect(),
+        None => HashSet::new(),
+    };
+    let Loaded {
+        environments: stored,
+        deployments,
+        topics,
+        clean,
+        ..
+    } = loaded;
+    let (pushed_envs, sim_envs): (Vec<Environment>, Vec<Environment>) = stored
+        .iter()
+        .cloned()
+        .partition(|e| pushed.contains(&e.id));
+    let sim = if config.no_simulator {
+        SimStart::Off
+    } else if sim_envs.is_empty() {
+        let sim = Simulator::new(config.sim(start));
+        match sim.environments().iter().find(|e| pushed.contains(&e.id)) {
+            Some(taken) => {
+                tracing::warn!(
+                    env = %taken.id,
+                    "the simulator's new world would take over an environment the push API \
+                     owns: running without the simulator"
+                );
+                SimStart::Off
+            }
+            None => SimStart::New(sim),
+        }
+    } else {
+        let in_flight: Vec<_> = deployments
+            .iter()
+            .filter(|d| !pushed.contains(&d.env) && d.deployment.status.in_progress())
+            .map(|d| (d.deployment.clone(), d.log_lines))
+            .collect();
+        let next_deployment = deployments
+            .iter()
+            .filter_map(|d| d.deployment.id.strip_prefix("dep-")?.parse::<u64>().ok())
+            .max()
+            .unwrap_or(0);
+        let (sim, settle) =
+            Simulator::resume(config.sim(start), sim_envs.clone(), &in_flight, next_deployment);
+        SimStart::Resumed(sim, settle)
+    };
+    // The environments the hub starts with, in the order pages list them.
+    let hub_envs: Vec<Environment> = match &sim {
+        SimStart::New(sim) => sim
+            .environments()
+            .iter()
+            .cloned()
+            .chain(pushed_envs.iter().cloned())
+            .collect(),
+        _ => stored.clone(),
+    };
+    let foreign_ids: Vec<String> = match &sim {
+        SimStart::New(sim) => sim.environments().iter().map(|e| e.id.clone()).collect(),
+        _ => sim_envs.iter().map(|e| e.id.clone()).collect(),
+    };
+    let foreign: HashMap<String, &'static str> = foreign_ids
+        .into_iter()
+    .map(|id| (id, "simulator"))
+    .collect();
+    let services: usize = hub_envs.iter().map(|e| e.services.len()).sum();
+    let cfg = HubConfig {
         replay: config.replay,
         max_logs: config.max_logs.max(services * 2),
         base_seq,
     };
-    let store = match store {
-        Some(store) if !loaded.environments.is_empty() => store,
-        // Ephemeral, or a new data directory: a new world.
-        store => {
-            let mut sim = Simulator::new(config.sim(start));
-            let services = sim.environments().iter().map(|e| e.services.len()).sum();
-            let hub = Arc::new(Hub::new(hub_cfg(services), sim.environments()));
-            let ingest = Arc::new(Ingest::new(hub.clone(), store.clone()));
+    let hub = Arc::new(Hub::new(cfg, &hub_envs));
+    if clean {
+        for mark in &topics {
+            let topic = match mark.topic.strip_prefix("environment:") {
+                Some(env) => Topic::Environment { env: env.into() },
+                // A new simulated world changed the list: it starts afresh.
+                None if mark.topic == "environments" && !matches!(sim, SimStart::New(_)) => {
+                    Topic::Environments
+                }
+                None => continue,
+            };
+            let changes = mark
+                .changes
+                .iter()
+                .map(|c| RecentChange {
+                    seq: c.seq,
+                    json: c.json.as_str().into(),
+                    compact: c.compact.as_deref().map(Into::into),
+                })
+                .collect();
+            hub.resume_topic(&topic, mark.seq, changes);
+        }
+    }
+    if let Some(store) = &store {
+        // The logs the hub held: the newest deployments', as many as it keeps.
+        let newest = deployments.len().saturating_sub(cfg.max_logs);
+        for d in &deployments[newest..] {
+            let Some(log) = store.log_history(&d.deployment.id).await? else {
+                continue;
+            };
+            let changes = log.changes.into_iter().map(|c| match c {
+                LogChange::Line(line) => Change::Line(line),
+                LogChange::Status(d) => Change::Deployment(d),
+            });
+            hub.restore_log(&log.env, log.service, log.header, log.base, changes);
+        }
+        if !stored.is_empty() {
+            tracing::info!(
+            file = %store.file().display(),
+            environments = stored.len(),
+            pushed = pushed_envs.len(),
+            deployments = deployments.len(),
+            clean,
+            "going on from the stored platform"
+            );
+        }
+        attach_store(&hub, store);
+    }
+    let ingest = Arc::new(Ingest::new(hub.clone(), store.clone()));
+    let registry = Registry::restore(
+        pushed_envs,
+        deployments
+            .into_iter()
+            .filter(|d| pushed.contains(&d.env))
+            .map(|d| (d.env, d.service, d.deployment, d.stage, d.log_lines))
+            .collect(),
+        foreign,
+    );
+    let push = Arc::new(PushCore::new(
+        ingest.clone(),
+        store.clone(),
+        PushConfig {
+            instance_ttl: config.instance_ttl,
+            retain_deployments: config.retain_deployments.max(1) as usize,
+        },
+        registry,
+    ));
+    let sim = match sim {
+        SimStart::Off => None,
+        SimStart::New(mut sim) => {
             // The world as built goes to the store as events (the hub already holds it, and
             // takes them as no change); then the initial deployments and their logs.
             let mut first: Vec<PlatformEvent> = Vec::new();
@@ -65,87 +218,26 @@ pub async fn start(config: &Config, start: Millis, clock: Clock) -> Result<Boote
                     }));
                 }
             }
-            if let Some(store) = &store {
-                attach_store(&hub, store);
-            }
             let bootstrap = sim.take_bootstrap();
             let source = Arc::new(SimulatorSource::new(sim, clock, config.rate));
             first.extend(source.platform_events(bootstrap));
             ingest.publish(first);
-            return Ok(Booted {
-                hub,
-                ingest,
-                source,
-            });
+            Some(source)
+        }
+        SimStart::Resumed(sim, settle) => {
+            let source = Arc::new(SimulatorSource::new(sim, clock, config.rate));
+            ingest.publish(source.platform_events(settle));
+            Some(source)
         }
     };
-    let services = loaded.environments.iter().map(|e| e.services.len()).sum();
-    let cfg = hub_cfg(services);
-    let hub = Arc::new(Hub::new(cfg, &loaded.environments));
-    if loaded.clean {
-        for mark in &loaded.topics {
-            let topic = match mark.topic.strip_prefix("environment:") {
-                Some(env) => Topic::Environment { env: env.into() },
-                None if mark.topic == "environments" => Topic::Environments,
-                None => continue,
-            };
-            let changes = mark
-                .changes
-                .iter()
-                .map(|c| RecentChange {
-                    seq: c.seq,
-                    json: c.json.as_str().into(),
-                    compact: c.compact.as_deref().map(Into::into),
-                })
-                .collect();
-            hub.resume_topic(&topic, mark.seq, changes);
-        }
-    }
-    // The logs the hub held: the newest deployments', as many as it keeps.
-    let newest = loaded.deployments.len().saturating_sub(cfg.max_logs);
-    for d in &loaded.deployments[newest..] {
-        let Some(log) = store.log_history(&d.deployment.id).await? else {
-            continue;
-        };
-        let changes = log.changes.into_iter().map(|c| match c {
-            LogChange::Line(line) => Change::Line(line),
-            LogChange::Status(d) => Change::Deployment(d),
-        });
-        hub.restore_log(&log.env, log.service, log.header, log.base, changes);
-    }
-    let in_flight: Vec<_> = loaded
-        .deployments
-        .iter()
-        .filter(|d| d.deployment.status.in_progress())
-        .map(|d| (d.deployment.clone(), d.log_lines))
-        .collect();
-    let next_deployment = loaded
-        .deployments
-        .iter()
-        .filter_map(|d| d.deployment.id.strip_prefix("dep-")?.parse::<u64>().ok())
-        .max()
-        .unwrap_or(0);
-    tracing::info!(
-        file = %store.file().display(),
-        environments = loaded.environments.len(),
-        deployments = loaded.deployments.len(),
-        clean = loaded.clean,
-        "going on from the stored platform"
-    );
-    let (sim, settle) = Simulator::resume(
-        config.sim(start),
-        loaded.environments,
-        &in_flight,
-        next_deployment,
-    );
-    attach_store(&hub, &store);
-    let ingest = Arc::new(Ingest::new(hub.clone(), Some(store)));
-    let source = Arc::new(SimulatorSource::new(sim, clock, config.rate));
-    ingest.publish(source.platform_events(settle));
     Ok(Booted {
         hub,
         ingest,
-        source,
+        source: Arc::new(Sources {
+            push: push.clone(),
+            sim,
+        }),
+        push,
     })
 }
 

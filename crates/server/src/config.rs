@@ -158,6 +158,17 @@ pub struct Config {
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub drop_snapshots: u64,
 
+    // The push API (push/).
+    /// Run without the simulator: the platform is what the push API (and webhooks) report,
+    /// empty until something is pushed.
+    #[arg(long)]
+    pub no_simulator: bool,
+
+    /// How long a pushed instance counts as reported: one not reported again for this long
+    /// becomes UNKNOWN, with the reason "no report for 60 s". Takes 60, 60s, 1500ms or 2m.
+    #[arg(long, default_value = crate::push::ttl::DEFAULT_INSTANCE_TTL, value_parser = crate::push::ttl::parse, value_name = "DURATION")]
+    pub instance_ttl: std::time::Duration,
+
     // Who may write (write_access.rs) and the forges' webhooks (webhooks/).
     /// A write token, NAME=TOKEN (repeatable; or SHIPWATCH_WRITE_TOKENS, comma-separated):
     /// every write (push API, actions) needs `Authorization: Bearer TOKEN`, and NAME says who

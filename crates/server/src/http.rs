@@ -38,6 +38,7 @@ pub fn router(app: Arc<App>) -> Router {
             "/api/environments/{env}/services/{svc}/{action}",
             post(action),
         )
+        .merge(crate::push::routes())
         .route("/api", any(api_not_found))
         .route("/api/{*rest}", any(api_not_found))
         .fallback(static_files)

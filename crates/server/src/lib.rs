@@ -17,7 +17,9 @@ pub mod hub;
 pub mod ingest;
 pub mod listener;
 pub mod platform;
+pub mod push;
 pub mod sim;
+pub mod sources;
 pub mod store;
 pub mod subscription;
 pub mod write_access;
@@ -108,6 +110,7 @@ pub async fn serve(config: Config) -> std::io::Result<(SocketAddr, ServerHandle)
         hub: booted.hub,
         ingest: booted.ingest.clone(),
         source: booted.source.clone(),
+        push: booted.push.clone(),
         shutdown: shutdown.clone(),
         clients: AtomicUsize::new(0),
         clients_changed: Notify::new(),

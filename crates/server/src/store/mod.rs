@@ -13,6 +13,7 @@
 
 pub mod load;
 pub mod schema;
+mod sources;
 mod writer;
 
 pub use load::{Loaded, LogChange, LogHistory, StoredChange, StoredDeployment, TopicMark};

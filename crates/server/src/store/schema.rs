@@ -37,6 +37,13 @@ pub fn migrator() -> Migrator {
             include_str!("../../migrations/0003_deployment_origin.sql").into_sql_str(),
             false,
         ),
+        Migration::new(
+            6,
+            "environment_sources".into(),
+            MigrationType::Simple,
+            include_str!("../../migrations/0006_environment_sources.sql").into_sql_str(),
+            false,
+        ),
     ]);
     // One process owns a data directory; the advisory lock would only cost a round trip.
     m.locking = false;
