@@ -83,7 +83,10 @@ pub fn App() -> impl IntoView {
     // A split build fetches the log viewer's chunk once the console is up, so that opening a
     // log does not wait for it.
     set_timeout(
-        pages::logs_route::prefetch,
+        || {
+            pages::logs_route::prefetch();
+            pages::deployments_route::prefetch();
+        },
         std::time::Duration::from_secs(2),
     );
     view! {
@@ -122,6 +125,8 @@ fn Shell(envs: EnvironmentsState) -> impl IntoView {
                     <ParentRoute path=path!("/env/:env") view=|| view! { <EnvironmentPage /><Outlet /> }>
                         <Route path=path!("") view=|| () />
                         <Route path=path!("service/:service") view=|| () />
+                        <Route path=path!("deployments") view=|| () />
+                        <Route path=path!("service/:service/deployments") view=|| () />
                     </ParentRoute>
                     <Route path=path!("/env/:env/deployments/:dep/logs") view=LogsRoute />
                     <Route path=path!("/env/:env/service/:service/deployments/:dep/logs") view=LogsRoute />

@@ -100,7 +100,7 @@ pub fn environment_running(state: &EnvironmentState) -> EnvRunning {
 /// The environment's deployment status: its own last deployment's, else the services' by the
 /// model's precedence, linked to the logs of the service deployment that decided it (the most
 /// recent one with the deciding status).
-fn env_deployment(env_id: &str, state: &EnvironmentState) -> Option<EnvDeployment> {
+pub fn env_deployment(env_id: &str, state: &EnvironmentState) -> Option<EnvDeployment> {
     if let Some(d) = state.deployment.get() {
         let env = Environment {
             id: env_id.to_string(),

@@ -3,8 +3,10 @@
 pub mod announcements;
 pub mod connection_indicator;
 pub mod deployment_label;
+pub mod deployment_list;
 pub mod env_header;
 pub mod env_switcher;
+pub mod env_tabs;
 pub mod instance_list;
 pub mod keyed_list;
 pub mod service_table;

@@ -1,12 +1,17 @@
-//! `/env/:env` and `/env/:env/service/:service`: the environment header and its service
-//! table, live; the service in the URL shows its instances. The page stays mounted when only
-//! the service changes, so expanding a row does not resubscribe.
+//! `/env/:env` and `/env/:env/service/:service`: the environment header, its tabs and its
+//! service table, live; the service in the URL shows its instances. `/env/:env/deployments`
+//! and `/env/:env/service/:service/deployments`: the same page on its Deployments tab (the
+//! history, `deployments_route.rs`). The page stays mounted when only the service or the tab
+//! changes, so neither resubscribes.
 
 use crate::components::connection_indicator::stale_since;
-use crate::components::env_header::{environment_running, EnvHeader};
+use crate::components::env_header::{env_deployment, environment_running, EnvHeader};
+use crate::components::env_tabs::{EnvTab, EnvTabs};
 use crate::components::service_table::ServiceTable;
 use crate::components::tab_status;
 use crate::feed::{Feed, SubEvent};
+use crate::pages::deployments_page::DeploymentsProps;
+use crate::pages::deployments_route::deployments_view;
 use crate::state::announcer::Announcer;
 use crate::state::environment::EnvironmentState;
 use crate::time_format::clock_time;
@@ -29,12 +34,28 @@ pub fn parse_path(path: &str) -> (String, Option<String>) {
     (env, service)
 }
 
+/// The tab of a path, and the service whose deployments it lists, if one's:
+/// `/env/production/deployments` is (Deployments, None),
+/// `/env/production/service/api/deployments` (Deployments, Some("api")).
+pub fn parse_tab(path: &str) -> (EnvTab, Option<String>) {
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match parts.as_slice() {
+        ["env", _, "deployments"] => (EnvTab::Deployments, None),
+        ["env", _, "service", s, "deployments"] if !s.is_empty() => {
+            (EnvTab::Deployments, Some((*s).to_string()))
+        }
+        _ => (EnvTab::Services, None),
+    }
+}
+
 /// The environment page.
 #[component]
 pub fn EnvironmentPage() -> impl IntoView {
     let location = use_location();
     let env_id = Memo::new(move |_| location.pathname.with(|p| parse_path(p).0));
     let expanded = Memo::new(move |_| location.pathname.with(|p| parse_path(p).1));
+    let tab = Memo::new(move |_| location.pathname.with(|p| parse_tab(p)));
+    let tab_kind = Memo::new(move |_| tab.with(|t| t.0));
     let feed = Feed::expect();
     let conn = feed.state();
     let state = EnvironmentState::new();
@@ -62,6 +83,7 @@ pub fn EnvironmentPage() -> impl IntoView {
     });
     on_cleanup(move || guard.set_value(None));
     let running = Memo::new(move |_| environment_running(&state));
+    let deployment = Memo::new(move |_| env_deployment(&env_id.get(), &state));
     tab_status::follow(
         Signal::derive(move || state.name.get()),
         Signal::derive(move || state.loaded.get().then(|| running.with(|r| r.0.status))),
@@ -84,7 +106,21 @@ pub fn EnvironmentPage() -> impl IntoView {
             <Show when=move || state.loaded.get() fallback=|| view! { <p class="loading">"Loading environment…"</p> }>
                 <div class="environment__data">
                     <EnvHeader env_id=env_id.into() state running />
-                    <ServiceTable env_id=env_id.into() state expanded />
+                    <EnvTabs
+                        env_id=env_id.into()
+                        current=tab_kind
+                        name=Signal::derive(move || state.name.get())
+                        running
+                        deployment
+                    />
+                    {move || match tab_kind.get() {
+                        EnvTab::Services => view! { <ServiceTable env_id=env_id.into() state expanded /> }.into_any(),
+                        EnvTab::Deployments => deployments_view(DeploymentsProps {
+                            env_id: env_id.into(),
+                            service: Signal::derive(move || tab.with(|t| t.1.clone())),
+                            state,
+                        }),
+                    }}
                 </div>
             </Show>
         </section>

@@ -1,5 +1,7 @@
 //! One module per routed view.
 
+pub mod deployments_page;
+pub mod deployments_route;
 pub mod environment_page;
 pub mod home_page;
 pub mod logs_page;

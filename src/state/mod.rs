@@ -3,6 +3,7 @@
 
 pub mod announcer;
 pub mod clock;
+pub mod deployment_history;
 pub mod environment;
 pub mod environments;
 pub mod fresh_readers;

@@ -1,0 +1,125 @@
+//! The environment page's tabs: "Services" with the environment's running-status dot and
+//! "Deployments" with its deployment-status dot. Tabs are links with their own URLs (the
+//! current one has `aria-current="page"`), so they work with the keyboard, the back button
+//! and a new tab; each dot sits beside its link as its own focusable mark with the tooltip
+//! every status mark has (a focusable mark inside a link would nest interactive content).
+
+use super::env_header::{EnvDeployment, EnvRunning};
+use super::status_dot::StatusDot;
+use super::tooltip::{Tooltip, TooltipState};
+use crate::routes;
+use leptos::prelude::*;
+use shipwatch_model::{DeploymentStatus, Scope};
+
+/// Which tab shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EnvTab {
+    /// The service table.
+    Services,
+    /// The deployment history.
+    Deployments,
+}
+
+/// The tab bar.
+#[component]
+pub fn EnvTabs(
+    env_id: Signal<String>,
+    #[prop(into)] current: Signal<EnvTab>,
+    /// The environment's display name (the tooltips' subject).
+    #[prop(into)]
+    name: Signal<String>,
+    running: Memo<EnvRunning>,
+    deployment: Memo<Option<EnvDeployment>>,
+) -> impl IntoView {
+    let aria = move |tab: EnvTab| move || (current.get() == tab).then_some("page");
+    view! {
+        <nav class="env-tabs" aria-label="Environment views">
+            <ul>
+                <li class="env-tabs__tab" class:env-tabs__tab--current=move || current.get() == EnvTab::Services>
+                    <a class="env-tabs__link" href=move || routes::env(&env_id.get()) aria-current=aria(EnvTab::Services)>
+                        "Services"
+                    </a>
+                    <StatusDot
+                        status=Signal::derive(move || running.with(|r| r.0.status))
+                        explanation=Signal::derive(move || running.with(|r| r.0.explanation.clone()))
+                        subject=name
+                        scope=Scope::Environment
+                    />
+                </li>
+                <li class="env-tabs__tab" class:env-tabs__tab--current=move || current.get() == EnvTab::Deployments>
+                    <a class="env-tabs__link" href=move || routes::env_deployments(&env_id.get()) aria-current=aria(EnvTab::Deployments)>
+                        "Deployments"
+                    </a>
+                    <DeploymentDot
+                        status=Signal::derive(move || deployment.with(|d| d.as_ref().map(|v| v.verdict.status)))
+                        explanation=Signal::derive(move || deployment.with(|d| d.as_ref().map(|v| v.verdict.explanation.clone()).unwrap_or_default()))
+                        subject=name
+                    />
+                </li>
+            </ul>
+        </nav>
+    }
+}
+
+/// A deployment-status dot: the label's shape and colour without its word, focusable, with
+/// the label's tooltip.
+#[component]
+pub fn DeploymentDot(
+    #[prop(into)] status: Signal<Option<DeploymentStatus>>,
+    #[prop(into)] explanation: Signal<String>,
+    #[prop(into)] subject: Signal<String>,
+) -> impl IntoView {
+    let tip = TooltipState::new();
+    let described_by = tip.id.clone();
+    let word = move || {
+        status
+            .get()
+            .map_or("NEVER DEPLOYED", DeploymentStatus::word)
+    };
+    view! {
+        <Tooltip
+            state=tip
+            trigger=Box::new(move || {
+                view! {
+                    <span
+                        class=move || deployment_dot_classes(status.get())
+                        role="img"
+                        tabindex="0"
+                        aria-label=move || format!("Deployment status: {}", word())
+                        aria-describedby=described_by.clone()
+                        data-status=word
+                    >
+                        <span class="dot__shape" aria-hidden="true"></span>
+                    </span>
+                }
+                .into_any()
+            })
+            bubble=std::sync::Arc::new(move || {
+                view! {
+                    <p class="tooltip__title"><strong>{word}</strong>" · "{move || subject.get()}</p>
+                    <p class="tooltip__meaning">
+                        {move || status.get().map_or("This has never been deployed.", DeploymentStatus::meaning)}
+                    </p>
+                    <p class="tooltip__why">{move || explanation.get()}</p>
+                }
+                .into_any()
+            })
+        />
+    }
+}
+
+/// CSS classes of a deployment dot, from the model's colour and shape roles.
+pub fn deployment_dot_classes(status: Option<DeploymentStatus>) -> String {
+    match status {
+        None => "dot dot--deployment colour--neutral shape--ring".into(),
+        Some(s) => {
+            let motion = if s.in_progress() { " dot--busy" } else { "" };
+            format!(
+                "dot dot--deployment dot--{} colour--{} shape--{}{motion}",
+                s.slug(),
+                s.colour().slug(),
+                s.shape().slug()
+            )
+        }
+    }
+}

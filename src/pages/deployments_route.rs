@@ -1,0 +1,87 @@
+//! The Deployments tab's view. In a split release build (cargo feature `split`, set by
+//! `cargo xtask build`) the deployment history is a wasm chunk of its own, fetched when the
+//! tab is first opened (and in the background once the console is up), so the first load
+//! does not carry it, as the log viewer (`logs_route.rs`). Other builds link it in.
+
+use super::deployments_page::{DeploymentsPage, DeploymentsProps};
+use leptos::prelude::*;
+
+/// The deployment history, its code loaded on first use in a split build.
+pub fn deployments_view(props: DeploymentsProps) -> AnyView {
+    #[cfg(feature = "split")]
+    return split::view(props);
+    #[cfg(not(feature = "split"))]
+    view! { <DeploymentsPage props /> }.into_any()
+}
+
+/// Starts fetching the chunk in the background (no-op unless split).
+pub fn prefetch() {
+    #[cfg(feature = "split")]
+    split::prefetch();
+}
+
+#[cfg(feature = "split")]
+mod split {
+    use super::{DeploymentsPage, DeploymentsProps};
+    use leptos::prelude::*;
+    use leptos::wasm_split::{wasm_split, SplitLoaderError};
+
+    /// Why the chunk could not be loaded.
+    pub struct LoadFailed(String);
+
+    impl From<SplitLoaderError> for LoadFailed {
+        fn from(e: SplitLoaderError) -> Self {
+            LoadFailed(e.to_string())
+        }
+    }
+
+    /// Builds the view; its code (and all only it uses) lives in the chunk.
+    type MakeView = fn(DeploymentsProps) -> AnyView;
+
+    // As the log viewer's: `fallible`, and a constructor rather than a view.
+    #[wasm_split(
+        deployment_history,
+        wasm_split_path = ::leptos::wasm_split,
+        fallible,
+        preload(preload_deployment_history)
+    )]
+    fn deployment_history_view() -> Result<MakeView, LoadFailed> {
+        Ok(|props| view! { <DeploymentsPage props /> }.into_any())
+    }
+
+    pub fn prefetch() {
+        leptos::task::spawn_local(async {
+            // A failure here is retried (and reported) when the tab is opened.
+            let _ = preload_deployment_history().await;
+        });
+    }
+
+    pub fn view(props: DeploymentsProps) -> AnyView {
+        let loaded = RwSignal::new(None::<Result<MakeView, String>>);
+        let load = move || {
+            loaded.set(None);
+            leptos::task::spawn_local(async move {
+                let result = deployment_history_view()
+                    .await
+                    .map_err(|LoadFailed(why)| why);
+                let _ = loaded.try_set(Some(result));
+            });
+        };
+        load();
+        (move || match loaded.get() {
+            None => view! { <p class="loading">"Loading the deployment history…"</p> }.into_any(),
+            Some(Ok(make)) => make(props),
+            Some(Err(why)) => view! {
+                <p class="notice notice--error" role="alert" title=why>
+                    "The deployment history could not be downloaded (is the server reachable?). \
+                     If the console was updated meanwhile, reload the page. "
+                    <button type="button" class="notice__action" on:click=move |_| load()>
+                        "Try again"
+                    </button>
+                </p>
+            }
+            .into_any(),
+        })
+        .into_any()
+    }
+}
