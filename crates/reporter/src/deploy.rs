@@ -119,6 +119,9 @@ async fn run_command(args: &Deploy, shared: &Arc<Shared>) -> i32 {
     }
     let mut cmd = tokio::process::Command::new(&args.command[0]);
     cmd.args(&args.command[1..])
+        // The write token is the reporter's: a command that prints its environment must not
+        // put it in the log it ships.
+        .env_remove("SHIPWATCH_WRITE_TOKEN")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         // Its own process group: a cancel stops the command and everything it started, and

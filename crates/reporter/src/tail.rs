@@ -340,8 +340,10 @@ async fn follow(
                     } else {
                         strip_ansi(&line.text)
                     };
+                    // Without colour an error line says so, unless its text does already.
+                    let says_so = text.trim_start().to_ascii_lowercase().starts_with("error");
                     let mark = match line.level {
-                        LogLevel::Error if !colour => "error: ",
+                        LogLevel::Error if !colour && !says_so => "error: ",
                         _ => "",
                     };
                     let _ = writeln!(o, "{mark}{text}");
