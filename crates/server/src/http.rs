@@ -39,6 +39,7 @@ pub fn router(app: Arc<App>) -> Router {
             post(action),
         )
         .merge(crate::push::routes())
+        .merge(crate::webhooks::routes())
         .route("/api", any(api_not_found))
         .route("/api/{*rest}", any(api_not_found))
         .fallback(static_files)

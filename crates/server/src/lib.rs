@@ -22,6 +22,7 @@ pub mod sim;
 pub mod sources;
 pub mod store;
 pub mod subscription;
+pub mod webhooks;
 pub mod write_access;
 pub mod ws;
 
