@@ -19,15 +19,17 @@ use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
+/// An environment's summary; through serde, so optional fields the model gains later keep
+/// their defaults here.
 fn summary(id: &str, running: RunningStatus, reason: &str) -> EnvironmentSummary {
-    EnvironmentSummary {
-        id: id.into(),
-        name: id.into(),
-        running,
-        running_reason: reason.into(),
-        deployment: None,
-        services: 3,
-    }
+    serde_json::from_value(serde_json::json!({
+        "id": id,
+        "name": id,
+        "running": running,
+        "running_reason": reason,
+        "services": 3,
+    }))
+    .expect("a summary")
 }
 
 /// Marks a DOM node so that a later look can tell whether it is still the same node.
@@ -37,6 +39,32 @@ fn tag(node: &web_sys::Element) {
 
 fn is_tagged(node: &web_sys::Element) -> bool {
     js_sys::Reflect::get(node, &"__tagged".into()).unwrap() == JsValue::TRUE
+}
+
+/// The accessible name a link gets from its content (it has no `aria-label`): its text,
+/// spaces collapsed.
+fn spoken(link: &web_sys::Element) -> String {
+    assert_eq!(link.get_attribute("aria-label"), None, "no label over the content");
+    let text = link.text_content().unwrap_or_default();
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The text a user sees in a link: its content less what only screen readers get.
+fn visible(link: &web_sys::Element) -> String {
+    let copy = link.clone_node_with_deep(true).unwrap();
+    let copy: web_sys::Element = wasm_bindgen::JsCast::unchecked_into(copy);
+    let hidden = copy.query_selector_all(".sr-only").unwrap();
+    for i in 0..hidden.length() {
+        let node = hidden.item(i).unwrap();
+        node.parent_node().unwrap().remove_child(&node).unwrap();
+    }
+    let text = copy.text_content().unwrap_or_default();
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn fire(target: &web_sys::Element, script: &str) {
+    let f = js_sys::Function::new_with_args("el", script);
+    f.call1(&JsValue::NULL, target).unwrap();
 }
 
 #[wasm_bindgen_test]
@@ -53,8 +81,9 @@ async fn the_switcher_updates_an_environments_link_in_place() {
     settle().await;
     let link = query(&host, "a[href$='/production']");
     assert_eq!(
-        link.get_attribute("aria-label").as_deref(),
-        Some("production: running status RUNNING")
+        spoken(&link),
+        "production: running status RUNNING",
+        "named by its content"
     );
     assert_eq!(link.get_attribute("aria-current"), None);
     assert_eq!(
@@ -76,12 +105,8 @@ async fn the_switcher_updates_an_environments_link_in_place() {
     let link = query(&host, "a[href$='/production']");
     assert!(is_tagged(&link), "the same link, updated in place");
     assert_eq!(
-        link.get_attribute("aria-label").as_deref(),
-        Some("production: running status ERROR, deployment DEPLOYMENT ERROR")
-    );
-    assert_eq!(
-        link.get_attribute("title").as_deref(),
-        Some("1 of 3 services in error")
+        spoken(&link),
+        "production: running status ERROR, deployment DEPLOYMENT ERROR"
     );
     assert!(query(&link, "[aria-hidden=true]")
         .class_name()
@@ -96,6 +121,61 @@ async fn the_switcher_updates_an_environments_link_in_place() {
     }]);
     settle().await;
     assert_eq!(texts(&host, ".env-switcher__name"), ["production"]);
+}
+
+#[wasm_bindgen_test]
+async fn a_switcher_link_is_named_by_its_visible_text_and_its_marks_have_a_tooltip() {
+    let state = EnvironmentsState::new();
+    let current = RwSignal::new("staging".to_string());
+    let host = mount(move || view! { <EnvSwitcher state current /> });
+    let mut production = summary(
+        "production",
+        RunningStatus::Warning,
+        "1 of 3 services in error: api",
+    );
+    production.name = "Production".into();
+    production.deployment = Some(DeploymentStatus::Deploying);
+    state.apply_snapshot(Snapshot::Environments {
+        environments: vec![production],
+    });
+    settle().await;
+    let link = query(&host, "a[href$='/production']");
+    // WCAG 2.5.3: what a speech user reads off the screen is part of the name, in order.
+    assert_eq!(visible(&link), "Production DEPLOYING");
+    assert_eq!(
+        spoken(&link),
+        "Production: running status WARNING, deployment DEPLOYING"
+    );
+    assert_eq!(link.get_attribute("title"), None, "no title tooltip");
+
+    let tip_id = link
+        .get_attribute("aria-describedby")
+        .expect("linked to its tooltip");
+    let tip = document().get_element_by_id(&tip_id).expect("tooltip exists");
+    assert_eq!(tip.get_attribute("role").as_deref(), Some("tooltip"));
+    assert!(tip.has_attribute("hidden"), "closed at first");
+
+    fire(&link, "el.dispatchEvent(new FocusEvent('focusin', {bubbles: true}))");
+    settle().await;
+    assert!(!tip.has_attribute("hidden"), "focus opens it");
+    let text = tip.text_content().unwrap();
+    for part in ["WARNING", "Production", "1 of 3 services in error: api", "DEPLOYING"] {
+        assert!(text.contains(part), "the tooltip says {part}: {text}");
+    }
+    fire(
+        &link,
+        "el.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape', bubbles: true}))",
+    );
+    settle().await;
+    assert!(tip.has_attribute("hidden"), "Escape closes it");
+
+    let anchor = query(&host, ".tooltip-anchor");
+    fire(&anchor, "el.dispatchEvent(new MouseEvent('mouseenter'))");
+    settle().await;
+    assert!(!tip.has_attribute("hidden"), "hover opens it");
+    fire(&anchor, "el.dispatchEvent(new MouseEvent('mouseleave'))");
+    settle().await;
+    assert!(tip.has_attribute("hidden"), "leaving closes it");
 }
 
 #[wasm_bindgen_test]

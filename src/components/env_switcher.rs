@@ -2,10 +2,12 @@
 
 use super::keyed_list::KeyedList;
 use super::status_dot::dot_classes;
+use super::tooltip::{Tooltip, TooltipState};
 use crate::routes;
 use crate::state::environments::EnvironmentsState;
 use leptos::prelude::*;
 use shipwatch_model::entities::EnvironmentSummary;
+use shipwatch_model::Scope;
 
 /// Navigation between environments.
 #[component]
@@ -30,6 +32,12 @@ pub fn EnvSwitcher(
 }
 
 /// One environment's link: its dot, name and deployment label, kept up to date in place.
+///
+/// The link's accessible name is its content, so it contains the visible text (WCAG 2.5.3):
+/// the name, the running status as words for screen readers (the dot shows it by shape and
+/// colour), then the visible deployment word. Its marks explain themselves in a tooltip like
+/// every other status mark; the link is the tooltip's trigger (a focusable mark inside a link
+/// would nest one control in another).
 #[component]
 fn EnvLink(state: EnvironmentsState, current: Signal<String>, id: String) -> impl IntoView {
     let summary = {
@@ -41,35 +49,65 @@ fn EnvLink(state: EnvironmentsState, current: Signal<String>, id: String) -> imp
     };
     let running = move || summary.with(|s| s.as_ref().map(|e| e.running));
     let deployment = move || summary.with(|s| s.as_ref().and_then(|e| e.deployment));
-    let status_text = field(|e| {
+    let spoken_status = field(|e| {
         format!(
-            "{}: running status {}{}",
-            e.name,
+            ": running status {}{}",
             e.running.word(),
-            e.deployment
-                .map(|d| format!(", deployment {}", d.word()))
-                .unwrap_or_default()
+            if e.deployment.is_some() {
+                ", deployment"
+            } else {
+                ""
+            }
         )
     });
     let href = routes::env(&id);
     let is_current = move || current.with(|c| *c == id);
+    let tip = TooltipState::new();
+    let described_by = tip.id.clone();
     view! {
         <li>
-            <a
-                href=href
-                class="env-switcher__link"
-                aria-current=move || is_current().then_some("page")
-                title=field(|e| e.running_reason.clone())
-                aria-label=status_text
-            >
-                <span class=move || running().map(dot_classes).unwrap_or_default() aria-hidden="true">
-                    <span class="dot__shape"></span>
-                </span>
-                <span class="env-switcher__name">{field(|e| e.name.clone())}</span>
-                {move || deployment().map(|d| view! {
-                    <span class="env-switcher__deploy" data-status=d.word()>{d.word()}</span>
-                })}
-            </a>
+            <Tooltip
+                state=tip
+                trigger=Box::new(move || {
+                    view! {
+                        <a
+                            href=href.clone()
+                            class="env-switcher__link"
+                            aria-current=move || is_current().then_some("page")
+                            aria-describedby=described_by.clone()
+                        >
+                            <span class=move || running().map(dot_classes).unwrap_or_default() aria-hidden="true">
+                                <span class="dot__shape"></span>
+                            </span>
+                            <span class="env-switcher__name">{field(|e| e.name.clone())}</span>
+                            <span class="sr-only">{spoken_status}</span>
+                            {move || deployment().map(|d| view! {
+                                " "
+                                <span class="env-switcher__deploy" data-status=d.word()>{d.word()}</span>
+                            })}
+                        </a>
+                    }
+                    .into_any()
+                })
+                bubble=std::sync::Arc::new(move || {
+                    view! {
+                        <p class="tooltip__title">
+                            <strong>{move || running().map(|r| r.word()).unwrap_or_default()}</strong>
+                            " · " {field(|e| e.name.clone())}
+                        </p>
+                        <p class="tooltip__meaning">
+                            {move || running().map(|r| r.meaning_in(Scope::Environment)).unwrap_or_default()}
+                        </p>
+                        <p class="tooltip__why">{field(|e| e.running_reason.clone())}</p>
+                        {move || deployment().map(|d| view! {
+                            <p class="tooltip__note">
+                                "Deployment " <strong>{d.word()}</strong> ": " {d.meaning()}
+                            </p>
+                        })}
+                    }
+                    .into_any()
+                })
+            />
         </li>
     }
 }

@@ -63,9 +63,26 @@ pub fn StageList(viewer: Viewer) -> impl IntoView {
         viewer.set_filter(filter);
         viewer.go_latest();
     };
+    // The list folds (a disclosure) so that a phone gives the lines its height; it starts
+    // folded where the stages would stand above the lines rather than beside them.
+    let unfolded = window()
+        .inner_width()
+        .ok()
+        .and_then(|w| w.as_f64())
+        .is_none_or(|w| w > FOLDED_BELOW_PX);
+    let chosen = move || {
+        let stage = viewer.filter.with(|f| f.stage);
+        stage
+            .and_then(|id| stages.with(|all| all.iter().find(|s| s.id == id).map(|s| s.name.clone())))
+            .unwrap_or_else(|| "All stages".into())
+    };
     view! {
         <nav class="log-stages" aria-label="Stages">
-            <h2 class="log-stages__title">"Stages"</h2>
+            <details class="log-stages__fold" open=unfolded>
+            <summary class="log-stages__summary">
+                <h2 class="log-stages__title">"Stages"</h2>
+                <span class="log-stages__chosen">{chosen}</span>
+            </summary>
             <ul>
                 <li>
                     <button
@@ -120,6 +137,11 @@ pub fn StageList(viewer: Viewer) -> impl IntoView {
                     }
                 />
             </ul>
+            </details>
         </nav>
     }
 }
+
+/// Below this window width (px) the stage list starts folded: the viewer is one column there
+/// (`style/log_viewer.css`).
+const FOLDED_BELOW_PX: f64 = 640.0;

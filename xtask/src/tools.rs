@@ -1,5 +1,6 @@
 //! Installs what the build and the tests need when it is missing, and only then: the wasm
-//! target, trunk, the wasm-bindgen CLI, wasm-opt (npm `binaryen@132`), Chromium and its driver.
+//! target, trunk, the wasm-bindgen CLI, wasm-opt (npm `binaryen@132`), axe-core (npm, for the
+//! end-to-end accessibility scan), Chromium and its driver.
 
 use crate::cmd::{output, root, run, Result};
 use std::path::{Path, PathBuf};
@@ -8,6 +9,8 @@ use std::process::Command;
 const TRUNK: &str = "0.21.14";
 const WASM_BINDGEN: &str = "0.2.130";
 const BINARYEN: &str = "132";
+/// axe-core, the accessibility rules `crates/e2e/tests/a11y.rs` runs in the page.
+const AXE_CORE: &str = "4.14.1";
 
 /// Paths of the browser and its driver.
 pub struct Browser {
@@ -59,6 +62,19 @@ pub fn ensure_build_tools() -> Result<String> {
             .arg(tools_dir())
             .arg(format!("binaryen@{BINARYEN}")))?;
     }
+    let axe = tools_dir().join("node_modules/axe-core");
+    if !npm_version_is(&axe, AXE_CORE) {
+        if output("npm", &["--version"]).is_none() {
+            return Err(format!(
+                "npm is needed to install axe-core@{AXE_CORE}: install Node.js and npm"
+            ));
+        }
+        std::fs::create_dir_all(tools_dir()).map_err(|e| e.to_string())?;
+        run(Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--prefix"])
+            .arg(tools_dir())
+            .arg(format!("axe-core@{AXE_CORE}")))?;
+    }
     let path = std::env::var("PATH").unwrap_or_default();
     Ok(format!(
         "{}:{}:{path}",
@@ -109,6 +125,14 @@ fn cargo_bin() -> PathBuf {
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
         .unwrap_or_default()
         .join("bin")
+}
+
+/// Whether the npm package installed at `dir` is at `version` (its package.json says so).
+fn npm_version_is(dir: &Path, version: &str) -> bool {
+    std::fs::read_to_string(dir.join("package.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .is_some_and(|p| p["version"] == version)
 }
 
 fn version_has(program: &str, needle: &str) -> bool {
