@@ -38,6 +38,7 @@ pub fn router(app: Arc<App>) -> Router {
             "/api/environments/{env}/services/{svc}/{action}",
             post(action),
         )
+        .merge(crate::history_api::routes())
         .merge(crate::push::routes())
         .merge(crate::webhooks::routes())
         .route("/api", any(api_not_found))

@@ -11,6 +11,7 @@ pub mod config;
 pub mod conn_limits;
 pub mod csp;
 pub mod flow;
+pub mod history_api;
 pub mod frames;
 pub mod http;
 pub mod hub;

@@ -248,7 +248,7 @@ pub(super) async fn load(pool: &SqlitePool) -> Result<Loaded, sqlx::Error> {
     })
 }
 
-fn stored_deployment(row: &SqliteRow) -> Result<StoredDeployment, sqlx::Error> {
+pub(super) fn stored_deployment(row: &SqliteRow) -> Result<StoredDeployment, sqlx::Error> {
     let service: String = row.try_get("service_id")?;
     let status: String = row.try_get("status")?;
     let removed: i64 = row.try_get("log_removed")?;

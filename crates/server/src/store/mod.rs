@@ -11,6 +11,7 @@
 //! At start, [`Store::open`] loads the present state ([`Loaded`]); a file that cannot be read
 //! stops the start with an error naming it, never a silent fresh start.
 
+pub mod history;
 pub mod load;
 pub mod schema;
 mod sources;
@@ -425,6 +426,26 @@ impl Store {
                 message: format!("this log is older than the {n} kept {of}"),
             }
         }))
+    }
+
+    /// A page of deployment history, newest first (`store/history.rs`), once what was
+    /// published so far is committed, so the page is no older than what sockets were sent.
+    pub async fn history(
+        &self,
+        query: &history::HistoryQuery,
+    ) -> Result<history::HistoryPage, StoreError> {
+        self.flush().await?;
+        history::page(&self.inner.pool, query)
+            .await
+            .map_err(|e| StoreError::Read(e.to_string()))
+    }
+
+    /// A kept deployment with the ones of its service just before and after it.
+    pub async fn neighbours(&self, id: &str) -> Result<Option<history::Neighbours>, StoreError> {
+        self.flush().await?;
+        history::neighbours(&self.inner.pool, id)
+            .await
+            .map_err(|e| StoreError::Read(e.to_string()))
     }
 
     /// Up to `limit` lines of a deployment's log after line `after`, in order.

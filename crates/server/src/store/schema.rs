@@ -38,6 +38,13 @@ pub fn migrator() -> Migrator {
             false,
         ),
         Migration::new(
+            4,
+            "deployments_by_env".into(),
+            MigrationType::Simple,
+            include_str!("../../migrations/0004_deployments_by_env.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
             6,
             "environment_sources".into(),
             MigrationType::Simple,
