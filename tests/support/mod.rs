@@ -55,6 +55,9 @@ pub fn inst(name: &str, status: RunningStatus, version: &str, reason: Option<&st
         reason: reason.map(Into::into),
         message: reason.map(|_| "back-off restarting failed container".into()),
         started_at: Some(js_sys::Date::now() as u64 - 90_000),
+        last_termination: None,
+        last_restart_at: None,
+        events: Vec::new(),
     }
 }
 
@@ -82,6 +85,8 @@ pub fn svc(
             triggered_by: None,
             url: None,
         }),
+        running_since: None,
+        deployment_since: None,
     }
 }
 

@@ -29,7 +29,64 @@ pub struct Instance {
     /// When it started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<Millis>,
+    /// How its previous run ended (the container before the last restart), when the source
+    /// reports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_termination: Option<Termination>,
+    /// When it last restarted, when the source reports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_restart_at: Option<Millis>,
+    /// Its recent events (scheduled, pulled, killed, back-off...), oldest first, when the
+    /// source sends them; a few at most.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<InstanceEvent>,
 }
+
+impl Instance {
+    /// Notes the exit code a source reported beside the instance (the push API's
+    /// `exit_code`) in its last termination, unless that already has one.
+    pub fn note_exit_code(&mut self, code: Option<i32>) {
+        let Some(code) = code else { return };
+        let t = self
+            .last_termination
+            .get_or_insert_with(Termination::default);
+        if t.exit_code.is_none() {
+            t.exit_code = Some(code);
+            if t.reason.is_none() {
+                t.reason.clone_from(&self.reason);
+            }
+        }
+    }
+}
+
+/// How an instance's run ended: what the platform says of a container that exited.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Termination {
+    /// The platform's word for it, e.g. `OOMKilled`, `Error`, `Completed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The process's exit code (see [`crate::exit_code`] for what it means).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    /// When it ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<Millis>,
+}
+
+/// Something that happened to an instance, as its platform reports it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceEvent {
+    /// When.
+    pub at: Millis,
+    /// The platform's word, e.g. `BackOff`, `Pulled`, `Killing`.
+    pub reason: String,
+    /// What it says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// Most events an instance carries; older ones are dropped first.
+pub const MAX_INSTANCE_EVENTS: usize = 5;
 
 /// One deployment of a service or an environment.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,6 +130,13 @@ pub struct Service {
     /// Its last deployment, if it ever had one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment: Option<Deployment>,
+    /// Since when its computed running status holds, as the server saw it change (absent
+    /// from an older server, or before the server saw a change).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub running_since: Option<Millis>,
+    /// Since when its last deployment's status holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment_since: Option<Millis>,
 }
 
 /// An environment with all its services.
@@ -109,4 +173,10 @@ pub struct EnvironmentSummary {
     /// Number of services.
     #[serde(default)]
     pub services: u32,
+    /// Since when its running status holds, as the server saw it change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub running_since: Option<Millis>,
+    /// Since when its deployment status holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment_since: Option<Millis>,
 }

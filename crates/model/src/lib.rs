@@ -7,6 +7,7 @@
 pub mod appearance;
 pub mod deployment_status;
 pub mod entities;
+pub mod exit_code;
 pub mod instances;
 pub mod log_line;
 pub mod number_format;
@@ -14,11 +15,16 @@ pub mod protocol;
 pub mod rules;
 pub mod running_status;
 pub mod service_kind;
+pub mod stuck;
+pub mod time_in_state;
+pub mod timeline;
 pub mod triage;
 
 pub use appearance::{ColourRole, ShapeRole};
 pub use deployment_status::DeploymentStatus;
-pub use entities::{Deployment, Environment, EnvironmentSummary, Instance, Service};
+pub use entities::{
+    Deployment, Environment, EnvironmentSummary, Instance, InstanceEvent, Service, Termination,
+};
 pub use log_line::{LogLevel, LogLine, LogLineId};
 pub use rules::{
     aggregate, aggregate_status, environment_deployment, environment_running, service_deployment,

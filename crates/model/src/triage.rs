@@ -3,35 +3,55 @@
 
 use crate::entities::Millis;
 use crate::rules::{service_running, service_running_status};
+use crate::stuck::{Stuck, StuckAfter};
 use crate::{DeploymentStatus, RunningStatus, Service};
+
+/// The rank of a stuck service: first of all (see [`crate::stuck`]). A stuck service is
+/// moving, so nothing else flags it, and it is what nobody is watching: an ERROR has been seen
+/// already; a deployment held in DEPLOYING for an hour has not.
+pub const STUCK_RANK: u8 = 0;
+
+/// The last rank of a service in trouble.
+const LAST_TROUBLE_RANK: u8 = 4;
 
 /// Sort rank of a service, lower first: ERROR, WARNING, a failed last deployment, an unknown
 /// status, then transitions (starting, stopping, deployments in progress), then the calm ones
-/// (stopped, running, completed).
+/// (stopped, running, completed). A stuck service ranks before all ([`STUCK_RANK`],
+/// [`stuck_rank`]).
 #[must_use]
 pub fn trouble_rank(running: RunningStatus, deployment: Option<DeploymentStatus>) -> u8 {
     use RunningStatus as R;
     let failed = deployment.is_some_and(DeploymentStatus::is_failure);
     let deploying = deployment.is_some_and(DeploymentStatus::in_progress);
     match running {
-        R::Error => 0,
-        R::Warning => 1,
-        _ if failed => 2,
-        R::Unknown => 3,
-        R::Starting => 4,
-        R::Stopping => 5,
-        _ if deploying => 6,
-        R::Stopped => 7,
-        R::Running => 8,
-        R::Completed => 9,
+        R::Error => 1,
+        R::Warning => 2,
+        _ if failed => 3,
+        R::Unknown => 4,
+        R::Starting => 5,
+        R::Stopping => 6,
+        _ if deploying => 7,
+        R::Stopped => 8,
+        R::Running => 9,
+        R::Completed => 10,
+    }
+}
+
+/// The rank of a service that may be stuck.
+#[must_use]
+pub fn stuck_rank(running: RunningStatus, deployment: Option<DeploymentStatus>, stuck: bool) -> u8 {
+    if stuck {
+        STUCK_RANK
+    } else {
+        trouble_rank(running, deployment)
     }
 }
 
 /// Whether a service needs a look: ERROR, WARNING, a failed last deployment or an unknown
-/// status.
+/// status (or stuck, see [`ServiceTriage::in_trouble`]).
 #[must_use]
 pub fn in_trouble(running: RunningStatus, deployment: Option<DeploymentStatus>) -> bool {
-    trouble_rank(running, deployment) <= 3
+    trouble_rank(running, deployment) <= LAST_TROUBLE_RANK
 }
 
 /// What sorting, filtering and the environment's summary need to know of a service, computed
@@ -47,8 +67,14 @@ pub struct ServiceTriage {
     pub running: RunningStatus,
     /// Its last deployment, if any.
     pub deployment: Option<DeploymentBrief>,
-    /// Its [`trouble_rank`].
+    /// Its [`trouble_rank`], or [`STUCK_RANK`] while it is stuck.
     pub rank: u8,
+    /// Since when its running status holds, as the server says.
+    pub running_since: Option<Millis>,
+    /// Since when its deployment status holds, as the server says.
+    pub deployment_since: Option<Millis>,
+    /// Whether it is stuck (see [`ServiceTriage::restuck`]).
+    pub stuck: bool,
 }
 
 /// The facts of a last deployment that the environment's header needs.
@@ -82,13 +108,85 @@ impl ServiceTriage {
             running,
             deployment,
             rank,
+            running_since: service.running_since,
+            deployment_since: service.deployment_since,
+            stuck: false,
         }
     }
 
-    /// Whether it needs a look (see [`in_trouble`]).
+    /// The triage facts of a service, stuck or not at `now` by `limits`.
+    #[must_use]
+    pub fn at(service: &Service, limits: &StuckAfter, now: Millis) -> Self {
+        let mut t = Self::of(service);
+        t.restuck(limits, now);
+        t
+    }
+
+    /// What is stuck of it at `now`, if anything.
+    #[must_use]
+    pub fn stuck_now(&self, limits: &StuckAfter, now: Millis) -> Option<Stuck> {
+        limits.stuck(
+            (self.running, self.running_since),
+            self.deployment
+                .as_ref()
+                .map(|d| (d.status, self.deployment_since)),
+            now,
+        )
+    }
+
+    /// When it becomes stuck if nothing changes, if ever (the page re-triages then).
+    #[must_use]
+    pub fn stuck_at(&self, limits: &StuckAfter) -> Option<Millis> {
+        limits.stuck_at(
+            (self.running, self.running_since),
+            self.deployment
+                .as_ref()
+                .map(|d| (d.status, self.deployment_since)),
+        )
+    }
+
+    /// Re-decides whether it is stuck at `now`; whether that changed.
+    pub fn restuck(&mut self, limits: &StuckAfter, now: Millis) -> bool {
+        let stuck = self.stuck_now(limits, now).is_some();
+        let changed = stuck != self.stuck;
+        self.stuck = stuck;
+        self.rank = stuck_rank(
+            self.running,
+            self.deployment.as_ref().map(|d| d.status),
+            stuck,
+        );
+        changed
+    }
+
+    /// Whether it needs a look (see [`in_trouble`]); a stuck service does.
     #[must_use]
     pub fn in_trouble(&self) -> bool {
-        self.rank <= 3
+        self.rank <= LAST_TROUBLE_RANK
+    }
+}
+
+/// The services stuck among `triage`, in `order`.
+#[must_use]
+pub fn stuck_count(
+    order: &[String],
+    triage: &std::collections::HashMap<String, ServiceTriage>,
+) -> usize {
+    order
+        .iter()
+        .filter(|id| triage.get(*id).is_some_and(|t| t.stuck))
+        .count()
+}
+
+/// The notice of a service that became stuck: "api: stuck in DEPLOYING for 16 min".
+#[must_use]
+pub fn stuck_notice(name: &str, stuck: &Stuck, now: Millis) -> Notice {
+    Notice {
+        text: format!(
+            "{name}: stuck in {} for {}",
+            stuck.word,
+            crate::time_in_state::duration_words(now.saturating_sub(stuck.since))
+        ),
+        deployment_finished: false,
     }
 }
 

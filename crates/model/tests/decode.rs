@@ -6,9 +6,10 @@ use shipwatch_model::protocol::{
     decode_server_fast, encode, Change, ClientFrame, ClientMessage, DecodeError, ErrorCode, Gone,
     Limits, LineBatch, ServerFrame, ServerMessage, Snapshot, Topic,
 };
+use shipwatch_model::stuck::StuckAfter;
 use shipwatch_model::{
-    Deployment, DeploymentStatus, Environment, EnvironmentSummary, Instance, LogLevel, LogLine,
-    RunningStatus, Service, ServiceKind,
+    Deployment, DeploymentStatus, Environment, EnvironmentSummary, Instance, InstanceEvent,
+    LogLevel, LogLine, RunningStatus, Service, ServiceKind, Termination,
 };
 use std::time::{Duration, Instant};
 
@@ -525,8 +526,52 @@ prop_compose! {
         status in word(&RunningStatus::ALL, RunningStatus::Unknown),
         reason in prop::option::of(text()), message in prop::option::of(text()),
         started_at in prop::option::of(any::<u64>()),
+        details in instance_details(),
     ) -> Instance {
-        Instance { name, status, version, restarts, reason, message, started_at }
+        let (last_termination, last_restart_at, events) = details;
+        Instance {
+            name, status, version, restarts, reason, message, started_at, last_termination,
+            last_restart_at, events,
+        }
+    }
+}
+
+/// The optional details of an instance, boxed: the frame strategies nest deeply enough
+/// to overflow a test thread's stack otherwise.
+fn instance_details() -> BoxedStrategy<(Option<Termination>, Option<u64>, Vec<InstanceEvent>)> {
+    (
+        prop::option::of(termination()),
+        prop::option::of(any::<u64>()),
+        prop::collection::vec(instance_event(), 0..3),
+    )
+        .boxed()
+}
+
+prop_compose! {
+    fn termination()(
+        reason in prop::option::of(text()), exit_code in prop::option::of(any::<i32>()),
+        at in prop::option::of(any::<u64>()),
+    ) -> Termination {
+        Termination { reason, exit_code, at }
+    }
+}
+
+prop_compose! {
+    fn instance_event()(
+        at in any::<u64>(), reason in text(), message in prop::option::of(text()),
+    ) -> InstanceEvent {
+        InstanceEvent { at, reason, message }
+    }
+}
+
+prop_compose! {
+    fn stuck_after()(
+        n in prop::array::uniform6(any::<u64>()),
+    ) -> StuckAfter {
+        StuckAfter {
+            starting_ms: n[0], stopping_ms: n[1], queued_ms: n[2], building_ms: n[3],
+            deploying_ms: n[4], cancelling_building_ms: n[5],
+        }
     }
 }
 
@@ -534,10 +579,14 @@ prop_compose! {
     fn service()(
         id in text(), name in text(), version in text(),
         kind in word(&ServiceKind::ALL, ServiceKind::Unknown),
-        instances in prop::collection::vec(instance(), 0..4),
+        instances in prop::collection::vec(instance(), 0..4).boxed(),
         deployment in prop::option::of(deployment()),
+        running_since in prop::option::of(any::<u64>()),
+        deployment_since in prop::option::of(any::<u64>()),
     ) -> Service {
-        Service { id, name, kind, instances, version, deployment }
+        Service {
+            id, name, kind, instances, version, deployment, running_since, deployment_since,
+        }
     }
 }
 
@@ -556,8 +605,13 @@ prop_compose! {
         id in text(), name in text(), running_reason in text(), services in any::<u32>(),
         running in word(&RunningStatus::ALL, RunningStatus::Unknown),
         deployment in prop::option::of(word(&DeploymentStatus::ALL, DeploymentStatus::Unknown)),
+        running_since in prop::option::of(any::<u64>()),
+        deployment_since in prop::option::of(any::<u64>()),
     ) -> EnvironmentSummary {
-        EnvironmentSummary { id, name, running, running_reason, deployment, services }
+        EnvironmentSummary {
+            id, name, running, running_reason, deployment, services, running_since,
+            deployment_since,
+        }
     }
 }
 
@@ -609,7 +663,7 @@ fn line_run() -> impl Strategy<Value = Vec<LogLine>> {
         })
 }
 
-fn change() -> impl Strategy<Value = Change> {
+fn change() -> BoxedStrategy<Change> {
     prop_oneof![
         4 => service().prop_map(Change::ServiceUpsert),
         2 => log_line().prop_map(Change::Line),
@@ -622,6 +676,7 @@ fn change() -> impl Strategy<Value = Change> {
         1 => environment_summary().prop_map(Change::EnvironmentUpsert),
         1 => text().prop_map(|id| Change::EnvironmentRemoved { id }),
     ]
+    .boxed()
 }
 
 prop_compose! {
@@ -633,7 +688,7 @@ prop_compose! {
     }
 }
 
-fn snapshot() -> impl Strategy<Value = Snapshot> {
+fn snapshot() -> BoxedStrategy<Snapshot> {
     prop_oneof![
         2 => environment().prop_map(|environment| Snapshot::Environment { environment }),
         1 => prop::collection::vec(environment_summary(), 0..4)
@@ -643,6 +698,7 @@ fn snapshot() -> impl Strategy<Value = Snapshot> {
                 Snapshot::Logs { env, service, deployment, line_count }
             }),
     ]
+    .boxed()
 }
 
 prop_compose! {
@@ -680,8 +736,18 @@ fn server_frame() -> impl Strategy<Value = ServerFrame> {
                 data,
             },
         );
-    let hello =
-        (text(), limits()).prop_map(|(server, limits)| ServerMessage::Hello { server, limits });
+    let hello = (
+        text(),
+        limits(),
+        prop::option::of(stuck_after()),
+        prop::option::of(any::<u64>()),
+    )
+        .prop_map(|(server, limits, stuck_after, now)| ServerMessage::Hello {
+            server,
+            limits,
+            stuck_after,
+            now,
+        });
     let error = (
         word(&ErrorCode::ALL, ErrorCode::Unknown),
         text(),

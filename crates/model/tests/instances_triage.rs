@@ -19,6 +19,9 @@ fn inst(name: &str, status: R, version: &str) -> Instance {
         reason: (status == R::Error).then(|| "CrashLoopBackOff".into()),
         message: None,
         started_at: None,
+        events: Vec::new(),
+        last_restart_at: None,
+        last_termination: None,
     }
 }
 
@@ -39,6 +42,8 @@ fn service(kind: ServiceKind, instances: Vec<Instance>, dep: Option<(D, &str)>) 
             triggered_by: None,
             url: None,
         }),
+        deployment_since: None,
+        running_since: None,
     }
 }
 

@@ -63,10 +63,15 @@ fn service_of(statuses: &[S]) -> Service {
                 reason: None,
                 message: None,
                 started_at: None,
+                events: Vec::new(),
+                last_restart_at: None,
+                last_termination: None,
             })
             .collect(),
         version: "v1".into(),
         deployment: None,
+        deployment_since: None,
+        running_since: None,
     }
 }
 

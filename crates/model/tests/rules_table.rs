@@ -151,6 +151,9 @@ fn instance(name: String, status: S) -> Instance {
         reason: (status == S::Error).then(|| "CrashLoopBackOff".to_string()),
         message: None,
         started_at: None,
+        events: Vec::new(),
+        last_restart_at: None,
+        last_termination: None,
     }
 }
 
@@ -166,6 +169,8 @@ fn service(id: &str, kind: ServiceKind, statuses: &[S]) -> Service {
             .collect(),
         version: "v1".into(),
         deployment: None,
+        deployment_since: None,
+        running_since: None,
     }
 }
 

@@ -37,6 +37,9 @@ fn service(i: usize, tick: u64) -> PlatformEvent {
             message: ((tick + k as u64).is_multiple_of(5))
                 .then(|| "back-off 20s restarting failed container (exit code 137)".into()),
             started_at: Some(1_700_000_000_000 + tick),
+            events: Vec::new(),
+            last_restart_at: None,
+            last_termination: None,
         })
         .collect();
     PlatformEvent::ServiceChanged {
@@ -48,6 +51,8 @@ fn service(i: usize, tick: u64) -> PlatformEvent {
             instances,
             version: "9f3c2a1".into(),
             deployment: None,
+            deployment_since: None,
+            running_since: None,
         },
     }
 }

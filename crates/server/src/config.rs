@@ -158,6 +158,14 @@ pub struct Config {
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub drop_snapshots: u64,
 
+    // Time in state (stuck_flag.rs).
+    /// How long a transitional status may last before the page marks a service or environment
+    /// stuck, STATUS=DURATION (repeatable): STARTING, STOPPING, QUEUED, BUILDING, DEPLOYING,
+    /// CANCELLING_BUILDING; durations like 90s, 20m, 1h (0: never). Defaults: STARTING and
+    /// STOPPING 10m, QUEUED 15m, BUILDING 30m, DEPLOYING 15m, CANCELLING_BUILDING 5m.
+    #[arg(long = "stuck-after", value_name = "STATUS=DURATION", value_parser = crate::stuck_flag::parse)]
+    pub stuck_after: Vec<crate::stuck_flag::StuckFlag>,
+
     // The push API (push/).
     /// Run without the simulator: the platform is what the push API (and webhooks) report,
     /// empty until something is pushed.

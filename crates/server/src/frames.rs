@@ -84,11 +84,13 @@ pub fn sub_json(sub: &str) -> String {
     serde_json::to_string(sub).unwrap_or_else(|_| "\"\"".into())
 }
 
-/// The first frame on every socket.
-pub fn hello(limits: &Limits) -> String {
+/// The first frame on every socket: the limits, the stuck thresholds and the server's clock.
+pub fn hello(limits: &Limits, stuck_after: shipwatch_model::stuck::StuckAfter) -> String {
     encode(&ServerFrame::new(ServerMessage::Hello {
         server: format!("shipwatch-server/{}", env!("CARGO_PKG_VERSION")),
         limits: limits.clone(),
+        stuck_after: Some(stuck_after),
+        now: Some(crate::app::wall_millis()),
     }))
 }
 

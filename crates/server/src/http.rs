@@ -39,6 +39,7 @@ pub fn router(app: Arc<App>) -> Router {
             post(action),
         )
         .merge(crate::history_api::routes())
+        .merge(crate::timeline_api::routes())
         .merge(crate::push::routes())
         .merge(crate::webhooks::routes())
         .route("/api", any(api_not_found))

@@ -3,6 +3,7 @@
 
 use crate::hub::Hub;
 use crate::platform::{PlatformEvent, Sink};
+use crate::store::timeline::Recorder;
 use crate::store::{Ack, Store};
 use shipwatch_model::protocol::cut_line_text;
 use std::sync::{Arc, Mutex};
@@ -11,6 +12,8 @@ use std::sync::{Arc, Mutex};
 pub struct Ingest {
     hub: Arc<Hub>,
     store: Option<Store>,
+    /// Where the hub's status changes go (the store's timeline), unless ephemeral.
+    timeline: Option<Recorder>,
     /// Held while an event batch goes to the store's queue and the hub, so that both see the
     /// batches of all sources in the same order.
     order: Mutex<()>,
@@ -21,6 +24,7 @@ impl Ingest {
     pub fn new(hub: Arc<Hub>, store: Option<Store>) -> Self {
         Self {
             hub,
+            timeline: store.as_ref().map(Store::timeline_recorder),
             store,
             order: Mutex::new(()),
         }
@@ -43,7 +47,10 @@ impl Sink for Ingest {
             Some(store) => store.write(events.clone()),
             None => Ack::none(),
         };
-        self.hub.apply(&events);
+        let statuses = self.hub.apply(&events);
+        if let Some(t) = &self.timeline {
+            t.record(statuses);
+        }
         ack
     }
 }

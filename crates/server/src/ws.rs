@@ -87,7 +87,9 @@ async fn run(socket: WebSocket, app: Arc<App>, peer: SocketAddr) {
     tracing::info!(conn = id, %peer, "websocket connected");
     let (mut sink, stream) = socket.split();
     if sink
-        .send(Message::Text(frames::hello(&app.limits).into()))
+        .send(Message::Text(
+            frames::hello(&app.limits, app.cfg.stuck_after()).into(),
+        ))
         .await
         .is_ok()
     {

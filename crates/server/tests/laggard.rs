@@ -26,9 +26,14 @@ fn service(id: &str, version: u32) -> Service {
             reason: None,
             message: None,
             started_at: None,
+            events: Vec::new(),
+            last_restart_at: None,
+            last_termination: None,
         }],
         version: format!("v{version}"),
         deployment: None,
+        deployment_since: None,
+        running_since: None,
     }
 }
 

@@ -18,6 +18,9 @@ fn instance(name: &str, status: RunningStatus) -> Instance {
         reason: None,
         message: None,
         started_at: None,
+        events: Vec::new(),
+        last_restart_at: None,
+        last_termination: None,
     }
 }
 
@@ -29,6 +32,8 @@ fn service(id: &str) -> Service {
         instances: vec![instance(&format!("{id}-1"), RunningStatus::Running)],
         version: "v1".into(),
         deployment: None,
+        deployment_since: None,
+        running_since: None,
     }
 }
 
@@ -61,6 +66,18 @@ fn snapshot(hub: &Hub, topic: &Topic) -> (u64, Snapshot) {
     (seq, serde_json::from_str(&data).expect("a snapshot"))
 }
 
+/// Services without the times in state the hub stamps (checked on their own).
+fn unstamped(services: Vec<Service>) -> Vec<Service> {
+    services
+        .into_iter()
+        .map(|mut s| {
+            s.running_since = None;
+            s.deployment_since = None;
+            s
+        })
+        .collect()
+}
+
 #[test]
 fn environments_services_and_instances_come_and_go() {
     let hub = hub();
@@ -85,7 +102,14 @@ fn environments_services_and_instances_come_and_go() {
         panic!("an environment snapshot");
     };
     assert_eq!(environment.name, "Production");
-    assert_eq!(environment.services, vec![service("api"), service("db")]);
+    assert!(
+        environment.services.iter().all(|s| s.running_since.is_some()),
+        "the hub stamps since when each status holds"
+    );
+    assert_eq!(
+        unstamped(environment.services),
+        vec![service("api"), service("db")]
+    );
     let (_, Snapshot::Environments { environments }) = snapshot(&hub, &Topic::Environments) else {
         panic!("the list");
     };
@@ -119,6 +143,12 @@ fn environments_services_and_instances_come_and_go() {
         },
     ]);
     let mut api = service("api");
+    // The exit code reported beside the instance travels in its last termination.
+    crashed.note_exit_code(Some(137));
+    assert_eq!(
+        crashed.last_termination.as_ref().map(|t| (t.exit_code, t.reason.as_deref())),
+        Some((Some(137), Some("OOMKilled")))
+    );
     api.instances = vec![crashed];
     let first = Change::ServiceUpsert(api.clone());
     api.instances
@@ -126,7 +156,13 @@ fn environments_services_and_instances_come_and_go() {
     let mut db = service("db");
     db.instances.clear();
     assert_eq!(
-        changes(&hub, &prod, seq),
+        changes(&hub, &prod, seq)
+            .into_iter()
+            .map(|c| match c {
+                Change::ServiceUpsert(s) => Change::ServiceUpsert(unstamped(vec![s]).remove(0)),
+                other => other,
+            })
+            .collect::<Vec<_>>(),
         vec![
             first,
             Change::ServiceUpsert(api),

@@ -44,6 +44,9 @@ fn instance(name: &str, status: RunningStatus) -> Instance {
         reason: None,
         message: None,
         started_at: Some(1_000),
+        events: Vec::new(),
+        last_restart_at: None,
+        last_termination: None,
     }
 }
 
@@ -68,6 +71,8 @@ fn service(id: &str, instances: Vec<Instance>, dep: Option<Deployment>) -> Servi
         instances,
         version: "v1".into(),
         deployment: dep,
+        deployment_since: None,
+        running_since: None,
     }
 }
 
@@ -236,7 +241,10 @@ async fn every_event_kind_round_trips_through_the_file() {
     let api = &prod.services[0];
     let names: Vec<&str> = api.instances.iter().map(|i| i.name.as_str()).collect();
     assert_eq!(names, ["api-2", "api-3", "api-4"]);
-    assert_eq!(api.instances[0], crashed);
+    // The exit code reported beside it comes back in its last termination.
+    let mut expected = crashed.clone();
+    expected.note_exit_code(Some(137));
+    assert_eq!(api.instances[0], expected);
     assert_eq!(api.instances[2].status, RunningStatus::Starting);
     assert_eq!(prod.services[1].deployment.as_ref(), Some(&done));
     assert_eq!(prod.services[1].name, "The web");

@@ -17,7 +17,11 @@ use super::line_batch::{levels_of, Columns};
 use super::{
     Change, ErrorCode, Gone, Limits, LineBatch, ServerFrame, ServerMessage, Snapshot, VERSION,
 };
-use crate::{Deployment, Environment, EnvironmentSummary, Instance, LogLine, Service};
+use crate::stuck::StuckAfter;
+use crate::{
+    Deployment, Environment, EnvironmentSummary, Instance, InstanceEvent, LogLine, Service,
+    Termination,
+};
 
 /// The fields of every server frame type, as read.
 #[derive(Default)]
@@ -33,6 +37,8 @@ struct Fields {
     data: Option<Snapshot>,
     server: Option<String>,
     limits: Option<Limits>,
+    stuck_after: Option<Option<StuckAfter>>,
+    now: Option<Option<u64>>,
     nonce: Option<u64>,
     code: Option<ErrorCode>,
     message: Option<String>,
@@ -55,6 +61,8 @@ pub fn decode(text: &str) -> Option<ServerFrame> {
         "data" => set(&mut f.data, snapshot(c)),
         "server" => set(&mut f.server, c.owned()),
         "limits" => set(&mut f.limits, limits(c)),
+        "stuck_after" => set(&mut f.stuck_after, c.nullable(stuck_after)),
+        "now" => set(&mut f.now, c.nullable(Cursor::uint)),
         "nonce" => set(&mut f.nonce, c.uint()),
         "code" => set(&mut f.code, c.word()),
         "message" => set(&mut f.message, c.owned()),
@@ -70,6 +78,8 @@ pub fn decode(text: &str) -> Option<ServerFrame> {
         "hello" => ServerMessage::Hello {
             server: f.server?,
             limits: f.limits?,
+            stuck_after: f.stuck_after.flatten(),
+            now: f.now.flatten(),
         },
         "snapshot" => ServerMessage::Snapshot {
             sub: sub?,
@@ -141,6 +151,32 @@ fn limits(c: &mut Cursor<'_>) -> Option<Limits> {
         max_client_frames_per_sec: n[3]?,
         heartbeat_ms: n[4]?,
         idle_timeout_ms: n[5]?,
+    })
+}
+
+/// The stuck thresholds; a field not sent keeps its default (as serde's `default` does).
+fn stuck_after(c: &mut Cursor<'_>) -> Option<StuckAfter> {
+    let mut n: [Option<u64>; 6] = Default::default();
+    c.object(false, |c, key| {
+        let i = match key {
+            "starting_ms" => 0,
+            "stopping_ms" => 1,
+            "queued_ms" => 2,
+            "building_ms" => 3,
+            "deploying_ms" => 4,
+            "cancelling_building_ms" => 5,
+            _ => return c.skip(),
+        };
+        set(&mut n[i], c.uint())
+    })?;
+    let d = StuckAfter::default();
+    Some(StuckAfter {
+        starting_ms: n[0].unwrap_or(d.starting_ms),
+        stopping_ms: n[1].unwrap_or(d.stopping_ms),
+        queued_ms: n[2].unwrap_or(d.queued_ms),
+        building_ms: n[3].unwrap_or(d.building_ms),
+        deploying_ms: n[4].unwrap_or(d.deploying_ms),
+        cancelling_building_ms: n[5].unwrap_or(d.cancelling_building_ms),
     })
 }
 
@@ -247,6 +283,7 @@ fn snapshot(c: &mut Cursor<'_>) -> Option<Snapshot> {
 fn environment_summary(c: &mut Cursor<'_>, opened: bool) -> Option<EnvironmentSummary> {
     let (mut id, mut name, mut running, mut reason) = Default::default();
     let (mut last, mut services) = Default::default();
+    let (mut running_since, mut deployment_since) = Default::default();
     c.object(opened, |c, key| match key {
         "id" => set(&mut id, c.owned()),
         "name" => set(&mut name, c.owned()),
@@ -254,6 +291,8 @@ fn environment_summary(c: &mut Cursor<'_>, opened: bool) -> Option<EnvironmentSu
         "running_reason" => set(&mut reason, c.owned()),
         "deployment" => set(&mut last, c.nullable(Cursor::word)),
         "services" => set(&mut services, u32_of(c)),
+        "running_since" => set(&mut running_since, c.nullable(Cursor::uint)),
+        "deployment_since" => set(&mut deployment_since, c.nullable(Cursor::uint)),
         _ if opened => skip_unless_op(c, key),
         _ => c.skip(),
     })?;
@@ -264,6 +303,8 @@ fn environment_summary(c: &mut Cursor<'_>, opened: bool) -> Option<EnvironmentSu
         running_reason: reason.unwrap_or_default(),
         deployment: last.flatten(),
         services: services.unwrap_or(0),
+        running_since: running_since.flatten(),
+        deployment_since: deployment_since.flatten(),
     })
 }
 
@@ -287,7 +328,10 @@ fn whole_environment(c: &mut Cursor<'_>) -> Option<Environment> {
 /// A service; `opened`: after its object's first member (a change's `op`).
 fn service(c: &mut Cursor<'_>, opened: bool) -> Option<Service> {
     let (mut id, mut name, mut kind, mut instances, mut version, mut last) = Default::default();
+    let (mut running_since, mut deployment_since) = Default::default();
     c.object(opened, |c, key| match key {
+        "running_since" => set(&mut running_since, c.nullable(Cursor::uint)),
+        "deployment_since" => set(&mut deployment_since, c.nullable(Cursor::uint)),
         "id" => set(&mut id, c.owned()),
         "name" => set(&mut name, c.owned()),
         "kind" => set(&mut kind, c.word()),
@@ -304,13 +348,19 @@ fn service(c: &mut Cursor<'_>, opened: bool) -> Option<Service> {
         instances: instances.unwrap_or_default(),
         version: version?,
         deployment: last.flatten(),
+        running_since: running_since.flatten(),
+        deployment_since: deployment_since.flatten(),
     })
 }
 
 fn instance(c: &mut Cursor<'_>) -> Option<Instance> {
     let (mut name, mut status, mut version, mut restarts) = Default::default();
     let (mut reason, mut message, mut started_at) = Default::default();
+    let (mut termination, mut restart_at, mut events) = Default::default();
     c.object(false, |c, key| match key {
+        "last_termination" => set(&mut termination, c.nullable(termination_of)),
+        "last_restart_at" => set(&mut restart_at, c.nullable(Cursor::uint)),
+        "events" => set(&mut events, c.array(instance_event)),
         "name" => set(&mut name, c.owned()),
         "status" => set(&mut status, c.word()),
         "version" => set(&mut version, c.owned()),
@@ -328,6 +378,42 @@ fn instance(c: &mut Cursor<'_>) -> Option<Instance> {
         reason: reason.flatten(),
         message: message.flatten(),
         started_at: started_at.flatten(),
+        last_termination: termination.flatten(),
+        last_restart_at: restart_at.flatten(),
+        events: events.unwrap_or_default(),
+    })
+}
+
+fn termination_of(c: &mut Cursor<'_>) -> Option<Termination> {
+    let (mut reason, mut exit_code, mut at) = Default::default();
+    c.object(false, |c, key| match key {
+        "reason" => set(&mut reason, c.nullable(Cursor::owned)),
+        "exit_code" => set(
+            &mut exit_code,
+            c.nullable(|c| c.int().and_then(|n| i32::try_from(n).ok())),
+        ),
+        "at" => set(&mut at, c.nullable(Cursor::uint)),
+        _ => c.skip(),
+    })?;
+    Some(Termination {
+        reason: reason.flatten(),
+        exit_code: exit_code.flatten(),
+        at: at.flatten(),
+    })
+}
+
+fn instance_event(c: &mut Cursor<'_>) -> Option<InstanceEvent> {
+    let (mut at, mut reason, mut message) = Default::default();
+    c.object(false, |c, key| match key {
+        "at" => set(&mut at, c.uint()),
+        "reason" => set(&mut reason, c.owned()),
+        "message" => set(&mut message, c.nullable(Cursor::owned)),
+        _ => c.skip(),
+    })?;
+    Some(InstanceEvent {
+        at: at?,
+        reason: reason?,
+        message: message.flatten(),
     })
 }
 

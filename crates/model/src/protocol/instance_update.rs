@@ -5,7 +5,7 @@
 use crate::{Instance, Service};
 
 /// The one instance (position, new state) that tells `new` from `old`, if that is all that
-/// changed: same id, name, kind, version, deployment and number of instances.
+/// changed: same id, name, kind, version, deployment, times in state and number of instances.
 #[must_use]
 pub fn between<'a>(old: &Service, new: &'a Service) -> Option<(u32, &'a Instance)> {
     let same_service = old.id == new.id
@@ -13,6 +13,8 @@ pub fn between<'a>(old: &Service, new: &'a Service) -> Option<(u32, &'a Instance
         && old.kind == new.kind
         && old.version == new.version
         && old.deployment == new.deployment
+        && old.running_since == new.running_since
+        && old.deployment_since == new.deployment_since
         && old.instances.len() == new.instances.len();
     if !same_service {
         return None;
@@ -57,6 +59,9 @@ mod tests {
             reason: None,
             message: None,
             started_at: Some(1),
+            events: Vec::new(),
+            last_restart_at: None,
+            last_termination: None,
         }
     }
 
@@ -72,6 +77,8 @@ mod tests {
                 .collect(),
             version: "v1".into(),
             deployment: None,
+            deployment_since: None,
+            running_since: None,
         }
     }
 

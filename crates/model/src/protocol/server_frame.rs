@@ -32,6 +32,14 @@ pub enum ServerMessage {
         server: String,
         /// Limits the client must respect.
         limits: Limits,
+        /// How long each transitional status may last before the page calls it stuck
+        /// (absent from an older server: the page uses the defaults).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stuck_after: Option<crate::stuck::StuckAfter>,
+        /// The server's clock when it said hello (ms since the epoch), so that a page whose
+        /// clock is off can still tell how long a status holds.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        now: Option<crate::entities::Millis>,
     },
     /// The whole state of a subscription's topic as of `seq`; replaces what the client had.
     Snapshot {

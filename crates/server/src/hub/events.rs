@@ -2,9 +2,11 @@
 //! source reports.
 
 use super::replay::ReplayBuffer;
+use super::since::{now_ms, stamp_service, stamp_summary, StatusChange};
 use super::topic::{lock, TopicCell, TopicData};
 use super::{summarize, Hub};
 use crate::platform::PlatformEvent;
+use shipwatch_model::entities::Millis;
 use shipwatch_model::protocol::{instance_update, Change};
 use shipwatch_model::{Deployment, Environment};
 use std::collections::VecDeque;
@@ -16,7 +18,12 @@ impl Hub {
     /// at the end of the batch, not one per service change: a summary runs the rules over
     /// every service of the environment, which at thousands of events per second was most of
     /// the server's time.
-    pub fn apply(&self, events: &[PlatformEvent]) {
+    ///
+    /// Returns the services' and environments' status changes it saw (see [`super::since`]),
+    /// for the store's timeline.
+    pub fn apply(&self, events: &[PlatformEvent]) -> Vec<StatusChange> {
+        let now = now_ms();
+        let mut statuses = Vec::new();
         let mut touched: Vec<Arc<TopicCell>> = Vec::new();
         let mut touch = |cell: &Arc<TopicCell>| {
             if !touched.iter().any(|c| Arc::ptr_eq(c, cell)) {
@@ -41,7 +48,7 @@ impl Hub {
                     }
                 }
                 PlatformEvent::ServiceChanged { env, service } => {
-                    if let Some(cell) = self.service(env, service) {
+                    if let Some(cell) = self.service(env, service, now, &mut statuses) {
                         touch(&cell);
                         env_changed(env, &mut changed);
                     }
@@ -56,15 +63,20 @@ impl Hub {
                     env,
                     service,
                     instance,
-                    ..
+                    exit_code,
                 } => {
+                    // The exit code travels in the instance's last termination.
+                    let mut instance = instance.clone();
+                    instance.note_exit_code(*exit_code);
                     let updated = self.with_service(env, service, |s| {
                         match s.instances.iter_mut().find(|i| i.name == instance.name) {
-                            Some(i) => *i = instance.clone(),
-                            None => s.instances.push(instance.clone()),
+                            Some(i) => *i = instance,
+                            None => s.instances.push(instance),
                         }
                     });
-                    if let Some(cell) = updated.and_then(|s| self.service(env, &s)) {
+                    if let Some(cell) =
+                        updated.and_then(|s| self.service(env, &s, now, &mut statuses))
+                    {
                         touch(&cell);
                         env_changed(env, &mut changed);
                     }
@@ -73,7 +85,9 @@ impl Hub {
                     let updated = self.with_service(env, service, |s| {
                         s.instances.retain(|i| i.name != *name);
                     });
-                    if let Some(cell) = updated.and_then(|s| self.service(env, &s)) {
+                    if let Some(cell) =
+                        updated.and_then(|s| self.service(env, &s, now, &mut statuses))
+                    {
                         touch(&cell);
                         env_changed(env, &mut changed);
                     }
@@ -133,13 +147,14 @@ impl Hub {
             }
         }
         for env in changed {
-            if let Some(cell) = self.summary(&env) {
+            if let Some(cell) = self.summary(&env, now, &mut statuses) {
                 touch(&cell);
             }
         }
         for cell in touched {
             cell.announce();
         }
+        statuses
     }
 
     /// Creates an environment's topic, or renames it.
@@ -205,13 +220,28 @@ impl Hub {
         Some(s)
     }
 
-    /// Publishes a service change to its environment; the topic, if that changed it.
-    fn service(&self, env: &str, service: &shipwatch_model::Service) -> Option<Arc<TopicCell>> {
+    /// Publishes a service change to its environment, stamped with its times in state; the
+    /// topic, if that changed it.
+    fn service(
+        &self,
+        env: &str,
+        service: &shipwatch_model::Service,
+        now: Millis,
+        statuses: &mut Vec<StatusChange>,
+    ) -> Option<Arc<TopicCell>> {
         let cell = self.read().envs.get(env)?.clone();
         let mut st = lock(&cell.state);
         let TopicData::Environment(e) = &mut st.data else {
             return None;
         };
+        let mut service = service.clone();
+        let old = e.services.iter().find(|s| s.id == service.id);
+        let change = stamp_service(env, old, &mut service, now);
+        if old == Some(&service) {
+            return None;
+        }
+        statuses.extend(change);
+        let service = &service;
         let compact = match e.services.iter_mut().find(|s| s.id == service.id) {
             Some(s) if *s == *service => return None,
             Some(s) => {
@@ -282,12 +312,17 @@ impl Hub {
     }
 
     /// Publishes the environment's summary to the environment list; the list, if it changed.
-    fn summary(&self, env: &str) -> Option<Arc<TopicCell>> {
+    fn summary(
+        &self,
+        env: &str,
+        now: Millis,
+        statuses: &mut Vec<StatusChange>,
+    ) -> Option<Arc<TopicCell>> {
         let (cell, list) = {
             let topics = self.read();
             (topics.envs.get(env)?.clone(), topics.environments.clone())
         };
-        let summary = {
+        let mut summary = {
             let st = lock(&cell.state);
             let TopicData::Environment(e) = &st.data else {
                 return None;
@@ -298,6 +333,8 @@ impl Hub {
         let TopicData::Environments(all) = &mut st.data else {
             return None;
         };
+        let old = all.iter().find(|s| s.id == summary.id);
+        statuses.extend(stamp_summary(old, &mut summary, now));
         match all.iter_mut().find(|s| s.id == summary.id) {
             Some(s) if *s == summary => return None,
             Some(s) => *s = summary.clone(),

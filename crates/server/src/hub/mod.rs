@@ -10,6 +10,7 @@
 mod events;
 mod line_json;
 mod replay;
+pub mod since;
 mod topic;
 
 pub use line_json::{line_json, LineParts, LineView};
@@ -77,6 +78,8 @@ pub fn summarize(env: &Environment) -> EnvironmentSummary {
         running_reason: running.explanation,
         deployment: rules::environment_deployment(env).map(|v| v.status),
         services: env.services.len() as u32,
+        running_since: None,
+        deployment_since: None,
     }
 }
 

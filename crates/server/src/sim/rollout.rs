@@ -291,6 +291,9 @@ fn push_execution(svc: &mut Service, name: &str, now: Millis) {
         reason: None,
         message: None,
         started_at: Some(now),
+        last_termination: None,
+        last_restart_at: None,
+        events: Vec::new(),
     });
     let extra = svc.instances.len().saturating_sub(EXECUTIONS_KEPT);
     svc.instances.drain(..extra);
@@ -393,6 +396,9 @@ fn step_rollout(
                 reason: None,
                 message: None,
                 started_at: Some(now),
+                last_termination: None,
+                last_restart_at: None,
+                events: Vec::new(),
             });
             let mut lines = vec![logs::instance_starting(&mut r.log, now, &name, &version)];
             lines.extend(logs::deploy_chatter(

@@ -80,6 +80,9 @@ pub fn running_instance(name: String, version: &str, now: Millis) -> Instance {
         reason: None,
         message: None,
         started_at: Some(now),
+        last_termination: None,
+        last_restart_at: None,
+        events: Vec::new(),
     }
 }
 
@@ -142,6 +145,8 @@ pub fn build(
                         instances: instances_list,
                         version,
                         deployment: Some(deployment),
+                        running_since: None,
+                        deployment_since: None,
                     }
                 })
                 .collect();

@@ -179,11 +179,13 @@ pub(super) async fn load(pool: &SqlitePool) -> Result<Loaded, sqlx::Error> {
             instances: Vec::new(),
             version: row.try_get("version")?,
             deployment: from_json(row.try_get("deployment")?)?,
+            running_since: None,
+            deployment_since: None,
         });
     }
     for row in sqlx::query(
         "SELECT env_id, service_id, name, status, version, restarts, reason, message, \
-         started_at FROM instances ORDER BY env_id, service_id, position",
+         started_at, exit_code, details FROM instances ORDER BY env_id, service_id, position",
     )
     .fetch_all(pool)
     .await?
@@ -193,7 +195,7 @@ pub(super) async fn load(pool: &SqlitePool) -> Result<Loaded, sqlx::Error> {
             continue;
         };
         let status: String = row.try_get("status")?;
-        environments[e].services[s].instances.push(Instance {
+        let mut instance = Instance {
             name: row.try_get("name")?,
             status: from_word(&status)?,
             version: row.try_get("version")?,
@@ -201,7 +203,17 @@ pub(super) async fn load(pool: &SqlitePool) -> Result<Loaded, sqlx::Error> {
             reason: row.try_get("reason")?,
             message: row.try_get("message")?,
             started_at: opt_u(row.try_get("started_at")?),
-        });
+            last_termination: None,
+            last_restart_at: None,
+            events: Vec::new(),
+        };
+        let details: Option<String> = row.try_get("details")?;
+        super::instance_details::restore(
+            &mut instance,
+            details.as_deref(),
+            row.try_get("exit_code")?,
+        );
+        environments[e].services[s].instances.push(instance);
     }
     let deployments = sqlx::query(select_deployments!("ORDER BY ordinal"))
         .fetch_all(pool)

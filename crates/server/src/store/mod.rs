@@ -12,9 +12,11 @@
 //! stops the start with an error naming it, never a silent fresh start.
 
 pub mod history;
+mod instance_details;
 pub mod load;
 pub mod schema;
 mod sources;
+pub mod timeline;
 mod writer;
 
 pub use load::{Loaded, LogChange, LogHistory, StoredChange, StoredDeployment, TopicMark};
@@ -229,7 +231,10 @@ impl Store {
             .run(&pool)
             .await
             .map_err(|e| open_err(&file, &e))?;
-        let loaded = load::load(&pool).await.map_err(|e| open_err(&file, &e))?;
+        let mut loaded = load::load(&pool).await.map_err(|e| open_err(&file, &e))?;
+        timeline::restore_since(&pool, &mut loaded.environments)
+            .await
+            .map_err(|e| open_err(&file, &e))?;
         let mut conn = pool.acquire().await.map_err(|e| open_err(&file, &e))?;
         // From now on the previous run's state is ours: a crash before the next clean close
         // must be seen as one at the next start.
@@ -240,7 +245,6 @@ impl Store {
         .execute(&mut *conn)
         .await
         .map_err(|e| open_err(&file, &e))?;
-        let mut loaded = loaded;
         if !loaded.clean {
             // The previous run may have sent pages log changes the file never got: its logs
             // are numbered anew from this run's base, so an old resume point gets a snapshot

@@ -45,6 +45,13 @@ pub fn migrator() -> Migrator {
             false,
         ),
         Migration::new(
+            5,
+            "time_in_state".into(),
+            MigrationType::Simple,
+            include_str!("../../migrations/0005_time_in_state.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
             6,
             "environment_sources".into(),
             MigrationType::Simple,

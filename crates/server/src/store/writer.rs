@@ -747,7 +747,7 @@ async fn write_services(
         for part in pow2_chunks(&instances, INSTANCE_ROWS) {
             let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
                 "INSERT INTO instances (env_id, service_id, name, position, status, version, \
-                 restarts, reason, message, started_at) ",
+                 restarts, reason, message, started_at, exit_code, details) ",
             );
             q.push_values(part, |mut row, (env, svc, k, i)| {
                 row.push_bind(env.to_string())
@@ -759,7 +759,9 @@ async fn write_services(
                     .push_bind(i64::from(i.restarts))
                     .push_bind(i.reason.clone())
                     .push_bind(i.message.clone())
-                    .push_bind(i.started_at.map(|t| t as i64));
+                    .push_bind(i.started_at.map(|t| t as i64))
+                    .push_bind(i.last_termination.as_ref().and_then(|t| t.exit_code))
+                    .push_bind(super::instance_details::column(i));
             });
             // Two instances of one name in a report: the first stands.
             q.push(" ON CONFLICT (env_id, service_id, name) DO NOTHING");
@@ -797,12 +799,12 @@ async fn upsert_instance(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO instances (env_id, service_id, name, position, status, version, restarts, \
-         reason, message, exit_code, started_at) VALUES ($1, $2, $3, \
+         reason, message, exit_code, started_at, details) VALUES ($1, $2, $3, \
          (SELECT COALESCE(MAX(position) + 1, 0) FROM instances WHERE env_id = $1 AND service_id = $2), \
-         $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (env_id, service_id, name) DO UPDATE SET \
+         $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (env_id, service_id, name) DO UPDATE SET \
          status = excluded.status, version = excluded.version, restarts = excluded.restarts, \
          reason = excluded.reason, message = excluded.message, exit_code = excluded.exit_code, \
-         started_at = excluded.started_at",
+         started_at = excluded.started_at, details = excluded.details",
     )
     .bind(env)
     .bind(service)
@@ -812,8 +814,9 @@ async fn upsert_instance(
     .bind(i64::from(i.restarts))
     .bind(&i.reason)
     .bind(&i.message)
-    .bind(exit_code)
+    .bind(exit_code.or(i.last_termination.as_ref().and_then(|t| t.exit_code)))
     .bind(i.started_at.map(|t| t as i64))
+    .bind(super::instance_details::column(i))
     .execute(&mut **tx)
     .await?;
     Ok(())

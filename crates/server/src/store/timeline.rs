@@ -1,0 +1,239 @@
+//! Status changes of services and environments (table `status_changes`, migration 5): the
+//! hub reports them as it sees them ([`crate::hub::since`]), a recorder task writes them in
+//! batches, and the timeline endpoint reads a window of them back. At start they give each
+//! service its "since" again.
+//!
+//! The recorder writes beside the store's writer, not through it: these rows are derived
+//! (the rules over what sources reported), so they need no acknowledgement, and at most the
+//! last quarter second of them is lost if the process is killed.
+
+use super::load::{from_word, word};
+use super::{Store, StoreError};
+use crate::hub::since::StatusChange;
+use shipwatch_model::entities::Millis;
+use shipwatch_model::timeline::Segment;
+use shipwatch_model::{Environment, RunningStatus};
+use sqlx::sqlite::SqlitePool;
+use sqlx::{QueryBuilder, Row, Sqlite};
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// How long changes gather before they are written together.
+const BATCH_WAIT: Duration = Duration::from_millis(250);
+/// Rows per insert statement (5 binds each, well under SQLite's limit).
+const ROWS_PER_INSERT: usize = 512;
+/// How long changes are kept; the last one of each service is kept whatever its age (it
+/// says what the service's status has been since).
+pub const KEEP_MS: Millis = 24 * 3_600_000;
+
+/// Queues status changes for the recorder task.
+#[derive(Clone)]
+pub struct Recorder {
+    tx: mpsc::UnboundedSender<Vec<StatusChange>>,
+}
+
+impl Recorder {
+    /// Queues `changes` (nothing to do if empty).
+    pub fn record(&self, changes: Vec<StatusChange>) {
+        if !changes.is_empty() {
+            let _ = self.tx.send(changes);
+        }
+    }
+}
+
+impl Store {
+    /// Starts the recorder of status changes (call within the runtime).
+    pub fn timeline_recorder(&self) -> Recorder {
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(run(self.inner.pool.clone(), rx));
+        Recorder { tx }
+    }
+
+    /// The statuses of a service (or, with `service` none, of the environment) between
+    /// `from` and `to`: the one that held at `from`, then every change until `to`.
+    pub async fn timeline(
+        &self,
+        env: &str,
+        service: Option<&str>,
+        from: Millis,
+        to: Millis,
+    ) -> Result<Vec<Segment>, StoreError> {
+        segments(&self.inner.pool, env, service.unwrap_or(""), from, to)
+            .await
+            .map_err(|e| StoreError::Read(e.to_string()))
+    }
+}
+
+async fn run(pool: SqlitePool, mut rx: mpsc::UnboundedReceiver<Vec<StatusChange>>) {
+    let mut written: u64 = 0;
+    while let Some(first) = rx.recv().await {
+        tokio::time::sleep(BATCH_WAIT).await;
+        let mut batch = first;
+        while let Ok(more) = rx.try_recv() {
+            batch.extend(more);
+        }
+        if let Err(e) = insert(&pool, &batch).await {
+            tracing::warn!(error = %e, rows = batch.len(), "status changes not recorded");
+            continue;
+        }
+        written += batch.len() as u64;
+        // Trimmed now and then, not on every batch.
+        if written >= 10_000 {
+            written = 0;
+            let _ = trim(&pool, now_ms().saturating_sub(KEEP_MS)).await;
+        }
+    }
+}
+
+async fn insert(pool: &SqlitePool, batch: &[StatusChange]) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    for chunk in batch.chunks(ROWS_PER_INSERT) {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO status_changes (env_id, service_id, at, running, deployment) ",
+        );
+        q.push_values(chunk, |mut row, c| {
+            row.push_bind(c.env.clone())
+                .push_bind(c.service.clone().unwrap_or_default())
+                .push_bind(c.at as i64)
+                .push_bind(word(&c.running))
+                .push_bind(c.deployment.as_ref().map(word));
+        });
+        q.build().execute(&mut *tx).await?;
+    }
+    tx.commit().await
+}
+
+async fn trim(pool: &SqlitePool, before: Millis) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "DELETE FROM status_changes WHERE at < $1 AND rowid NOT IN \
+         (SELECT MAX(rowid) FROM status_changes GROUP BY env_id, service_id)",
+    )
+    .bind(before as i64)
+    .execute(pool)
+    .await
+    .map(|_| ())
+}
+
+fn now_ms() -> Millis {
+    crate::hub::since::now_ms()
+}
+
+type Row3 = (i64, String, Option<String>);
+
+fn row_of(r: &sqlx::sqlite::SqliteRow) -> Result<Row3, sqlx::Error> {
+    Ok((
+        r.try_get("at")?,
+        r.try_get("running")?,
+        r.try_get("deployment")?,
+    ))
+}
+
+async fn segments(
+    pool: &SqlitePool,
+    env: &str,
+    service: &str,
+    from: Millis,
+    to: Millis,
+) -> Result<Vec<Segment>, sqlx::Error> {
+    let before = sqlx::query(
+        "SELECT at, running, deployment FROM status_changes WHERE env_id = $1 AND service_id = $2 \
+         AND at < $3 ORDER BY at DESC, rowid DESC LIMIT 1",
+    )
+    .bind(env)
+    .bind(service)
+    .bind(from as i64)
+    .fetch_optional(pool)
+    .await?;
+    let during = sqlx::query(
+        "SELECT at, running, deployment FROM status_changes WHERE env_id = $1 AND service_id = $2 \
+         AND at >= $3 AND at <= $4 ORDER BY at, rowid",
+    )
+    .bind(env)
+    .bind(service)
+    .bind(from as i64)
+    .bind(to as i64)
+    .fetch_all(pool)
+    .await?;
+    let mut rows = Vec::with_capacity(during.len() + 1);
+    if let Some(r) = before {
+        rows.push(row_of(&r)?);
+    }
+    for r in &during {
+        rows.push(row_of(r)?);
+    }
+    let mut out: Vec<Segment> = Vec::with_capacity(rows.len());
+    for (at, running, deployment) in rows {
+        let at = (at.max(0) as Millis).max(from);
+        let running: RunningStatus = from_word(&running)?;
+        let deployment = deployment.as_deref().map(from_word).transpose()?;
+        if let Some(last) = out.last_mut() {
+            if last.running == running && last.deployment == deployment {
+                continue;
+            }
+            last.to = Some(at);
+        }
+        out.push(Segment {
+            from: at,
+            to: None,
+            running,
+            deployment,
+        });
+    }
+    Ok(out)
+}
+
+/// Gives each loaded service the since of its current statuses: when the recorded running
+/// (and deployment) status last changed, if the last recorded statuses are the ones it has
+/// now (a change lost at a crash leaves its since unknown rather than wrong).
+pub(super) async fn restore_since(
+    pool: &SqlitePool,
+    environments: &mut [Environment],
+) -> Result<(), sqlx::Error> {
+    let rows = sqlx::query(
+        "WITH marked AS (SELECT env_id, service_id, rowid AS k, at, running, deployment, \
+           (LAG(running) OVER w IS running) AS same_running, \
+           (LAG(deployment) OVER w IS deployment) AS same_deployment \
+           FROM status_changes WHERE service_id <> '' \
+           WINDOW w AS (PARTITION BY env_id, service_id ORDER BY at, rowid)) \
+         SELECT m.env_id, m.service_id, m.running, m.deployment, \
+           (SELECT MAX(at) FROM marked x WHERE x.env_id = m.env_id AND x.service_id = m.service_id \
+              AND NOT x.same_running) AS running_since, \
+           (SELECT MAX(at) FROM marked x WHERE x.env_id = m.env_id AND x.service_id = m.service_id \
+              AND NOT x.same_deployment) AS deployment_since \
+         FROM marked m WHERE m.k IN (SELECT MAX(k) FROM marked GROUP BY env_id, service_id)",
+    )
+    .fetch_all(pool)
+    .await?;
+    type Since = (String, Option<String>, Option<i64>, Option<i64>);
+    let mut last: HashMap<(String, String), Since> = HashMap::new();
+    for r in &rows {
+        last.insert(
+            (r.try_get("env_id")?, r.try_get("service_id")?),
+            (
+                r.try_get("running")?,
+                r.try_get("deployment")?,
+                r.try_get("running_since")?,
+                r.try_get("deployment_since")?,
+            ),
+        );
+    }
+    for env in environments {
+        for svc in &mut env.services {
+            let Some((running, deployment, r_since, d_since)) =
+                last.get(&(env.id.clone(), svc.id.clone()))
+            else {
+                continue;
+            };
+            let ms = |v: &Option<i64>| v.map(|v| v.max(0) as Millis);
+            if *running == word(&shipwatch_model::rules::service_running_status(svc)) {
+                svc.running_since = ms(r_since);
+            }
+            let now = svc.deployment.as_ref().map(|d| word(&d.status));
+            if now.is_some() && *deployment == now {
+                svc.deployment_since = ms(d_since);
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,143 @@
+//! A service's status timeline, read over HTTP (the strip of the expanded row):
+//!
+//! - `GET /api/v1/environments/{env}/services/{svc}/timeline?minutes=60`: the service's
+//!   running (and deployment) statuses over the last `minutes` (1 to [`MAX_MINUTES`], default
+//!   [`DEFAULT_MINUTES`]), from the store's status changes (`store/timeline.rs`), as the
+//!   model's `Timeline`.
+//! - `GET /api/v1/environments/{env}/timeline?minutes=60`: the same for the environment.
+//!
+//! Same origin and token rule as the websocket (`App::check_access`); a bad parameter is a
+//! 400 naming it, an unknown environment or service a 404; a server without a store
+//! (`--ephemeral`) keeps no history: 501 saying so.
+
+use crate::access::Refusal;
+use crate::app::{wall_millis, App};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+use shipwatch_model::timeline::Timeline;
+use std::sync::Arc;
+
+/// The window unless `minutes` says otherwise: the last hour.
+pub const DEFAULT_MINUTES: u64 = 60;
+/// The longest window: the store keeps a day of changes.
+pub const MAX_MINUTES: u64 = 24 * 60;
+
+/// The timeline routes.
+pub fn routes() -> Router<Arc<App>> {
+    Router::new()
+        .route(
+            "/api/v1/environments/{env}/services/{svc}/timeline",
+            get(service_timeline),
+        )
+        .route("/api/v1/environments/{env}/timeline", get(env_timeline))
+}
+
+fn refuse(status: StatusCode, error: String, field: Option<&str>) -> Response {
+    let body = match field {
+        Some(f) => json!({ "error": error, "field": f }),
+        None => json!({ "error": error }),
+    };
+    (status, Json(body)).into_response()
+}
+
+/// The window's length in ms, from `minutes`; the parameter's fault otherwise.
+fn window_ms(params: &[(String, String)]) -> Result<u64, Response> {
+    let mut minutes = None;
+    for (key, value) in params {
+        match key.as_str() {
+            "token" => {}
+            "minutes" if minutes.is_some() => {
+                return Err(refuse(
+                    StatusCode::BAD_REQUEST,
+                    "`minutes` is given more than once".into(),
+                    Some("minutes"),
+                ))
+            }
+            "minutes" => match value.parse::<u64>() {
+                Ok(n) if (1..=MAX_MINUTES).contains(&n) => minutes = Some(n),
+                _ => {
+                    return Err(refuse(
+                        StatusCode::BAD_REQUEST,
+                        format!(
+                            "`{}` is not a window: use a whole number of minutes from 1 to \
+                             {MAX_MINUTES}",
+                            value.chars().take(100).collect::<String>()
+                        ),
+                        Some("minutes"),
+                    ))
+                }
+            },
+            _ => {}
+        }
+    }
+    Ok(minutes.unwrap_or(DEFAULT_MINUTES) * 60_000)
+}
+
+async fn service_timeline(
+    State(app): State<Arc<App>>,
+    Path((env, svc)): Path<(String, String)>,
+    Query(params): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+) -> Response {
+    timeline(&app, &env, Some(&svc), &params, &headers).await
+}
+
+async fn env_timeline(
+    State(app): State<Arc<App>>,
+    Path(env): Path<String>,
+    Query(params): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+) -> Response {
+    timeline(&app, &env, None, &params, &headers).await
+}
+
+async fn timeline(
+    app: &App,
+    env: &str,
+    service: Option<&str>,
+    params: &[(String, String)],
+    headers: &HeaderMap,
+) -> Response {
+    let token = params
+        .iter()
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v.as_str());
+    if let Err(refusal) = app.check_access(headers, token) {
+        let status = refusal.status();
+        let msg = match refusal {
+            Refusal::Unauthorized => "a valid token is required".to_string(),
+            Refusal::Forbidden(origin) => format!("origin {origin} is not allowed"),
+        };
+        return refuse(status, msg, None);
+    }
+    let window = match window_ms(params) {
+        Ok(w) => w,
+        Err(r) => return r,
+    };
+    if !app.hub.has_subject(env, service) {
+        let what = match service {
+            Some(s) => format!("environment `{env}` has no service `{s}`"),
+            None => format!("there is no environment `{env}`"),
+        };
+        return refuse(StatusCode::NOT_FOUND, what, None);
+    }
+    let Some(store) = app.ingest.store() else {
+        return refuse(
+            StatusCode::NOT_IMPLEMENTED,
+            "status timelines need a store: this server keeps nothing (--ephemeral or \
+             --data-dir :memory:); start it with a --data-dir to keep them"
+                .into(),
+            None,
+        );
+    };
+    let to = wall_millis();
+    let from = to.saturating_sub(window);
+    match store.timeline(env, service, from, to).await {
+        Ok(segments) => Json(Timeline { from, to, segments }).into_response(),
+        Err(e) => refuse(StatusCode::SERVICE_UNAVAILABLE, e.to_string(), None),
+    }
+}
