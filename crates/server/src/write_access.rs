@@ -241,8 +241,8 @@ impl WriteAccess {
             })?;
             tracing::info!(
                 file = %file.display(),
-                "writes need the token in this file (name `{GENERATED_NAME}`): \
-                 Authorization: Bearer <its content>"
+                "writes need the token in this file (name `{GENERATED_NAME}`), sent as a \
+                 bearer token"
             );
             vec![token]
         } else {

@@ -206,18 +206,58 @@ pub async fn http_at(
     path: &str,
     headers: &[(&str, &str)],
 ) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    request_at(addr, method, path, headers, b"").await
+}
+
+/// A plain HTTP/1.1 request with a body to a server at `addr`.
+pub async fn request_at(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    request_from(None, addr, method, path, headers, body).await
+}
+
+/// [`request_at`] from a given source address of this host (`127.0.0.2`), or any.
+pub async fn request_from(
+    source: Option<&str>,
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, Vec<(String, String)>, Vec<u8>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = TcpStream::connect(addr).await.expect("connect");
+    let mut s = match source {
+        Some(source) => {
+            let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+            socket
+                .bind(format!("{source}:0").parse().expect("source address"))
+                .expect("bind the source address");
+            socket.connect(addr).await.expect("connect")
+        }
+        None => TcpStream::connect(addr).await.expect("connect"),
+    };
     let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: 0\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
     );
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
     req.push_str("\r\n");
-    s.write_all(req.as_bytes()).await.expect("write");
+    let mut bytes = req.into_bytes();
+    bytes.extend_from_slice(body);
+    // The server may answer (413, 401) and close before reading a large body whole.
+    let _ = s.write_all(&bytes).await;
     let mut buf = Vec::new();
-    s.read_to_end(&mut buf).await.expect("read");
+    // A reset after the answer (the server closed with the body unread) still leaves the
+    // answer read.
+    if let Err(e) = s.read_to_end(&mut buf).await {
+        assert!(!buf.is_empty(), "read: {e}");
+    }
     let split = buf
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
@@ -255,6 +295,28 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
         b = &b[end + 2 + size + 2..];
     }
     out
+}
+
+/// An environment as a page subscribing now sees it (None: the server knows no such
+/// environment).
+pub async fn environment_at(
+    addr: std::net::SocketAddr,
+    env: &str,
+) -> Option<shipwatch_model::Environment> {
+    use shipwatch_model::protocol::Snapshot;
+    let mut c = Client::connect_to(addr).await;
+    c.subscribe("env", Topic::Environment { env: env.into() }, None)
+        .await;
+    loop {
+        match c.frame().await.msg {
+            ServerMessage::Snapshot {
+                data: Snapshot::Environment { environment },
+                ..
+            } => return Some(environment),
+            ServerMessage::Error { .. } => return None,
+            _ => {}
+        }
+    }
 }
 
 /// A header's value.
