@@ -233,7 +233,11 @@ mod tests {
         }
         // An ended deployment stays ended; nothing goes back to the queue.
         for s in D::ALL {
-            assert_eq!(s.has_ended(), D::ALL.iter().all(|&to| !s.can_move(to)), "{s}");
+            assert_eq!(
+                s.has_ended(),
+                D::ALL.iter().all(|&to| !s.can_move(to)),
+                "{s}"
+            );
             assert!(!s.can_move(Queued));
         }
     }

@@ -75,10 +75,8 @@ pub async fn start(config: &Config, start: Millis, clock: Clock) -> Result<Boote
         clean,
         ..
     } = loaded;
-    let (pushed_envs, sim_envs): (Vec<Environment>, Vec<Environment>) = stored
-        .iter()
-        .cloned()
-        .partition(|e| pushed.contains(&e.id));
+    let (pushed_envs, sim_envs): (Vec<Environment>, Vec<Environment>) =
+        stored.iter().cloned().partition(|e| pushed.contains(&e.id));
     let sim = if config.no_simulator {
         SimStart::Off
     } else if sim_envs.is_empty() {
@@ -105,8 +103,12 @@ pub async fn start(config: &Config, start: Millis, clock: Clock) -> Result<Boote
             .filter_map(|d| d.deployment.id.strip_prefix("dep-")?.parse::<u64>().ok())
             .max()
             .unwrap_or(0);
-        let (sim, settle) =
-            Simulator::resume(config.sim(start), sim_envs.clone(), &in_flight, next_deployment);
+        let (sim, settle) = Simulator::resume(
+            config.sim(start),
+            sim_envs.clone(),
+            &in_flight,
+            next_deployment,
+        );
         SimStart::Resumed(sim, settle)
     };
     // The environments the hub starts with, in the order pages list them.
@@ -125,8 +127,8 @@ pub async fn start(config: &Config, start: Millis, clock: Clock) -> Result<Boote
     };
     let foreign: HashMap<String, &'static str> = foreign_ids
         .into_iter()
-    .map(|id| (id, "simulator"))
-    .collect();
+        .map(|id| (id, "simulator"))
+        .collect();
     let services: usize = hub_envs.iter().map(|e| e.services.len()).sum();
     let cfg = HubConfig {
         replay: config.replay,
@@ -187,7 +189,6 @@ pub async fn start(config: &Config, start: Millis, clock: Clock) -> Result<Boote
         deployments
             .into_iter()
             .filter(|d| pushed.contains(&d.env))
-            .map(|d| (d.env, d.service, d.deployment, d.stage, d.log_lines))
             .collect(),
         foreign,
     );

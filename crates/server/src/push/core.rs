@@ -15,8 +15,8 @@ use serde::Serialize;
 use shipwatch_model::entities::Millis;
 use shipwatch_model::protocol::cut_line_text;
 use shipwatch_model::{
-    Deployment, DeploymentStatus, Environment, Instance, LogLevel, LogLine, RunningStatus,
-    Service, ServiceKind,
+    Deployment, DeploymentStatus, Environment, Instance, LogLevel, LogLine, RunningStatus, Service,
+    ServiceKind,
 };
 use std::future::Future;
 use std::pin::Pin;
@@ -177,7 +177,10 @@ impl PushCore {
 
     /// The reason an instance that stopped reporting is UNKNOWN: "no report for 60 s".
     pub fn ttl_reason(&self) -> String {
-        format!("no report for {}", super::ttl::for_people(self.cfg.instance_ttl))
+        format!(
+            "no report for {}",
+            super::ttl::for_people(self.cfg.instance_ttl)
+        )
     }
 
     /// Creates or renames an environment.
@@ -217,10 +220,13 @@ impl PushCore {
                     services: Vec::new(),
                     deployment: None,
                 });
-            let name = req
-                .name
-                .clone()
-                .unwrap_or_else(|| if created { env.to_string() } else { e.name.clone() });
+            let name = req.name.clone().unwrap_or_else(|| {
+                if created {
+                    env.to_string()
+                } else {
+                    e.name.clone()
+                }
+            });
             let ack = if created || e.name != name {
                 e.name.clone_from(&name);
                 self.sink.publish(vec![PlatformEvent::EnvironmentChanged {
@@ -844,9 +850,7 @@ fn pushed_env<'a>(
     reg.envs.get_mut(env).ok_or_else(|| {
         PushError::not_found(
             "environment",
-            format!(
-                "no environment `{env}`: create it first with PUT /api/v1/environments/{env}"
-            ),
+            format!("no environment `{env}`: create it first with PUT /api/v1/environments/{env}"),
         )
     })
 }

@@ -107,7 +107,10 @@ pub fn from_ndjson(body: &[u8]) -> Result<Vec<PushedLine>, PushError> {
         let text = std::str::from_utf8(raw).map_err(|e| {
             PushError::bad(
                 &at,
-                format!("`{at}` is not valid UTF-8 (at byte {} of it)", e.valid_up_to()),
+                format!(
+                    "`{at}` is not valid UTF-8 (at byte {} of it)",
+                    e.valid_up_to()
+                ),
             )
         })?;
         let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
@@ -205,12 +208,15 @@ mod tests {
 
     #[test]
     fn ndjson_names_the_line_at_fault() {
-        let ok = from_ndjson(b"{\"n\":1,\"text\":\"a\"}\r\n\n{\"n\":2,\"text\":\"b\",\"level\":\"debug\"}\n")
-            .unwrap();
+        let ok = from_ndjson(
+            b"{\"n\":1,\"text\":\"a\"}\r\n\n{\"n\":2,\"text\":\"b\",\"level\":\"debug\"}\n",
+        )
+        .unwrap();
         assert_eq!(ok.len(), 2);
         assert_eq!(ok[1].level, Some(LogLevel::Info));
-        let e = from_ndjson(b"{\"n\":1,\"text\":\"a\"}\n{\"n\":2,\"text\":\"b\",\"level\":\"loud\"}")
-            .unwrap_err();
+        let e =
+            from_ndjson(b"{\"n\":1,\"text\":\"a\"}\n{\"n\":2,\"text\":\"b\",\"level\":\"loud\"}")
+                .unwrap_err();
         assert_eq!(e.field.as_deref(), Some("lines[1].level"));
         let e = from_ndjson(b"{\"n\":1,\"text\":\"a\"}\n{\"n\":2,\"text\":\"\xff\"}").unwrap_err();
         assert_eq!(e.field.as_deref(), Some("lines[1]"));

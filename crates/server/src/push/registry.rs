@@ -3,6 +3,7 @@
 //! last reported, and which environment ids other sources own. Rebuilt from the store at
 //! start, so a reporter resumes from the right line after a restart.
 
+use crate::store::StoredDeployment;
 use shipwatch_model::entities::Millis;
 use shipwatch_model::{Deployment, Environment, Instance, RunningStatus, Service, ServiceKind};
 use std::collections::{HashMap, VecDeque};
@@ -138,7 +139,7 @@ impl Registry {
     /// time-to-live now (when it last reported before the restart is not kept).
     pub fn restore(
         envs: Vec<Environment>,
-        deployments: Vec<(String, Option<String>, Deployment, Option<String>, u64)>,
+        deployments: Vec<StoredDeployment>,
         foreign: HashMap<String, &'static str>,
     ) -> Self {
         let now = Instant::now();
@@ -164,14 +165,14 @@ impl Registry {
                 },
             );
         }
-        for (env, service, deployment, stage, last_line) in deployments {
-            let key = (env.clone(), service.clone().unwrap_or_default());
+        for d in deployments {
+            let key = (d.env.clone(), d.service.clone().unwrap_or_default());
             reg.by_service
                 .entry(key)
                 .or_default()
-                .push_back(deployment.id.clone());
-            let id = deployment.id.clone();
-            let d = PushedDeployment::new(env, service, deployment, stage, last_line + 1);
+                .push_back(d.deployment.id.clone());
+            let id = d.deployment.id.clone();
+            let d = PushedDeployment::new(d.env, d.service, d.deployment, d.stage, d.log_lines + 1);
             reg.deployments.insert(id, d);
         }
         reg
@@ -269,7 +270,13 @@ mod tests {
     fn the_registry_forgets_what_retention_removes() {
         let mut reg = Registry::default();
         for k in 0..4 {
-            let d = PushedDeployment::new("e".into(), Some("api".into()), dep(&format!("d{k}")), None, 1);
+            let d = PushedDeployment::new(
+                "e".into(),
+                Some("api".into()),
+                dep(&format!("d{k}")),
+                None,
+                1,
+            );
             reg.add_deployment(d, 3);
         }
         assert!(!reg.deployments.contains_key("d0"));
@@ -280,10 +287,16 @@ mod tests {
     #[test]
     fn new_services_and_instances_take_the_defaults() {
         let s = new_service("api", "API".into(), ServiceKind::Database, "v2".into());
-        assert_eq!((s.id.as_str(), s.kind, s.version.as_str()), ("api", ServiceKind::Database, "v2"));
+        assert_eq!(
+            (s.id.as_str(), s.kind, s.version.as_str()),
+            ("api", ServiceKind::Database, "v2")
+        );
         assert!(s.instances.is_empty() && s.deployment.is_none());
         let i = new_instance("api-1", RunningStatus::Running, "v2".into());
-        assert_eq!((i.name.as_str(), i.status, i.restarts), ("api-1", RunningStatus::Running, 0));
+        assert_eq!(
+            (i.name.as_str(), i.status, i.restarts),
+            ("api-1", RunningStatus::Running, 0)
+        );
     }
 
     #[test]

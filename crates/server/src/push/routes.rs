@@ -2,15 +2,15 @@
 //! type, size, UTF-8, JSON types), calls [`PushCore`], and answers its result or its error as
 //! `{"error", "field"}`. Every call needs a write token ([`Writer`]).
 
-use crate::write_access::Writer;
 use super::core::{
-    deployment_statuses_sentence, instance_statuses_sentence, kinds_sentence,
-    EnvironmentUpsert, InstanceReport, NewDeployment, PushCore, ServiceUpsert, Upserted,
+    deployment_statuses_sentence, instance_statuses_sentence, kinds_sentence, EnvironmentUpsert,
+    InstanceReport, NewDeployment, PushCore, ServiceUpsert, Upserted,
 };
 use super::error::PushError;
 use super::lines;
 use super::validate::{parse_json, Fields};
 use crate::app::App;
+use crate::write_access::Writer;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -26,12 +26,17 @@ use std::sync::Arc;
 pub const MAX_LOG_BODY_BYTES: usize = 8 << 20;
 /// Largest body of every other call, in bytes.
 pub const MAX_BODY_BYTES: usize = 64 << 10;
+/// Bytes of a body past its limit read (and dropped) before the 413 is answered.
+const MAX_DRAINED_BYTES: usize = 32 << 20;
 
 /// The push API's routes.
 pub fn routes() -> Router<Arc<App>> {
     Router::new()
         .route("/api/v1/environments/{env}", put(put_environment))
-        .route("/api/v1/environments/{env}/services/{svc}", put(put_service))
+        .route(
+            "/api/v1/environments/{env}/services/{svc}",
+            put(put_service),
+        )
         .route(
             "/api/v1/environments/{env}/services/{svc}/instances/{name}",
             put(put_instance),
@@ -46,7 +51,11 @@ pub fn routes() -> Router<Arc<App>> {
 
 async fn method_not_allowed() -> Response {
     let msg = "this endpoint does not take that method (see docs/push-api.md)";
-    (StatusCode::METHOD_NOT_ALLOWED, Json(json!({ "error": msg }))).into_response()
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        Json(json!({ "error": msg })),
+    )
+        .into_response()
 }
 
 fn core(app: &App) -> &Arc<PushCore> {
@@ -91,6 +100,15 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Vec<
         let chunk =
             chunk.map_err(|e| PushError::bad_body(format!("the body could not be read: {e}")))?;
         if out.len() + chunk.len() > limit {
+            // A client still sending would not read the answer (its write fails first):
+            // the rest is read and dropped, up to a bound, so that it gets the 413.
+            let mut dropped = 0usize;
+            while let Some(Ok(chunk)) = chunks.next().await {
+                dropped += chunk.len();
+                if dropped > MAX_DRAINED_BYTES {
+                    break;
+                }
+            }
             return Err(PushError::too_large(limit));
         }
         out.extend_from_slice(&chunk);
@@ -217,8 +235,13 @@ async fn put_instance(
             "version",
             "started_at",
         ])?;
-        let status = word(&f, "status", RunningStatus::Unknown, instance_statuses_sentence)?
-            .ok_or_else(|| PushError::bad("status", "`status` is required"))?;
+        let status = word(
+            &f,
+            "status",
+            RunningStatus::Unknown,
+            instance_statuses_sentence,
+        )?
+        .ok_or_else(|| PushError::bad("status", "`status` is required"))?;
         Ok::<_, PushError>(InstanceReport {
             status,
             reason: opt_string(&f, "reason")?,

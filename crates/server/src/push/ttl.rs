@@ -28,9 +28,9 @@ pub fn parse(text: &str) -> Result<Duration, String> {
 /// A duration as the UNKNOWN reason says it: `60 s`, `1500 ms`, `2 min`.
 pub fn for_people(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms % 60_000 == 0 && ms >= 120_000 {
+    if ms.is_multiple_of(60_000) && ms >= 120_000 {
         format!("{} min", ms / 60_000)
-    } else if ms % 1000 == 0 {
+    } else if ms.is_multiple_of(1000) {
         format!("{} s", ms / 1000)
     } else {
         format!("{ms} ms")
@@ -59,7 +59,13 @@ mod tests {
         assert_eq!(for_people(Duration::from_secs(60)), "60 s");
         assert_eq!(for_people(Duration::from_secs(120)), "2 min");
         assert_eq!(for_people(Duration::from_millis(1500)), "1500 ms");
-        assert_eq!(check_period(Duration::from_secs(60)), Duration::from_secs(1));
-        assert_eq!(check_period(Duration::from_millis(300)), Duration::from_millis(30));
+        assert_eq!(
+            check_period(Duration::from_secs(60)),
+            Duration::from_secs(1)
+        );
+        assert_eq!(
+            check_period(Duration::from_millis(300)),
+            Duration::from_millis(30)
+        );
     }
 }

@@ -15,7 +15,10 @@ pub const MAX_LONG_TEXT_BYTES: usize = 2_000;
 /// digits, `.`, `_` and `-`.
 pub fn id(field: &str, value: &str) -> Result<(), PushError> {
     if value.is_empty() {
-        return Err(PushError::bad(field, format!("`{field}` must not be empty")));
+        return Err(PushError::bad(
+            field,
+            format!("`{field}` must not be empty"),
+        ));
     }
     if value.len() > MAX_ID_BYTES {
         return Err(PushError::bad(
@@ -57,7 +60,10 @@ pub fn text(field: &str, value: &str, max: usize) -> Result<(), PushError> {
 /// A text that must say something.
 pub fn non_empty_text(field: &str, value: &str, max: usize) -> Result<(), PushError> {
     if value.trim().is_empty() {
-        return Err(PushError::bad(field, format!("`{field}` must not be empty")));
+        return Err(PushError::bad(
+            field,
+            format!("`{field}` must not be empty"),
+        ));
     }
     text(field, value, max)
 }
@@ -65,9 +71,9 @@ pub fn non_empty_text(field: &str, value: &str, max: usize) -> Result<(), PushEr
 /// A link back to where something runs: `http://` or `https://`.
 pub fn url(field: &str, value: &str) -> Result<(), PushError> {
     text(field, value, MAX_LONG_TEXT_BYTES)?;
-    let scheme_ok = ["http://", "https://"].iter().any(|s| {
-        value.len() > s.len() && value[..s.len()].eq_ignore_ascii_case(s)
-    });
+    let scheme_ok = ["http://", "https://"]
+        .iter()
+        .any(|s| value.len() > s.len() && value[..s.len()].eq_ignore_ascii_case(s));
     if !scheme_ok || value.contains(char::is_whitespace) {
         return Err(PushError::bad(
             field,
@@ -251,7 +257,10 @@ mod tests {
             "`lines[3].stage` is required"
         );
         assert_eq!(
-            f.only(&["n", "text", "code", "big"]).unwrap_err().field.as_deref(),
+            f.only(&["n", "text", "code", "big"])
+                .unwrap_err()
+                .field
+                .as_deref(),
             Some("lines[3].extra")
         );
         assert_eq!(f.int32("code").unwrap(), Some(-1));
