@@ -62,8 +62,14 @@ pub fn router(app: Arc<App>) -> Router {
             header::REFERRER_POLICY,
             HeaderValue::from_static("no-referrer"),
         ))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(app)
+}
+
+/// The span of a request in the log: its method and path, not its query (`?token=` carries a
+/// read token) nor its headers (`Authorization`).
+fn request_span(req: &Request) -> tracing::Span {
+    tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
 }
 
 async fn health(State(app): State<Arc<App>>) -> Json<serde_json::Value> {

@@ -443,7 +443,12 @@ async fn the_generated_token_is_private_kept_across_restarts_and_never_logged() 
     let data = dir.path().join("data");
     let log = dir.path().join("server.log");
     let secret = "github-webhook-secret-never-logged";
-    let server = Binary::start(&data, &log, &["--github-webhook-secret", secret]);
+    let read = "read-token-never-logged-0123";
+    let server = Binary::start(
+        &data,
+        &log,
+        &["--github-webhook-secret", secret, "--token", read],
+    );
     let file = data.join("write-token");
     let token = std::fs::read_to_string(&file)
         .expect("the token file")
@@ -490,6 +495,10 @@ async fn the_generated_token_is_private_kept_across_restarts_and_never_logged() 
     )
     .await;
     assert_eq!(status, 401);
+    // A download carries the read token in its query (a navigation has no header).
+    let download = format!("/api/deployments/nowhere/log.txt?token={read}");
+    let (status, _, _) = request_at(server.addr, "GET", &download, &[], b"").await;
+    assert_eq!(status, 404, "the read token was taken");
     server.stop();
 
     // The next start reads the same file: the token goes on working.
@@ -519,6 +528,7 @@ async fn the_generated_token_is_private_kept_across_restarts_and_never_logged() 
         ("the token", token.as_str()),
         ("a wrong token", "a-wrong-guess-of-the-token-123"),
         ("the webhook secret", secret),
+        ("the read token", read),
         ("a signature", "sha256=00ff"),
     ] {
         assert!(!text.contains(needle), "{what} is in the log");
