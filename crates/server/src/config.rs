@@ -188,7 +188,8 @@ pub struct Config {
         value_name = "NAME=TOKEN",
         env = "SHIPWATCH_WRITE_TOKENS",
         hide_env_values = true,
-        value_delimiter = ','
+        value_delimiter = ',',
+        value_parser = crate::write_access::WriteTokenParser
     )]
     pub write_tokens: Vec<crate::write_access::WriteToken>,
 

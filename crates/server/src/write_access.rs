@@ -87,6 +87,10 @@ pub struct WriteToken {
 impl WriteToken {
     /// A token named `name`; `None` when either is not acceptable (see [`FromStr`]).
     pub fn new(name: &str, token: &str) -> Result<Self, String> {
+        if token.is_empty() {
+            // The name may be a token typed without its name: not repeated.
+            return Err("a write token is given as NAME=TOKEN: the part after `=` is empty".into());
+        }
         let name_ok = !name.is_empty()
             && name.len() <= 64
             && name
@@ -130,6 +134,34 @@ impl FromStr for WriteToken {
             );
         };
         Self::new(name.trim(), token.trim())
+    }
+}
+
+/// Parses `--write-token` values; a refusal names the token, never shows it (clap's own
+/// errors repeat the value given).
+#[derive(Clone, Copy, Debug)]
+pub struct WriteTokenParser;
+
+impl clap::builder::TypedValueParser for WriteTokenParser {
+    type Value = WriteToken;
+
+    fn parse_ref(
+        &self,
+        _cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<WriteToken, clap::Error> {
+        let refuse = |why: String| {
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("--write-token (or SHIPWATCH_WRITE_TOKENS): {why}\n"),
+            )
+        };
+        value
+            .to_str()
+            .ok_or_else(|| refuse("a write token must be UTF-8".into()))?
+            .parse()
+            .map_err(refuse)
     }
 }
 
@@ -513,6 +545,30 @@ mod tests {
         assert!("=abcdefghijklmnopq".parse::<WriteToken>().is_err());
         assert!("a b=abcdefghijklmnopq".parse::<WriteToken>().is_err());
         assert_eq!(format!("{t:?}"), "WriteToken(ci=<redacted>)");
+    }
+
+    #[test]
+    fn a_refused_flag_does_not_repeat_the_token() {
+        use clap::Parser;
+        for bad in [
+            "ci=short-secret",
+            "ci=short secret with spaces",
+            "short-secret",
+        ] {
+            let e = crate::Config::try_parse_from(["shipwatch-server", "--write-token", bad])
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("--write-token"), "{e}");
+            assert!(!e.contains("zq"), "{e}");
+        }
+        let e = crate::Config::try_parse_from([
+            "shipwatch-server",
+            "--write-token",
+            "0123456789abcdef0123=",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(!e.contains("0123456789abcdef"), "{e}");
     }
 
     #[test]
