@@ -375,8 +375,12 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 fn generated_token(file: &Path) -> std::io::Result<WriteToken> {
     match std::fs::read_to_string(file) {
         Ok(text) => {
-            return WriteToken::new(GENERATED_NAME, text.trim())
-                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e));
+            return WriteToken::new(GENERATED_NAME, text.trim()).map_err(|_| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "it holds no usable token: delete it, and the next start makes a new one",
+                )
+            });
         }
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
         Err(_) => {}
@@ -675,6 +679,9 @@ mod tests {
         let again = generated_token(&file).unwrap();
         assert_eq!(first, again);
         assert_eq!(first.name, GENERATED_NAME);
+        std::fs::write(&file, "\n").unwrap();
+        let e = generated_token(&file).unwrap_err().to_string();
+        assert!(e.contains("delete it"), "{e}");
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
