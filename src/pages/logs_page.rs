@@ -3,10 +3,12 @@
 //! deployment it is, its status, its duration, and leads back.
 
 use crate::components::deployment_label::DeploymentLabel;
+use crate::components::deployment_list::api::get_json;
 use crate::feed::{Feed, SubEvent, SubscriptionGuard};
 use crate::log_viewer::bench::{self, BenchPlan};
 use crate::log_viewer::{LogModel, LogViewer};
 use crate::routes;
+use crate::state::deployment_history::{human_duration, HistoryEntry, Neighbours};
 use crate::state::environments::EnvironmentsState;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
@@ -48,6 +50,11 @@ pub fn LogsPage() -> impl IntoView {
         bench::run(plan, model);
     } else {
         subscribe(model, dep_id, deployment, refused, gone);
+    }
+
+    let neighbours = RwSignal::new(None::<Neighbours>);
+    if served {
+        follow_neighbours(env_id, dep_id, deployment, neighbours);
     }
 
     let envs = use_context::<EnvironmentsState>();
@@ -138,6 +145,22 @@ pub fn LogsPage() -> impl IntoView {
                     <span class="log-page__fact log-page__id">{move || dep_id.get()}</span>
                 </div>
                 {move || refused.get().map(|m| view! { <p class="notice notice--error" role="status">{m}</p> })}
+                {move || served.then(|| view! {
+                    <nav class="log-page__neighbours" aria-label=move || format!("Other deployments of {}", subject())>
+                        {move || neighbours.with(|n| n.as_ref().and_then(|n| n.previous.clone())).map(|p| view! {
+                            <a rel="prev" href=entry_logs(&p)>{format!("← Previous deployment: {}", entry_summary(&p))}</a>
+                        })}
+                        <a href=move || match service_id.get() {
+                            Some(s) => routes::service_deployments(&env_id.get(), &s),
+                            None => routes::env_deployments(&env_id.get()),
+                        }>
+                            {move || format!("All deployments of {}", subject())}
+                        </a>
+                        {move || neighbours.with(|n| n.as_ref().and_then(|n| n.next.clone())).map(|p| view! {
+                            <a rel="next" href=entry_logs(&p)>{format!("Next deployment: {} →", entry_summary(&p))}</a>
+                        })}
+                    </nav>
+                })}
             </header>
             // A removed log has nothing to wait for or show: no empty viewer beside the notice.
             {move || (!gone.get()).then(|| view! { <LogViewer model start live file_name whole_log /> })}
@@ -221,6 +244,42 @@ fn subscribe(
     on_cleanup(move || guard.set_value(None));
 }
 
+/// Asks the server for the deployments of the same service just before and after this one,
+/// again when this one's status changes (a newer one may have come meanwhile). A server
+/// without a store answers nothing: the links do not show.
+fn follow_neighbours(
+    env_id: Memo<String>,
+    dep_id: Memo<String>,
+    deployment: RwSignal<Option<Deployment>>,
+    neighbours: RwSignal<Option<Neighbours>>,
+) {
+    Effect::new(move |_| {
+        let (env, dep) = (env_id.get(), dep_id.get());
+        deployment.with(|d| d.as_ref().map(|d| d.status));
+        leptos::task::spawn_local(async move {
+            let answer = get_json::<Neighbours>(&routes::neighbours_api(&env, &dep)).await;
+            // The page may be gone, or on another deployment, by now.
+            if dep_id.try_get_untracked().as_deref() == Some(dep.as_str()) {
+                neighbours.try_set(answer.ok());
+            }
+        });
+    });
+}
+
+/// The logs page of a listed deployment.
+fn entry_logs(e: &HistoryEntry) -> String {
+    routes::deployment_logs(&e.environment, e.service.as_deref(), &e.deployment.id)
+}
+
+/// "version 1.4.2, DEPLOYMENT OK".
+fn entry_summary(e: &HistoryEntry) -> String {
+    format!(
+        "version {}, {}",
+        e.deployment.version,
+        e.deployment.status.word()
+    )
+}
+
 /// Where the server serves the deployment's whole log, with the page's token if it has one
 /// (a download is a navigation: it cannot carry an Authorization header).
 fn whole_log_url(dep: &str) -> String {
@@ -243,15 +302,5 @@ pub fn removed_log_sentence(reason: &str) -> String {
             chars.as_str()
         ),
         None => "This deployment's log was removed.".into(),
-    }
-}
-
-/// A deployment's duration for people: `42s`, `3m 05s`, `1h 02m`.
-fn human_duration(ms: u64) -> String {
-    let s = ms / 1000;
-    match s {
-        0..=59 => format!("{s}s"),
-        60..=3599 => format!("{}m {:02}s", s / 60, s % 60),
-        _ => format!("{}h {:02}m", s / 3600, s % 3600 / 60),
     }
 }

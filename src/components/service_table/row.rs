@@ -93,6 +93,8 @@ pub fn ServiceRow(
         }
         previous.set_value(Some(now));
     });
+    let env = env_id.clone();
+    let history_href = move || routes::service_deployments(&env, &id.get());
     let toggle = move |_| {
         let target = if is_open.get_untracked() {
             routes::env(&env_id)
@@ -162,6 +164,9 @@ pub fn ServiceRow(
                 <tr class="instances-row" id=panel_id>
                     <td colspan="7">
                         <InstanceList service=service_for_list.clone() />
+                        <p class="instances-row__history">
+                            <a href=history_href.clone()>{move || format!("Deployment history of {}", name.get())}</a>
+                        </p>
                     </td>
                 </tr>
             </Show>
