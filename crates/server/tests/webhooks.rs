@@ -159,6 +159,39 @@ async fn any_change_of(c: &mut Client, svc: &str, wait: Duration) -> bool {
     false
 }
 
+/// The texts of deployment `dep`'s log lines as a page opening it now gets them.
+async fn log_texts(addr: SocketAddr, dep: &str) -> Vec<(u64, String)> {
+    let mut c = Client::connect_to(addr).await;
+    c.subscribe(
+        "log",
+        Topic::Logs {
+            deployment: dep.into(),
+        },
+        None,
+    )
+    .await;
+    let count = loop {
+        if let ServerMessage::Snapshot {
+            data: Snapshot::Logs { line_count, .. },
+            ..
+        } = c.frame().await.msg
+        {
+            break line_count.unwrap_or(0);
+        }
+    };
+    let mut lines = Vec::new();
+    while (lines.len() as u64) < count {
+        if let ServerMessage::Delta { changes, .. } = c.frame().await.msg {
+            for ch in changes {
+                if let Change::Line(l) = ch {
+                    lines.push((l.n, l.text));
+                }
+            }
+        }
+    }
+    lines
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signed_deployment_status_changes_the_label_and_a_wrong_signature_changes_nothing() {
     let h = server(&[]).await;
@@ -238,6 +271,26 @@ async fn a_signed_deployment_status_changes_the_label_and_a_wrong_signature_chan
         "a successful deployment's version is the service's"
     );
     assert_eq!(svc.name, "Hello-World");
+    // Its log says what GitHub said, one line per accepted delivery (none for the forged one).
+    let log = log_texts(addr, DEPLOYMENT_ID).await;
+    let texts: Vec<&str> = log.iter().map(|(_, t)| t.as_str()).collect();
+    assert_eq!(
+        log.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+        [1, 2, 3],
+        "{texts:?}"
+    );
+    assert!(
+        texts[0].starts_with("GitHub deployment created: Deploy request"),
+        "{texts:?}"
+    );
+    assert!(
+        texts[1].starts_with("GitHub deployment_status in_progress"),
+        "{texts:?}"
+    );
+    assert!(
+        texts[2].starts_with("GitHub deployment_status success: Deployment finished"),
+        "{texts:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -305,6 +358,10 @@ async fn a_status_alone_creates_the_deployment_and_late_or_repeated_deliveries_c
         label(addr, "production", "Hello-World").await,
         Some(DeploymentStatus::DeploymentOk)
     );
+
+    // Deliveries that changed nothing added nothing to its log.
+    let log = log_texts(addr, DEPLOYMENT_ID).await;
+    assert_eq!(log.len(), 1, "{log:?}");
 
     // Superseded while it had not ended: CANCELLED.
     let mut other = fixture("github/deployment_status.json");

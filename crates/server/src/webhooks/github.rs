@@ -40,12 +40,13 @@ pub const STATES: &[&str] = &[
 /// Reads a delivery of event `event` (the `X-GitHub-Event` header) with body `body`.
 pub fn read(event: &str, body: &Value) -> Result<Delivery, PushError> {
     let j = Json(body);
+    let mut state = "created";
     let target = match event {
         "ping" => return Ok(Delivery::Ping),
         // A deployment is created QUEUED; other actions of the event do not exist today.
         "deployment" => Target::Status(DeploymentStatus::Queued),
         "deployment_status" => {
-            let state = j.str("deployment_status.state")?;
+            state = j.str("deployment_status.state")?;
             map_state(state).ok_or_else(|| {
                 PushError::bad(
                     "deployment_status.state",
@@ -91,6 +92,19 @@ pub fn read(event: &str, body: &Value) -> Result<Delivery, PushError> {
             j.opt_url("repository.html_url")
                 .map(|r| format!("{}/deployments", r.trim_end_matches('/')))
         });
+    let description = j
+        .opt_str("deployment_status.description")
+        .or_else(|| j.opt_str("deployment.description"));
+    let mut said = format!("GitHub {event} {state}");
+    if let Some(d) = description {
+        said.push_str(": ");
+        said.push_str(d);
+    }
+    if let Some(link) = &link {
+        said.push_str(" (");
+        said.push_str(link);
+        said.push(')');
+    }
     Ok(Delivery::Report(Box::new(ForgeReport {
         forge: "github",
         id: format!("github-{}", j.id("deployment.id")?),
@@ -105,6 +119,8 @@ pub fn read(event: &str, body: &Value) -> Result<Delivery, PushError> {
             .map(|s| s.chars().take(200).collect()),
         url: link,
         target,
+        said: said.chars().take(2_000).collect(),
+        failed: matches!(state, "failure" | "error"),
     })))
 }
 
@@ -170,6 +186,12 @@ mod tests {
             r.url.as_deref(),
             Some("https://github.com/octocat/Hello-World/actions/runs/30433642/job/1")
         );
+        assert_eq!(
+            r.said,
+            "GitHub deployment_status success: Deployment finished \
+             (https://github.com/octocat/Hello-World/actions/runs/30433642/job/1)"
+        );
+        assert!(!r.failed);
     }
 
     #[test]

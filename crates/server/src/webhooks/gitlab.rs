@@ -58,6 +58,19 @@ pub fn read(body: &Value) -> Result<Delivery, PushError> {
     // The project's path (its last segment) is the service; its name is what people read.
     let service_id = project.rsplit('/').next().unwrap_or(project);
     let service_name = j.opt_str("project.name").unwrap_or(service_id);
+    let url = j
+        .opt_url("deployable_url")
+        .or_else(|| j.opt_url("project.web_url"));
+    let mut said = format!("GitLab deployment {status}");
+    if let Some(title) = j.opt_str("commit_title") {
+        said.push_str(": ");
+        said.push_str(title);
+    }
+    if let Some(link) = &url {
+        said.push_str(" (");
+        said.push_str(link);
+        said.push(')');
+    }
     Ok(Delivery::Report(Box::new(ForgeReport {
         forge: "gitlab",
         id: format!("gitlab-{}", j.id("deployment_id")?),
@@ -69,10 +82,10 @@ pub fn read(body: &Value) -> Result<Delivery, PushError> {
         triggered_by: j
             .opt_str("user.username")
             .map(|s| s.chars().take(200).collect()),
-        url: j
-            .opt_url("deployable_url")
-            .or_else(|| j.opt_url("project.web_url")),
+        url,
         target,
+        said: said.chars().take(2_000).collect(),
+        failed: status == "failed",
     })))
 }
 
@@ -122,6 +135,11 @@ mod tests {
             Some("https://gitlab.example.com/root/test-deployment-webhooks/-/jobs/796")
         );
         assert_eq!(r.target, Target::Status(DeploymentStatus::DeploymentOk));
+        assert_eq!(
+            r.said,
+            "GitLab deployment success: Add new file \
+             (https://gitlab.example.com/root/test-deployment-webhooks/-/jobs/796)"
+        );
     }
 
     #[test]

@@ -3,11 +3,12 @@
 //! deployment created under an id of the forge's (so a delivery sent again changes nothing),
 //! and moved to the mapped status.
 
+use crate::push::lines::PushedLine;
 use crate::push::{
     DeploymentView, EnvironmentUpsert, NewDeployment, PushCore, PushError, ServiceUpsert,
 };
 use serde_json::Value;
-use shipwatch_model::DeploymentStatus;
+use shipwatch_model::{DeploymentStatus, LogLevel};
 
 /// A deployment as a forge reports it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,6 +33,11 @@ pub struct ForgeReport {
     pub url: Option<String>,
     /// Where it goes.
     pub target: Target,
+    /// What the forge said, as a log line of the deployment: its event and state, its
+    /// description, its link (`GitHub deployment_status success: Deployment finished`).
+    pub said: String,
+    /// Whether the forge reports a failure (the line is an error).
+    pub failed: bool,
 }
 
 /// Where a delivery moves a deployment.
@@ -98,6 +104,15 @@ pub async fn apply(core: &PushCore, report: &ForgeReport) -> Result<Applied, Pus
                 url: report.url.clone(),
             };
             match core.create_deployment(report.forge, req).await {
+                Ok(created) if report.target == Target::Status(created.value.deployment.status) => {
+                    // Created where the delivery puts it: its line says so.
+                    say(core, report, &created.value).await;
+                    return Ok(Applied {
+                        view: core.deployment(&report.id)?,
+                        moved: true,
+                        note: None,
+                    });
+                }
                 Ok(created) => created.value,
                 // Another delivery of the same deployment created it meanwhile.
                 Err(e) => core.deployment(&report.id).map_err(|_| e)?,
@@ -132,12 +147,33 @@ pub async fn apply(core: &PushCore, report: &ForgeReport) -> Result<Applied, Pus
             note: Some(note),
         });
     }
+    say(core, report, &view).await;
     let view = core.set_status(&report.id, to, None).await?;
     Ok(Applied {
         view,
         moved: true,
         note: None,
     })
+}
+
+/// Adds what the forge said to the deployment's log, so its log tells what happened and
+/// links to the forge's own. A line that cannot be added (another delivery took its number
+/// meanwhile) is not a reason to refuse the delivery.
+async fn say(core: &PushCore, report: &ForgeReport, view: &DeploymentView) {
+    let line = PushedLine {
+        n: view.next_line,
+        text: report.said.clone(),
+        level: Some(if report.failed {
+            LogLevel::Error
+        } else {
+            LogLevel::Info
+        }),
+        stage: None,
+        ts: None,
+    };
+    if let Err(e) = core.append_lines(&report.id, vec![line]).await {
+        tracing::debug!(deployment = report.id, error = %e, "webhook line not added");
+    }
 }
 
 /// An id made of what a forge names a thing: ASCII letters and digits kept, runs of anything
