@@ -205,11 +205,101 @@ async fn a_status_change_repaints_its_row_in_place() {
         attrs(&host, "tr[data-service=web] [role=img]", "aria-label"),
         ["Running status: ERROR"]
     );
-    assert_eq!(
-        attrs(&host, "tr.service-row", "data-service")[0],
-        "web",
-        "ERROR comes first"
+    // The order follows on an animation frame.
+    until("ERROR to come first", || {
+        attrs(&host, "tr.service-row", "data-service")[0] == "web"
+    })
+    .await;
+}
+
+/// Counts, per animation frame, the service rows put into the table (built, or moved to
+/// another place), and every service whose row was put in; read with [`moves`].
+fn watch_row_moves(host: &web_sys::Element) {
+    let watch = js_sys::Function::new_with_args(
+        "table",
+        "const w = {rows: new Set(), frames: [], now: 0};         new MutationObserver(records => { for (const r of records) for (const n of r.addedNodes) {           const row = n.nodeType === 1 && n.querySelector && n.querySelector('tr.service-row');           if (row) { w.rows.add(row.dataset.service); w.now += 1; w.log = (w.log || '') + ' ' + w.frames.length + ':' + row.dataset.service + (r.removedNodes.length ? '-' + r.removedNodes.length : ''); } } })           .observe(table, {childList: true});         const frame = () => { w.frames.push(w.now); w.now = 0; w.raf = requestAnimationFrame(frame); };         w.raf = requestAnimationFrame(frame);         window.__rowMoves = w;",
     );
+    watch
+        .call1(&wasm_bindgen::JsValue::NULL, &query(host, "table.services"))
+        .unwrap();
+}
+
+/// The services whose rows were put in since [`watch_row_moves`], sorted, and the most rows
+/// put in during one frame.
+fn moves() -> (Vec<String>, u32) {
+    let read = js_sys::Function::new_no_args(
+        "const w = window.__rowMoves; return [[...w.rows].sort(), Math.max(0, w.now, ...w.frames)];",
+    );
+    let v = read.call0(&wasm_bindgen::JsValue::NULL).unwrap();
+    let pair: js_sys::Array = v.unchecked_into();
+    let rows: js_sys::Array = pair.get(0).unchecked_into();
+    let rows = rows.iter().filter_map(|r| r.as_string()).collect();
+    (rows, pair.get(1).as_f64().unwrap_or(0.0) as u32)
+}
+
+fn set_status(st: EnvironmentState, ids: &[String], status: RunningStatus) {
+    let changes = ids
+        .iter()
+        .map(|id| {
+            let mut s = st.service(id).unwrap().get_untracked();
+            s.instances[0].status = status;
+            shipwatch_model::protocol::Change::ServiceUpsert(s)
+        })
+        .collect();
+    st.apply_changes(changes);
+}
+
+#[wasm_bindgen_test]
+async fn a_re_sort_moves_only_the_rows_whose_place_changed() {
+    let st = big_state();
+    let host = mount_table("big", st, None::<String>);
+    let rows = || attrs(&host, "tr.service-row", "data-service");
+    until("the rows", || rows().len() > 10).await;
+    // The rows around the screen come with the first measure.
+    for _ in 0..4 {
+        settle().await;
+    }
+    watch_row_moves(&host);
+    // svc-0005 enters ERROR: it goes first (before svc-0700, by name); the rows it passes
+    // keep their places relative to each other and are not moved.
+    set_status(st, &["svc-0005".into()], RunningStatus::Error);
+    until("svc-0005 to come first", || {
+        rows()[..2] == ["svc-0005", "svc-0700"]
+    })
+    .await;
+    let log = js_sys::eval("window.__rowMoves.log").unwrap().as_string();
+    assert_eq!(
+        moves().0,
+        ["svc-0005"],
+        "only the row whose place changed moved: {log:?}"
+    );
+    assert_eq!(rows()[2..5], ["svc-0000", "svc-0001", "svc-0002"]);
+}
+
+#[wasm_bindgen_test]
+async fn a_storm_of_changes_moves_a_few_rows_a_frame_and_settles_in_order() {
+    let st = big_state();
+    let host = mount_table("big", st, None::<String>);
+    let rows = || attrs(&host, "tr.service-row", "data-service");
+    until("the rows", || rows().len() > 10).await;
+    for _ in 0..4 {
+        settle().await;
+    }
+    watch_row_moves(&host);
+    // 60 services below the screen enter ERROR at once: all of them belong on top.
+    let storm: Vec<String> = (300..360).map(|i| format!("svc-{i:04}")).collect();
+    set_status(st, &storm, RunningStatus::Error);
+    until("the storm's services on top, in order", || {
+        rows().get(..8) == storm.get(..8)
+    })
+    .await;
+    let (moved, most_in_a_frame) = moves();
+    // One row moves on screen a frame (the keyed list may move its neighbour too).
+    assert!(
+        most_in_a_frame <= 2,
+        "at most 2 rows put in a frame, not {most_in_a_frame}"
+    );
+    assert!(moved.iter().all(|id| storm.contains(id)), "{moved:?}");
 }
 
 #[wasm_bindgen_test]

@@ -44,7 +44,11 @@ fn is_tagged(node: &web_sys::Element) -> bool {
 /// The accessible name a link gets from its content (it has no `aria-label`): its text,
 /// spaces collapsed.
 fn spoken(link: &web_sys::Element) -> String {
-    assert_eq!(link.get_attribute("aria-label"), None, "no label over the content");
+    assert_eq!(
+        link.get_attribute("aria-label"),
+        None,
+        "no label over the content"
+    );
     let text = link.text_content().unwrap_or_default();
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
@@ -151,15 +155,25 @@ async fn a_switcher_link_is_named_by_its_visible_text_and_its_marks_have_a_toolt
     let tip_id = link
         .get_attribute("aria-describedby")
         .expect("linked to its tooltip");
-    let tip = document().get_element_by_id(&tip_id).expect("tooltip exists");
+    let tip = document()
+        .get_element_by_id(&tip_id)
+        .expect("tooltip exists");
     assert_eq!(tip.get_attribute("role").as_deref(), Some("tooltip"));
     assert!(tip.has_attribute("hidden"), "closed at first");
 
-    fire(&link, "el.dispatchEvent(new FocusEvent('focusin', {bubbles: true}))");
+    fire(
+        &link,
+        "el.dispatchEvent(new FocusEvent('focusin', {bubbles: true}))",
+    );
     settle().await;
     assert!(!tip.has_attribute("hidden"), "focus opens it");
     let text = tip.text_content().unwrap();
-    for part in ["WARNING", "Production", "1 of 3 services in error: api", "DEPLOYING"] {
+    for part in [
+        "WARNING",
+        "Production",
+        "1 of 3 services in error: api",
+        "DEPLOYING",
+    ] {
         assert!(text.contains(part), "the tooltip says {part}: {text}");
     }
     fire(

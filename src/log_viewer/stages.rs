@@ -73,7 +73,9 @@ pub fn StageList(viewer: Viewer) -> impl IntoView {
     let chosen = move || {
         let stage = viewer.filter.with(|f| f.stage);
         stage
-            .and_then(|id| stages.with(|all| all.iter().find(|s| s.id == id).map(|s| s.name.clone())))
+            .and_then(|id| {
+                stages.with(|all| all.iter().find(|s| s.id == id).map(|s| s.name.clone()))
+            })
             .unwrap_or_else(|| "All stages".into())
     };
     view! {

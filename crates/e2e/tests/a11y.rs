@@ -67,7 +67,11 @@ const ENV_READY: &str = "return !!document.querySelector(\"tr[data-service='api'
 async fn scan_views(browser: &Browser, server: &Server, axe: &str, setting: &str) -> Vec<String> {
     let mut failures = Vec::new();
     let mut check = |view: &str, found: Vec<String>| {
-        failures.extend(found.into_iter().map(|f| format!("[{setting}] {view}: {f}")));
+        failures.extend(
+            found
+                .into_iter()
+                .map(|f| format!("[{setting}] {view}: {f}")),
+        );
     };
 
     open(
@@ -102,7 +106,10 @@ async fn scan_views(browser: &Browser, server: &Server, axe: &str, setting: &str
             "return !!document.querySelector('[role=tooltip]:not([hidden])')",
         )
         .await;
-    check("environment, tooltip open", serious_violations(browser, axe).await);
+    check(
+        "environment, tooltip open",
+        serious_violations(browser, axe).await,
+    );
 
     open(
         browser,
@@ -118,7 +125,13 @@ async fn scan_views(browser: &Browser, server: &Server, axe: &str, setting: &str
         "/env/production/deployments",
         "/env/production/service/api/deployments",
     ] {
-        open(browser, server, path, "return !!document.querySelector('main > *')").await;
+        open(
+            browser,
+            server,
+            path,
+            "return !!document.querySelector('main > *')",
+        )
+        .await;
         check(path, serious_violations(browser, axe).await);
     }
 
@@ -143,8 +156,11 @@ async fn no_view_has_a_serious_or_critical_axe_violation_light_or_dark_desktop_o
     let server = Server::start(&["--scenario", "crash-loop", "--seed", "3", "--speed", "4"]).await;
     let mut failures = Vec::new();
     for (theme, dark) in [("light", false), ("dark", true)] {
-        for (size, width, height, mobile) in [("desktop", 1280, 800, false), ("phone", 390, 844, true)] {
-            let browser = Browser::start_with(if dark { &["--force-dark-mode"] } else { &[] }).await;
+        for (size, width, height, mobile) in
+            [("desktop", 1280, 800, false), ("phone", 390, 844, true)]
+        {
+            let browser =
+                Browser::start_with(if dark { &["--force-dark-mode"] } else { &[] }).await;
             // Emulated: a headless window is 500 px wide at least.
             browser
                 .cdp(

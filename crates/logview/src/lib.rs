@@ -8,11 +8,14 @@
 //! - [`timestamps`]: UTC and relative time formatting without a date library;
 //! - [`highlight`]: search matches laid over ANSI spans;
 //! - [`permalink`]: `#L123` / `#L10-L20` line links;
+//! - [`reorder`]: a shown list brought to a new order moving only what changed place (the
+//!   service table's re-sort);
 //! - [`view`]: the rows a (possibly filtered) viewer shows, mapped to store indices.
 
 pub mod ansi;
 pub mod highlight;
 pub mod permalink;
+pub mod reorder;
 pub mod search;
 pub mod store;
 pub mod timestamps;

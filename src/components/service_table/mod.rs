@@ -6,9 +6,9 @@
 //! (window maths in `shipwatch_logview::TallRowList`, spacers above and below), and rows are
 //! keyed by service id so a change repaints its own row only.
 
+mod resort;
 mod row;
 mod row_slots;
-mod throttle;
 mod viewport;
 
 use crate::components::keyed_list::KeyedList;
@@ -16,12 +16,12 @@ use crate::state::environment::EnvironmentState;
 use crate::state::fresh_readers::forget_gone_readers;
 use leptos::html;
 use leptos::prelude::*;
+use resort::Resort;
 use row::ServiceRow;
 use row_slots::RowSlots;
 use shipwatch_logview::TallRowList;
 use shipwatch_model::number_format::grouped;
-use shipwatch_model::triage::{table_rows, trouble_count, SortKey, TableQuery};
-use throttle::throttled_trigger;
+use shipwatch_model::triage::{table_rows, trouble_count, SortKey, TableQuery, TableRows};
 
 /// Rows rendered above and below the viewport, so that scrolling shows no blank rows.
 const OVERSCAN: usize = 8;
@@ -40,23 +40,26 @@ pub fn ServiceTable(
     let sort = RwSignal::new((SortKey::Status, true));
     let only_trouble = RwSignal::new(false);
     let name_filter = RwSignal::new(String::new());
-    // Statuses change in place at once; the order follows at most once a second (leading
-    // and trailing edge), so rows under a storm of changes don't jump about every frame and
-    // the windowed rows are not rebuilt on every batch.
-    let resort = throttled_trigger(state.triage, RESORT_EVERY);
-    let rows = Memo::new(move |_| {
-        resort.track();
+    let query = Memo::new(move |_| {
         let (key, ascending) = sort.get();
-        let query = TableQuery {
+        TableQuery {
             key,
             ascending,
             only_trouble: only_trouble.get(),
             name: name_filter.get(),
-        };
-        state
-            .triage
-            .with_untracked(|t| state.order.with(|o| table_rows(o, t, &query)))
+        }
     });
+    let sorted = move || {
+        query.with_untracked(|q| {
+            state
+                .triage
+                .with_untracked(|t| state.order.with_untracked(|o| table_rows(o, t, q)))
+                .ids
+        })
+    };
+    // Statuses change in place at once; the order follows at most once a second, a few rows
+    // a frame (see `resort`).
+    let rows = RwSignal::new(TableRows { ids: sorted() });
     // The toolbar's counts are live, whatever the order.
     let counts = Memo::new(move |_| {
         state
@@ -83,6 +86,17 @@ pub fn ServiceTable(
             .window(v.view_top, v.view_height)
         })
     });
+    let resort = Resort::follow(
+        rows,
+        sorted,
+        move || {
+            query.track();
+            state.order.track();
+        },
+        move || state.triage.track(),
+        move || window.with_untracked(|w| w.end),
+        RESORT_EVERY,
+    );
     // The rendered rows and the place of the first in the table; keyed by id, so a row that
     // stays in the window keeps its DOM. Rows get their place through `row_slots`.
     let visible = Memo::new(move |_| {
@@ -224,7 +238,7 @@ pub fn ServiceTable(
             // Rows come and go all the time here: see `keyed_list.rs`.
             <KeyedList
                 each=move || visible.get().1
-                key=|id| id.clone()
+                key=move |id| resort.key(id)
                 children=move |id| {
                     let slot = row_slots.register(&id);
                     let env_id = env_id.get_untracked();
