@@ -1,0 +1,426 @@
+//! The environment page's tabs and deployment history, on the real server with a store and
+//! the real page: a deployment started through the simulator's action API shows at the top
+//! of the Deployments tab within a second, its status and duration change live, its label
+//! opens its log; an older deployment's log opens after a newer one replaced it; both tabs'
+//! dots and tooltips say what the header says as the environment changes.
+
+use shipwatch_e2e::{Browser, Server};
+use std::time::Duration;
+
+const LONG: Duration = Duration::from_secs(30);
+
+/// A server with a store of its own (removed when the guard drops).
+struct Stored {
+    server: Server,
+    data: std::path::PathBuf,
+}
+
+impl Drop for Stored {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.data);
+    }
+}
+
+async fn stored_server(name: &str, speed: &str) -> Stored {
+    let data = std::env::temp_dir().join(format!("shipwatch-e2e-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    let data_arg = data.display().to_string();
+    let server = Server::start(&[
+        "--data-dir",
+        &data_arg,
+        "--rate",
+        "0",
+        "--speed",
+        speed,
+        "--log-lines",
+        "40",
+    ])
+    .await;
+    Stored { server, data }
+}
+
+/// Starts a deployment of production/`svc` from the page (asking again while it is busy);
+/// returns its id and `performance.now()` when the 202 came.
+fn deploy_script(svc: &str) -> String {
+    format!(
+        r#"
+const deploy = async () => {{
+  for (let i = 0; i < 600; i++) {{
+    const r = await fetch('/api/environments/production/services/{svc}/deploy',
+      {{method: 'POST', headers: {{Authorization: 'Bearer {token}'}}}});
+    if (r.status === 202) return [(await r.json()).deployment.id, performance.now()];
+    await new Promise((ok) => setTimeout(ok, 50));
+  }}
+  return null;
+}};
+return deploy();
+"#,
+        token = shipwatch_e2e::server::WRITE_TOKEN
+    )
+}
+
+/// Deploys and returns the new deployment's id.
+async fn deploy(browser: &Browser, svc: &str) -> (String, f64) {
+    let v = browser.eval(&deploy_script(svc)).await;
+    let id = v[0].as_str().expect("a deployment id").to_string();
+    (id, v[1].as_f64().expect("a time"))
+}
+
+/// A row's attribute, or null.
+fn row_attr(id: &str, attr: &str) -> String {
+    format!(
+        "return document.querySelector(\"tr.deployment-row[data-deployment='{id}']\")?.getAttribute('{attr}') ?? null"
+    )
+}
+
+fn row_text(id: &str, css: &str) -> String {
+    format!(
+        "return document.querySelector(\"tr.deployment-row[data-deployment='{id}'] {css}\")?.textContent ?? null"
+    )
+}
+
+/// Waits until the deployment `id` has ended, as the page shows it.
+async fn wait_ended(browser: &Browser, id: &str) -> String {
+    browser
+        .wait_js(
+            &format!("{id} to end on the page"),
+            Duration::from_secs(60),
+            &format!(
+                "const s = document.querySelector(\"tr.deployment-row[data-deployment='{id}']\")?.getAttribute('data-status'); \
+                 return ['DEPLOYMENT OK', 'BUILDING ERROR', 'DEPLOYMENT ERROR', 'CANCELLED'].includes(s) ? s : null"
+            ),
+        )
+        .await
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn the_deployments_tab_shows_a_new_deployment_live_and_opens_its_log() {
+    let s = stored_server("tab-live", "3").await;
+    let browser = Browser::start().await;
+    browser
+        .open(&s.server.url("/env/production/deployments"))
+        .await;
+    // The history of the start (every service deployed once) is listed.
+    browser
+        .wait_js(
+            "the first page of history",
+            LONG,
+            "return document.querySelector('.deployments__table[aria-busy=false]') \
+             && document.querySelectorAll('tr.deployment-row').length > 0",
+        )
+        .await;
+    // The tab is the current one.
+    let current = browser
+        .eval("return document.querySelector('.env-tabs__link[aria-current=page]')?.textContent")
+        .await;
+    assert_eq!(current, "Deployments");
+
+    let (id, acked_at) = deploy(&browser, "api").await;
+    // Within a second of the action's 202, it is the first row.
+    let seen_at = browser
+        .wait_js(
+            "the new deployment's row",
+            Duration::from_secs(5),
+            &format!(
+                "const first = document.querySelector('tr.deployment-row'); \
+                 return first?.getAttribute('data-deployment') === '{id}' ? performance.now() : null"
+            ),
+        )
+        .await
+        .as_f64()
+        .unwrap();
+    assert!(
+        seen_at - acked_at <= 1_000.0,
+        "the row came {:.0} ms after the 202",
+        seen_at - acked_at
+    );
+    let first_status = browser.eval(&row_attr(&id, "data-status")).await;
+    let first_status = first_status.as_str().unwrap().to_string();
+    assert!(
+        ["QUEUED", "BUILDING"].contains(&first_status.as_str()),
+        "{first_status}"
+    );
+    // What it shows: the service, the version it replaces, stages once the server has them.
+    let what = browser.eval(&row_text(&id, ".deployment-row__what")).await;
+    assert_eq!(what, "api");
+    assert!(browser
+        .eval(&row_text(&id, ".deployment-row__previous"))
+        .await
+        .as_str()
+        .is_some_and(|t| t.contains("was")));
+
+    // While it runs, its duration counts up in place, and its status moves on.
+    let d1 = browser
+        .wait_js(
+            "a running duration",
+            LONG,
+            &row_text(&id, ".deployment-row__duration--running"),
+        )
+        .await;
+    let d2 = browser
+        .wait_js(
+            "the running duration to count up",
+            Duration::from_secs(5),
+            &format!(
+                "const d = document.querySelector(\"tr.deployment-row[data-deployment='{id}'] .deployment-row__duration--running\")?.textContent; \
+                 return d && d !== {d1} ? d : null"
+            ),
+        )
+        .await;
+    assert!(d2.as_str().unwrap().ends_with("so far"), "{d2}");
+    browser
+        .wait_js(
+            "the status to change in place",
+            LONG,
+            &format!(
+                "const s = document.querySelector(\"tr.deployment-row[data-deployment='{id}']\")?.getAttribute('data-status'); \
+                 return s && s !== '{first_status}'"
+            ),
+        )
+        .await;
+    let last = wait_ended(&browser, &id).await;
+    assert_eq!(last, "DEPLOYMENT OK");
+    let took = browser
+        .eval(&row_text(&id, ".deployment-row__duration"))
+        .await;
+    assert!(
+        took.as_str().is_some_and(|t| !t.contains("so far")),
+        "{took}"
+    );
+    // Its stages came with the next fetch, all passed.
+    let stages = browser
+        .wait_js(
+            "its stages",
+            LONG,
+            &format!(
+                "const l = [...document.querySelectorAll(\"tr.deployment-row[data-deployment='{id}'] .stage\")]; \
+                 return l.length ? l.map(s => s.className) : null"
+            ),
+        )
+        .await;
+    assert!(
+        stages
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c.as_str().unwrap().contains("stage--passed")),
+        "{stages}"
+    );
+
+    // Its label opens its log.
+    browser
+        .eval(&format!(
+            "document.querySelector(\"tr.deployment-row[data-deployment='{id}'] a.label\").click()"
+        ))
+        .await;
+    let path = browser
+        .wait_js(
+            "the log page",
+            LONG,
+            "return location.pathname.endsWith('/logs') ? location.pathname : null",
+        )
+        .await;
+    assert_eq!(
+        path,
+        format!("/env/production/service/api/deployments/{id}/logs").as_str()
+    );
+    browser
+        .wait_js(
+            "its log lines",
+            LONG,
+            "return document.querySelectorAll('.log-row').length > 0",
+        )
+        .await;
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn an_older_deployments_log_opens_after_a_newer_one_replaced_it() {
+    let s = stored_server("tab-older", "50").await;
+    let browser = Browser::start().await;
+    browser
+        .open(&s.server.url("/env/production/service/api/deployments"))
+        .await;
+    browser
+        .wait_js(
+            "the service's history",
+            LONG,
+            "return document.querySelector('.deployments__table[aria-busy=false]') !== null",
+        )
+        .await;
+    let heading = browser
+        .eval("return document.querySelector('#deployments-title')?.textContent")
+        .await;
+    assert_eq!(heading, "Deployments of API");
+    let (older, _) = deploy(&browser, "api").await;
+    wait_ended(&browser, &older).await;
+    let (newer, _) = deploy(&browser, "api").await;
+    wait_ended(&browser, &newer).await;
+    let order = browser
+        .eval(
+            "return [...document.querySelectorAll('tr.deployment-row')].slice(0, 2)\
+             .map(r => r.getAttribute('data-deployment'))",
+        )
+        .await;
+    assert_eq!(order, serde_json::json!([newer, older]));
+    // Only api's deployments are listed here.
+    let others = browser
+        .eval(
+            "return [...document.querySelectorAll('.deployment-row__what')]\
+             .filter(c => c.textContent !== 'api').length",
+        )
+        .await;
+    assert_eq!(others, 0);
+
+    // The older one's label opens the older one's log, which is all there.
+    browser
+        .eval(&format!(
+            "document.querySelector(\"tr.deployment-row[data-deployment='{older}'] a.label\").click()"
+        ))
+        .await;
+    browser
+        .wait_js(
+            "the older log page",
+            LONG,
+            &format!("return location.pathname.includes('/{older}/logs')"),
+        )
+        .await;
+    let shown = browser
+        .wait_js(
+            "the older deployment's header and lines",
+            LONG,
+            "const id = document.querySelector('.log-page__id')?.textContent; \
+             const n = document.querySelectorAll('.log-row').length; \
+             return id && n > 0 ? id : null",
+        )
+        .await;
+    assert_eq!(shown, older.as_str());
+    // It leads to the next deployment of api, the newer one.
+    let next = browser
+        .wait_js(
+            "a link to the next deployment",
+            LONG,
+            "return document.querySelector('.log-page__neighbours a[rel=next]')?.getAttribute('href') ?? null",
+        )
+        .await;
+    assert_eq!(
+        next,
+        format!("/env/production/service/api/deployments/{newer}/logs").as_str()
+    );
+    browser.close().await;
+}
+
+/// The tabs' dots as `[services, deployments]` status words, and the header's.
+const DOTS: &str = "
+const tab = (i) => document.querySelectorAll('.env-tabs__tab [role=img]')[i]?.getAttribute('data-status');
+const head = document.querySelector('.env-header__title .dot')?.getAttribute('data-status');
+const label = document.querySelector('.env-header__title .label')?.getAttribute('data-status');
+return [tab(0), tab(1), head, label];
+";
+
+/// Hovers the tab dot `i` and returns its tooltip's title.
+async fn tooltip_of(browser: &Browser, i: usize) -> String {
+    let dots = browser
+        .client
+        .find_all(fantoccini::Locator::Css(".env-tabs__tab [role=img]"))
+        .await
+        .expect("tab dots");
+    browser.hover(&dots[i]).await;
+    let title = browser
+        .wait_js(
+            "the tab dot's tooltip",
+            Duration::from_secs(5),
+            "return [...document.querySelectorAll('.env-tabs .tooltip--open .tooltip__title')]\
+             .map(t => t.textContent)[0] ?? null",
+        )
+        .await;
+    browser.unhover().await;
+    title.as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn both_tabs_dots_and_tooltips_follow_the_environment() {
+    let s = stored_server("tab-dots", "2").await;
+    let browser = Browser::start().await;
+    browser.open(&s.server.url("/env/production")).await;
+    browser.find(".env-tabs").await;
+    let current = browser
+        .eval("return document.querySelector('.env-tabs__link[aria-current=page]')?.textContent")
+        .await;
+    assert_eq!(current, "Services");
+    let before = browser.eval(DOTS).await;
+    assert_eq!(
+        before[0], before[2],
+        "Services dot = header's running dot: {before}"
+    );
+    assert_eq!(
+        before[1], before[3],
+        "Deployments dot = header's label: {before}"
+    );
+    let word = |v: &serde_json::Value| v.as_str().expect("a status word").to_string();
+    assert_eq!(
+        tooltip_of(&browser, 0).await,
+        format!("{} · Production", word(&before[0]))
+    );
+    assert_eq!(
+        tooltip_of(&browser, 1).await,
+        format!("{} · Production", word(&before[1]))
+    );
+
+    // A service stops: the running status changes, in the header and on the tab.
+    browser
+        .stop_service_and_see_it("production", "worker", LONG)
+        .await;
+    let dots = browser
+        .wait_js(
+            "the Services dot to follow the header",
+            LONG,
+            &format!(
+                "const d = (() => {{ {DOTS} }})(); return d[2] !== '{}' && d[0] === d[2] ? d : null", word(&before[2])
+            ),
+        )
+        .await;
+    let running_word = dots[0].as_str().unwrap().to_string();
+    assert_eq!(
+        tooltip_of(&browser, 0).await,
+        format!("{running_word} · Production")
+    );
+
+    // A deployment starts: the deployment status changes, on the tab too.
+    deploy(&browser, "api").await;
+    let dots = browser
+        .wait_js(
+            "the Deployments dot to follow the header's label",
+            LONG,
+            &format!(
+                "const d = (() => {{ {DOTS} }})(); return d[3] !== '{}' && d[1] === d[3] ? d : null", word(&before[3])
+            ),
+        )
+        .await;
+    let deployment_word = dots[1].as_str().unwrap().to_string();
+    assert_eq!(
+        tooltip_of(&browser, 1).await,
+        format!("{deployment_word} · Production")
+    );
+
+    // The tabs are links the keyboard reaches; the Deployments one opens its URL.
+    browser
+        .eval("document.querySelectorAll('.env-tabs__link')[1].click()")
+        .await;
+    browser
+        .wait_js(
+            "the Deployments tab",
+            LONG,
+            "return location.pathname === '/env/production/deployments' \
+             && document.querySelector('.env-tabs__link[aria-current=page]')?.textContent === 'Deployments'",
+        )
+        .await;
+    // Dots stay the header's on this tab as well.
+    let dots = browser.eval(DOTS).await;
+    assert_eq!(dots[0], dots[2], "{dots}");
+    assert_eq!(dots[1], dots[3], "{dots}");
+    browser.close().await;
+}
