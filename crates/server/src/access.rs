@@ -55,12 +55,10 @@ pub fn check(
 /// Whether a browser request from `origin` may proceed: one of `allowed` (`*` allows any),
 /// or, with none configured, the server's own origin (the Origin's host is the Host header).
 pub fn origin_allowed(origin: &str, headers: &HeaderMap, allowed: &[String]) -> bool {
-    let origin = origin.trim_end_matches('/');
     if !allowed.is_empty() {
-        return allowed
-            .iter()
-            .any(|a| a == "*" || a.trim_end_matches('/').eq_ignore_ascii_case(origin));
+        return listed(origin, allowed);
     }
+    let origin = origin.trim_end_matches('/');
     // Same origin: the Origin's host[:port] is the Host the browser asked for.
     let host = headers
         .get(header::HOST)
@@ -68,6 +66,14 @@ pub fn origin_allowed(origin: &str, headers: &HeaderMap, allowed: &[String]) -> 
         .unwrap_or("");
     let origin_host = origin.split_once("://").map_or("", |(_, rest)| rest);
     !host.is_empty() && origin_host.eq_ignore_ascii_case(host)
+}
+
+/// Whether `origin` is on the `--allow-origin` list (`*`: any).
+pub fn listed(origin: &str, allowed: &[String]) -> bool {
+    let origin = origin.trim_end_matches('/');
+    allowed
+        .iter()
+        .any(|a| a == "*" || a.trim_end_matches('/').eq_ignore_ascii_case(origin))
 }
 
 /// A configured secret (a webhook's): `Debug` does not show it.

@@ -62,6 +62,10 @@ pub fn router(app: Arc<App>) -> Router {
             header::REFERRER_POLICY,
             HeaderValue::from_static("no-referrer"),
         ))
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            crate::write_access::cross_origin,
+        ))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(app)
 }

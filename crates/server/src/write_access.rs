@@ -371,6 +371,60 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
+/// Lets a page on a listed origin (`--allow-origin`) call the API from a browser, which asks
+/// first (a CORS preflight, since a write carries `Authorization`) and reads an answer only if
+/// it names its origin. Same-origin pages need none of it; other origins get no CORS headers,
+/// so their browser refuses to send (and the write rules refuse what comes anyway). Never
+/// `Access-Control-Allow-Credentials`: no cookie is ever a credential here.
+pub async fn cross_origin(
+    axum::extract::State(app): axum::extract::State<Arc<App>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let listed = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .filter(|o| crate::access::listed(o, &app.cfg.allow_origins))
+        .and_then(|o| HeaderValue::from_str(o).ok());
+    let Some(origin) = listed else {
+        return next.run(req).await;
+    };
+    let preflight = req.method() == axum::http::Method::OPTIONS
+        && req
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+        && req.uri().path().starts_with("/api/");
+    let mut res = if preflight {
+        let mut res = StatusCode::NO_CONTENT.into_response();
+        let h = res.headers_mut();
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("GET, POST, PUT"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static("authorization, content-type"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("600"),
+        );
+        res
+    } else {
+        let mut res = next.run(req).await;
+        res.headers_mut().insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("retry-after"),
+        );
+        res
+    };
+    let h = res.headers_mut();
+    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+    h.append(header::VARY, HeaderValue::from_static("origin"));
+    res
+}
+
 /// Reads the generated token of `file`, or makes one there (mode 0600).
 fn generated_token(file: &Path) -> std::io::Result<WriteToken> {
     match std::fs::read_to_string(file) {

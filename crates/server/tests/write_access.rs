@@ -261,16 +261,45 @@ async fn put_from(addr: SocketAddr, origin: &str, env: &str) -> u16 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_allowed_origin_may_write() {
     let h = start(&["--rate", "0", "--allow-origin", "http://console.example"]).await;
+    let addr = h.addr();
+    // The browser asks first (a write carries Authorization): the listed origin is told yes.
+    let preflight = |origin: &'static str| {
+        let headers = [
+            ("Origin", origin),
+            ("Access-Control-Request-Method", "PUT"),
+            (
+                "Access-Control-Request-Headers",
+                "authorization, content-type",
+            ),
+        ];
+        async move { request_at(addr, "OPTIONS", "/api/v1/environments/x", &headers, b"").await }
+    };
+    let (status, hd, _) = preflight("http://console.example").await;
+    assert_eq!(status, 204);
     assert_eq!(
-        put_from(h.addr(), "http://console.example", "from-console").await,
+        header(&hd, "access-control-allow-origin"),
+        Some("http://console.example")
+    );
+    assert!(
+        header(&hd, "access-control-allow-headers").is_some_and(|h| h.contains("authorization"))
+    );
+    assert!(header(&hd, "access-control-allow-methods").is_some_and(|h| h.contains("PUT")));
+    assert_eq!(header(&hd, "access-control-allow-credentials"), None);
+    // Another origin is told nothing, so its browser does not send.
+    let (_, hd, _) = preflight("http://evil.example").await;
+    assert_eq!(header(&hd, "access-control-allow-origin"), None);
+
+    assert_eq!(
+        put_from(addr, "http://console.example", "from-console").await,
         201
     );
     // With an allow-list, the list is the rule: another origin is refused.
     assert_eq!(
-        put_from(h.addr(), "http://evil.example", "from-evil").await,
+        put_from(addr, "http://evil.example", "from-evil").await,
         403
     );
-    assert!(environment_at(h.addr(), "from-evil").await.is_none());
+    assert!(environment_at(addr, "from-evil").await.is_none());
+    assert!(environment_at(addr, "from-console").await.is_some());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
