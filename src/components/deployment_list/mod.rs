@@ -355,9 +355,10 @@ fn caption(env: &str, service: Option<&str>) -> String {
 /// What a read failure says on the page.
 fn read_error_sentence(e: &ReadError) -> String {
     match e {
-        ReadError::NoStore(why) => {
-            format!("Only deployments seen since this page opened are listed: {why}.")
-        }
+        ReadError::NoStore(_) => "This server keeps no deployment history (it runs without a \
+                                  store): only the deployments seen since this page opened are \
+                                  listed."
+            .into(),
         ReadError::Failed(why) => format!("The deployment history could not be loaded: {why}."),
     }
 }
