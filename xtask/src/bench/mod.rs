@@ -15,6 +15,7 @@ mod logs;
 mod page;
 mod profile;
 mod record;
+mod reporter;
 mod server;
 mod store;
 mod swarm;
@@ -146,6 +147,15 @@ const TABLES: &[Table] = &[
             ("paced: writes queued at most", "store_paced_max_queued_writes"),
             ("paced: CPU % of one core", "store_paced_cpu"),
             ("file MB", "store_file_size"),
+        ],
+    },
+    Table {
+        id: "reporter",
+        title: "One reporter end to end (shipwatch deploy around `seq`, pushing to the server with the store on, no simulator; a websocket client on the log as the page is)",
+        columns: &[
+            ("lines", "reporter_lines"),
+            ("lines/s to the socket", "reporter_lines_per_s"),
+            ("lines/s acknowledged (committed)", "reporter_acked_lines_per_s"),
         ],
     },
     Table {
@@ -342,6 +352,13 @@ pub fn bench(options: &flags::Bench) -> Result {
                 &root().join("target/native/examples/store_throughput"),
                 &mut figures,
             ),
+        );
+    }
+    if wanted(Part::Reporter) {
+        let lines = if quick { 200_000 } else { 1_000_000 };
+        part(
+            "one reporter end to end",
+            reporter::measure(&built, lines, options.no_build, &mut figures),
         );
     }
     if wanted(Part::Memory) {
