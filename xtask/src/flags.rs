@@ -73,6 +73,9 @@ pub enum Part {
     Server,
     /// The store's own throughput (status events/s, log lines/s, both at the asked rates).
     Store,
+    /// The push API: deployments/s created, instance reports/s and log lines/s acknowledged
+    /// and seen on a websocket client.
+    Push,
     /// One `shipwatch deploy` pushing a command's output through the server (store on) to a
     /// websocket client: lines/s.
     Reporter,

@@ -14,6 +14,7 @@ mod js_heap;
 mod logs;
 mod page;
 mod profile;
+mod push;
 mod record;
 mod reporter;
 mod server;
@@ -147,6 +148,18 @@ const TABLES: &[Table] = &[
             ("paced: writes queued at most", "store_paced_max_queued_writes"),
             ("paced: CPU % of one core", "store_paced_cpu"),
             ("file MB", "store_file_size"),
+        ],
+    },
+    Table {
+        id: "push",
+        title: "Push API (the server with the store on, no simulator; 8 keep-alive clients; lines in NDJSON batches of 5,000, each acknowledged before the next; websocket clients on the environment and the log as a page is)",
+        columns: &[
+            ("deployments/s created (201, committed)", "push_deployments_per_s"),
+            ("instance reports/s acknowledged", "push_instance_reports_per_s"),
+            ("instance changes/s on the socket", "push_instance_changes_seen_per_s"),
+            ("lines/s acknowledged", "push_lines_acked_per_s"),
+            ("lines/s on the socket", "push_lines_seen_per_s"),
+            ("batch of 5,000 p50 ms", "push_batch_ms_p50"),
         ],
     },
     Table {
@@ -359,6 +372,12 @@ pub fn bench(options: &flags::Bench) -> Result {
         part(
             "one reporter end to end",
             reporter::measure(&built, lines, options.no_build, &mut figures),
+        );
+    }
+    if wanted(Part::Push) {
+        part(
+            "push API",
+            push::measure(&built, &push::Sizes::new(quick), &mut figures),
         );
     }
     if wanted(Part::Memory) {
