@@ -271,8 +271,7 @@ fn parallel(addr: &str, work: impl Fn(usize, &mut Conn) -> Result + Sync) -> Res
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err("a client panicked".into())))
-            .collect::<Result>()
+            .try_for_each(|h| h.join().unwrap_or_else(|_| Err("a client panicked".into())))
     })
 }
 
