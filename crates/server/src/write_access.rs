@@ -264,7 +264,7 @@ impl WriteAccess {
         let tokens = if !cfg.write_tokens.is_empty() {
             cfg.write_tokens.clone()
         } else if let Some(store) = cfg.store(0) {
-            let file = store.dir.join(TOKEN_FILE);
+            let file = token_file(&store.dir);
             let token = generated_token(&file).map_err(|e| {
                 std::io::Error::new(
                     e.kind(),
@@ -479,11 +479,11 @@ pub fn token_file(data_dir: &Path) -> PathBuf {
 }
 
 /// Length of the window in which an address's failures are counted.
-const WINDOW: Duration = Duration::from_secs(60);
+pub const WINDOW: Duration = Duration::from_secs(60);
 
 /// Addresses whose failures are remembered at once: a fixed-size entry each, so memory stays
 /// bounded however many addresses fail.
-const MAX_ADDRESSES: usize = 4096;
+pub const MAX_ADDRESSES: usize = 4096;
 
 /// Failed attempts per address in fixed one-minute windows.
 struct FailureLimit {

@@ -649,3 +649,19 @@ async fn an_environment_of_the_simulator_is_not_the_webhooks_to_change() {
     assert_eq!(a.status, 409, "{}", a.body);
     assert_eq!(a.field(), Some("environment"));
 }
+
+/// docs/push-api.md's numbers about webhooks are the code's.
+#[test]
+fn the_docs_state_the_codes_limit() {
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/push-api.md"
+    ))
+    .expect("docs/push-api.md");
+    let mib = shipwatch_server::webhooks::MAX_BODY_BYTES >> 20;
+    assert_eq!(mib << 20, shipwatch_server::webhooks::MAX_BODY_BYTES);
+    assert!(doc.contains(&format!(
+        "| 413 | `{{\"error\", \"field\": \"body\"}}` | a body over {mib} MiB |"
+    )));
+    assert!(doc.contains("## Webhooks"));
+}

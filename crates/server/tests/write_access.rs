@@ -569,3 +569,28 @@ async fn the_generated_token_is_private_kept_across_restarts_and_never_logged() 
         );
     }
 }
+
+/// The README's numbers about writes are the code's.
+#[test]
+fn the_readme_states_the_codes_numbers() {
+    use shipwatch_server::write_access::{MAX_ADDRESSES, MIN_TOKEN_CHARS, WINDOW};
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
+        .expect("README.md");
+    let readme = readme.split_whitespace().collect::<Vec<_>>().join(" ");
+    let thousands = |n: usize| {
+        let s = n.to_string();
+        let (head, tail) = s.split_at(s.len() - 3);
+        format!("{head},{tail}")
+    };
+    assert_eq!(WINDOW.as_secs(), 60, "the README says 'in a minute'");
+    for said in [
+        format!("at least {MIN_TOKEN_CHARS} characters"),
+        format!(
+            "(default {})",
+            shipwatch_server::Config::default().max_write_failures
+        ),
+        format!("remembers at most {} addresses", thousands(MAX_ADDRESSES)),
+    ] {
+        assert!(readme.contains(&said), "README.md should say: {said}");
+    }
+}
