@@ -61,6 +61,14 @@ async fn open(browser: &Browser, server: &Server, path: &str, ready: &str) {
     tokio::time::sleep(Duration::from_millis(400)).await;
 }
 
+/// Saves a screenshot of the view as scanned, `target/screenshots/a11y-<setting>-<view>.png`
+/// (copied to docs/ by hand when they change).
+async fn shoot(browser: &Browser, setting: &str, view: &str) {
+    let name = format!("a11y-{setting}-{view}.png").replace([' ', ','], "");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
+    browser.screenshot(&dir.join(name)).await;
+}
+
 const ENV_READY: &str = "return !!document.querySelector(\"tr[data-service='api'] a.label\")?.getAttribute('aria-label')?.includes('DEPLOYMENT ERROR')";
 
 /// Every view, scanned in one theme and window size; returns what failed, by view.
@@ -84,6 +92,7 @@ async fn scan_views(browser: &Browser, server: &Server, axe: &str, setting: &str
     check("home", serious_violations(browser, axe).await);
 
     open(browser, server, "/env/production", ENV_READY).await;
+    shoot(browser, setting, "environment").await;
     check("environment", serious_violations(browser, axe).await);
 
     // Every rendered row highlighted, as a row whose status just changed is.
@@ -106,6 +115,7 @@ async fn scan_views(browser: &Browser, server: &Server, axe: &str, setting: &str
             "return !!document.querySelector('[role=tooltip]:not([hidden])')",
         )
         .await;
+    shoot(browser, setting, "tooltip").await;
     check(
         "environment, tooltip open",
         serious_violations(browser, axe).await,
@@ -118,6 +128,7 @@ async fn scan_views(browser: &Browser, server: &Server, axe: &str, setting: &str
         "return !!document.querySelector(\"table[aria-label='Instances of API']\")",
     )
     .await;
+    shoot(browser, setting, "expanded").await;
     check("expanded row", serious_violations(browser, axe).await);
 
     // The environment page's other tabs and lists, where this build has them.
@@ -146,6 +157,7 @@ async fn scan_views(browser: &Browser, server: &Server, axe: &str, setting: &str
         "return document.querySelectorAll('.log-row').length > 10",
     )
     .await;
+    shoot(browser, setting, "logs").await;
     check("logs", serious_violations(browser, axe).await);
     failures
 }
