@@ -350,6 +350,15 @@ async fn a_silent_instance_becomes_unknown() {
         }
     };
     assert_eq!(report("RUNNING").await.status, 201);
+    // A finished job's execution has nothing left to report: it does not expire.
+    let a = api
+        .json(
+            "PUT",
+            "/api/v1/environments/production/services/worker/instances/run-41",
+            json!({ "status": "COMPLETED" }),
+        )
+        .await;
+    assert_eq!(a.status, 201);
     let mut page = Client::connect(&h).await;
     page.subscribe(
         "env",
@@ -360,26 +369,46 @@ async fn a_silent_instance_becomes_unknown() {
     )
     .await;
     let started = std::time::Instant::now();
-    let reason = loop {
-        if let ServerMessage::Delta { changes, .. } = page.frame().await.msg {
-            let unknown = changes.iter().find_map(|c| match c {
-                Change::ServiceUpsert(s) => s
-                    .instances
-                    .iter()
-                    .find(|i| i.status == RunningStatus::Unknown)
-                    .and_then(|i| i.reason.clone()),
-                _ => None,
-            });
-            if let Some(r) = unknown {
-                break r;
+    let unknown = async {
+        loop {
+            if let ServerMessage::Delta { changes, .. } = page.frame().await.msg {
+                let unknown = changes.iter().find_map(|c| match c {
+                    Change::ServiceUpsert(s) => s
+                        .instances
+                        .iter()
+                        .find(|i| i.status == RunningStatus::Unknown)
+                        .and_then(|i| i.reason.clone()),
+                    _ => None,
+                });
+                if let Some(r) = unknown {
+                    return r;
+                }
             }
         }
     };
+    // Bounded: without the mechanism, heartbeats would keep the wait going for ever.
+    let reason = tokio::time::timeout(Duration::from_secs(5), unknown)
+        .await
+        .expect("the silent instance becomes UNKNOWN within 5 s");
     assert!(
         started.elapsed() >= Duration::from_millis(300),
         "not before the ttl"
     );
     assert_eq!(reason, "no report for 400 ms");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let env = environment(h.addr(), "production").await.unwrap();
+    let statuses: Vec<(&str, RunningStatus)> = env.services[0]
+        .instances
+        .iter()
+        .map(|i| (i.name.as_str(), i.status))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("worker-1", RunningStatus::Unknown),
+            ("run-41", RunningStatus::Completed)
+        ]
+    );
     assert_eq!(report("RUNNING").await.status, 200);
     let env = environment(h.addr(), "production").await.unwrap();
     assert_eq!(env.services[0].instances[0].status, RunningStatus::Running);

@@ -298,7 +298,8 @@ impl PushCore {
         Ok(Upserted { value, created })
     }
 
-    /// Reports an instance's state; it counts as alive for the next `--instance-ttl`.
+    /// Reports an instance's state; unless STOPPED or COMPLETED, it must be reported again
+    /// within `--instance-ttl` or it becomes UNKNOWN.
     pub async fn report_instance(
         &self,
         env: &str,
@@ -350,7 +351,13 @@ impl PushCore {
             }
             let i = i.clone();
             let key = (env.to_string(), svc.to_string(), name.to_string());
-            reg.seen.insert(key, std::time::Instant::now());
+            // A stopped instance or a finished job has nothing left to report: only the
+            // states of something running expire.
+            if matches!(i.status, RunningStatus::Stopped | RunningStatus::Completed) {
+                reg.seen.remove(&key);
+            } else {
+                reg.seen.insert(key, std::time::Instant::now());
+            }
             let ack = if created || i != before || req.exit_code.is_some() {
                 self.sink.publish(vec![PlatformEvent::InstanceChanged {
                     env: env.to_string(),

@@ -135,8 +135,9 @@ pub struct Registry {
 impl Registry {
     /// The registry of a platform loaded from the store: `envs`, the pushed environments;
     /// `deployments`, their deployments, oldest first, with stage and last line number;
-    /// `foreign`, the ids other sources own. Every instance not already UNKNOWN starts its
-    /// time-to-live now (when it last reported before the restart is not kept).
+    /// `foreign`, the ids other sources own. Every instance that can expire (not UNKNOWN,
+    /// STOPPED or COMPLETED) starts its time-to-live now (when it last reported before the
+    /// restart is not kept).
     pub fn restore(
         envs: Vec<Environment>,
         deployments: Vec<StoredDeployment>,
@@ -150,7 +151,11 @@ impl Registry {
         for env in envs {
             for svc in &env.services {
                 for i in &svc.instances {
-                    if i.status != RunningStatus::Unknown {
+                    let expires = !matches!(
+                        i.status,
+                        RunningStatus::Unknown | RunningStatus::Stopped | RunningStatus::Completed
+                    );
+                    if expires {
                         let key = (env.id.clone(), svc.id.clone(), i.name.clone());
                         reg.seen.insert(key, now);
                     }
