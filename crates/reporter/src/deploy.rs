@@ -224,10 +224,33 @@ async fn run_command(args: &Deploy, shared: &Arc<Shared>) -> i32 {
             _ = tokio::time::sleep_until(pipes_deadline.unwrap_or(far)), if pipes_deadline.is_some() => {},
         }
     }
-    for (split, stream) in [
-        (&mut out_split, Stream::Stdout),
-        (&mut err_split, Stream::Stderr),
-    ] {
+    // The deadline passed with a pipe still open (something the command started holds it):
+    // what is already in the pipe is read all the same, however late this task ran.
+    let pipes: [(&mut (dyn AsyncRead + Unpin), _, _, _, _); 2] = [
+        (
+            &mut stdout,
+            out_open,
+            &mut out_split,
+            &mut out_buf,
+            Stream::Stdout,
+        ),
+        (
+            &mut stderr,
+            err_open,
+            &mut err_split,
+            &mut err_buf,
+            Stream::Stderr,
+        ),
+    ];
+    for (pipe, open, split, buf, stream) in pipes {
+        while open {
+            let ready = tokio::time::timeout(Duration::from_millis(50), read_some(pipe, buf));
+            let Ok(Some(n)) = ready.await else { break };
+            split.push(&buf[..n], &mut lines);
+            for text in lines.drain(..) {
+                rec.line(stream, text);
+            }
+        }
         split.finish(&mut lines);
         for text in lines.drain(..) {
             rec.line(stream, text);
@@ -251,7 +274,7 @@ async fn run_command(args: &Deploy, shared: &Arc<Shared>) -> i32 {
 }
 
 /// Reads what is there (None at the end of the stream or on an error).
-async fn read_some<R: AsyncRead + Unpin>(r: &mut R, buf: &mut [u8]) -> Option<usize> {
+async fn read_some<R: AsyncRead + Unpin + ?Sized>(r: &mut R, buf: &mut [u8]) -> Option<usize> {
     match r.read(buf).await {
         Ok(0) | Err(_) => None,
         Ok(n) => Some(n),
