@@ -66,6 +66,16 @@ impl std::fmt::Display for ApiError {
     }
 }
 
+/// A line as `POST /api/v1/deployments/{id}/logs` takes it.
+#[derive(Serialize)]
+struct WireLine<'a> {
+    n: u64,
+    text: &'a str,
+    level: shipwatch_model::LogLevel,
+    stage: &'a str,
+    ts: u64,
+}
+
 /// A new deployment (`POST /api/v1/deployments`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct NewDeployment {
@@ -169,12 +179,25 @@ impl Api {
         url: Url,
         body: Option<Value>,
     ) -> Result<Value, ApiError> {
+        let body = body.map(|b| ("application/json", serde_json::to_vec(&b).expect("JSON")));
+        self.send(method, url, body).await
+    }
+
+    /// One request with a body of a media type; the answer's JSON, or why not.
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        url: Url,
+        body: Option<(&'static str, Vec<u8>)>,
+    ) -> Result<Value, ApiError> {
         let mut req = self.http.request(method, url);
         if let Some(token) = &self.token {
             req = req.bearer_auth(token);
         }
-        if let Some(body) = body {
-            req = req.json(&body);
+        if let Some((media_type, bytes)) = body {
+            req = req
+                .header(reqwest::header::CONTENT_TYPE, media_type)
+                .body(bytes);
         }
         let resp = req
             .send()
@@ -292,23 +315,24 @@ impl Api {
         lines: &[Line],
         offset: u64,
     ) -> Result<Appended, ApiError> {
-        let body: Vec<Value> = lines
-            .iter()
-            .map(|l| {
-                json!({
-                    "n": l.n + offset,
-                    "text": l.text,
-                    "level": l.level,
-                    "stage": l.stage,
-                    "ts": l.ts,
-                })
-            })
-            .collect();
+        // NDJSON, written straight from the lines (no JSON tree in between).
+        let mut body = Vec::with_capacity(lines.iter().map(|l| l.text.len() + 80).sum());
+        for l in lines {
+            let wire = WireLine {
+                n: l.n + offset,
+                text: &l.text,
+                level: l.level,
+                stage: &l.stage,
+                ts: l.ts,
+            };
+            serde_json::to_writer(&mut body, &wire).expect("plain fields");
+            body.push(b'\n');
+        }
         let v = self
-            .call(
+            .send(
                 reqwest::Method::POST,
                 self.url(&["api", "v1", "deployments", id, "logs"]),
-                Some(Value::Array(body)),
+                Some(("application/x-ndjson", body)),
             )
             .await?;
         Ok(serde_json::from_value(v).unwrap_or_default())

@@ -243,12 +243,15 @@ async fn run_command(args: &Deploy, shared: &Arc<Shared>) -> i32 {
         ),
     ];
     for (pipe, open, split, buf, stream) in pipes {
-        while open {
-            let ready = tokio::time::timeout(Duration::from_millis(50), read_some(pipe, buf));
-            let Ok(Some(n)) = ready.await else { break };
-            split.push(&buf[..n], &mut lines);
-            for text in lines.drain(..) {
-                rec.line(stream, text);
+        let ready = Duration::from_millis(50);
+        if open {
+            while let Ok(Some(n)) =
+                tokio::time::timeout(ready, read_some(&mut *pipe, &mut buf[..])).await
+            {
+                split.push(&buf[..n], &mut lines);
+                for text in lines.drain(..) {
+                    rec.line(stream, text);
+                }
             }
         }
         split.finish(&mut lines);

@@ -97,7 +97,10 @@ fn starts_red(text: &str) -> bool {
 
 /// The text without ANSI escape sequences (CSI and OSC), for matching words.
 #[must_use]
-pub fn strip_ansi(text: &str) -> String {
+pub fn strip_ansi(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains('\u{1b}') {
+        return std::borrow::Cow::Borrowed(text);
+    }
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
@@ -133,7 +136,7 @@ pub fn strip_ansi(text: &str) -> String {
             }
         }
     }
-    out
+    std::borrow::Cow::Owned(out)
 }
 
 #[cfg(test)]

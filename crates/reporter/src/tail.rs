@@ -336,9 +336,9 @@ async fn follow(
                 }
                 Out::Line(line) => {
                     let text = if colour {
-                        line.text
+                        line.text.clone()
                     } else {
-                        strip_ansi(&line.text)
+                        strip_ansi(&line.text).into_owned()
                     };
                     // Without colour an error line says so, unless its text does already.
                     let says_so = text.trim_start().to_ascii_lowercase().starts_with("error");

@@ -52,7 +52,7 @@ fn run_once(built: &Built, lines: u64, no_build: bool, figures: &mut Figures) ->
     let addr = srv.addr();
 
     let started = Instant::now();
-    let mut child = Command::new(&reporter)
+    let child = Command::new(&reporter)
         .args([
             "deploy",
             "--quiet",
@@ -82,10 +82,15 @@ fn run_once(built: &Built, lines: u64, no_build: bool, figures: &mut Figures) ->
         .spawn()
         .map_err(|e| format!("cannot run {}: {e}", reporter.display()))?;
 
+    // The reporter exits once the server acknowledged its last line: timed on its own thread.
+    let waiting = std::thread::spawn(move || {
+        let mut child = child;
+        (child.wait(), started.elapsed())
+    });
     let seen = follow(&addr, lines, Duration::from_secs(600));
     let on_socket = started.elapsed();
-    let status = child.wait().map_err(|e| e.to_string())?;
-    let acked = started.elapsed();
+    let (status, acked) = waiting.join().map_err(|_| "the waiting thread panicked")?;
+    let status = status.map_err(|e| e.to_string())?;
     let _ = std::fs::remove_dir_all(&data);
     let seen = seen?;
     if !status.success() {
