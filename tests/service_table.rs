@@ -274,6 +274,13 @@ async fn a_re_sort_moves_only_the_rows_whose_place_changed() {
         "only the row whose place changed moved: {log:?}"
     );
     assert_eq!(rows()[2..5], ["svc-0000", "svc-0001", "svc-0002"]);
+    // Built anew in its place, the row goes on with the highlight its status change began.
+    assert!(
+        query(&host, "tr[data-service=svc-0005]")
+            .class_list()
+            .contains("service-row--flash"),
+        "the moved row is still highlighted"
+    );
 }
 
 #[wasm_bindgen_test]

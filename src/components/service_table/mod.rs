@@ -246,7 +246,7 @@ pub fn ServiceTable(
                         // The service's signal outlives the row: see `fresh_readers`.
                         let signal = s.clone();
                         on_cleanup(move || forget_gone_readers(signal));
-                        view! { <ServiceRow env_id service=s open=slot.open row_index=slot.index /> }
+                        view! { <ServiceRow env_id service=s open=slot.open row_index=slot.index flashed_at=slot.flashed_at /> }
                     })
                 }
             />

@@ -15,7 +15,10 @@ use shipwatch_model::triage::in_trouble;
 use shipwatch_model::{RunningStatus, Service};
 
 /// Least time between two highlights of a row, in ms.
-const FLASH_EVERY_MS: f64 = 4_000.0;
+pub(super) const FLASH_EVERY_MS: f64 = 4_000.0;
+
+/// How long a highlight lasts, in ms.
+const FLASH_FOR_MS: f64 = 1_200.0;
 
 /// One service: its row, and its instances when expanded.
 #[component]
@@ -28,6 +31,9 @@ pub fn ServiceRow(
     /// The row's place in the whole table (1 is the header row), for `aria-rowindex`: only
     /// the rows near the viewport are in the DOM. Set by the table (see `row_slots`).
     row_index: ArcRwSignal<Option<usize>>,
+    /// When the row was last highlighted (ms since the epoch). Kept by the table across
+    /// rebuilds of the row: a row that moves is built anew in its new place (see `resort`).
+    flashed_at: ArcRwSignal<f64>,
 ) -> impl IntoView {
     let clock = Clock::use_clock();
     let navigate = use_navigate();
@@ -72,24 +78,30 @@ pub fn ServiceRow(
     });
     // Briefly tint a row whose status changed (a still tint, see `.service-row--flash`), at
     // most once per few seconds: under a storm of changes a row that never stops flashing
-    // tells nothing.
+    // tells nothing. A row built while its highlight runs (it moved) shows the rest of it.
     let flash = RwSignal::new(false);
     let previous = StoredValue::new(None::<RunningStatus>);
-    let last_flash = StoredValue::new(f64::NEG_INFINITY);
+    // The row may have scrolled out of the window (and been disposed) by then.
+    let flash_for = move |ms: f64| {
+        flash.set(true);
+        set_timeout(
+            move || {
+                flash.try_set(false);
+            },
+            std::time::Duration::from_secs_f64(ms.max(0.0) / 1000.0),
+        );
+    };
+    let left = flashed_at.get_untracked() + FLASH_FOR_MS - js_sys::Date::now();
+    if left > 0.0 {
+        flash_for(left);
+    }
     Effect::new(move |_| {
         let now = verdict.get().status;
         let changed = previous.get_value().is_some_and(|p| p != now);
         let at = js_sys::Date::now();
-        if changed && at - last_flash.get_value() >= FLASH_EVERY_MS {
-            last_flash.set_value(at);
-            flash.set(true);
-            // The row may have scrolled out of the window (and been disposed) by then.
-            set_timeout(
-                move || {
-                    flash.try_set(false);
-                },
-                std::time::Duration::from_millis(1200),
-            );
+        if changed && at - flashed_at.get_untracked() >= FLASH_EVERY_MS {
+            flashed_at.set(at);
+            flash_for(FLASH_FOR_MS);
         }
         previous.set_value(Some(now));
     });

@@ -11,6 +11,7 @@
 //! benchmark. Here only the table's two effects read those sources; a row's signals die with
 //! the row.
 
+use super::row::FLASH_EVERY_MS;
 use leptos::prelude::*;
 use std::collections::HashMap;
 
@@ -28,6 +29,9 @@ struct Slot {
 #[derive(Clone, Copy)]
 pub struct RowSlots {
     slots: StoredValue<HashMap<String, Slot>>,
+    /// When each row was last highlighted, kept while its row lives or the highlight's
+    /// least interval runs: a moved row is built anew and goes on with it.
+    flashes: StoredValue<HashMap<String, ArcRwSignal<f64>>>,
     serial: StoredValue<u64>,
     expanded: Signal<Option<String>>,
     visible: Memo<(usize, Vec<String>)>,
@@ -39,6 +43,8 @@ pub struct RowSignals {
     pub open: ArcRwSignal<bool>,
     /// Its `aria-rowindex` (1 is the header row).
     pub index: ArcRwSignal<Option<usize>>,
+    /// When it was last highlighted (ms since the epoch).
+    pub flashed_at: ArcRwSignal<f64>,
 }
 
 impl RowSlots {
@@ -47,6 +53,7 @@ impl RowSlots {
     pub fn follow(expanded: Signal<Option<String>>, visible: Memo<(usize, Vec<String>)>) -> Self {
         let rows = Self {
             slots: StoredValue::new(HashMap::new()),
+            flashes: StoredValue::new(HashMap::new()),
             serial: StoredValue::new(0),
             expanded,
             visible,
@@ -87,9 +94,25 @@ impl RowSlots {
                 .position(|x| x == id)
                 .map(|i| row_index(*start, i))
         });
+        let now = js_sys::Date::now();
+        let flashed_at = self.slots.with_value(|live| {
+            self.flashes.update_value(|f| {
+                f.retain(|id, at| {
+                    live.contains_key(id) || now - at.get_untracked() < FLASH_EVERY_MS
+                });
+            });
+            self.flashes
+                .try_update_value(|f| {
+                    f.entry(id.to_string())
+                        .or_insert_with(|| ArcRwSignal::new(f64::NEG_INFINITY))
+                        .clone()
+                })
+                .unwrap_or_else(|| ArcRwSignal::new(f64::NEG_INFINITY))
+        });
         let signals = RowSignals {
             open: ArcRwSignal::new(open),
             index: ArcRwSignal::new(index),
+            flashed_at,
         };
         let serial = self.serial.get_value() + 1;
         self.serial.set_value(serial);
