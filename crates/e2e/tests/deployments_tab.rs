@@ -424,3 +424,58 @@ async fn both_tabs_dots_and_tooltips_follow_the_environment() {
     assert_eq!(dots[1], dots[3], "{dots}");
     browser.close().await;
 }
+
+/// Whether the page scrolls sideways, and its widths.
+const SIDEWAYS: &str = "const vw = document.documentElement.clientWidth; \
+    const sw = Math.max(document.documentElement.scrollWidth, document.body.scrollWidth); \
+    return [sw > vw, sw, vw]";
+
+#[tokio::test]
+async fn on_a_phone_the_history_and_the_log_links_do_not_scroll_sideways() {
+    let s = stored_server("tab-phone", "50").await;
+    let browser = Browser::start().await;
+    browser
+        .cdp(
+            "Emulation.setDeviceMetricsOverride",
+            serde_json::json!({"width": 360, "height": 800, "deviceScaleFactor": 2, "mobile": true}),
+        )
+        .await
+        .expect("phone viewport");
+    browser.open(&s.server.url("/env/production")).await;
+    browser.find(".env-tabs").await;
+    let (older, _) = deploy(&browser, "api").await;
+    let (newer, _) = deploy(&browser, "api").await;
+    for path in [
+        "/env/production/deployments".to_string(),
+        "/env/production/service/api/deployments".to_string(),
+    ] {
+        browser.open(&s.server.url(&path)).await;
+        browser
+            .wait_js(
+                "the history",
+                LONG,
+                &format!(
+                    "return document.querySelector(\"tr.deployment-row[data-deployment='{newer}']\") !== null \
+                     && document.getElementById('deployment-history-style') !== null"
+                ),
+            )
+            .await;
+        let wide = browser.eval(SIDEWAYS).await;
+        assert_eq!(wide[0], false, "{path} scrolls sideways: {wide}");
+    }
+    browser
+        .open(&s.server.url(&format!(
+            "/env/production/service/api/deployments/{older}/logs"
+        )))
+        .await;
+    browser
+        .wait_js(
+            "the link to the next deployment",
+            LONG,
+            "return document.querySelector('.log-page__neighbours a[rel=next]') !== null",
+        )
+        .await;
+    let wide = browser.eval(SIDEWAYS).await;
+    assert_eq!(wide[0], false, "the log page scrolls sideways: {wide}");
+    browser.close().await;
+}
