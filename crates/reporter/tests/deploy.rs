@@ -364,3 +364,56 @@ async fn sigterm_stops_the_command_and_its_children_and_reports_cancelled() {
         "{lines:?}"
     );
 }
+
+#[tokio::test]
+async fn two_commands_report_one_deployment_with_the_same_id_and_keep_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"), &[]);
+    let build = script(
+        dir.path(),
+        "build.sh",
+        "echo compiled one; echo compiled two\n",
+    );
+    let ship = script(dir.path(), "ship.sh", "echo rolled out\n");
+    let (code, _, stderr) = finish(
+        deploy(
+            &server,
+            &["--id", "pipeline-7", "--stage", "build", "--keep-open"],
+            &[build.to_str().unwrap()],
+        ),
+        LIMIT,
+    )
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    let s = standing(&server, "pipeline-7").await;
+    assert_eq!(s["deployment"]["status"], "BUILDING", "left open: {s}");
+    let (code, _, stderr) = finish(
+        deploy(
+            &server,
+            &["--id", "pipeline-7", "--stage", "deploy"],
+            &[ship.to_str().unwrap()],
+        ),
+        LIMIT,
+    )
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    let (header, lines, statuses) = read_log_statuses(&server, "pipeline-7", 3).await;
+    let got: Vec<(u64, &str, &str)> = lines
+        .iter()
+        .map(|l| (l.n, l.text.as_str(), l.stage.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (1, "compiled one", "build"),
+            (2, "compiled two", "build"),
+            (3, "rolled out", "deploy")
+        ],
+        "the second command's lines follow the first's"
+    );
+    assert_eq!(header.status.word(), "DEPLOYMENT OK");
+    assert_eq!(
+        statuses,
+        ["QUEUED", "BUILDING", "DEPLOYING", "DEPLOYMENT OK"]
+    );
+}
