@@ -170,6 +170,13 @@ impl PushCore {
         self.reg.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// An ack for a call that changed nothing: it resolves once everything published before
+    /// is committed, so a retry answered "already done" is acknowledged like the first call
+    /// (whose own answer may have been a 503 while the store could not write).
+    fn settled(&self) -> Ack {
+        self.sink.publish(Vec::new())
+    }
+
     /// Whether `env` is a pushed environment.
     pub fn owns(&self, env: &str) -> bool {
         self.reg().envs.contains_key(env)
@@ -234,7 +241,7 @@ impl PushCore {
                     name,
                 }])
             } else {
-                Ack::none()
+                self.settled()
             };
             (ack, e.model(env), created)
         };
@@ -290,7 +297,7 @@ impl PushCore {
                     service: s.clone(),
                 }])
             } else {
-                Ack::none()
+                self.settled()
             };
             (ack, s, created)
         };
@@ -366,7 +373,7 @@ impl PushCore {
                     exit_code: req.exit_code,
                 }])
             } else {
-                Ack::none()
+                self.settled()
             };
             (ack, i, created)
         };
@@ -410,23 +417,28 @@ impl PushCore {
         if let Some(v) = &req.url {
             validate::url("url", v)?;
         }
-        let (ack, view) = {
+        let (ack, answer) = 'apply: {
             let mut reg = self.reg();
             if let Some(d) = req.id.as_ref().and_then(|id| reg.deployments.get(id)) {
-                return match same_request(d, &req) {
-                    Ok(()) => Ok(Upserted {
-                        value: view(d),
-                        created: false,
-                    }),
-                    Err(field) => Err(PushError::conflict(
-                        "id",
-                        format!(
-                            "deployment `{}` exists with another `{field}`: a retried request \
+                match same_request(d, &req) {
+                    Ok(()) => {
+                        let again = Upserted {
+                            value: view(d),
+                            created: false,
+                        };
+                        break 'apply (self.settled(), again);
+                    }
+                    Err(field) => {
+                        return Err(PushError::conflict(
+                            "id",
+                            format!(
+                                "deployment `{}` exists with another `{field}`: a retried request \
                              must be the same, a new deployment needs a new id",
-                            d.deployment.id
-                        ),
-                    )),
-                };
+                                d.deployment.id
+                            ),
+                        ))
+                    }
+                }
             }
             let now = wall_millis();
             let id = match &req.id {
@@ -476,15 +488,15 @@ impl PushCore {
                 None,
                 1,
             );
-            let v = view(&d);
+            let created = Upserted {
+                value: view(&d),
+                created: true,
+            };
             reg.add_deployment(d, self.cfg.retain_deployments);
-            (self.sink.publish(events), v)
+            (self.sink.publish(events), created)
         };
         committed(ack).await?;
-        Ok(Upserted {
-            value: view,
-            created: true,
-        })
+        Ok(answer)
     }
 
     /// Where a pushed deployment stands.
@@ -510,7 +522,7 @@ impl PushCore {
         if let Some(stage) = &stage {
             validate::non_empty_text("stage", stage, lines::MAX_STAGE_BYTES)?;
         }
-        let (ack, v) = {
+        let (ack, v) = 'apply: {
             let mut reg = self.reg();
             let d = reg
                 .deployments
@@ -518,7 +530,7 @@ impl PushCore {
                 .ok_or_else(|| no_deployment(id))?;
             let from = d.deployment.status;
             if from == status {
-                return Ok(view(d));
+                break 'apply (self.settled(), view(d));
             }
             if !from.can_move(status) {
                 return Err(PushError::conflict(
@@ -586,14 +598,14 @@ impl PushCore {
     /// without a stage of their own are this stage's.
     pub async fn set_stage(&self, id: &str, stage: String) -> Result<DeploymentView, PushError> {
         validate::non_empty_text("stage", &stage, lines::MAX_STAGE_BYTES)?;
-        let (ack, v) = {
+        let (ack, v) = 'apply: {
             let mut reg = self.reg();
             let d = reg
                 .deployments
                 .get_mut(id)
                 .ok_or_else(|| no_deployment(id))?;
             if d.stage.as_ref() == Some(&stage) {
-                return Ok(view(d));
+                break 'apply (self.settled(), view(d));
             }
             if d.deployment.status.has_ended() {
                 return Err(PushError::conflict(
@@ -682,7 +694,7 @@ impl PushCore {
             }
             d.next_line = plan.next_line;
             if new.is_empty() {
-                Ack::none()
+                self.settled()
             } else {
                 self.sink.publish(vec![PlatformEvent::LogAppended {
                     deployment: id.to_string(),

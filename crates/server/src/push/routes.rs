@@ -26,7 +26,8 @@ use std::sync::Arc;
 pub const MAX_LOG_BODY_BYTES: usize = 8 << 20;
 /// Largest body of every other call, in bytes.
 pub const MAX_BODY_BYTES: usize = 64 << 10;
-/// Bytes of a body past its limit read (and dropped) before the 413 is answered.
+/// Bytes of a body past its limit read (and dropped) before the 413 is answered; a body
+/// announced larger than the limit and this is refused at once.
 const MAX_DRAINED_BYTES: usize = 32 << 20;
 
 /// The push API's routes.
@@ -91,25 +92,31 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Vec<
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if announced.is_some_and(|n| n > limit as u64) {
-        return Err(PushError::too_large(limit));
+    let mut chunks = body.into_data_stream();
+    // A client still sending does not read the answer (its write fails first): a body past
+    // the limit is read and dropped, up to a bound, so that the client gets its 413.
+    let refuse = |mut chunks: axum::body::BodyDataStream, seen: usize| async move {
+        let mut dropped = seen;
+        while dropped <= limit + MAX_DRAINED_BYTES {
+            match chunks.next().await {
+                Some(Ok(chunk)) => dropped += chunk.len(),
+                _ => break,
+            }
+        }
+        Err(PushError::too_large(limit))
+    };
+    if let Some(n) = announced.filter(|&n| n > limit as u64) {
+        if n > (limit + MAX_DRAINED_BYTES) as u64 {
+            return Err(PushError::too_large(limit));
+        }
+        return refuse(chunks, 0).await;
     }
     let mut out = Vec::with_capacity(announced.map_or(0, |n| n as usize));
-    let mut chunks = body.into_data_stream();
     while let Some(chunk) = chunks.next().await {
         let chunk =
             chunk.map_err(|e| PushError::bad_body(format!("the body could not be read: {e}")))?;
         if out.len() + chunk.len() > limit {
-            // A client still sending would not read the answer (its write fails first):
-            // the rest is read and dropped, up to a bound, so that it gets the 413.
-            let mut dropped = 0usize;
-            while let Some(Ok(chunk)) = chunks.next().await {
-                dropped += chunk.len();
-                if dropped > MAX_DRAINED_BYTES {
-                    break;
-                }
-            }
-            return Err(PushError::too_large(limit));
+            return refuse(chunks, out.len() + chunk.len()).await;
         }
         out.extend_from_slice(&chunk);
     }
