@@ -114,9 +114,10 @@ async fn main() {
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
             if !ready {
-                let what = browser.eval("return document.querySelector('main')?.innerText").await;
-                eprintln!("{name} dark={dark} phone={phone}: not ready: {what}");
-                browser.screenshot(std::path::Path::new("/tmp/not-ready.png")).await;
+                let what = browser
+                    .eval("return document.querySelector('main')?.innerText")
+                    .await;
+                panic!("{name} (dark {dark}, phone {phone}) shows no history: {what}");
             }
             tokio::time::sleep(Duration::from_millis(1200)).await;
             let suffix = format!(
