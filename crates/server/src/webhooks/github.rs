@@ -1,7 +1,7 @@
 //! GitHub's `deployment` and `deployment_status` events (and `ping`), read into a
 //! [`ForgeReport`]. The mapping is documented in `docs/push-api.md` (Webhooks).
 
-use super::report::{short_sha, slug, Delivery, ForgeReport, Json, Target};
+use super::report::{short_sha, slug, Delivery, ForgeReport, Payload, Target};
 use crate::push::PushError;
 use serde_json::Value;
 use shipwatch_model::DeploymentStatus;
@@ -39,7 +39,7 @@ pub const STATES: &[&str] = &[
 
 /// Reads a delivery of event `event` (the `X-GitHub-Event` header) with body `body`.
 pub fn read(event: &str, body: &Value) -> Result<Delivery, PushError> {
-    let j = Json(body);
+    let j = Payload(body);
     let mut state = "created";
     let target = match event {
         "ping" => return Ok(Delivery::Ping),

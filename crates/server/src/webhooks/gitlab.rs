@@ -1,7 +1,7 @@
 //! GitLab's deployment events (`object_kind: deployment`), read into a [`ForgeReport`]. The
 //! mapping is documented in `docs/push-api.md` (Webhooks).
 
-use super::report::{short_sha, slug, Delivery, ForgeReport, Json, Target};
+use super::report::{short_sha, slug, Delivery, ForgeReport, Payload, Target};
 use crate::push::PushError;
 use serde_json::Value;
 use shipwatch_model::DeploymentStatus;
@@ -30,7 +30,7 @@ pub const STATUSES: &[&str] = &[
 
 /// Reads a delivery's body.
 pub fn read(body: &Value) -> Result<Delivery, PushError> {
-    let j = Json(body);
+    let j = Payload(body);
     match j.opt_str("object_kind") {
         Some("deployment") => {}
         Some(other) => {

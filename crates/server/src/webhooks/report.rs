@@ -206,9 +206,9 @@ pub fn short_sha(sha: &str, n: usize) -> String {
 
 /// Typed reads of a delivery's JSON, whose errors name the field's path
 /// (`deployment.environment`).
-pub struct Json<'a>(pub &'a Value);
+pub struct Payload<'a>(pub &'a Value);
 
-impl<'a> Json<'a> {
+impl<'a> Payload<'a> {
     /// The value at `path` (dot-separated), if there and not null.
     pub fn get(&self, path: &str) -> Option<&'a Value> {
         let mut v = self.0;
@@ -282,7 +282,7 @@ mod tests {
     #[test]
     fn json_reads_name_the_field() {
         let v = serde_json::json!({"a": {"b": "x", "n": 7, "e": "", "u": "https://x.example/1"}});
-        let j = Json(&v);
+        let j = Payload(&v);
         assert_eq!(j.str("a.b").unwrap(), "x");
         assert_eq!(j.id("a.n").unwrap(), "7");
         assert_eq!(j.str("a.c").unwrap_err().field.as_deref(), Some("a.c"));
