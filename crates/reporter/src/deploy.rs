@@ -173,6 +173,13 @@ async fn run_command(args: &Deploy, shared: &Arc<Shared>) -> i32 {
             break;
         }
         tokio::select! {
+            // In order: signals first (a command that writes without pause must not delay a
+            // cancel), then stdout before stderr when both hold lines: stage markers come on
+            // stdout, and `echo '--- Build'; echo 'cc: error' >&2` must not have its error
+            // line open the default stage (DEPLOYING) before the build stage.
+            biased;
+            _ = sigint.recv() => rec.cancel(&mut cancelled, libc::SIGINT, pid, exit.is_some(), &mut kill_at, args.kill_after),
+            _ = sigterm.recv() => rec.cancel(&mut cancelled, libc::SIGTERM, pid, exit.is_some(), &mut kill_at, args.kill_after),
             r = read_some(&mut stdout, &mut out_buf), if out_open => match r {
                 Some(n) => {
                     if !args.quiet {
@@ -215,8 +222,6 @@ async fn run_command(args: &Deploy, shared: &Arc<Shared>) -> i32 {
                 exit = Some(status.unwrap_or_else(|_| std::process::ExitStatus::from_raw(1 << 8)));
                 pipes_deadline = Some(tokio::time::Instant::now() + Duration::from_secs(2));
             },
-            _ = sigint.recv() => rec.cancel(&mut cancelled, libc::SIGINT, pid, exit.is_some(), &mut kill_at, args.kill_after),
-            _ = sigterm.recv() => rec.cancel(&mut cancelled, libc::SIGTERM, pid, exit.is_some(), &mut kill_at, args.kill_after),
             _ = tokio::time::sleep_until(kill_at.unwrap_or(far)), if kill_at.is_some() && exit.is_none() => {
                 signal_group(pid, libc::SIGKILL);
                 kill_at = None;
