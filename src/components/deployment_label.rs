@@ -1,7 +1,10 @@
 //! The deployment-status label: a link to that deployment's logs, with an explaining tooltip.
 
 use super::tooltip::{Tooltip, TooltipState};
+use crate::state::clock::Clock;
+use crate::state::time_in_state::since_words;
 use leptos::prelude::*;
+use shipwatch_model::entities::Millis;
 use shipwatch_model::DeploymentStatus;
 
 /// A deployment label. `href` is the logs URL; none when there is no deployment.
@@ -10,7 +13,11 @@ pub fn DeploymentLabel(
     #[prop(into)] status: Signal<Option<DeploymentStatus>>,
     #[prop(into)] explanation: Signal<String>,
     #[prop(into)] href: Signal<Option<String>>,
+    /// Since when the status holds, if known: the tooltip says for how long.
+    #[prop(optional, into)]
+    since: MaybeProp<Millis>,
 ) -> impl IntoView {
+    let clock = Clock::use_clock();
     let tip = TooltipState::new();
     let described_by = tip.id.clone();
     let word = move || {
@@ -44,6 +51,9 @@ pub fn DeploymentLabel(
                         {move || status.get().map_or("This has never been deployed.", DeploymentStatus::meaning)}
                     </p>
                     <p class="tooltip__why">{move || explanation.get()}</p>
+                    {move || since.get().zip(status.get()).map(|(t, s)| view! {
+                        <p class="tooltip__since">{since_words(s.word(), t, clock)}</p>
+                    })}
                     <p class="tooltip__hint">"Click to open the deployment logs."</p>
                 }
                 .into_any()

@@ -4,6 +4,8 @@
 
 use super::deployment_label::DeploymentLabel;
 use super::status_dot::StatusDot;
+use super::stuck_badge::StuckBadge;
+use crate::state::environments::EnvironmentsState;
 use crate::routes;
 use crate::state::clock::Clock;
 use crate::state::environment::EnvironmentState;
@@ -39,6 +41,30 @@ pub fn EnvHeader(
     let clock = Clock::use_clock();
     let deployment = Memo::new(move |_| env_deployment(&env_id.get(), &state));
     let summary = Memo::new(move |_| summary_text(&running.with(|r| r.1.clone())));
+    // Time in state: since when the environment's statuses hold (the list's summary, when it
+    // agrees with what this page computes), what of it is stuck, and its stuck services.
+    crate::state::time_in_state::follow_stuck(state, Signal::derive(move || state.name.get()));
+    let list = use_context::<EnvironmentsState>();
+    let since = Memo::new(move |_| {
+        let status = running.with(|r| r.0.status);
+        let dep = deployment.with(|d| d.as_ref().map(|v| v.verdict.status));
+        env_since(list, &env_id.get(), status, dep)
+    });
+    let env_stuck = Signal::derive(move || {
+        let server = crate::state::time_in_state::server_time();
+        let status = running.with(|r| r.0.status);
+        let dep = deployment.with(|d| d.as_ref().map(|v| v.verdict.status));
+        let (r, d) = since.get();
+        server
+            .limits
+            .get()
+            .stuck((status, r), dep.map(|s| (s, d)), server.now(clock))
+    });
+    let stuck_services = Memo::new(move |_| {
+        state
+            .order
+            .with(|order| state.triage.with(|t| shipwatch_model::triage::stuck_count(order, t)))
+    });
     view! {
         <header class="env-header">
             <div class="env-header__title">
@@ -49,15 +75,24 @@ pub fn EnvHeader(
                     subject=Signal::derive(move || state.name.get())
                     scope=Scope::Environment
                     with_word=true
+                    since=Signal::derive(move || since.get().0)
                 />
                 <DeploymentLabel
                     status=Signal::derive(move || deployment.with(|d| d.as_ref().map(|v| v.verdict.status)))
                     explanation=Signal::derive(move || deployment.with(|d| d.as_ref().map(|v| v.verdict.explanation.clone()).unwrap_or_default()))
                     href=Signal::derive(move || deployment.with(|d| d.as_ref().map(|v| v.href.clone())))
+                    since=Signal::derive(move || since.get().1)
                 />
+                <StuckBadge stuck=env_stuck />
             </div>
             <p class="env-header__meta">
                 <span class="env-header__summary">{move || summary.get()}</span>
+                {move || (stuck_services.get() > 0).then(|| view! {
+                    <span class="env-header__stuck">
+                        <span class="stuck-badge__icon" aria-hidden="true"></span>
+                        {format!("{} stuck", stuck_services.get())}
+                    </span>
+                })}
                 {move || deployment.with(|d| d.as_ref().map(|d| d.when)).map(|when| {
                     view! {
                         <span class="env-header__deployed">
@@ -135,6 +170,28 @@ pub fn env_deployment(env_id: &str, state: &EnvironmentState) -> Option<EnvDeplo
                 when: dep.finished_at.unwrap_or(dep.started_at),
                 verdict,
             })
+        })
+    })
+}
+
+/// Since when the environment's running and deployment statuses hold, from the environment
+/// list's summary of `env`, each only when the summary's status is the one given.
+fn env_since(
+    list: Option<EnvironmentsState>,
+    env: &str,
+    running: RunningStatus,
+    deployment: Option<DeploymentStatus>,
+) -> (Option<Millis>, Option<Millis>) {
+    let Some(list) = list else {
+        return (None, None);
+    };
+    list.list.with(|l| {
+        l.iter().find(|s| s.id == env).map_or((None, None), |s| {
+            (
+                s.running_since.filter(|_| s.running == running),
+                s.deployment_since
+                    .filter(|_| s.deployment.is_some() && s.deployment == deployment),
+            )
         })
     })
 }

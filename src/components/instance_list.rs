@@ -1,11 +1,17 @@
-//! The instances of one service: name, status, version, restarts, reason and message, age;
-//! grouped by version during a rolling deployment ("new version e4f5a6b", "old version
-//! a1b2c3d still serving"), so an error during a deployment reads as what it is.
+//! The instances of one service: name, status, version, restarts (and when the last one
+//! was), reason and message, age; under each, when the source reports them, its last
+//! termination (reason, exit code and what that code means), when it started and its recent
+//! events. Grouped by version during a rolling deployment ("new version e4f5a6b", "old
+//! version a1b2c3d still serving"), so an error during a deployment reads as what it is.
+//! Below them, the service's status timeline of the last hour.
 
 use super::status_dot::StatusDot;
+use super::status_timeline::StatusTimeline;
+use crate::pages::environment_page::parse_path;
 use crate::state::clock::Clock;
-use crate::time_format::{absolute, age};
+use crate::time_format::{absolute, age, relative};
 use leptos::prelude::*;
+use shipwatch_model::exit_code::ExitMeaning;
 use shipwatch_model::instances::{
     old_version_serving, short_version, version_groups, VersionGroup, VersionRole,
 };
@@ -36,6 +42,13 @@ pub fn InstanceList(service: ArcRwSignal<Service>) -> impl IntoView {
         let s = service.clone();
         move || s.with(|s| s.instances.is_empty())
     };
+    // The environment from the URL (the row's route), so the list needs no more props.
+    let env = window()
+        .location()
+        .pathname()
+        .map(|p| parse_path(&p).0)
+        .unwrap_or_default();
+    let service_id = service.with_untracked(|s| s.id.clone());
     view! {
         <div class="instances-panel">
             {move || serving.get().map(|text| view! {
@@ -62,6 +75,7 @@ pub fn InstanceList(service: ArcRwSignal<Service>) -> impl IntoView {
                     <tbody><tr><td colspan="6" class="instances__empty">"No instances."</td></tr></tbody>
                 })}
             </table>
+            <StatusTimeline env service=service_id name=name />
         </div>
     }
 }
@@ -109,6 +123,7 @@ fn instance_row(i: &Instance, clock: Clock) -> impl IntoView {
         (None, None) => format!("{} runs {}", i.name, short_version(&i.version)),
     };
     let started = i.started_at;
+    let restarted = i.last_restart_at;
     view! {
         <tr class="instance" data-instance=i.name.clone()>
             <th scope="row" class="instance__name"><code>{i.name.clone()}</code></th>
@@ -122,7 +137,14 @@ fn instance_row(i: &Instance, clock: Clock) -> impl IntoView {
                 />
             </td>
             <td><code>{short_version(&i.version).to_string()}</code></td>
-            <td class="instance__restarts" class:instance__restarts--many={i.restarts > 0}>{i.restarts}</td>
+            <td class="instance__restarts" class:instance__restarts--many={i.restarts > 0}>
+                {i.restarts}
+                {restarted.map(|t| view! {
+                    <span class="instance__restarted">
+                        "last "<time title=absolute(t)>{move || relative(t, clock.now())}</time>
+                    </span>
+                })}
+            </td>
             <td class="instance__reason">
                 {i.reason.clone().map(|r| view! { <strong>{r}</strong> })}
                 {i.message.clone().map(|m| view! { <span class="instance__message">{m}</span> })}
@@ -131,5 +153,75 @@ fn instance_row(i: &Instance, clock: Clock) -> impl IntoView {
                 {started.map(|t| view! { <time title=absolute(t)>{move || age(t, clock.now())}</time> })}
             </td>
         </tr>
+        {details_row(i, clock)}
     }
+}
+
+/// The instance's last termination, start and recent events, under its row; nothing when
+/// the source reports none of them.
+fn details_row(i: &Instance, clock: Clock) -> Option<impl IntoView> {
+    if i.last_termination.is_none() && i.events.is_empty() {
+        return None;
+    }
+    let termination = i.last_termination.clone().map(|t| {
+        let code = t.exit_code.map(|c| {
+            let meaning = ExitMeaning::of(c);
+            view! {
+                <span class="termination__code" class:termination__code--failure=meaning.is_failure()>
+                    {format!("exit code {c}")}
+                </span>
+                <span class="termination__meaning">{meaning.text()}</span>
+            }
+        });
+        view! {
+            <div class="instance-details__item">
+                <dt>"Last termination"</dt>
+                <dd class="termination">
+                    {t.reason.clone().map(|r| view! { <strong class="termination__reason">{r}</strong> })}
+                    {code}
+                    {t.at.map(|at| view! {
+                        <time title=absolute(at)>{move || relative(at, clock.now())}</time>
+                    })}
+                </dd>
+            </div>
+        }
+    });
+    let started = i.started_at.map(|t| {
+        view! {
+            <div class="instance-details__item">
+                <dt>"Started"</dt>
+                <dd><time>{absolute(t)}</time></dd>
+            </div>
+        }
+    });
+    let events = (!i.events.is_empty()).then(|| {
+        let items = i
+            .events
+            .iter()
+            .rev()
+            .map(|e| {
+                let at = e.at;
+                view! {
+                    <li class="instance-event">
+                        <time title=absolute(at)>{move || relative(at, clock.now())}</time>
+                        " "<strong>{e.reason.clone()}</strong>
+                        {e.message.clone().map(|m| view! { <span>{format!(": {m}")}</span> })}
+                    </li>
+                }
+            })
+            .collect_view();
+        view! {
+            <div class="instance-details__item instance-details__item--events">
+                <dt>"Recent events"</dt>
+                <dd><ul class="instance-events">{items}</ul></dd>
+            </div>
+        }
+    });
+    Some(view! {
+        <tr class="instance-details" data-instance-details=i.name.clone()>
+            <td colspan="6">
+                <dl class="instance-details__list">{termination}{started}{events}</dl>
+            </td>
+        </tr>
+    })
 }

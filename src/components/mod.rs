@@ -11,5 +11,7 @@ pub mod instance_list;
 pub mod keyed_list;
 pub mod service_table;
 pub mod status_dot;
+pub mod status_timeline;
+pub mod stuck_badge;
 pub mod tab_status;
 pub mod tooltip;

@@ -1,7 +1,10 @@
 //! The running-status dot: a shape, a colour and a word, focusable, with an explaining tooltip.
 
 use super::tooltip::{Tooltip, TooltipState};
+use crate::state::clock::Clock;
+use crate::state::time_in_state::since_words;
 use leptos::prelude::*;
+use shipwatch_model::entities::Millis;
 use shipwatch_model::{RunningStatus, Scope};
 
 /// A running-status dot. `explanation` says why this status was computed.
@@ -21,7 +24,11 @@ pub fn StatusDot(
     /// Show the status word next to the dot.
     #[prop(optional)]
     with_word: bool,
+    /// Since when the status holds, if known: the tooltip says for how long.
+    #[prop(optional, into)]
+    since: MaybeProp<Millis>,
 ) -> impl IntoView {
+    let clock = Clock::use_clock();
     let tip = TooltipState::new();
     let described_by = tip.id.clone();
     view! {
@@ -51,6 +58,9 @@ pub fn StatusDot(
                     </p>
                     <p class="tooltip__meaning">{move || status.get().meaning_in(scope)}</p>
                     <p class="tooltip__why">{move || explanation.get()}</p>
+                    {move || since.get().map(|t| view! {
+                        <p class="tooltip__since">{since_words(status.get().word(), t, clock)}</p>
+                    })}
                     {move || note.get().map(|n| view! { <p class="tooltip__note">{n}</p> })}
                 }
                 .into_any()

@@ -322,8 +322,14 @@ impl Feed {
             Err(e) => return self.drop_frame(e.to_string()),
         };
         match frame.msg {
-            ServerMessage::Hello { limits, .. } => {
+            ServerMessage::Hello {
+                limits,
+                stuck_after,
+                now,
+                ..
+            } => {
                 *self.0.limits.borrow_mut() = limits;
+                crate::state::time_in_state::hello(stuck_after, now);
                 self.0.state.set(ConnState::Live {
                     since: js_sys::Date::now(),
                 });

@@ -20,6 +20,9 @@ pub struct Announcer {
     /// Whether finished deployments raise a browser notification.
     pub notify: RwSignal<bool>,
     next: StoredValue<u64>,
+    /// Keys of what [`Announcer::announce_once`] already said (a stuck spell: service,
+    /// status and since), so a state re-sent or re-decided is not said again.
+    said: StoredValue<std::collections::HashSet<String>>,
 }
 
 impl Announcer {
@@ -33,6 +36,7 @@ impl Announcer {
             recent: RwSignal::new(Vec::new()),
             notify: RwSignal::new(remembered),
             next: StoredValue::new(1),
+            said: StoredValue::new(std::collections::HashSet::new()),
         }
     }
 
@@ -61,6 +65,19 @@ impl Announcer {
             options.set_tag("shipwatch-deployment");
             let _ = web_sys::Notification::new_with_options("Shipwatch", &options);
         }
+    }
+
+    /// Announces `notice` unless something with the same `key` was announced before: a
+    /// service stuck in DEPLOYING since 09:12 is said once, however often it is re-decided.
+    pub fn announce_once(&self, env: &str, key: &str, notice: &Notice) {
+        let key = format!("{env}/{key}");
+        if self.said.with_value(|s| s.contains(&key)) {
+            return;
+        }
+        self.said.update_value(|s| {
+            s.insert(key);
+        });
+        self.announce(env, notice);
     }
 
     /// Announces one batch of notices: each of them when there are a few, else one summary,

@@ -7,3 +7,4 @@ pub mod deployment_history;
 pub mod environment;
 pub mod environments;
 pub mod fresh_readers;
+pub mod time_in_state;

@@ -103,7 +103,10 @@ fn environments_services_and_instances_come_and_go() {
     };
     assert_eq!(environment.name, "Production");
     assert!(
-        environment.services.iter().all(|s| s.running_since.is_some()),
+        environment
+            .services
+            .iter()
+            .all(|s| s.running_since.is_some()),
         "the hub stamps since when each status holds"
     );
     assert_eq!(
@@ -146,7 +149,10 @@ fn environments_services_and_instances_come_and_go() {
     // The exit code reported beside the instance travels in its last termination.
     crashed.note_exit_code(Some(137));
     assert_eq!(
-        crashed.last_termination.as_ref().map(|t| (t.exit_code, t.reason.as_deref())),
+        crashed
+            .last_termination
+            .as_ref()
+            .map(|t| (t.exit_code, t.reason.as_deref())),
         Some((Some(137), Some("OOMKilled")))
     );
     api.instances = vec![crashed];

@@ -4,6 +4,7 @@
 use crate::components::deployment_label::DeploymentLabel;
 use crate::components::instance_list::InstanceList;
 use crate::components::status_dot::StatusDot;
+use crate::components::stuck_badge::{service_stuck, StuckBadge};
 use crate::routes;
 use crate::state::clock::Clock;
 use crate::time_format::{absolute, age, relative};
@@ -53,6 +54,10 @@ pub fn ServiceRow(
     let kind = move || s.with(|s| s.kind.label());
     let s = service.clone();
     let version = Memo::new(move |_| s.with(|s| short_version(&s.version).to_string()));
+    let s = service.clone();
+    let since = Memo::new(move |_| s.with(|s| (s.running_since, s.deployment_since)));
+    let s = service.clone();
+    let stuck = Signal::derive(move || s.with(|s| service_stuck(s, clock)));
     let is_open = Signal::derive(move || open.get());
     let env = env_id.clone();
     let logs_href = Signal::derive(move || {
@@ -148,7 +153,9 @@ pub fn ServiceRow(
                         subject=name
                         note=Signal::derive(move || serving.get())
                         with_word=true
+                        since=Signal::derive(move || since.get().0)
                     />
+                    <StuckBadge stuck=stuck />
                 </td>
                 <td class="service-row__kind">{kind}</td>
                 <td class="service-row__deployment">
@@ -156,6 +163,7 @@ pub fn ServiceRow(
                         status=Signal::derive(move || deployment.get().map(|d| d.status))
                         explanation=label_why
                         href=logs_href
+                        since=Signal::derive(move || since.get().1)
                     />
                 </td>
                 <td class="service-row__instances">{move || instances.get()}</td>

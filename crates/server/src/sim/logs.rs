@@ -304,6 +304,15 @@ pub fn instance_ready(w: &mut LogWriter, now: Millis, instance: &str) -> LogLine
     )
 }
 
+/// A line when a new instance is still not ready (a stalled rollout).
+pub fn instance_not_ready(w: &mut LogWriter, now: Millis, instance: &str) -> LogLine {
+    w.warn(
+        now,
+        "deploy",
+        format!("{instance}: readiness probe failed: GET /ready -> 503; waiting"),
+    )
+}
+
 /// A line when an old instance is killed.
 pub fn instance_killed(w: &mut LogWriter, now: Millis, instance: &str, version: &str) -> LogLine {
     w.info(

@@ -3,6 +3,7 @@
 //! [`SimEvent`]. It has no clock and no I/O: the caller passes the time in, so tests run a
 //! whole story without sleeping and the same seed always gives the same events.
 
+pub mod instance_life;
 pub mod logs;
 pub mod rng;
 pub mod rollout;
@@ -28,6 +29,9 @@ pub enum Outcome {
     BuildError,
     /// The new version crash-loops: the rollout stalls, DEPLOYMENT ERROR.
     CrashLoop,
+    /// The new version never becomes ready: the deployment holds in DEPLOYING (until
+    /// cancelled or replaced), so it shows as stuck once past its threshold.
+    Stall,
 }
 
 /// Something a user (or a script) asks of a service.
@@ -714,13 +718,26 @@ impl Simulator {
         now: Millis,
         out: &mut Vec<SimEvent>,
     ) -> bool {
-        const REASONS: [(&str, &str); 3] = [
-            ("OOMKilled", "Container exceeded its memory limit (512Mi)"),
+        // (status reason, message, how the container ended: reason and exit code)
+        const REASONS: [(&str, &str, &str, i32); 3] = [
+            (
+                "OOMKilled",
+                "Container exceeded its memory limit (512Mi)",
+                "OOMKilled",
+                137,
+            ),
             (
                 "CrashLoopBackOff",
-                "back-off 20s restarting failed container (exit code 137)",
+                "back-off 20s restarting failed container (exit code 1)",
+                "Error",
+                1,
             ),
-            ("Error", "Liveness probe failed: GET /health -> 500"),
+            (
+                "Error",
+                "Liveness probe failed: GET /health -> 500",
+                "Error",
+                143,
+            ),
         ];
         let instances = &self.envs[e].services[s].instances;
         let running: Vec<usize> = instances
@@ -746,13 +763,14 @@ impl Simulator {
             return self.recover(e, s, &who.2, now, out);
         }
         let k = *self.rng.pick(&running);
-        let (reason, message) = *self.rng.pick(&REASONS);
+        let (reason, message, ended, exit_code) = *self.rng.pick(&REASONS);
         let back = now + self.rng.range(2_000, 5_000);
         let inst = &mut self.envs[e].services[s].instances[k];
         inst.status = RunningStatus::Error;
         inst.reason = Some(reason.into());
         inst.message = Some(message.into());
         inst.restarts += 1;
+        instance_life::terminated(inst, ended, exit_code, now);
         let who = (e, s, inst.name.clone());
         self.crashes += 1;
         let key = (back, self.crashes);
@@ -789,6 +807,7 @@ impl Simulator {
         i.reason = None;
         i.message = None;
         i.started_at = Some(at);
+        instance_life::restarted(i, at);
         out_service(out, &self.envs[e].id, &self.envs[e].services[s]);
         true
     }

@@ -2,6 +2,7 @@
 //! (queue, build, rolling update one slot at a time), a stop, a restart, a crashed instance
 //! recovering, a job execution. Each step mutates the service and reports what changed.
 
+use super::instance_life;
 use super::logs::{self, LogWriter};
 use super::rng::Rng;
 use super::world::slot_name;
@@ -414,7 +415,15 @@ fn step_rollout(
         }
         Phase::SlotStarting => {
             let name = slot_name(&svc.id, r.slot);
-            if r.outcome == Outcome::CrashLoop && r.slot == 1 {
+            if r.outcome == Outcome::Stall && r.slot == 1 {
+                // Never ready: the deployment holds in DEPLOYING, saying so now and then.
+                if let Some(inst) = find_new(svc, &name, &version) {
+                    instance_life::not_ready(inst, now);
+                }
+                let line = logs::instance_not_ready(&mut r.log, now, &name);
+                ctx.lines(&id, vec![line]);
+                now + jitter(ctx.rng, 20_000, 40_000)
+            } else if r.outcome == Outcome::CrashLoop && r.slot == 1 {
                 let (reason, message) = crash_reason(svc.kind);
                 let restarts = match find_new(svc, &name, &version) {
                     Some(inst) => {
@@ -423,6 +432,8 @@ fn step_rollout(
                         inst.message = Some(message.into());
                         if reason == "CrashLoopBackOff" {
                             inst.restarts += 1;
+                            // The application exits with its own error code.
+                            instance_life::terminated(inst, "Error", 1, now);
                         }
                         inst.restarts
                     }
@@ -474,6 +485,9 @@ fn step_rollout(
             // Kubernetes restarts it after a back-off; it will crash again.
             if let Some(inst) = find_new(svc, &name, &version) {
                 inst.status = RunningStatus::Starting;
+                if inst.last_termination.is_some() {
+                    instance_life::restarted(inst, now);
+                }
             }
             r.phase = Phase::SlotStarting;
             now + jitter(ctx.rng, 1_000, 2_000)

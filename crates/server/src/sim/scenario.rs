@@ -18,6 +18,9 @@ pub enum Scenario {
     CrashLoop,
     /// A deployment of production/api is cancelled while building.
     Cancel,
+    /// production/api's new version never becomes ready: the deployment holds in DEPLOYING
+    /// (stuck past `--stuck-after DEPLOYING=...`).
+    Stuck,
     /// production/db-migrate (a lifecycle job) is deployed, runs and reaches COMPLETED.
     JobCompletes,
 }
@@ -53,6 +56,7 @@ impl Scenario {
             Self::Rolling => vec![at(start, 500, 0, App, Action::Deploy(Outcome::Ok))],
             Self::BuildError => vec![at(start, 500, 0, App, Action::Deploy(Outcome::BuildError))],
             Self::CrashLoop => vec![at(start, 500, 0, App, Action::Deploy(Outcome::CrashLoop))],
+            Self::Stuck => vec![at(start, 500, 0, App, Action::Deploy(Outcome::Stall))],
             Self::Cancel => vec![
                 at(start, 500, 0, App, Action::Deploy(Outcome::Ok)),
                 at(start, 4_000, 0, App, Action::Cancel),

@@ -153,10 +153,11 @@ impl Source for SimulatorSource {
                 None | Some("ok") => Outcome::Ok,
                 Some("build-error") => Outcome::BuildError,
                 Some("crash-loop") => Outcome::CrashLoop,
+                Some("stall") => Outcome::Stall,
                 Some(other) => {
                     let shown: String = other.chars().take(100).collect();
                     return Err(ActError::BadRequest(format!(
-                        "unknown outcome `{shown}`: use ok, build-error or crash-loop"
+                        "unknown outcome `{shown}`: use ok, build-error, crash-loop or stall"
                     )));
                 }
             }),

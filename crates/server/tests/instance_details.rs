@@ -1,0 +1,203 @@
+//! Instance details and time in state on the real socket and HTTP: a crash-looping
+//! instance's exit code and reason reach a client, `hello` announces the stuck thresholds,
+//! and the timeline endpoint answers from the store.
+
+mod common;
+
+use common::{http, start, Client};
+use shipwatch_model::protocol::{Change, ServerMessage, Snapshot, Topic};
+use shipwatch_model::timeline::Timeline;
+use shipwatch_model::{RunningStatus, Service};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// Follows production's services until `done` holds for one of them (30 s at most).
+async fn until(client: &mut Client, mut done: impl FnMut(&Service) -> bool) -> Service {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut services: HashMap<String, Service> = HashMap::new();
+    loop {
+        assert!(Instant::now() < deadline, "not seen within 30 s");
+        let changed: Vec<Service> = match client.frame().await.msg {
+            ServerMessage::Snapshot {
+                data: Snapshot::Environment { environment },
+                ..
+            } => {
+                services.clear();
+                environment.services
+            }
+            ServerMessage::Delta { changes, .. } => changes
+                .into_iter()
+                .filter_map(|c| match c {
+                    Change::ServiceUpsert(s) => Some(s),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        for s in changed {
+            if done(&s) {
+                return s;
+            }
+            services.insert(s.id.clone(), s);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_crash_looping_instance_s_exit_code_and_reason_arrive() {
+    let h = start(&["--scenario", "crash-loop", "--speed", "4"]).await;
+    let mut c = Client::connect(&h).await;
+    c.subscribe(
+        "env",
+        Topic::Environment {
+            env: "production".into(),
+        },
+        None,
+    )
+    .await;
+    let api = until(&mut c, |s| {
+        s.id == "api"
+            && s.instances.iter().any(|i| {
+                i.reason.as_deref() == Some("CrashLoopBackOff")
+                    && i.last_termination.as_ref().and_then(|t| t.exit_code) == Some(1)
+            })
+    })
+    .await;
+    let crashed = api
+        .instances
+        .iter()
+        .find(|i| i.reason.as_deref() == Some("CrashLoopBackOff"))
+        .unwrap();
+    let t = crashed.last_termination.as_ref().unwrap();
+    assert_eq!(t.reason.as_deref(), Some("Error"));
+    assert!(t.at.is_some(), "when it ended");
+    assert!(
+        crashed.events.iter().any(|e| e.reason == "BackOff"),
+        "{:?}",
+        crashed.events
+    );
+    assert!(api.running_since.is_some() && api.deployment_since.is_some());
+    // Restarted after its back-off: the time of the restart arrives too.
+    let restarted = until(&mut c, |s| {
+        s.id == "api" && s.instances.iter().any(|i| i.last_restart_at.is_some())
+    })
+    .await;
+    assert!(restarted
+        .instances
+        .iter()
+        .any(|i| i.last_restart_at >= t.at && i.last_restart_at.is_some()));
+    h.shutdown();
+    h.stopped().await;
+}
+
+#[tokio::test]
+async fn hello_announces_the_stuck_thresholds_and_the_server_s_clock() {
+    let h = start(&["--scenario", "calm", "--stuck-after", "DEPLOYING=3s"]).await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws", h.addr()))
+        .await
+        .expect("connects");
+    use futures_util::StreamExt;
+    let Some(Ok(tokio_tungstenite::tungstenite::Message::Text(text))) = ws.next().await else {
+        panic!("a hello");
+    };
+    let frame = shipwatch_model::protocol::decode_server(text.as_str(), 1 << 20).unwrap();
+    let ServerMessage::Hello {
+        stuck_after, now, ..
+    } = frame.msg
+    else {
+        panic!("hello first");
+    };
+    let stuck = stuck_after.expect("thresholds announced");
+    assert_eq!(stuck.deploying_ms, 3_000);
+    assert_eq!(
+        stuck.building_ms,
+        30 * 60_000,
+        "the others keep their defaults"
+    );
+    let wall = shipwatch_server::app::wall_millis();
+    assert!(
+        now.is_some_and(|n| n.abs_diff(wall) < 5_000),
+        "{now:?} vs {wall}"
+    );
+    h.shutdown();
+    h.stopped().await;
+}
+
+#[tokio::test]
+async fn the_timeline_holds_the_statuses_a_service_went_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap().to_string();
+    let h = start(&[
+        "--scenario",
+        "crash-loop",
+        "--speed",
+        "4",
+        "--data-dir",
+        &data,
+    ])
+    .await;
+    let path = "/api/v1/environments/production/services/api/timeline";
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let timeline = loop {
+        let (status, _, body) = http(&h, "GET", path, &[]).await;
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        let t: Timeline = serde_json::from_slice(&body).expect("a timeline");
+        if t.segments
+            .iter()
+            .any(|s| s.running == RunningStatus::Warning)
+        {
+            break t;
+        }
+        assert!(Instant::now() < deadline, "no WARNING segment: {t:?}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert!(timeline.to - timeline.from == 60 * 60_000, "the last hour");
+    let first = &timeline.segments[0];
+    assert_eq!(first.running, RunningStatus::Running, "{timeline:?}");
+    for pair in timeline.segments.windows(2) {
+        assert_eq!(pair[0].to, Some(pair[1].from), "segments follow each other");
+        assert!(
+            (pair[0].running, pair[0].deployment) != (pair[1].running, pair[1].deployment),
+            "a segment starts at a change"
+        );
+    }
+    assert_eq!(
+        timeline.segments.last().unwrap().to,
+        None,
+        "the last goes on"
+    );
+
+    // The environment has one too; bad input says which field, unknown subjects are 404.
+    let (status, _, _) = http(&h, "GET", "/api/v1/environments/production/timeline", &[]).await;
+    assert_eq!(status, 200);
+    let (status, _, body) = http(&h, "GET", &format!("{path}?minutes=0"), &[]).await;
+    assert_eq!(status, 400);
+    let err: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(err["field"], "minutes");
+    let (status, _, _) = http(
+        &h,
+        "GET",
+        "/api/v1/environments/production/services/nope/timeline",
+        &[],
+    )
+    .await;
+    assert_eq!(status, 404);
+    h.shutdown();
+    h.stopped().await;
+}
+
+#[tokio::test]
+async fn without_a_store_the_timeline_says_why() {
+    let h = start(&["--scenario", "calm"]).await;
+    let (status, _, body) = http(
+        &h,
+        "GET",
+        "/api/v1/environments/production/services/api/timeline",
+        &[],
+    )
+    .await;
+    assert_eq!(status, 501);
+    assert!(String::from_utf8_lossy(&body).contains("need a store"));
+    h.shutdown();
+    h.stopped().await;
+}
