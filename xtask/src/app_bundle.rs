@@ -1,7 +1,9 @@
 //! The app's bundle in `dist/`: trunk copies the page, its CSS and icon; the wasm is built
 //! here (as cargo-leptos does) so that it can be split: cargo builds the app with the `split`
-//! feature, `wasm_split_cli_support` moves the log viewer (the code only its split point in
-//! `src/pages/logs_route.rs` reaches) into a chunk of its own, wasm-bindgen writes the glue,
+//! feature, `wasm_split_cli_support` moves the log viewer and the deployment history (the code
+//! only their split points reach, in `src/pages/logs_route.rs` and
+//! `src/pages/deployments_route.rs`) into chunks of their own, and what both use into a third
+//! that either fetches first, wasm-bindgen writes the glue,
 //! wasm-opt shrinks every module, and the page gets its loader. Names carry a hash of the
 //! build, so the server can let browsers keep them for good (crates/server/src/http.rs).
 
@@ -17,7 +19,7 @@ pub struct Bundle<'a> {
     pub dist: &'a Path,
     /// Cargo features of the app, besides `split`.
     pub features: &'a [&'a str],
-    /// Split the log viewer into its own chunk.
+    /// Split the log viewer and the deployment history into chunks of their own.
     pub split: bool,
     /// wasm-opt -Oz; without it the modules keep their function names (for profiles).
     pub optimize: bool,
@@ -145,8 +147,8 @@ fn split(wasm: &[u8], work: &Path, hash: &str) -> Result<(PathBuf, Vec<PathBuf>)
         .map_err(|e| format!("cannot split the app's wasm: {e:#}"))?;
     if split.split_modules.is_empty() {
         return Err(
-            "the split build has no split point: is src/pages/logs_route.rs's \
-                    #[wasm_split] function still reachable?"
+            "the split build has no split point: are the #[wasm_split] functions of \
+             src/pages/logs_route.rs and src/pages/deployments_route.rs still reachable?"
                 .into(),
         );
     }
@@ -173,7 +175,10 @@ fn split(wasm: &[u8], work: &Path, hash: &str) -> Result<(PathBuf, Vec<PathBuf>)
         chunks.push(hashed);
     }
     std::fs::write(&link_path, link_js).map_err(|e| e.to_string())?;
-    eprintln!("xtask: split the log viewer into {} chunk(s)", chunks.len());
+    eprintln!(
+        "xtask: split the log viewer and the deployment history into {} chunk(s)",
+        chunks.len()
+    );
     Ok((main_out, chunks))
 }
 
