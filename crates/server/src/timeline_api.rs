@@ -44,30 +44,21 @@ fn refuse(status: StatusCode, error: String, field: Option<&str>) -> Response {
     (status, Json(body)).into_response()
 }
 
-/// The window's length in ms, from `minutes`; the parameter's fault otherwise.
-fn window_ms(params: &[(String, String)]) -> Result<u64, Response> {
+/// The window's length in ms, from `minutes`; why `minutes` is wrong otherwise.
+fn window_ms(params: &[(String, String)]) -> Result<u64, String> {
     let mut minutes = None;
     for (key, value) in params {
         match key.as_str() {
-            "token" => {}
             "minutes" if minutes.is_some() => {
-                return Err(refuse(
-                    StatusCode::BAD_REQUEST,
-                    "`minutes` is given more than once".into(),
-                    Some("minutes"),
-                ))
+                return Err("`minutes` is given more than once".into())
             }
             "minutes" => match value.parse::<u64>() {
                 Ok(n) if (1..=MAX_MINUTES).contains(&n) => minutes = Some(n),
                 _ => {
-                    return Err(refuse(
-                        StatusCode::BAD_REQUEST,
-                        format!(
-                            "`{}` is not a window: use a whole number of minutes from 1 to \
-                             {MAX_MINUTES}",
-                            value.chars().take(100).collect::<String>()
-                        ),
-                        Some("minutes"),
+                    return Err(format!(
+                        "`{}` is not a window: use a whole number of minutes from 1 to \
+                         {MAX_MINUTES}",
+                        value.chars().take(100).collect::<String>()
                     ))
                 }
             },
@@ -116,7 +107,7 @@ async fn timeline(
     }
     let window = match window_ms(params) {
         Ok(w) => w,
-        Err(r) => return r,
+        Err(why) => return refuse(StatusCode::BAD_REQUEST, why, Some("minutes")),
     };
     if !app.hub.has_subject(env, service) {
         let what = match service {
