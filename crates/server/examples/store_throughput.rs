@@ -96,6 +96,8 @@ async fn main() {
         max_log_bytes: 2 << 30,
         log_base: 0,
         max_file_bytes: 0,
+        database: None,
+        pool: Default::default(),
     })
     .await
     .expect("store opens");

@@ -147,6 +147,27 @@ pub struct Config {
     #[arg(long, default_value_t = 0, value_name = "BYTES")]
     pub max_store_bytes: u64,
 
+    /// Where the store lives instead of SQLite in --data-dir: `postgres://user@host:port/db`
+    /// (PostgreSQL), or `sqlite://PATH` (a data directory, as --data-dir PATH). docs/store.md.
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
+
+    /// Most connections the store's pool opens for reads (the writer has one of its own).
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub store_max_connections: u32,
+
+    /// Connections the store's pool keeps open when idle.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub store_min_connections: u32,
+
+    /// How long a store read waits for a connection before it fails, in milliseconds.
+    #[arg(long, default_value_t = 5_000, value_name = "MS")]
+    pub store_acquire_timeout_ms: u64,
+
+    /// An idle store connection above the minimum is closed after this long, in seconds.
+    #[arg(long, default_value_t = 600, value_name = "SECONDS")]
+    pub store_idle_timeout_secs: u64,
+
     /// For testing clients only: every N seconds, send every socket one malformed frame and
     /// one frame of an unknown type (0 = never). A correct client drops and counts them.
     #[arg(long, default_value_t = 0, value_name = "SECONDS")]
@@ -243,8 +264,27 @@ impl Config {
     /// created in this run start at `log_base`.
     pub fn store(&self, log_base: u64) -> Option<StoreConfig> {
         let ephemeral = self.ephemeral || self.data_dir.as_os_str() == ":memory:";
+        let (dir, database) = match self.store.as_deref() {
+            Some(url) if url.starts_with("sqlite:") => {
+                let path = url
+                    .trim_start_matches("sqlite://")
+                    .trim_start_matches("sqlite:");
+                (PathBuf::from(path), None)
+            }
+            Some(url) => (self.data_dir.clone(), Some(url.to_string())),
+            None => (self.data_dir.clone(), None),
+        };
         (!ephemeral).then(|| StoreConfig {
-            dir: self.data_dir.clone(),
+            dir,
+            database,
+            pool: crate::store::PoolLimits {
+                max_connections: self.store_max_connections.max(1),
+                min_connections: self.store_min_connections,
+                acquire_timeout: std::time::Duration::from_millis(
+                    self.store_acquire_timeout_ms.max(1),
+                ),
+                idle_timeout: std::time::Duration::from_secs(self.store_idle_timeout_secs.max(1)),
+            },
             retain_deployments: self.retain_deployments,
             max_log_bytes: self.max_log_bytes,
             log_base,

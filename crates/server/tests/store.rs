@@ -20,6 +20,8 @@ fn config(dir: &Path) -> StoreConfig {
         max_log_bytes: 2 << 30,
         log_base: 1_000_000,
         max_file_bytes: 0,
+        database: None,
+        pool: Default::default(),
     }
 }
 

@@ -9,8 +9,8 @@
 use super::load::{from_word, stored_deployment, word, StoredDeployment};
 use serde::Serialize;
 use shipwatch_model::DeploymentStatus;
-use sqlx::sqlite::SqlitePool;
-use sqlx::{QueryBuilder, Row, Sqlite};
+use sqlx::AnyPool;
+use sqlx::{Any, QueryBuilder, Row};
 use std::collections::HashMap;
 
 /// Which deployments a page holds.
@@ -112,8 +112,8 @@ pub struct Neighbours {
 }
 
 /// A page of `q`.
-pub(super) async fn page(pool: &SqlitePool, q: &HistoryQuery) -> Result<HistoryPage, sqlx::Error> {
-    let mut sql: QueryBuilder<Sqlite> = QueryBuilder::new(concat!(
+pub(super) async fn page(pool: &AnyPool, q: &HistoryQuery) -> Result<HistoryPage, sqlx::Error> {
+    let mut sql: QueryBuilder<Any> = QueryBuilder::new(concat!(
         "SELECT id, env_id, service_id, ordinal, status, version, previous_version, ",
         "started_at, finished_at, stage, log_base, log_lines, log_bytes, log_removed, ",
         "triggered_by, url FROM deployments WHERE env_id = "
@@ -170,7 +170,7 @@ const NEWER: &str = concat!(
 /// `id` with the deployments of its service (or of its environment's environment-wide
 /// ones) created just before and after it; none if the store does not keep `id`.
 pub(super) async fn neighbours(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     id: &str,
 ) -> Result<Option<Neighbours>, sqlx::Error> {
     let Some(dep) = super::load::deployment(pool, id).await? else {
@@ -203,12 +203,12 @@ pub(super) async fn neighbours(
 
 /// The deployments with their stages, in the same order.
 async fn entries(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     found: Vec<StoredDeployment>,
 ) -> Result<Vec<HistoryEntry>, sqlx::Error> {
     let mut stages: HashMap<String, Vec<(String, u64)>> = HashMap::new();
     if !found.is_empty() {
-        let mut sql: QueryBuilder<Sqlite> = QueryBuilder::new(
+        let mut sql: QueryBuilder<Any> = QueryBuilder::new(
             "SELECT deployment_id, at, stage FROM deployment_history \
              WHERE stage IS NOT NULL AND deployment_id IN (",
         );

@@ -3,7 +3,8 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use shipwatch_model::{Deployment, DeploymentStatus, Environment, Instance, LogLine, Service};
-use sqlx::sqlite::{SqlitePool, SqliteRow};
+use sqlx::any::AnyRow;
+use sqlx::AnyPool;
 use sqlx::Row;
 use std::collections::HashMap;
 
@@ -136,7 +137,7 @@ fn opt_u(v: Option<i64>) -> Option<u64> {
 }
 
 /// Everything but log lines.
-pub(super) async fn load(pool: &SqlitePool) -> Result<Loaded, sqlx::Error> {
+pub(super) async fn load(pool: &AnyPool) -> Result<Loaded, sqlx::Error> {
     let marker: Option<String> =
         sqlx::query_scalar("SELECT value FROM meta WHERE key = 'clean_shutdown'")
             .fetch_optional(pool)
@@ -260,7 +261,7 @@ pub(super) async fn load(pool: &SqlitePool) -> Result<Loaded, sqlx::Error> {
     })
 }
 
-pub(super) fn stored_deployment(row: &SqliteRow) -> Result<StoredDeployment, sqlx::Error> {
+pub(super) fn stored_deployment(row: &AnyRow) -> Result<StoredDeployment, sqlx::Error> {
     let service: String = row.try_get("service_id")?;
     let status: String = row.try_get("status")?;
     let removed: i64 = row.try_get("log_removed")?;
@@ -288,7 +289,7 @@ pub(super) fn stored_deployment(row: &SqliteRow) -> Result<StoredDeployment, sql
 
 /// One deployment.
 pub(super) async fn deployment(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     id: &str,
 ) -> Result<Option<StoredDeployment>, sqlx::Error> {
     sqlx::query(select_deployments!("WHERE id = $1"))
@@ -300,7 +301,7 @@ pub(super) async fn deployment(
         .transpose()
 }
 
-fn line(row: &SqliteRow) -> Result<LogLine, sqlx::Error> {
+fn line(row: &AnyRow) -> Result<LogLine, sqlx::Error> {
     let level: String = row.try_get("level")?;
     Ok(LogLine {
         n: u(row.try_get("n")?),
@@ -314,7 +315,7 @@ fn line(row: &SqliteRow) -> Result<LogLine, sqlx::Error> {
 
 /// Lines after `after`, at most `limit`.
 pub(super) async fn log_lines(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     id: &str,
     after: u64,
     limit: u32,
@@ -336,7 +337,7 @@ pub(super) async fn log_lines(
 /// A deployment's log topic: the header (history entry 0), then lines and status changes
 /// interleaved as they were reported.
 pub(super) async fn log_history(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     id: &str,
 ) -> Result<Option<LogHistory>, sqlx::Error> {
     let Some(dep) = deployment(pool, id).await? else {

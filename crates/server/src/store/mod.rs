@@ -1,4 +1,13 @@
-//! The durable store: everything sources report, kept in SQLite in the data directory.
+//! The durable store: everything sources report, kept in SQLite in the data directory, or in
+//! PostgreSQL (`--store postgres://...`).
+//!
+//! Both databases run the same queries through sqlx's `Any` driver: one copy of every query
+//! and of the code around it, chosen at run time by the URL. An enum over two pools (or code
+//! generic over sqlx's `Database`) would keep each backend's own types, but every query would
+//! then be written, or instantiated under a wall of trait bounds, twice; `Any` costs a copy
+//! of each bound value and row into its own value type, which the store bench does not see
+//! (docs/store.md). Where the dialects differ the SQL is written in what both accept
+//! (`IS NOT DISTINCT FROM`, `ON CONFLICT`), and the migrations have a file per backend.
 //!
 //! Writes go through one writer task that batches whatever arrived while its previous commit
 //! ran into one transaction, so the store takes tens of thousands of events a second without
@@ -22,19 +31,29 @@ mod writer;
 pub use load::{Loaded, LogChange, LogHistory, StoredChange, StoredDeployment, TopicMark};
 
 use crate::platform::PlatformEvent;
+use schema::Backend;
 use shipwatch_model::protocol::{Gone, Topic};
 use shipwatch_model::LogLine;
-use sqlx::sqlite::{SqlitePool, SqlitePoolOptions};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::AnyPool;
+use sqlx::{Connection, Executor};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 use writer::{Msg, Progress, Waiters, Writer};
 
 /// Where the store lives and what it keeps.
 #[derive(Clone, Debug)]
 pub struct StoreConfig {
-    /// The data directory (created if missing); the database is [`schema::FILE_NAME`] in it.
+    /// The data directory (created if missing); the database is [`schema::FILE_NAME`] in it,
+    /// unless `database` names another.
     pub dir: PathBuf,
+    /// A PostgreSQL database (`postgres://user@host:port/db`) instead of the data directory's
+    /// file; none: SQLite in `dir`.
+    pub database: Option<String>,
+    /// The connection pool's limits.
+    pub pool: PoolLimits,
     /// Deployments kept per service, with their logs; older ones are removed, oldest first.
     pub retain_deployments: u32,
     /// Bytes of log text kept on disk; past it the oldest deployments' logs are removed.
@@ -44,6 +63,31 @@ pub struct StoreConfig {
     /// Largest size of the database file, in bytes (0: as large as the disk allows). Past it
     /// writes fail as on a full disk.
     pub max_file_bytes: u64,
+}
+
+/// How many connections the store holds and how long it waits for one. The writer has one
+/// connection of its own besides these.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PoolLimits {
+    /// Most connections open at once for reads (log downloads, history pages, loads).
+    pub max_connections: u32,
+    /// Connections kept open when idle.
+    pub min_connections: u32,
+    /// How long a read waits for a free connection (or a new one) before it fails.
+    pub acquire_timeout: Duration,
+    /// An idle connection above `min_connections` is closed after this long.
+    pub idle_timeout: Duration,
+}
+
+impl Default for PoolLimits {
+    fn default() -> Self {
+        PoolLimits {
+            max_connections: 4,
+            min_connections: 1,
+            acquire_timeout: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(600),
+        }
+    }
 }
 
 /// What went wrong.
@@ -72,10 +116,23 @@ pub enum StoreError {
 impl std::fmt::Display for StoreError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            Self::Open { file, reason } if is_url(file) => write!(
+                f,
+                "cannot use the database {}: {reason}. Nothing was changed; check that \
+                 PostgreSQL runs there and the user may connect and create tables, or pass \
+                 --ephemeral",
+                file.display()
+            ),
             Self::Open { file, reason } => write!(
                 f,
                 "cannot use the data file {}: {reason}. Nothing was changed; move the file \
                  away (or restore it from a backup) to start, or pass --ephemeral",
+                file.display()
+            ),
+            Self::InUse { file } if is_url(file) => write!(
+                f,
+                "{}: another shipwatch-server uses this database (until replicas share one, \
+                 one server writes a database); stop it, or pass another --store",
                 file.display()
             ),
             Self::InUse { file } => write!(
@@ -130,10 +187,17 @@ impl Ack {
     }
 }
 
+/// Whether an error's "file" is a database URL rather than a path.
+fn is_url(file: &Path) -> bool {
+    file.to_string_lossy().starts_with("postgres")
+}
+
 /// The store's state, for the health endpoint.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Health {
-    /// The database file.
+    /// `sqlite` or `postgres`.
+    pub backend: &'static str,
+    /// The database file (SQLite), or the database's URL without its password (PostgreSQL).
     pub file: String,
     /// False while writes fail.
     pub ok: bool,
@@ -157,8 +221,10 @@ pub struct Store {
 }
 
 struct Inner {
+    backend: Backend,
+    /// The file, or the database's URL without its password.
     file: PathBuf,
-    pool: SqlitePool,
+    pool: AnyPool,
     /// The next write's id and the queue, under one lock so ids reach the writer in order.
     queue: Mutex<(u64, Option<mpsc::UnboundedSender<Msg>>)>,
     progress: watch::Receiver<Progress>,
@@ -195,39 +261,19 @@ impl Store {
     /// Opens (or creates) the store in `cfg.dir`, applies pending migrations, loads the
     /// present state and starts the writer. Errors name the file at fault.
     pub async fn open(cfg: StoreConfig) -> Result<(Store, Loaded), StoreError> {
-        let open_err = |file: &Path, e: &dyn std::fmt::Display| StoreError::Open {
-            file: file.to_path_buf(),
-            reason: e.to_string(),
+        sqlx::any::install_default_drivers();
+        let opened = match &cfg.database {
+            Some(url) => open_postgres(url, &cfg.pool).await?,
+            None => open_sqlite(&cfg).await?,
         };
-        std::fs::create_dir_all(&cfg.dir).map_err(|e| open_err(&cfg.dir, &e))?;
-        // One server per data directory: two would each run a simulator on one platform.
-        // The lock goes with the process, however it ends.
-        let lock_path = cfg.dir.join(schema::LOCK_NAME);
-        let lock = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|e| open_err(&lock_path, &e))?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(StoreError::InUse { file: lock_path });
-            }
-            Err(std::fs::TryLockError::Error(e)) => return Err(open_err(&lock_path, &e)),
-        }
-        let file = cfg.dir.join(schema::FILE_NAME);
-        if file.exists() {
-            // Opening would create nothing, but a file that is not ours must not be touched.
-            std::fs::File::open(&file).map_err(|e| open_err(&file, &e))?;
-        }
-        let pool = SqlitePoolOptions::new()
-            .min_connections(1)
-            .max_connections(4)
-            .connect_with(schema::options(&file, cfg.max_file_bytes))
-            .await
-            .map_err(|e| open_err(&file, &e))?;
-        schema::migrator()
+        let Opened {
+            backend,
+            file,
+            pool,
+            mut conn,
+            lock,
+        } = opened;
+        schema::migrator(backend)
             .run(&pool)
             .await
             .map_err(|e| open_err(&file, &e))?;
@@ -235,14 +281,13 @@ impl Store {
         timeline::restore_since(&pool, &mut loaded.environments)
             .await
             .map_err(|e| open_err(&file, &e))?;
-        let mut conn = pool.acquire().await.map_err(|e| open_err(&file, &e))?;
         // From now on the previous run's state is ours: a crash before the next clean close
         // must be seen as one at the next start.
         sqlx::query(
             "INSERT INTO meta (key, value) VALUES ('clean_shutdown', '0') \
              ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         )
-        .execute(&mut *conn)
+        .execute(&mut conn)
         .await
         .map_err(|e| open_err(&file, &e))?;
         if !loaded.clean {
@@ -251,7 +296,7 @@ impl Store {
             // instead of being told "resumed" past changes it never saw.
             sqlx::query("UPDATE deployments SET log_base = $1")
                 .bind(cfg.log_base as i64)
-                .execute(&mut *conn)
+                .execute(&mut conn)
                 .await
                 .map_err(|e| open_err(&file, &e))?;
             for d in &mut loaded.deployments {
@@ -259,7 +304,7 @@ impl Store {
             }
         }
         let (removed_tx, removed_rx) = mpsc::unbounded_channel();
-        let writer = Writer::open(conn.detach(), &cfg, removed_tx)
+        let writer = Writer::open(conn, backend, pool.clone(), &cfg, removed_tx)
             .await
             .map_err(|e| open_err(&file, &e))?;
         let (progress_tx, progress) = watch::channel(Progress {
@@ -271,13 +316,14 @@ impl Store {
         let task = tokio::spawn(writer.run(rx, progress_tx, waiters.clone()));
         let store = Store {
             inner: Arc::new(Inner {
+                backend,
                 file,
                 pool,
                 queue: Mutex::new((0, Some(tx))),
                 progress,
                 writer: Mutex::new(Some(task)),
                 waiters,
-                lock: Mutex::new(Some(lock)),
+                lock: Mutex::new(lock),
                 removed_logs: Mutex::new(Some(removed_rx)),
                 retain_deployments: cfg.retain_deployments.max(1),
                 max_log_bytes: cfg.max_log_bytes,
@@ -286,7 +332,12 @@ impl Store {
         Ok((store, loaded))
     }
 
-    /// The database file.
+    /// Which database the store is in.
+    pub fn backend(&self) -> Backend {
+        self.inner.backend
+    }
+
+    /// The database file (or the database's URL without its password).
     pub fn file(&self) -> &Path {
         &self.inner.file
     }
@@ -331,6 +382,7 @@ impl Store {
             e => e,
         };
         Health {
+            backend: self.inner.backend.word(),
             file: self.inner.file.display().to_string(),
             ok: error.is_none(),
             error,
@@ -465,6 +517,164 @@ impl Store {
     }
 }
 
+/// A database opened: its pool, the connection that becomes the writer's, and the lock that
+/// makes it this server's.
+struct Opened {
+    backend: Backend,
+    file: PathBuf,
+    pool: AnyPool,
+    conn: sqlx::AnyConnection,
+    /// The data directory's lock file (SQLite); PostgreSQL's lock lives on `conn`.
+    lock: Option<std::fs::File>,
+}
+
+fn open_err(file: &Path, e: &dyn std::fmt::Display) -> StoreError {
+    StoreError::Open {
+        file: file.to_path_buf(),
+        reason: e.to_string(),
+    }
+}
+
+fn pool_options(limits: &PoolLimits) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .min_connections(limits.min_connections.min(limits.max_connections.max(1)))
+        .max_connections(limits.max_connections.max(1))
+        .acquire_timeout(limits.acquire_timeout)
+        .idle_timeout(Some(limits.idle_timeout))
+}
+
+/// The data directory's file, locked for this process.
+async fn open_sqlite(cfg: &StoreConfig) -> Result<Opened, StoreError> {
+    std::fs::create_dir_all(&cfg.dir).map_err(|e| open_err(&cfg.dir, &e))?;
+    // One server per data directory: two would each run a simulator on one platform.
+    // The lock goes with the process, however it ends.
+    let lock_path = cfg.dir.join(schema::LOCK_NAME);
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| open_err(&lock_path, &e))?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            return Err(StoreError::InUse { file: lock_path });
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(open_err(&lock_path, &e)),
+    }
+    let file = cfg.dir.join(schema::FILE_NAME);
+    if file.exists() {
+        // Opening would create nothing, but a file that is not ours must not be touched.
+        std::fs::File::open(&file).map_err(|e| open_err(&file, &e))?;
+    }
+    let absolute = std::fs::canonicalize(&cfg.dir)
+        .map_err(|e| open_err(&cfg.dir, &e))?
+        .join(schema::FILE_NAME);
+    let options: AnyConnectOptions = schema::sqlite_url(&absolute)
+        .parse()
+        .map_err(|e| open_err(&file, &e))?;
+    let pragmas = Arc::new(schema::sqlite_pragmas(cfg.max_file_bytes));
+    // The writer's connection is its own, outside the pool's limits. It is opened first, on
+    // its own, so that a file that cannot be used is named with SQLite's reason (the pool
+    // would retry until its timeout and say only that).
+    let mut conn = sqlx::AnyConnection::connect_with(&options)
+        .await
+        .map_err(|e| open_err(&file, &e))?;
+    for p in pragmas.iter() {
+        conn.execute(sqlx::AssertSqlSafe(p.clone()))
+            .await
+            .map_err(|e| open_err(&file, &e))?;
+    }
+    let pool = pool_options(&cfg.pool)
+        .after_connect(move |conn, _| {
+            let pragmas = pragmas.clone();
+            Box::pin(async move {
+                for p in pragmas.iter() {
+                    // Statements of ours (schema.rs), not input.
+                    conn.execute(sqlx::AssertSqlSafe(p.clone())).await?;
+                }
+                Ok(())
+            })
+        })
+        .connect_with(options)
+        .await
+        .map_err(|e| open_err(&file, &e))?;
+    Ok(Opened {
+        backend: Backend::Sqlite,
+        file,
+        pool,
+        conn,
+        lock: Some(lock),
+    })
+}
+
+/// A PostgreSQL database, locked for this server (see [`postgres_lock`]).
+async fn open_postgres(url: &str, limits: &PoolLimits) -> Result<Opened, StoreError> {
+    let file = PathBuf::from(redact(url));
+    let options: AnyConnectOptions = url.parse().map_err(|e| open_err(&file, &e))?;
+    // The writer's connection first, on its own: a refused login or a missing database is
+    // then named with PostgreSQL's reason rather than a pool's timeout.
+    let mut conn = sqlx::AnyConnection::connect_with(&options)
+        .await
+        .map_err(|e| open_err(&file, &e))?;
+    let pool = pool_options(limits)
+        .connect_with(options)
+        .await
+        .map_err(|e| open_err(&file, &e))?;
+    if !postgres_lock(&mut conn)
+        .await
+        .map_err(|e| open_err(&file, &e))?
+    {
+        return Err(StoreError::InUse { file });
+    }
+    Ok(Opened {
+        backend: Backend::Postgres,
+        file,
+        pool,
+        conn,
+        lock: None,
+    })
+}
+
+/// The advisory lock's key: one server writes a PostgreSQL database, as one uses a data
+/// directory (two would each run a simulator on one platform, and number sequences apart).
+/// Replicas (issue 19) replace this with sequence numbers assigned in the database and a
+/// lease for the simulator (docs/store.md).
+const POSTGRES_LOCK_KEY: i64 = 0x5368_6970_7761_7463; // "Shipwatc"
+
+/// Takes this server's advisory lock on `conn` (held while the session lives); false if
+/// another session holds it.
+pub(crate) async fn postgres_lock(conn: &mut sqlx::AnyConnection) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+        .bind(POSTGRES_LOCK_KEY)
+        .fetch_one(conn)
+        .await
+}
+
+/// `url` without its password, for health and messages (a password is never shown).
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, tail) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let authority = match authority.rsplit_once('@') {
+        Some((user, host)) => match user.split_once(':') {
+            Some((name, _)) => format!("{name}:***@{host}"),
+            None => format!("{user}@{host}"),
+        },
+        None => authority.to_string(),
+    };
+    // Query parameters may carry a password too.
+    let tail = match tail.split_once('?') {
+        Some((path, _)) => path,
+        None => tail,
+    };
+    format!("{scheme}://{authority}{tail}")
+}
+
 /// A byte size as people read it: `2 GiB`, `512 MiB`, `1500 bytes` (exact, not rounded).
 fn bytes_for_people(bytes: u64) -> String {
     const UNITS: [(u64, &str); 3] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
@@ -478,7 +688,16 @@ fn bytes_for_people(bytes: u64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::bytes_for_people;
+    use super::{bytes_for_people, redact};
+
+    #[test]
+    fn urls_are_shown_without_passwords() {
+        assert_eq!(
+            redact("postgres://ship:s3cret@db:5432/shipwatch?sslmode=require&password=x"),
+            "postgres://ship:***@db:5432/shipwatch"
+        );
+        assert_eq!(redact("postgres://ship@db/x"), "postgres://ship@db/x");
+    }
 
     #[test]
     fn byte_sizes_read_as_people_write_them() {

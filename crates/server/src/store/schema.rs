@@ -1,10 +1,8 @@
 //! The database file, its settings and its versioned migrations.
 
 use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::SqlSafeStr;
 use std::path::Path;
-use std::time::Duration;
 
 /// The file the store lives in, inside the data directory.
 pub const FILE_NAME: &str = "shipwatch.db";
@@ -12,80 +10,149 @@ pub const FILE_NAME: &str = "shipwatch.db";
 /// The file a server locks while it uses the data directory.
 pub const LOCK_NAME: &str = "shipwatch.lock";
 
-/// The migrations, oldest first. A migration once released is never edited (its checksum is
-/// checked at start); a change to the schema is a new one.
-pub fn migrator() -> Migrator {
-    let mut m = Migrator::with_migrations(vec![
-        Migration::new(
-            1,
-            "platform".into(),
-            MigrationType::Simple,
-            include_str!("../../migrations/0001_platform.sql").into_sql_str(),
-            false,
-        ),
-        Migration::new(
-            2,
-            "removed_deployments".into(),
-            MigrationType::Simple,
-            include_str!("../../migrations/0002_removed_deployments.sql").into_sql_str(),
-            false,
-        ),
-        Migration::new(
-            3,
-            "deployment_origin".into(),
-            MigrationType::Simple,
-            include_str!("../../migrations/0003_deployment_origin.sql").into_sql_str(),
-            false,
-        ),
-        Migration::new(
-            4,
-            "deployments_by_env".into(),
-            MigrationType::Simple,
-            include_str!("../../migrations/0004_deployments_by_env.sql").into_sql_str(),
-            false,
-        ),
-        Migration::new(
-            5,
-            "time_in_state".into(),
-            MigrationType::Simple,
-            include_str!("../../migrations/0005_time_in_state.sql").into_sql_str(),
-            false,
-        ),
-        Migration::new(
-            6,
-            "environment_sources".into(),
-            MigrationType::Simple,
-            include_str!("../../migrations/0006_environment_sources.sql").into_sql_str(),
-            false,
-        ),
-    ]);
-    // One process owns a data directory; the advisory lock would only cost a round trip.
+/// The database behind the store. Both run the same queries through sqlx's `Any` driver
+/// (see [`super`] for why); what differs is here: the migrations' dialect, how connections
+/// are set up, and what a clean close does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// One file in the data directory (the default).
+    Sqlite,
+    /// A PostgreSQL database (`--store postgres://...`).
+    Postgres,
+}
+
+impl Backend {
+    /// The word health and logs use.
+    pub fn word(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// Every migration: its version, name, and its SQL for SQLite and for PostgreSQL. The two
+/// directories hold the same numbers (a test checks it); a file differs only where the
+/// dialects do.
+macro_rules! migrations {
+    ($(($version:literal, $name:literal, $file:literal)),* $(,)?) => {
+        &[$((
+            $version,
+            $name,
+            include_str!(concat!("../../migrations/sqlite/", $file)),
+            include_str!(concat!("../../migrations/postgres/", $file)),
+        )),*]
+    };
+}
+
+/// (version, name, SQLite SQL, PostgreSQL SQL), oldest first.
+type MigrationSource = (i64, &'static str, &'static str, &'static str);
+
+const MIGRATIONS: &[MigrationSource] = migrations![
+    (1, "platform", "0001_platform.sql"),
+    (2, "removed_deployments", "0002_removed_deployments.sql"),
+    (3, "deployment_origin", "0003_deployment_origin.sql"),
+    (4, "deployments_by_env", "0004_deployments_by_env.sql"),
+    (5, "time_in_state", "0005_time_in_state.sql"),
+    (6, "environment_sources", "0006_environment_sources.sql"),
+];
+
+/// The migrations of `backend`, oldest first. A migration once released is never edited (its
+/// checksum is checked at start); a change to the schema is a new one, in both directories.
+pub fn migrator(backend: Backend) -> Migrator {
+    let mut m = Migrator::with_migrations(
+        MIGRATIONS
+            .iter()
+            .map(|(version, name, sqlite, postgres)| {
+                let sql = match backend {
+                    Backend::Sqlite => sqlite,
+                    Backend::Postgres => postgres,
+                };
+                Migration::new(
+                    *version,
+                    (*name).into(),
+                    MigrationType::Simple,
+                    sql.into_sql_str(),
+                    false,
+                )
+            })
+            .collect(),
+    );
+    // One process writes a database (the data directory's lock file, or PostgreSQL's
+    // advisory lock the store takes first): sqlx's own lock would only cost a round trip.
     m.locking = false;
     m
 }
 
-/// How every connection to the file is opened. WAL lets the log download and the start-up
-/// load read while the writer writes; `synchronous = NORMAL` makes a commit durable against
-/// the process being killed (the commit is in the WAL file when it returns) and leaves the
-/// fsync to checkpoints, so a power cut may lose the last commits but never corrupts the file.
-pub fn options(file: &Path, max_file_bytes: u64) -> SqliteConnectOptions {
-    let options = SqliteConnectOptions::new()
-        .filename(file)
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Normal)
-        .busy_timeout(Duration::from_secs(5))
-        .foreign_keys(false)
-        // The writer's statements are few and repeated; logs pages too.
-        .statement_cache_capacity(64)
-        // 64 MiB of page cache: the writer touches the end of many logs at once.
-        .pragma("cache_size", "-65536");
-    if max_file_bytes == 0 {
-        return options;
+/// The URL the `Any` driver opens `file` with (created if missing); the settings a URL cannot
+/// carry are applied to each new connection by [`sqlite_pragmas`].
+pub fn sqlite_url(file: &Path) -> String {
+    let mut url = String::from("sqlite://");
+    for b in file.to_string_lossy().bytes() {
+        if b.is_ascii_alphanumeric() || b"/-._~".contains(&b) {
+            url.push(b as char);
+        } else {
+            url.push_str(&format!("%{b:02X}"));
+        }
     }
-    // SQLite answers "database or disk is full" past this many pages (of 4 KiB, the default).
-    options.pragma(
-        "max_page_count",
-        (max_file_bytes / 4096).max(16).to_string(),
-    )
+    url.push_str("?mode=rwc");
+    url
+}
+
+/// The statements run on each new SQLite connection. WAL lets the log download and the
+/// start-up load read while the writer writes; `synchronous = NORMAL` makes a commit durable
+/// against the process being killed (the commit is in the WAL file when it returns) and leaves
+/// the fsync to checkpoints, so a power cut may lose the last commits but never corrupts the
+/// file. 64 MiB of page cache: the writer touches the end of many logs at once. Past
+/// `max_file_bytes` (pages of 4 KiB, the default) SQLite answers "database or disk is full".
+pub fn sqlite_pragmas(max_file_bytes: u64) -> Vec<String> {
+    let mut pragmas = vec![
+        "PRAGMA journal_mode = WAL".to_string(),
+        "PRAGMA synchronous = NORMAL".to_string(),
+        "PRAGMA busy_timeout = 5000".to_string(),
+        "PRAGMA foreign_keys = OFF".to_string(),
+        "PRAGMA cache_size = -65536".to_string(),
+    ];
+    if max_file_bytes > 0 {
+        pragmas.push(format!(
+            "PRAGMA max_page_count = {}",
+            (max_file_bytes / 4096).max(16)
+        ));
+    }
+    pragmas
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    /// The migration numbers in `dir`.
+    fn numbers(dir: &str) -> BTreeSet<String> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("migrations")
+            .join(dir);
+        std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".sql"))
+            .collect()
+    }
+
+    #[test]
+    fn both_backends_have_the_same_migrations() {
+        let sqlite = numbers("sqlite");
+        let postgres = numbers("postgres");
+        assert_eq!(
+            sqlite, postgres,
+            "migrations/sqlite and migrations/postgres differ"
+        );
+        let listed: BTreeSet<String> = super::MIGRATIONS
+            .iter()
+            .map(|(v, name, _, _)| format!("{v:04}_{name}.sql"))
+            .collect();
+        assert_eq!(
+            listed, sqlite,
+            "schema.rs does not list every migration file"
+        );
+    }
 }

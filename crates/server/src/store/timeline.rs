@@ -13,8 +13,8 @@ use crate::hub::since::StatusChange;
 use shipwatch_model::entities::Millis;
 use shipwatch_model::timeline::Segment;
 use shipwatch_model::{Environment, RunningStatus};
-use sqlx::sqlite::SqlitePool;
-use sqlx::{QueryBuilder, Row, Sqlite};
+use sqlx::AnyPool;
+use sqlx::{Any, QueryBuilder, Row};
 use std::collections::HashMap;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -65,7 +65,7 @@ impl Store {
     }
 }
 
-async fn run(pool: SqlitePool, mut rx: mpsc::UnboundedReceiver<Vec<StatusChange>>) {
+async fn run(pool: AnyPool, mut rx: mpsc::UnboundedReceiver<Vec<StatusChange>>) {
     let mut written: u64 = 0;
     while let Some(first) = rx.recv().await {
         tokio::time::sleep(BATCH_WAIT).await;
@@ -86,10 +86,10 @@ async fn run(pool: SqlitePool, mut rx: mpsc::UnboundedReceiver<Vec<StatusChange>
     }
 }
 
-async fn insert(pool: &SqlitePool, batch: &[StatusChange]) -> Result<(), sqlx::Error> {
+async fn insert(pool: &AnyPool, batch: &[StatusChange]) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
     for chunk in batch.chunks(ROWS_PER_INSERT) {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+        let mut q: QueryBuilder<Any> = QueryBuilder::new(
             "INSERT INTO status_changes (env_id, service_id, at, running, deployment) ",
         );
         q.push_values(chunk, |mut row, c| {
@@ -104,7 +104,7 @@ async fn insert(pool: &SqlitePool, batch: &[StatusChange]) -> Result<(), sqlx::E
     tx.commit().await
 }
 
-async fn trim(pool: &SqlitePool, before: Millis) -> Result<(), sqlx::Error> {
+async fn trim(pool: &AnyPool, before: Millis) -> Result<(), sqlx::Error> {
     sqlx::query(
         "DELETE FROM status_changes WHERE at < $1 AND rowid NOT IN \
          (SELECT MAX(rowid) FROM status_changes GROUP BY env_id, service_id)",
@@ -121,7 +121,7 @@ fn now_ms() -> Millis {
 
 type Row3 = (i64, String, Option<String>);
 
-fn row_of(r: &sqlx::sqlite::SqliteRow) -> Result<Row3, sqlx::Error> {
+fn row_of(r: &sqlx::any::AnyRow) -> Result<Row3, sqlx::Error> {
     Ok((
         r.try_get("at")?,
         r.try_get("running")?,
@@ -130,7 +130,7 @@ fn row_of(r: &sqlx::sqlite::SqliteRow) -> Result<Row3, sqlx::Error> {
 }
 
 async fn segments(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     env: &str,
     service: &str,
     from: Millis,
@@ -187,13 +187,13 @@ async fn segments(
 /// (and deployment) status last changed, if the last recorded statuses are the ones it has
 /// now (a change lost at a crash leaves its since unknown rather than wrong).
 pub(super) async fn restore_since(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     environments: &mut [Environment],
 ) -> Result<(), sqlx::Error> {
     let rows = sqlx::query(
         "WITH marked AS (SELECT env_id, service_id, rowid AS k, at, running, deployment, \
-           (LAG(running) OVER w IS running) AS same_running, \
-           (LAG(deployment) OVER w IS deployment) AS same_deployment \
+           (LAG(running) OVER w IS NOT DISTINCT FROM running) AS same_running, \
+           (LAG(deployment) OVER w IS NOT DISTINCT FROM deployment) AS same_deployment \
            FROM status_changes WHERE service_id <> '' \
            WINDOW w AS (PARTITION BY env_id, service_id ORDER BY at, rowid)) \
          SELECT m.env_id, m.service_id, m.running, m.deployment, \

@@ -4,10 +4,12 @@
 //! retention in the same transaction, and publishes how far it has committed.
 
 use super::load::{word, TopicMark};
+use super::schema::Backend;
 use super::{StoreConfig, StoreError};
 use crate::platform::PlatformEvent;
 use shipwatch_model::{Deployment, Instance, LogLevel, LogLine, Service};
-use sqlx::sqlite::{Sqlite, SqliteConnection};
+use sqlx::Any;
+use sqlx::{AnyConnection, AnyPool};
 use sqlx::{Connection, QueryBuilder, Row};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -122,7 +124,7 @@ struct Books {
 }
 
 impl Books {
-    async fn load(conn: &mut SqliteConnection) -> Result<Books, sqlx::Error> {
+    async fn load(conn: &mut AnyConnection) -> Result<Books, sqlx::Error> {
         let mut books = Books::default();
         for row in sqlx::query("SELECT env_id, id, position FROM services")
             .fetch_all(&mut *conn)
@@ -208,7 +210,12 @@ impl Books {
 
 /// The writer.
 pub(super) struct Writer {
-    conn: SqliteConnection,
+    conn: AnyConnection,
+    backend: Backend,
+    /// Where a new connection comes from when `conn` is lost (PostgreSQL restarted).
+    pool: AnyPool,
+    /// Whether `books` may be ahead of the database (a write failed): read again first.
+    books_stale: bool,
     retain: usize,
     max_log_bytes: u64,
     log_base: u64,
@@ -220,13 +227,18 @@ pub(super) struct Writer {
 impl Writer {
     /// A writer on `conn`, which it keeps.
     pub(super) async fn open(
-        mut conn: SqliteConnection,
+        mut conn: AnyConnection,
+        backend: Backend,
+        pool: AnyPool,
         cfg: &StoreConfig,
         removed_logs: mpsc::UnboundedSender<String>,
     ) -> Result<Writer, sqlx::Error> {
         let books = Books::load(&mut conn).await?;
         Ok(Writer {
             conn,
+            backend,
+            pool,
+            books_stale: false,
             retain: cfg.retain_deployments.max(1) as usize,
             max_log_bytes: cfg.max_log_bytes,
             log_base: cfg.log_base,
@@ -307,10 +319,10 @@ impl Writer {
                     tracing::error!(error = %msg, attempt = failures, "store write failed; retrying");
                     progress.send_modify(|p| p.error = Some(msg.clone()));
                     // The transaction rolled back: what the writer knew may be ahead of the
-                    // file. Read it again before the retry.
-                    if let Ok(books) = Books::load(&mut self.conn).await {
-                        self.books = books;
-                    }
+                    // database. It is read again before the retry, on a new connection if
+                    // this one is gone (PostgreSQL restarted, the network cut).
+                    self.books_stale = true;
+                    self.reconnect().await;
                     if close.is_some() && failures >= CLOSE_ATTEMPTS {
                         if let Some((_, done)) = close.take() {
                             let _ = done.send(Err(StoreError::Write(msg)));
@@ -332,8 +344,36 @@ impl Writer {
         }
     }
 
+    /// Replaces a connection that no longer answers by a new one (taking the server's lock
+    /// again on PostgreSQL); if none can be had now, the next attempt tries again.
+    async fn reconnect(&mut self) {
+        if self.conn.ping().await.is_ok() {
+            return;
+        }
+        let Ok(conn) = self.pool.acquire().await else {
+            return;
+        };
+        let mut conn = conn.detach();
+        if self.backend == Backend::Postgres {
+            match super::postgres_lock(&mut conn).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::error!("another server took this database's lock meanwhile");
+                    return;
+                }
+                Err(_) => return,
+            }
+        }
+        tracing::info!("store connection re-established");
+        self.conn = conn;
+    }
+
     /// Writes the events of `batch` in one transaction; returns the facts and lines written.
     async fn write(&mut self, batch: &[Arc<[PlatformEvent]>]) -> Result<(u64, u64), sqlx::Error> {
+        if self.books_stale {
+            self.books = Books::load(&mut self.conn).await?;
+            self.books_stale = false;
+        }
         let events = coalesce(batch);
         self.books.logs_removed.clear();
         let mut tx = self.conn.begin().await?;
@@ -619,10 +659,12 @@ impl Writer {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        // Fold the WAL into the file, so the data directory is one file at rest.
-        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .execute(&mut self.conn)
-            .await?;
+        if self.backend == Backend::Sqlite {
+            // Fold the WAL into the file, so the data directory is one file at rest.
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(&mut self.conn)
+                .await?;
+        }
         Ok(())
     }
 }
@@ -693,7 +735,7 @@ fn level_word(level: LogLevel) -> &'static str {
     }
 }
 
-type Tx<'a> = sqlx::Transaction<'a, Sqlite>;
+type Tx<'a> = sqlx::Transaction<'a, Any>;
 
 /// Writes whole services (each at most once): their rows, then their instances replaced.
 async fn write_services(
@@ -702,7 +744,7 @@ async fn write_services(
     services: &[(&str, &Service)],
 ) -> Result<(), sqlx::Error> {
     for chunk in pow2_chunks(services, SERVICE_ROWS) {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+        let mut q: QueryBuilder<Any> = QueryBuilder::new(
             "INSERT INTO services (env_id, id, position, name, kind, version, deployment) ",
         );
         q.push_values(chunk, |mut row, (env, svc)| {
@@ -723,7 +765,7 @@ async fn write_services(
              version = excluded.version, deployment = excluded.deployment",
         );
         q.build().execute(&mut **tx).await?;
-        let mut q: QueryBuilder<Sqlite> =
+        let mut q: QueryBuilder<Any> =
             QueryBuilder::new("DELETE FROM instances WHERE (env_id, service_id) IN (VALUES ");
         let mut list = q.separated(", ");
         for (env, svc) in chunk {
@@ -745,7 +787,7 @@ async fn write_services(
             })
             .collect();
         for part in pow2_chunks(&instances, INSTANCE_ROWS) {
-            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            let mut q: QueryBuilder<Any> = QueryBuilder::new(
                 "INSERT INTO instances (env_id, service_id, name, position, status, version, \
                  restarts, reason, message, started_at, exit_code, details) ",
             );
@@ -888,7 +930,7 @@ async fn stage_history(
 
 async fn insert_lines(tx: &mut Tx<'_>, lines: &[(&str, &LogLine)]) -> Result<(), sqlx::Error> {
     for chunk in pow2_chunks(lines, LINE_ROWS) {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+        let mut q: QueryBuilder<Any> = QueryBuilder::new(
             "INSERT INTO log_lines (deployment_id, n, ts, stage, level, text, hint) ",
         );
         q.push_values(chunk, |mut row, (dep, line)| {
@@ -913,8 +955,9 @@ async fn delete_deployment(
     id: &str,
 ) -> Result<(), sqlx::Error> {
     for sql in [
-        "INSERT OR REPLACE INTO removed_deployments (id, env_id, service_id) \
-         SELECT id, env_id, service_id FROM deployments WHERE id = $1",
+        "INSERT INTO removed_deployments (id, env_id, service_id) \
+         SELECT id, env_id, service_id FROM deployments WHERE id = $1 \
+         ON CONFLICT (id) DO UPDATE SET env_id = excluded.env_id, service_id = excluded.service_id",
         "DELETE FROM log_lines WHERE deployment_id = $1",
         "DELETE FROM deployment_history WHERE deployment_id = $1",
         "DELETE FROM deployments WHERE id = $1",
