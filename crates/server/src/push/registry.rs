@@ -12,8 +12,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 /// Lines whose text the registry remembers (a hash of it) per deployment in progress, to
-/// tell a resent line from a conflicting one without reading the store.
-pub const RECENT_LINES: usize = 4_096;
+/// tell a resent line from a conflicting one without reading the store: a retry resends
+/// the last batch, and older lines are checked against the store. 16 KiB a deployment.
+pub const RECENT_LINES: usize = 1_024;
 
 /// A pushed environment.
 #[derive(Clone, Debug)]
