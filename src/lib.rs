@@ -6,6 +6,7 @@ pub mod feed;
 pub mod heap_profile;
 pub mod log_viewer;
 pub mod pages;
+pub mod read_api;
 pub mod routes;
 pub mod state;
 pub mod time_format;

@@ -3,7 +3,7 @@
 //! screen readers. Read from the server's store (`GET .../timeline`), again every
 //! [`REFRESH`] while shown.
 
-use crate::components::deployment_list::api::{get_json, ReadError};
+use crate::read_api::{get_json, ReadError};
 use crate::state::clock::Clock;
 use crate::state::time_in_state::{offset_min, server_time};
 use leptos::prelude::*;

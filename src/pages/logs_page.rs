@@ -3,10 +3,10 @@
 //! deployment it is, its status, its duration, and leads back.
 
 use crate::components::deployment_label::DeploymentLabel;
-use crate::components::deployment_list::api::get_json;
 use crate::feed::{Feed, SubEvent, SubscriptionGuard};
 use crate::log_viewer::bench::{self, BenchPlan};
 use crate::log_viewer::{LogModel, LogViewer};
+use crate::read_api::get_json;
 use crate::routes;
 use crate::state::deployment_history::{human_duration, HistoryEntry, Neighbours};
 use crate::state::environments::EnvironmentsState;

@@ -3,16 +3,15 @@
 //! service's last deployment changing id or status), with filters in the URL's query. The
 //! merging is `state::deployment_history`'s; this module fetches and shows.
 
-pub mod api;
 mod row;
 
 use crate::components::keyed_list::KeyedList;
+use crate::read_api::{get_json, ReadError};
 use crate::routes;
 use crate::state::deployment_history::{
     Filters, History, HistoryPage, Observed, StatusFilter, PAGE_SIZE,
 };
 use crate::state::environment::EnvironmentState;
-use api::{get_json, ReadError};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_location, use_navigate};
 use row::DeploymentRow;

@@ -1,5 +1,7 @@
-//! Reads of the deployment history API (crates/server/src/history_api.rs), decoded
-//! fallibly: a failure is a sentence for the page, never a panic.
+//! Reads of the server's read-only HTTP API (the deployment history,
+//! crates/server/src/history_api.rs; a service's timeline, timeline_api.rs), with the page's
+//! token as on the socket, decoded fallibly: a failure is a sentence for the page, never a
+//! panic.
 
 use serde::de::DeserializeOwned;
 use wasm_bindgen::{JsCast, JsValue};
