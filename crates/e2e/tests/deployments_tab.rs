@@ -275,6 +275,56 @@ async fn an_older_deployments_log_opens_after_a_newer_one_replaced_it() {
         .await;
     assert_eq!(others, 0);
 
+    // A failed build, then the status filter: it goes into the URL, the server filters, and
+    // the URL alone gives the same list.
+    let failed = browser
+        .eval(&deploy_script("api").replace("/deploy'", "/deploy?outcome=build-error'"))
+        .await;
+    let failed = failed[0].as_str().expect("a deployment").to_string();
+    assert_eq!(wait_ended(&browser, &failed).await, "BUILDING ERROR");
+    browser
+        .eval(
+            "const s = document.querySelector('select[name=status]'); s.value = 'failed'; \
+             s.dispatchEvent(new Event('change', {bubbles: true}))",
+        )
+        .await;
+    let filtered = "return location.search === '?status=failed' \
+         && document.querySelector('.deployments__table[aria-busy=false]') \
+         && [...document.querySelectorAll('tr.deployment-row')].map(r => r.getAttribute('data-status'))";
+    let shown = browser.wait_js("the failed ones", LONG, filtered).await;
+    let only_failed = |v: &serde_json::Value| {
+        let rows = v.as_array().expect("rows");
+        !rows.is_empty()
+            && rows
+                .iter()
+                .all(|s| s == "BUILDING ERROR" || s == "DEPLOYMENT ERROR")
+    };
+    assert!(only_failed(&shown), "{shown}");
+    browser.eval("location.reload()").await;
+    let shown = browser
+        .wait_js("the failed ones after a reload", LONG, filtered)
+        .await;
+    assert!(only_failed(&shown), "{shown}");
+    let rows = browser
+        .eval("return [...document.querySelectorAll('tr.deployment-row')].map(r => r.getAttribute('data-deployment'))")
+        .await;
+    assert!(
+        rows.as_array()
+            .unwrap()
+            .contains(&serde_json::json!(failed)),
+        "{rows}"
+    );
+    browser
+        .open(&s.server.url("/env/production/service/api/deployments"))
+        .await;
+    browser
+        .wait_js(
+            "the older one listed",
+            LONG,
+            &row_attr(&older, "data-status"),
+        )
+        .await;
+
     // The older one's label opens the older one's log, which is all there.
     browser
         .eval(&format!(
