@@ -337,8 +337,32 @@ async fn a_reported_deployment_streams_live_survives_a_restart_and_ends_in_red()
     })
     .await;
     browser.find("section.log-first-error").await;
+    screenshots(&browser).await;
 
     browser.close().await;
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// With `SHIPWATCH_SCREENSHOTS=DIR`: the reported deployment's log, light and dark, as PNGs
+/// in DIR (how the ones in docs/ were taken).
+async fn screenshots(browser: &Browser) {
+    let Some(dir) = std::env::var_os("SHIPWATCH_SCREENSHOTS") else {
+        return;
+    };
+    let dir = PathBuf::from(dir);
+    for (scheme, name) in [
+        ("light", "screenshot-reported-deployment.png"),
+        ("dark", "screenshot-reported-deployment-dark.png"),
+    ] {
+        browser
+            .cdp(
+                "Emulation.setEmulatedMedia",
+                serde_json::json!({"features": [{"name": "prefers-color-scheme", "value": scheme}]}),
+            )
+            .await
+            .expect("colour scheme");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        browser.screenshot(&dir.join(name)).await;
+    }
 }
