@@ -1,4 +1,5 @@
-//! The store on a real SQLite file in a temporary directory: every kind of event round-trips,
+//! The store on a real SQLite file in a temporary directory, and (the tests that apply to
+//! both) on a real PostgreSQL started for the test: every kind of event round-trips,
 //! a reopened store has everything and goes on numbering, retention removes the oldest
 //! deployments with their logs, and a file that is not a database stops the start with an
 //! error naming it.
@@ -12,6 +13,9 @@ use shipwatch_server::store::{
 };
 use std::path::Path;
 use std::sync::Arc;
+
+mod common;
+use common::postgres::{Backend, TestStore};
 
 fn config(dir: &Path) -> StoreConfig {
     StoreConfig {
@@ -110,10 +114,9 @@ fn log(id: &str, lines: Vec<LogLine>) -> PlatformEvent {
     }
 }
 
-#[tokio::test]
-async fn every_event_kind_round_trips_through_the_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let (store, loaded) = open(config(dir.path())).await;
+async fn every_event_kind_round_trips_through_the_file(at: Backend) {
+    let dir = TestStore::new(at);
+    let (store, loaded) = open(dir.config()).await;
     assert!(loaded.fresh && loaded.clean && loaded.environments.is_empty());
     let dep = deployment("dep-1", DeploymentStatus::Queued, 5_000);
     let building = Deployment {
@@ -230,7 +233,7 @@ async fn every_event_kind_round_trips_through_the_file() {
     .await;
     store.close(Vec::new()).await.expect("closes");
 
-    let (store, loaded) = open(config(dir.path())).await;
+    let (store, loaded) = open(dir.config()).await;
     assert!(!loaded.fresh && loaded.clean);
     assert_eq!(loaded.environments.len(), 1, "staging was removed");
     let prod = &loaded.environments[0];
@@ -312,7 +315,7 @@ async fn every_event_kind_round_trips_through_the_file() {
     )
     .await;
     store.close(Vec::new()).await.unwrap();
-    let (store, loaded) = open(config(dir.path())).await;
+    let (store, loaded) = open(dir.config()).await;
     assert_eq!(loaded.environments[0].deployment, Some(env_wide));
     let d = loaded
         .deployments
@@ -323,10 +326,9 @@ async fn every_event_kind_round_trips_through_the_file() {
     store.close(Vec::new()).await.unwrap();
 }
 
-#[tokio::test]
-async fn a_reopened_store_goes_on_where_it_stopped() {
-    let dir = tempfile::tempdir().unwrap();
-    let (store, _) = open(config(dir.path())).await;
+async fn a_reopened_store_goes_on_where_it_stopped(at: Backend) {
+    let dir = TestStore::new(at);
+    let (store, _) = open(dir.config()).await;
     write(
         &store,
         vec![
@@ -366,7 +368,7 @@ async fn a_reopened_store_goes_on_where_it_stopped() {
     );
 
     // Reopened after a clean close: topics as they stood; the log goes on from line 1,001.
-    let mut cfg = config(dir.path());
+    let mut cfg = dir.config();
     cfg.log_base = 2_000_000;
     let (store, loaded) = open(cfg.clone()).await;
     assert!(loaded.clean);
@@ -422,10 +424,9 @@ async fn a_reopened_store_goes_on_where_it_stopped() {
     store.close(Vec::new()).await.unwrap();
 }
 
-#[tokio::test]
-async fn retention_removes_the_oldest_deployments_with_their_logs() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut cfg = config(dir.path());
+async fn retention_removes_the_oldest_deployments_with_their_logs(at: Backend) {
+    let dir = TestStore::new(at);
+    let mut cfg = dir.config();
     cfg.retain_deployments = 3;
     let (store, _) = open(cfg.clone()).await;
     for k in 1..=5u64 {
@@ -620,30 +621,26 @@ async fn a_full_disk_fails_writes_loudly_and_the_store_keeps_trying() {
     store.close(Vec::new()).await.unwrap();
 }
 
-#[tokio::test]
-async fn one_server_at_a_time_uses_a_data_directory() {
-    let dir = tempfile::tempdir().unwrap();
-    let (store, _) = open(config(dir.path())).await;
-    let err = Store::open(config(dir.path()))
-        .await
-        .err()
-        .expect("refused");
+async fn one_server_at_a_time_uses_a_data_directory(at: Backend) {
+    let dir = TestStore::new(at);
+    let (store, _) = open(dir.config()).await;
+    let err = Store::open(dir.config()).await.err().expect("refused");
     let msg = err.to_string();
     assert!(msg.contains("another shipwatch-server"), "{msg}");
-    assert!(
-        msg.contains(&dir.path().join("shipwatch.lock").display().to_string()),
-        "{msg}"
-    );
+    let held = match at {
+        Backend::Sqlite => dir.dir.path().join("shipwatch.lock").display().to_string(),
+        Backend::Postgres => dir.url.clone().unwrap(),
+    };
+    assert!(msg.contains(&held), "{msg}");
     store.close(Vec::new()).await.unwrap();
     drop(store);
-    let (store, _) = open(config(dir.path())).await;
+    let (store, _) = open(dir.config()).await;
     store.close(Vec::new()).await.unwrap();
 }
 
-#[tokio::test]
-async fn services_keep_the_order_they_first_appeared_in_when_reports_are_merged() {
-    let dir = tempfile::tempdir().unwrap();
-    let (store, _) = open(config(dir.path())).await;
+async fn services_keep_the_order_they_first_appeared_in_when_reports_are_merged(at: Backend) {
+    let dir = TestStore::new(at);
+    let (store, _) = open(dir.config()).await;
     let mut api_later = service("api", vec![instance("api-1", RunningStatus::Error)], None);
     api_later.version = "v2".into();
     // One write: api, then web, then api again (the writer keeps only api's last report).
@@ -670,10 +667,38 @@ async fn services_keep_the_order_they_first_appeared_in_when_reports_are_merged(
     )
     .await;
     store.close(Vec::new()).await.unwrap();
-    let (store, loaded) = open(config(dir.path())).await;
+    let (store, loaded) = open(dir.config()).await;
     let services = &loaded.environments[0].services;
     let ids: Vec<&str> = services.iter().map(|s| s.id.as_str()).collect();
     assert_eq!(ids, ["api", "web"]);
     assert_eq!(services[0], api_later, "the last report of api is kept");
     store.close(Vec::new()).await.unwrap();
 }
+
+/// The tests that apply to both backends, once on each.
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            use super::*;
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(Backend::Sqlite).await
+            })*
+        }
+        mod postgres {
+            use super::*;
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(Backend::Postgres).await
+            })*
+        }
+    };
+}
+
+on_both!(
+    every_event_kind_round_trips_through_the_file,
+    a_reopened_store_goes_on_where_it_stopped,
+    retention_removes_the_oldest_deployments_with_their_logs,
+    one_server_at_a_time_uses_a_data_directory,
+    services_keep_the_order_they_first_appeared_in_when_reports_are_merged,
+);

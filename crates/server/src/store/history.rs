@@ -7,10 +7,11 @@
 //! created meanwhile have higher ordinals, so they never shift a page that is being read.
 
 use super::load::{from_word, stored_deployment, word, StoredDeployment};
+use super::statement::QueryBuilder;
 use serde::Serialize;
 use shipwatch_model::DeploymentStatus;
 use sqlx::AnyPool;
-use sqlx::{Any, QueryBuilder, Row};
+use sqlx::Row;
 use std::collections::HashMap;
 
 /// Which deployments a page holds.
@@ -113,7 +114,7 @@ pub struct Neighbours {
 
 /// A page of `q`.
 pub(super) async fn page(pool: &AnyPool, q: &HistoryQuery) -> Result<HistoryPage, sqlx::Error> {
-    let mut sql: QueryBuilder<Any> = QueryBuilder::new(concat!(
+    let mut sql: QueryBuilder = QueryBuilder::new(concat!(
         "SELECT id, env_id, service_id, ordinal, status, version, previous_version, ",
         "started_at, finished_at, stage, log_base, log_lines, log_bytes, log_removed, ",
         "triggered_by, url FROM deployments WHERE env_id = "
@@ -208,7 +209,7 @@ async fn entries(
 ) -> Result<Vec<HistoryEntry>, sqlx::Error> {
     let mut stages: HashMap<String, Vec<(String, u64)>> = HashMap::new();
     if !found.is_empty() {
-        let mut sql: QueryBuilder<Any> = QueryBuilder::new(
+        let mut sql: QueryBuilder = QueryBuilder::new(
             "SELECT deployment_id, at, stage FROM deployment_history \
              WHERE stage IS NOT NULL AND deployment_id IN (",
         );

@@ -25,6 +25,7 @@ mod instance_details;
 pub mod load;
 pub mod schema;
 mod sources;
+mod statement;
 pub mod timeline;
 mod writer;
 

@@ -8,13 +8,14 @@
 //! last quarter second of them is lost if the process is killed.
 
 use super::load::{from_word, word};
+use super::statement::QueryBuilder;
 use super::{Store, StoreError};
 use crate::hub::since::StatusChange;
 use shipwatch_model::entities::Millis;
 use shipwatch_model::timeline::Segment;
 use shipwatch_model::{Environment, RunningStatus};
 use sqlx::AnyPool;
-use sqlx::{Any, QueryBuilder, Row};
+use sqlx::Row;
 use std::collections::HashMap;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -89,7 +90,7 @@ async fn run(pool: AnyPool, mut rx: mpsc::UnboundedReceiver<Vec<StatusChange>>) 
 async fn insert(pool: &AnyPool, batch: &[StatusChange]) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
     for chunk in batch.chunks(ROWS_PER_INSERT) {
-        let mut q: QueryBuilder<Any> = QueryBuilder::new(
+        let mut q: QueryBuilder = QueryBuilder::new(
             "INSERT INTO status_changes (env_id, service_id, at, running, deployment) ",
         );
         q.push_values(chunk, |mut row, c| {

@@ -5,12 +5,13 @@
 
 use super::load::{word, TopicMark};
 use super::schema::Backend;
+use super::statement::QueryBuilder;
 use super::{StoreConfig, StoreError};
 use crate::platform::PlatformEvent;
 use shipwatch_model::{Deployment, Instance, LogLevel, LogLine, Service};
 use sqlx::Any;
 use sqlx::{AnyConnection, AnyPool};
-use sqlx::{Connection, QueryBuilder, Row};
+use sqlx::{Connection, Row};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -744,7 +745,7 @@ async fn write_services(
     services: &[(&str, &Service)],
 ) -> Result<(), sqlx::Error> {
     for chunk in pow2_chunks(services, SERVICE_ROWS) {
-        let mut q: QueryBuilder<Any> = QueryBuilder::new(
+        let mut q: QueryBuilder = QueryBuilder::new(
             "INSERT INTO services (env_id, id, position, name, kind, version, deployment) ",
         );
         q.push_values(chunk, |mut row, (env, svc)| {
@@ -765,7 +766,7 @@ async fn write_services(
              version = excluded.version, deployment = excluded.deployment",
         );
         q.build().execute(&mut **tx).await?;
-        let mut q: QueryBuilder<Any> =
+        let mut q: QueryBuilder =
             QueryBuilder::new("DELETE FROM instances WHERE (env_id, service_id) IN (VALUES ");
         let mut list = q.separated(", ");
         for (env, svc) in chunk {
@@ -787,7 +788,7 @@ async fn write_services(
             })
             .collect();
         for part in pow2_chunks(&instances, INSTANCE_ROWS) {
-            let mut q: QueryBuilder<Any> = QueryBuilder::new(
+            let mut q: QueryBuilder = QueryBuilder::new(
                 "INSERT INTO instances (env_id, service_id, name, position, status, version, \
                  restarts, reason, message, started_at, exit_code, details) ",
             );
@@ -930,7 +931,7 @@ async fn stage_history(
 
 async fn insert_lines(tx: &mut Tx<'_>, lines: &[(&str, &LogLine)]) -> Result<(), sqlx::Error> {
     for chunk in pow2_chunks(lines, LINE_ROWS) {
-        let mut q: QueryBuilder<Any> = QueryBuilder::new(
+        let mut q: QueryBuilder = QueryBuilder::new(
             "INSERT INTO log_lines (deployment_id, n, ts, stage, level, text, hint) ",
         );
         q.push_values(chunk, |mut row, (dep, line)| {

@@ -2,6 +2,8 @@
 //! that speaks the model's protocol.
 #![allow(dead_code)]
 
+pub mod postgres;
+
 use futures_util::{SinkExt, StreamExt};
 use shipwatch_model::protocol::{
     decode_server, encode, ClientFrame, ClientMessage, ServerFrame, ServerMessage, Topic,
