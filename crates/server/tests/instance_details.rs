@@ -201,3 +201,47 @@ async fn without_a_store_the_timeline_says_why() {
     h.shutdown();
     h.stopped().await;
 }
+
+/// Since when each status holds survives a restart: the store's status changes give it back.
+#[tokio::test]
+async fn since_when_a_status_holds_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap().to_string();
+    let h = start(&["--scenario", "rolling", "--speed", "4", "--data-dir", &data]).await;
+    let mut c = Client::connect(&h).await;
+    let prod = Topic::Environment {
+        env: "production".into(),
+    };
+    c.subscribe("env", prod.clone(), None).await;
+    // A rollout that finished: a status whose since the server saw begin.
+    let before = until(&mut c, |s| {
+        s.id == "api"
+            && s.deployment.as_ref().is_some_and(|d| {
+                d.status == shipwatch_model::DeploymentStatus::DeploymentOk
+                    && d.finished_at.is_some()
+                    && d.previous_version.is_some()
+            })
+            && s.instances
+                .iter()
+                .all(|i| i.status == RunningStatus::Running)
+            && s.deployment.as_ref().map(|d| &d.version) == Some(&s.version)
+    })
+    .await;
+    assert!(before.running_since.is_some() && before.deployment_since.is_some());
+    // The recorder writes every quarter second.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    h.shutdown();
+    h.stopped().await;
+    let h = start(&["--scenario", "calm", "--data-dir", &data]).await;
+    let env = common::environment_at(h.addr(), "production")
+        .await
+        .unwrap();
+    let after = env.services.iter().find(|s| s.id == "api").unwrap();
+    assert_eq!(
+        (after.running_since, after.deployment_since),
+        (before.running_since, before.deployment_since),
+        "as before the restart"
+    );
+    h.shutdown();
+    h.stopped().await;
+}

@@ -27,9 +27,10 @@ pub fn now_ms() -> Millis {
     crate::app::wall_millis()
 }
 
-/// When a deployment first seen in its status got there: a finished one when it finished, a
-/// queued one when it was queued, else now.
-fn first_seen(d: &Deployment, now: Millis) -> Millis {
+/// When a deployment seen in a new status at `now` got there: a finished one when it
+/// finished, a queued one when it was queued (never later than `now`), else `now`. The store
+/// applies the same rule to the time of a recorded change when it gives the since back.
+pub fn first_seen(d: &Deployment, now: Millis) -> Millis {
     match (d.status, d.finished_at) {
         (s, Some(at)) if s.has_ended() => at.min(now),
         (DeploymentStatus::Queued, _) => d.started_at.min(now),

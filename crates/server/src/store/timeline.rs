@@ -10,7 +10,7 @@
 use super::load::{from_word, word};
 use super::statement::QueryBuilder;
 use super::{Store, StoreError};
-use crate::hub::since::StatusChange;
+use crate::hub::since::{first_seen, StatusChange};
 use shipwatch_model::entities::Millis;
 use shipwatch_model::timeline::Segment;
 use shipwatch_model::{Environment, RunningStatus};
@@ -230,9 +230,10 @@ pub(super) async fn restore_since(
             if *running == word(&shipwatch_model::rules::service_running_status(svc)) {
                 svc.running_since = ms(r_since);
             }
-            let now = svc.deployment.as_ref().map(|d| word(&d.status));
-            if now.is_some() && *deployment == now {
-                svc.deployment_since = ms(d_since);
+            if let Some(d) = &svc.deployment {
+                if *deployment == Some(word(&d.status)) {
+                    svc.deployment_since = ms(d_since).map(|at| first_seen(d, at));
+                }
             }
         }
     }
