@@ -78,7 +78,14 @@ pub async fn run(args: Deploy) -> i32 {
 
     shared.close();
     let flush = Duration::from_secs(args.flush_timeout);
-    let finished = tokio::time::timeout(flush, sending).await.is_ok();
+    // Ctrl-C or SIGTERM while the rest is delivered: stop waiting (the command is over).
+    let mut sigint = signal(SignalKind::interrupt()).expect("SIGINT handler");
+    let mut sigterm = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    let finished = tokio::select! {
+        r = tokio::time::timeout(flush, sending) => r.is_ok(),
+        _ = sigint.recv() => false,
+        _ = sigterm.recv() => false,
+    };
     let left = {
         let outbox = shared.outbox.lock().expect("outbox");
         (!outbox.is_empty(), outbox.dropped())
@@ -86,15 +93,13 @@ pub async fn run(args: Deploy) -> i32 {
     let sent = sent.lock().expect("sent").clone();
     if !finished && sent.created {
         eprintln!(
-            "shipwatch: gave up after {} s with output still unsent ({}); {} lines were delivered",
-            args.flush_timeout,
+            "shipwatch: gave up with output still unsent ({}); {} lines were delivered",
             sent.last_error.as_deref().unwrap_or("the server is slow"),
             sent.lines
         );
     } else if !finished {
         eprintln!(
-            "shipwatch: gave up after {} s: the deployment could not be created ({})",
-            args.flush_timeout,
+            "shipwatch: gave up: the deployment could not be created ({})",
             sent.last_error.as_deref().unwrap_or("no answer")
         );
     } else if left.1 > 0 {

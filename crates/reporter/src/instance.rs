@@ -8,6 +8,7 @@ use crate::backoff::Backoff;
 use crate::cli::Instance;
 use serde_json::{json, Value};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::signal::unix::{signal, SignalKind};
 
 /// Runs `shipwatch report instance`; returns the exit code.
 pub async fn run(args: Instance) -> i32 {
@@ -22,6 +23,8 @@ pub async fn run(args: Instance) -> i32 {
     let started_at = args.started_at.unwrap_or_else(now_ms);
     let body = body(&args, started_at);
     let mut backoff = Backoff::new(u64::from(std::process::id()));
+    let mut sigint = signal(SignalKind::interrupt()).expect("SIGINT handler");
+    let mut sigterm = signal(SignalKind::terminate()).expect("SIGTERM handler");
     loop {
         let result = report(&api, &args, &name, &body).await;
         if args.every == 0 {
@@ -47,9 +50,11 @@ pub async fn run(args: Instance) -> i32 {
                 return 1;
             }
         };
+        // A container stops with SIGTERM, a terminal with Ctrl-C: either ends the heartbeat.
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
-            _ = tokio::signal::ctrl_c() => return 0,
+            _ = sigint.recv() => return 0,
+            _ = sigterm.recv() => return 0,
         }
     }
 }

@@ -417,3 +417,43 @@ async fn two_commands_report_one_deployment_with_the_same_id_and_keep_open() {
         ["QUEUED", "BUILDING", "DEPLOYING", "DEPLOYMENT OK"]
     );
 }
+
+#[tokio::test]
+async fn with_the_server_gone_the_reporter_gives_up_after_the_flush_timeout_or_a_signal() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(&dir.path().join("data"), &[]);
+    server.kill();
+    let started = std::time::Instant::now();
+    let (code, stdout, stderr) = finish(
+        deploy(
+            &server,
+            &["--flush-timeout", "2"],
+            &["sh", "-c", "echo hi; exit 5"],
+        ),
+        LIMIT,
+    )
+    .await;
+    assert_eq!(code, 5, "the command's code all the same: {stderr}");
+    assert!(stdout.contains("hi"));
+    assert!(stderr.contains("gave up"), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(20));
+
+    // The default wait is minutes: SIGTERM ends it at once.
+    let child = deploy(&server, &[], &["sh", "-c", "echo hi; exit 5"])
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let run = tokio::task::spawn_blocking(move || child.wait_with_output());
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(10), run)
+        .await
+        .expect("SIGTERM ends the wait")
+        .unwrap()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("gave up"));
+}
