@@ -1,0 +1,252 @@
+//! The real binary with `--store postgres://...` on a real PostgreSQL: it serves what was
+//! pushed, keeps it when killed and started again, and when PostgreSQL restarts under it,
+//! writes fail loudly (health says "degraded" with the reason), the server keeps serving,
+//! and what was published meanwhile is committed once PostgreSQL is back.
+
+mod common;
+
+use common::postgres::PgServer;
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The server binary, running on the database `url`.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Server {
+    async fn start(url: &str, dir: &std::path::Path) -> Server {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let log_path = dir.join("server.log");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .expect("log file");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_shipwatch-server"))
+            .args(["--addr", &addr.to_string(), "--dist", "/nonexistent-dist"])
+            .args(["--store", url, "--no-simulator"])
+            .args(["--store-acquire-timeout-ms", "1000"])
+            .arg("--data-dir")
+            .arg(dir)
+            .args(["--write-token", &common::write_token_flag()])
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("the server starts");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+                panic!("the server exited ({status}):\n{log}");
+            }
+            if tokio::net::TcpStream::connect(addr).await.is_ok() {
+                return Server { child, addr };
+            }
+            assert!(Instant::now() < deadline, "the server listens within 30 s");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// SIGKILL: no chance to flush anything.
+    fn kill(mut self) {
+        self.child.kill().expect("killed");
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap()
+}
+
+async fn send(method: reqwest::Method, url: String, body: Value) -> (u16, Value) {
+    let (name, value) = common::write_auth();
+    let r = client()
+        .request(method, url)
+        .header(name, value)
+        .json(&body)
+        .send()
+        .await
+        .expect("the server answers");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn get_text(url: String) -> (u16, String) {
+    let r = client().get(url).send().await.expect("the server answers");
+    (r.status().as_u16(), r.text().await.unwrap_or_default())
+}
+
+async fn health(s: &Server) -> Value {
+    let (_, text) = get_text(s.url("/api/health")).await;
+    serde_json::from_str(&text).expect("health is JSON")
+}
+
+/// An environment, a service and a deployment, with `lines` numbered from 1.
+async fn push_deployment(s: &Server, lines: u64) {
+    let (st, _) = send(
+        reqwest::Method::PUT,
+        s.url("/api/v1/environments/prod"),
+        json!({"name": "Production"}),
+    )
+    .await;
+    assert!(st == 201 || st == 200, "environment: {st}");
+    let (st, _) = send(
+        reqwest::Method::PUT,
+        s.url("/api/v1/environments/prod/services/api"),
+        json!({"version": "v1"}),
+    )
+    .await;
+    assert!(st == 201 || st == 200, "service: {st}");
+    let (st, body) = send(
+        reqwest::Method::POST,
+        s.url("/api/v1/deployments"),
+        json!({"id": "release-1", "environment": "prod", "service": "api", "version": "v2"}),
+    )
+    .await;
+    assert!(st == 201 || st == 200, "deployment: {st} {body}");
+    let batch: Vec<Value> = (1..=lines)
+        .map(|n| json!({"n": n, "text": format!("line {n}")}))
+        .collect();
+    let (st, body) = send(
+        reqwest::Method::POST,
+        s.url("/api/v1/deployments/release-1/logs"),
+        json!(batch),
+    )
+    .await;
+    assert_eq!(st, 200, "lines: {body}");
+}
+
+/// The deployment's log as text lines.
+async fn log_lines(s: &Server) -> Vec<String> {
+    let (st, text) = get_text(s.url("/api/deployments/release-1/log.txt")).await;
+    assert_eq!(st, 200, "log.txt: {text}");
+    text.lines()
+        .filter(|l| l.contains("line "))
+        .map(|l| l.to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_server_on_postgres_keeps_its_history() {
+    let pg = PgServer::start();
+    let url = pg.create_db("shipwatch");
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&url, dir.path()).await;
+    let h = health(&s).await;
+    assert_eq!(h["store"]["backend"], "postgres", "{h}");
+    assert!(
+        h["store"]["file"]
+            .as_str()
+            .unwrap()
+            .starts_with("postgres://"),
+        "{h}"
+    );
+    push_deployment(&s, 5).await;
+    assert_eq!(log_lines(&s).await.len(), 5);
+    s.kill();
+
+    // Nothing in the data directory: the history is in PostgreSQL.
+    let other = tempfile::tempdir().unwrap();
+    let s = Server::start(&url, other.path()).await;
+    let lines = log_lines(&s).await;
+    assert_eq!(lines.len(), 5, "{lines:?}");
+    assert!(lines[4].contains("line 5"), "{lines:?}");
+    let (st, body) = send(
+        reqwest::Method::GET,
+        s.url("/api/v1/deployments/release-1"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(body["next_line"], 6, "{body}");
+    let (st, text) = get_text(s.url("/api/v1/environments/prod/deployments")).await;
+    assert_eq!(st, 200, "{text}");
+    assert!(text.contains("release-1"), "the history lists it: {text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_restarted_under_a_running_server_loses_nothing() {
+    let pg = PgServer::start();
+    let url = pg.create_db("shipwatch");
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&url, dir.path()).await;
+    push_deployment(&s, 3).await;
+    assert_eq!(health(&s).await["status"], "ok");
+
+    pg.stop();
+    // A line published while the database is down: the push API cannot acknowledge it.
+    let (st, body) = send(
+        reqwest::Method::POST,
+        s.url("/api/v1/deployments/release-1/logs"),
+        json!([{"n": 4, "text": "line 4"}]),
+    )
+    .await;
+    assert_eq!(st, 503, "not acknowledged while PostgreSQL is down: {body}");
+    let h = health(&s).await;
+    assert_eq!(h["status"], "degraded", "{h}");
+    let reason = h["store"]["error"].as_str().unwrap_or_default().to_string();
+    assert!(!reason.is_empty(), "health names the error: {h}");
+    // The server still serves what it holds.
+    let (st, _) = send(
+        reqwest::Method::GET,
+        s.url("/api/v1/deployments/release-1"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(st, 200, "the server keeps serving from memory");
+
+    pg.start_again();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while health(&s).await["status"] != "ok" {
+        assert!(
+            Instant::now() < deadline,
+            "writes resume within 30 s of PostgreSQL being back: {}",
+            health(&s).await
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The refused line was kept in the writer's queue and committed once PostgreSQL was
+    // back: the sender's retry is a resend, skipped.
+    let (st, body) = send(
+        reqwest::Method::POST,
+        s.url("/api/v1/deployments/release-1/logs"),
+        json!([{"n": 4, "text": "line 4"}, {"n": 5, "text": "line 5"}]),
+    )
+    .await;
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(body["skipped"], 1, "line 4 was already stored: {body}");
+    assert_eq!(body["accepted"], 1, "{body}");
+    s.kill();
+
+    let s = Server::start(&url, dir.path()).await;
+    let lines = log_lines(&s).await;
+    let want: Vec<String> = (1..=5).map(|n| format!("line {n}")).collect();
+    let got: Vec<String> = lines
+        .iter()
+        .map(|l| l[l.find("line ").unwrap()..].to_string())
+        .collect();
+    assert_eq!(got, want, "every line once, in order, after a kill -9");
+}
