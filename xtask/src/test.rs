@@ -4,13 +4,15 @@
 use crate::build::build_all;
 use crate::cmd::{root, Result};
 use crate::tally::{run_counted, Tally};
-use crate::tools::{ensure_browser, ensure_build_tools};
+use crate::tools::{ensure_browser, ensure_build_tools, ensure_postgres};
 use std::process::Command;
 
 /// Runs every suite; stops at the first failing one, and closes with one summary line.
 pub fn test() -> Result {
     let path = ensure_build_tools()?;
     let browser = ensure_browser()?;
+    // The store's tests run on a real PostgreSQL too (crates/server/tests/common/postgres.rs).
+    ensure_postgres()?;
     let mut tally = Tally::default();
 
     section("native tests (model, logview, server, xtask)");

@@ -114,6 +114,32 @@ pub fn ensure_browser() -> Result<Browser> {
     )
 }
 
+/// Where the store's tests find PostgreSQL's programs (Debian's `postgresql` package).
+const POSTGRES_BIN: &str = "/usr/lib/postgresql/15/bin";
+
+/// PostgreSQL's programs (`initdb`, `pg_ctl`, `createdb`), which the store's tests run a
+/// temporary cluster with; installed from Debian when missing and we may (as for Chromium).
+pub fn ensure_postgres() -> Result {
+    let bin = std::env::var("SHIPWATCH_PG_BIN").unwrap_or_else(|_| POSTGRES_BIN.to_string());
+    if Path::new(&bin).join("initdb").exists() {
+        return Ok(());
+    }
+    let root_user = output("id", &["-u"]).is_some_and(|u| u.trim() == "0");
+    if root_user && Path::new("/usr/bin/apt-get").exists() {
+        eprintln!("xtask: installing PostgreSQL from Debian");
+        run(Command::new("apt-get").arg("update"))?;
+        run(Command::new("apt-get")
+            .args(["install", "-y", "--no-install-recommends", "postgresql"])
+            .env("DEBIAN_FRONTEND", "noninteractive"))?;
+        return Ok(());
+    }
+    Err(format!(
+        "the store's tests need PostgreSQL's programs in {bin} (or SHIPWATCH_PG_BIN): install \
+         them (Debian: `apt-get install postgresql`)"
+    )
+    .into())
+}
+
 /// Where npm tools are installed for this checkout.
 fn tools_dir() -> PathBuf {
     root().join(".tools")
