@@ -457,3 +457,61 @@ async fn with_the_server_gone_the_reporter_gives_up_after_the_flush_timeout_or_a
     assert_eq!(out.status.code(), Some(5));
     assert!(String::from_utf8_lossy(&out.stderr).contains("gave up"));
 }
+
+#[tokio::test]
+async fn while_the_server_is_away_output_past_the_memory_buffer_waits_on_disk_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let spill = dir.path().join("spill");
+    std::fs::create_dir_all(&spill).unwrap();
+    let mut server = Server::start(&dir.path().join("data"), &[]);
+    server.kill();
+    let spill_arg = spill.display().to_string();
+    let child = deploy(
+        &server,
+        &["--buffer-bytes", "4096", "--spill-dir", &spill_arg],
+        &[
+            "sh",
+            "-c",
+            "i=1; while [ $i -le 3000 ]; do echo \"line $i\"; i=$((i+1)); done",
+        ],
+    )
+    .spawn()
+    .unwrap();
+    let run = tokio::task::spawn_blocking(move || child.wait_with_output());
+    // The command is done long before the server is back: its output is on disk.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let spilled = loop {
+        let size: u64 = std::fs::read_dir(&spill)
+            .unwrap()
+            .flatten()
+            .filter_map(|e| e.metadata().ok())
+            .map(|m| m.len())
+            .sum();
+        if size > 50_000 {
+            break size;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "output spills to disk"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    server.restart();
+    let out = tokio::time::timeout(LIMIT, run)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let id = announced_id(&stderr);
+    let (_, lines) = read_log(&server, &id, 3000).await;
+    let texts: Vec<String> = lines.iter().map(|l| l.text.clone()).collect();
+    let want: Vec<String> = (1..=3000).map(|i| format!("line {i}")).collect();
+    assert_eq!(texts, want, "{spilled} bytes came back from disk in order");
+    assert_eq!(
+        std::fs::read_dir(&spill).unwrap().count(),
+        0,
+        "the spill file is removed once drained"
+    );
+}
