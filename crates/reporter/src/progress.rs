@@ -1,5 +1,6 @@
 //! Where a reported deployment stands, from its stages and its command's end: the statuses
-//! the reporter sends, always forwards (QUEUED, BUILDING, DEPLOYING, then an end).
+//! the reporter sends, always moves the model allows (`DeploymentStatus::can_move`: forwards
+//! through QUEUED, BUILDING, DEPLOYING, then an end), so the server never refuses one.
 //!
 //! - A build stage starting moves a QUEUED deployment to BUILDING; any other stage moves it
 //!   to DEPLOYING. A build stage after DEPLOYING changes no status (a deployment does not go
@@ -71,25 +72,15 @@ impl Progress {
         self.advance(DeploymentStatus::Cancelled)
     }
 
+    /// Moves to `to` if the model's transitions allow it (forwards only, never out of an
+    /// end): the status to report, or None.
     fn advance(&mut self, to: DeploymentStatus) -> Option<DeploymentStatus> {
-        if rank(to) > rank(self.status) {
+        if self.status.can_move(to) {
             self.status = to;
             Some(to)
         } else {
             None
         }
-    }
-}
-
-/// Position in the lifecycle: a status moves only to a higher one.
-fn rank(s: DeploymentStatus) -> u8 {
-    use DeploymentStatus::*;
-    match s {
-        Queued => 0,
-        Building => 1,
-        CancellingBuilding => 2,
-        Deploying => 2,
-        BuildingError | DeploymentError | Cancelled | DeploymentOk | Unknown => 3,
     }
 }
 
