@@ -4,7 +4,7 @@
 //! and `docs/openapi.yaml`.
 //!
 //! - [`core`]: the operations as plain Rust methods ([`PushCore`]), for the HTTP handlers and
-//!   the webhooks.
+//!   the webhooks; [`messages`]: what they take and answer.
 //! - [`routes`]: the HTTP handlers over them.
 //! - [`registry`]: what was pushed, as it stands (restored from the store at start).
 //! - [`lines`]: log line batches (JSON array or NDJSON) and what a batch does to a log.
@@ -14,6 +14,7 @@
 pub mod core;
 pub mod error;
 pub mod lines;
+pub mod messages;
 pub mod registry;
 pub mod routes;
 pub mod ttl;
