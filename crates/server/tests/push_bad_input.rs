@@ -6,7 +6,7 @@ mod common;
 mod push_support;
 
 use common::start;
-use push_support::{environment, environments, log, Api};
+use push_support::{environment, environments, log_until, Api};
 use serde_json::{json, Value};
 
 /// One bad request and what it must answer.
@@ -57,11 +57,11 @@ fn with_type(mut c: Case, t: Option<&'static str>) -> Case {
 async fn state(h: &shipwatch_server::ServerHandle, api: &Api) -> Value {
     let mut out = serde_json::Map::new();
     for id in ["d1", "ended"] {
-        out.insert(
-            id.into(),
-            api.get(&format!("/api/v1/deployments/{id}")).await.body,
-        );
-        let (dep, lines) = log(h.addr(), id).await.expect("log");
+        let view = api.get(&format!("/api/v1/deployments/{id}")).await.body;
+        let status = serde_json::from_value(view["deployment"]["status"].clone()).ok();
+        out.insert(id.into(), view);
+        // The log as a page reads it, up to the status the API answers.
+        let (dep, lines) = log_until(h.addr(), id, status).await.expect("log");
         out.insert(format!("{id}-log"), json!([dep, lines]));
     }
     out.insert(

@@ -188,6 +188,16 @@ pub async fn log(
     addr: std::net::SocketAddr,
     dep: &str,
 ) -> Option<(shipwatch_model::Deployment, Vec<LogLine>)> {
+    log_until(addr, dep, None).await
+}
+
+/// [`log`], read until the deployment is in `status` (the status changes after the last
+/// line come as changes too); without one, until the socket has been quiet for 200 ms.
+pub async fn log_until(
+    addr: std::net::SocketAddr,
+    dep: &str,
+    status: Option<shipwatch_model::DeploymentStatus>,
+) -> Option<(shipwatch_model::Deployment, Vec<LogLine>)> {
     let mut c = Client::connect_to(addr).await;
     c.subscribe(
         "g",
@@ -213,9 +223,20 @@ pub async fn log(
         }
     };
     let mut lines = Vec::new();
+    let done = |lines: &Vec<LogLine>, d: &shipwatch_model::Deployment| {
+        lines.len() as u64 >= count && status.is_none_or(|s| d.status == s)
+    };
     // The history follows as deltas; statuses interleave with lines.
-    while (lines.len() as u64) < count {
-        if let ServerMessage::Delta { changes, .. } = c.frame().await.msg {
+    while !done(&lines, &deployment) {
+        let wait = if (lines.len() as u64) < count || status.is_some() {
+            std::time::Duration::from_secs(10)
+        } else {
+            std::time::Duration::from_millis(200)
+        };
+        let Ok(got) = tokio::time::timeout(wait, c.frame()).await else {
+            break;
+        };
+        if let ServerMessage::Delta { changes, .. } = got.msg {
             for ch in changes {
                 match ch {
                     Change::Line(l) => lines.push(l),
@@ -225,15 +246,18 @@ pub async fn log(
             }
         }
     }
-    // Status changes after the last line, if any, come at once.
-    while let Ok(got) = tokio::time::timeout(std::time::Duration::from_millis(200), c.frame()).await
-    {
-        if let ServerMessage::Delta { changes, .. } = got.msg {
-            for ch in changes {
-                match ch {
-                    Change::Line(l) => lines.push(l),
-                    Change::Deployment(d) => deployment = d,
-                    _ => {}
+    if status.is_none() {
+        // Status changes after the last line, if any, come at once.
+        while let Ok(got) =
+            tokio::time::timeout(std::time::Duration::from_millis(200), c.frame()).await
+        {
+            if let ServerMessage::Delta { changes, .. } = got.msg {
+                for ch in changes {
+                    match ch {
+                        Change::Line(l) => lines.push(l),
+                        Change::Deployment(d) => deployment = d,
+                        _ => {}
+                    }
                 }
             }
         }
