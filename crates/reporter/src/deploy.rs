@@ -2,7 +2,9 @@
 //!
 //! The command starts at once, whether or not the server answers: its output is echoed as
 //! it comes (the CI job's own log stays whole), cut into lines, given a stage and a level,
-//! numbered, and queued in the outbox that the sender drains. Ctrl-C or SIGTERM stops the
+//! numbered, and queued in the outbox that the sender drains. stdout and stderr are two
+//! pipes (so that stderr can be told apart): lines written to both in the same instant may
+//! be numbered in either order, as in any tool that reads the two separately. Ctrl-C or SIGTERM stops the
 //! command's whole process group (SIGTERM, then SIGKILL after `--kill-after`) and reports
 //! CANCELLED. The reporter exits with the command's code, or 128 + the signal's number as a
 //! shell does.
