@@ -64,6 +64,26 @@ impl CiContext {
     }
 }
 
+impl CiContext {
+    /// The id of this job's deployment of `env` (and `service`): the job's id, the targets
+    /// after it (one job may deploy several; a retried job gets the same id, so its
+    /// creation is answered with the deployment it made), at most 100 bytes.
+    #[must_use]
+    pub fn deployment_id(&self, env: &str, service: Option<&str>) -> Option<String> {
+        let mut id = format!("{}-{env}", self.id.as_deref()?);
+        if let Some(svc) = service {
+            id.push('-');
+            id.push_str(svc);
+        }
+        let mut end = id.len().min(100);
+        while !id.is_char_boundary(end) {
+            end -= 1;
+        }
+        id.truncate(end);
+        Some(id)
+    }
+}
+
 fn short(sha: String) -> String {
     if sha.len() > 7 && sha.bytes().all(|b| b.is_ascii_hexdigit()) {
         sha[..7].to_string()
@@ -117,6 +137,15 @@ mod tests {
             Some("https://github.com/acme/api/actions/runs/1658821493")
         );
         assert_eq!(c.id.as_deref(), Some("gh-1658821493-2-deploy"));
+        assert_eq!(
+            c.deployment_id("production", Some("api")).as_deref(),
+            Some("gh-1658821493-2-deploy-production-api")
+        );
+        assert_eq!(
+            c.deployment_id(&"e".repeat(200), None).map(|id| id.len()),
+            Some(100)
+        );
+        assert_eq!(CiContext::default().deployment_id("production", None), None);
     }
 
     #[test]

@@ -69,8 +69,9 @@ pub struct Deploy {
     /// The kind of a service this creates.
     #[arg(long, default_value = "application", value_parser = ["application", "container", "database", "cronjob", "lifecycle_job"])]
     pub kind: String,
-    /// The deployment's id (default: one from the CI's job, else a new one). Two `deploy`s
-    /// with the same id and `--keep-open` on the first report one deployment.
+    /// The deployment's id (default: the CI job's id with the environment and service, else a
+    /// new one). Two `deploy`s with the same id and `--keep-open` on the first report one
+    /// deployment.
     #[arg(long, value_name = "ID")]
     pub id: Option<String>,
     /// Who or what started it (default: the CI's user or trigger).

@@ -43,7 +43,11 @@ pub async fn run(args: Deploy) -> i32 {
         }
     };
     let new = NewDeployment {
-        id: args.id.clone().or(ci.id.clone()).unwrap_or_else(new_id),
+        id: args
+            .id
+            .clone()
+            .or_else(|| ci.deployment_id(&args.env, args.service.as_deref()))
+            .unwrap_or_else(new_id),
         environment: args.env.clone(),
         service: args.service.clone(),
         version,

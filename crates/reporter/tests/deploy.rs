@@ -515,3 +515,44 @@ async fn while_the_server_is_away_output_past_the_memory_buffer_waits_on_disk_in
         "the spill file is removed once drained"
     );
 }
+
+#[tokio::test]
+async fn in_a_gitlab_job_the_version_trigger_link_and_id_come_from_its_variables() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"), &[]);
+    let mut cmd = std::process::Command::new(shipwatch());
+    cmd.args([
+        "deploy",
+        "--env",
+        "production",
+        "--service",
+        "api",
+        "--",
+        "true",
+    ])
+    .env("SHIPWATCH_SERVER", server.url())
+    .env("SHIPWATCH_WRITE_TOKEN", TOKEN)
+    .env("GITLAB_CI", "true")
+    .env("CI_JOB_ID", "4242")
+    .env("CI_COMMIT_SHORT_SHA", "9f3c2a1b")
+    .env("GITLAB_USER_LOGIN", "jdoe")
+    .env(
+        "CI_JOB_URL",
+        "https://gitlab.example.com/acme/api/-/jobs/4242",
+    )
+    .env_remove("GITHUB_ACTIONS")
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped());
+    let (code, _, stderr) = finish(cmd, LIMIT).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(announced_id(&stderr), "gl-4242-production-api");
+    let s = standing(&server, "gl-4242-production-api").await;
+    let d = &s["deployment"];
+    assert_eq!(d["version"], "9f3c2a1b", "{s}");
+    assert_eq!(d["triggered_by"], "jdoe", "{s}");
+    assert_eq!(
+        d["url"], "https://gitlab.example.com/acme/api/-/jobs/4242",
+        "{s}"
+    );
+    assert_eq!(d["status"], "DEPLOYMENT_OK", "{s}");
+}
