@@ -124,3 +124,42 @@ async fn tail_prints_a_deployments_log_as_the_page_reads_it() {
     let (code, _, stderr) = finish(cmd, Duration::from_secs(20)).await;
     assert_eq!(code, 2, "{stderr}");
 }
+
+#[tokio::test]
+async fn tail_follows_a_live_log_across_a_server_restart_printing_each_line_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(&dir.path().join("data"), &[]);
+    let slow = script(
+        dir.path(),
+        "slow.sh",
+        "i=1; while [ $i -le 40 ]; do echo \"step $i\"; sleep 0.1; i=$((i+1)); done\n",
+    );
+    let reporter = deploy(&server, &["--id", "live-2"], &[slow.to_str().unwrap()])
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let mut cmd = Command::new(shipwatch());
+    cmd.args(["tail", &server.url(), "--id", "live-2"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let tail = cmd.spawn().unwrap();
+    let tailing = tokio::task::spawn_blocking(move || tail.wait_with_output());
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    server.kill();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    server.restart();
+    let out = tokio::time::timeout(LIMIT, tailing)
+        .await
+        .expect("tail ends with the deployment")
+        .unwrap()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("reconnecting"),
+        "the tail met the restart: {stderr}"
+    );
+    let want: String = (1..=40).map(|i| format!("step {i}\n")).collect();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), want);
+    let _ = reporter.wait_with_output();
+}
