@@ -1,14 +1,16 @@
 //! docs/openapi.yaml against the running server: every path and method it documents is
 //! served (not a 404 "no such API endpoint", not a 405), and every `/api/v1` route in the
-//! server's code is documented. The limits docs/push-api.md states are the code's.
+//! server's code is documented. The limits docs/push-api.md states are the code's. Every
+//! answer the webhook routes give (each provoked here) is among their documented responses.
 
 mod common;
 mod push_support;
 
-use common::start;
+use common::{request_from, start};
 use push_support::Api;
 use shipwatch_server::push::routes::{MAX_BODY_BYTES, MAX_LOG_BODY_BYTES};
-use std::collections::BTreeSet;
+use shipwatch_server::webhooks::signature::github_signature;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 const METHODS: [&str; 5] = ["get", "put", "post", "delete", "patch"];
@@ -17,12 +19,18 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// (method, path) of every operation in the document. The document keeps OpenAPI's usual
-/// layout: paths two spaces in under `paths:`, methods four.
+/// (method, path) of every operation in the document.
 fn documented() -> BTreeSet<(String, String)> {
+    operations().into_keys().collect()
+}
+
+/// Every operation in the document, (method, path), with the status codes of its responses.
+/// The document keeps OpenAPI's usual layout: paths two spaces in under `paths:`, methods
+/// four, status codes eight (`"200": ...`).
+fn operations() -> BTreeMap<(String, String), BTreeSet<u16>> {
     let doc = std::fs::read_to_string(repo().join("docs/openapi.yaml")).expect("openapi.yaml");
-    let mut out = BTreeSet::new();
-    let (mut in_paths, mut path) = (false, None::<String>);
+    let mut out = BTreeMap::new();
+    let (mut in_paths, mut path, mut op) = (false, None::<String>, None::<(String, String)>);
     for line in doc.lines() {
         if !line.starts_with(' ') && !line.is_empty() {
             in_paths = line == "paths:";
@@ -35,8 +43,17 @@ fn documented() -> BTreeSet<(String, String)> {
             path = Some(format!("/{p}"));
         } else if let Some(m) = line.strip_prefix("    ").and_then(|m| m.strip_suffix(':')) {
             if METHODS.contains(&m) {
-                out.insert((m.to_string(), path.clone().expect("a method under a path")));
+                let key = (m.to_string(), path.clone().expect("a method under a path"));
+                out.insert(key.clone(), BTreeSet::new());
+                op = Some(key);
             }
+        } else if let Some(code) = line
+            .strip_prefix("        \"")
+            .and_then(|c| c.split_once("\":"))
+            .and_then(|(c, _)| c.parse::<u16>().ok())
+        {
+            let key = op.as_ref().expect("a response under a method");
+            out.get_mut(key).expect("its operation").insert(code);
         }
     }
     out
@@ -172,4 +189,178 @@ fn the_limits_in_the_docs_are_the_codes() {
     assert!(prose.contains("| 64 KiB (`MAX_BODY_BYTES`) |"));
     let yaml = std::fs::read_to_string(repo().join("docs/openapi.yaml")).unwrap();
     assert!(yaml.contains("8 MiB for log batches, 64 KiB otherwise"));
+    assert_eq!(shipwatch_server::webhooks::MAX_BODY_BYTES, 1 << 20);
+    assert!(yaml.contains("The delivery is over 1 MiB."));
+}
+
+const GITHUB_SECRET: &str = "openapi-github-secret";
+const GITLAB_TOKEN: &str = "openapi-gitlab-token";
+
+/// A webhook delivery to `path` from `source` (a loopback address: failures count per
+/// address), with `headers` and a JSON content type unless one is given; its status.
+async fn deliver(
+    h: &shipwatch_server::ServerHandle,
+    source: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> u16 {
+    let mut all = headers.to_vec();
+    if !headers.iter().any(|(k, _)| *k == "Content-Type") {
+        all.push(("Content-Type", "application/json"));
+    }
+    request_from(Some(source), h.addr(), "POST", path, &all, body)
+        .await
+        .0
+}
+
+/// The status of a delivery of `body` to `forge`'s route, proved with the right secret
+/// unless `wrong`; GitHub's with `X-GitHub-Event: event`.
+async fn forge_delivery(
+    h: &shipwatch_server::ServerHandle,
+    source: &str,
+    forge: &str,
+    event: &str,
+    body: &[u8],
+    extra: &[(&str, &str)],
+    wrong: bool,
+) -> u16 {
+    let path = format!("/api/v1/webhooks/{forge}");
+    let secret = if wrong { "guessed" } else { GITHUB_SECRET };
+    let sig = github_signature(secret.as_bytes(), body);
+    let token = if wrong { "guessed" } else { GITLAB_TOKEN };
+    let mut headers: Vec<(&str, &str)> = match forge {
+        "github" => vec![("X-GitHub-Event", event), ("X-Hub-Signature-256", &sig)],
+        _ => vec![
+            ("X-Gitlab-Event", "Deployment Hook"),
+            ("X-Gitlab-Token", token),
+        ],
+    };
+    headers.extend_from_slice(extra);
+    deliver(h, source, &path, &headers, body).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_webhook_answer_is_documented() {
+    // The simulator owns `production` and `staging`: a delivery about them is a 409.
+    let h = start(&[
+        "--rate",
+        "0",
+        "--github-webhook-secret",
+        GITHUB_SECRET,
+        "--gitlab-webhook-token",
+        GITLAB_TOKEN,
+        "--max-write-failures",
+        "2",
+    ])
+    .await;
+    let documented = operations();
+    let mut undocumented = Vec::new();
+    for (forge, source, event) in [
+        ("github", "127.0.0.2", "deployment"),
+        ("gitlab", "127.0.0.3", ""),
+    ] {
+        let delivery = |env: &str| {
+            let body = match forge {
+                "github" => serde_json::json!({
+                    "action": "created",
+                    "deployment": {
+                        "id": 42, "sha": "9f3c2a1d", "ref": "main", "environment": env,
+                        "creator": { "login": "octocat" },
+                    },
+                    "repository": { "name": "api", "full_name": "octo/api" },
+                }),
+                _ => serde_json::json!({
+                    "object_kind": "deployment", "status": "running", "deployment_id": 42,
+                    "environment": env, "short_sha": "9f3c2a1d", "sha": "9f3c2a1d",
+                    "project": { "name": "api", "path_with_namespace": "octo/api", "id": 7 },
+                    "user": { "username": "root" },
+                }),
+            };
+            serde_json::to_vec(&body).unwrap()
+        };
+        let ignored: &[u8] = match forge {
+            "github" => b"{}",
+            _ => br#"{"object_kind": "pipeline"}"#,
+        };
+        let ignored_event = if forge == "github" { "push" } else { event };
+        let big = vec![b' '; (1 << 20) + 1];
+        let o = "127.0.0.1";
+        let cases: Vec<(u16, u16)> = vec![
+            (
+                200,
+                forge_delivery(&h, o, forge, event, &delivery("review"), &[], false).await,
+            ),
+            (
+                202,
+                forge_delivery(&h, o, forge, ignored_event, ignored, &[], false).await,
+            ),
+            (
+                400,
+                forge_delivery(&h, o, forge, event, b"{not json", &[], false).await,
+            ),
+            (
+                403,
+                forge_delivery(
+                    &h,
+                    o,
+                    forge,
+                    event,
+                    &delivery("review"),
+                    &[("Origin", "http://evil.example")],
+                    false,
+                )
+                .await,
+            ),
+            (
+                409,
+                forge_delivery(&h, o, forge, event, &delivery("production"), &[], false).await,
+            ),
+            (
+                413,
+                forge_delivery(&h, o, forge, event, &big, &[], false).await,
+            ),
+            (
+                415,
+                forge_delivery(
+                    &h,
+                    o,
+                    forge,
+                    event,
+                    &delivery("review"),
+                    &[("Content-Type", "text/plain")],
+                    false,
+                )
+                .await,
+            ),
+            // Two wrong proofs from one address, then even a right one waits.
+            (
+                401,
+                forge_delivery(&h, source, forge, event, &delivery("review"), &[], true).await,
+            ),
+            (
+                401,
+                forge_delivery(&h, source, forge, event, &delivery("review"), &[], true).await,
+            ),
+            (
+                429,
+                forge_delivery(&h, source, forge, event, &delivery("review"), &[], false).await,
+            ),
+        ];
+        let codes = &documented[&("post".to_string(), format!("/api/v1/webhooks/{forge}"))];
+        for (want, got) in cases {
+            assert_eq!(
+                got, want,
+                "{forge}: the request meant to get {want} got {got}"
+            );
+            if !codes.contains(&got) {
+                undocumented.push(format!("{forge}: {got}"));
+            }
+        }
+    }
+    assert!(
+        undocumented.is_empty(),
+        "answers missing from docs/openapi.yaml: {undocumented:?}"
+    );
+    h.shutdown();
 }
