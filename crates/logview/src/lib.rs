@@ -7,6 +7,7 @@
 //! - [`window`]: virtual scrolling maths, including scaling for logs taller than browsers allow;
 //! - [`timestamps`]: UTC and relative time formatting without a date library;
 //! - [`highlight`]: search matches laid over ANSI spans;
+//! - [`missing`]: which line numbers never arrived, as the page says it;
 //! - [`permalink`]: `#L123` / `#L10-L20` line links;
 //! - [`reorder`]: a shown list brought to a new order moving only what changed place (the
 //!   service table's re-sort);
@@ -14,6 +15,7 @@
 
 pub mod ansi;
 pub mod highlight;
+pub mod missing;
 pub mod permalink;
 pub mod reorder;
 pub mod search;
