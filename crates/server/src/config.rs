@@ -119,6 +119,14 @@ pub struct Config {
     #[arg(long, default_value_t = 256)]
     pub max_connections_per_ip: usize,
 
+    // Behind a reverse proxy (trusted_proxy.rs).
+    /// A reverse proxy (nginx, an ingress) in front of this server, as an address or a network
+    /// (127.0.0.1, 10.0.0.0/8; repeatable): on connections from it the client's address is
+    /// read from X-Forwarded-For, for the per-address limits (--max-connections-per-ip,
+    /// --max-write-failures). From any other peer the header is ignored. deploy/README.md.
+    #[arg(long = "trusted-proxy", value_name = "ADDR")]
+    pub trusted_proxies: Vec<crate::trusted_proxy::ProxyNet>,
+
     /// Deployment logs kept in memory (older ones are forgotten).
     #[arg(long, default_value_t = 512)]
     pub max_logs: usize,
@@ -298,6 +306,9 @@ impl Config {
             header_timeout: std::time::Duration::from_millis(self.http_header_timeout_ms.max(1)),
             idle_timeout: std::time::Duration::from_millis(self.http_idle_timeout_ms.max(1)),
             unsent_bytes: self.unsent_buffer_bytes,
+            trusted: std::sync::Arc::new(crate::trusted_proxy::TrustedProxies::new(
+                self.trusted_proxies.clone(),
+            )),
         }
     }
 

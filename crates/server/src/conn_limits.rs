@@ -1,6 +1,10 @@
 //! Connections per client address: at most `--max-connections-per-ip` open at once (HTTP and
 //! websocket alike), so one address cannot take every file descriptor of the server. A
 //! connection past the limit is closed at once, logged at debug level and counted.
+//!
+//! A connection from a trusted proxy (`--trusted-proxy`, `trusted_proxy.rs`) is not counted
+//! against the proxy's address when accepted: each request on it counts for the client the
+//! proxy names ([`ConnSlot`]), and one past that client's limit is answered 429.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -63,6 +67,46 @@ impl ConnLimits {
     }
 }
 
+impl Permit {
+    /// The address it counts for.
+    pub fn ip(&self) -> IpAddr {
+        self.ip
+    }
+}
+
+/// The permit a connection holds: taken when accepted for a direct client; for a connection
+/// from a trusted proxy, taken by its first request for the client the proxy names, and moved
+/// when a kept-alive proxy connection carries another client's request. So each connection
+/// counts once, for the client it serves now.
+#[derive(Debug, Default)]
+pub struct ConnSlot {
+    permit: Mutex<Option<Permit>>,
+}
+
+impl ConnSlot {
+    /// A slot holding `permit` (a direct client's), or empty (a proxy's connection).
+    pub fn new(permit: Option<Permit>) -> Self {
+        Self {
+            permit: Mutex::new(permit),
+        }
+    }
+
+    /// Makes the connection count for `client`; false when that address is at its limit
+    /// (the connection then counts for nobody).
+    pub fn hold_for(&self, limits: &Arc<ConnLimits>, client: IpAddr) -> bool {
+        let mut permit = self.permit.lock().unwrap_or_else(|p| p.into_inner());
+        if permit
+            .as_ref()
+            .is_some_and(|p| p.ip == client.to_canonical())
+        {
+            return true;
+        }
+        *permit = None;
+        *permit = limits.admit(client);
+        permit.is_some()
+    }
+}
+
 impl Drop for Permit {
     fn drop(&mut self) {
         let mut open = self.limits.open.lock().unwrap_or_else(|p| p.into_inner());
@@ -97,6 +141,27 @@ mod tests {
             limits.admit(mapped).is_none(),
             "the same address seen over IPv6"
         );
+    }
+
+    #[test]
+    fn a_proxys_connection_counts_for_the_client_it_serves_now() {
+        let limits = ConnLimits::new(1);
+        let a: IpAddr = "203.0.113.1".parse().unwrap();
+        let b: IpAddr = "203.0.113.2".parse().unwrap();
+        let first = ConnSlot::new(None);
+        assert!(first.hold_for(&limits, a));
+        assert!(first.hold_for(&limits, a), "the same client again");
+        let second = ConnSlot::new(None);
+        assert!(!second.hold_for(&limits, a), "a second connection for a");
+        assert_eq!(limits.refused(), 1);
+        assert!(
+            first.hold_for(&limits, b),
+            "the kept-alive connection moves to b"
+        );
+        assert_eq!((limits.open(a), limits.open(b)), (0, 1));
+        assert!(second.hold_for(&limits, a), "a's place was freed");
+        drop(second);
+        assert_eq!(limits.open(a), 0);
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub mod store;
 pub mod stuck_flag;
 pub mod subscription;
 pub mod timeline_api;
+pub mod trusted_proxy;
 pub mod webhooks;
 pub mod write_access;
 pub mod ws;

@@ -10,11 +10,16 @@
 //!   is closed. A websocket, once upgraded, leaves both: it has its own heartbeats and idle
 //!   rule.
 //!
+//! Behind a trusted proxy (`--trusted-proxy`) the address that counts is the client's, read
+//! from `X-Forwarded-For` ([`TrustedProxies`]) on each request: every request carries it as
+//! a [`ClientAddr`] extension, and the connection's permit follows it ([`ConnSlot`]).
+//!
 //! At shutdown the loop stops accepting, asks every connection to finish its request and close
 //! (idle ones close at once, the others within [`SHUTDOWN_GRACE`]), and returns once they
 //! have.
 
-use crate::conn_limits::{ConnLimits, Permit};
+use crate::conn_limits::{ConnLimits, ConnSlot};
+use crate::trusted_proxy::{ClientAddr, TrustedProxies};
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::Router;
@@ -39,7 +44,7 @@ use tower::ServiceExt;
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
 /// How connections are served.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct ConnOptions {
     /// Time to receive a request's head (see the module docs).
     pub header_timeout: Duration,
@@ -48,6 +53,8 @@ pub struct ConnOptions {
     /// `TCP_NOTSENT_LOWAT` of each socket (0: the system's): data written but not yet sent
     /// that the kernel holds before the socket stops being writable.
     pub unsent_bytes: u32,
+    /// Proxies whose `X-Forwarded-For` names the client (`--trusted-proxy`).
+    pub trusted: Arc<TrustedProxies>,
 }
 
 /// Accepts connections on `listener` and serves `router` on them until `shutdown` turns true.
@@ -72,19 +79,27 @@ pub async fn run(
                 }
             },
         };
-        let Some(permit) = limits.admit(peer.ip()) else {
-            tracing::debug!(%peer, "connection refused: too many from this address");
-            continue;
+        // A proxy's connection counts for the client of each of its requests, not for the
+        // proxy's address.
+        let permit = if opts.trusted.trusts(peer.ip()) {
+            None
+        } else {
+            let Some(permit) = limits.admit(peer.ip()) else {
+                tracing::debug!(%peer, "connection refused: too many from this address");
+                continue;
+            };
+            Some(permit)
         };
-        if let Err(e) = socket_options(&stream, opts) {
+        if let Err(e) = socket_options(&stream, &opts) {
             tracing::debug!(%peer, error = %e, "socket options");
         }
         tokio::spawn(serve_connection(
             stream,
             peer,
-            permit,
+            ConnSlot::new(permit),
+            limits.clone(),
             router.clone(),
-            opts,
+            opts.clone(),
             shutdown.clone(),
             done.clone(),
         ));
@@ -103,7 +118,7 @@ async fn stopping(shutdown: &mut watch::Receiver<bool>) {
 /// before them); unsent data in the kernel stays small, so a frame written now (a heartbeat)
 /// is not queued behind megabytes, while what is in flight can grow to the link's
 /// bandwidth-delay product (a small `SO_SNDBUF` would cap that: 128 KiB per round trip).
-fn socket_options(stream: &TcpStream, opts: ConnOptions) -> io::Result<()> {
+fn socket_options(stream: &TcpStream, opts: &ConnOptions) -> io::Result<()> {
     stream.set_nodelay(true)?;
     #[cfg(any(target_os = "linux", target_os = "android"))]
     if opts.unsent_bytes > 0 {
@@ -131,21 +146,35 @@ async fn accept_error(e: &io::Error) {
 async fn serve_connection(
     stream: TcpStream,
     peer: SocketAddr,
-    permit: Permit,
+    slot: ConnSlot,
+    limits: Arc<ConnLimits>,
     router: Router,
     opts: ConnOptions,
     mut shutdown: watch::Receiver<bool>,
     _done: watch::Receiver<()>,
 ) {
     let activity = Arc::new(Activity::new());
+    let slot = Arc::new(slot);
     let io = TokioIo::new(Tracked {
         inner: stream,
         activity: activity.clone(),
-        _permit: permit,
+        _slot: slot.clone(),
     });
+    let proxied = opts.trusted.trusts(peer.ip());
+    let trusted = opts.trusted.clone();
     let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+        let client = trusted.client(peer.ip(), req.headers());
         req.extensions_mut().insert(ConnectInfo(peer));
-        router.clone().oneshot(req.map(Body::new))
+        req.extensions_mut().insert(ClientAddr(client));
+        let admitted = !proxied || slot.hold_for(&limits, client);
+        let router = router.clone();
+        async move {
+            if !admitted {
+                tracing::debug!(%peer, %client, "request refused: too many connections from its client");
+                return Ok(too_many_connections());
+            }
+            router.oneshot(req.map(Body::new)).await
+        }
     });
     let mut builder = http1::Builder::new();
     builder
@@ -175,6 +204,21 @@ async fn serve_connection(
             }
         }
     }
+}
+
+/// The answer to a proxied request whose client holds `--max-connections-per-ip` already (a
+/// direct client's connection is closed unanswered instead; the proxy would answer 502).
+fn too_many_connections() -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let body = serde_json::json!({
+        "error": "too many connections from this address: close some and try again"
+    });
+    let mut res = (axum::http::StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+    res.headers_mut().insert(
+        axum::http::header::CONNECTION,
+        axum::http::HeaderValue::from_static("close"),
+    );
+    res
 }
 
 /// When a connection last moved a byte.
@@ -216,7 +260,7 @@ impl Activity {
 struct Tracked {
     inner: TcpStream,
     activity: Arc<Activity>,
-    _permit: Permit,
+    _slot: Arc<ConnSlot>,
 }
 
 impl AsyncRead for Tracked {

@@ -59,8 +59,12 @@ impl FromRequestParts<Arc<App>> for Writer {
     }
 }
 
-/// The client address of a request (the listener records it on every request).
+/// The client address of a request (the listener records it on every request: behind a
+/// trusted proxy, the address the proxy names).
 pub fn client_ip(parts: &Parts) -> IpAddr {
+    if let Some(client) = parts.extensions.get::<crate::trusted_proxy::ClientAddr>() {
+        return client.0;
+    }
     parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
