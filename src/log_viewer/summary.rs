@@ -4,6 +4,7 @@
 use super::browser::download_text;
 use super::state::Viewer;
 use leptos::prelude::*;
+use shipwatch_logview::missing::missing_lines_sentence;
 use shipwatch_logview::{LineFilter, LineSpan};
 use shipwatch_model::number_format::grouped;
 
@@ -85,7 +86,16 @@ pub fn KeptNotice(
             .with_tracked(|s| (s.evicted(), s.len(), s.limits().max_lines, s.gap_count()))
     });
     let evicting = Memo::new(move |_| facts.with(|f| f.0 > 0));
-    let gapped = Memo::new(move |_| facts.with(|f| f.3 > 0));
+    // Which lines are missing, named: changes only when a new gap opens.
+    let missing = Memo::new(move |_| {
+        facts.with(|f| f.3 > 0).then(|| {
+            viewer
+                .model
+                .with(|s| missing_lines_sentence(s.gaps(), s.gap_count()))
+        })
+        .flatten()
+    });
+    let gapped = Memo::new(move |_| missing.with(|m| m.is_some()));
     Effect::new(move |was: Option<bool>| {
         let now = evicting.get();
         if now && was == Some(false) {
@@ -141,7 +151,7 @@ pub fn KeptNotice(
         gapped.get().then(|| {
             view! {
                 <p class="log-notice log-notice--gap" role="status">
-                    {move || format!("{} gaps in line numbers: some lines never arrived.", facts.get().3)}
+                    {move || missing.get().unwrap_or_default()}
                 </p>
             }
         })
