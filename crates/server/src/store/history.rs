@@ -7,6 +7,7 @@
 //! created meanwhile have higher ordinals, so they never shift a page that is being read.
 
 use super::load::{from_word, stored_deployment, word, StoredDeployment};
+use super::schema::Backend;
 use super::statement::QueryBuilder;
 use serde::Serialize;
 use shipwatch_model::DeploymentStatus;
@@ -114,11 +115,14 @@ pub struct Neighbours {
 
 /// A page of `q`.
 pub(super) async fn page(pool: &AnyPool, q: &HistoryQuery) -> Result<HistoryPage, sqlx::Error> {
-    let mut sql: QueryBuilder = QueryBuilder::new(concat!(
-        "SELECT id, env_id, service_id, ordinal, status, version, previous_version, ",
-        "started_at, finished_at, stage, log_base, log_lines, log_bytes, log_removed, ",
-        "triggered_by, url FROM deployments WHERE env_id = "
-    ));
+    let mut sql: QueryBuilder = QueryBuilder::new(
+        Backend::of_pool(pool),
+        concat!(
+            "SELECT id, env_id, service_id, ordinal, status, version, previous_version, ",
+            "started_at, finished_at, stage, log_base, log_lines, log_bytes, log_removed, ",
+            "triggered_by, url FROM deployments WHERE env_id = "
+        ),
+    );
     sql.push_bind(&q.env);
     if let Some(service) = &q.service {
         sql.push(" AND service_id = ").push_bind(service);
@@ -210,6 +214,7 @@ async fn entries(
     let mut stages: HashMap<String, Vec<(String, u64)>> = HashMap::new();
     if !found.is_empty() {
         let mut sql: QueryBuilder = QueryBuilder::new(
+            Backend::of_pool(pool),
             "SELECT deployment_id, at, stage FROM deployment_history \
              WHERE stage IS NOT NULL AND deployment_id IN (",
         );

@@ -8,6 +8,7 @@
 //! last quarter second of them is lost if the process is killed.
 
 use super::load::{from_word, word};
+use super::schema::Backend;
 use super::statement::QueryBuilder;
 use super::{Store, StoreError};
 use crate::hub::since::{first_seen, StatusChange};
@@ -91,6 +92,7 @@ async fn insert(pool: &AnyPool, batch: &[StatusChange]) -> Result<(), sqlx::Erro
     let mut tx = pool.begin().await?;
     for chunk in batch.chunks(ROWS_PER_INSERT) {
         let mut q: QueryBuilder = QueryBuilder::new(
+            Backend::of_pool(pool),
             "INSERT INTO status_changes (env_id, service_id, at, running, deployment) ",
         );
         q.push_values(chunk, |mut row, c| {

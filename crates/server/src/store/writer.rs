@@ -746,6 +746,7 @@ async fn write_services(
 ) -> Result<(), sqlx::Error> {
     for chunk in pow2_chunks(services, SERVICE_ROWS) {
         let mut q: QueryBuilder = QueryBuilder::new(
+            Backend::of_connection(tx),
             "INSERT INTO services (env_id, id, position, name, kind, version, deployment) ",
         );
         q.push_values(chunk, |mut row, (env, svc)| {
@@ -766,8 +767,10 @@ async fn write_services(
              version = excluded.version, deployment = excluded.deployment",
         );
         q.build().execute(&mut **tx).await?;
-        let mut q: QueryBuilder =
-            QueryBuilder::new("DELETE FROM instances WHERE (env_id, service_id) IN (VALUES ");
+        let mut q: QueryBuilder = QueryBuilder::new(
+            Backend::of_connection(tx),
+            "DELETE FROM instances WHERE (env_id, service_id) IN (VALUES ",
+        );
         let mut list = q.separated(", ");
         for (env, svc) in chunk {
             list.push("(")
@@ -789,6 +792,7 @@ async fn write_services(
             .collect();
         for part in pow2_chunks(&instances, INSTANCE_ROWS) {
             let mut q: QueryBuilder = QueryBuilder::new(
+                Backend::of_connection(tx),
                 "INSERT INTO instances (env_id, service_id, name, position, status, version, \
                  restarts, reason, message, started_at, exit_code, details) ",
             );
@@ -932,6 +936,7 @@ async fn stage_history(
 async fn insert_lines(tx: &mut Tx<'_>, lines: &[(&str, &LogLine)]) -> Result<(), sqlx::Error> {
     for chunk in pow2_chunks(lines, LINE_ROWS) {
         let mut q: QueryBuilder = QueryBuilder::new(
+            Backend::of_connection(tx),
             "INSERT INTO log_lines (deployment_id, n, ts, stage, level, text, hint) ",
         );
         q.push_values(chunk, |mut row, (dep, line)| {
