@@ -174,6 +174,7 @@ pub async fn start(config: &Config, start: Millis, clock: Clock) -> Result<Boote
         if !stored.is_empty() {
             tracing::info!(
             file = %store.file().display(),
+            backend = store.backend().word(),
             environments = stored.len(),
             pushed = pushed_envs.len(),
             deployments = deployments.len(),

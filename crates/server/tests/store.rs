@@ -702,3 +702,28 @@ on_both!(
     one_server_at_a_time_uses_a_data_directory,
     services_keep_the_order_they_first_appeared_in_when_reports_are_merged,
 );
+
+#[tokio::test]
+async fn a_database_that_cannot_be_used_stops_the_start_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    // Nothing listens on port 1: the start stops with PostgreSQL's reason, not a timeout.
+    cfg.database = Some("postgres://shipwatch:s3cret@127.0.0.1:1/shipwatch".into());
+    let err = Store::open(cfg.clone()).await.err().expect("refused");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("cannot use the database postgres://shipwatch:***@127.0.0.1:1/shipwatch"),
+        "{msg}"
+    );
+    assert!(
+        !msg.contains("s3cret"),
+        "the password is never shown: {msg}"
+    );
+    assert!(
+        !msg.contains("timed out"),
+        "the reason, not a pool timeout: {msg}"
+    );
+    cfg.database = Some("mysql://root@127.0.0.1/shipwatch".into());
+    let msg = Store::open(cfg).await.err().expect("refused").to_string();
+    assert!(msg.contains("postgres://user@host:port/database"), "{msg}");
+}

@@ -612,6 +612,12 @@ async fn open_sqlite(cfg: &StoreConfig) -> Result<Opened, StoreError> {
 /// A PostgreSQL database, locked for this server (see [`postgres_lock`]).
 async fn open_postgres(url: &str, limits: &PoolLimits) -> Result<Opened, StoreError> {
     let file = PathBuf::from(redact(url));
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Err(open_err(
+            &file,
+            &"a store is `postgres://user@host:port/database` or `sqlite://PATH`",
+        ));
+    }
     let options: AnyConnectOptions = url.parse().map_err(|e| open_err(&file, &e))?;
     // The writer's connection first, on its own: a refused login or a missing database is
     // then named with PostgreSQL's reason rather than a pool's timeout.
