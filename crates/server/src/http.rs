@@ -115,7 +115,10 @@ async fn action(
         let msg = format!("unknown action `{shown}`: use deploy, stop, restart or cancel");
         return (StatusCode::NOT_FOUND, Json(json!({ "error": msg }))).into_response();
     };
-    match app.source.act(app.ingest.as_ref(), &env, &svc, &action) {
+    match app
+        .source
+        .act(app.ingest.as_ref(), &env, &svc, &action, &writer.name)
+    {
         Ok(acted) => {
             tracing::info!(env, svc, ?action, writer = writer.name, "action accepted");
             if let Err(e) = acted.ack.committed().await {

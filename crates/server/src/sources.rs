@@ -46,6 +46,7 @@ impl Source for Sources {
         env: &str,
         service: &str,
         action: &Action,
+        actor: &str,
     ) -> Result<Acted, ActError> {
         if self.push.owns(env) {
             return Err(ActError::NotSupported(format!(
@@ -54,7 +55,7 @@ impl Source for Sources {
             )));
         }
         match &self.sim {
-            Some(sim) => sim.act(sink, env, service, action),
+            Some(sim) => sim.act(sink, env, service, action, actor),
             None => Err(ActError::UnknownEnvironment),
         }
     }

@@ -94,16 +94,18 @@ pub trait Source: Send + Sync + 'static {
         shutdown: watch::Receiver<bool>,
     ) -> Pin<Box<dyn Future<Output = ()> + Send>>;
 
-    /// Acts on a service, publishing what follows into `sink`. The default: this source
-    /// cannot act.
+    /// Acts on a service for `actor` (the name of the write token that asked), publishing
+    /// what follows into `sink`; a deployment it starts is triggered by `actor`. The default:
+    /// this source cannot act.
     fn act(
         &self,
         sink: &dyn Sink,
         env: &str,
         service: &str,
         action: &Action,
+        actor: &str,
     ) -> Result<Acted, ActError> {
-        let _ = (sink, env, service, action);
+        let _ = (sink, env, service, action, actor);
         Err(ActError::NotSupported(format!(
             "the {} source reports what a platform does and cannot act on it",
             self.name()
@@ -143,7 +145,7 @@ mod tests {
     #[test]
     fn a_source_that_cannot_act_says_so_and_why() {
         let refused = Reporter
-            .act(&NoSink, "production", "api", &Action::Stop)
+            .act(&NoSink, "production", "api", &Action::Stop, "ci")
             .unwrap_err();
         assert_eq!(
             refused,

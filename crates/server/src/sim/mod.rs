@@ -430,7 +430,7 @@ impl Simulator {
                     };
                     if let Some((e, s)) = self.find_kind(item.env, item.kind) {
                         // A scripted action that no longer fits (busy service) is skipped.
-                        let _ = self.act_at(e, s, item.action, item.at, &mut out);
+                        let _ = self.act_at(e, s, item.action, item.at, None, &mut out);
                     }
                 }
                 (_, Some((t, e, s))) if t <= now => self.run_task(e, s, t, &mut out),
@@ -491,6 +491,19 @@ impl Simulator {
         action: Action,
         now: Millis,
     ) -> Result<Vec<SimEvent>, ActError> {
+        self.act_as(env, service, action, now, None)
+    }
+
+    /// [`Self::act`] for `actor` (who asked: a write token's name), the `triggered_by` of
+    /// the deployment it starts.
+    pub fn act_as(
+        &mut self,
+        env: &str,
+        service: &str,
+        action: Action,
+        now: Millis,
+        actor: Option<&str>,
+    ) -> Result<Vec<SimEvent>, ActError> {
         let e = self
             .envs
             .iter()
@@ -503,7 +516,7 @@ impl Simulator {
             .ok_or(ActError::UnknownService)?;
         // Due work first, so that the action lands on the current state.
         let mut out = self.advance(now);
-        self.act_at(e, s, action, now, &mut out)?;
+        self.act_at(e, s, action, now, actor, &mut out)?;
         Ok(out)
     }
 
@@ -513,6 +526,7 @@ impl Simulator {
         s: usize,
         action: Action,
         now: Millis,
+        actor: Option<&str>,
         out: &mut Vec<SimEvent>,
     ) -> Result<(), ActError> {
         let busy = match &self.tasks[e][s] {
@@ -569,15 +583,13 @@ impl Simulator {
                 let id = format!("dep-{}", self.next_deployment);
                 let version = ctx.rng.hex(7);
                 let desired = world::desired_instances(svc.kind, self.cfg.instances);
-                rollout::begin(
-                    svc,
+                let order = rollout::Order {
                     id,
                     version,
                     outcome,
-                    (desired, self.cfg.log_lines),
-                    now,
-                    &mut ctx,
-                )
+                    triggered_by: actor.map(str::to_owned),
+                };
+                rollout::begin(svc, order, (desired, self.cfg.log_lines), now, &mut ctx)
             }
             Action::Stop => {
                 for i in svc.instances.iter_mut().filter(|i| {
@@ -703,7 +715,7 @@ impl Simulator {
             None
         };
         match action {
-            Some(a) => self.act_at(e, s, a, now, out).is_ok(),
+            Some(a) => self.act_at(e, s, a, now, None, out).is_ok(),
             None => false,
         }
     }

@@ -147,6 +147,7 @@ impl Source for SimulatorSource {
         env: &str,
         service: &str,
         action: &Action,
+        actor: &str,
     ) -> Result<Acted, ActError> {
         let action = match action {
             Action::Deploy { outcome } => SimAction::Deploy(match outcome.as_deref() {
@@ -167,11 +168,13 @@ impl Source for SimulatorSource {
         };
         let now = self.clock.now();
         let mut sim = self.sim();
-        let events = sim.act(env, service, action, now).map_err(|e| match e {
-            SimActError::UnknownEnvironment => ActError::UnknownEnvironment,
-            SimActError::UnknownService => ActError::UnknownService,
-            SimActError::Busy(m) | SimActError::NotCancellable(m) => ActError::Conflict(m),
-        })?;
+        let events = sim
+            .act_as(env, service, action, now, Some(actor))
+            .map_err(|e| match e {
+                SimActError::UnknownEnvironment => ActError::UnknownEnvironment,
+                SimActError::UnknownService => ActError::UnknownService,
+                SimActError::Busy(m) | SimActError::NotCancellable(m) => ActError::Conflict(m),
+            })?;
         let deployment = sim.service(env, service).and_then(|s| s.deployment.clone());
         // Published under the simulator lock: same order as the driver's events.
         let ack = sink.publish(self.platform_events(events));
