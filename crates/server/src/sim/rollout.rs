@@ -174,16 +174,32 @@ fn jitter(rng: &mut Rng, lo: Millis, hi: Millis) -> Millis {
     rng.range(lo, hi)
 }
 
+/// A deployment to start.
+pub struct Order {
+    /// Its id.
+    pub id: String,
+    /// The version it deploys.
+    pub version: String,
+    /// How it ends.
+    pub outcome: Outcome,
+    /// Who asked for it (a write token's name), if someone did.
+    pub triggered_by: Option<String>,
+}
+
 /// Starts a deployment: creates its record and log and returns the task that carries it out.
 pub fn begin(
     svc: &mut Service,
-    id: String,
-    version: String,
-    outcome: Outcome,
+    order: Order,
     (desired, budget): (u32, u64),
     now: Millis,
     ctx: &mut Ctx<'_>,
 ) -> Task {
+    let Order {
+        id,
+        version,
+        outcome,
+        triggered_by,
+    } = order;
     let dep = Deployment {
         id: id.clone(),
         status: DeploymentStatus::Queued,
@@ -191,7 +207,7 @@ pub fn begin(
         previous_version: Some(svc.version.clone()),
         started_at: now,
         finished_at: None,
-        triggered_by: None,
+        triggered_by,
         url: None,
     };
     // Leftovers of an earlier failed rollout (other versions in error) are replaced now.
