@@ -4,7 +4,7 @@
 use crate::build::build_all;
 use crate::cmd::{root, Result};
 use crate::tally::{run_counted, Tally};
-use crate::tools::{ensure_browser, ensure_build_tools, ensure_postgres};
+use crate::tools::{ensure_browser, ensure_build_tools, ensure_nginx, ensure_postgres};
 use std::process::Command;
 
 /// Runs every suite; stops at the first failing one, and closes with one summary line.
@@ -13,6 +13,8 @@ pub fn test() -> Result {
     let browser = ensure_browser()?;
     // The store's tests run on a real PostgreSQL too (crates/server/tests/common/postgres.rs).
     ensure_postgres()?;
+    // The end-to-end tests put nginx in front of the servers (crates/e2e/tests/behind_nginx.rs).
+    let nginx = ensure_nginx()?;
     let mut tally = Tally::default();
 
     section("native tests (model, logview, server, xtask)");
@@ -67,7 +69,8 @@ pub fn test() -> Result {
                 .env("SHIPWATCH_SERVER_BIN", &built.server)
                 .env("SHIPWATCH_DIST", &built.dist)
                 .env("CHROMEDRIVER", &browser.driver)
-                .env("CHROMIUM", &browser.chromium),
+                .env("CHROMIUM", &browser.chromium)
+                .env("NGINX", &nginx),
         )?,
     );
 

@@ -140,6 +140,33 @@ pub fn ensure_postgres() -> Result {
     .into())
 }
 
+/// nginx, which the end-to-end tests start in front of the servers with deploy/nginx.conf
+/// (crates/e2e/src/nginx.rs); installed from Debian when missing and we may (as for Chromium).
+pub fn ensure_nginx() -> Result<PathBuf> {
+    let bin =
+        std::env::var_os("NGINX").map_or_else(|| PathBuf::from("/usr/sbin/nginx"), PathBuf::from);
+    if bin.exists() {
+        return Ok(bin);
+    }
+    let root_user = output("id", &["-u"]).is_some_and(|u| u.trim() == "0");
+    if root_user && Path::new("/usr/bin/apt-get").exists() {
+        eprintln!("xtask: installing nginx from Debian");
+        run(Command::new("apt-get").arg("update"))?;
+        // Installed only: the tests run their own nginx on a free port (a service that the
+        // package starts, where services run, is left as it is).
+        run(Command::new("apt-get")
+            .args(["install", "-y", "--no-install-recommends", "nginx"])
+            .env("DEBIAN_FRONTEND", "noninteractive"))?;
+        return Ok(bin);
+    }
+    Err(format!(
+        "the end-to-end tests need nginx at {} (or NGINX): install it (Debian: `apt-get install \
+         nginx`)",
+        bin.display()
+    )
+    .into())
+}
+
 /// Where npm tools are installed for this checkout.
 fn tools_dir() -> PathBuf {
     root().join(".tools")

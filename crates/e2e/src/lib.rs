@@ -4,6 +4,7 @@
 
 pub mod browser;
 pub mod http;
+pub mod nginx;
 pub mod procs;
 pub mod server;
 
