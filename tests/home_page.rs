@@ -57,5 +57,9 @@ async fn an_empty_list_is_told_apart_from_one_still_loading() {
     .expect("a summary");
     envs.apply_changes(vec![Change::EnvironmentUpsert(summary)]);
     settle().await;
-    assert!(host.query_selector("h1").unwrap().is_none(), "{}", said(&host));
+    assert!(
+        host.query_selector("h1").unwrap().is_none(),
+        "{}",
+        said(&host)
+    );
 }
