@@ -136,8 +136,7 @@ pub fn ensure_postgres() -> Result {
     Err(format!(
         "the store's tests need PostgreSQL's programs in {bin} (or SHIPWATCH_PG_BIN): install \
          them (Debian: `apt-get install postgresql`)"
-    )
-    .into())
+    ))
 }
 
 /// nginx, which the end-to-end tests start in front of the servers with deploy/nginx.conf
