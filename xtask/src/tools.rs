@@ -162,8 +162,7 @@ pub fn ensure_nginx() -> Result<PathBuf> {
         "the end-to-end tests need nginx at {} (or NGINX): install it (Debian: `apt-get install \
          nginx`)",
         bin.display()
-    )
-    .into())
+    ))
 }
 
 /// Where npm tools are installed for this checkout.

@@ -1,0 +1,237 @@
+//! The console through a real nginx (the repository's deploy/nginx.conf) in front of two
+//! server processes: the page, its websocket and writes go through nginx; a replica killed
+//! under the page's websocket leaves the page live on the other one.
+//!
+//! The two servers are ephemeral, each with its own simulator (the same seed, so the same
+//! platform): until replicas share a database, the page gets a fresh snapshot on the other
+//! one, not `resumed`.
+
+use serde_json::Value;
+use shipwatch_e2e::nginx::Nginx;
+use shipwatch_e2e::server::WRITE_TOKEN;
+use shipwatch_e2e::{http, wait_for, Browser, Server};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const LONG: Duration = Duration::from_secs(40);
+
+/// Two replicas of one seed, trusting nginx's address for X-Forwarded-For.
+const REPLICA: [&str; 6] = [
+    "--trusted-proxy",
+    "127.0.0.1",
+    "--seed",
+    "5",
+    "--scenario",
+    "calm",
+];
+
+/// Counts, in `window.__frames`, the snapshot and resumed frames the page's sockets get.
+const COUNT_FRAMES: &str = r#"
+(() => {
+  const Native = window.WebSocket;
+  window.__frames = { snapshots: 0, resumed: 0 };
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener("message", (e) => {
+        const kind = /^\{"v":1,"type":"(snapshot|resumed)"/.exec(e.data);
+        if (kind && kind[1] === "snapshot") window.__frames.snapshots += 1;
+        if (kind && kind[1] === "resumed") window.__frames.resumed += 1;
+      });
+    }
+  };
+})();
+"#;
+
+fn start_nginx(replicas: &[&Server]) -> Nginx {
+    let addrs: Vec<String> = replicas.iter().map(|s| s.addr()).collect();
+    Nginx::start(&addrs).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The websocket clients a replica holds now, from its own health endpoint (not through
+/// nginx); None when it does not answer.
+async fn clients(server: &Server) -> Option<u64> {
+    let res = http::get(&server.url("/api/health"), &[], Duration::from_secs(5))
+        .await
+        .ok()?;
+    let body: Value = serde_json::from_slice(&res.body).ok()?;
+    body["clients"].as_u64()
+}
+
+#[tokio::test]
+async fn the_console_through_nginx_stays_live_when_its_replica_is_killed() {
+    let mut a = Server::start(&REPLICA).await;
+    let mut b = Server::start(&REPLICA).await;
+    let nginx = start_nginx(&[&a, &b]);
+
+    // The replicas' security headers come through unchanged, and nginx tells no version.
+    let page = http::get(&nginx.url("/env/production"), &[], Duration::from_secs(10))
+        .await
+        .expect("the page through nginx");
+    assert_eq!(page.status, 200);
+    let csp = page.header("content-security-policy").unwrap_or_default();
+    assert!(csp.contains("default-src"), "{csp}");
+    assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(page.header("referrer-policy"), Some("no-referrer"));
+    assert_eq!(page.header("server"), Some("nginx"));
+
+    let browser = Browser::start().await;
+    browser.add_init_script(COUNT_FRAMES).await;
+    browser.open(&nginx.url("/env/production")).await;
+    browser
+        .find("[data-testid=connection][data-state=live]")
+        .await;
+    browser.find("tr.service-row[data-service='api']").await;
+
+    // A log through nginx: a deployment label opens it, and its lines arrive.
+    let label = browser.find("table a.label[href*='/deployments/']").await;
+    label.click().await.expect("the label opens its log");
+    browser
+        .wait_js(
+            "the log's lines through nginx",
+            LONG,
+            "const r = document.querySelector('[role=region][aria-label=\"Deployment logs\"]'); \
+             return r && Number(r.getAttribute('data-lines-total')) > 0",
+        )
+        .await;
+    browser
+        .client
+        .back()
+        .await
+        .expect("back to the environment");
+    browser.find("tr.service-row[data-service='api']").await;
+
+    // The page holds one websocket, on one replica: that one is killed (SIGKILL).
+    let (on_a, on_b) = wait_for("the page's socket on one replica", LONG, || async {
+        let counts = (clients(&a).await?, clients(&b).await?);
+        (counts.0 + counts.1 == 1).then_some(counts)
+    })
+    .await;
+    let before = browser.eval("return window.__frames").await;
+    let (dead, alive) = if on_a == 1 {
+        (&mut a, &mut b)
+    } else {
+        assert_eq!(on_b, 1);
+        (&mut b, &mut a)
+    };
+    dead.stop().await;
+    browser
+        .find("[data-testid=connection][data-state=reconnecting]")
+        .await;
+    // The page retries by itself (0.5 s, then doubling): nginx skips the dead replica.
+    browser
+        .wait_js(
+            "the page to be live again through nginx",
+            LONG,
+            "return !!document.querySelector('[data-testid=connection][data-state=live]')",
+        )
+        .await;
+    assert_eq!(
+        clients(alive).await,
+        Some(1),
+        "the page is on the other replica"
+    );
+    let after = browser.eval("return window.__frames").await;
+    assert!(
+        after["snapshots"].as_u64() > before["snapshots"].as_u64(),
+        "a fresh snapshot from the other replica: {before} -> {after}"
+    );
+    assert_eq!(
+        after["resumed"], before["resumed"],
+        "no resume across replicas yet: {after}"
+    );
+    // Current on the other replica: a write through nginx from the page (same origin, with
+    // the write token) is accepted, and its change comes back over the websocket.
+    browser
+        .stop_service_and_see_it("production", "api", LONG)
+        .await;
+    // The dead replica was skipped: no request got nginx's 502 (a reconnection that tried it
+    // first went on to the other one, logged as `upstream=dead, alive`).
+    let log = nginx.access_log();
+    assert!(!log.contains("\" 502 "), "{log}");
+    assert!(log.contains(&alive.addr()), "{log}");
+    browser.close().await;
+}
+
+/// A request through nginx with these headers and a JSON body: the status, and the answer's
+/// body as JSON (Null if none).
+async fn send(nginx: &Nginx, method: &str, path: &str, headers: &[(&str, &str)]) -> (u16, Value) {
+    let mut s = tokio::net::TcpStream::connect(nginx.addr())
+        .await
+        .expect("connect to nginx");
+    let body = "{}";
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n",
+        nginx.addr(),
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    s.write_all(req.as_bytes()).await.expect("request sent");
+    let mut got = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut got))
+        .await
+        .expect("an answer within 10 s")
+        .expect("read");
+    let text = String::from_utf8_lossy(&got);
+    let status = text.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .and_then(|(_, b)| serde_json::from_str(b).ok())
+        .unwrap_or(Value::Null);
+    (status, body)
+}
+
+/// An upsert of a pushed environment through nginx (the same write may be made again), with
+/// this `Origin` and bearer token.
+async fn put(nginx: &Nginx, origin: Option<&str>, token: Option<&str>) -> (u16, Value) {
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let mut headers = Vec::new();
+    if let Some(a) = &auth {
+        headers.push(("Authorization", a.as_str()));
+    }
+    if let Some(o) = origin {
+        headers.push(("Origin", o));
+    }
+    send(nginx, "PUT", "/api/v1/environments/pushed", &headers).await
+}
+
+#[tokio::test]
+async fn writes_through_nginx_need_the_token_and_the_consoles_origin() {
+    let a = Server::start(&REPLICA).await;
+    let b = Server::start(&REPLICA).await;
+    let nginx = start_nginx(&[&a, &b]);
+    let own = format!("http://{}", nginx.addr());
+    let token = Some(WRITE_TOKEN);
+    // Each round goes to both replicas (nginx spreads requests), each answering by the same
+    // rules.
+    for _ in 0..2 {
+        let (status, body) = put(&nginx, None, token).await;
+        assert!(
+            status == 200 || status == 201,
+            "a write with the token (no Origin: curl, CI): {status} {body}"
+        );
+        // The console's origin is nginx's: the replica sees the Host the browser asked for.
+        let (status, body) = put(&nginx, Some(&own), token).await;
+        assert!(
+            status == 200 || status == 201,
+            "a write from the console's origin: {status} {body}"
+        );
+        let (status, body) = put(&nginx, Some("http://evil.example"), token).await;
+        assert_eq!(status, 403, "{body}");
+        assert_eq!(body["field"], "Origin", "{body}");
+        let (status, body) = put(&nginx, None, None).await;
+        assert_eq!(status, 401, "{body}");
+    }
+    let log = nginx.access_log();
+    for replica in [&a, &b] {
+        assert!(
+            log.contains(&format!("upstream={}", replica.addr())),
+            "{log}"
+        );
+    }
+}
