@@ -2,9 +2,11 @@
 //! following an environment and a deployment's log resumes with `resumed` and exactly what it
 //! missed (sequence numbers and line numbers checked), the deployments and logs of before
 //! the restart are there; and `kill -9` in a storm of events loses no acknowledged action.
+//! Each of these runs on SQLite (the data directory) and on a real PostgreSQL (`--store`).
 
 mod common;
 
+use common::postgres::{Backend, PgServer};
 use common::{http_at, Client, Got};
 use shipwatch_model::protocol::{Change, ServerMessage, Snapshot, Topic};
 use shipwatch_model::{DeploymentStatus, Environment};
@@ -12,6 +14,19 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+/// The flags that put the server's store on `at` (none for SQLite in the data directory),
+/// with the PostgreSQL it then needs, which the caller keeps running.
+fn store_on(at: Backend) -> (Option<PgServer>, Vec<String>) {
+    match at {
+        Backend::Sqlite => (None, Vec::new()),
+        Backend::Postgres => {
+            let pg = PgServer::start();
+            let url = pg.create_db("shipwatch");
+            (Some(pg), vec!["--store".into(), url])
+        }
+    }
+}
 
 /// The server binary, running.
 struct Server {
@@ -189,12 +204,15 @@ async fn log_txt(addr: SocketAddr, dep: &str) -> (u16, String) {
     (status, String::from_utf8_lossy(&body).into_owned())
 }
 
-#[tokio::test]
-async fn a_restarted_server_keeps_history_and_its_clients_resume_exactly() {
+async fn a_restarted_server_keeps_history_and_its_clients_resume_exactly(at: Backend) {
+    let (_pg, store) = store_on(at);
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     // No random events: what changes is the deployment the test starts, and the restart.
-    let flags = ["--rate", "0", "--services", "6", "--log-lines", "400"];
+    let flags: Vec<&str> = ["--rate", "0", "--services", "6", "--log-lines", "400"]
+        .into_iter()
+        .chain(store.iter().map(String::as_str))
+        .collect();
     let server = Server::start(&data, &flags).await;
     let addr = server.addr;
     let (status, body) = deploy(addr, "production", "api").await;
@@ -295,13 +313,13 @@ async fn a_restarted_server_keeps_history_and_its_clients_resume_exactly() {
     server.stop();
 }
 
-#[tokio::test]
-async fn kill_9_in_a_storm_loses_no_acknowledged_action() {
+async fn kill_9_in_a_storm_loses_no_acknowledged_action(at: Backend) {
+    let (_pg, store) = store_on(at);
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     // A storm: thousands of random status events a second over 600 services, and deployments
     // asked for through the action API as fast as they are answered.
-    let flags = [
+    let flags: Vec<&str> = [
         "--rate",
         "2000",
         "--environments",
@@ -312,7 +330,10 @@ async fn kill_9_in_a_storm_loses_no_acknowledged_action() {
         "300",
         "--speed",
         "5",
-    ];
+    ]
+    .into_iter()
+    .chain(store.iter().map(String::as_str))
+    .collect();
     let server = Server::start(&data, &flags).await;
     let addr = server.addr;
     let until = Instant::now() + Duration::from_secs(5);
@@ -384,12 +405,12 @@ async fn kill_9_in_a_storm_loses_no_acknowledged_action() {
     server.stop();
 }
 
-#[tokio::test]
-async fn a_kept_log_the_hub_no_longer_holds_is_served_from_the_store() {
+async fn a_kept_log_the_hub_no_longer_holds_is_served_from_the_store(at: Backend) {
+    let (_pg, store) = store_on(at);
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     // Two services, so the hub holds 4 logs; a fast random platform makes many deployments.
-    let flags = [
+    let flags: Vec<&str> = [
         "--environments",
         "1",
         "--services",
@@ -402,7 +423,10 @@ async fn a_kept_log_the_hub_no_longer_holds_is_served_from_the_store() {
         "50",
         "--log-lines",
         "50",
-    ];
+    ]
+    .into_iter()
+    .chain(store.iter().map(String::as_str))
+    .collect();
     let server = Server::start(&data, &flags).await;
     let addr = server.addr;
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -481,3 +505,29 @@ fn a_corrupt_data_file_stops_the_binary_at_start_naming_it() {
         "{stderr}"
     );
 }
+
+/// The tests that apply to both backends, once on each.
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            use super::*;
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(Backend::Sqlite).await
+            })*
+        }
+        mod postgres {
+            use super::*;
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(Backend::Postgres).await
+            })*
+        }
+    };
+}
+
+on_both!(
+    a_restarted_server_keeps_history_and_its_clients_resume_exactly,
+    kill_9_in_a_storm_loses_no_acknowledged_action,
+    a_kept_log_the_hub_no_longer_holds_is_served_from_the_store,
+);
