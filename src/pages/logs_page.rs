@@ -10,6 +10,7 @@ use crate::read_api::get_json;
 use crate::routes;
 use crate::state::deployment_history::{human_duration, HistoryEntry, Neighbours};
 use crate::state::environments::EnvironmentsState;
+use crate::state::time_in_state::server_time;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 use send_wrapper::SendWrapper;
@@ -88,9 +89,11 @@ pub fn LogsPage() -> impl IntoView {
         Signal::derive(move || format!("{}-{}-{}.log", env_id.get(), subject(), dep_id.get()));
     let whole_log = Signal::derive(move || served.then(|| whole_log_url(&dep_id.get())));
     // The clock for a running deployment's duration.
-    let now = RwSignal::new(js_sys::Date::now());
+    // By the server's clock: a page whose clock is behind would count from 0s late.
+    let server_now = || js_sys::Date::now() + server_time().skew.get_untracked();
+    let now = RwSignal::new(server_now());
     let tick = set_interval_with_handle(
-        move || now.set(js_sys::Date::now()),
+        move || now.set(server_now()),
         std::time::Duration::from_secs(1),
     )
     .ok();

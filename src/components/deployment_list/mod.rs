@@ -12,6 +12,7 @@ use crate::state::deployment_history::{
     Filters, History, HistoryPage, Observed, StatusFilter, PAGE_SIZE,
 };
 use crate::state::environment::EnvironmentState;
+use crate::state::time_in_state::server_time;
 use leptos::prelude::*;
 use leptos_router::hooks::{use_location, use_navigate};
 use row::DeploymentRow;
@@ -133,11 +134,13 @@ pub fn DeploymentList(
         });
     };
 
-    // Running deployments count up every second; one timer for the whole list.
-    let now = RwSignal::new(js_sys::Date::now());
+    // Running deployments count up every second, by the server's clock (a page whose clock
+    // is behind would show 0s for as long); one timer for the whole list.
+    let server_now = || js_sys::Date::now() + server_time().skew.get_untracked();
+    let now = RwSignal::new(server_now());
     if let Ok(tick) = set_interval_with_handle(
         move || {
-            now.try_set(js_sys::Date::now());
+            now.try_set(server_now());
         },
         std::time::Duration::from_secs(1),
     ) {
