@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::postgres::{Backend, PgServer};
+use common::postgres::{store_on, Backend};
 use common::{http_at, Client, Got};
 use shipwatch_model::protocol::{Change, ServerMessage, Snapshot, Topic};
 use shipwatch_model::{DeploymentStatus, Environment};
@@ -14,19 +14,6 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// The flags that put the server's store on `at` (none for SQLite in the data directory),
-/// with the PostgreSQL it then needs, which the caller keeps running.
-fn store_on(at: Backend) -> (Option<PgServer>, Vec<String>) {
-    match at {
-        Backend::Sqlite => (None, Vec::new()),
-        Backend::Postgres => {
-            let pg = PgServer::start();
-            let url = pg.create_db("shipwatch");
-            (Some(pg), vec!["--store".into(), url])
-        }
-    }
-}
 
 /// The server binary, running.
 struct Server {

@@ -1,8 +1,10 @@
 //! A deployment retention removed: its log's download answers 410 and a subscription to it an
-//! `unknown_topic` error that says why (`gone: retention`), not that it never existed.
+//! `unknown_topic` error that says why (`gone: retention`), not that it never existed. On
+//! SQLite (the data directory) and on a real PostgreSQL (`--store`).
 
 mod common;
 
+use common::postgres::{store_on, Backend};
 use common::{http, Client};
 use shipwatch_model::protocol::{ErrorCode, Gone, ServerMessage, Topic};
 use std::time::Duration;
@@ -23,11 +25,11 @@ async fn deploy(h: &shipwatch_server::ServerHandle) -> String {
     panic!("api stayed busy for 30 s");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_log_retention_removed_says_so() {
+async fn a_log_retention_removed_says_so(at: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let h = common::start(&[
+    let (_pg, store) = store_on(at);
+    let flags: Vec<&str> = [
         "--data-dir",
         data.to_str().unwrap(),
         "--retain-deployments",
@@ -38,8 +40,11 @@ async fn a_log_retention_removed_says_so() {
         "20",
         "--speed",
         "50",
-    ])
-    .await;
+    ]
+    .into_iter()
+    .chain(store.iter().map(String::as_str))
+    .collect();
+    let h = common::start(&flags).await;
     let first = deploy(&h).await;
     let second = deploy(&h).await;
     assert_ne!(first, second);
@@ -118,11 +123,11 @@ async fn a_log_retention_removed_says_so() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_log_the_byte_cap_removed_says_so() {
+async fn a_log_the_byte_cap_removed_says_so(at: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let h = common::start(&[
+    let (_pg, store) = store_on(at);
+    let flags: Vec<&str> = [
         "--data-dir",
         data.to_str().unwrap(),
         "--max-log-bytes",
@@ -133,8 +138,11 @@ async fn a_log_the_byte_cap_removed_says_so() {
         "200",
         "--speed",
         "50",
-    ])
-    .await;
+    ]
+    .into_iter()
+    .chain(store.iter().map(String::as_str))
+    .collect();
+    let h = common::start(&flags).await;
     let dep = deploy(&h).await;
     // Its lines are over the cap on their own: once they are committed they are removed.
     let path = format!("/api/deployments/{dep}/log.txt");
@@ -170,3 +178,28 @@ async fn a_log_the_byte_cap_removed_says_so() {
         other => panic!("expected an error, got {other:?}"),
     }
 }
+
+/// Each test once on each backend.
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            use super::*;
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                super::$name(Backend::Sqlite).await
+            })*
+        }
+        mod postgres {
+            use super::*;
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                super::$name(Backend::Postgres).await
+            })*
+        }
+    };
+}
+
+on_both!(
+    a_log_retention_removed_says_so,
+    a_log_the_byte_cap_removed_says_so
+);

@@ -165,6 +165,19 @@ impl Drop for PgServer {
     }
 }
 
+/// The server flags that put its store on `at` (none for SQLite in the data directory), with
+/// the PostgreSQL it then needs, which the caller keeps running.
+pub fn store_on(at: Backend) -> (Option<PgServer>, Vec<String>) {
+    match at {
+        Backend::Sqlite => (None, Vec::new()),
+        Backend::Postgres => {
+            let pg = PgServer::start();
+            let url = pg.create_db("shipwatch");
+            (Some(pg), vec!["--store".into(), url])
+        }
+    }
+}
+
 /// Which database a store test runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
