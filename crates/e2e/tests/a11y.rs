@@ -131,7 +131,7 @@ async fn scan_views(browser: &Browser, server: &Server, axe: &str, setting: &str
     shoot(browser, setting, "expanded").await;
     check("expanded row", serious_violations(browser, axe).await);
 
-    // The environment page's other tabs and lists, where this build has them.
+    // The environment's deployments, and a service's.
     for path in [
         "/env/production/deployments",
         "/env/production/service/api/deployments",
@@ -140,7 +140,7 @@ async fn scan_views(browser: &Browser, server: &Server, axe: &str, setting: &str
             browser,
             server,
             path,
-            "return !!document.querySelector('main > *')",
+            "return document.querySelectorAll('.deployment-row .label__word').length > 0",
         )
         .await;
         check(path, serious_violations(browser, axe).await);
@@ -165,7 +165,19 @@ async fn scan_views(browser: &Browser, server: &Server, axe: &str, setting: &str
 #[tokio::test]
 async fn no_view_has_a_serious_or_critical_axe_violation_light_or_dark_desktop_or_phone() {
     let axe = axe_source();
-    let server = Server::start(&["--scenario", "crash-loop", "--seed", "3", "--speed", "4"]).await;
+    // A store, so that the deployment lists have their history.
+    let data = DataDir::new();
+    let server = Server::start(&[
+        "--scenario",
+        "crash-loop",
+        "--seed",
+        "3",
+        "--speed",
+        "4",
+        "--data-dir",
+        data.path(),
+    ])
+    .await;
     let mut failures = Vec::new();
     for (theme, dark) in [("light", false), ("dark", true)] {
         for (size, width, height, mobile) in
@@ -198,4 +210,29 @@ async fn no_view_has_a_serious_or_critical_axe_violation_light_or_dark_desktop_o
         failures.len(),
         failures.join("\n")
     );
+}
+
+/// A fresh data directory for the server, removed when dropped.
+struct DataDir(std::path::PathBuf);
+
+impl DataDir {
+    fn new() -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "shipwatch-{}-{}",
+            env!("CARGO_CRATE_NAME"),
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        Self(dir)
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().expect("a UTF-8 temporary path")
+    }
+}
+
+impl Drop for DataDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }

@@ -99,7 +99,19 @@ async fn phone(browser: &Browser, width: u32) {
 
 #[tokio::test]
 async fn at_360_and_390_px_nothing_scrolls_sideways_and_every_status_word_is_readable() {
-    let server = Server::start(&["--scenario", "crash-loop", "--seed", "3", "--speed", "4"]).await;
+    // A store, so that the deployment lists have their history.
+    let data = DataDir::new();
+    let server = Server::start(&[
+        "--scenario",
+        "crash-loop",
+        "--seed",
+        "3",
+        "--speed",
+        "4",
+        "--data-dir",
+        data.path(),
+    ])
+    .await;
     for width in [360_u32, 390] {
         let browser = Browser::start().await;
         phone(&browser, width).await;
@@ -123,6 +135,26 @@ async fn at_360_and_390_px_nothing_scrolls_sideways_and_every_status_word_is_rea
             page["words"].as_u64().unwrap_or(0) >= 6,
             "status words measured: {page}"
         );
+
+        // The environment's deployments, and a service's.
+        for (view, path) in [
+            ("deployments", "/env/production/deployments"),
+            (
+                "service-deployments",
+                "/env/production/service/api/deployments",
+            ),
+        ] {
+            browser.open(&server.url(path)).await;
+            browser
+                .wait_js(
+                    "the deployments",
+                    LONG,
+                    "return document.querySelectorAll('.deployment-row .label__word').length > 0",
+                )
+                .await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            measure(&browser, view, width).await;
+        }
 
         browser
             .open(&server.url("/env/production/service/api"))
@@ -164,5 +196,30 @@ async fn at_360_and_390_px_nothing_scrolls_sideways_and_every_status_word_is_rea
             .await;
         measure(&browser, "logs-stages", width).await;
         browser.close().await;
+    }
+}
+
+/// A fresh data directory for the server, removed when dropped.
+struct DataDir(std::path::PathBuf);
+
+impl DataDir {
+    fn new() -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "shipwatch-{}-{}",
+            env!("CARGO_CRATE_NAME"),
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        Self(dir)
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().expect("a UTF-8 temporary path")
+    }
+}
+
+impl Drop for DataDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
