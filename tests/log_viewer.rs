@@ -451,6 +451,23 @@ async fn a_line_holding_html_is_shown_as_text_and_creates_no_element() {
 }
 
 #[wasm_bindgen_test]
+async fn lines_that_never_arrived_are_named() {
+    let model = LogModel::new();
+    let host = mount_viewer(model);
+    model.push_lines(info_lines(1, 12));
+    settle().await;
+    assert!(try_query(&host, ".log-notice--gap").is_none(), "no gap yet");
+    // 13 to 20 never come.
+    model.push_lines(info_lines(21, 30));
+    settle().await;
+    let notice = || query(&host, ".log-notice--gap").text_content().unwrap();
+    assert_eq!(notice(), "Lines 13-20 were not received.");
+    model.push_lines(info_lines(32, 33));
+    settle().await;
+    assert_eq!(notice(), "Lines 13-20 and 31 were not received.");
+}
+
+#[wasm_bindgen_test]
 async fn a_permalink_opens_at_its_line_and_clicking_a_number_sets_one() {
     let history = window().history().unwrap();
     history
