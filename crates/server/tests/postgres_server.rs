@@ -6,7 +6,9 @@
 mod common;
 
 use common::postgres::PgServer;
+use common::{Client, Got};
 use serde_json::{json, Value};
+use shipwatch_model::protocol::{Change, ServerMessage, Topic};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -149,6 +151,29 @@ async fn log_lines(s: &Server) -> Vec<String> {
         .collect()
 }
 
+/// Reads `c`'s frames until the log's line `upto` arrived (or 10 s passed): the line numbers
+/// seen, in order. Panics if the socket closes.
+async fn lines_until(c: &mut Client, seen: &mut Vec<u64>, upto: u64) {
+    let until = Instant::now() + Duration::from_secs(10);
+    while seen.last() != Some(&upto) {
+        let left = until.saturating_duration_since(Instant::now());
+        assert!(!left.is_zero(), "line {upto} reached the page: {seen:?}");
+        match tokio::time::timeout(left, c.next()).await {
+            Err(_) => continue,
+            Ok(Got::Closed(why)) => panic!("the page's socket closed: {why:?}"),
+            Ok(Got::Frame(f)) => {
+                if let ServerMessage::Delta { changes, .. } = f.msg {
+                    for ch in changes {
+                        if let Change::Line(line) = ch {
+                            seen.push(line.n);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_server_on_postgres_keeps_its_history() {
     let pg = PgServer::start();
@@ -195,6 +220,18 @@ async fn postgres_restarted_under_a_running_server_loses_nothing() {
     let s = Server::start(&url, dir.path()).await;
     push_deployment(&s, 3).await;
     assert_eq!(health(&s).await["status"], "ok");
+    // A page following the log.
+    let mut page = Client::connect_to(s.addr).await;
+    page.subscribe(
+        "log",
+        Topic::Logs {
+            deployment: "release-1".into(),
+        },
+        None,
+    )
+    .await;
+    let mut seen = Vec::new();
+    lines_until(&mut page, &mut seen, 3).await;
 
     pg.stop();
     // A line published while the database is down: the push API cannot acknowledge it.
@@ -205,6 +242,8 @@ async fn postgres_restarted_under_a_running_server_loses_nothing() {
     )
     .await;
     assert_eq!(st, 503, "not acknowledged while PostgreSQL is down: {body}");
+    // The page got it anyway, on the socket it had: nothing on sockets waits for the store.
+    lines_until(&mut page, &mut seen, 4).await;
     let h = health(&s).await;
     assert_eq!(h["status"], "degraded", "{h}");
     let reason = h["store"]["error"].as_str().unwrap_or_default().to_string();
@@ -239,6 +278,12 @@ async fn postgres_restarted_under_a_running_server_loses_nothing() {
     assert_eq!(st, 200, "{body}");
     assert_eq!(body["skipped"], 1, "line 4 was already stored: {body}");
     assert_eq!(body["accepted"], 1, "{body}");
+    lines_until(&mut page, &mut seen, 5).await;
+    assert_eq!(
+        seen,
+        [1, 2, 3, 4, 5],
+        "the page saw every line once, in order"
+    );
     s.kill();
 
     let s = Server::start(&url, dir.path()).await;
