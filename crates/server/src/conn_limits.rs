@@ -78,22 +78,25 @@ impl Permit {
 /// from a trusted proxy, taken by its first request for the client the proxy names, and moved
 /// when a kept-alive proxy connection carries another client's request. So each connection
 /// counts once, for the client it serves now.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ConnSlot {
+    limits: Arc<ConnLimits>,
     permit: Mutex<Option<Permit>>,
 }
 
 impl ConnSlot {
-    /// A slot holding `permit` (a direct client's), or empty (a proxy's connection).
-    pub fn new(permit: Option<Permit>) -> Self {
+    /// A slot of `limits` holding `permit` (a direct client's), or empty (a proxy's
+    /// connection).
+    pub fn new(limits: Arc<ConnLimits>, permit: Option<Permit>) -> Self {
         Self {
+            limits,
             permit: Mutex::new(permit),
         }
     }
 
     /// Makes the connection count for `client`; false when that address is at its limit
     /// (the connection then counts for nobody).
-    pub fn hold_for(&self, limits: &Arc<ConnLimits>, client: IpAddr) -> bool {
+    pub fn hold_for(&self, client: IpAddr) -> bool {
         let mut permit = self.permit.lock().unwrap_or_else(|p| p.into_inner());
         if permit
             .as_ref()
@@ -102,7 +105,7 @@ impl ConnSlot {
             return true;
         }
         *permit = None;
-        *permit = limits.admit(client);
+        *permit = self.limits.admit(client);
         permit.is_some()
     }
 }
@@ -148,18 +151,15 @@ mod tests {
         let limits = ConnLimits::new(1);
         let a: IpAddr = "203.0.113.1".parse().unwrap();
         let b: IpAddr = "203.0.113.2".parse().unwrap();
-        let first = ConnSlot::new(None);
-        assert!(first.hold_for(&limits, a));
-        assert!(first.hold_for(&limits, a), "the same client again");
-        let second = ConnSlot::new(None);
-        assert!(!second.hold_for(&limits, a), "a second connection for a");
+        let first = ConnSlot::new(limits.clone(), None);
+        assert!(first.hold_for(a));
+        assert!(first.hold_for(a), "the same client again");
+        let second = ConnSlot::new(limits.clone(), None);
+        assert!(!second.hold_for(a), "a second connection for a");
         assert_eq!(limits.refused(), 1);
-        assert!(
-            first.hold_for(&limits, b),
-            "the kept-alive connection moves to b"
-        );
+        assert!(first.hold_for(b), "the kept-alive connection moves to b");
         assert_eq!((limits.open(a), limits.open(b)), (0, 1));
-        assert!(second.hold_for(&limits, a), "a's place was freed");
+        assert!(second.hold_for(a), "a's place was freed");
         drop(second);
         assert_eq!(limits.open(a), 0);
     }

@@ -96,8 +96,7 @@ pub async fn run(
         tokio::spawn(serve_connection(
             stream,
             peer,
-            ConnSlot::new(permit),
-            limits.clone(),
+            ConnSlot::new(limits.clone(), permit),
             router.clone(),
             opts.clone(),
             shutdown.clone(),
@@ -147,7 +146,6 @@ async fn serve_connection(
     stream: TcpStream,
     peer: SocketAddr,
     slot: ConnSlot,
-    limits: Arc<ConnLimits>,
     router: Router,
     opts: ConnOptions,
     mut shutdown: watch::Receiver<bool>,
@@ -166,7 +164,7 @@ async fn serve_connection(
         let client = trusted.client(peer.ip(), req.headers());
         req.extensions_mut().insert(ConnectInfo(peer));
         req.extensions_mut().insert(ClientAddr(client));
-        let admitted = !proxied || slot.hold_for(&limits, client);
+        let admitted = !proxied || slot.hold_for(client);
         let router = router.clone();
         async move {
             if !admitted {
