@@ -25,9 +25,16 @@ const REPLICA: [&str; 6] = [
     "calm",
 ];
 
-/// Counts, in `window.__frames`, the snapshot and resumed frames the page's sockets get.
+/// Counts, in `window.__frames`, the snapshot and resumed frames the page's sockets get, and
+/// records in `window.__states` every state the connection indicator shows (a reconnection
+/// quicker than a poll is still seen).
 const COUNT_FRAMES: &str = r#"
 (() => {
+  window.__states = [];
+  new MutationObserver(() => {
+    const s = document.querySelector('[data-testid=connection]')?.getAttribute('data-state');
+    if (s && window.__states[window.__states.length - 1] !== s) window.__states.push(s);
+  }).observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-state'] });
   const Native = window.WebSocket;
   window.__frames = { snapshots: 0, resumed: 0 };
   window.WebSocket = class extends Native {
@@ -114,18 +121,21 @@ async fn the_console_through_nginx_stays_live_when_its_replica_is_killed() {
         assert_eq!(on_b, 1);
         (&mut b, &mut a)
     };
+    browser.eval("window.__states = []").await;
     dead.stop().await;
-    browser
-        .find("[data-testid=connection][data-state=reconnecting]")
-        .await;
     // The page retries by itself (0.5 s, then doubling): nginx skips the dead replica.
-    browser
+    let states = browser
         .wait_js(
-            "the page to be live again through nginx",
+            "the page to say reconnecting, then to be live again through nginx",
             LONG,
-            "return !!document.querySelector('[data-testid=connection][data-state=live]')",
+            "const s = window.__states; const r = s.indexOf('reconnecting'); \
+             return r >= 0 && s.indexOf('live', r) > r ? s : null",
         )
         .await;
+    assert!(
+        !states.to_string().contains("offline"),
+        "never offline: {states}"
+    );
     assert_eq!(
         clients(alive).await,
         Some(1),
@@ -156,9 +166,23 @@ async fn the_console_through_nginx_stays_live_when_its_replica_is_killed() {
 /// A request through nginx with these headers and a JSON body: the status, and the answer's
 /// body as JSON (Null if none).
 async fn send(nginx: &Nginx, method: &str, path: &str, headers: &[(&str, &str)]) -> (u16, Value) {
-    let mut s = tokio::net::TcpStream::connect(nginx.addr())
-        .await
-        .expect("connect to nginx");
+    send_from("127.0.0.1", nginx, method, path, headers).await
+}
+
+/// [`send`] from a given loopback address.
+async fn send_from(
+    source: &str,
+    nginx: &Nginx,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (u16, Value) {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind(format!("{source}:0").parse().expect("a source address"))
+        .expect("bind the source address");
+    let target = nginx.addr().parse().expect("nginx's address");
+    let mut s = socket.connect(target).await.expect("connect to nginx");
     let body = "{}";
     let mut req = format!(
         "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n\
@@ -198,6 +222,46 @@ async fn put(nginx: &Nginx, origin: Option<&str>, token: Option<&str>) -> (u16, 
         headers.push(("Origin", o));
     }
     send(nginx, "PUT", "/api/v1/environments/pushed", &headers).await
+}
+
+/// The upsert of [`put`], with `token`, from a loopback address.
+async fn put_from(nginx: &Nginx, source: &str, token: &str) -> (u16, Value) {
+    let auth = format!("Bearer {token}");
+    let headers = [("Authorization", auth.as_str())];
+    send_from(
+        source,
+        nginx,
+        "PUT",
+        "/api/v1/environments/pushed",
+        &headers,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_replica_behind_nginx_counts_each_client_by_its_own_address() {
+    // One replica (each replica counts failures of its own), two failed writes a minute.
+    let mut args = REPLICA.to_vec();
+    args.extend(["--max-write-failures", "2"]);
+    let replica = Server::start(&args).await;
+    let nginx = start_nginx(&[&replica]);
+    // Clients from two loopback addresses, both through nginx (which listens on 127.0.0.1).
+    let from = |source: &'static str, token: &'static str| {
+        let nginx = &nginx;
+        async move { put_from(nginx, source, token).await.0 }
+    };
+    assert_eq!(from("127.0.0.2", "wrong-token-guess-0001").await, 401);
+    assert_eq!(from("127.0.0.2", "wrong-token-guess-0002").await, 401);
+    assert_eq!(
+        from("127.0.0.2", WRITE_TOKEN).await,
+        429,
+        "the client that failed is locked out"
+    );
+    let other = from("127.0.0.3", WRITE_TOKEN).await;
+    assert!(
+        other == 200 || other == 201,
+        "another client behind the same nginx may write: {other}"
+    );
 }
 
 #[tokio::test]
