@@ -163,29 +163,32 @@ async fn the_console_through_nginx_stays_live_when_its_replica_is_killed() {
     browser.close().await;
 }
 
-/// A request through nginx with these headers and a JSON body: the status, and the answer's
-/// body as JSON (Null if none).
+/// A request through nginx with these headers and a JSON body `{}`: the status, and the
+/// answer's body as JSON (Null if none).
 async fn send(nginx: &Nginx, method: &str, path: &str, headers: &[(&str, &str)]) -> (u16, Value) {
-    send_from("127.0.0.1", nginx, method, path, headers).await
+    let body = ("application/json", &b"{}"[..]);
+    send_from("127.0.0.1", nginx, method, path, headers, body).await
 }
 
-/// [`send`] from a given loopback address.
+/// A request through nginx from a given loopback address, with a body of a content type.
+/// The body is written while the answer is read: a replica may answer (413) before it has
+/// read all of it.
 async fn send_from(
     source: &str,
     nginx: &Nginx,
     method: &str,
     path: &str,
     headers: &[(&str, &str)],
+    (content_type, body): (&str, &[u8]),
 ) -> (u16, Value) {
     let socket = tokio::net::TcpSocket::new_v4().expect("socket");
     socket
         .bind(format!("{source}:0").parse().expect("a source address"))
         .expect("bind the source address");
     let target = nginx.addr().parse().expect("nginx's address");
-    let mut s = socket.connect(target).await.expect("connect to nginx");
-    let body = "{}";
+    let s = socket.connect(target).await.expect("connect to nginx");
     let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n\
+        "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: {content_type}\r\n\
          Content-Length: {}\r\nConnection: close\r\n",
         nginx.addr(),
         body.len()
@@ -194,13 +197,24 @@ async fn send_from(
         req.push_str(&format!("{k}: {v}\r\n"));
     }
     req.push_str("\r\n");
-    req.push_str(body);
-    s.write_all(req.as_bytes()).await.expect("request sent");
+    let mut bytes = req.into_bytes();
+    bytes.extend_from_slice(body);
+    let (mut rx, mut tx) = s.into_split();
+    let writer = tokio::spawn(async move {
+        let _ = tx.write_all(&bytes).await;
+        tx
+    });
     let mut got = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut got))
-        .await
-        .expect("an answer within 10 s")
-        .expect("read");
+    let mut buf = vec![0u8; 64 * 1024];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    // Until the end of the answer (or a reset after it).
+    while let Ok(Ok(n)) = tokio::time::timeout_at(deadline, rx.read(&mut buf)).await {
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&buf[..n]);
+    }
+    writer.abort();
     let text = String::from_utf8_lossy(&got);
     let status = text.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
     let body = text
@@ -228,14 +242,9 @@ async fn put(nginx: &Nginx, origin: Option<&str>, token: Option<&str>) -> (u16, 
 async fn put_from(nginx: &Nginx, source: &str, token: &str) -> (u16, Value) {
     let auth = format!("Bearer {token}");
     let headers = [("Authorization", auth.as_str())];
-    send_from(
-        source,
-        nginx,
-        "PUT",
-        "/api/v1/environments/pushed",
-        &headers,
-    )
-    .await
+    let body = ("application/json", &b"{}"[..]);
+    let path = "/api/v1/environments/pushed";
+    send_from(source, nginx, "PUT", path, &headers, body).await
 }
 
 #[tokio::test]
@@ -298,4 +307,64 @@ async fn writes_through_nginx_need_the_token_and_the_consoles_origin() {
             "{log}"
         );
     }
+}
+
+#[tokio::test]
+async fn log_batches_pass_through_nginx_and_the_replica_answers_their_limit() {
+    let replica = Server::start(&REPLICA).await;
+    let nginx = start_nginx(&[&replica]);
+    let auth = format!("Bearer {WRITE_TOKEN}");
+    let headers = [("Authorization", auth.as_str())];
+    assert_eq!(put(&nginx, None, Some(WRITE_TOKEN)).await.0 / 100, 2);
+    let (status, body) = send_from(
+        "127.0.0.1",
+        &nginx,
+        "POST",
+        "/api/v1/deployments",
+        &headers,
+        (
+            "application/json",
+            br#"{"id": "big-1", "environment": "pushed", "version": "v1"}"#,
+        ),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    // 50,000 lines, 4.8 MB of NDJSON: over nginx's default body size (1 MB), under the
+    // replica's 8 MiB.
+    let lines: String = (1..=50_000)
+        .map(|n| {
+            format!(
+                "{{\"n\": {n}, \"text\": \"line {n} {}\"}}\n",
+                "x".repeat(60)
+            )
+        })
+        .collect();
+    let path = "/api/v1/deployments/big-1/logs";
+    let ndjson = ("application/x-ndjson", lines.as_bytes());
+    let (status, body) = send_from("127.0.0.1", &nginx, "POST", path, &headers, ndjson).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["accepted"], 50_000, "{body}");
+    // Over the replica's limit: its own 413, with the JSON error that names the limit.
+    let big = format!(
+        "[{}]",
+        (50_001..=100_000)
+            .map(|n| format!("{{\"n\": {n}, \"text\": \"{}\"}}", "y".repeat(200)))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let json = ("application/json", big.as_bytes());
+    let (status, body) = send_from("127.0.0.1", &nginx, "POST", path, &headers, json).await;
+    assert_eq!(status, 413, "{body}");
+    assert_eq!(body["field"], "body", "the replica's JSON answer: {body}");
+    // The log comes back through nginx whole.
+    let text = http::get(
+        &nginx.url("/api/deployments/big-1/log.txt"),
+        &[],
+        Duration::from_secs(20),
+    )
+    .await
+    .expect("log.txt through nginx");
+    assert_eq!(text.status, 200);
+    let text = String::from_utf8_lossy(&text.body);
+    assert!(text.contains("line 50000 "), "{} bytes", text.len());
 }
