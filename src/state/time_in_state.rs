@@ -21,9 +21,17 @@ pub struct ServerTime {
 }
 
 thread_local! {
-    static SERVER_TIME: ServerTime = ServerTime {
-        limits: RwSignal::new(StuckAfter::default()),
-        skew: RwSignal::new(0.0),
+    // App-wide, so owned by a root of their own that lives as long as the page: made under
+    // whichever component asked first, they would be disposed with it, and the next read
+    // anywhere would panic.
+    static SERVER_TIME: ServerTime = {
+        let root = Owner::new_root(None);
+        let time = root.with(|| ServerTime {
+            limits: RwSignal::new(StuckAfter::default()),
+            skew: RwSignal::new(0.0),
+        });
+        std::mem::forget(root);
+        time
     };
 }
 
