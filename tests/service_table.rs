@@ -324,6 +324,8 @@ async fn an_instance_update_repaints_its_row_and_one_out_of_step_stops_the_batch
         service: "web".into(),
         index: 0,
         instance: crashed.clone(),
+        running_since: None,
+        events_added: None,
     }]);
     assert!(applied.out_of_step.is_none());
     assert_eq!(applied.notices.len(), 1, "entering ERROR is announced");
@@ -353,11 +355,15 @@ async fn an_instance_update_repaints_its_row_and_one_out_of_step_stops_the_batch
             service: "web".into(),
             index: past_the_end,
             instance: back.clone(),
+            running_since: None,
+            events_added: None,
         },
         Change::InstanceUpdate {
             service: "web".into(),
             index: 0,
             instance: back,
+            running_since: None,
+            events_added: None,
         },
     ]);
     let reason = applied.out_of_step.expect("out of step");

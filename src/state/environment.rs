@@ -98,10 +98,15 @@ impl EnvironmentState {
                     service,
                     index,
                     instance,
+                    running_since,
+                    events_added,
                 } => {
                     let sig = self.service(&service);
                     let whole = sig.as_ref().and_then(|sig| {
-                        sig.with_untracked(|old| instance_update::apply(old, index, instance))
+                        sig.with_untracked(|old| {
+                            let added = events_added.as_deref();
+                            instance_update::apply(old, index, instance, running_since, added)
+                        })
                     });
                     let (Some(sig), Some(whole)) = (sig, whole) else {
                         out_of_step = Some(format!(

@@ -556,6 +556,11 @@ prop_compose! {
     }
 }
 
+/// The events an instance update may add, boxed like the instance's details.
+fn added_events() -> BoxedStrategy<Option<Vec<InstanceEvent>>> {
+    prop::option::of(prop::collection::vec(instance_event(), 0..3)).boxed()
+}
+
 prop_compose! {
     fn instance_event()(
         at in any::<u64>(), reason in text(), message in prop::option::of(text()),
@@ -669,8 +674,10 @@ fn change() -> BoxedStrategy<Change> {
         2 => log_line().prop_map(Change::Line),
         1 => deployment().prop_map(Change::Deployment),
         1 => text().prop_map(|id| Change::ServiceRemoved { id }),
-        2 => (text(), any::<u32>(), instance())
-            .prop_map(|(service, index, instance)| Change::InstanceUpdate { service, index, instance }),
+        2 => (text(), any::<u32>(), instance(), prop::option::of(any::<u64>()), added_events())
+            .prop_map(|(service, index, instance, running_since, events_added)| {
+                Change::InstanceUpdate { service, index, instance, running_since, events_added }
+            }),
         1 => prop::option::of(deployment())
             .prop_map(|deployment| Change::EnvironmentDeployment { deployment }),
         1 => environment_summary().prop_map(Change::EnvironmentUpsert),

@@ -28,13 +28,17 @@ fn apply(env: &mut Environment, change: Change) {
             service,
             index,
             instance,
+            running_since,
+            events_added,
         } => {
             let s = env
                 .services
                 .iter_mut()
                 .find(|s| s.id == service)
                 .expect("an instance update names a service the client has");
-            *s = instance_update::apply(s, index, instance).expect("an instance it has");
+            let added = events_added.as_deref();
+            *s = instance_update::apply(s, index, instance, running_since, added)
+                .expect("an instance it has");
         }
         Change::EnvironmentDeployment { deployment } => env.deployment = deployment,
         other => panic!("not an environment change: {other:?}"),

@@ -221,17 +221,21 @@ fn skip_unless_op(c: &mut Cursor<'_>, key: &str) -> Option<()> {
 
 /// An `instance_update`, after its `op`.
 fn instance_update(c: &mut Cursor<'_>) -> Option<Change> {
-    let (mut service, mut index, mut one) = (None, None, None);
+    let (mut service, mut index, mut one, mut since, mut added) = Default::default();
     c.object(true, |c, key| match key {
         "service" => set(&mut service, c.owned()),
         "index" => set(&mut index, u32_of(c)),
         "instance" => set(&mut one, instance(c)),
+        "running_since" => set(&mut since, c.nullable(Cursor::uint)),
+        "events_added" => set(&mut added, c.nullable(|c| c.array(instance_event))),
         _ => skip_unless_op(c, key),
     })?;
     Some(Change::InstanceUpdate {
         service: service?,
         index: index?,
         instance: one?,
+        running_since: since.flatten(),
+        events_added: added.flatten(),
     })
 }
 

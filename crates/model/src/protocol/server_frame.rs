@@ -179,6 +179,15 @@ pub enum Change {
         index: u32,
         /// The instance as it is now.
         instance: Instance,
+        /// Since when the service's running status holds, when this instance moved it;
+        /// absent: unchanged.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        running_since: Option<crate::entities::Millis>,
+        /// The events the instance gained, when `instance` leaves its events out: the
+        /// client appends them to the events it holds (keeping the newest
+        /// `MAX_INSTANCE_EVENTS`). Absent: `instance` carries all its events.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        events_added: Option<Vec<crate::InstanceEvent>>,
     },
     /// Environment topic: a service was removed.
     ServiceRemoved {

@@ -245,11 +245,13 @@ impl Hub {
         let compact = match e.services.iter_mut().find(|s| s.id == service.id) {
             Some(s) if *s == *service => return None,
             Some(s) => {
-                let compact = instance_update::between(s, service).map(|(index, instance)| {
+                let compact = instance_update::between(s, service).map(|one| {
                     Change::InstanceUpdate {
                         service: service.id.clone(),
-                        index,
-                        instance: instance.clone(),
+                        index: one.index,
+                        instance: one.instance,
+                        running_since: one.running_since,
+                        events_added: one.events_added,
                     }
                 });
                 *s = service.clone();
