@@ -88,12 +88,14 @@ pub fn KeptNotice(
     let evicting = Memo::new(move |_| facts.with(|f| f.0 > 0));
     // Which lines are missing, named: changes only when a new gap opens.
     let missing = Memo::new(move |_| {
-        facts.with(|f| f.3 > 0).then(|| {
-            viewer
-                .model
-                .with(|s| missing_lines_sentence(s.gaps(), s.gap_count()))
-        })
-        .flatten()
+        facts
+            .with(|f| f.3 > 0)
+            .then(|| {
+                viewer
+                    .model
+                    .with(|s| missing_lines_sentence(s.gaps(), s.gap_count()))
+            })
+            .flatten()
     });
     let gapped = Memo::new(move |_| missing.with(|m| m.is_some()));
     Effect::new(move |was: Option<bool>| {

@@ -245,15 +245,14 @@ impl Hub {
         let compact = match e.services.iter_mut().find(|s| s.id == service.id) {
             Some(s) if *s == *service => return None,
             Some(s) => {
-                let compact = instance_update::between(s, service).map(|one| {
-                    Change::InstanceUpdate {
+                let compact =
+                    instance_update::between(s, service).map(|one| Change::InstanceUpdate {
                         service: service.id.clone(),
                         index: one.index,
                         instance: one.instance,
                         running_since: one.running_since,
                         events_added: one.events_added,
-                    }
-                });
+                    });
                 *s = service.clone();
                 compact
             }
