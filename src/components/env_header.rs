@@ -5,10 +5,10 @@
 use super::deployment_label::DeploymentLabel;
 use super::status_dot::StatusDot;
 use super::stuck_badge::StuckBadge;
-use crate::state::environments::EnvironmentsState;
 use crate::routes;
 use crate::state::clock::Clock;
 use crate::state::environment::EnvironmentState;
+use crate::state::environments::EnvironmentsState;
 use crate::time_format::{absolute, relative};
 use leptos::prelude::*;
 use shipwatch_model::entities::Millis;
@@ -61,9 +61,11 @@ pub fn EnvHeader(
             .stuck((status, r), dep.map(|s| (s, d)), server.now(clock))
     });
     let stuck_services = Memo::new(move |_| {
-        state
-            .order
-            .with(|order| state.triage.with(|t| shipwatch_model::triage::stuck_count(order, t)))
+        state.order.with(|order| {
+            state
+                .triage
+                .with(|t| shipwatch_model::triage::stuck_count(order, t))
+        })
     });
     view! {
         <header class="env-header">
