@@ -63,6 +63,14 @@ fn core(app: &App) -> &Arc<PushCore> {
     &app.push
 }
 
+/// The answer of a call: 200 with its result, or its error.
+fn answer<T: Serialize>(r: Result<T, PushError>) -> Response {
+    match r {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
 /// The answer of an upsert: 201 created or 200, with the thing as it is now.
 fn upserted<T: Serialize>(u: Result<Upserted<T>, PushError>) -> Response {
     match u {
@@ -186,18 +194,18 @@ async fn put_environment(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let parsed = async {
-        let v = json_body(&headers, body).await?;
-        let f = Fields::of(&v, "")?;
-        f.only(&["name"])?;
-        Ok::<_, PushError>(EnvironmentUpsert {
-            name: opt_string(&f, "name")?,
-        })
-    };
-    match parsed.await {
-        Ok(req) => upserted(core(&app).upsert_environment(&env, req).await),
-        Err(e) => e.into_response(),
-    }
+    upserted(
+        async {
+            let v = json_body(&headers, body).await?;
+            let f = Fields::of(&v, "")?;
+            f.only(&["name"])?;
+            let req = EnvironmentUpsert {
+                name: opt_string(&f, "name")?,
+            };
+            core(&app).upsert_environment(&env, req).await
+        }
+        .await,
+    )
 }
 
 async fn put_service(
@@ -207,20 +215,20 @@ async fn put_service(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let parsed = async {
-        let v = json_body(&headers, body).await?;
-        let f = Fields::of(&v, "")?;
-        f.only(&["name", "kind", "version"])?;
-        Ok::<_, PushError>(ServiceUpsert {
-            name: opt_string(&f, "name")?,
-            kind: word(&f, "kind", ServiceKind::Unknown, || kinds_sentence("kind"))?,
-            version: opt_string(&f, "version")?,
-        })
-    };
-    match parsed.await {
-        Ok(req) => upserted(core(&app).upsert_service(&env, &svc, req).await),
-        Err(e) => e.into_response(),
-    }
+    upserted(
+        async {
+            let v = json_body(&headers, body).await?;
+            let f = Fields::of(&v, "")?;
+            f.only(&["name", "kind", "version"])?;
+            let req = ServiceUpsert {
+                name: opt_string(&f, "name")?,
+                kind: word(&f, "kind", ServiceKind::Unknown, || kinds_sentence("kind"))?,
+                version: opt_string(&f, "version")?,
+            };
+            core(&app).upsert_service(&env, &svc, req).await
+        }
+        .await,
+    )
 }
 
 async fn put_instance(
@@ -230,39 +238,39 @@ async fn put_instance(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let parsed = async {
-        let v = json_body(&headers, body).await?;
-        let f = Fields::of(&v, "")?;
-        f.only(&[
-            "status",
-            "reason",
-            "message",
-            "exit_code",
-            "restarts",
-            "version",
-            "started_at",
-        ])?;
-        let status = word(
-            &f,
-            "status",
-            RunningStatus::Unknown,
-            instance_statuses_sentence,
-        )?
-        .ok_or_else(|| PushError::bad("status", "`status` is required"))?;
-        Ok::<_, PushError>(InstanceReport {
-            status,
-            reason: opt_string(&f, "reason")?,
-            message: opt_string(&f, "message")?,
-            exit_code: f.int32("exit_code")?,
-            restarts: f.uint("restarts", u64::from(u32::MAX))?.map(|r| r as u32),
-            version: opt_string(&f, "version")?,
-            started_at: f.uint("started_at", i64::MAX as u64)?,
-        })
-    };
-    match parsed.await {
-        Ok(req) => upserted(core(&app).report_instance(&env, &svc, &name, req).await),
-        Err(e) => e.into_response(),
-    }
+    upserted(
+        async {
+            let v = json_body(&headers, body).await?;
+            let f = Fields::of(&v, "")?;
+            f.only(&[
+                "status",
+                "reason",
+                "message",
+                "exit_code",
+                "restarts",
+                "version",
+                "started_at",
+            ])?;
+            let status = word(
+                &f,
+                "status",
+                RunningStatus::Unknown,
+                instance_statuses_sentence,
+            )?
+            .ok_or_else(|| PushError::bad("status", "`status` is required"))?;
+            let req = InstanceReport {
+                status,
+                reason: opt_string(&f, "reason")?,
+                message: opt_string(&f, "message")?,
+                exit_code: f.int32("exit_code")?,
+                restarts: f.uint("restarts", u64::from(u32::MAX))?.map(|r| r as u32),
+                version: opt_string(&f, "version")?,
+                started_at: f.uint("started_at", i64::MAX as u64)?,
+            };
+            core(&app).report_instance(&env, &svc, &name, req).await
+        }
+        .await,
+    )
 }
 
 async fn post_deployment(
@@ -271,33 +279,32 @@ async fn post_deployment(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let parsed = async {
-        let v = json_body(&headers, body).await?;
-        let f = Fields::of(&v, "")?;
-        f.only(&[
-            "id",
-            "environment",
-            "service",
-            "version",
-            "previous_version",
-            "triggered_by",
-            "url",
-        ])?;
-        Ok::<_, PushError>(NewDeployment {
-            id: opt_string(&f, "id")?,
-            environment: f.req_str("environment")?.to_string(),
-            service: opt_string(&f, "service")?,
-            version: f.req_str("version")?.to_string(),
-            previous_version: opt_string(&f, "previous_version")?,
-            triggered_by: opt_string(&f, "triggered_by")?,
-            url: opt_string(&f, "url")?,
-        })
-    };
-    let req = match parsed.await {
-        Ok(req) => req,
-        Err(e) => return e.into_response(),
-    };
-    upserted(core(&app).create_deployment(&w.name, req).await)
+    upserted(
+        async {
+            let v = json_body(&headers, body).await?;
+            let f = Fields::of(&v, "")?;
+            f.only(&[
+                "id",
+                "environment",
+                "service",
+                "version",
+                "previous_version",
+                "triggered_by",
+                "url",
+            ])?;
+            let req = NewDeployment {
+                id: opt_string(&f, "id")?,
+                environment: f.req_str("environment")?.to_string(),
+                service: opt_string(&f, "service")?,
+                version: f.req_str("version")?.to_string(),
+                previous_version: opt_string(&f, "previous_version")?,
+                triggered_by: opt_string(&f, "triggered_by")?,
+                url: opt_string(&f, "url")?,
+            };
+            core(&app).create_deployment(&w.name, req).await
+        }
+        .await,
+    )
 }
 
 async fn get_deployment(
@@ -305,10 +312,7 @@ async fn get_deployment(
     _w: Writer,
     Path(id): Path<String>,
 ) -> Response {
-    match core(&app).deployment(&id) {
-        Ok(v) => Json(v).into_response(),
-        Err(e) => e.into_response(),
-    }
+    answer(core(&app).deployment(&id))
 }
 
 async fn post_status(
@@ -318,26 +322,23 @@ async fn post_status(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let parsed = async {
-        let v = json_body(&headers, body).await?;
-        let f = Fields::of(&v, "")?;
-        f.only(&["status", "stage"])?;
-        let status = word(
-            &f,
-            "status",
-            DeploymentStatus::Unknown,
-            deployment_statuses_sentence,
-        )?
-        .ok_or_else(|| PushError::bad("status", "`status` is required"))?;
-        Ok::<_, PushError>((status, opt_string(&f, "stage")?))
-    };
-    match parsed.await {
-        Ok((status, stage)) => match core(&app).set_status(&id, status, stage).await {
-            Ok(v) => Json(v).into_response(),
-            Err(e) => e.into_response(),
-        },
-        Err(e) => e.into_response(),
-    }
+    answer(
+        async {
+            let v = json_body(&headers, body).await?;
+            let f = Fields::of(&v, "")?;
+            f.only(&["status", "stage"])?;
+            let status = word(
+                &f,
+                "status",
+                DeploymentStatus::Unknown,
+                deployment_statuses_sentence,
+            )?
+            .ok_or_else(|| PushError::bad("status", "`status` is required"))?;
+            let stage = opt_string(&f, "stage")?;
+            core(&app).set_status(&id, status, stage).await
+        }
+        .await,
+    )
 }
 
 async fn post_stage(
@@ -347,19 +348,16 @@ async fn post_stage(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let parsed = async {
-        let v = json_body(&headers, body).await?;
-        let f = Fields::of(&v, "")?;
-        f.only(&["stage"])?;
-        Ok::<_, PushError>(f.req_str("stage")?.to_string())
-    };
-    match parsed.await {
-        Ok(stage) => match core(&app).set_stage(&id, stage).await {
-            Ok(v) => Json(v).into_response(),
-            Err(e) => e.into_response(),
-        },
-        Err(e) => e.into_response(),
-    }
+    answer(
+        async {
+            let v = json_body(&headers, body).await?;
+            let f = Fields::of(&v, "")?;
+            f.only(&["stage"])?;
+            let stage = f.req_str("stage")?.to_string();
+            core(&app).set_stage(&id, stage).await
+        }
+        .await,
+    )
 }
 
 async fn post_logs(
@@ -369,34 +367,30 @@ async fn post_logs(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let parsed = async {
-        let kind = media_type(&headers);
-        let ndjson = match kind.as_deref() {
-            Some("application/json") => false,
-            Some("application/x-ndjson") => true,
-            _ => {
-                return Err(PushError::unsupported_type(
-                    headers
-                        .get(header::CONTENT_TYPE)
-                        .and_then(|v| v.to_str().ok()),
-                    "application/json (an array of lines) or application/x-ndjson",
-                ))
-            }
-        };
-        // Unknown deployments are refused before their body is read.
-        core(&app).deployment(&id)?;
-        let bytes = read_body(&headers, body, MAX_LOG_BODY_BYTES).await?;
-        if ndjson {
-            lines::from_ndjson(&bytes)
-        } else {
-            lines::from_json(&bytes)
+    answer(
+        async {
+            let ndjson = match media_type(&headers).as_deref() {
+                Some("application/json") => false,
+                Some("application/x-ndjson") => true,
+                _ => {
+                    return Err(PushError::unsupported_type(
+                        headers
+                            .get(header::CONTENT_TYPE)
+                            .and_then(|v| v.to_str().ok()),
+                        "application/json (an array of lines) or application/x-ndjson",
+                    ))
+                }
+            };
+            // Unknown deployments are refused before their body is read.
+            core(&app).deployment(&id)?;
+            let bytes = read_body(&headers, body, MAX_LOG_BODY_BYTES).await?;
+            let batch = if ndjson {
+                lines::from_ndjson(&bytes)?
+            } else {
+                lines::from_json(&bytes)?
+            };
+            core(&app).append_lines(&id, batch).await
         }
-    };
-    match parsed.await {
-        Ok(batch) => match core(&app).append_lines(&id, batch).await {
-            Ok(a) => Json(a).into_response(),
-            Err(e) => e.into_response(),
-        },
-        Err(e) => e.into_response(),
-    }
+        .await,
+    )
 }
