@@ -84,6 +84,15 @@ impl PushCore {
         self.sink.publish(Vec::new())
     }
 
+    /// Publishes `event` when the call changed something, else answers [`Self::settled`].
+    fn publish_if(&self, changed: bool, event: impl FnOnce() -> PlatformEvent) -> Ack {
+        if changed {
+            self.sink.publish(vec![event()])
+        } else {
+            self.settled()
+        }
+    }
+
     /// Whether `env` is a pushed environment.
     pub fn owns(&self, env: &str) -> bool {
         self.reg().envs.contains_key(env)
@@ -141,15 +150,12 @@ impl PushCore {
                     e.name.clone()
                 }
             });
-            let ack = if created || e.name != name {
-                e.name.clone_from(&name);
-                self.sink.publish(vec![PlatformEvent::EnvironmentChanged {
-                    id: env.to_string(),
-                    name,
-                }])
-            } else {
-                self.settled()
-            };
+            let changed = created || e.name != name;
+            e.name.clone_from(&name);
+            let ack = self.publish_if(changed, || PlatformEvent::EnvironmentChanged {
+                id: env.to_string(),
+                name,
+            });
             (ack, e.model(env), created)
         };
         committed(ack).await?;
@@ -198,14 +204,10 @@ impl PushCore {
                 s.version = version;
             }
             let s = s.clone();
-            let ack = if created || s != before {
-                self.sink.publish(vec![PlatformEvent::ServiceChanged {
-                    env: env.to_string(),
-                    service: s.clone(),
-                }])
-            } else {
-                self.settled()
-            };
+            let ack = self.publish_if(created || s != before, || PlatformEvent::ServiceChanged {
+                env: env.to_string(),
+                service: s.clone(),
+            });
             (ack, s, created)
         };
         committed(ack).await?;
@@ -272,16 +274,13 @@ impl PushCore {
             } else {
                 reg.seen.insert(key, std::time::Instant::now());
             }
-            let ack = if created || i != before || req.exit_code.is_some() {
-                self.sink.publish(vec![PlatformEvent::InstanceChanged {
-                    env: env.to_string(),
-                    service: svc.to_string(),
-                    instance: i.clone(),
-                    exit_code: req.exit_code,
-                }])
-            } else {
-                self.settled()
-            };
+            let changed = created || i != before || req.exit_code.is_some();
+            let ack = self.publish_if(changed, || PlatformEvent::InstanceChanged {
+                env: env.to_string(),
+                service: svc.to_string(),
+                instance: i.clone(),
+                exit_code: req.exit_code,
+            });
             (ack, i, created)
         };
         committed(ack).await?;
@@ -600,14 +599,10 @@ impl PushCore {
                 });
             }
             d.next_line = plan.next_line;
-            if new.is_empty() {
-                self.settled()
-            } else {
-                self.sink.publish(vec![PlatformEvent::LogAppended {
-                    deployment: id.to_string(),
-                    lines: new,
-                }])
-            }
+            self.publish_if(!new.is_empty(), || PlatformEvent::LogAppended {
+                deployment: id.to_string(),
+                lines: new,
+            })
         };
         committed(ack).await?;
         Ok(Appended {
