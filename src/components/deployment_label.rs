@@ -20,11 +20,7 @@ pub fn DeploymentLabel(
     let clock = Clock::use_clock();
     let tip = TooltipState::new();
     let described_by = tip.id.clone();
-    let word = move || {
-        status
-            .get()
-            .map_or("NEVER DEPLOYED", DeploymentStatus::word)
-    };
+    let word = move || status_word(status.get());
     view! {
         <Tooltip
             state=tip
@@ -48,7 +44,7 @@ pub fn DeploymentLabel(
                 view! {
                     <p class="tooltip__title"><strong>{word}</strong></p>
                     <p class="tooltip__meaning">
-                        {move || status.get().map_or("This has never been deployed.", DeploymentStatus::meaning)}
+                        {move || status_meaning(status.get())}
                     </p>
                     <p class="tooltip__why">{move || explanation.get()}</p>
                     {move || since.get().zip(status.get()).map(|(t, s)| view! {
@@ -60,6 +56,16 @@ pub fn DeploymentLabel(
             })
         />
     }
+}
+
+/// A deployment status's word, "NEVER DEPLOYED" without one (labels and dots say the same).
+pub fn status_word(status: Option<DeploymentStatus>) -> &'static str {
+    status.map_or("NEVER DEPLOYED", DeploymentStatus::word)
+}
+
+/// What a deployment status means, for its tooltip.
+pub fn status_meaning(status: Option<DeploymentStatus>) -> &'static str {
+    status.map_or("This has never been deployed.", DeploymentStatus::meaning)
 }
 
 /// CSS classes of a label, from the model's colour and shape roles.

@@ -4,6 +4,7 @@
 //! and a new tab; each dot sits beside its link as its own focusable mark with the tooltip
 //! every status mark has (a focusable mark inside a link would nest interactive content).
 
+use super::deployment_label::{status_meaning, status_word};
 use super::env_header::{EnvDeployment, EnvRunning};
 use super::status_dot::StatusDot;
 use super::tooltip::{Tooltip, TooltipState};
@@ -71,11 +72,7 @@ pub fn DeploymentDot(
 ) -> impl IntoView {
     let tip = TooltipState::new();
     let described_by = tip.id.clone();
-    let word = move || {
-        status
-            .get()
-            .map_or("NEVER DEPLOYED", DeploymentStatus::word)
-    };
+    let word = move || status_word(status.get());
     view! {
         <Tooltip
             state=tip
@@ -98,7 +95,7 @@ pub fn DeploymentDot(
                 view! {
                     <p class="tooltip__title"><strong>{word}</strong>" · "{move || subject.get()}</p>
                     <p class="tooltip__meaning">
-                        {move || status.get().map_or("This has never been deployed.", DeploymentStatus::meaning)}
+                        {move || status_meaning(status.get())}
                     </p>
                     <p class="tooltip__why">{move || explanation.get()}</p>
                 }
