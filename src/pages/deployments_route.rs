@@ -23,17 +23,9 @@ pub fn prefetch() {
 #[cfg(feature = "split")]
 mod split {
     use super::{DeploymentsPage, DeploymentsProps};
+    use crate::pages::chunk_loader::{self, LoadFailed};
     use leptos::prelude::*;
-    use leptos::wasm_split::{wasm_split, SplitLoaderError};
-
-    /// Why the chunk could not be loaded.
-    pub struct LoadFailed(String);
-
-    impl From<SplitLoaderError> for LoadFailed {
-        fn from(e: SplitLoaderError) -> Self {
-            LoadFailed(e.to_string())
-        }
-    }
+    use leptos::wasm_split::wasm_split;
 
     /// Builds the view; its code (and all only it uses) lives in the chunk.
     type MakeView = fn(DeploymentsProps) -> AnyView;
@@ -57,31 +49,11 @@ mod split {
     }
 
     pub fn view(props: DeploymentsProps) -> AnyView {
-        let loaded = RwSignal::new(None::<Result<MakeView, String>>);
-        let load = move || {
-            loaded.set(None);
-            leptos::task::spawn_local(async move {
-                let result = deployment_history_view()
-                    .await
-                    .map_err(|LoadFailed(why)| why);
-                let _ = loaded.try_set(Some(result));
-            });
-        };
-        load();
-        (move || match loaded.get() {
-            None => view! { <p class="loading">"Loading the deployment history…"</p> }.into_any(),
-            Some(Ok(make)) => make(props),
-            Some(Err(why)) => view! {
-                <p class="notice notice--error" role="alert" title=why>
-                    "The deployment history could not be downloaded (is the server reachable?). \
-                     If the console was updated meanwhile, reload the page. "
-                    <button type="button" class="notice__action" on:click=move |_| load()>
-                        "Try again"
-                    </button>
-                </p>
-            }
-            .into_any(),
-        })
-        .into_any()
+        chunk_loader::view(
+            deployment_history_view,
+            || view! { <p class="loading">"Loading the deployment history…"</p> }.into_any(),
+            "The deployment history",
+            move |make: MakeView| make(props),
+        )
     }
 }

@@ -25,17 +25,9 @@ pub fn prefetch() {
 #[cfg(feature = "split")]
 mod split {
     use super::LogsPage;
+    use crate::pages::chunk_loader::{self, LoadFailed};
     use leptos::prelude::*;
-    use leptos::wasm_split::{wasm_split, SplitLoaderError};
-
-    /// Why the chunk could not be loaded (network, server restarted with a new build).
-    pub struct LoadFailed(String);
-
-    impl From<SplitLoaderError> for LoadFailed {
-        fn from(e: SplitLoaderError) -> Self {
-            LoadFailed(e.to_string())
-        }
-    }
+    use leptos::wasm_split::wasm_split;
 
     /// Builds the page; its code (and all only it uses) lives in the chunk.
     type MakePage = fn() -> AnyView;
@@ -62,31 +54,11 @@ mod split {
     }
 
     pub fn view() -> AnyView {
-        // None while loading; the page's constructor, or why it could not be loaded.
-        let loaded = RwSignal::new(None::<Result<MakePage, String>>);
-        let load = move || {
-            loaded.set(None);
-            leptos::task::spawn_local(async move {
-                let result = log_viewer_page().await.map_err(|LoadFailed(why)| why);
-                // The page may have been left meanwhile.
-                let _ = loaded.try_set(Some(result));
-            });
-        };
-        load();
-        (move || match loaded.get() {
-            None => view! { <p class="notice">"Loading the log viewer…"</p> }.into_any(),
-            Some(Ok(make)) => make(),
-            Some(Err(why)) => view! {
-                <p class="notice notice--error" role="alert" title=why>
-                    "The log viewer could not be downloaded (is the server reachable?). If the \
-                     console was updated meanwhile, reload the page. "
-                    <button type="button" class="notice__action" on:click=move |_| load()>
-                        "Try again"
-                    </button>
-                </p>
-            }
-            .into_any(),
-        })
-        .into_any()
+        chunk_loader::view(
+            log_viewer_page,
+            || view! { <p class="notice">"Loading the log viewer…"</p> }.into_any(),
+            "The log viewer",
+            |make: MakePage| make(),
+        )
     }
 }

@@ -1,5 +1,7 @@
 //! One module per routed view.
 
+#[cfg(feature = "split")]
+mod chunk_loader;
 pub mod deployments_page;
 pub mod deployments_route;
 pub mod environment_page;
