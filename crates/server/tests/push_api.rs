@@ -4,9 +4,9 @@
 mod common;
 mod push_support;
 
-use common::{start, Client, WRITE_TOKEN_NAME};
+use common::{environment_at, start, Client, WRITE_TOKEN_NAME};
 use futures_util::stream;
-use push_support::{environment, environments, log, Api};
+use push_support::{environments, log, Api};
 use serde_json::json;
 use shipwatch_model::protocol::{Change, ServerMessage, Topic};
 use shipwatch_model::{DeploymentStatus, LogLevel, RunningStatus, ServiceKind};
@@ -97,7 +97,7 @@ async fn every_call_answers_and_a_page_sees_it_live() {
             );
         }
     }
-    let env = environment(h.addr(), "production")
+    let env = environment_at(h.addr(), "production")
         .await
         .expect("env topic");
     assert_eq!(env.name, "Production");
@@ -271,7 +271,7 @@ async fn a_log_page_sees_lines_live() {
         .await;
     assert_eq!(a.status, 201, "{a:?}");
     assert!(a.body.get("service").is_none());
-    let env = environment(h.addr(), "staging").await.unwrap();
+    let env = environment_at(h.addr(), "staging").await.unwrap();
     assert_eq!(env.deployment.map(|d| d.id).as_deref(), Some("release-7"));
 
     let mut page = Client::connect(&h).await;
@@ -396,7 +396,7 @@ async fn a_silent_instance_becomes_unknown() {
     );
     assert_eq!(reason, "no report for 400 ms");
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let env = environment(h.addr(), "production").await.unwrap();
+    let env = environment_at(h.addr(), "production").await.unwrap();
     let statuses: Vec<(&str, RunningStatus)> = env.services[0]
         .instances
         .iter()
@@ -410,7 +410,7 @@ async fn a_silent_instance_becomes_unknown() {
         ]
     );
     assert_eq!(report("RUNNING").await.status, 200);
-    let env = environment(h.addr(), "production").await.unwrap();
+    let env = environment_at(h.addr(), "production").await.unwrap();
     assert_eq!(env.services[0].instances[0].status, RunningStatus::Running);
     h.shutdown();
 }

@@ -5,8 +5,8 @@
 mod common;
 mod push_support;
 
-use common::start;
-use push_support::{environment, environments, log_until, Api};
+use common::{environment_at, start};
+use push_support::{environments, log_until, Api};
 use serde_json::{json, Value};
 
 /// One bad request and what it must answer.
@@ -66,7 +66,7 @@ async fn state(h: &shipwatch_server::ServerHandle, api: &Api) -> Value {
     }
     out.insert(
         "production".into(),
-        serde_json::to_value(environment(h.addr(), "production").await).unwrap(),
+        serde_json::to_value(environment_at(h.addr(), "production").await).unwrap(),
     );
     out.insert(
         "environments".into(),

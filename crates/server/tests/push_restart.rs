@@ -5,8 +5,8 @@
 mod common;
 mod push_support;
 
-use common::start;
-use push_support::{environment, environments, log, Api};
+use common::{environment_at, start};
+use push_support::{environments, log, Api};
 use serde_json::json;
 use shipwatch_model::DeploymentStatus;
 
@@ -85,7 +85,7 @@ async fn a_restarted_server_goes_on_from_what_was_pushed() {
         .collect();
     assert!(ids.contains(&"ci-production".into()), "{ids:?}");
     assert!(ids.len() > 1, "the simulator's world beside it: {ids:?}");
-    let env = environment(h.addr(), "ci-production").await.unwrap();
+    let env = environment_at(h.addr(), "ci-production").await.unwrap();
     assert_eq!(
         env.services.len(),
         1,
@@ -105,7 +105,7 @@ async fn a_restarted_server_goes_on_from_what_was_pushed() {
     assert_eq!(dep.status, DeploymentStatus::DeploymentOk);
     let ns: Vec<u64> = lines.iter().map(|l| l.n).collect();
     assert_eq!(ns, [1, 2, 3, 4, 5, 8, 9, 10]);
-    let env = environment(h.addr(), "ci-production").await.unwrap();
+    let env = environment_at(h.addr(), "ci-production").await.unwrap();
     assert_eq!(env.services[0].version, "v2");
     assert_eq!(environments(h.addr()).await.len(), ids.len());
     h.shutdown();

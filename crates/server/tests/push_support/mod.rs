@@ -5,7 +5,7 @@
 use crate::common::{Client, WRITE_TOKEN};
 use serde_json::Value;
 use shipwatch_model::protocol::{Change, ServerMessage, Snapshot, Topic};
-use shipwatch_model::{Environment, EnvironmentSummary, LogLine};
+use shipwatch_model::{EnvironmentSummary, LogLine};
 use shipwatch_server::ServerHandle;
 
 /// An answer: status and JSON body (`Value::Null` when the body is not JSON).
@@ -147,23 +147,6 @@ impl Api {
             serde_json::json!({ "status": status }),
         )
         .await
-    }
-}
-
-/// The environment as a page subscribing now sees it.
-pub async fn environment(addr: std::net::SocketAddr, env: &str) -> Option<Environment> {
-    let mut c = Client::connect_to(addr).await;
-    c.subscribe("e", Topic::Environment { env: env.into() }, None)
-        .await;
-    loop {
-        match c.frame().await.msg {
-            ServerMessage::Snapshot {
-                data: Snapshot::Environment { environment },
-                ..
-            } => return Some(environment),
-            ServerMessage::Error { .. } => return None,
-            _ => {}
-        }
     }
 }
 
