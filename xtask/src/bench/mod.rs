@@ -18,6 +18,7 @@ mod push;
 mod record;
 mod reporter;
 mod server;
+mod socket;
 mod store;
 mod swarm;
 mod transfer;

@@ -15,6 +15,7 @@
 
 use super::record::Figures;
 use super::server;
+use super::socket::Socket;
 use crate::build::Built;
 use crate::cmd::Result;
 use shipwatch_e2e::server::WRITE_TOKEN;
@@ -22,7 +23,6 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-use tungstenite::Message;
 
 /// Concurrent connections creating deployments and reporting instances.
 pub const CLIENTS: usize = 8;
@@ -400,41 +400,19 @@ fn follow(
     count: impl Fn(&serde_json::Value) -> u64,
 ) -> Result<(u64, Option<Instant>)> {
     let deadline = Instant::now() + Duration::from_secs(600);
-    let stream = TcpStream::connect(addr).map_err(|e| format!("{addr}: {e}"))?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .map_err(|e| e.to_string())?;
-    let (mut ws, _) = tungstenite::client(format!("ws://{addr}/ws").as_str(), stream)
-        .map_err(|e| format!("websocket: {e}"))?;
-    ws.send(Message::text(subscribe.to_string()))
-        .map_err(|e| e.to_string())?;
+    let mut ws = Socket::connect(addr)?;
+    ws.send(subscribe.to_string())?;
     let (mut total, mut last) = (0u64, None);
     while total < want && Instant::now() < deadline {
-        let text = match ws.read() {
-            Ok(Message::Text(t)) => t,
-            Ok(_) => continue,
-            Err(tungstenite::Error::Io(e))
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                continue
-            }
-            Err(e) => return Err(format!("websocket: {e}")),
-        };
-        let frame: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
-        if frame["type"] == "ping" {
-            let pong = format!(r#"{{"v":1,"type":"pong","nonce":{}}}"#, frame["nonce"]);
-            ws.send(Message::text(pong)).map_err(|e| e.to_string())?;
+        let Some(frame) = ws.next()? else {
             continue;
-        }
+        };
         let k = count(&frame);
         if k > 0 {
             total += k;
             last = Some(Instant::now());
         }
     }
-    let _ = ws.close(None);
+    ws.close();
     Ok((total, last))
 }

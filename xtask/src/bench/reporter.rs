@@ -9,13 +9,12 @@
 
 use super::record::Figures;
 use super::server;
+use super::socket::Socket;
 use crate::build::Built;
 use crate::cmd::{root, run, Result};
 use shipwatch_e2e::server::WRITE_TOKEN;
-use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use tungstenite::Message;
 
 const DEPLOYMENT: &str = "bench-reporter-1";
 
@@ -122,41 +121,20 @@ fn run_once(built: &Built, lines: u64, no_build: bool, figures: &mut Figures) ->
 /// lines until `want` have arrived; returns how many did.
 fn follow(addr: &str, want: u64, limit: Duration) -> Result<u64> {
     let deadline = Instant::now() + limit;
-    let stream = TcpStream::connect(addr).map_err(|e| format!("{addr}: {e}"))?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .map_err(|e| e.to_string())?;
-    let (mut ws, _) = tungstenite::client(format!("ws://{addr}/ws").as_str(), stream)
-        .map_err(|e| format!("websocket: {e}"))?;
+    let mut ws = Socket::connect(addr)?;
     let subscribe = format!(
         r#"{{"v":1,"type":"subscribe","sub":"log","topic":{{"kind":"logs","deployment":"{DEPLOYMENT}"}},"line_batches":true}}"#
     );
-    ws.send(Message::text(subscribe.clone()))
-        .map_err(|e| e.to_string())?;
+    ws.send(subscribe.clone())?;
     let mut last = 0u64;
     while last < want {
         if Instant::now() > deadline {
             break;
         }
-        let text = match ws.read() {
-            Ok(Message::Text(t)) => t,
-            Ok(_) => continue,
-            Err(tungstenite::Error::Io(e))
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                continue
-            }
-            Err(e) => return Err(format!("websocket: {e}")),
+        let Some(frame) = ws.next()? else {
+            continue;
         };
-        let frame: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
         match frame["type"].as_str() {
-            Some("ping") => {
-                let pong = format!(r#"{{"v":1,"type":"pong","nonce":{}}}"#, frame["nonce"]);
-                ws.send(Message::text(pong)).map_err(|e| e.to_string())?;
-            }
             Some("lines") => {
                 let n = frame["lines"]["n"].as_u64().unwrap_or(0);
                 let k = frame["lines"]["text"].as_array().map_or(0, Vec::len) as u64;
@@ -172,12 +150,11 @@ fn follow(addr: &str, want: u64, limit: Duration) -> Result<u64> {
             // The reporter has not created the deployment yet: ask again shortly.
             Some("error") if frame["code"] == "unknown_topic" => {
                 std::thread::sleep(Duration::from_millis(20));
-                ws.send(Message::text(subscribe.clone()))
-                    .map_err(|e| e.to_string())?;
+                ws.send(subscribe.clone())?;
             }
             _ => {}
         }
     }
-    let _ = ws.close(None);
+    ws.close();
     Ok(last)
 }
