@@ -7,6 +7,7 @@
 
 use crate::app::Clock;
 use crate::config::Config;
+use crate::hub::since::StatusChange;
 use crate::hub::{GoneLog, Hub, HubConfig, KeptLog, LogLoader, RecentChange};
 use crate::ingest::Ingest;
 use crate::platform::{PlatformEvent, Sink};
@@ -112,14 +113,13 @@ pub async fn start(config: &Config, start: Millis, clock: Clock) -> Result<Boote
         SimStart::Resumed(sim, settle)
     };
     // The environments the hub starts with, in the order pages list them.
-    let hub_envs: Vec<Environment> = match &sim {
-        SimStart::New(sim) => sim
-            .environments()
-            .iter()
-            .cloned()
-            .chain(pushed_envs.iter().cloned())
-            .collect(),
-        _ => stored.clone(),
+    let (hub_envs, births): (Vec<Environment>, Vec<StatusChange>) = match &sim {
+        SimStart::New(sim) => {
+            let (mut envs, births) = born(sim.environments(), start);
+            envs.extend(pushed_envs.iter().cloned());
+            (envs, births)
+        }
+        _ => (stored.clone(), Vec::new()),
     };
     let foreign_ids: Vec<String> = match &sim {
         SimStart::New(sim) => sim.environments().iter().map(|e| e.id.clone()).collect(),
@@ -185,6 +185,8 @@ pub async fn start(config: &Config, start: Millis, clock: Clock) -> Result<Boote
         attach_store(&hub, store);
     }
     let ingest = Arc::new(Ingest::new(hub.clone(), store.clone()));
+    // A new world's statuses start the timeline, so their since comes back after a restart.
+    ingest.record_statuses(births);
     let registry = Registry::restore(
         pushed_envs,
         deployments
@@ -322,4 +324,22 @@ pub async fn close(ingest: &Ingest, hub: &Hub) -> Result<(), StoreError> {
         })
         .collect();
     store.close(marks).await
+}
+
+/// A new simulated world's environments, each service's statuses held since it was born (its
+/// last deployment's since by when that finished), and those statuses as the timeline's first
+/// changes: the world has no history before `start`.
+fn born(envs: &[Environment], start: Millis) -> (Vec<Environment>, Vec<StatusChange>) {
+    let mut births = Vec::new();
+    let envs = envs
+        .iter()
+        .map(|e| {
+            let mut e = e.clone();
+            for s in &mut e.services {
+                births.extend(crate::hub::since::stamp_service(&e.id, None, s, start));
+            }
+            e
+        })
+        .collect();
+    (envs, births)
 }

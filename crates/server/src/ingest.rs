@@ -1,6 +1,7 @@
 //! Where platform events enter: every source publishes through [`Ingest`], which queues them
 //! for the store and applies them to the hub, in one order for both.
 
+use crate::hub::since::StatusChange;
 use crate::hub::Hub;
 use crate::platform::{PlatformEvent, Sink};
 use crate::store::timeline::Recorder;
@@ -33,6 +34,13 @@ impl Ingest {
     /// The store, unless ephemeral.
     pub fn store(&self) -> Option<&Store> {
         self.store.as_ref()
+    }
+
+    /// Records status changes the hub did not see happen (a new world's first statuses).
+    pub fn record_statuses(&self, statuses: Vec<StatusChange>) {
+        if let (Some(t), false) = (&self.timeline, statuses.is_empty()) {
+            t.record(statuses);
+        }
     }
 }
 

@@ -218,9 +218,14 @@ async fn since_when_a_status_holds_survives_a_restart() {
         env: "production".into(),
     };
     c.subscribe("env", prod.clone(), None).await;
-    // A rollout that finished: a status whose since the server saw begin.
+    // The world as born (the snapshot): its statuses hold since the server started.
+    let born = until(&mut c, |s| s.id == "api").await;
+    assert!(born.running_since.is_some() && born.deployment_since.is_some());
+    let born_deployment = born.deployment.map(|d| d.id);
+    // A rollout of this run that finished: a status whose since the server saw begin.
     let before = until(&mut c, |s| {
         s.id == "api"
+            && s.deployment.as_ref().map(|d| &d.id) != born_deployment.as_ref()
             && s.deployment.as_ref().is_some_and(|d| {
                 d.status == shipwatch_model::DeploymentStatus::DeploymentOk
                     && d.finished_at.is_some()
