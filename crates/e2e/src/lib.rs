@@ -3,12 +3,14 @@
 //! through chromedriver, and waits for things the way a user would.
 
 pub mod browser;
+pub mod data_dir;
 pub mod http;
 pub mod nginx;
 pub mod procs;
 pub mod server;
 
 pub use browser::Browser;
+pub use data_dir::DataDir;
 pub use server::Server;
 
 use std::future::Future;

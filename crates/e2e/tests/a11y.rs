@@ -6,7 +6,7 @@
 //! giving every rendered row the highlight class, so the tint meets every label and note.
 
 use serde_json::Value;
-use shipwatch_e2e::{Browser, Server};
+use shipwatch_e2e::{Browser, DataDir, Server};
 use std::time::Duration;
 
 const LONG: Duration = Duration::from_secs(40);
@@ -166,7 +166,7 @@ async fn scan_views(browser: &Browser, server: &Server, axe: &str, setting: &str
 async fn no_view_has_a_serious_or_critical_axe_violation_light_or_dark_desktop_or_phone() {
     let axe = axe_source();
     // A store, so that the deployment lists have their history.
-    let data = DataDir::new();
+    let data = DataDir::new(env!("CARGO_CRATE_NAME"));
     let server = Server::start(&[
         "--scenario",
         "crash-loop",
@@ -210,29 +210,4 @@ async fn no_view_has_a_serious_or_critical_axe_violation_light_or_dark_desktop_o
         failures.len(),
         failures.join("\n")
     );
-}
-
-/// A fresh data directory for the server, removed when dropped.
-struct DataDir(std::path::PathBuf);
-
-impl DataDir {
-    fn new() -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "shipwatch-{}-{}",
-            env!("CARGO_CRATE_NAME"),
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        Self(dir)
-    }
-
-    fn path(&self) -> &str {
-        self.0.to_str().expect("a UTF-8 temporary path")
-    }
-}
-
-impl Drop for DataDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }

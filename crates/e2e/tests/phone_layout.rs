@@ -3,7 +3,7 @@
 //! box inside the viewport and inside every ancestor that clips), the top bar's and the
 //! cards' parts do not overlap, and log lines use the scroller's width.
 
-use shipwatch_e2e::{Browser, Server};
+use shipwatch_e2e::{Browser, DataDir, Server};
 use std::time::Duration;
 
 const LONG: Duration = Duration::from_secs(40);
@@ -100,7 +100,7 @@ async fn phone(browser: &Browser, width: u32) {
 #[tokio::test]
 async fn at_360_and_390_px_nothing_scrolls_sideways_and_every_status_word_is_readable() {
     // A store, so that the deployment lists have their history.
-    let data = DataDir::new();
+    let data = DataDir::new(env!("CARGO_CRATE_NAME"));
     let server = Server::start(&[
         "--scenario",
         "crash-loop",
@@ -196,30 +196,5 @@ async fn at_360_and_390_px_nothing_scrolls_sideways_and_every_status_word_is_rea
             .await;
         measure(&browser, "logs-stages", width).await;
         browser.close().await;
-    }
-}
-
-/// A fresh data directory for the server, removed when dropped.
-struct DataDir(std::path::PathBuf);
-
-impl DataDir {
-    fn new() -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "shipwatch-{}-{}",
-            env!("CARGO_CRATE_NAME"),
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        Self(dir)
-    }
-
-    fn path(&self) -> &str {
-        self.0.to_str().expect("a UTF-8 temporary path")
-    }
-}
-
-impl Drop for DataDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
