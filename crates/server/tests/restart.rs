@@ -4,6 +4,7 @@
 //! the restart are there; and `kill -9` in a storm of events loses no acknowledged action.
 //! Each of these runs on SQLite (the data directory) and on a real PostgreSQL (`--store`).
 
+#[macro_use]
 mod common;
 
 use common::postgres::{store_on, Backend};
@@ -491,26 +492,6 @@ fn a_corrupt_data_file_stops_the_binary_at_start_naming_it() {
         stderr.contains(&format!("cannot use the data file {}", file.display())),
         "{stderr}"
     );
-}
-
-/// The tests that apply to both backends, once on each.
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            use super::*;
-            $(#[tokio::test]
-            async fn $name() {
-                super::$name(Backend::Sqlite).await
-            })*
-        }
-        mod postgres {
-            use super::*;
-            $(#[tokio::test]
-            async fn $name() {
-                super::$name(Backend::Postgres).await
-            })*
-        }
-    };
 }
 
 on_both!(

@@ -2,6 +2,7 @@
 //! `unknown_topic` error that says why (`gone: retention`), not that it never existed. On
 //! SQLite (the data directory) and on a real PostgreSQL (`--store`).
 
+#[macro_use]
 mod common;
 
 use common::postgres::{store_on, Backend};
@@ -179,27 +180,8 @@ async fn a_log_the_byte_cap_removed_says_so(at: Backend) {
     }
 }
 
-/// Each test once on each backend.
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            use super::*;
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                super::$name(Backend::Sqlite).await
-            })*
-        }
-        mod postgres {
-            use super::*;
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                super::$name(Backend::Postgres).await
-            })*
-        }
-    };
-}
-
 on_both!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     a_log_retention_removed_says_so,
     a_log_the_byte_cap_removed_says_so
 );

@@ -14,6 +14,7 @@ use shipwatch_server::store::{
 use std::path::Path;
 use std::sync::Arc;
 
+#[macro_use]
 mod common;
 use common::postgres::{Backend, TestStore};
 
@@ -673,26 +674,6 @@ async fn services_keep_the_order_they_first_appeared_in_when_reports_are_merged(
     assert_eq!(ids, ["api", "web"]);
     assert_eq!(services[0], api_later, "the last report of api is kept");
     store.close(Vec::new()).await.unwrap();
-}
-
-/// The tests that apply to both backends, once on each.
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            use super::*;
-            $(#[tokio::test]
-            async fn $name() {
-                super::$name(Backend::Sqlite).await
-            })*
-        }
-        mod postgres {
-            use super::*;
-            $(#[tokio::test]
-            async fn $name() {
-                super::$name(Backend::Postgres).await
-            })*
-        }
-    };
 }
 
 on_both!(

@@ -2,6 +2,32 @@
 //! that speaks the model's protocol.
 #![allow(dead_code)]
 
+/// The tests that apply to both backends (`postgres::Backend`), once on each: each named
+/// `async fn(Backend)` of the test file becomes `sqlite::NAME` and `postgres::NAME`, under
+/// `#[tokio::test]` or the test attribute given first.
+#[allow(unused_macros)]
+macro_rules! on_both {
+    (#[$test:meta] $($name:ident),* $(,)?) => {
+        mod sqlite {
+            use super::*;
+            $(#[$test]
+            async fn $name() {
+                super::$name(Backend::Sqlite).await
+            })*
+        }
+        mod postgres {
+            use super::*;
+            $(#[$test]
+            async fn $name() {
+                super::$name(Backend::Postgres).await
+            })*
+        }
+    };
+    ($($name:ident),* $(,)?) => {
+        on_both!(#[tokio::test] $($name),*);
+    };
+}
+
 pub mod postgres;
 
 use futures_util::{SinkExt, StreamExt};
