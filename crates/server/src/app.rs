@@ -80,6 +80,9 @@ pub struct App {
     pub conn_ids: AtomicU64,
     /// Who may write: the write tokens and each address's failures.
     pub writers: crate::write_access::WriteAccess,
+    /// This server's part among the replicas of its database ([`crate::replica::Role`]):
+    /// `Single` on SQLite or ephemeral; on PostgreSQL `Follower` until it holds the lease.
+    pub role: watch::Receiver<crate::replica::Role>,
 }
 
 impl App {

@@ -35,6 +35,8 @@ pub struct Booted {
     pub source: Arc<Sources>,
     /// The push API.
     pub push: Arc<PushCore>,
+    /// This server's part among replicas (see [`crate::replica`]).
+    pub role: tokio::sync::watch::Receiver<crate::replica::Role>,
 }
 
 /// What the simulator starts from.
@@ -234,7 +236,10 @@ pub async fn start(config: &Config, start: Millis, clock: Clock) -> Result<Boote
             Some(source)
         }
     };
+    // One server per store until replicas start here.
+    let (_, role) = tokio::sync::watch::channel(crate::replica::Role::Single);
     Ok(Booted {
+        role,
         hub,
         ingest,
         source: Arc::new(Sources {

@@ -19,6 +19,7 @@ pub mod ingest;
 pub mod listener;
 pub mod platform;
 pub mod push;
+pub mod replica;
 pub mod sim;
 pub mod sources;
 pub mod store;
@@ -121,6 +122,7 @@ pub async fn serve(config: Config) -> std::io::Result<(SocketAddr, ServerHandle)
         clients_changed: Notify::new(),
         conn_ids: AtomicU64::new(1),
         writers,
+        role: booted.role.clone(),
     });
     let driver = tokio::spawn(booted.source.run(booted.ingest, shutdown.clone()));
     let router = http::router(app.clone());
