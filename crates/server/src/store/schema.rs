@@ -72,6 +72,7 @@ const MIGRATIONS: &[MigrationSource] = migrations![
     (4, "deployments_by_env", "0004_deployments_by_env.sql"),
     (5, "time_in_state", "0005_time_in_state.sql"),
     (6, "environment_sources", "0006_environment_sources.sql"),
+    (7, "change_log", "0007_change_log.sql"),
 ];
 
 /// The migrations of `backend`, oldest first. A migration once released is never edited (its
