@@ -73,6 +73,7 @@ const MIGRATIONS: &[MigrationSource] = migrations![
     (5, "time_in_state", "0005_time_in_state.sql"),
     (6, "environment_sources", "0006_environment_sources.sql"),
     (7, "change_log", "0007_change_log.sql"),
+    (9, "replicas", "0009_replicas.sql"),
 ];
 
 /// The migrations of `backend`, oldest first. A migration once released is never edited (its
@@ -96,9 +97,10 @@ pub fn migrator(backend: Backend) -> Migrator {
             })
             .collect(),
     );
-    // One process writes a database (the data directory's lock file, or PostgreSQL's
-    // advisory lock the store takes first): sqlx's own lock would only cost a round trip.
-    m.locking = false;
+    // SQLite: one process per data directory (its lock file), so sqlx's lock would only cost
+    // a round trip. PostgreSQL: replicas may start together on a new database; sqlx's lock
+    // makes one apply the migrations while the others wait.
+    m.locking = backend == Backend::Postgres;
     m
 }
 
