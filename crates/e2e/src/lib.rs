@@ -6,6 +6,7 @@ pub mod browser;
 pub mod data_dir;
 pub mod http;
 pub mod nginx;
+pub mod postgres;
 pub mod procs;
 pub mod server;
 
