@@ -24,8 +24,8 @@ pub struct Opts {
     pub probes: usize,
     /// Length of the measuring window.
     pub seconds: f64,
-    /// The server's process id, for its memory.
-    pub server_pid: Option<u32>,
+    /// The servers' process ids (one per replica), for their memory.
+    pub server_pids: Vec<u32>,
     /// Prefix of the figure names.
     pub prefix: String,
 }
@@ -35,6 +35,8 @@ struct Shared {
     live: AtomicUsize,
     connect_failures: AtomicUsize,
     disconnects: AtomicUsize,
+    /// Snapshots whose parts did not join (out of order, another `seq`).
+    broken_snapshots: AtomicUsize,
     measuring: AtomicBool,
     window_start_ms: std::sync::atomic::AtomicU64,
     reasons: std::sync::Mutex<HashMap<String, usize>>,
@@ -53,6 +55,9 @@ struct Report {
     upserts: u64,
     gaps: u64,
     stamp_latencies_ms: Vec<f64>,
+    /// Over the whole run: `snapshot_part` frames, and the snapshots they made whole.
+    snapshot_parts: u64,
+    snapshots_from_parts: u64,
 }
 
 /// Runs the fan-out measurement and prints its figures.
@@ -62,11 +67,17 @@ pub async fn run(o: Opts) {
         live: AtomicUsize::new(0),
         connect_failures: AtomicUsize::new(0),
         disconnects: AtomicUsize::new(0),
+        broken_snapshots: AtomicUsize::new(0),
         measuring: AtomicBool::new(false),
         window_start_ms: 0.into(),
         reasons: Default::default(),
     });
-    let rss_before = o.server_pid.and_then(rss_kib);
+    let rss = || -> Option<u64> {
+        (!o.server_pids.is_empty())
+            .then(|| o.server_pids.iter().map(|&pid| rss_kib(pid)).sum())
+            .flatten()
+    };
+    let rss_before = rss();
     let (stop_tx, stop_rx) = watch::channel(false);
     let handshakes = Arc::new(Semaphore::new(256));
     let started = Instant::now();
@@ -105,12 +116,12 @@ pub async fn run(o: Opts) {
     }
     let connected_in = started.elapsed();
     let live_at_start = shared.live.load(Ordering::Relaxed);
-    let rss_connected = o.server_pid.and_then(rss_kib);
+    let rss_connected = rss();
     shared.window_start_ms.store(wall_ms(), Ordering::Relaxed);
     shared.measuring.store(true, Ordering::Relaxed);
     tokio::time::sleep(Duration::from_secs_f64(o.seconds)).await;
     shared.measuring.store(false, Ordering::Relaxed);
-    let rss_end = o.server_pid.and_then(rss_kib);
+    let rss_end = rss();
     let _ = stop_tx.send(true);
     let mut reports = Vec::with_capacity(tasks.len());
     for t in tasks {
@@ -240,6 +251,21 @@ pub async fn run(o: Opts) {
         reports.iter().map(|r| r.resyncs).sum::<u64>(),
         "snapshots",
     );
+    figure(
+        &format!("{p}_snapshot_parts"),
+        reports.iter().map(|r| r.snapshot_parts).sum::<u64>(),
+        "frames",
+    );
+    figure(
+        &format!("{p}_snapshots_from_parts"),
+        reports.iter().map(|r| r.snapshots_from_parts).sum::<u64>(),
+        "snapshots",
+    );
+    figure(
+        &format!("{p}_snapshots_broken"),
+        shared.broken_snapshots.load(Ordering::Relaxed),
+        "snapshots",
+    );
     match (rss_before, rss_connected, rss_end) {
         (Some(a), Some(b), Some(c)) => {
             figure(&format!("{p}_server_rss_idle"), a / 1024, "MiB");
@@ -262,14 +288,20 @@ const SNAPSHOT_KEY: u64 = 1 << 63;
 /// What a probe knows of each service: its newest stamp and the digest of its state.
 type Known = HashMap<String, (u64, u64)>;
 
-/// Takes in the services of a probe's frame: when `measure`, the latency of every stamp newer
+/// Takes in the services of a probe's frame (or of a snapshot's parts): when `measure`, the latency of every stamp newer
 /// than what the probe knew. Returns how many services changed state (a delta's upserts all
 /// do; a snapshot's services only if they differ from what the probe had).
-fn stamps(text: &str, r: &mut Report, known: &mut Known, shared: &Shared, measure: bool) -> u64 {
+fn stamps(
+    services: Vec<frame::Seen>,
+    r: &mut Report,
+    known: &mut Known,
+    shared: &Shared,
+    measure: bool,
+) -> u64 {
     let start = shared.window_start_ms.load(Ordering::Relaxed);
     let received = wall_ms();
     let mut changed = 0;
-    for seen in frame::service_stamps(text) {
+    for seen in services {
         let (prev, digest) = known
             .insert(seen.id, (seen.stamp, seen.digest))
             .unwrap_or((0, 0));
@@ -302,6 +334,9 @@ async fn client(
     let mut live = false;
     let mut next_seq: Option<u64> = None;
     let mut known = Known::new();
+    let mut parts = frame::Parts::default();
+    // A probe's services of the parts so far.
+    let mut parted: Vec<frame::Seen> = Vec::new();
     loop {
         let msg = tokio::select! {
             _ = stop.changed() => {
@@ -331,7 +366,9 @@ async fn client(
             }
         };
         let measuring = shared.measuring.load(Ordering::Relaxed);
-        match frame::kind(&text) {
+        let kind = frame::kind(&text);
+        // A snapshot, whole or as its last part, with the services a probe read in it.
+        let snapshot = match kind {
             Kind::Ping => {
                 if ws
                     .send(Message::Text(frame::pong(&text).into()))
@@ -342,33 +379,37 @@ async fn client(
                     note(&shared, "pong failed".into());
                     return r;
                 }
+                None
             }
             Kind::Snapshot | Kind::Resumed => {
-                let seq = frame::number(&text, "seq");
-                let was_live = live;
-                if !live {
-                    live = true;
-                    drop(handshake.take());
-                    shared.live.fetch_add(1, Ordering::Relaxed);
-                } else if measuring {
-                    r.resyncs += 1;
-                }
-                if measuring && was_live {
-                    if let Some(seq) = seq {
-                        // A snapshot sent to laggards is one frame too: its own spread.
-                        r.receipts.push((seq | SNAPSHOT_KEY, now));
-                    }
+                let services = if probe && kind == Kind::Snapshot {
+                    frame::service_stamps(&text)
+                } else {
+                    Vec::new()
+                };
+                Some((frame::number(&text, "seq"), services))
+            }
+            Kind::SnapshotPart => {
+                r.snapshot_parts += 1;
+                if measuring && live {
                     r.bytes += text.len() as u64;
                 }
                 if probe {
-                    // A snapshot tells of every change it folds in: those count as received
-                    // now (a laggard is sent the present state rather than each change).
-                    let changed = stamps(&text, &mut r, &mut known, &shared, measuring && was_live);
-                    if measuring && was_live {
-                        r.upserts += changed;
+                    parted.extend(frame::service_stamps(&text));
+                }
+                match frame::part(&text).map(|p| parts.add(p)) {
+                    Some(frame::Joined::Pending) => None,
+                    Some(frame::Joined::Whole { seq }) => {
+                        r.snapshots_from_parts += 1;
+                        Some((Some(seq), std::mem::take(&mut parted)))
+                    }
+                    Some(frame::Joined::Broken) | None => {
+                        parted.clear();
+                        shared.broken_snapshots.fetch_add(1, Ordering::Relaxed);
+                        note(&shared, "snapshot parts that do not join".into());
+                        None
                     }
                 }
-                next_seq = seq.map(|s| s + 1);
             }
             Kind::Delta => {
                 let Some(seq) = frame::number(&text, "seq") else {
@@ -386,12 +427,42 @@ async fn client(
                         if let Some(expected) = next_seq {
                             r.gaps += seq.saturating_sub(expected);
                         }
-                        r.upserts += stamps(&text, &mut r, &mut known, &shared, true);
+                        let services = frame::service_stamps(&text);
+                        r.upserts += stamps(services, &mut r, &mut known, &shared, true);
                     }
                     next_seq = Some(seq + n);
                 }
+                None
             }
-            Kind::Other => {}
+            Kind::Other => None,
+        };
+        if let Some((seq, services)) = snapshot {
+            let was_live = live;
+            if !live {
+                live = true;
+                drop(handshake.take());
+                shared.live.fetch_add(1, Ordering::Relaxed);
+            } else if measuring {
+                r.resyncs += 1;
+            }
+            if measuring && was_live {
+                if let Some(seq) = seq {
+                    // A snapshot sent to laggards is one frame too: its own spread.
+                    r.receipts.push((seq | SNAPSHOT_KEY, now));
+                }
+                if kind != Kind::SnapshotPart {
+                    r.bytes += text.len() as u64;
+                }
+            }
+            if probe {
+                // A snapshot tells of every change it folds in: those count as received
+                // now (a laggard is sent the present state rather than each change).
+                let changed = stamps(services, &mut r, &mut known, &shared, measuring && was_live);
+                if measuring && was_live {
+                    r.upserts += changed;
+                }
+            }
+            next_seq = seq.map(|s| s + 1);
         }
     }
 }

@@ -12,6 +12,8 @@ pub enum Kind {
     Delta,
     /// A whole topic state.
     Snapshot,
+    /// One part of a topic state too large for one frame (see [`Parts`]).
+    SnapshotPart,
     /// Resume accepted: deltas follow.
     Resumed,
     /// A server heartbeat that needs a pong.
@@ -27,6 +29,8 @@ pub fn kind(text: &str) -> Kind {
         Kind::Delta
     } else if head.contains("\"type\":\"snapshot\"") {
         Kind::Snapshot
+    } else if head.contains("\"type\":\"snapshot_part\"") {
+        Kind::SnapshotPart
     } else if head.contains("\"type\":\"resumed\"") {
         Kind::Resumed
     } else if head.contains("\"type\":\"ping\"") {
@@ -52,6 +56,70 @@ pub fn number(text: &str, field: &str) -> Option<u64> {
 /// `"op":"` only occurs as a change's tag.
 pub fn changes(text: &str) -> u64 {
     text.matches("\"op\":\"").count() as u64
+}
+
+/// Where a `snapshot_part` frame stands, read from its head.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Part {
+    /// The snapshot's sequence number (every part carries it).
+    pub seq: u64,
+    /// This part's number, from 0.
+    pub part: u64,
+    /// How many parts the snapshot has.
+    pub parts: u64,
+}
+
+/// The head of a `snapshot_part` frame; None when a field is missing.
+pub fn part(text: &str) -> Option<Part> {
+    Some(Part {
+        seq: number(text, "seq")?,
+        part: number(text, "part")?,
+        parts: number(text, "parts")?,
+    })
+}
+
+/// What adding a part gave.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Joined {
+    /// More parts are due.
+    Pending,
+    /// The last part is in: the snapshot at `seq` is whole.
+    Whole {
+        /// Its sequence number.
+        seq: u64,
+    },
+    /// A part out of order, of another `seq`, or numbered past its count: the snapshot is
+    /// lost (the page would ask for a fresh one), and the parts so far are forgotten.
+    Broken,
+}
+
+/// A snapshot being joined from its parts, by their heads only: the swarm does not decode
+/// frames, so it keeps the model's rules (`SnapshotJoin`: parts `0..parts` in order, one
+/// `seq`) without the data. Probes read each part's services as it comes.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Parts {
+    /// The snapshot's `seq`, the next part due and the count.
+    partial: Option<(u64, u64, u64)>,
+}
+
+impl Parts {
+    /// Adds the part with head `p`.
+    pub fn add(&mut self, p: Part) -> Joined {
+        let next = match self.partial.take() {
+            _ if p.part >= p.parts => return Joined::Broken,
+            None if p.part == 0 => (p.seq, 1, p.parts),
+            Some((seq, due, count)) if p.part == due && p.seq == seq && p.parts == count => {
+                (seq, due + 1, count)
+            }
+            _ => return Joined::Broken,
+        };
+        if next.1 == next.2 {
+            Joined::Whole { seq: next.0 }
+        } else {
+            self.partial = Some(next);
+            Joined::Pending
+        }
+    }
 }
 
 /// The pong answering a server ping.
@@ -147,6 +215,105 @@ mod tests {
         assert_eq!(kind(f), Kind::Delta);
         assert_eq!(number(f, "seq"), Some(1_712_000_000_000_121));
         assert_eq!(changes(f), 2);
+    }
+
+    fn part_frame(seq: u64, part: u64, parts: u64) -> String {
+        format!(
+            r#"{{"v":1,"type":"snapshot_part","sub":"e","seq":{seq},"part":{part},"parts":{parts},"data":{{"kind":"environments","environments":[]}}}}"#
+        )
+    }
+
+    #[test]
+    fn reads_a_snapshot_parts_head() {
+        let f = part_frame(1_712_000_000_000_300, 1, 3);
+        assert_eq!(kind(&f), Kind::SnapshotPart);
+        assert_eq!(
+            part(&f),
+            Some(Part {
+                seq: 1_712_000_000_000_300,
+                part: 1,
+                parts: 3
+            })
+        );
+        assert_eq!(
+            kind(&f.replace("snapshot_part", "snapshot")),
+            Kind::Snapshot
+        );
+    }
+
+    #[test]
+    fn joins_parts_in_order_and_only_then() {
+        let mut j = Parts::default();
+        let p = |part, parts| Part {
+            seq: 7,
+            part,
+            parts,
+        };
+        assert_eq!(j.add(p(0, 3)), Joined::Pending);
+        assert_eq!(j.add(p(1, 3)), Joined::Pending);
+        assert_eq!(j.add(p(2, 3)), Joined::Whole { seq: 7 });
+        // A one-part snapshot is whole at once; the joiner starts afresh after each.
+        assert_eq!(j.add(p(0, 1)), Joined::Whole { seq: 7 });
+        assert_eq!(j.add(p(1, 3)), Joined::Broken, "a snapshot's tail alone");
+        assert_eq!(j.add(p(0, 2)), Joined::Pending);
+        assert_eq!(j.add(p(0, 2)), Joined::Broken, "part 0 again");
+        assert_eq!(j.add(p(0, 2)), Joined::Pending, "forgot the broken one");
+        let other_seq = Part {
+            seq: 8,
+            part: 1,
+            parts: 2,
+        };
+        assert_eq!(j.add(other_seq), Joined::Broken);
+        assert_eq!(j.add(p(2, 2)), Joined::Broken, "numbered past its count");
+    }
+
+    /// The head-only joiner agrees with the model's `SnapshotJoin` (the protocol's owner of
+    /// the rules) on every sequence of up to 4 parts' heads drawn from a few values.
+    #[test]
+    fn agrees_with_the_models_join() {
+        use shipwatch_model::protocol::{Snapshot, SnapshotJoin};
+        let heads: Vec<Part> = [
+            (5, 0, 2),
+            (5, 1, 2),
+            (5, 0, 1),
+            (6, 1, 2),
+            (5, 2, 3),
+            (5, 1, 3),
+        ]
+        .iter()
+        .map(|&(seq, part, parts)| Part { seq, part, parts })
+        .collect();
+        let data = || Snapshot::Environments {
+            environments: Vec::new(),
+        };
+        let mut sequences: Vec<Vec<Part>> = vec![Vec::new()];
+        for _ in 0..4 {
+            let longer: Vec<Vec<Part>> = sequences
+                .iter()
+                .flat_map(|s| {
+                    heads.iter().map(move |h| {
+                        let mut s = s.clone();
+                        s.push(*h);
+                        s
+                    })
+                })
+                .collect();
+            sequences = longer;
+        }
+        for seq in sequences {
+            let (mut ours, mut model) = (Parts::default(), SnapshotJoin::default());
+            for h in &seq {
+                let theirs = match model.add(h.seq, h.part as u32, h.parts as u32, data()) {
+                    Ok(None) => Joined::Pending,
+                    Ok(Some(_)) => Joined::Whole { seq: h.seq },
+                    Err(_) => {
+                        model.clear();
+                        Joined::Broken
+                    }
+                };
+                assert_eq!(ours.add(*h), theirs, "{seq:?}");
+            }
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! shipwatch-loadgen fanout --url ws://127.0.0.1:8080/ws --env production --clients 10000 \
-//!     --seconds 10 [--probes 8] [--server-pid PID] [--prefix fanout]
+//!     --seconds 10 [--probes 8] [--server-pid PID[,PID...]] [--prefix fanout]
 //! shipwatch-loadgen resume --url ws://127.0.0.1:8080/ws --env production --clients 1000 \
 //!     [--warm-seconds 3] [--prefix resume]
 //! shipwatch-loadgen throughput --addr 127.0.0.1:8080 --deployment dep-1 [--lines N] \
@@ -49,7 +49,10 @@ fn main() {
             clients: num("clients", "1000") as usize,
             probes: num("probes", "8") as usize,
             seconds: num("seconds", "10"),
-            server_pid: flags.get("server-pid").and_then(|p| p.parse().ok()),
+            server_pids: get("server-pid", "")
+                .split(',')
+                .filter_map(|p| p.parse().ok())
+                .collect(),
             prefix: get("prefix", "fanout"),
         })),
         "resume" => runtime.block_on(resume::run(resume::Opts {

@@ -66,11 +66,19 @@ pub async fn run(o: Opts) {
         back.push(tokio::spawn(async move {
             let attempt = async {
                 let mut ws = connect(&url, &env, Some(resume_from)).await?;
+                let mut parts = frame::Parts::default();
                 loop {
                     match ws.next().await {
                         Some(Ok(Message::Text(t))) => match frame::kind(&t) {
                             Kind::Resumed => return Ok(Back::Resumed(t0.elapsed())),
                             Kind::Snapshot => return Ok(Back::Snapshot(t0.elapsed())),
+                            Kind::SnapshotPart => match frame::part(&t).map(|p| parts.add(p)) {
+                                Some(frame::Joined::Whole { .. }) => {
+                                    return Ok(Back::Snapshot(t0.elapsed()))
+                                }
+                                Some(frame::Joined::Pending) => {}
+                                _ => return Err("snapshot parts that do not join".into()),
+                            },
                             _ => {}
                         },
                         Some(Ok(_)) => {}
@@ -127,6 +135,7 @@ async fn follow(
     live: Arc<AtomicUsize>,
 ) -> Option<u64> {
     let mut last: Option<u64> = None;
+    let mut parts = frame::Parts::default();
     loop {
         let msg = tokio::select! {
             _ = drop_now.changed() => return last,
@@ -138,22 +147,31 @@ async fn follow(
                 _ => return None,
             }
         };
-        match frame::kind(&t) {
-            Kind::Snapshot | Kind::Resumed => {
-                if last.is_none() {
-                    live.fetch_add(1, Ordering::Relaxed);
-                }
-                last = frame::number(&t, "seq");
-            }
+        let whole = match frame::kind(&t) {
+            Kind::Snapshot | Kind::Resumed => frame::number(&t, "seq"),
+            Kind::SnapshotPart => match frame::part(&t).map(|p| parts.add(p)) {
+                Some(frame::Joined::Whole { seq }) => Some(seq),
+                Some(frame::Joined::Pending) => None,
+                // The snapshot is lost: this client cannot follow.
+                _ => return None,
+            },
             Kind::Delta => {
                 if let Some(seq) = frame::number(&t, "seq") {
                     last = Some(seq + frame::changes(&t) - 1);
                 }
+                None
             }
             Kind::Ping => {
                 let _ = ws.send(Message::Text(frame::pong(&t).into())).await;
+                None
             }
-            Kind::Other => {}
+            Kind::Other => None,
+        };
+        if let Some(seq) = whole {
+            if last.is_none() {
+                live.fetch_add(1, Ordering::Relaxed);
+            }
+            last = Some(seq);
         }
     }
 }

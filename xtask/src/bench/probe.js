@@ -53,6 +53,11 @@
     for (let i = text.indexOf(needle); i !== -1; i = text.indexOf(needle, i + needle.length)) n++;
     return n;
   };
+  const snapshot = (sub, seq) => {
+    if (P.snapshotReceived === null) P.snapshotReceived = performance.now();
+    if (P.recording && next[sub] !== undefined) P.feed.resyncs++;
+    next[sub] = seq + 1;
+  };
   const Native = window.WebSocket;
   class CountingWebSocket extends Native {
     constructor(...args) {
@@ -77,9 +82,13 @@
           }
           next[sub] = seq + n;
         } else if (head.includes('"type":"snapshot"') && seq !== null) {
-          if (P.snapshotReceived === null) P.snapshotReceived = performance.now();
-          if (P.recording && next[sub] !== undefined) P.feed.resyncs++;
-          next[sub] = seq + 1;
+          snapshot(sub, seq);
+        } else if (head.includes('"type":"snapshot_part"') && seq !== null) {
+          // A snapshot too large for one frame comes in parts, in order: it is received
+          // (one snapshot, one resync) with its last part.
+          const part = Number((head.match(/"part":(\d+)/) || [])[1]);
+          const parts = Number((head.match(/"parts":(\d+)/) || [])[1]);
+          if (part === parts - 1) snapshot(sub, seq);
         } else if (head.includes('"type":"resumed"') && seq !== null) {
           next[sub] = seq + 1;
         }
