@@ -115,7 +115,7 @@ pub async fn start(config: &Config, start: Millis, clock: Clock) -> Result<Boote
         SimStart::Resumed(sim, settle)
     };
     // The environments the hub starts with, in the order pages list them.
-    let (hub_envs, births): (Vec<Environment>, Vec<StatusChange>) = match &sim {
+    let (hub_envs, mut births): (Vec<Environment>, Vec<StatusChange>) = match &sim {
         SimStart::New(sim) => {
             let (mut envs, births) = born(sim.environments(), start);
             envs.extend(pushed_envs.iter().cloned());
@@ -138,6 +138,18 @@ pub async fn start(config: &Config, start: Millis, clock: Clock) -> Result<Boote
         base_seq,
     };
     let hub = Arc::new(Hub::new(cfg, &hub_envs));
+    // Each environment's own since: the store's timeline gives it back; a new world's hold
+    // since its birth, and that starts their timeline.
+    if let Some(store) = &store {
+        for (env, since) in store.summary_since(&hub_envs).await? {
+            hub.start_summary_since(&env, since.running, since.deployment);
+        }
+    }
+    if let SimStart::New(sim) = &sim {
+        for e in sim.environments() {
+            births.extend(hub.start_summary_since(&e.id, Some(start), Some(start)));
+        }
+    }
     if clean {
         for mark in &topics {
             let topic = match mark.topic.strip_prefix("environment:") {

@@ -7,7 +7,7 @@ mod common;
 use common::{http, start, Client};
 use shipwatch_model::protocol::{Change, ServerMessage, Snapshot, Topic};
 use shipwatch_model::timeline::Timeline;
-use shipwatch_model::{RunningStatus, Service};
+use shipwatch_model::{EnvironmentSummary, RunningStatus, Service};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -250,6 +250,88 @@ async fn since_when_a_status_holds_survives_a_restart() {
     assert_eq!(
         (after.running_since, after.deployment_since),
         (before.running_since, before.deployment_since),
+        "as before the restart"
+    );
+    h.shutdown();
+    h.stopped().await;
+}
+
+/// Follows the environment list until `done` holds for an environment's summary (30 s at
+/// most).
+async fn summary_until(
+    client: &mut Client,
+    mut done: impl FnMut(&EnvironmentSummary) -> bool,
+) -> EnvironmentSummary {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let frame = tokio::time::timeout(left, client.frame())
+            .await
+            .expect("not seen within 30 s");
+        let summaries = match frame.msg {
+            ServerMessage::Snapshot {
+                data: Snapshot::Environments { environments },
+                ..
+            } => environments,
+            ServerMessage::Delta { changes, .. } => changes
+                .into_iter()
+                .filter_map(|c| match c {
+                    Change::EnvironmentUpsert(s) => Some(s),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        if let Some(s) = summaries.into_iter().rev().find(|s| done(s)) {
+            return s;
+        }
+    }
+}
+
+/// An environment's own since (its summary in the environment list) holds from a new world's
+/// birth and survives a restart, as its services' do.
+#[tokio::test]
+async fn an_environment_s_own_since_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap().to_string();
+    let h = start(&["--scenario", "rolling", "--speed", "4", "--data-dir", &data]).await;
+    let mut c = Client::connect(&h).await;
+    c.subscribe("envs", Topic::Environments, None).await;
+    let production = |s: &EnvironmentSummary| s.id == "production";
+    // The world as born (the snapshot): production's statuses hold since the server started.
+    let born = summary_until(&mut c, production).await;
+    assert!(
+        born.running_since.is_some() && born.deployment_since.is_some(),
+        "a new world's environment holds its statuses since birth: {born:?}"
+    );
+    // The rollout of production/api moves production's statuses: a since this run saw begin.
+    let mut last = summary_until(&mut c, |s| {
+        production(s)
+            && (s.running_since, s.deployment_since) != (born.running_since, born.deployment_since)
+    })
+    .await;
+    // Then it settles (the scenario has nothing more): the last summary before 3 s of quiet.
+    while let Ok(s) =
+        tokio::time::timeout(Duration::from_secs(3), summary_until(&mut c, production)).await
+    {
+        last = s;
+    }
+    assert!(last.running_since.is_some() && last.deployment_since.is_some());
+    // The recorder writes every quarter second.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    h.shutdown();
+    h.stopped().await;
+    let h = start(&["--scenario", "calm", "--data-dir", &data]).await;
+    let mut c = Client::connect(&h).await;
+    c.subscribe("envs", Topic::Environments, None).await;
+    let after = summary_until(&mut c, production).await;
+    assert_eq!(
+        (after.running, after.deployment),
+        (last.running, last.deployment)
+    );
+    assert_eq!(
+        (after.running_since, after.deployment_since),
+        (last.running_since, last.deployment_since),
         "as before the restart"
     );
     h.shutdown();

@@ -96,6 +96,37 @@ pub fn stamp_summary(
 }
 
 impl super::Hub {
+    /// At start, before any page subscribes: since when an environment's summary's running
+    /// and deployment statuses hold (the store's timeline gives them back; a new world's hold
+    /// since its birth). Nothing is published. The summary's statuses from `running` on, as a
+    /// change that starts a new world's timeline; none if the environment is unknown.
+    pub fn start_summary_since(
+        &self,
+        env: &str,
+        running: Option<Millis>,
+        deployment: Option<Millis>,
+    ) -> Option<StatusChange> {
+        let list = self.read().environments.clone();
+        let mut st = super::topic::lock(&list.state);
+        let super::topic::TopicData::Environments(all) = &mut st.data else {
+            return None;
+        };
+        let summary = all.iter_mut().find(|s| s.id == env)?;
+        summary.running_since = running;
+        summary.deployment_since = deployment.filter(|_| summary.deployment.is_some());
+        let change = running.map(|at| StatusChange {
+            env: env.to_string(),
+            service: None,
+            at,
+            running: summary.running,
+            deployment: summary.deployment,
+        });
+        // The snapshot, if one was made, no longer says what the list holds.
+        st.cached = None;
+        st.snapshot_len = None;
+        change
+    }
+
     /// Whether the hub has this environment (and this service of it).
     pub fn has_subject(&self, env: &str, service: Option<&str>) -> bool {
         let Some(cell) = self.read().envs.get(env).cloned() else {

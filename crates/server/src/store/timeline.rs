@@ -1,7 +1,7 @@
 //! Status changes of services and environments (table `status_changes`, migration 5): the
 //! hub reports them as it sees them ([`crate::hub::since`]), a recorder task writes them in
 //! batches, and the timeline endpoint reads a window of them back. At start they give each
-//! service its "since" again.
+//! service, and each environment's summary, its "since" again.
 //!
 //! The recorder writes beside the store's writer, not through it: these rows are derived
 //! (the rules over what sources reported), so they need no acknowledgement, and at most the
@@ -186,6 +186,108 @@ async fn segments(
     Ok(out)
 }
 
+/// Since when an environment's own statuses (its summary's) hold, as the timeline gives them
+/// back at start.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SummarySince {
+    /// Since when its running status holds.
+    pub running: Option<Millis>,
+    /// Since when its deployment status holds.
+    pub deployment: Option<Millis>,
+}
+
+impl Store {
+    /// Since when each environment's own statuses hold: when the recorded running (and
+    /// deployment) status of the environment last changed, for those whose last recorded
+    /// statuses are the ones their summary has now (as [`restore_since`] does for services).
+    pub async fn summary_since(
+        &self,
+        environments: &[Environment],
+    ) -> Result<HashMap<String, SummarySince>, StoreError> {
+        let last = last_since(&self.inner.pool, Subjects::Environments)
+            .await
+            .map_err(|e| StoreError::Read(e.to_string()))?;
+        let mut out = HashMap::new();
+        for env in environments {
+            let Some(rec) = last.get(&(env.id.clone(), String::new())) else {
+                continue;
+            };
+            let summary = crate::hub::summarize(env);
+            let mut since = SummarySince::default();
+            if rec.running == word(&summary.running) {
+                since.running = ms(rec.running_since);
+            }
+            if summary.deployment.is_some()
+                && rec.deployment == summary.deployment.map(|d| word(&d))
+            {
+                since.deployment = ms(rec.deployment_since);
+            }
+            out.insert(env.id.clone(), since);
+        }
+        Ok(out)
+    }
+}
+
+/// Which subjects' last statuses [`last_since`] reads.
+#[derive(Clone, Copy)]
+enum Subjects {
+    Services,
+    Environments,
+}
+
+/// The last recorded statuses of a subject, and since when each held.
+struct LastSince {
+    running: String,
+    deployment: Option<String>,
+    running_since: Option<i64>,
+    deployment_since: Option<i64>,
+}
+
+fn ms(v: Option<i64>) -> Option<Millis> {
+    v.map(|v| v.max(0) as Millis)
+}
+
+/// The last recorded statuses of every service (or every environment, whose rows have an
+/// empty service id), by (environment, service), with when each status last changed.
+async fn last_since(
+    pool: &AnyPool,
+    subjects: Subjects,
+) -> Result<HashMap<(String, String), LastSince>, sqlx::Error> {
+    let which = match subjects {
+        Subjects::Services => "service_id <> ''",
+        Subjects::Environments => "service_id = ''",
+    };
+    // `which` is one of the two fixed conditions above.
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "WITH marked AS (SELECT env_id, service_id, rowid AS k, at, running, deployment, \
+           (LAG(running) OVER w IS NOT DISTINCT FROM running) AS same_running, \
+           (LAG(deployment) OVER w IS NOT DISTINCT FROM deployment) AS same_deployment \
+           FROM status_changes WHERE {which} \
+           WINDOW w AS (PARTITION BY env_id, service_id ORDER BY at, rowid)) \
+         SELECT m.env_id, m.service_id, m.running, m.deployment, \
+           (SELECT MAX(at) FROM marked x WHERE x.env_id = m.env_id AND x.service_id = m.service_id \
+              AND NOT x.same_running) AS running_since, \
+           (SELECT MAX(at) FROM marked x WHERE x.env_id = m.env_id AND x.service_id = m.service_id \
+              AND NOT x.same_deployment) AS deployment_since \
+         FROM marked m WHERE m.k IN (SELECT MAX(k) FROM marked GROUP BY env_id, service_id)"
+    )))
+    .fetch_all(pool)
+    .await?;
+    let mut last = HashMap::new();
+    for r in &rows {
+        last.insert(
+            (r.try_get("env_id")?, r.try_get("service_id")?),
+            LastSince {
+                running: r.try_get("running")?,
+                deployment: r.try_get("deployment")?,
+                running_since: r.try_get("running_since")?,
+                deployment_since: r.try_get("deployment_since")?,
+            },
+        );
+    }
+    Ok(last)
+}
+
 /// Gives each loaded service the since of its current statuses: when the recorded running
 /// (and deployment) status last changed, if the last recorded statuses are the ones it has
 /// now (a change lost at a crash leaves its since unknown rather than wrong).
@@ -193,48 +295,18 @@ pub(super) async fn restore_since(
     pool: &AnyPool,
     environments: &mut [Environment],
 ) -> Result<(), sqlx::Error> {
-    let rows = sqlx::query(
-        "WITH marked AS (SELECT env_id, service_id, rowid AS k, at, running, deployment, \
-           (LAG(running) OVER w IS NOT DISTINCT FROM running) AS same_running, \
-           (LAG(deployment) OVER w IS NOT DISTINCT FROM deployment) AS same_deployment \
-           FROM status_changes WHERE service_id <> '' \
-           WINDOW w AS (PARTITION BY env_id, service_id ORDER BY at, rowid)) \
-         SELECT m.env_id, m.service_id, m.running, m.deployment, \
-           (SELECT MAX(at) FROM marked x WHERE x.env_id = m.env_id AND x.service_id = m.service_id \
-              AND NOT x.same_running) AS running_since, \
-           (SELECT MAX(at) FROM marked x WHERE x.env_id = m.env_id AND x.service_id = m.service_id \
-              AND NOT x.same_deployment) AS deployment_since \
-         FROM marked m WHERE m.k IN (SELECT MAX(k) FROM marked GROUP BY env_id, service_id)",
-    )
-    .fetch_all(pool)
-    .await?;
-    type Since = (String, Option<String>, Option<i64>, Option<i64>);
-    let mut last: HashMap<(String, String), Since> = HashMap::new();
-    for r in &rows {
-        last.insert(
-            (r.try_get("env_id")?, r.try_get("service_id")?),
-            (
-                r.try_get("running")?,
-                r.try_get("deployment")?,
-                r.try_get("running_since")?,
-                r.try_get("deployment_since")?,
-            ),
-        );
-    }
+    let last = last_since(pool, Subjects::Services).await?;
     for env in environments {
         for svc in &mut env.services {
-            let Some((running, deployment, r_since, d_since)) =
-                last.get(&(env.id.clone(), svc.id.clone()))
-            else {
+            let Some(rec) = last.get(&(env.id.clone(), svc.id.clone())) else {
                 continue;
             };
-            let ms = |v: &Option<i64>| v.map(|v| v.max(0) as Millis);
-            if *running == word(&shipwatch_model::rules::service_running_status(svc)) {
-                svc.running_since = ms(r_since);
+            if rec.running == word(&shipwatch_model::rules::service_running_status(svc)) {
+                svc.running_since = ms(rec.running_since);
             }
             if let Some(d) = &svc.deployment {
-                if *deployment == Some(word(&d.status)) {
-                    svc.deployment_since = ms(d_since).map(|at| first_seen(d, at));
+                if rec.deployment == Some(word(&d.status)) {
+                    svc.deployment_since = ms(rec.deployment_since).map(|at| first_seen(d, at));
                 }
             }
         }
