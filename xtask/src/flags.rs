@@ -79,6 +79,11 @@ pub enum Part {
     /// One `shipwatch deploy` pushing a command's output through the server (store on) to a
     /// websocket client: lines/s.
     Reporter,
+    /// The push API's workloads with the store on PostgreSQL (started by the bench).
+    PushPostgres,
+    /// Two replicas behind nginx: fan-out to many clients through it, and the time until the
+    /// clients of a killed replica are live again.
+    Replicas,
 }
 
 /// `cargo xtask profile ...`.

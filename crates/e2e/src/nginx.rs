@@ -71,6 +71,12 @@ impl Nginx {
     /// Starts nginx on a free port of 127.0.0.1 in front of `replicas` (`host:port` each),
     /// and waits until it accepts connections.
     pub fn start(replicas: &[String]) -> Result<Nginx, String> {
+        Self::start_with(replicas, "")
+    }
+
+    /// [`Nginx::start`] with more main-context directives given on the command line (`-g`),
+    /// e.g. `worker_rlimit_nofile 20000;` for thousands of websockets.
+    pub fn start_with(replicas: &[String], globals: &str) -> Result<Nginx, String> {
         let template = std::fs::read_to_string(template_path())
             .map_err(|e| format!("{}: {e}", template_path().display()))?;
         let port = free_port();
@@ -98,7 +104,8 @@ impl Nginx {
             .arg(&dir)
             .arg("-c")
             .arg(&file)
-            .args(["-g", "daemon off;"])
+            .arg("-g")
+            .arg(format!("daemon off; {globals}"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())

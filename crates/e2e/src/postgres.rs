@@ -19,7 +19,12 @@ pub struct PgServer {
     /// Holds `data/` (the cluster, owned by the `postgres` user when run as root).
     dir: PathBuf,
     port: u16,
+    /// `name=value` settings it runs with (`-c`).
+    settings: Vec<String>,
 }
+
+/// The tests' settings: fsync off (they kill servers, not machines).
+pub const FOR_TESTS: &[&str] = &["fsync=off"];
 
 fn bin_dir() -> PathBuf {
     std::env::var_os("SHIPWATCH_PG_BIN").map_or_else(|| PathBuf::from(DEFAULT_BIN), Into::into)
@@ -66,8 +71,14 @@ fn run(program: &Path, args: &[&str]) -> Result<(), String> {
 static MADE: AtomicUsize = AtomicUsize::new(0);
 
 impl PgServer {
-    /// Makes a cluster in a temporary directory and starts it.
+    /// Makes a cluster in a temporary directory and starts it with [`FOR_TESTS`].
     pub fn launch() -> Result<PgServer, String> {
+        Self::launch_with(FOR_TESTS)
+    }
+
+    /// Makes a cluster in a temporary directory and starts it with `settings`
+    /// (`name=value`; none: PostgreSQL's defaults, fsync on).
+    pub fn launch_with(settings: &[&str]) -> Result<PgServer, String> {
         let bin = bin_dir();
         if !bin.join("initdb").exists() {
             return Err(format!(
@@ -86,7 +97,13 @@ impl PgServer {
         let data = dir.join("data");
         std::fs::create_dir_all(&data).map_err(|e| format!("{}: {e}", data.display()))?;
         // From here on, dropping the handle removes the directory.
-        let server = PgServer { bin, dir, port };
+        let settings = settings.iter().map(|s| s.to_string()).collect();
+        let server = PgServer {
+            bin,
+            dir,
+            port,
+            settings,
+        };
         if is_root() {
             // The cluster's user must reach and own its directory.
             use std::os::unix::fs::PermissionsExt;
@@ -129,11 +146,10 @@ impl PgServer {
     /// connections.
     pub fn restart(&self) -> Result<(), String> {
         let data = self.data();
-        // fsync off: tests and the benchmark kill servers, not machines.
-        let opts = format!(
-            "-p {} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off",
-            self.port
-        );
+        let mut opts = format!("-p {} -k {data} -c listen_addresses=127.0.0.1", self.port);
+        for s in &self.settings {
+            opts.push_str(&format!(" -c {s}"));
+        }
         let log = format!("{data}/server.log");
         run(
             &self.bin.join("pg_ctl"),

@@ -6,11 +6,14 @@
 //!     --seconds 10 [--probes 8] [--server-pid PID[,PID...]] [--prefix fanout]
 //! shipwatch-loadgen resume --url ws://127.0.0.1:8080/ws --env production --clients 1000 \
 //!     [--warm-seconds 3] [--prefix resume]
+//! shipwatch-loadgen failover --url ws://127.0.0.1:8080/ws --env production --clients 2000 \
+//!     --kill-pid PID [--warm-seconds 2] [--timeout-seconds 60] [--prefix failover]
 //! shipwatch-loadgen throughput --addr 127.0.0.1:8080 --deployment dep-1 [--lines N] \
 //!     [--rtt-ms 20] [--line-batches true] [--timeout-seconds 120] [--prefix log_socket]
 //! ```
 
 mod client;
+mod failover;
 mod fanout;
 mod frame;
 mod proxy;
@@ -62,6 +65,18 @@ fn main() {
             warm_seconds: num("warm-seconds", "3"),
             prefix: get("prefix", "resume"),
         })),
+        "failover" => runtime.block_on(failover::run(failover::Opts {
+            url,
+            env,
+            clients: num("clients", "2000") as usize,
+            kill_pid: flags
+                .get("kill-pid")
+                .and_then(|p| p.parse().ok())
+                .unwrap_or_else(|| usage()),
+            warm_seconds: num("warm-seconds", "2"),
+            timeout_seconds: num("timeout-seconds", "60"),
+            prefix: get("prefix", "failover"),
+        })),
         "throughput" => runtime.block_on(throughput::run(throughput::Opts {
             addr: get("addr", "127.0.0.1:8080")
                 .parse()
@@ -80,7 +95,9 @@ fn main() {
 fn usage() -> ! {
     eprintln!(
         "usage: shipwatch-loadgen fanout|resume --url WS_URL --env ENV --clients N \
-         [--seconds S] [--probes N] [--server-pid PID] [--warm-seconds S] [--prefix NAME]\n\
+         [--seconds S] [--probes N] [--server-pid PID[,PID]] [--warm-seconds S] [--prefix NAME]\n\
+         \x20      shipwatch-loadgen failover --url WS_URL --env ENV --clients N --kill-pid PID \
+         [--warm-seconds S] [--timeout-seconds S] [--prefix NAME]\n\
          \x20      shipwatch-loadgen throughput --addr HOST:PORT --deployment DEP [--lines N] \
          [--rtt-ms MS] [--line-batches true|false] [--timeout-seconds S] [--prefix NAME]"
     );

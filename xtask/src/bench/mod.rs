@@ -15,7 +15,9 @@ mod logs;
 mod page;
 mod profile;
 mod push;
+mod push_postgres;
 mod record;
+mod replicas;
 mod reporter;
 mod server;
 mod socket;
@@ -161,6 +163,40 @@ const TABLES: &[Table] = &[
             ("lines/s acknowledged", "push_lines_acked_per_s"),
             ("lines/s on the socket", "push_lines_seen_per_s"),
             ("batch of 5,000 p50 ms", "push_batch_ms_p50"),
+        ],
+    },
+    Table {
+        id: "push-postgres",
+        title: "Push API into PostgreSQL (the push table's workloads, the server's store on a PostgreSQL 15 started by the bench in a temporary directory, default settings: fsync and synchronous commit on; loopback)",
+        columns: &[
+            ("deployments/s created (201, committed)", "push_pg_deployments_per_s"),
+            ("instance reports/s acknowledged", "push_pg_instance_reports_per_s"),
+            ("instance changes/s on the socket", "push_pg_instance_changes_seen_per_s"),
+            ("lines/s acknowledged", "push_pg_lines_acked_per_s"),
+            ("lines/s on the socket", "push_pg_lines_seen_per_s"),
+            ("batch of 5,000 p50 ms", "push_pg_batch_ms_p50"),
+        ],
+    },
+    Table {
+        id: "replicas",
+        title: "Two replicas behind nginx (deploy/nginx.conf; 1 environment of 100 services, 1,000 events/s asked; one database: 1 = both on one PostgreSQL, 0 = each --ephemeral, its own world; failover: about half the clients on replica B, which is killed with SIGKILL, back through nginx with the page's back-off)",
+        columns: &[
+            ("one database", "replicas_one_database"),
+            ("clients", "replicas_clients"),
+            ("live", "replicas_clients_live"),
+            ("connect all ms", "replicas_connect_all"),
+            ("stamp latency p50 ms", "replicas_latency_p50"),
+            ("stamp latency p99 ms", "replicas_latency_p99"),
+            ("events/s delivered", "replicas_feed_service_upserts_per_s"),
+            ("resyncs", "replicas_resyncs"),
+            ("disconnects", "replicas_disconnects"),
+            ("failover: clients on B", "failover_on_killed_replica"),
+            ("resumed", "failover_resumed"),
+            ("re-snapshotted", "failover_snapshots"),
+            ("not back", "failover_failed"),
+            ("receiving again p50 ms", "failover_live_p50"),
+            ("p99 ms", "failover_live_p99"),
+            ("max ms", "failover_live_max"),
         ],
     },
     Table {
@@ -379,6 +415,18 @@ pub fn bench(options: &flags::Bench) -> Result {
         part(
             "push API",
             push::measure(&built, &push::Sizes::new(quick), &mut figures),
+        );
+    }
+    if wanted(Part::PushPostgres) {
+        part(
+            "push API into PostgreSQL",
+            push_postgres::measure(&built, &push::Sizes::new(quick), &mut figures),
+        );
+    }
+    if wanted(Part::Replicas) {
+        part(
+            "two replicas behind nginx",
+            replicas::measure(&built, &loadgen, &replicas::Sizes::new(quick), &mut figures),
         );
     }
     if wanted(Part::Memory) {

@@ -58,43 +58,68 @@ impl Sizes {
     }
 }
 
+/// The figures, after their prefix (`push`, or `push_pg` on PostgreSQL), and units.
 const FIGURES: [(&str, &str); 6] = [
-    ("push_deployments_per_s", "deployments/s"),
-    ("push_instance_reports_per_s", "events/s"),
-    ("push_instance_changes_seen_per_s", "events/s"),
-    ("push_lines_acked_per_s", "lines/s"),
-    ("push_lines_seen_per_s", "lines/s"),
-    ("push_batch_ms_p50", "ms"),
+    ("deployments_per_s", "deployments/s"),
+    ("instance_reports_per_s", "events/s"),
+    ("instance_changes_seen_per_s", "events/s"),
+    ("lines_acked_per_s", "lines/s"),
+    ("lines_seen_per_s", "lines/s"),
+    ("batch_ms_p50", "ms"),
 ];
 
-/// Runs the three workloads against one server.
+/// Runs the three workloads against one server, its store on SQLite in a temporary data
+/// directory.
 pub fn measure(built: &Built, sizes: &Sizes, figures: &mut Figures) -> Result {
-    let result = run_all(built, sizes, figures);
+    measure_with(built, &[], "push", sizes, figures)
+}
+
+/// Runs the three workloads against one server started with `store` (flags that put its
+/// store elsewhere than SQLite, e.g. `--store postgres://...`; its data directory is a
+/// temporary one), naming the figures `{prefix}_...`.
+pub fn measure_with(
+    built: &Built,
+    store: &[&str],
+    prefix: &str,
+    sizes: &Sizes,
+    figures: &mut Figures,
+) -> Result {
+    let result = run_all(built, store, prefix, sizes, figures);
     if let Err(e) = &result {
-        for (name, unit) in FIGURES {
-            figures.missing(name, unit, e);
-        }
+        missing_all(prefix, e, figures);
     }
     result
 }
 
-fn run_all(built: &Built, sizes: &Sizes, figures: &mut Figures) -> Result {
-    let data = std::env::temp_dir().join(format!("shipwatch-bench-push-{}", std::process::id()));
+/// Every figure of `prefix` marked missing, and why.
+pub fn missing_all(prefix: &str, why: &str, figures: &mut Figures) {
+    for (name, unit) in FIGURES {
+        figures.missing(&format!("{prefix}_{name}"), unit, why);
+    }
+}
+
+fn run_all(
+    built: &Built,
+    store: &[&str],
+    prefix: &str,
+    sizes: &Sizes,
+    figures: &mut Figures,
+) -> Result {
+    let data =
+        std::env::temp_dir().join(format!("shipwatch-bench-{prefix}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
     let data_arg = data.display().to_string();
-    let srv = server::start(
-        &built.server,
-        &built.dist,
-        &["--data-dir", &data_arg, "--no-simulator"],
-    )?;
+    let mut flags = vec!["--data-dir", &data_arg, "--no-simulator"];
+    flags.extend_from_slice(store);
+    let srv = server::start(&built.server, &built.dist, &flags)?;
     let addr = srv.addr().to_string();
-    let result = workloads(&addr, sizes, figures);
+    let result = workloads(&addr, prefix, sizes, figures);
     drop(srv);
     let _ = std::fs::remove_dir_all(&data);
     result
 }
 
-fn workloads(addr: &str, sizes: &Sizes, figures: &mut Figures) -> Result {
+fn workloads(addr: &str, p: &str, sizes: &Sizes, figures: &mut Figures) -> Result {
     let mut setup = Conn::open(addr)?;
     setup.expect("PUT", "/api/v1/environments/bench", "{}", &[201, 200])?;
     for k in 0..CLIENTS {
@@ -117,9 +142,9 @@ fn workloads(addr: &str, sizes: &Sizes, figures: &mut Figures) -> Result {
     })?;
     let took = started.elapsed().as_secs_f64();
     let made = per * CLIENTS;
-    eprintln!("bench: push: {made} deployments created in {took:.2} s");
+    eprintln!("bench: {p}: {made} deployments created in {took:.2} s");
     figures.put(
-        "push_deployments_per_s",
+        &format!("{p}_deployments_per_s"),
         (made as f64 / took).round(),
         "deployments/s",
     );
@@ -159,7 +184,7 @@ fn workloads(addr: &str, sizes: &Sizes, figures: &mut Figures) -> Result {
     let _ = watcher.join();
     let on_socket = last.map_or(f64::NAN, |t| t.duration_since(started).as_secs_f64());
     eprintln!(
-        "bench: push: {reports} instance reports acknowledged in {acked:.2} s, {seen} changes on the socket after {on_socket:.2} s"
+        "bench: {p}: {reports} instance reports acknowledged in {acked:.2} s, {seen} changes on the socket after {on_socket:.2} s"
     );
     if seen < reports as u64 {
         return Err(format!(
@@ -167,12 +192,12 @@ fn workloads(addr: &str, sizes: &Sizes, figures: &mut Figures) -> Result {
         ));
     }
     figures.put(
-        "push_instance_reports_per_s",
+        &format!("{p}_instance_reports_per_s"),
         (reports as f64 / acked).round(),
         "events/s",
     );
     figures.put(
-        "push_instance_changes_seen_per_s",
+        &format!("{p}_instance_changes_seen_per_s"),
         (reports as f64 / on_socket).round(),
         "events/s",
     );
@@ -233,24 +258,24 @@ fn workloads(addr: &str, sizes: &Sizes, figures: &mut Figures) -> Result {
     let _ = watcher.join();
     let on_socket = last.map_or(f64::NAN, |t| t.duration_since(started).as_secs_f64());
     eprintln!(
-        "bench: push: {total} lines acknowledged in {acked:.2} s, line {seen} on the socket after {on_socket:.2} s"
+        "bench: {p}: {total} lines acknowledged in {acked:.2} s, line {seen} on the socket after {on_socket:.2} s"
     );
     if seen < total {
         return Err(format!("{seen} of {total} lines reached the socket"));
     }
     batch_ms.sort_by(f64::total_cmp);
     figures.put(
-        "push_lines_acked_per_s",
+        &format!("{p}_lines_acked_per_s"),
         (total as f64 / acked).round(),
         "lines/s",
     );
     figures.put(
-        "push_lines_seen_per_s",
+        &format!("{p}_lines_seen_per_s"),
         (total as f64 / on_socket).round(),
         "lines/s",
     );
     figures.put(
-        "push_batch_ms_p50",
+        &format!("{p}_batch_ms_p50"),
         (batch_ms[batch_ms.len() / 2] * 10.0).round() / 10.0,
         "ms",
     );

@@ -12,7 +12,8 @@ const SERVICES: &str = "100";
 /// Status events per second asked of the simulator.
 const RATE: &str = "1000";
 
-fn loadgen(bin: &Path, args: &[String]) -> Result<String> {
+/// Runs the load generator with `args`; its stdout (the figures), its stderr echoed.
+pub fn loadgen(bin: &Path, args: &[String]) -> Result<String> {
     eprintln!("bench: loadgen {}", args.join(" "));
     let out = with_fd_limit(bin)
         .args(args)

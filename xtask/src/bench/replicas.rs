@@ -1,0 +1,257 @@
+//! Two replicas behind nginx (`deploy/nginx.conf`, filled and started by
+//! `shipwatch_e2e::nginx`), on one PostgreSQL (`shipwatch_e2e::postgres`, default settings):
+//!
+//! - **fan-out** (`replicas_*`): `shipwatch-loadgen fanout` through nginx, which spreads the
+//!   clients over the replicas (`least_conn`): live clients, the latency of a change reaching
+//!   the clients (from the event's own stamp, as the `server` part measures it), disconnects.
+//! - **failover** (`failover_*`): `shipwatch-loadgen failover` through nginx, then a SIGKILL of
+//!   replica B (the second started: a follower, where replicas share the database); the time
+//!   until each of B's clients is subscribed again and receiving, reconnecting with the page's
+//!   back-off.
+//!
+//! Where the server does not yet let a second replica on the same database (it refuses to
+//! start), both replicas run `--ephemeral` instead, each its own world:
+//! `replicas_one_database` is 0 then, and a moved client gets a fresh snapshot rather than
+//! `resumed`.
+
+use super::record::Figures;
+use super::server::{self, Server};
+use super::swarm::loadgen;
+use crate::build::Built;
+use crate::cmd::Result;
+use shipwatch_e2e::nginx::Nginx;
+use shipwatch_e2e::postgres::PgServer;
+use shipwatch_e2e::server::open_file_limits;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Services of the environment the clients follow (as the `server` part: 10,000 snapshots of
+/// 1,000 services would be 6 GB).
+const SERVICES: &str = "100";
+/// Status events per second asked of the simulator.
+const RATE: &str = "1000";
+
+/// How many clients, for how long.
+pub struct Sizes {
+    /// Fan-out clients through nginx.
+    pub fanout_clients: usize,
+    /// The fan-out's measuring window.
+    pub fanout_seconds: f64,
+    /// Failover clients through nginx (about half of them land on the replica killed).
+    pub failover_clients: usize,
+}
+
+impl Sizes {
+    /// The quick run's sizes, or the full run's.
+    pub fn new(quick: bool) -> Sizes {
+        if quick {
+            Sizes {
+                fanout_clients: 1_000,
+                fanout_seconds: 5.0,
+                failover_clients: 200,
+            }
+        } else {
+            Sizes {
+                fanout_clients: 10_000,
+                fanout_seconds: 20.0,
+                failover_clients: 2_000,
+            }
+        }
+    }
+}
+
+/// The database, the two replicas and nginx in front of them; stopped when dropped, in this
+/// order (nginx first, the replicas' data directories last).
+struct Setup {
+    nginx: Nginx,
+    a: Server,
+    b: Server,
+    one_database: bool,
+    _pg: Option<PgServer>,
+    _dirs: Dirs,
+}
+
+/// Temporary directories, removed when dropped.
+struct Dirs(Vec<PathBuf>);
+
+impl Drop for Dirs {
+    fn drop(&mut self) {
+        for d in &self.0 {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+}
+
+/// Runs the fan-out, then the failover (which kills replica B), on one setup.
+pub fn measure(built: &Built, loadgen_bin: &Path, sizes: &Sizes, figures: &mut Figures) -> Result {
+    let setup = start(built)?;
+    figures.put(
+        "replicas_one_database",
+        f64::from(u8::from(setup.one_database)),
+        "",
+    );
+    let ws = format!("ws://{}/ws", setup.nginx.addr());
+    let pids = [setup.a.pid(), setup.b.pid()]
+        .iter()
+        .flatten()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    let out = loadgen(
+        loadgen_bin,
+        &[
+            "fanout".into(),
+            "--url".into(),
+            ws.clone(),
+            "--env".into(),
+            "production".into(),
+            "--clients".into(),
+            sizes.fanout_clients.to_string(),
+            "--seconds".into(),
+            sizes.fanout_seconds.to_string(),
+            "--server-pid".into(),
+            pids,
+            "--prefix".into(),
+            "replicas".into(),
+        ],
+    );
+    match out {
+        Ok(out) => figures.absorb(&out),
+        Err(e) => figures.missing("replicas_clients_live", "clients", &e),
+    }
+    // The fan-out's sockets are closing: let the replicas settle before the next swarm.
+    std::thread::sleep(Duration::from_secs(2));
+    let b = setup.b.pid().ok_or("replica B is not running")?;
+    let out = loadgen(
+        loadgen_bin,
+        &[
+            "failover".into(),
+            "--url".into(),
+            ws,
+            "--env".into(),
+            "production".into(),
+            "--clients".into(),
+            sizes.failover_clients.to_string(),
+            "--kill-pid".into(),
+            b.to_string(),
+            "--prefix".into(),
+            "failover".into(),
+        ],
+    )?;
+    figures.absorb(&out);
+    if !setup.nginx.error_log().is_empty() {
+        let log = setup.nginx.error_log();
+        let lines: Vec<&str> = log.lines().collect();
+        eprintln!(
+            "bench: nginx's error log ({} lines), last: {}",
+            lines.len(),
+            lines.last().unwrap_or(&"")
+        );
+    }
+    Ok(())
+}
+
+/// PostgreSQL, replica A, replica B on the same database (or both `--ephemeral` where B
+/// refuses it), and nginx.
+fn start(built: &Built) -> Result<Setup> {
+    let pg = PgServer::launch_with(&[])?;
+    let url = pg.create_database("shipwatch")?;
+    let dir = |name: &str| {
+        std::env::temp_dir().join(format!(
+            "shipwatch-bench-replica-{name}-{}",
+            std::process::id()
+        ))
+    };
+    let dirs = Dirs(vec![dir("a"), dir("b")]);
+    for d in &dirs.0 {
+        let _ = std::fs::remove_dir_all(d);
+    }
+    let on_db = |d: &Path| -> Vec<String> {
+        vec![
+            "--data-dir".into(),
+            d.display().to_string(),
+            "--store".into(),
+            url.clone(),
+        ]
+    };
+    let a = replica(built, "7", &on_db(&dirs.0[0]))?;
+    let shared = replica(built, "7", &on_db(&dirs.0[1])).and_then(|b| {
+        // A replica that refuses the database may do so once it listens.
+        std::thread::sleep(Duration::from_secs(1));
+        if b.pid().is_some_and(alive) {
+            Ok(b)
+        } else {
+            Err("replica B exited".into())
+        }
+    });
+    let (a, b, pg, one_database) = match shared {
+        Ok(b) => (a, b, Some(pg), true),
+        Err(e) => {
+            eprintln!(
+                "bench: replicas: a second server on the database did not start ({e}): \
+                 both replicas run --ephemeral instead, each its own world"
+            );
+            drop(a);
+            drop(pg);
+            (
+                replica(built, "7", &[])?,
+                replica(built, "8", &[])?,
+                None,
+                false,
+            )
+        }
+    };
+    let hard = open_file_limits().map_or(20_000, |(_, hard)| hard);
+    let nginx = Nginx::start_with(
+        &[a.addr(), b.addr()],
+        &format!("worker_rlimit_nofile {hard};"),
+    )?;
+    eprintln!(
+        "bench: replicas A {} and B {} behind nginx {}, {}",
+        a.addr(),
+        b.addr(),
+        nginx.addr(),
+        if one_database {
+            "on one PostgreSQL database"
+        } else {
+            "each --ephemeral"
+        }
+    );
+    Ok(Setup {
+        nginx,
+        a,
+        b,
+        one_database,
+        _pg: pg,
+        _dirs: dirs,
+    })
+}
+
+/// One replica of the workload, with `store` flags (none: `--ephemeral`): connections from
+/// one address unlimited (the swarm is one address), nginx trusted for the client's address.
+fn replica(built: &Built, seed: &str, store: &[String]) -> Result<Server> {
+    let mut flags: Vec<&str> = vec![
+        "--environments",
+        "1",
+        "--services",
+        SERVICES,
+        "--rate",
+        RATE,
+        "--seed",
+        seed,
+        "--max-connections-per-ip",
+        "0",
+        "--trusted-proxy",
+        "127.0.0.1",
+    ];
+    flags.extend(store.iter().map(String::as_str));
+    server::start(&built.server, &built.dist, &flags)
+}
+
+/// Whether process `pid` runs (not gone, not a zombie).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit(')').next().map(|r| r.trim_start().to_string()))
+        .is_some_and(|state| !state.starts_with('Z') && !state.starts_with('X'))
+}
