@@ -83,6 +83,9 @@ pub struct App {
     /// This server's part among the replicas of its database ([`crate::replica::Role`]):
     /// `Single` on SQLite or ephemeral; on PostgreSQL `Follower` until it holds the lease.
     pub role: watch::Receiver<crate::replica::Role>,
+    /// On PostgreSQL, the way writes reach the leader from a follower, and the leader's
+    /// executor of them ([`crate::replica::inbox`]); none on SQLite or ephemeral.
+    pub inbox: Option<Arc<crate::replica::inbox::Inbox>>,
 }
 
 impl App {

@@ -247,6 +247,13 @@ pub struct Config {
         value_name = "TOKEN"
     )]
     pub gitlab_webhook_token: Option<crate::access::Secret>,
+
+    // Writes on a follower replica (replica/inbox.rs).
+    /// How long a follower replica waits for the leader to answer a write it handed over (push
+    /// API, webhooks, actions), in ms; past it the client gets 503 saying whether anything was
+    /// applied, and retries.
+    #[arg(long, default_value_t = 10_000, value_name = "MS")]
+    pub forward_wait_ms: u64,
 }
 
 impl Default for Config {

@@ -3,7 +3,7 @@
 
 use crate::access::Refusal;
 use crate::app::App;
-use crate::platform::{ActError, Action};
+use crate::platform::Action;
 use crate::store::Store;
 use crate::write_access::Writer;
 use crate::ws;
@@ -103,48 +103,27 @@ pub struct ActionQuery {
 /// `POST /api/environments/{env}/services/{svc}/{deploy|stop|restart|cancel}`: asks the
 /// source to act (405 if it cannot), for a request with a write token ([`Writer`]). The 202 is
 /// the acknowledgement: it is sent once what the action did is committed to the store (503 if
-/// the store fails to write it).
+/// the store fails to write it). Executed where writes are (`replica/writes.rs`).
 async fn action(
     State(app): State<Arc<App>>,
     writer: Writer,
     Path((env, svc, action)): Path<(String, String, String)>,
     Query(q): Query<ActionQuery>,
 ) -> Response {
-    let Some(action) = Action::parse(&action, q.outcome) else {
+    if Action::parse(&action, None).is_none() {
         let shown: String = action.chars().take(100).collect();
         let msg = format!("unknown action `{shown}`: use deploy, stop, restart or cancel");
         return (StatusCode::NOT_FOUND, Json(json!({ "error": msg }))).into_response();
-    };
-    match app
-        .source
-        .act(app.ingest.as_ref(), &env, &svc, &action, &writer.name)
-    {
-        Ok(acted) => {
-            tracing::info!(env, svc, ?action, writer = writer.name, "action accepted");
-            if let Err(e) = acted.ack.committed().await {
-                let msg = format!("the action was applied but not stored: {e}");
-                return (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    Json(json!({ "error": msg })),
-                )
-                    .into_response();
-            }
-            (
-                StatusCode::ACCEPTED,
-                Json(json!({ "ok": true, "deployment": acted.deployment })),
-            )
-                .into_response()
-        }
-        Err(e) => {
-            let status = match e {
-                ActError::UnknownEnvironment | ActError::UnknownService => StatusCode::NOT_FOUND,
-                ActError::Conflict(_) => StatusCode::CONFLICT,
-                ActError::BadRequest(_) => StatusCode::BAD_REQUEST,
-                ActError::NotSupported(_) => StatusCode::METHOD_NOT_ALLOWED,
-            };
-            (status, Json(json!({ "error": e.to_string() }))).into_response()
-        }
     }
+    let op = crate::replica::writes::Operation::Action {
+        env,
+        svc,
+        action,
+        outcome: q.outcome,
+    };
+    crate::replica::writes::perform(&app, &writer.name, op)
+        .await
+        .into_response()
 }
 
 /// Query of the log download: the token, for a server started with `--token` (a download

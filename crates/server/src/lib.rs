@@ -108,6 +108,7 @@ pub async fn serve(config: Config) -> std::io::Result<(SocketAddr, ServerHandle)
         .await
         .map_err(std::io::Error::other)?;
     let writers = write_access::WriteAccess::new(&config)?;
+    let inbox = replica::inbox::for_config(&config)?;
     let (stop, shutdown) = watch::channel(false);
     let app = Arc::new(App {
         limits: config.limits(),
@@ -123,7 +124,9 @@ pub async fn serve(config: Config) -> std::io::Result<(SocketAddr, ServerHandle)
         conn_ids: AtomicU64::new(1),
         writers,
         role: booted.role.clone(),
+        inbox,
     });
+    replica::inbox::start(&app);
     let driver = tokio::spawn(booted.source.run(booted.ingest, shutdown.clone()));
     let router = http::router(app.clone());
     let conn_limits = ConnLimits::new(app.cfg.max_connections_per_ip);

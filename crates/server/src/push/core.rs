@@ -295,6 +295,26 @@ impl PushCore {
         reporter: &str,
         req: NewDeployment,
     ) -> Result<Upserted<DeploymentView>, PushError> {
+        self.create_deployment_as(reporter, req, None).await
+    }
+
+    /// Picks the id of a deployment created without one, as [`Self::create_deployment`]
+    /// would: the leader picks it before it runs a forwarded creation and keeps it with the
+    /// request, so running that request again finds the deployment instead of making another
+    /// (`replica/inbox.rs`).
+    pub fn pick_id(&self) -> String {
+        self.reg().generate_id(wall_millis())
+    }
+
+    /// [`Self::create_deployment`], under `picked` (from [`Self::pick_id`]) when the request
+    /// names no id.
+    pub async fn create_deployment_as(
+        &self,
+        reporter: &str,
+        mut req: NewDeployment,
+        picked: Option<String>,
+    ) -> Result<Upserted<DeploymentView>, PushError> {
+        let picked = picked.filter(|_| req.id.is_none());
         if let Some(id) = &req.id {
             validate::id("id", id)?;
             for prefix in [SIMULATOR_ID_PREFIX, GENERATED_ID_PREFIX] {
@@ -323,14 +343,22 @@ impl PushCore {
         if let Some(v) = &req.url {
             validate::url("url", v)?;
         }
+        // A picked id is looked up like a chosen one: a second run answers what the first
+        // created. It is the server's own, so it is not held to the rules of chosen ids.
+        let generated = picked.is_some();
+        if generated {
+            req.id = picked;
+        }
         let (ack, answer) = 'apply: {
             let mut reg = self.reg();
             if let Some(d) = req.id.as_ref().and_then(|id| reg.deployments.get(id)) {
                 match same_request(d, &req) {
                     Ok(()) => {
+                        // Under a picked id it is this very request's deployment, created by
+                        // a run whose answer was lost: answered as that run would have been.
                         let again = Upserted {
                             value: view(d),
-                            created: false,
+                            created: generated,
                         };
                         break 'apply (self.settled(), again);
                     }

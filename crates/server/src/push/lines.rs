@@ -11,7 +11,7 @@ use shipwatch_model::LogLevel;
 pub const MAX_STAGE_BYTES: usize = 100;
 
 /// One pushed line, its types checked.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PushedLine {
     /// Its number in the deployment's log, from 1, as the sender numbers them.
     pub n: u64,

@@ -2,19 +2,19 @@
 //! checked (the HTTP handlers parse them from JSON, the webhooks build them from a forge's
 //! payload), and the answers, serialised as the HTTP API sends them.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use shipwatch_model::entities::Millis;
 use shipwatch_model::{Deployment, RunningStatus, ServiceKind};
 
 /// `PUT /api/v1/environments/{env}`'s body.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnvironmentUpsert {
     /// Display name; a new environment's defaults to its id, an existing one's is kept.
     pub name: Option<String>,
 }
 
 /// `PUT .../services/{svc}`'s body.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceUpsert {
     /// Display name (default: the id; kept when omitted).
     pub name: Option<String>,
@@ -25,7 +25,7 @@ pub struct ServiceUpsert {
 }
 
 /// `PUT .../instances/{name}`'s body: an instance's state as its platform sees it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstanceReport {
     /// Its running status: RUNNING, ERROR, STARTING, STOPPING, STOPPED or COMPLETED.
     pub status: RunningStatus,
@@ -44,7 +44,7 @@ pub struct InstanceReport {
 }
 
 /// `POST /api/v1/deployments`' body.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewDeployment {
     /// A client-chosen id, which makes creation idempotent; none: the server picks one.
     pub id: Option<String>,

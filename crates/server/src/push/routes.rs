@@ -4,12 +4,13 @@
 
 use super::core::{
     deployment_statuses_sentence, instance_statuses_sentence, kinds_sentence, EnvironmentUpsert,
-    InstanceReport, NewDeployment, PushCore, ServiceUpsert, Upserted,
+    InstanceReport, NewDeployment, PushCore, ServiceUpsert,
 };
 use super::error::PushError;
 use super::lines;
 use super::validate::{parse_json, Fields};
 use crate::app::App;
+use crate::replica::writes::{perform, Operation};
 use crate::write_access::Writer;
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -63,25 +64,11 @@ fn core(app: &App) -> &Arc<PushCore> {
     &app.push
 }
 
-/// The answer of a call: 200 with its result, or its error.
-fn answer<T: Serialize>(r: Result<T, PushError>) -> Response {
-    match r {
-        Ok(v) => Json(v).into_response(),
-        Err(e) => e.into_response(),
-    }
-}
-
-/// The answer of an upsert: 201 created or 200, with the thing as it is now.
-fn upserted<T: Serialize>(u: Result<Upserted<T>, PushError>) -> Response {
-    match u {
-        Ok(u) => {
-            let status = if u.created {
-                StatusCode::CREATED
-            } else {
-                StatusCode::OK
-            };
-            (status, Json(u.value)).into_response()
-        }
+/// Performs the operation a handler read from its request (here, or on the leader when this
+/// server is a follower), or answers why the request was refused.
+async fn run(app: &App, w: &Writer, op: Result<Operation, PushError>) -> Response {
+    match op {
+        Ok(op) => perform(app, &w.name, op).await.into_response(),
         Err(e) => e.into_response(),
     }
 }
@@ -189,12 +176,14 @@ fn opt_string(f: &Fields<'_>, name: &str) -> Result<Option<String>, PushError> {
 
 async fn put_environment(
     State(app): State<Arc<App>>,
-    _w: Writer,
+    w: Writer,
     Path(env): Path<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    upserted(
+    run(
+        &app,
+        &w,
         async {
             let v = json_body(&headers, body).await?;
             let f = Fields::of(&v, "")?;
@@ -202,20 +191,23 @@ async fn put_environment(
             let req = EnvironmentUpsert {
                 name: opt_string(&f, "name")?,
             };
-            core(&app).upsert_environment(&env, req).await
+            Ok(Operation::PutEnvironment { env, req })
         }
         .await,
     )
+    .await
 }
 
 async fn put_service(
     State(app): State<Arc<App>>,
-    _w: Writer,
+    w: Writer,
     Path((env, svc)): Path<(String, String)>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    upserted(
+    run(
+        &app,
+        &w,
         async {
             let v = json_body(&headers, body).await?;
             let f = Fields::of(&v, "")?;
@@ -225,20 +217,23 @@ async fn put_service(
                 kind: word(&f, "kind", ServiceKind::Unknown, || kinds_sentence("kind"))?,
                 version: opt_string(&f, "version")?,
             };
-            core(&app).upsert_service(&env, &svc, req).await
+            Ok(Operation::PutService { env, svc, req })
         }
         .await,
     )
+    .await
 }
 
 async fn put_instance(
     State(app): State<Arc<App>>,
-    _w: Writer,
+    w: Writer,
     Path((env, svc, name)): Path<(String, String, String)>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    upserted(
+    run(
+        &app,
+        &w,
         async {
             let v = json_body(&headers, body).await?;
             let f = Fields::of(&v, "")?;
@@ -267,10 +262,16 @@ async fn put_instance(
                 version: opt_string(&f, "version")?,
                 started_at: f.uint("started_at", i64::MAX as u64)?,
             };
-            core(&app).report_instance(&env, &svc, &name, req).await
+            Ok(Operation::PutInstance {
+                env,
+                svc,
+                name,
+                req,
+            })
         }
         .await,
     )
+    .await
 }
 
 async fn post_deployment(
@@ -279,7 +280,9 @@ async fn post_deployment(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    upserted(
+    run(
+        &app,
+        &w,
         async {
             let v = json_body(&headers, body).await?;
             let f = Fields::of(&v, "")?;
@@ -301,28 +304,36 @@ async fn post_deployment(
                 triggered_by: opt_string(&f, "triggered_by")?,
                 url: opt_string(&f, "url")?,
             };
-            core(&app).create_deployment(&w.name, req).await
+            Ok(Operation::CreateDeployment {
+                req,
+                picked_id: None,
+            })
         }
         .await,
     )
+    .await
 }
 
 async fn get_deployment(
     State(app): State<Arc<App>>,
-    _w: Writer,
+    w: Writer,
     Path(id): Path<String>,
 ) -> Response {
-    answer(core(&app).deployment(&id))
+    perform(&app, &w.name, Operation::GetDeployment { id })
+        .await
+        .into_response()
 }
 
 async fn post_status(
     State(app): State<Arc<App>>,
-    _w: Writer,
+    w: Writer,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    answer(
+    run(
+        &app,
+        &w,
         async {
             let v = json_body(&headers, body).await?;
             let f = Fields::of(&v, "")?;
@@ -335,39 +346,45 @@ async fn post_status(
             )?
             .ok_or_else(|| PushError::bad("status", "`status` is required"))?;
             let stage = opt_string(&f, "stage")?;
-            core(&app).set_status(&id, status, stage).await
+            Ok(Operation::SetStatus { id, status, stage })
         }
         .await,
     )
+    .await
 }
 
 async fn post_stage(
     State(app): State<Arc<App>>,
-    _w: Writer,
+    w: Writer,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    answer(
+    run(
+        &app,
+        &w,
         async {
             let v = json_body(&headers, body).await?;
             let f = Fields::of(&v, "")?;
             f.only(&["stage"])?;
             let stage = f.req_str("stage")?.to_string();
-            core(&app).set_stage(&id, stage).await
+            Ok(Operation::SetStage { id, stage })
         }
         .await,
     )
+    .await
 }
 
 async fn post_logs(
     State(app): State<Arc<App>>,
-    _w: Writer,
+    w: Writer,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    answer(
+    run(
+        &app,
+        &w,
         async {
             let ndjson = match media_type(&headers).as_deref() {
                 Some("application/json") => false,
@@ -381,16 +398,20 @@ async fn post_logs(
                     ))
                 }
             };
-            // Unknown deployments are refused before their body is read.
-            core(&app).deployment(&id)?;
+            // Unknown deployments are refused before their body is read (where writes are:
+            // a follower's registry is not kept current, the leader refuses them).
+            if app.role.borrow().writes() {
+                core(&app).deployment(&id)?;
+            }
             let bytes = read_body(&headers, body, MAX_LOG_BODY_BYTES).await?;
-            let batch = if ndjson {
+            let lines = if ndjson {
                 lines::from_ndjson(&bytes)?
             } else {
                 lines::from_json(&bytes)?
             };
-            core(&app).append_lines(&id, batch).await
+            Ok(Operation::AppendLines { id, lines })
         }
         .await,
     )
+    .await
 }

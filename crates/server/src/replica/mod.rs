@@ -5,6 +5,8 @@
 //! the same topics at the same sequence numbers. When the leader dies its lease expires and a
 //! follower takes over (docs/store.md, "Several replicas").
 
+pub mod inbox;
 pub mod role;
+pub mod writes;
 
 pub use role::Role;

@@ -74,6 +74,7 @@ const MIGRATIONS: &[MigrationSource] = migrations![
     (6, "environment_sources", "0006_environment_sources.sql"),
     (7, "change_log", "0007_change_log.sql"),
     (9, "replicas", "0009_replicas.sql"),
+    (10, "write_inbox", "0010_write_inbox.sql"),
 ];
 
 /// The migrations of `backend`, oldest first. A migration once released is never edited (its

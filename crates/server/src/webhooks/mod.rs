@@ -19,7 +19,8 @@ pub mod report;
 pub mod signature;
 
 use crate::app::App;
-use crate::push::PushError;
+use crate::push::{PushCore, PushError};
+use crate::replica::writes::{perform, Operation, Outcome};
 use crate::write_access::client_ip;
 use axum::body::to_bytes;
 use axum::extract::{Request, State};
@@ -88,8 +89,23 @@ impl Forge {
         }
     }
 
-    /// What the delivery is.
-    fn read(self, parts: &Parts, body: &serde_json::Value) -> Result<Delivery, PushError> {
+    /// The forge's name, as deployments it creates are triggered by.
+    fn word(self) -> &'static str {
+        match self {
+            Self::GitHub => "github",
+            Self::GitLab => "gitlab",
+        }
+    }
+
+    fn from_word(word: &str) -> Option<Forge> {
+        [Self::GitHub, Self::GitLab]
+            .into_iter()
+            .find(|f| f.word() == word)
+    }
+
+    /// The event a delivery names in its headers (GitHub's `X-GitHub-Event`; GitLab's are
+    /// named in the body).
+    fn event(self, parts: &Parts) -> Result<String, PushError> {
         match self {
             Self::GitHub => {
                 let event = parts
@@ -103,8 +119,16 @@ impl Forge {
                         "the `X-GitHub-Event` header is missing: GitHub names the event there",
                     ));
                 }
-                github::read(event, body)
+                Ok(event.to_string())
             }
+            Self::GitLab => Ok(String::new()),
+        }
+    }
+
+    /// What the delivery is.
+    fn read(self, event: &str, body: &serde_json::Value) -> Result<Delivery, PushError> {
+        match self {
+            Self::GitHub => github::read(event, body),
             Self::GitLab => gitlab::read(body),
         }
     }
@@ -191,20 +215,53 @@ async fn receive(app: &App, forge: Forge, req: Request) -> Response {
         Ok(v) => v,
         Err(e) => return PushError::bad_body(format!("the body is not JSON: {e}")).into_response(),
     };
-    let delivery = match forge.read(&parts, &value) {
+    let delivery = match forge
+        .event(&parts)
+        .and_then(|event| Ok((forge.read(&event, &value)?, event)))
+    {
         Ok(d) => d,
         Err(e) => return e.into_response(),
     };
-    let report = match delivery {
-        Delivery::Ping => {
-            return (StatusCode::OK, Json(json!({ "ok": true, "pong": true }))).into_response()
+    match delivery {
+        (Delivery::Ping, _) => {
+            (StatusCode::OK, Json(json!({ "ok": true, "pong": true }))).into_response()
         }
-        Delivery::Ignored(why) => {
-            return (StatusCode::ACCEPTED, Json(json!({ "ignored": why }))).into_response()
+        (Delivery::Ignored(why), _) => {
+            (StatusCode::ACCEPTED, Json(json!({ "ignored": why }))).into_response()
         }
-        Delivery::Report(r) => r,
+        // Applied where writes are (a follower hands it to the leader, which reads it again).
+        (Delivery::Report(_), event) => {
+            let op = Operation::Webhook {
+                forge: forge.word().into(),
+                event,
+                body: value,
+            };
+            perform(app, forge.word(), op).await.into_response()
+        }
+    }
+}
+
+/// Applies a delivery of `forge` (`github`, `gitlab`) whose proof was checked: its answer.
+pub async fn execute(
+    core: &PushCore,
+    forge: &str,
+    event: &str,
+    body: &serde_json::Value,
+) -> Outcome {
+    let Some(forge) = Forge::from_word(forge) else {
+        return PushError::bad("forge", format!("no webhook of forge `{forge}`")).into();
     };
-    match report::apply(&app.push, &report).await {
+    let report = match forge.read(event, body) {
+        Ok(Delivery::Report(r)) => r,
+        Ok(Delivery::Ping) => {
+            return Outcome::new(StatusCode::OK, json!({ "ok": true, "pong": true }))
+        }
+        Ok(Delivery::Ignored(why)) => {
+            return Outcome::new(StatusCode::ACCEPTED, json!({ "ignored": why }))
+        }
+        Err(e) => return e.into(),
+    };
+    match report::apply(core, &report).await {
         Ok(applied) => {
             tracing::info!(
                 forge = ?forge,
@@ -222,8 +279,8 @@ async fn receive(app: &App, forge: Forge, req: Request) -> Response {
             if let Some(note) = applied.note {
                 body["note"] = note.into();
             }
-            (StatusCode::OK, Json(body)).into_response()
+            Outcome::new(StatusCode::OK, body)
         }
-        Err(e) => e.into_response(),
+        Err(e) => e.into(),
     }
 }

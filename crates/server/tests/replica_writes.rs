@@ -1,0 +1,488 @@
+//! Writes on a follower (issue 19): a write reaching a follower is handed to the leader through
+//! the database's `write_inbox` table, executed there, and answered with the leader's answer
+//! (`crates/server/src/replica/inbox.rs`, docs/store.md "Writes on a follower"). On a real
+//! PostgreSQL: the inbox between two replicas' handles with a plain executor (once per row,
+//! nothing applied when no leader answers, a row its taker never answered taken again), and a
+//! real server as the leader, executing what a follower's handle forwards through its own push
+//! API, with a page on it seeing the lines live.
+
+mod common;
+mod push_support;
+
+use common::postgres::PgServer;
+use common::{start, Client};
+use futures_util::future::BoxFuture;
+use push_support::Api;
+use serde_json::{json, Value};
+use shipwatch_model::protocol::{Change, ServerMessage, Snapshot, Topic};
+use shipwatch_model::DeploymentStatus;
+use shipwatch_server::push::lines::PushedLine;
+use shipwatch_server::push::NewDeployment;
+use shipwatch_server::replica::inbox::{Exec, Inbox, Taken};
+use shipwatch_server::replica::writes::{Operation, Outcome};
+use shipwatch_server::replica::Role;
+use shipwatch_server::store::schema::{migrator, Backend};
+use sqlx::Row;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// A PostgreSQL with the store's schema, and a pool on it.
+async fn database() -> (PgServer, String, sqlx::PgPool) {
+    let pg = PgServer::start();
+    let url = pg.create_db("shipwatch");
+    sqlx::any::install_default_drivers();
+    let any = sqlx::AnyPool::connect(&url).await.expect("connects");
+    migrator(Backend::Postgres)
+        .run(&any)
+        .await
+        .expect("migrations");
+    let pool = sqlx::PgPool::connect(&url).await.expect("connects");
+    (pg, url, pool)
+}
+
+/// What an executor ran: each row's id, take and writer.
+type Ran = Arc<Mutex<Vec<(i64, i32, String)>>>;
+
+/// An executor that records what it ran and answers 201 with the operation and the take.
+fn recording() -> (Exec, Ran) {
+    let ran = Arc::new(Mutex::new(Vec::new()));
+    let seen = ran.clone();
+    let exec: Exec = Arc::new(move |t: Taken| -> BoxFuture<'static, Outcome> {
+        let seen = seen.clone();
+        Box::pin(async move {
+            let op = t.op.expect("readable");
+            seen.lock()
+                .unwrap()
+                .push((t.id, t.attempt, t.writer.clone()));
+            Outcome {
+                status: 201,
+                body: json!({ "op": op, "attempt": t.attempt, "writer": t.writer }),
+            }
+        })
+    });
+    (exec, ran)
+}
+
+/// Runs `inbox` as a replica in `role` until the returned sender says stop.
+fn run(inbox: &Arc<Inbox>, role: Role, exec: Exec) -> (watch::Sender<bool>, watch::Sender<Role>) {
+    let (stop, shutdown) = watch::channel(false);
+    let (set_role, role) = watch::channel(role);
+    tokio::spawn(inbox.clone().run(role, exec, shutdown));
+    (stop, set_role)
+}
+
+fn stage(id: &str, stage: &str) -> Operation {
+    Operation::SetStage {
+        id: id.into(),
+        stage: stage.into(),
+    }
+}
+
+async fn rows(pool: &sqlx::PgPool) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM write_inbox")
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_gets_exactly_the_leaders_answer_and_each_row_runs_once() {
+    let (_pg, url, pool) = database().await;
+    let wait = Duration::from_secs(10);
+    let leader = Inbox::new(&url, "leader".into(), wait).unwrap();
+    let other = Inbox::new(&url, "other".into(), wait).unwrap();
+    let follower = Inbox::new(&url, "follower".into(), wait).unwrap();
+    let (exec, ran) = recording();
+    // Two replicas that both believe they write (a lease changing hands): still once a row.
+    let _l = run(&leader, Role::Leader, exec.clone());
+    let _o = run(&other, Role::Leader, exec);
+    let (noop, _) = recording();
+    let _f = run(&follower, Role::Follower, noop);
+
+    let answer = follower.forward("ci", &stage("d1", "build")).await;
+    assert_eq!(answer.status, 201, "{answer:?}");
+    assert_eq!(
+        answer.body["op"],
+        json!({"call": "set_stage", "id": "d1", "stage": "build"})
+    );
+    assert_eq!(answer.body["writer"], "ci");
+    assert_eq!(answer.body["attempt"], 1);
+
+    let started = std::time::Instant::now();
+    let forwards = (0..40).map(|i| {
+        let f = follower.clone();
+        async move { f.forward("ci", &stage(&format!("d{i}"), "deploy")).await }
+    });
+    let answers = futures_util::future::join_all(forwards).await;
+    for (i, a) in answers.iter().enumerate() {
+        assert_eq!(a.status, 201, "{a:?}");
+        assert_eq!(
+            a.body["op"]["id"],
+            format!("d{i}"),
+            "each answer is its own row's"
+        );
+    }
+    // Woken by notifications, not by the second-long look.
+    eprintln!("40 forwards answered in {:?}", started.elapsed());
+    let ran = ran.lock().unwrap().clone();
+    assert_eq!(ran.len(), 41, "{ran:?}");
+    let mut ids: Vec<i64> = ran.iter().map(|r| r.0).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 41, "a row ran twice: {ran:?}");
+    assert!(ran.iter().all(|r| r.1 == 1));
+    assert_eq!(leader.executed() + other.executed(), 41);
+    assert_eq!(rows(&pool).await, 41, "answers are kept a while");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_no_leader_nothing_is_applied_and_the_client_is_told() {
+    let (_pg, url, pool) = database().await;
+    let follower = Inbox::new(&url, "follower".into(), Duration::from_millis(1500)).unwrap();
+    let (noop, _) = recording();
+    let _f = run(&follower, Role::Follower, noop);
+    let answer = follower.forward("ci", &stage("d1", "build")).await;
+    assert_eq!(answer.status, 503, "{answer:?}");
+    let error = answer.body["error"].as_str().unwrap();
+    assert!(
+        error.contains("no leader took the write within 1.5 s"),
+        "{error}"
+    );
+    assert!(error.contains("nothing was applied, retry"), "{error}");
+    assert_eq!(rows(&pool).await, 0, "the row was withdrawn");
+    // A leader coming later has nothing to run.
+    let leader = Inbox::new(&url, "leader".into(), Duration::from_secs(10)).unwrap();
+    let (exec, ran) = recording();
+    let _l = run(&leader, Role::Leader, exec);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(ran.lock().unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_row_its_taker_never_answered_is_taken_again_and_answered_once() {
+    let (_pg, url, pool) = database().await;
+    // A leader took these and died: one 31 s ago (taken again), one just now (left to it).
+    for (key, ago) in [("old", 31_000i64), ("recent", 1_000)] {
+        sqlx::query(
+            "INSERT INTO write_inbox (request_key, call, writer, created_at, attempt, taken_by, \
+             taken_at) VALUES ($1, $2, 'ci', 0, 1, 'dead', \
+             (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT - $3)",
+        )
+        .bind(key)
+        .bind(serde_json::to_string(&stage(key, "build")).unwrap())
+        .bind(ago)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    let leader = Inbox::new(&url, "leader".into(), Duration::from_secs(10)).unwrap();
+    let (exec, ran) = recording();
+    let _l = run(&leader, Role::Leader, exec);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let ran = ran.lock().unwrap().clone();
+    assert_eq!(ran.len(), 1, "{ran:?}");
+    assert_eq!(ran[0].1, 2, "the second take");
+    let answered: Vec<(String, Option<i32>, String)> =
+        sqlx::query("SELECT request_key, status, taken_by FROM write_inbox ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect();
+    assert_eq!(
+        answered,
+        vec![
+            ("old".to_string(), Some(201), "leader".to_string()),
+            ("recent".to_string(), None, "dead".to_string()),
+        ]
+    );
+}
+
+/// A "follower": the inbox handle of a replica that forwards, beside a real server on the same
+/// database, which writes and so executes what is forwarded.
+struct Pair {
+    _pg: PgServer,
+    _dir: tempfile::TempDir,
+    pool: sqlx::PgPool,
+    leader: shipwatch_server::ServerHandle,
+    follower: Arc<Inbox>,
+    _stop: (watch::Sender<bool>, watch::Sender<Role>),
+}
+
+async fn pair() -> Pair {
+    let pg = PgServer::start();
+    let url = pg.create_db("shipwatch");
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().display().to_string();
+    let leader = start(&["--data-dir", &data, "--store", &url, "--no-simulator"]).await;
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    let follower = Inbox::new(&url, "follower".into(), Duration::from_secs(10)).unwrap();
+    let (noop, _) = recording();
+    let stop = run(&follower, Role::Follower, noop);
+    Pair {
+        _pg: pg,
+        _dir: dir,
+        pool,
+        leader,
+        follower,
+        _stop: stop,
+    }
+}
+
+fn create(env: &str, svc: &str, version: &str) -> Operation {
+    Operation::CreateDeployment {
+        req: NewDeployment {
+            environment: env.into(),
+            service: Some(svc.into()),
+            version: version.into(),
+            ..Default::default()
+        },
+        picked_id: None,
+    }
+}
+
+fn lines(ns: std::ops::RangeInclusive<u64>) -> Operation {
+    Operation::AppendLines {
+        id: String::new(),
+        lines: ns
+            .map(|n| PushedLine {
+                n,
+                text: format!("line {n}"),
+                level: None,
+                stage: None,
+                ts: None,
+            })
+            .collect(),
+    }
+}
+
+fn to(op: Operation, dep: &str) -> Operation {
+    match op {
+        Operation::AppendLines { lines, .. } => Operation::AppendLines {
+            id: dep.into(),
+            lines,
+        },
+        op => op,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_leader_executes_forwarded_pushes_through_its_own_push_api() {
+    let p = pair().await;
+    let api = Api::new(&p.leader);
+    api.environment("prod").await;
+    api.service("prod", "api").await;
+
+    let created = p.follower.forward("ci", &create("prod", "api", "v2")).await;
+    assert_eq!(created.status, 201, "{created:?}");
+    let dep = created.body["deployment"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(dep.starts_with("push-"), "{dep}");
+    assert_eq!(
+        created.body["deployment"]["triggered_by"], "ci",
+        "the writer's name"
+    );
+    // What the follower read is what the leader holds.
+    let read = p
+        .follower
+        .forward("ci", &Operation::GetDeployment { id: dep.clone() })
+        .await;
+    assert_eq!(read.status, 200);
+    assert_eq!(
+        read.body,
+        api.get(&format!("/api/v1/deployments/{dep}")).await.body
+    );
+
+    // A page on the leader follows the log while lines come through the follower.
+    let mut page = Client::connect(&p.leader).await;
+    page.subscribe(
+        "g",
+        Topic::Logs {
+            deployment: dep.clone(),
+        },
+        None,
+    )
+    .await;
+    loop {
+        if let ServerMessage::Snapshot {
+            data: Snapshot::Logs { .. },
+            ..
+        } = page.frame().await.msg
+        {
+            break;
+        }
+    }
+    let building = p
+        .follower
+        .forward(
+            "ci",
+            &Operation::SetStatus {
+                id: dep.clone(),
+                status: DeploymentStatus::Building,
+                stage: Some("build".into()),
+            },
+        )
+        .await;
+    assert_eq!(building.status, 200, "{building:?}");
+    assert_eq!(building.body["stage"], "build");
+    let appended = p.follower.forward("ci", &to(lines(1..=5), &dep)).await;
+    assert_eq!(appended.status, 200, "{appended:?}");
+    assert_eq!(appended.body["accepted"], 5);
+    let mut seen = Vec::new();
+    while seen.len() < 5 {
+        let frame = tokio::time::timeout(Duration::from_secs(5), page.frame())
+            .await
+            .expect("the page sees the lines live");
+        if let ServerMessage::Delta { changes, .. } = frame.msg {
+            seen.extend(changes.into_iter().filter_map(|c| match c {
+                Change::Line(l) => Some(l.n),
+                _ => None,
+            }));
+        }
+    }
+    assert_eq!(seen, vec![1, 2, 3, 4, 5]);
+
+    // The same batch again through the follower (a reporter retrying after a lost answer).
+    let again = p.follower.forward("ci", &to(lines(3..=7), &dep)).await;
+    assert_eq!(again.status, 200, "{again:?}");
+    assert_eq!(
+        (
+            again.body["accepted"].clone(),
+            again.body["skipped"].clone()
+        ),
+        (json!(2), json!(3))
+    );
+    assert_eq!(again.body["next_line"], 8);
+
+    // An illegal transition gets the leader's 409, naming it, exactly as on the leader.
+    let back = Operation::SetStatus {
+        id: dep.clone(),
+        status: DeploymentStatus::Queued,
+        stage: None,
+    };
+    let refused = p.follower.forward("ci", &back).await;
+    let direct = api.status(&dep, "QUEUED").await;
+    assert_eq!(refused.status, 409, "{refused:?}");
+    assert_eq!(
+        (refused.status, &refused.body),
+        (direct.status, &direct.body)
+    );
+    assert!(
+        refused.body["error"]
+            .as_str()
+            .unwrap()
+            .contains("BUILDING -> QUEUED"),
+        "{refused:?}"
+    );
+    assert_eq!(refused.body["field"], "status");
+    let unknown = p
+        .follower
+        .forward("ci", &to(lines(1..=1), "no-such-deployment"))
+        .await;
+    assert_eq!(unknown.status, 404, "{unknown:?}");
+    assert_eq!(unknown.body["field"], "id");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_creation_run_again_finds_its_deployment_and_an_action_is_not_run_twice() {
+    let p = pair().await;
+    let api = Api::new(&p.leader);
+    api.environment("prod").await;
+    api.service("prod", "api").await;
+    let first = p.follower.forward("ci", &create("prod", "api", "v2")).await;
+    assert_eq!(first.status, 201);
+    let dep = first.body["deployment"]["id"].as_str().unwrap().to_string();
+    // The id was written into the row before the creation ran.
+    let row = sqlx::query("SELECT id, call FROM write_inbox ORDER BY id DESC LIMIT 1")
+        .fetch_one(&p.pool)
+        .await
+        .unwrap();
+    let (id, call): (i64, String) = (row.get(0), row.get(1));
+    let call: Value = serde_json::from_str(&call).unwrap();
+    assert_eq!(call["picked_id"], dep.as_str(), "{call}");
+
+    // As if the leader died after creating it, before answering: taken again 31 s later.
+    let orphan = |id: i64| {
+        sqlx::query(
+            "UPDATE write_inbox SET status = NULL, answer = NULL, answered_at = NULL, \
+             taken_by = 'dead', taken_at = (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT \
+             - 31000 WHERE id = $1",
+        )
+        .bind(id)
+    };
+    orphan(id).execute(&p.pool).await.unwrap();
+    let rerun = wait_answer(&p.pool, id).await;
+    assert_eq!(rerun.0, 201, "{rerun:?}");
+    assert_eq!(
+        rerun.1["deployment"]["id"],
+        dep.as_str(),
+        "the same deployment"
+    );
+    let history = api.get("/api/v1/environments/prod/deployments").await;
+    let ids: Vec<&str> = history.body["deployments"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|d| d["deployment"]["id"].as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(
+        ids.iter().filter(|i| i.starts_with("push-")).count(),
+        1,
+        "{history:?}"
+    );
+
+    // An action taken again is answered, not run.
+    sqlx::query(
+        "INSERT INTO write_inbox (request_key, call, writer, created_at, attempt, taken_by, \
+         taken_at) VALUES ('act', $1, 'ci', 0, 1, 'dead', 0)",
+    )
+    .bind(
+        serde_json::to_string(&Operation::Action {
+            env: "prod".into(),
+            svc: "api".into(),
+            action: "deploy".into(),
+            outcome: None,
+        })
+        .unwrap(),
+    )
+    .execute(&p.pool)
+    .await
+    .unwrap();
+    let act_id: i64 = sqlx::query_scalar("SELECT id FROM write_inbox WHERE request_key = 'act'")
+        .fetch_one(&p.pool)
+        .await
+        .unwrap();
+    let answer = wait_answer(&p.pool, act_id).await;
+    assert_eq!(answer.0, 503, "{answer:?}");
+    assert!(
+        answer.1["error"]
+            .as_str()
+            .unwrap()
+            .contains("may have been applied"),
+        "{answer:?}"
+    );
+}
+
+/// The answer of row `id`, once stored (within 5 s).
+async fn wait_answer(pool: &sqlx::PgPool, id: i64) -> (i32, Value) {
+    for _ in 0..50 {
+        let row = sqlx::query("SELECT status, answer FROM write_inbox WHERE id = $1")
+            .bind(id)
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        let status: Option<i32> = row.get(0);
+        if let Some(status) = status {
+            let answer: String = row.get(1);
+            return (status, serde_json::from_str(&answer).unwrap());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("row {id} not answered");
+}
