@@ -41,3 +41,19 @@ pub struct Dropped {
     /// Why the last one was.
     pub last_reason: Option<String>,
 }
+
+/// What the server said of its store (its `status` frames).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StoreStatus {
+    /// Whether it commits.
+    pub state: shipwatch_model::protocol::StoreState,
+    /// What fails, while it does not.
+    pub message: Option<String>,
+}
+
+impl StoreStatus {
+    /// Whether writes commit (a state this app does not know counts as not).
+    pub fn is_ok(&self) -> bool {
+        self.state == shipwatch_model::protocol::StoreState::Ok
+    }
+}

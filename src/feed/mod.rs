@@ -7,7 +7,7 @@ mod connection_state;
 mod early_socket;
 
 use awaited::Awaited;
-pub use connection_state::{ConnState, Dropped};
+pub use connection_state::{ConnState, Dropped, StoreStatus};
 
 use futures::channel::mpsc;
 use futures::{select, FutureExt, SinkExt, StreamExt};
@@ -70,6 +70,8 @@ struct Inner {
     dropped: RwSignal<Dropped>,
     /// Subscriptions that lost their state (a dropped frame) and asked for it again.
     recovering: RwSignal<usize>,
+    /// Whether the server's store commits, as its `status` frames say (`ok` on a new socket).
+    store: RwSignal<StoreStatus>,
     /// The loader's socket, for the first connection.
     early: RefCell<Option<early_socket::EarlySocket>>,
 }
@@ -107,9 +109,30 @@ impl Feed {
     /// Opens the feed to `url` (e.g. `ws://127.0.0.1:8080/ws`) and keeps it open. The first
     /// connection is the page loader's socket when it left a usable one.
     pub fn connect(url: String) -> Self {
+        let (feed, kicks) = Self::new(url);
+        feed.adopt_early_socket();
+        leptos::task::spawn_local(run(feed.clone(), kicks));
+        feed.watch_browser();
+        feed
+    }
+
+    /// A feed that opens no socket: the frames it gets are the ones given to
+    /// [`Feed::receive_text`] (component tests).
+    #[doc(hidden)]
+    pub fn unconnected() -> Self {
+        Self::new(String::new()).0
+    }
+
+    /// Handles one text frame as if the server had sent it on the socket.
+    #[doc(hidden)]
+    pub fn receive_text(&self, text: &str) {
+        self.receive(text);
+    }
+
+    fn new(url: String) -> (Self, mpsc::UnboundedReceiver<()>) {
         let (kick, kicks) = mpsc::unbounded();
         let inner = Rc::new(Inner {
-            url,
+            url: asking_status(url),
             subs: RefCell::new(HashMap::new()),
             next_id: Cell::new(1),
             outbox: RefCell::new(None),
@@ -120,13 +143,10 @@ impl Feed {
             state: RwSignal::new(ConnState::Connecting),
             dropped: RwSignal::new(Dropped::default()),
             recovering: RwSignal::new(0),
+            store: RwSignal::new(StoreStatus::default()),
             early: RefCell::new(None),
         });
-        let feed = Feed(SendWrapper::new(inner));
-        feed.adopt_early_socket();
-        leptos::task::spawn_local(run(feed.clone(), kicks));
-        feed.watch_browser();
-        feed
+        (Feed(SendWrapper::new(inner)), kicks)
     }
 
     /// The feed of this page, from context.
@@ -147,6 +167,11 @@ impl Feed {
     /// How many subscriptions lost their state to a dropped frame and wait for it again.
     pub fn recovering(&self) -> RwSignal<usize> {
         self.0.recovering
+    }
+
+    /// Whether the server's store commits, for the indicator.
+    pub fn store(&self) -> RwSignal<StoreStatus> {
+        self.0.store
     }
 
     /// Reconnect now instead of waiting for the backoff.
@@ -330,12 +355,20 @@ impl Feed {
             } => {
                 *self.0.limits.borrow_mut() = limits;
                 crate::state::time_in_state::hello(stuck_after, now);
+                // A new socket, perhaps to another server: its store is fine until it says not.
+                self.set_store(StoreStatus::default());
                 self.0.state.set(ConnState::Live {
                     since: js_sys::Date::now(),
                 });
             }
             ServerMessage::Ping { nonce } => self.send(&ClientMessage::Pong { nonce }),
             ServerMessage::Pong { .. } | ServerMessage::Unsubscribed { .. } => {}
+            ServerMessage::Status { store, message } => {
+                self.set_store(StoreStatus {
+                    state: store,
+                    message,
+                });
+            }
             ServerMessage::Resumed { sub, seq } => {
                 let mut verdict = Ok(());
                 let Some(id) = self.sub_by_wire(&sub, |s| verdict = s.cursor.resumed(seq)) else {
@@ -379,6 +412,12 @@ impl Feed {
                 }
                 None => self.drop_frame(format!("server error {}: {message}", code.as_str())),
             },
+        }
+    }
+
+    fn set_store(&self, status: StoreStatus) {
+        if self.0.store.get_untracked() != status {
+            self.0.store.set(status);
         }
     }
 
@@ -634,6 +673,12 @@ impl Feed {
         let _ = window_event_listener_untyped("offline", offline);
         let _ = window_event_listener_untyped("visibilitychange", visible);
     }
+}
+
+/// The feed's URL asking for `status` frames (docs/protocol.md, "Connecting").
+fn asking_status(url: String) -> String {
+    let join = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{join}status=1")
 }
 
 /// A subscribe message. Environment topics ask for `instance_update` changes: most status

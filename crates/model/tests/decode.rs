@@ -4,7 +4,7 @@ use proptest::prelude::*;
 use shipwatch_model::protocol::{
     decode_client, decode_client_bytes, decode_client_fast, decode_server, decode_server_bytes,
     decode_server_fast, encode, Change, ClientFrame, ClientMessage, DecodeError, ErrorCode, Gone,
-    Limits, LineBatch, ServerFrame, ServerMessage, Snapshot, Topic,
+    Limits, LineBatch, ServerFrame, ServerMessage, Snapshot, StoreState, Topic,
 };
 use shipwatch_model::stuck::StuckAfter;
 use shipwatch_model::{
@@ -782,6 +782,11 @@ fn server_frame() -> impl Strategy<Value = ServerFrame> {
         1 => text().prop_map(|sub| ServerMessage::Unsubscribed { sub }),
         1 => any::<u64>().prop_map(|nonce| ServerMessage::Ping { nonce }),
         1 => any::<u64>().prop_map(|nonce| ServerMessage::Pong { nonce }),
+        1 => (
+            word(&[StoreState::Ok, StoreState::Unavailable], StoreState::Unknown),
+            prop::option::of(text()),
+        )
+            .prop_map(|(store, message)| ServerMessage::Status { store, message }),
     ]
     .prop_map(ServerFrame::new)
 }

@@ -102,6 +102,7 @@ fn server_name(f: &ServerFrame) -> Vec<String> {
         ServerMessage::Unsubscribed { .. } => vec!["server:unsubscribed".into()],
         ServerMessage::Ping { .. } => vec!["server:ping".into()],
         ServerMessage::Pong { .. } => vec!["server:pong".into()],
+        ServerMessage::Status { .. } => vec!["server:status".into()],
         ServerMessage::Error { .. } => vec!["server:error".into()],
     }
 }
@@ -159,6 +160,7 @@ fn every_json_example_round_trips_and_every_frame_has_one() {
         "server:unsubscribed",
         "server:ping",
         "server:pong",
+        "server:status",
         "server:error",
         "snapshot:environments",
         "snapshot:environment",

@@ -83,6 +83,8 @@ pub struct App {
     /// This server's part among the replicas of its database ([`crate::replica::Role`]):
     /// `Single` on SQLite or ephemeral; on PostgreSQL `Follower` until it holds the lease.
     pub role: watch::Receiver<crate::replica::Role>,
+    /// Whether the store commits, for the sockets that asked (`/ws?status=1`).
+    pub store_status: watch::Receiver<crate::store_status::StoreStatus>,
     /// On PostgreSQL, the way writes reach the leader from a follower, and the leader's
     /// executor of them ([`crate::replica::inbox`]); none on SQLite or ephemeral.
     pub inbox: Option<Arc<crate::replica::inbox::Inbox>>,

@@ -23,6 +23,7 @@ pub mod replica;
 pub mod sim;
 pub mod sources;
 pub mod store;
+pub mod store_status;
 pub mod stuck_flag;
 pub mod subscription;
 pub mod timeline_api;
@@ -124,6 +125,7 @@ pub async fn serve(config: Config) -> std::io::Result<(SocketAddr, ServerHandle)
         conn_ids: AtomicU64::new(1),
         writers,
         role: booted.role.clone(),
+        store_status: store_status::follow(booted.ingest.store().cloned(), shutdown.clone()),
         inbox,
     });
     replica::inbox::start(&app);

@@ -10,6 +10,7 @@
 use crate::app::App;
 use crate::flow::Flow;
 use crate::frames;
+use crate::store_status::StoreStatus;
 use crate::subscription::{Next, Subscription};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Query, State};
@@ -23,7 +24,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant as TokioInstant;
 
 /// A write that takes longer than this means the client stopped reading: drop it.
@@ -36,6 +37,8 @@ const CONTROL_QUEUE: usize = 64;
 #[derive(Debug, serde::Deserialize)]
 pub struct WsQuery {
     token: Option<String>,
+    /// `1`: send `status` frames (whether the store commits) on this socket.
+    status: Option<String>,
 }
 
 /// `GET /ws`: checks origin and token, then upgrades.
@@ -58,7 +61,7 @@ pub async fn handler(
     ws.max_message_size(read_cap)
         .max_frame_size(read_cap)
         .read_buffer_size(READ_BUFFER)
-        .on_upgrade(move |socket| run(socket, app, peer))
+        .on_upgrade(move |socket| run(socket, app, peer, q.status.as_deref() == Some("1")))
 }
 
 /// What the reader asks of the writer.
@@ -81,7 +84,7 @@ enum Ctl {
     Pong(u64, Instant),
 }
 
-async fn run(socket: WebSocket, app: Arc<App>, peer: SocketAddr) {
+async fn run(socket: WebSocket, app: Arc<App>, peer: SocketAddr, wants_status: bool) {
     let id = app.conn_ids.fetch_add(1, Ordering::Relaxed);
     app.clients.fetch_add(1, Ordering::Relaxed);
     tracing::info!(conn = id, %peer, "websocket connected");
@@ -95,7 +98,8 @@ async fn run(socket: WebSocket, app: Arc<App>, peer: SocketAddr) {
     {
         let (ctl_tx, ctl_rx) = mpsc::channel::<Ctl>(CONTROL_QUEUE);
         let pings = Arc::new(AtomicU64::new(0));
-        let writer = tokio::spawn(write_loop(sink, ctl_rx, app.clone(), pings.clone()));
+        let status = wants_status.then(|| app.store_status.clone());
+        let writer = tokio::spawn(write_loop(sink, ctl_rx, app.clone(), pings.clone(), status));
         let why = read_loop(stream, &app, ctl_tx, &pings).await;
         let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
         tracing::info!(conn = id, %peer, why, "websocket closed");
@@ -118,7 +122,10 @@ async fn write_loop(
     mut ctl: mpsc::Receiver<Ctl>,
     app: Arc<App>,
     pings: Arc<AtomicU64>,
+    mut status: Option<watch::Receiver<StoreStatus>>,
 ) {
+    // Whether this socket was last told the store is `ok` (it starts so).
+    let mut said_ok = true;
     let period = Duration::from_millis(u64::from(app.limits.heartbeat_ms.max(10)));
     let mut next_ping = TokioInstant::now() + period;
     let mut shutdown = app.shutdown.clone();
@@ -136,6 +143,8 @@ async fn write_loop(
             Step::Send(close(close_code::GOING_AWAY, "server shutting down"))
         } else if let Ok(c) = ctl.try_recv() {
             control(c, &app, &mut subs, &mut flow)
+        } else if let Some(frame) = status_news(&mut status, &mut said_ok) {
+            Step::Send(text(frame))
         } else if TokioInstant::now() >= next_ping || flow.wants_ping() {
             if TokioInstant::now() >= next_ping {
                 next_ping = TokioInstant::now() + period;
@@ -173,6 +182,7 @@ async fn write_loop(
                 _ = tokio::time::sleep_until(next_ping) => Step::Again,
                 _ = tokio::time::sleep_until(next_garbage), if garbage_every > 0 => Step::Again,
                 _ = any_changed(&mut subs), if !holding => Step::Again,
+                Some(()) = status_changed(&mut status) => Step::Again,
             }
         };
         let msg = match step {
@@ -187,6 +197,33 @@ async fn write_loop(
         }
     }
     let _ = tokio::time::timeout(Duration::from_millis(500), sink.close()).await;
+}
+
+/// A `status` frame when the store's state differs from what this socket was last told
+/// (`said_ok`; a socket starts as `ok`). Looked at before every frame (a read lock): the
+/// writer's wait for a change marks it seen before this runs.
+fn status_news(
+    status: &mut Option<watch::Receiver<StoreStatus>>,
+    said_ok: &mut bool,
+) -> Option<String> {
+    let now = status.as_mut()?.borrow_and_update();
+    if now.is_ok() == *said_ok {
+        return None;
+    }
+    *said_ok = now.is_ok();
+    Some(frames::message(ServerMessage::Status {
+        store: now.state,
+        message: now.message.clone(),
+    }))
+}
+
+/// Resolves when the store's state may have changed; never without a status to follow (or
+/// once its sender is gone).
+async fn status_changed(status: &mut Option<watch::Receiver<StoreStatus>>) -> Option<()> {
+    match status {
+        Some(s) => s.changed().await.ok(),
+        None => std::future::pending().await,
+    }
 }
 
 fn text(s: String) -> Message {

@@ -59,7 +59,7 @@ impl DecodeError {
 pub const CLIENT_TYPES: [&str; 4] = ["subscribe", "unsubscribe", "ping", "pong"];
 
 /// Frame types a server may send.
-pub const SERVER_TYPES: [&str; 10] = [
+pub const SERVER_TYPES: [&str; 11] = [
     "hello",
     "snapshot",
     "snapshot_part",
@@ -69,6 +69,7 @@ pub const SERVER_TYPES: [&str; 10] = [
     "unsubscribed",
     "ping",
     "pong",
+    "status",
     "error",
 ];
 

@@ -15,7 +15,8 @@
 use super::json_cursor::Cursor;
 use super::line_batch::{levels_of, Columns};
 use super::{
-    Change, ErrorCode, Gone, Limits, LineBatch, ServerFrame, ServerMessage, Snapshot, VERSION,
+    Change, ErrorCode, Gone, Limits, LineBatch, ServerFrame, ServerMessage, Snapshot, StoreState,
+    VERSION,
 };
 use crate::stuck::StuckAfter;
 use crate::{
@@ -43,6 +44,7 @@ struct Fields {
     code: Option<ErrorCode>,
     message: Option<String>,
     gone: Option<Option<Gone>>,
+    store: Option<StoreState>,
 }
 
 /// Decodes a server frame; `None` on any doubt.
@@ -67,6 +69,7 @@ pub fn decode(text: &str) -> Option<ServerFrame> {
         "code" => set(&mut f.code, c.word()),
         "message" => set(&mut f.message, c.owned()),
         "gone" => set(&mut f.gone, c.nullable(Cursor::word)),
+        "store" => set(&mut f.store, c.word()),
         _ => c.skip(),
     })?;
     if f.v.is_none() || !c.at_end() {
@@ -110,6 +113,10 @@ pub fn decode(text: &str) -> Option<ServerFrame> {
         "unsubscribed" => ServerMessage::Unsubscribed { sub: sub? },
         "ping" => ServerMessage::Ping { nonce: f.nonce? },
         "pong" => ServerMessage::Pong { nonce: f.nonce? },
+        "status" => ServerMessage::Status {
+            store: f.store?,
+            message: f.message,
+        },
         "error" => ServerMessage::Error {
             code: f.code?,
             message: f.message?,

@@ -33,7 +33,7 @@ pub use limits::{
     MAX_SUB_ID_BYTES, RESUME_BACKLOG,
 };
 pub use line_batch::{level_letter, LineBatch, LinePart};
-pub use server_frame::{Change, ErrorCode, Gone, ServerFrame, ServerMessage, Snapshot};
+pub use server_frame::{Change, ErrorCode, Gone, ServerFrame, ServerMessage, Snapshot, StoreState};
 pub use snapshot_parts::{split_snapshot, PartError, SnapshotJoin, PART_FRAME_OVERHEAD};
 
 /// The protocol version every frame carries in `v`.

@@ -109,6 +109,15 @@ pub enum ServerMessage {
         /// The nonce of the ping.
         nonce: u64,
     },
+    /// Whether the server's store commits, to a socket that asked for it (`/ws?status=1`):
+    /// sent after `hello` when the store is not `ok`, then whenever it changes.
+    Status {
+        /// The store's state.
+        store: StoreState,
+        /// What fails, for people (absent when `ok`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+    },
     /// A client frame was refused.
     Error {
         /// Machine-readable reason.
@@ -233,6 +242,33 @@ pub enum ErrorCode {
     /// A code this app does not know.
     #[serde(other)]
     Unknown,
+}
+
+/// Whether the server's store commits what it is given (a `status` frame's `store`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StoreState {
+    /// Writes commit (or the server keeps no store).
+    #[default]
+    Ok,
+    /// Writes fail (the database is down or unreachable, the disk is full): changes are held
+    /// and retried, and go out once they commit.
+    Unavailable,
+    /// A state this app does not know.
+    #[serde(other)]
+    Unknown,
+}
+
+impl StoreState {
+    /// The wire string, e.g. `unavailable`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Unavailable => "unavailable",
+            Self::Unknown => "unknown",
+        }
+    }
 }
 
 /// Why a deployment's log is no longer kept (an `unknown_topic` error's `gone`).

@@ -1,0 +1,118 @@
+//! `status` frames on a real websocket, for a server on a real PostgreSQL that is stopped and
+//! started again under it: a socket that asked (`/ws?status=1`) is told `unavailable` once a
+//! write fails, a socket opened meanwhile is told right after `hello`, both are told `ok`
+//! once writes commit again; a socket that did not ask never gets one.
+
+mod common;
+
+use common::postgres::PgServer;
+use common::{Client, Got};
+use shipwatch_model::protocol::{ServerMessage, StoreState};
+use shipwatch_server::ServerHandle;
+use std::time::Duration;
+
+/// A socket that asks for `status` frames, its hello read.
+async fn connect_asking(h: &ServerHandle) -> Client {
+    let url = format!("ws://{}/ws?status=1", h.addr());
+    let (ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("connects");
+    let mut c = Client { ws };
+    assert!(matches!(c.frame().await.msg, ServerMessage::Hello { .. }));
+    c
+}
+
+/// The next frame other than a ping within `within`, or None.
+async fn next_within(c: &mut Client, within: Duration) -> Option<ServerMessage> {
+    match tokio::time::timeout(within, c.next()).await {
+        Ok(Got::Frame(f)) => Some(f.msg),
+        Ok(Got::Closed(why)) => panic!("the socket closed: {why:?}"),
+        Err(_) => None,
+    }
+}
+
+/// Reads frames until a `status` one (within `within`): its state and message.
+async fn status_within(c: &mut Client, within: Duration) -> (StoreState, Option<String>) {
+    let until = tokio::time::Instant::now() + within;
+    loop {
+        let left = until.saturating_duration_since(tokio::time::Instant::now());
+        match next_within(c, left).await {
+            Some(ServerMessage::Status { store, message }) => return (store, message),
+            Some(_) => {}
+            None => panic!("no status frame within {within:?}"),
+        }
+    }
+}
+
+/// An upsert of environment `prod` named `name` through the push API (a new name: a change
+/// to commit): its status.
+async fn write(h: &ServerHandle, name: &str) -> u16 {
+    let (k, v) = common::write_auth();
+    let headers = [(k, v.as_str()), ("Content-Type", "application/json")];
+    let path = "/api/v1/environments/prod";
+    let body = format!("{{\"name\": \"{name}\"}}");
+    common::request_at(h.addr(), "PUT", path, &headers, body.as_bytes())
+        .await
+        .0
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sockets_that_asked_are_told_when_the_database_goes_and_comes_back() {
+    let pg = PgServer::start();
+    let url = pg.create_db("shipwatch");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let dir_s = dir.path().display().to_string();
+    let h = common::start(&[
+        "--store",
+        &url,
+        "--data-dir",
+        &dir_s,
+        "--no-simulator",
+        "--store-acquire-timeout-ms",
+        "1000",
+    ])
+    .await;
+    let mut asked = connect_asking(&h).await;
+    let mut plain = Client::connect(&h).await;
+    assert!(matches!(write(&h, "Production").await, 200 | 201));
+    // A store that commits is not announced: a socket starts as `ok`.
+    assert_eq!(
+        next_within(&mut asked, Duration::from_secs(1)).await,
+        None,
+        "nothing said while the store is fine"
+    );
+
+    pg.stop();
+    assert_eq!(
+        write(&h, "Production 2").await,
+        503,
+        "not acknowledged while PostgreSQL is down"
+    );
+    let (state, message) = status_within(&mut asked, Duration::from_secs(10)).await;
+    assert_eq!(state, StoreState::Unavailable);
+    assert!(
+        message.as_deref().is_some_and(|m| !m.is_empty()),
+        "the reason is given: {message:?}"
+    );
+    // A socket opened while it is down hears it right after hello.
+    let mut later = connect_asking(&h).await;
+    assert_eq!(
+        next_within(&mut later, Duration::from_secs(2)).await,
+        Some(ServerMessage::Status {
+            store: StoreState::Unavailable,
+            message: message.clone(),
+        })
+    );
+
+    pg.start_again();
+    for c in [&mut asked, &mut later] {
+        let (state, message) = status_within(c, Duration::from_secs(30)).await;
+        assert_eq!(state, StoreState::Ok);
+        assert_eq!(message, None);
+    }
+    assert!(matches!(write(&h, "Production 3").await, 200 | 201));
+    // The socket that did not ask got nothing of it (only pings, which `next` answers).
+    assert_eq!(next_within(&mut plain, Duration::from_secs(1)).await, None);
+    h.shutdown();
+    h.stopped().await;
+}
