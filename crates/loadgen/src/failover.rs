@@ -35,9 +35,6 @@ pub struct Opts {
     pub prefix: String,
 }
 
-/// How the failure of a client that never was live begins.
-const NOT_LIVE: &str = "never live";
-
 /// How a client's run ended.
 #[derive(Debug)]
 enum Outcome {
@@ -58,33 +55,24 @@ enum Outcome {
 pub async fn run(o: Opts) {
     let p = &o.prefix;
     let live = Arc::new(AtomicUsize::new(0));
-    // Clients that failed before they were live.
-    let lost = Arc::new(AtomicUsize::new(0));
     let (killed_tx, killed_rx) = watch::channel::<Option<Instant>>(None);
     let handshakes = Arc::new(Semaphore::new(256));
     let timeout = Duration::from_secs_f64(o.timeout_seconds);
     let mut tasks = Vec::with_capacity(o.clients);
     for i in 0..o.clients {
-        let (url, env, live, lost, killed, gate) = (
+        let (url, env, live, killed, gate) = (
             o.url.clone(),
             o.env.clone(),
             live.clone(),
-            lost.clone(),
             killed_rx.clone(),
             handshakes.clone(),
         );
         tasks.push(tokio::spawn(async move {
-            let outcome = client(i as u64, &url, &env, live, killed, gate, timeout).await;
-            if matches!(&outcome, Outcome::Failed(why) if why.starts_with(NOT_LIVE)) {
-                lost.fetch_add(1, Ordering::Relaxed);
-            }
-            outcome
+            client(i as u64, &url, &env, live, killed, gate, timeout).await
         }));
     }
     let deadline = Instant::now() + Duration::from_secs(180);
-    while live.load(Ordering::Relaxed) + lost.load(Ordering::Relaxed) < o.clients
-        && Instant::now() < deadline
-    {
+    while live.load(Ordering::Relaxed) < o.clients && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let live_before = live.load(Ordering::Relaxed);
@@ -196,7 +184,7 @@ async fn client(
     };
     let mut ws = match first {
         Ok(ws) => ws,
-        Err(e) => return Outcome::Failed(format!("{NOT_LIVE}: connect: {e}")),
+        Err(e) => return Outcome::Failed(format!("connect: {e}")),
     };
     let mut feed = Feed::default();
     let mut counted = false;
@@ -218,7 +206,7 @@ async fn client(
                         return if counted {
                             Outcome::Kept
                         } else {
-                            Outcome::Failed(NOT_LIVE.into())
+                            Outcome::Failed("never live".into())
                         };
                     }
                 }
@@ -238,8 +226,7 @@ async fn client(
             _ => match after_kill {
                 // Its replica was killed: come back as the page does.
                 Some(at) if counted => return come_back(id, url, env, &feed, at, timeout).await,
-                _ if counted => return Outcome::Failed("socket lost before the kill".into()),
-                _ => return Outcome::Failed(format!("{NOT_LIVE}: socket lost")),
+                _ => return Outcome::Failed("socket lost before the kill".into()),
             },
         }
     }

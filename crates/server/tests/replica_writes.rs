@@ -57,7 +57,12 @@ fn recording() -> (Exec, Ran) {
                 .push((t.id, t.attempt, t.writer.clone()));
             Outcome {
                 status: 201,
-                body: json!({ "op": op, "attempt": t.attempt, "writer": t.writer }),
+                body: json!({
+                    "op": op,
+                    "attempt": t.attempt,
+                    "writer": t.writer,
+                    "late": t.late,
+                }),
             }
         })
     });
@@ -162,16 +167,25 @@ async fn with_no_leader_nothing_is_applied_and_the_client_is_told() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_row_its_taker_never_answered_is_taken_again_and_answered_once() {
     let (_pg, url, pool) = database().await;
-    // A leader took these and died: one 31 s ago (taken again), one just now (left to it).
-    for (key, ago) in [("old", 31_000i64), ("recent", 1_000)] {
+    // Taken and not answered: by a replica that died 3 s ago (taken again), by one that died
+    // long after its follower stopped waiting (taken again, late), and by this replica itself
+    // 3 s ago (left to it for 30 s).
+    for (key, by, created_ago, taken_ago) in [
+        ("mid-way", "dead", 3_000i64, 3_000i64),
+        ("late", "dead", 60_000, 59_000),
+        ("mine", "leader", 3_000, 3_000),
+    ] {
         sqlx::query(
             "INSERT INTO write_inbox (request_key, call, writer, created_at, attempt, taken_by, \
-             taken_at) VALUES ($1, $2, 'ci', 0, 1, 'dead', \
-             (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT - $3)",
+             taken_at) VALUES ($1, $2, 'ci', \
+             (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT - $4, 1, $3, \
+             (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT - $5)",
         )
         .bind(key)
         .bind(serde_json::to_string(&stage(key, "build")).unwrap())
-        .bind(ago)
+        .bind(by)
+        .bind(created_ago)
+        .bind(taken_ago)
         .execute(&pool)
         .await
         .unwrap();
@@ -181,21 +195,29 @@ async fn a_row_its_taker_never_answered_is_taken_again_and_answered_once() {
     let _l = run(&leader, Role::Leader, exec);
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let ran = ran.lock().unwrap().clone();
-    assert_eq!(ran.len(), 1, "{ran:?}");
-    assert_eq!(ran[0].1, 2, "the second take");
-    let answered: Vec<(String, Option<i32>, String)> =
-        sqlx::query("SELECT request_key, status, taken_by FROM write_inbox ORDER BY id")
+    assert_eq!(ran.len(), 2, "{ran:?}");
+    assert!(ran.iter().all(|r| r.1 == 2), "the second take: {ran:?}");
+    let answered: Vec<(String, Option<i32>, String, Option<String>)> =
+        sqlx::query("SELECT request_key, status, taken_by, answer FROM write_inbox ORDER BY id")
             .fetch_all(&pool)
             .await
             .unwrap()
             .into_iter()
-            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
             .collect();
+    let late = |a: &Option<String>| {
+        a.as_deref()
+            .map(|a| serde_json::from_str::<Value>(a).unwrap()["late"].clone())
+    };
     assert_eq!(
-        answered,
+        answered
+            .iter()
+            .map(|(k, s, by, a)| (k.as_str(), *s, by.as_str(), late(a)))
+            .collect::<Vec<_>>(),
         vec![
-            ("old".to_string(), Some(201), "leader".to_string()),
-            ("recent".to_string(), None, "dead".to_string()),
+            ("mid-way", Some(201), "leader", Some(json!(false))),
+            ("late", Some(201), "leader", Some(json!(true))),
+            ("mine", None, "leader", None),
         ]
     );
 }
@@ -437,35 +459,53 @@ async fn a_creation_run_again_finds_its_deployment_and_an_action_is_not_run_twic
         "{history:?}"
     );
 
-    // An action taken again is answered, not run.
-    sqlx::query(
-        "INSERT INTO write_inbox (request_key, call, writer, created_at, attempt, taken_by, \
-         taken_at) VALUES ('act', $1, 'ci', 0, 1, 'dead', 0)",
-    )
-    .bind(
-        serde_json::to_string(&Operation::Action {
-            env: "prod".into(),
-            svc: "api".into(),
-            action: "deploy".into(),
-            outcome: None,
-        })
-        .unwrap(),
-    )
-    .execute(&p.pool)
-    .await
-    .unwrap();
-    let act_id: i64 = sqlx::query_scalar("SELECT id FROM write_inbox WHERE request_key = 'act'")
-        .fetch_one(&p.pool)
-        .await
-        .unwrap();
-    let answer = wait_answer(&p.pool, act_id).await;
-    assert_eq!(answer.0, 503, "{answer:?}");
-    assert!(
-        answer.1["error"]
-            .as_str()
-            .unwrap()
-            .contains("may have been applied"),
-        "{answer:?}"
+    // Taken again, an action is answered, not run; and so is a push call whose follower
+    // stopped waiting long ago (its client retries itself).
+    let now = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT";
+    for (key, op, created_ago) in [
+        (
+            "act",
+            Operation::Action {
+                env: "prod".into(),
+                svc: "api".into(),
+                action: "deploy".into(),
+                outcome: None,
+            },
+            3_000i64,
+        ),
+        ("late", stage(&dep, "late-stage"), 60_000),
+    ] {
+        let sql = format!(
+            "INSERT INTO write_inbox (request_key, call, writer, created_at, attempt, taken_by, \
+             taken_at) VALUES ($1, $2, 'ci', {now} - $3, 1, 'dead', {now} - 3000)"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(key)
+            .bind(serde_json::to_string(&op).unwrap())
+            .bind(created_ago)
+            .execute(&p.pool)
+            .await
+            .unwrap();
+    }
+    for (key, says) in [
+        ("act", "look at the service"),
+        ("late", "may have been applied; retry"),
+    ] {
+        let id: i64 = sqlx::query_scalar("SELECT id FROM write_inbox WHERE request_key = $1")
+            .bind(key)
+            .fetch_one(&p.pool)
+            .await
+            .unwrap();
+        let answer = wait_answer(&p.pool, id).await;
+        assert_eq!(answer.0, 503, "{key}: {answer:?}");
+        let error = answer.1["error"].as_str().unwrap();
+        assert!(error.contains(says), "{key}: {error}");
+    }
+    let view = api.get(&format!("/api/v1/deployments/{dep}")).await;
+    assert_eq!(
+        view.body.get("stage"),
+        None,
+        "the late stage did not run: {view:?}"
     );
 }
 

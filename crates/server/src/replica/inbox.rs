@@ -13,15 +13,19 @@
 //! - Answered rows are trimmed after a minute; rows nobody answered, after an hour.
 //!
 //! **Once per row.** A take increments the row's `attempt`, and an answer is stored only for
-//! the attempt that took it, so a row has one answer. A row taken but unanswered for 30 s
-//! (its leader died mid-way, or hangs) is taken again. Push API calls and webhook deliveries
-//! then run again, which is safe because each leaves what one run leaves: upserts set the same
-//! values, a status already reached or a stage already set answers as done, lines stored with
-//! the same text are skipped by number, and a creation runs under the id the first run wrote
-//! into the row before it started ([`Operation::CreateDeployment::picked_id`]), so the second
-//! run finds the deployment instead of making another. An action is not idempotent (a second
-//! deploy is a second deployment): taken again, it is answered 503 saying it may have been
-//! applied, and not run.
+//! the take that took it, so a row has one answer. Only the leader takes rows, and it leads
+//! only once it holds the store's writer (the previous leader's session is gone), so a row
+//! another replica took and left unanswered was left mid-way: it is taken again after
+//! [`RETAKE_AFTER`] (2 s; a row of this replica's own, after 30 s). While its follower still
+//! waits, a push API call or a webhook delivery then runs again, which is safe because each
+//! leaves what one run leaves: upserts set the same values, a status already reached or a stage
+//! already set answers as done, lines stored with the same text are skipped by number, and a
+//! creation runs under the id the first run wrote into the row before it started
+//! ([`Operation::CreateDeployment`]'s `picked_id`), so the second run finds the deployment
+//! instead of making another. An action is not idempotent (a second deploy is a second
+//! deployment), and a row its follower no longer waits for was answered 503 "may have been
+//! applied" to its client, which retries itself (running it late could undo what was written
+//! since): both are answered 503 and not run.
 //!
 //! Notifications only say "look": the rows are the truth, so a notification lost while a
 //! listener reconnects costs at most the second until the next look.
@@ -41,14 +45,32 @@ use tokio::sync::{watch, Notify};
 pub const NEW_CHANNEL: &str = "shipwatch_inbox";
 /// Channel the leader notifies when it answered a row (payload: the row's id).
 pub const DONE_CHANNEL: &str = "shipwatch_inbox_done";
-/// A row taken this long ago without an answer is taken again.
-pub const RETAKE_AFTER: Duration = Duration::from_secs(30);
+/// A row another replica took this long ago without an answer is taken again: that replica is
+/// no longer the leader (this one is), so it died or stopped mid-way.
+pub const RETAKE_AFTER: Duration = Duration::from_secs(2);
+/// A row this replica took this long ago, no longer running here, without an answer, is taken
+/// again.
+pub const RETAKE_OWN_AFTER: Duration = Duration::from_secs(30);
 /// Answered rows are kept this long (a follower whose notification was lost reads it).
 pub const KEEP_ANSWERED: Duration = Duration::from_secs(60);
 /// Rows nobody answered are kept this long.
 pub const KEEP_UNANSWERED: Duration = Duration::from_secs(3600);
 /// Rows a leader executes at once.
 pub const MAX_RUNNING: usize = 64;
+
+/// Rows a leader may take ($1: this replica, $2: [`RETAKE_OWN_AFTER`], $5: [`RETAKE_AFTER`], in
+/// ms): unanswered, and not taken yet or taken by a replica that did not answer in time.
+macro_rules! takeable {
+    () => {
+        concat!(
+            "status IS NULL AND (attempt = 0 OR taken_at < ",
+            now_ms!(),
+            " - $2 OR (taken_by <> $1 AND taken_at < ",
+            now_ms!(),
+            " - $5))"
+        )
+    };
+}
 
 /// The database's clock in ms since the epoch, in SQL: replicas' clocks do not matter.
 macro_rules! now_ms {
@@ -64,6 +86,9 @@ pub struct Taken {
     pub id: i64,
     /// Which take this is (1 the first; more: a leader took it before and did not answer).
     pub attempt: i32,
+    /// Older than a follower waits: its client was told it may have been applied, and
+    /// retries; a take after the first then runs nothing.
+    pub late: bool,
     /// Who wrote it.
     pub writer: String,
     /// The operation, or why it cannot be read (a replica of another version wrote it).
@@ -336,22 +361,21 @@ impl Inbox {
         let rows = sqlx::query(concat!(
             "UPDATE write_inbox SET attempt = attempt + 1, taken_by = $1, taken_at = ",
             now_ms!(),
-            " \
-             WHERE status IS NULL AND (attempt = 0 OR taken_at < ",
+            " WHERE ",
+            takeable!(),
+            " AND id IN (SELECT id FROM write_inbox WHERE ",
+            takeable!(),
+            " AND NOT (id = ANY($3)) ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED) \
+             RETURNING id, attempt, writer, call, created_at < ",
             now_ms!(),
-            " - $2) \
-             AND id IN (SELECT id FROM write_inbox \
-                 WHERE status IS NULL AND (attempt = 0 OR taken_at < ",
-            now_ms!(),
-            " - $2) \
-                 AND NOT (id = ANY($3)) \
-                 ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED) \
-             RETURNING id, attempt, writer, call"
+            " - $6 AS late"
         ))
         .bind(&self.me)
-        .bind(RETAKE_AFTER.as_millis() as i64)
+        .bind(RETAKE_OWN_AFTER.as_millis() as i64)
         .bind(&running)
         .bind(room as i64)
+        .bind(RETAKE_AFTER.as_millis() as i64)
+        .bind(self.wait.as_millis() as i64)
         .fetch_all(&self.pool)
         .await?;
         let mut taken = Vec::with_capacity(rows.len());
@@ -364,6 +388,7 @@ impl Inbox {
                 taken.push(Taken {
                     id,
                     attempt: row.try_get("attempt")?,
+                    late: row.try_get("late")?,
                     writer: row.try_get("writer")?,
                     op: serde_json::from_str(&call).map_err(|e| e.to_string()),
                 });
@@ -394,7 +419,7 @@ impl Inbox {
     /// database fails, until the row would be taken again anyway.
     async fn store_answer(&self, id: i64, attempt: i32, outcome: &Outcome) {
         let answer = outcome.body.to_string();
-        let until = tokio::time::Instant::now() + RETAKE_AFTER;
+        let until = tokio::time::Instant::now() + RETAKE_OWN_AFTER;
         loop {
             match self
                 .try_store_answer(id, attempt, outcome.status, &answer)
@@ -527,6 +552,14 @@ pub fn executor(app: std::sync::Weak<crate::app::App>, inbox: Arc<Inbox>) -> Exe
                 return Outcome::unavailable(
                     "the replica that was executing this action stopped before it answered: \
                      the action may have been applied; look at the service before asking again",
+                );
+            }
+            if t.attempt > 1 && t.late {
+                // Its client was told it may have been applied and retries itself: running it
+                // now could undo what was written since.
+                return Outcome::unavailable(
+                    "the replica that was executing this write stopped before it answered: it \
+                     may have been applied; retry",
                 );
             }
             let op = match op {
