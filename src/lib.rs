@@ -9,6 +9,7 @@ pub mod pages;
 pub mod read_api;
 pub mod routes;
 pub mod state;
+pub mod style_sheet;
 pub mod time_format;
 
 use components::announcements::{LiveRegion, NotifyToggle};
@@ -81,10 +82,11 @@ pub fn App() -> impl IntoView {
     });
     // The environment list lives as long as the app.
     std::mem::forget(sub);
-    // A split build fetches the log viewer's chunk once the console is up, so that opening a
-    // log does not wait for it.
+    // A split build fetches its chunks once the console is up, so that expanding a row,
+    // opening a log or the Deployments tab does not wait for them.
     set_timeout(
         || {
+            pages::service_details_route::prefetch();
             pages::logs_route::prefetch();
             pages::deployments_route::prefetch();
         },

@@ -1,16 +1,21 @@
 //! Component tests in headless Chromium: the top bar's environment switcher and live region
 //! change in place (a status change does not rebuild a link; an announcement does not re-say
-//! the ones already shown).
+//! the ones already shown); the switcher's marks and the environment tabs' dots say since when
+//! their statuses hold, as every status mark does.
 #![cfg(target_arch = "wasm32")]
 
 mod support;
 
 use leptos::prelude::*;
 use shipwatch::components::announcements::LiveRegion;
+use shipwatch::components::env_header::{EnvDeployment, EnvRunning};
 use shipwatch::components::env_switcher::EnvSwitcher;
+use shipwatch::components::env_tabs::{EnvTab, EnvTabs};
 use shipwatch::state::announcer::Announcer;
 use shipwatch::state::environments::EnvironmentsState;
+use shipwatch_model::entities::Millis;
 use shipwatch_model::protocol::{Change, Snapshot};
+use shipwatch_model::rules::{Rule, Verdict};
 use shipwatch_model::triage::Notice;
 use shipwatch_model::{DeploymentStatus, EnvironmentSummary, RunningStatus};
 use support::{mount, query, settle, texts};
@@ -227,4 +232,115 @@ async fn the_live_region_adds_new_announcements_and_leaves_the_shown_ones_alone(
     assert_eq!(items.len(), 4, "{items:?}");
     assert_eq!(items[3], "production · <b>svc-5</b>: ERROR");
     assert!(region.query_selector("b").unwrap().is_none());
+}
+
+/// The text of the tooltip `mark` is described by, opened by focusing the mark.
+async fn tooltip_of(mark: &web_sys::Element) -> String {
+    fire(
+        mark,
+        "el.dispatchEvent(new FocusEvent('focusin', {bubbles: true}))",
+    );
+    settle().await;
+    let id = mark
+        .get_attribute("aria-describedby")
+        .expect("linked to its tooltip");
+    let tip = document().get_element_by_id(&id).expect("tooltip exists");
+    assert!(!tip.has_attribute("hidden"), "focus opens it");
+    let text = tip.text_content().unwrap_or_default();
+    fire(
+        mark,
+        "el.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape', bubbles: true}))",
+    );
+    settle().await;
+    text
+}
+
+/// `minutes` ago, by this page's clock (the server's, with no skew).
+fn minutes_ago(minutes: u64) -> Millis {
+    js_sys::Date::now() as Millis - minutes * 60_000 - 5_000
+}
+
+#[wasm_bindgen_test]
+async fn the_switcher_s_marks_say_since_when_their_statuses_hold() {
+    let state = EnvironmentsState::new();
+    let current = RwSignal::new("staging".to_string());
+    let host = mount(move || view! { <EnvSwitcher state current /> });
+    let mut production = summary("production", RunningStatus::Warning, "1 of 3 in error");
+    production.deployment = Some(DeploymentStatus::Deploying);
+    production.running_since = Some(minutes_ago(14));
+    production.deployment_since = Some(minutes_ago(3));
+    state.apply_snapshot(Snapshot::Environments {
+        environments: vec![production.clone()],
+    });
+    settle().await;
+    let link = query(&host, "a[href$='/production']");
+    let text = tooltip_of(&link).await;
+    for part in ["WARNING for 14 min, since ", "DEPLOYING for 3 min, since "] {
+        assert!(text.contains(part), "the tooltip says {part:?}: {text}");
+    }
+    // A status whose since the server does not know says none.
+    production.running_since = None;
+    production.deployment_since = None;
+    state.apply_changes(vec![Change::EnvironmentUpsert(production)]);
+    settle().await;
+    let text = tooltip_of(&link).await;
+    assert!(!text.contains(" for "), "no since: {text}");
+}
+
+#[wasm_bindgen_test]
+async fn the_tabs_dots_say_since_when_the_environment_s_statuses_hold() {
+    let since = RwSignal::new((Some(minutes_ago(14)), Some(minutes_ago(3))));
+    let host = mount(move || {
+        let running: Memo<EnvRunning> = Memo::new(|_| {
+            (
+                Verdict {
+                    status: RunningStatus::Warning,
+                    rule: Rule::SomeError,
+                    explanation: "1 of 3 services in error: api".into(),
+                },
+                Vec::new(),
+            )
+        });
+        let deployment: Memo<Option<EnvDeployment>> = Memo::new(|_| {
+            Some(EnvDeployment {
+                verdict: Verdict {
+                    status: DeploymentStatus::Deploying,
+                    rule: Rule::SomeError,
+                    explanation: "api is DEPLOYING".into(),
+                },
+                href: "/env/production/service/api/deployments/dep-1/logs".into(),
+                when: minutes_ago(3),
+            })
+        });
+        view! {
+            <EnvTabs
+                env_id=Signal::derive(|| "production".to_string())
+                current=EnvTab::Services
+                name="Production".to_string()
+                running
+                deployment
+                since
+            />
+        }
+    });
+    settle().await;
+    let dots = host.query_selector_all(".env-tabs [role=img]").unwrap();
+    assert_eq!(dots.length(), 2, "a dot beside each tab");
+    let dot = |i: u32| -> web_sys::Element {
+        wasm_bindgen::JsCast::unchecked_into(dots.item(i).unwrap())
+    };
+    let running = tooltip_of(&dot(0)).await;
+    assert!(
+        running.contains("WARNING for 14 min, since "),
+        "the Services tab's dot: {running}"
+    );
+    let deploying = tooltip_of(&dot(1)).await;
+    assert!(
+        deploying.contains("DEPLOYING for 3 min, since "),
+        "the Deployments tab's dot: {deploying}"
+    );
+    since.set((None, None));
+    settle().await;
+    assert!(!tooltip_of(&dot(0)).await.contains(" for "));
+    assert!(!tooltip_of(&dot(1)).await.contains(" for "));
 }

@@ -34,22 +34,17 @@ pub type EnvRunning = (Verdict<RunningStatus>, Vec<(RunningStatus, usize)>);
 /// tab title).
 #[component]
 pub fn EnvHeader(
-    env_id: Signal<String>,
     state: EnvironmentState,
     running: Memo<EnvRunning>,
+    deployment: Memo<Option<EnvDeployment>>,
+    /// Since when the running and the deployment status hold ([`env_since`]).
+    #[prop(into)]
+    since: Signal<(Option<Millis>, Option<Millis>)>,
 ) -> impl IntoView {
     let clock = Clock::use_clock();
-    let deployment = Memo::new(move |_| env_deployment(&env_id.get(), &state));
     let summary = Memo::new(move |_| summary_text(&running.with(|r| r.1.clone())));
-    // Time in state: since when the environment's statuses hold (the list's summary, when it
-    // agrees with what this page computes), what of it is stuck, and its stuck services.
+    // Time in state: what of the environment is stuck, and its stuck services.
     crate::state::time_in_state::follow_stuck(state, Signal::derive(move || state.name.get()));
-    let list = use_context::<EnvironmentsState>();
-    let since = Memo::new(move |_| {
-        let status = running.with(|r| r.0.status);
-        let dep = deployment.with(|d| d.as_ref().map(|v| v.verdict.status));
-        env_since(list, &env_id.get(), status, dep)
-    });
     let env_stuck = Signal::derive(move || {
         let server = crate::state::time_in_state::server_time();
         let status = running.with(|r| r.0.status);
@@ -177,8 +172,9 @@ pub fn env_deployment(env_id: &str, state: &EnvironmentState) -> Option<EnvDeplo
 }
 
 /// Since when the environment's running and deployment statuses hold, from the environment
-/// list's summary of `env`, each only when the summary's status is the one given.
-fn env_since(
+/// list's summary of `env`, each only when the summary's status is the one given (the one
+/// this page computes).
+pub fn env_since(
     list: Option<EnvironmentsState>,
     env: &str,
     running: RunningStatus,

@@ -4,7 +4,9 @@ use super::keyed_list::KeyedList;
 use super::status_dot::dot_classes;
 use super::tooltip::{Tooltip, TooltipState};
 use crate::routes;
+use crate::state::clock::Clock;
 use crate::state::environments::EnvironmentsState;
+use crate::state::time_in_state::since_words;
 use leptos::prelude::*;
 use shipwatch_model::entities::EnvironmentSummary;
 use shipwatch_model::Scope;
@@ -36,8 +38,8 @@ pub fn EnvSwitcher(
 /// The link's accessible name is its content, so it contains the visible text (WCAG 2.5.3):
 /// the name, the running status as words for screen readers (the dot shows it by shape and
 /// colour), then the visible deployment word. Its marks explain themselves in a tooltip like
-/// every other status mark; the link is the tooltip's trigger (a focusable mark inside a link
-/// would nest one control in another).
+/// every other status mark, since when each status holds included; the link is the tooltip's
+/// trigger (a focusable mark inside a link would nest one control in another).
 #[component]
 fn EnvLink(state: EnvironmentsState, current: Signal<String>, id: String) -> impl IntoView {
     let summary = {
@@ -47,8 +49,11 @@ fn EnvLink(state: EnvironmentsState, current: Signal<String>, id: String) -> imp
     let field = move |f: fn(&EnvironmentSummary) -> String| {
         move || summary.with(|s| s.as_ref().map(f).unwrap_or_default())
     };
+    let clock = Clock::use_clock();
     let running = move || summary.with(|s| s.as_ref().map(|e| e.running));
     let deployment = move || summary.with(|s| s.as_ref().and_then(|e| e.deployment));
+    let running_since = move || summary.with(|s| s.as_ref().and_then(|e| e.running_since));
+    let deployment_since = move || summary.with(|s| s.as_ref().and_then(|e| e.deployment_since));
     let spoken_status = field(|e| {
         format!(
             ": running status {}{}",
@@ -99,10 +104,16 @@ fn EnvLink(state: EnvironmentsState, current: Signal<String>, id: String) -> imp
                             {move || running().map(|r| r.meaning_in(Scope::Environment)).unwrap_or_default()}
                         </p>
                         <p class="tooltip__why">{field(|e| e.running_reason.clone())}</p>
+                        {move || running().zip(running_since()).map(|(r, t)| view! {
+                            <p class="tooltip__since">{since_words(r.word(), t, clock)}</p>
+                        })}
                         {move || deployment().map(|d| view! {
                             <p class="tooltip__note">
                                 "Deployment " <strong>{d.word()}</strong> ": " {d.meaning()}
                             </p>
+                        })}
+                        {move || deployment().zip(deployment_since()).map(|(d, t)| view! {
+                            <p class="tooltip__since">{since_words(d.word(), t, clock)}</p>
                         })}
                     }
                     .into_any()

@@ -2,14 +2,18 @@
 //! "Deployments" with its deployment-status dot. Tabs are links with their own URLs (the
 //! current one has `aria-current="page"`), so they work with the keyboard, the back button
 //! and a new tab; each dot sits beside its link as its own focusable mark with the tooltip
-//! every status mark has (a focusable mark inside a link would nest interactive content).
+//! every status mark has, since when its status holds included (a focusable mark inside a
+//! link would nest interactive content).
 
 use super::deployment_label::{status_meaning, status_word};
 use super::env_header::{EnvDeployment, EnvRunning};
 use super::status_dot::StatusDot;
 use super::tooltip::{Tooltip, TooltipState};
 use crate::routes;
+use crate::state::clock::Clock;
+use crate::state::time_in_state::since_words;
 use leptos::prelude::*;
+use shipwatch_model::entities::Millis;
 use shipwatch_model::{DeploymentStatus, Scope};
 
 /// Which tab shows.
@@ -31,6 +35,9 @@ pub fn EnvTabs(
     name: Signal<String>,
     running: Memo<EnvRunning>,
     deployment: Memo<Option<EnvDeployment>>,
+    /// Since when the running and the deployment status hold, if known.
+    #[prop(into)]
+    since: Signal<(Option<Millis>, Option<Millis>)>,
 ) -> impl IntoView {
     let aria = move |tab: EnvTab| move || (current.get() == tab).then_some("page");
     view! {
@@ -45,6 +52,7 @@ pub fn EnvTabs(
                         explanation=Signal::derive(move || running.with(|r| r.0.explanation.clone()))
                         subject=name
                         scope=Scope::Environment
+                        since=Signal::derive(move || since.get().0)
                     />
                 </li>
                 <li class="env-tabs__tab" class:env-tabs__tab--current=move || current.get() == EnvTab::Deployments>
@@ -55,6 +63,7 @@ pub fn EnvTabs(
                         status=Signal::derive(move || deployment.with(|d| d.as_ref().map(|v| v.verdict.status)))
                         explanation=Signal::derive(move || deployment.with(|d| d.as_ref().map(|v| v.verdict.explanation.clone()).unwrap_or_default()))
                         subject=name
+                        since=Signal::derive(move || since.get().1)
                     />
                 </li>
             </ul>
@@ -69,7 +78,11 @@ pub fn DeploymentDot(
     #[prop(into)] status: Signal<Option<DeploymentStatus>>,
     #[prop(into)] explanation: Signal<String>,
     #[prop(into)] subject: Signal<String>,
+    /// Since when the status holds, if known: the tooltip says for how long.
+    #[prop(optional, into)]
+    since: MaybeProp<Millis>,
 ) -> impl IntoView {
+    let clock = Clock::use_clock();
     let tip = TooltipState::new();
     let described_by = tip.id.clone();
     let word = move || status_word(status.get());
@@ -98,6 +111,9 @@ pub fn DeploymentDot(
                         {move || status_meaning(status.get())}
                     </p>
                     <p class="tooltip__why">{move || explanation.get()}</p>
+                    {move || since.get().zip(status.get()).map(|(t, s)| view! {
+                        <p class="tooltip__since">{since_words(s.word(), t, clock)}</p>
+                    })}
                 }
                 .into_any()
             })

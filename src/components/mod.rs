@@ -9,6 +9,7 @@ pub mod env_switcher;
 pub mod env_tabs;
 pub mod instance_list;
 pub mod keyed_list;
+pub mod service_details;
 pub mod service_table;
 pub mod status_dot;
 pub mod status_timeline;

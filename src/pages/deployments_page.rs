@@ -21,28 +21,13 @@ pub struct DeploymentsProps {
 /// The history's style: it comes with the view's chunk, not with the first load.
 const STYLE: &str = include_str!("../../style/deployment_history.css");
 
-/// The id of the `<style>` element that holds [`STYLE`], added once.
+/// The id of the `<style>` element that holds [`STYLE`].
 const STYLE_ID: &str = "deployment-history-style";
-
-fn add_style() {
-    let doc = document();
-    if doc.get_element_by_id(STYLE_ID).is_some() {
-        return;
-    }
-    let Ok(style) = doc.create_element("style") else {
-        return;
-    };
-    style.set_id(STYLE_ID);
-    style.set_text_content(Some(STYLE));
-    if let Ok(Some(head)) = doc.query_selector("head") {
-        let _ = head.append_child(&style);
-    }
-}
 
 /// The deployment history view.
 #[component]
 pub fn DeploymentsPage(props: DeploymentsProps) -> impl IntoView {
-    add_style();
+    crate::style_sheet::add_once(STYLE_ID, STYLE);
     let DeploymentsProps {
         env_id,
         service,

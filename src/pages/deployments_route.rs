@@ -26,31 +26,32 @@ mod split {
     use crate::pages::chunk_loader::{self, LoadFailed};
     use leptos::prelude::*;
     use leptos::wasm_split::wasm_split;
+    use std::sync::OnceLock;
 
     /// Builds the view; its code (and all only it uses) lives in the chunk.
     type MakeView = fn(DeploymentsProps) -> AnyView;
+
+    /// The constructor once the chunk is in: later views are built without waiting.
+    static LOADED: OnceLock<MakeView> = OnceLock::new();
 
     // As the log viewer's: `fallible`, and a constructor rather than a view.
     #[wasm_split(
         deployment_history,
         wasm_split_path = ::leptos::wasm_split,
-        fallible,
-        preload(preload_deployment_history)
+        fallible
     )]
     fn deployment_history_view() -> Result<MakeView, LoadFailed> {
         Ok(|props| view! { <DeploymentsPage props /> }.into_any())
     }
 
     pub fn prefetch() {
-        leptos::task::spawn_local(async {
-            // A failure here is retried (and reported) when the tab is opened.
-            let _ = preload_deployment_history().await;
-        });
+        chunk_loader::prefetch(deployment_history_view, &LOADED);
     }
 
     pub fn view(props: DeploymentsProps) -> AnyView {
         chunk_loader::view(
             deployment_history_view,
+            &LOADED,
             || view! { <p class="loading">"Loading the deployment history…"</p> }.into_any(),
             "The deployment history",
             move |make: MakeView| make(props),

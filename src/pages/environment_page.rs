@@ -5,7 +5,7 @@
 //! changes, so neither resubscribes.
 
 use crate::components::connection_indicator::stale_since;
-use crate::components::env_header::{env_deployment, environment_running, EnvHeader};
+use crate::components::env_header::{env_deployment, env_since, environment_running, EnvHeader};
 use crate::components::env_tabs::{EnvTab, EnvTabs};
 use crate::components::service_table::ServiceTable;
 use crate::components::tab_status;
@@ -14,6 +14,7 @@ use crate::pages::deployments_page::DeploymentsProps;
 use crate::pages::deployments_route::deployments_view;
 use crate::state::announcer::Announcer;
 use crate::state::environment::EnvironmentState;
+use crate::state::environments::EnvironmentsState;
 use crate::time_format::clock_time;
 use leptos::prelude::*;
 use leptos_router::hooks::use_location;
@@ -84,6 +85,14 @@ pub fn EnvironmentPage() -> impl IntoView {
     on_cleanup(move || guard.set_value(None));
     let running = Memo::new(move |_| environment_running(&state));
     let deployment = Memo::new(move |_| env_deployment(&env_id.get(), &state));
+    // Since when the environment's statuses hold: the list's summary, when it agrees with
+    // what this page computes (the header's marks and the tabs' dots say the same).
+    let list = use_context::<EnvironmentsState>();
+    let since = Memo::new(move |_| {
+        let status = running.with(|r| r.0.status);
+        let dep = deployment.with(|d| d.as_ref().map(|v| v.verdict.status));
+        env_since(list, &env_id.get(), status, dep)
+    });
     tab_status::follow(
         Signal::derive(move || state.name.get()),
         Signal::derive(move || state.loaded.get().then(|| running.with(|r| r.0.status))),
@@ -105,13 +114,14 @@ pub fn EnvironmentPage() -> impl IntoView {
             })}
             <Show when=move || state.loaded.get() fallback=|| view! { <p class="loading">"Loading environment…"</p> }>
                 <div class="environment__data">
-                    <EnvHeader env_id=env_id.into() state running />
+                    <EnvHeader state running deployment since />
                     <EnvTabs
                         env_id=env_id.into()
                         current=tab_kind
                         name=Signal::derive(move || state.name.get())
                         running
                         deployment
+                        since
                     />
                     {move || match tab_kind.get() {
                         EnvTab::Services => view! { <ServiceTable env_id=env_id.into() state expanded /> }.into_any(),

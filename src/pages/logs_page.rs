@@ -21,9 +21,16 @@ use shipwatch_model::{Deployment, DeploymentStatus};
 /// restart a deployment's log comes back once the simulator recreates it.
 const RETRY_MS: u64 = 2_000;
 
+/// The log viewer's style: it comes with the page's chunk, not with the first load.
+const STYLE: &str = include_str!("../../style/log_viewer.css");
+
+/// The id of the `<style>` element that holds [`STYLE`].
+const STYLE_ID: &str = "log-viewer-style";
+
 /// The deployment log page.
 #[component]
 pub fn LogsPage() -> impl IntoView {
+    crate::style_sheet::add_once(STYLE_ID, STYLE);
     let params = use_params_map();
     let env_id = Memo::new(move |_| params.with(|p| p.get("env").unwrap_or_default()));
     let service_id = Memo::new(move |_| params.with(|p| p.get("service")));

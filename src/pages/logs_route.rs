@@ -28,9 +28,13 @@ mod split {
     use crate::pages::chunk_loader::{self, LoadFailed};
     use leptos::prelude::*;
     use leptos::wasm_split::wasm_split;
+    use std::sync::OnceLock;
 
     /// Builds the page; its code (and all only it uses) lives in the chunk.
     type MakePage = fn() -> AnyView;
+
+    /// The constructor once the chunk is in: later views are built without waiting.
+    static LOADED: OnceLock<MakePage> = OnceLock::new();
 
     // `fallible`: a failed fetch is an answer on the page, not a panic that aborts the app.
     // It hands back a constructor rather than the view, so that the page is built and
@@ -39,23 +43,20 @@ mod split {
     #[wasm_split(
         log_viewer,
         wasm_split_path = ::leptos::wasm_split,
-        fallible,
-        preload(preload_log_viewer)
+        fallible
     )]
     fn log_viewer_page() -> Result<MakePage, LoadFailed> {
         Ok(|| view! { <LogsPage /> }.into_any())
     }
 
     pub fn prefetch() {
-        leptos::task::spawn_local(async {
-            // A failure here is retried (and reported) when a log is opened.
-            let _ = preload_log_viewer().await;
-        });
+        chunk_loader::prefetch(log_viewer_page, &LOADED);
     }
 
     pub fn view() -> AnyView {
         chunk_loader::view(
             log_viewer_page,
+            &LOADED,
             || view! { <p class="notice">"Loading the log viewer…"</p> }.into_any(),
             "The log viewer",
             |make: MakePage| make(),

@@ -8,3 +8,4 @@ pub mod environment_page;
 pub mod home_page;
 pub mod logs_page;
 pub mod logs_route;
+pub mod service_details_route;

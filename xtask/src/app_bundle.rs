@@ -1,9 +1,9 @@
 //! The app's bundle in `dist/`: trunk copies the page, its CSS and icon; the wasm is built
 //! here (as cargo-leptos does) so that it can be split: cargo builds the app with the `split`
-//! feature, `wasm_split_cli_support` moves the log viewer and the deployment history (the code
-//! only their split points reach, in `src/pages/logs_route.rs` and
-//! `src/pages/deployments_route.rs`) into chunks of their own, and what both use into a third
-//! that either fetches first, wasm-bindgen writes the glue,
+//! feature, `wasm_split_cli_support` moves the log viewer, the deployment history and an
+//! expanded row's details (the code only their split points reach, in `src/pages/*_route.rs`)
+//! into chunks of their own, and what several use into chunks that they fetch first,
+//! wasm-bindgen writes the glue,
 //! wasm-opt shrinks every module, and the page gets its loader. Names carry a hash of the
 //! build, so the server can let browsers keep them for good (crates/server/src/http.rs).
 
@@ -19,7 +19,7 @@ pub struct Bundle<'a> {
     pub dist: &'a Path,
     /// Cargo features of the app, besides `split`.
     pub features: &'a [&'a str],
-    /// Split the log viewer and the deployment history into chunks of their own.
+    /// Split the log viewer, the deployment history and the row details into chunks.
     pub split: bool,
     /// wasm-opt -Oz; without it the modules keep their function names (for profiles).
     pub optimize: bool,
@@ -121,6 +121,13 @@ fn cargo_build(bundle: &Bundle) -> Result<PathBuf> {
     if !features.is_empty() {
         cargo.args(["--features", &features.join(",")]);
     }
+    // Leptos' type erasure at component boundaries: a component's view is an `AnyView`, so its
+    // render code is compiled once instead of once per place its type nests into (a smaller
+    // first load: docs/benchmarks.md, "First load"). Behaviour is the same; the end-to-end
+    // tests run this build.
+    let mut rustflags = std::env::var("RUSTFLAGS").unwrap_or_default();
+    rustflags.push_str(" --cfg erase_components");
+    cargo.env("RUSTFLAGS", rustflags.trim());
     run(&mut cargo)?;
     Ok(root().join("target/wasm32-unknown-unknown/release/shipwatch.wasm"))
 }
@@ -148,7 +155,7 @@ fn split(wasm: &[u8], work: &Path, hash: &str) -> Result<(PathBuf, Vec<PathBuf>)
     if split.split_modules.is_empty() {
         return Err(
             "the split build has no split point: are the #[wasm_split] functions of \
-             src/pages/logs_route.rs and src/pages/deployments_route.rs still reachable?"
+             src/pages/*_route.rs still reachable?"
                 .into(),
         );
     }
@@ -176,7 +183,8 @@ fn split(wasm: &[u8], work: &Path, hash: &str) -> Result<(PathBuf, Vec<PathBuf>)
     }
     std::fs::write(&link_path, link_js).map_err(|e| e.to_string())?;
     eprintln!(
-        "xtask: split the log viewer and the deployment history into {} chunk(s)",
+        "xtask: split the log viewer, the deployment history and the row details into {} \
+         chunk(s)",
         chunks.len()
     );
     Ok((main_out, chunks))

@@ -1,10 +1,12 @@
 //! One row of the service table: name, status dot, kind, deployment label, instances,
-//! version, last deployed; its instances below it when expanded.
+//! version, last deployed; its details below it when expanded (`service_details.rs`, a
+//! chunk of their own in a split build).
 
 use crate::components::deployment_label::DeploymentLabel;
-use crate::components::instance_list::InstanceList;
+use crate::components::service_details::ServiceDetailsProps;
 use crate::components::status_dot::StatusDot;
 use crate::components::stuck_badge::{service_stuck, StuckBadge};
+use crate::pages::service_details_route::service_details_view;
 use crate::routes;
 use crate::state::clock::Clock;
 use crate::time_format::{absolute, age, relative};
@@ -110,8 +112,7 @@ pub fn ServiceRow(
         }
         previous.set_value(Some(now));
     });
-    let env = env_id.clone();
-    let history_href = move || routes::service_deployments(&env, &id.get());
+    let env_for_details = env_id.clone();
     let toggle = move |_| {
         let target = if is_open.get_untracked() {
             routes::env(&env_id)
@@ -121,7 +122,7 @@ pub fn ServiceRow(
         navigate(&target, Default::default());
     };
     let panel_id = move || format!("instances-{}", id.get());
-    let service_for_list = service.clone();
+    let service_for_details = service.clone();
     view! {
         <tbody class="service" class:service--open=move || is_open.get()>
             <tr
@@ -183,10 +184,10 @@ pub fn ServiceRow(
             <Show when=move || is_open.get()>
                 <tr class="instances-row" id=panel_id>
                     <td colspan="7">
-                        <InstanceList service=service_for_list.clone() />
-                        <p class="instances-row__history">
-                            <a href=history_href.clone()>{move || format!("Deployment history of {}", name.get())}</a>
-                        </p>
+                        {service_details_view(ServiceDetailsProps {
+                            env_id: env_for_details.clone(),
+                            service: service_for_details.clone(),
+                        })}
                     </td>
                 </tr>
             </Show>
