@@ -1,7 +1,8 @@
-//! Plain HTTP GETs (the app's files as a browser fetches them, DevTools' target list), on the
-//! same HTTP stack as the WebDriver client. Bodies come as sent: not decompressed.
+//! Plain HTTP requests (the app's files as a browser fetches them, DevTools' target list, a
+//! write to the push API), on the same HTTP stack as the WebDriver client. Bodies come as
+//! sent: not decompressed.
 
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use std::time::Duration;
@@ -32,19 +33,30 @@ pub async fn get(
     headers: &[(&str, &str)],
     timeout: Duration,
 ) -> Result<Response, String> {
-    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<bytes::Bytes>>();
-    let mut req = http::Request::get(url);
+    send("GET", url, headers, Vec::new(), timeout).await
+}
+
+/// Sends `method` to `url` with these request headers and `body`, within `timeout`.
+pub async fn send(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+    timeout: Duration,
+) -> Result<Response, String> {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<bytes::Bytes>>();
+    let mut req = http::Request::builder().method(method).uri(url);
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
     let req = req
-        .body(Empty::new())
-        .map_err(|e| format!("GET {url}: {e}"))?;
+        .body(Full::new(bytes::Bytes::from(body)))
+        .map_err(|e| format!("{method} {url}: {e}"))?;
     let fetch = async {
         let resp = client
             .request(req)
             .await
-            .map_err(|e| format!("GET {url}: {e}"))?;
+            .map_err(|e| format!("{method} {url}: {e}"))?;
         let status = resp.status().as_u16();
         let headers = resp
             .headers()
@@ -60,7 +72,7 @@ pub async fn get(
             .into_body()
             .collect()
             .await
-            .map_err(|e| format!("GET {url}: {e}"))?
+            .map_err(|e| format!("{method} {url}: {e}"))?
             .to_bytes()
             .to_vec();
         Ok(Response {
@@ -71,5 +83,5 @@ pub async fn get(
     };
     tokio::time::timeout(timeout, fetch)
         .await
-        .map_err(|_| format!("GET {url}: no answer within {timeout:?}"))?
+        .map_err(|_| format!("{method} {url}: no answer within {timeout:?}"))?
 }

@@ -8,6 +8,7 @@ pub mod http;
 pub mod nginx;
 pub mod postgres;
 pub mod procs;
+pub mod reporter;
 pub mod server;
 
 pub use browser::Browser;

@@ -100,6 +100,9 @@ impl Nginx {
         let file = dir.join("nginx.conf");
         std::fs::write(&file, conf).map_err(|e| format!("{}: {e}", file.display()))?;
         let child = Command::new(binary())
+            // nginx reads NGINX itself (sockets inherited across a binary upgrade): the
+            // variable naming its binary here is not for it.
+            .env_remove("NGINX")
             .arg("-p")
             .arg(&dir)
             .arg("-c")

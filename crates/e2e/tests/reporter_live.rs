@@ -17,39 +17,6 @@ const LONG: Duration = Duration::from_secs(40);
 /// Lines the build stage prints (slowly enough for a restart in the middle).
 const STEPS: u64 = 80;
 
-/// The reporter: `SHIPWATCH_REPORTER_BIN`, else built from this workspace (cargo prints where
-/// it put it; the app's native binary has the same file name, so it is checked to be ours).
-fn reporter_bin() -> PathBuf {
-    if let Some(bin) = std::env::var_os("SHIPWATCH_REPORTER_BIN") {
-        return bin.into();
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let out = Command::new(env!("CARGO"))
-        .args(["build", "-p", "shipwatch-reporter", "--bin", "shipwatch"])
-        .args(["--message-format", "json-render-diagnostics"])
-        .current_dir(&root)
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("cargo runs");
-    assert!(out.status.success(), "the reporter builds");
-    let bin = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .find_map(|m| {
-            (m["target"]["name"] == "shipwatch" && m["package_id"].as_str()?.contains("reporter"))
-                .then(|| m["executable"].as_str().map(PathBuf::from))
-                .flatten()
-        })
-        .expect("cargo names the reporter's executable");
-    let version = Command::new(&bin).arg("--version").output().expect("runs");
-    assert!(
-        String::from_utf8_lossy(&version.stdout).starts_with("shipwatch "),
-        "{} is the reporter",
-        bin.display()
-    );
-    bin
-}
-
 /// The deploy script: quiet first (the deployment waits QUEUED), a GitLab build section
 /// with one line every 100 ms (8 s: time for a restart in the middle on a loaded machine),
 /// then a deploy section that fails.
@@ -121,7 +88,7 @@ async fn header_status(browser: &Browser) -> String {
 
 #[tokio::test]
 async fn a_reported_deployment_streams_live_survives_a_restart_and_ends_in_red() {
-    let reporter = reporter_bin();
+    let reporter = shipwatch_e2e::reporter::bin();
     let dir = std::env::temp_dir().join(format!("shipwatch-e2e-reporter-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();

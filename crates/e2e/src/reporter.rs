@@ -1,0 +1,37 @@
+//! The reporter, the real `shipwatch` binary of `crates/reporter`, for the end-to-end tests.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// The reporter: `SHIPWATCH_REPORTER_BIN`, else built from this workspace (cargo prints where
+/// it put it; the app's native binary has the same file name, so it is checked to be ours).
+pub fn bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("SHIPWATCH_REPORTER_BIN") {
+        return bin.into();
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = Command::new(env!("CARGO"))
+        .args(["build", "-p", "shipwatch-reporter", "--bin", "shipwatch"])
+        .args(["--message-format", "json-render-diagnostics"])
+        .current_dir(&root)
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("cargo runs");
+    assert!(out.status.success(), "the reporter builds");
+    let bin = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find_map(|m| {
+            (m["target"]["name"] == "shipwatch" && m["package_id"].as_str()?.contains("reporter"))
+                .then(|| m["executable"].as_str().map(PathBuf::from))
+                .flatten()
+        })
+        .expect("cargo names the reporter's executable");
+    let version = Command::new(&bin).arg("--version").output().expect("runs");
+    assert!(
+        String::from_utf8_lossy(&version.stdout).starts_with("shipwatch "),
+        "{} is the reporter",
+        bin.display()
+    );
+    bin
+}
