@@ -6,10 +6,11 @@
 #   options: --replicas N (2), --port P (8080: nginx; replicas on P+1..P+N), --dir DIR
 #
 # Needs a build (`cargo xtask build`), nginx and, without --separate, PostgreSQL's programs
-# (Debian: apt-get install nginx postgresql). State (the database, nginx's files, the shared
-# write token) lives in DIR (./shipwatch-deploy); Ctrl-C stops everything. deploy/README.md
-# says what works today: replicas sharing one database wait for issue 19's replica work, and
-# until then the second replica refuses to start on a database the first one holds.
+# (Debian: apt-get install nginx postgresql). State (the database, each replica's log,
+# nginx's files, the shared write token) lives in DIR (./shipwatch-deploy);
+# Ctrl-C stops everything. On one database the replicas share the work (deploy/README.md): the
+# one holding the lease leads (writes, runs the simulator), the others follow its change log
+# and hand it the writes they get; when the leader stops, another takes over.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -103,17 +104,24 @@ chmod 755 "$dir" "$dir/nginx" "$dir/nginx/tmp"
 pids+=($!)
 echo "nginx on http://127.0.0.1:$port/ (logs: $dir/nginx/logs); writes take the token in $dir/write-token"
 
-# Runs until Ctrl-C, or until a process ends (a replica that refused to start says why in
-# its log).
-if wait -n "${pids[@]}"; then status=0; else status=$?; fi
-for i in $(seq 1 "$replicas"); do
-    if ! kill -0 "${pids[$((i - 1))]}" 2>/dev/null; then
-        echo "replica $i stopped; the end of its log:" >&2
-        tail -n 3 "$dir/replica-$i.log" >&2
-        if [ "$separate" = 0 ] && [ "$replicas" -gt 1 ]; then
-            echo "(until issue 19's replica work lands, one server writes a database: run with" \
-                "--replicas 1, or --separate for replicas with a world each)" >&2
+# Runs until Ctrl-C, until nginx ends, or until no replica is left. A replica that stops (a
+# `kill -9` of the leader, to watch a failover) is reported with the end of its log, and the
+# others go on serving: pages reconnect through nginx to them.
+nginx_pid=${pids[-1]}
+left=$replicas
+while :; do
+    if wait -n -p ended "${pids[@]}"; then status=0; else status=$?; fi
+    [ "$ended" = "$nginx_pid" ] && { echo "nginx stopped (status $status)" >&2; exit "$status"; }
+    for i in $(seq 1 "$replicas"); do
+        if [ "${pids[$((i - 1))]}" = "$ended" ]; then
+            echo "replica $i stopped (status $status); the end of its log:" >&2
+            tail -n 3 "$dir/replica-$i.log" >&2
         fi
-    fi
+    done
+    left=$((left - 1))
+    [ "$left" -gt 0 ] || { echo "no replica left" >&2; exit "$status"; }
+    # Only the processes still running are waited for.
+    running=()
+    for pid in "${pids[@]}"; do [ "$pid" = "$ended" ] || running+=("$pid"); done
+    pids=("${running[@]}")
 done
-exit "$status"
