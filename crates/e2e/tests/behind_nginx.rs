@@ -1,15 +1,16 @@
 //! The console through a real nginx (the repository's deploy/nginx.conf) in front of two
 //! server processes: the page, its websocket and writes go through nginx; a replica killed
-//! under the page's websocket leaves the page live on the other one.
+//! under the page's websocket leaves the page live on the other one, which resumes it.
 //!
-//! The two servers are ephemeral, each with its own simulator (the same seed, so the same
-//! platform): until replicas share a database, the page gets a fresh snapshot on the other
-//! one, not `resumed`.
+//! The failover test runs two replicas on one PostgreSQL (one leads and runs the simulator,
+//! the other follows the change log), so the page's environment resumes on the other replica
+//! with `resumed`; the tests of nginx's own settings run ephemeral servers.
 
 use serde_json::Value;
 use shipwatch_e2e::nginx::Nginx;
+use shipwatch_e2e::postgres::PgServer;
 use shipwatch_e2e::server::WRITE_TOKEN;
-use shipwatch_e2e::{http, wait_for, Browser, Server};
+use shipwatch_e2e::{http, wait_for, Browser, DataDir, Server};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -25,9 +26,9 @@ const REPLICA: [&str; 6] = [
     "calm",
 ];
 
-/// Counts, in `window.__frames`, the snapshot and resumed frames the page's sockets get, and
-/// records in `window.__states` every state the connection indicator shows (a reconnection
-/// quicker than a poll is still seen).
+/// Counts, in `window.__frames`, the snapshot and resumed frames the page's sockets get (all,
+/// and those of the environment's subscription), and records in `window.__states` every state
+/// the connection indicator shows (a reconnection quicker than a poll is still seen).
 const COUNT_FRAMES: &str = r#"
 (() => {
   window.__states = [];
@@ -36,14 +37,25 @@ const COUNT_FRAMES: &str = r#"
     if (s && window.__states[window.__states.length - 1] !== s) window.__states.push(s);
   }).observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-state'] });
   const Native = window.WebSocket;
-  window.__frames = { snapshots: 0, resumed: 0 };
+  const f = window.__frames = { snapshots: 0, resumed: 0, envSnapshots: 0, envResumed: 0 };
+  const envSubs = {};
   window.WebSocket = class extends Native {
     constructor(...args) {
       super(...args);
       this.addEventListener("message", (e) => {
-        const kind = /^\{"v":1,"type":"(snapshot|resumed)"/.exec(e.data);
-        if (kind && kind[1] === "snapshot") window.__frames.snapshots += 1;
-        if (kind && kind[1] === "resumed") window.__frames.resumed += 1;
+        const kind = /^\{"v":1,"type":"(snapshot|snapshot_part|resumed)"/.exec(e.data);
+        if (!kind) return;
+        const m = JSON.parse(e.data);
+        const env = m.data && m.data.kind === "environment";
+        if (env) envSubs[m.sub] = true;
+        if (kind[1] === "snapshot" || (kind[1] === "snapshot_part" && m.part === 0)) {
+          f.snapshots += 1;
+          if (env) f.envSnapshots += 1;
+        }
+        if (kind[1] === "resumed") {
+          f.resumed += 1;
+          if (envSubs[m.sub]) f.envResumed += 1;
+        }
       });
     }
   };
@@ -65,10 +77,47 @@ async fn clients(server: &Server) -> Option<u64> {
     body["clients"].as_u64()
 }
 
+/// A replica of the database `url`: [`REPLICA`]'s flags, with a short lease (a follower takes
+/// over within about two seconds of the leader's death).
+fn replica_on(url: &str, dir: &DataDir) -> Server {
+    let mut args = REPLICA.to_vec();
+    args.extend([
+        "--store",
+        url,
+        "--data-dir",
+        dir.path(),
+        "--lease-ttl-ms",
+        "2000",
+        "--lease-renew-ms",
+        "200",
+    ]);
+    let launch = shipwatch_e2e::server::Launch::from_env(&args);
+    Server::launch(&launch).unwrap_or_else(|e| panic!("{e}"))
+}
+
+async fn role(server: &Server) -> Option<String> {
+    let res = http::get(&server.url("/api/health"), &[], Duration::from_secs(5))
+        .await
+        .ok()?;
+    let body: Value = serde_json::from_slice(&res.body).ok()?;
+    body["replica"]["role"].as_str().map(str::to_string)
+}
+
 #[tokio::test]
 async fn the_console_through_nginx_stays_live_when_its_replica_is_killed() {
-    let mut a = Server::start(&REPLICA).await;
-    let mut b = Server::start(&REPLICA).await;
+    let pg = PgServer::start();
+    let url = pg.create_db("shipwatch");
+    let (dir_a, dir_b) = (DataDir::new("nginx-a"), DataDir::new("nginx-b"));
+    let mut a = replica_on(&url, &dir_a);
+    wait_for("the first replica to lead", LONG, || async {
+        (role(&a).await.as_deref() == Some("leader")).then_some(())
+    })
+    .await;
+    let mut b = replica_on(&url, &dir_b);
+    wait_for("the second replica to follow", LONG, || async {
+        (role(&b).await.as_deref() == Some("follower")).then_some(())
+    })
+    .await;
     let nginx = start_nginx(&[&a, &b]);
 
     // The replicas' security headers come through unchanged, and nginx tells no version.
@@ -141,14 +190,17 @@ async fn the_console_through_nginx_stays_live_when_its_replica_is_killed() {
         Some(1),
         "the page is on the other replica"
     );
+    // The other replica serves the same topic at the same numbers: the environment resumes
+    // where the dead one left it, without a new snapshot.
     let after = browser.eval("return window.__frames").await;
-    assert!(
-        after["snapshots"].as_u64() > before["snapshots"].as_u64(),
-        "a fresh snapshot from the other replica: {before} -> {after}"
+    assert_eq!(
+        after["envResumed"].as_u64(),
+        before["envResumed"].as_u64().map(|n| n + 1),
+        "the environment resumed on the other replica: {before} -> {after}"
     );
     assert_eq!(
-        after["resumed"], before["resumed"],
-        "no resume across replicas yet: {after}"
+        after["envSnapshots"], before["envSnapshots"],
+        "no new snapshot of the environment: {before} -> {after}"
     );
     // Current on the other replica: a write through nginx from the page (same origin, with
     // the write token) is accepted, and its change comes back over the websocket.
