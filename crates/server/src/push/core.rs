@@ -54,6 +54,9 @@ pub struct PushCore {
     /// What was pushed. Events are published while it is held, so the core sees them in the
     /// order the registry applied them.
     reg: Mutex<Registry>,
+    /// This server's part among replicas, once known: a follower's registry is not kept
+    /// current, so it expires nothing (the leader does, and the follower mirrors it).
+    role: std::sync::OnceLock<watch::Receiver<crate::replica::Role>>,
 }
 
 impl PushCore {
@@ -70,7 +73,17 @@ impl PushCore {
             store,
             cfg,
             reg: Mutex::new(registry),
+            role: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Follows this server's part among replicas: instances expire only where writes are.
+    pub fn follow_role(&self, role: watch::Receiver<crate::replica::Role>) {
+        let _ = self.role.set(role);
+    }
+
+    fn writes(&self) -> bool {
+        self.role.get().is_none_or(|r| r.borrow().writes())
     }
 
     fn reg(&self) -> MutexGuard<'_, Registry> {
@@ -736,7 +749,9 @@ impl Source for PushCore {
                 if *shutdown.borrow() {
                     break;
                 }
-                drop(self.expire_instances());
+                if self.writes() {
+                    drop(self.expire_instances());
+                }
             }
         })
     }

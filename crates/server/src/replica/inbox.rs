@@ -604,8 +604,9 @@ pub fn for_config(cfg: &crate::config::Config) -> std::io::Result<Option<Arc<Inb
         .map_err(|e| std::io::Error::other(format!("the write inbox: {e}")))
 }
 
-/// Runs `app`'s inbox (if it has one) until shutdown.
+/// Runs `app`'s inbox (if it has one) until shutdown; the push API follows the role.
 pub fn start(app: &Arc<crate::app::App>) {
+    app.push.follow_role(app.role.clone());
     let Some(inbox) = app.inbox.clone() else {
         return;
     };
