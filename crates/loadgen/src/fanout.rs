@@ -282,6 +282,9 @@ pub async fn run(o: Opts) {
     }
 }
 
+/// How long a client waits for its first snapshot before it counts as failed to connect.
+const SNAPSHOT_WAIT: Duration = Duration::from_secs(30);
+
 /// Marks a snapshot's sequence number in `Report::receipts` (deltas use theirs as is).
 const SNAPSHOT_KEY: u64 = 1 << 63;
 
@@ -337,9 +340,18 @@ async fn client(
     let mut parts = frame::Parts::default();
     // A probe's services of the parts so far.
     let mut parted: Vec<frame::Seen> = Vec::new();
+    // A client whose snapshot does not come gives up its handshake slot, so that one stuck
+    // server does not hold every slot and stop the others connecting.
+    let snapshot_due = tokio::time::Instant::now() + SNAPSHOT_WAIT;
     loop {
         let msg = tokio::select! {
             _ = stop.changed() => {
+                let _ = ws.close(None).await;
+                return r;
+            }
+            _ = tokio::time::sleep_until(snapshot_due), if !live => {
+                shared.connect_failures.fetch_add(1, Ordering::Relaxed);
+                note(&shared, format!("no snapshot within {SNAPSHOT_WAIT:?}"));
                 let _ = ws.close(None).await;
                 return r;
             }
