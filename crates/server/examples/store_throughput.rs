@@ -96,6 +96,9 @@ async fn main() {
         max_log_bytes: 2 << 30,
         log_base: 0,
         max_file_bytes: 0,
+        queue: Default::default(),
+        synchronous: Default::default(),
+        keep_removed: shipwatch_server::store::DEFAULT_KEEP_REMOVED,
         database: None,
         pool: Default::default(),
     })

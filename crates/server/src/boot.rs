@@ -173,9 +173,16 @@ pub async fn start(config: &Config, start: Millis, clock: Clock) -> Result<Boote
         }
     }
     if let Some(store) = &store {
-        // The logs the hub held: the newest deployments', as many as it keeps.
-        let newest = deployments.len().saturating_sub(cfg.max_logs);
-        for d in &deployments[newest..] {
+        // Only the logs of deployments still in progress (sources append to them, and pages
+        // follow them live): any other kept log is read from the store when a page asks for
+        // it (`Hub::load_log`), so a data directory of many deployments starts fast and small
+        // (docs/store.md, "Start-up").
+        let running: Vec<_> = deployments
+            .iter()
+            .filter(|d| d.deployment.status.in_progress())
+            .collect();
+        let newest = running.len().saturating_sub(cfg.max_logs);
+        for d in &running[newest..] {
             let Some(log) = store.log_history(&d.deployment.id).await? else {
                 continue;
             };
@@ -276,44 +283,39 @@ fn attach_store(hub: &Arc<Hub>, store: &Store) {
     }
 }
 
-/// Reads a kept log from the store when a page subscribes to one the hub does not hold. The
-/// hub asks from a socket's task: the read blocks that task's thread, which the runtime
-/// replaces meanwhile (on a runtime of one thread, which only tests use, nothing is loaded).
+/// Reads a kept log from the store when a page subscribes to one the hub does not hold; the
+/// hub awaits it (the socket's other subscriptions go on meanwhile).
 fn log_loader(store: Store) -> LogLoader {
     Box::new(move |id| {
-        let handle = tokio::runtime::Handle::try_current().map_err(|_| None)?;
-        if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
-            return Err(None);
-        }
-        // Everything published so far committed first: lines the hub dropped while it did not
-        // hold this log are in the store.
-        let read = async {
+        let store = store.clone();
+        Box::pin(async move {
+            // Everything published so far committed first: lines the hub dropped while it
+            // did not hold this log are in the store.
             let _ = store.flush().await;
-            match store.log_history(id).await {
-                Ok(Some(log)) if !log.removed => Ok(log),
-                Ok(_) => Err(store.removal(id).await.ok().flatten()),
-                Err(_) => Err(None),
-            }
-        };
-        let log = tokio::task::block_in_place(|| handle.block_on(read)).map_err(|removal| {
-            removal.map(|r| GoneLog {
-                gone: r.gone,
-                message: r.message,
+            let log = match store.log_history(&id).await {
+                Ok(Some(log)) if !log.removed => log,
+                Ok(_) => {
+                    return Err(store.removal(&id).await.ok().flatten().map(|r| GoneLog {
+                        gone: r.gone,
+                        message: r.message,
+                    }))
+                }
+                Err(_) => return Err(None),
+            };
+            Ok(KeptLog {
+                env: log.env,
+                service: log.service,
+                header: log.header,
+                base: log.base,
+                changes: log
+                    .changes
+                    .into_iter()
+                    .map(|c| match c {
+                        LogChange::Line(line) => Change::Line(line),
+                        LogChange::Status(d) => Change::Deployment(d),
+                    })
+                    .collect(),
             })
-        })?;
-        Ok(KeptLog {
-            env: log.env,
-            service: log.service,
-            header: log.header,
-            base: log.base,
-            changes: log
-                .changes
-                .into_iter()
-                .map(|c| match c {
-                    LogChange::Line(line) => Change::Line(line),
-                    LogChange::Status(d) => Change::Deployment(d),
-                })
-                .collect(),
         })
     })
 }

@@ -176,6 +176,26 @@ pub struct Config {
     #[arg(long, default_value_t = 600, value_name = "SECONDS")]
     pub store_idle_timeout_secs: u64,
 
+    // The store's queue, durability and memory of removed logs (store/queue.rs,
+    // store/retention_trim.rs, docs/store.md).
+    /// Bytes of writes the store's queue may hold while they cannot be written (disk full,
+    /// database down): a service or instance reported again replaces its queued report, log
+    /// lines and deployments count. Once full, writes are refused (503) until the store catches
+    /// up, and health says so.
+    #[arg(long, default_value_t = crate::store::DEFAULT_QUEUE_BYTES, value_name = "BYTES")]
+    pub store_queue_bytes: u64,
+
+    /// What a SQLite commit waits for: `normal` (a power cut may lose the last commits, never
+    /// the file) or `full` (an fsync per commit: a power cut loses nothing acknowledged). Both
+    /// survive the process being killed.
+    #[arg(long, value_enum, default_value_t = crate::store::Synchronous::Normal)]
+    pub sqlite_synchronous: crate::store::Synchronous,
+
+    /// Deployments removed by retention that the store remembers (the newest), so a page
+    /// that asks for one's log is told why it is gone; older ones are forgotten.
+    #[arg(long, default_value_t = crate::store::DEFAULT_KEEP_REMOVED, value_name = "N")]
+    pub keep_removed_deployments: u64,
+
     /// For testing clients only: every N seconds, send every socket one malformed frame and
     /// one frame of an unknown type (0 = never). A correct client drops and counts them.
     #[arg(long, default_value_t = 0, value_name = "SECONDS")]
@@ -304,6 +324,11 @@ impl Config {
             max_log_bytes: self.max_log_bytes,
             log_base,
             max_file_bytes: self.max_store_bytes,
+            queue: crate::store::QueueLimits {
+                max_bytes: self.store_queue_bytes,
+            },
+            synchronous: self.sqlite_synchronous,
+            keep_removed: self.keep_removed_deployments,
         })
     }
 

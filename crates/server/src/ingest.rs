@@ -61,6 +61,10 @@ impl Sink for Ingest {
         }
         ack
     }
+
+    fn room(&self) -> Result<(), crate::store::StoreError> {
+        self.store.as_ref().map_or(Ok(()), Store::room)
+    }
 }
 
 /// Log lines longer than the protocol's `MAX_LINE_TEXT_BYTES` are cut here, where they enter,

@@ -10,6 +10,7 @@
 use crate::app::App;
 use crate::flow::Flow;
 use crate::frames;
+use crate::hub::GoneLog;
 use crate::store_status::StoreStatus;
 use crate::subscription::{Next, Subscription};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
@@ -131,6 +132,8 @@ async fn write_loop(
     let mut shutdown = app.shutdown.clone();
     let mut flow = Flow::new(Instant::now());
     let mut subs: Vec<Subscription> = Vec::new();
+    // Subscriptions whose logs are being loaded from the store.
+    let mut loading: Vec<Loading> = Vec::new();
     let mut turn = 0usize;
     // Test knob (`--inject-garbage-every`): bad frames for clients to survive.
     let garbage_every = app.cfg.inject_garbage_every;
@@ -142,7 +145,7 @@ async fn write_loop(
         let step = if *shutdown.borrow() {
             Step::Send(close(close_code::GOING_AWAY, "server shutting down"))
         } else if let Ok(c) = ctl.try_recv() {
-            control(c, &app, &mut subs, &mut flow)
+            control(c, &app, &mut subs, &mut loading, &mut flow)
         } else if let Some(frame) = status_news(&mut status, &mut said_ok) {
             Step::Send(text(frame))
         } else if TokioInstant::now() >= next_ping || flow.wants_ping() {
@@ -176,12 +179,15 @@ async fn write_loop(
                 biased;
                 _ = shutdown.changed() => Step::Send(close(close_code::GOING_AWAY, "server shutting down")),
                 c = ctl.recv() => match c {
-                    Some(c) => control(c, &app, &mut subs, &mut flow),
+                    Some(c) => control(c, &app, &mut subs, &mut loading, &mut flow),
                     None => match reader_gone(&shutdown) { Some(m) => Step::Send(m), None => Step::Stop },
                 },
                 _ = tokio::time::sleep_until(next_ping) => Step::Again,
                 _ = tokio::time::sleep_until(next_garbage), if garbage_every > 0 => Step::Again,
                 _ = any_changed(&mut subs), if !holding => Step::Again,
+                (l, loaded) = next_loaded(&mut loading), if !loading.is_empty() => {
+                    loaded_log(l, loaded, &app, &mut subs, &mut loading, &mut flow)
+                }
                 Some(()) = status_changed(&mut status) => Step::Again,
             }
         };
@@ -259,8 +265,70 @@ async fn any_changed(subs: &mut [Subscription]) {
     futures_util::future::select_all(waits).await;
 }
 
+/// A subscription waiting for its log to be read from the store (the hub did not hold it):
+/// the socket goes on serving its other subscriptions meanwhile.
+struct Loading {
+    sub: String,
+    /// The subscribe to carry out once the log is loaded.
+    subscribe: Ctl,
+    done: tokio::task::JoinHandle<Result<(), Option<GoneLog>>>,
+}
+
+/// Resolves when one of the loads ends: that subscription, and how the load went.
+async fn next_loaded(loading: &mut Vec<Loading>) -> (Loading, Result<(), Option<GoneLog>>) {
+    let (result, k, rest) =
+        futures_util::future::select_all(loading.iter_mut().map(|l| &mut l.done)).await;
+    drop(rest);
+    (loading.remove(k), result.unwrap_or(Err(None)))
+}
+
+/// A log was loaded (or found gone): the subscription is made, or refused saying why.
+fn loaded_log(
+    l: Loading,
+    loaded: Result<(), Option<GoneLog>>,
+    app: &Arc<App>,
+    subs: &mut Vec<Subscription>,
+    loading: &mut Vec<Loading>,
+    flow: &mut Flow,
+) -> Step {
+    let held = match &l.subscribe {
+        Ctl::Subscribe {
+            topic: Topic::Logs { deployment },
+            ..
+        } => app.hub.holds_log(deployment),
+        _ => false,
+    };
+    match loaded {
+        // Held now (unless forgotten at once, when it is answered as unknown below).
+        Ok(()) if held => control(l.subscribe, app, subs, loading, flow),
+        Err(Some(gone)) => Step::Send(text(frames::message(ServerMessage::Error {
+            code: ErrorCode::UnknownTopic,
+            message: gone.message,
+            sub: Some(l.sub),
+            gone: Some(gone.gone),
+        }))),
+        _ => {
+            let topic = match l.subscribe {
+                Ctl::Subscribe { topic, .. } => topic,
+                _ => return Step::Again,
+            };
+            Step::Send(text(frames::error(
+                ErrorCode::UnknownTopic,
+                format!("no such topic: {topic:?}"),
+                Some(&l.sub),
+            )))
+        }
+    }
+}
+
 /// Carries out one request of the reader; what to send about it, if anything.
-fn control(c: Ctl, app: &Arc<App>, subs: &mut Vec<Subscription>, flow: &mut Flow) -> Step {
+fn control(
+    c: Ctl,
+    app: &Arc<App>,
+    subs: &mut Vec<Subscription>,
+    loading: &mut Vec<Loading>,
+    flow: &mut Flow,
+) -> Step {
     let err = |code: ErrorCode, message: String, sub: Option<&str>| {
         Step::Send(text(frames::error(code, message, sub)))
     };
@@ -278,20 +346,38 @@ fn control(c: Ctl, app: &Arc<App>, subs: &mut Vec<Subscription>, flow: &mut Flow
             instance_updates,
             line_batches,
         } => {
-            if subs.iter().any(|s| s.id() == sub) {
+            if subs.iter().any(|s| s.id() == sub) || loading.iter().any(|l| l.sub == sub) {
                 return err(
                     ErrorCode::DuplicateSubscription,
                     format!("subscription `{sub}` already exists"),
                     Some(&sub),
                 );
             }
-            if subs.len() >= app.limits.max_subscriptions as usize {
+            if subs.len() + loading.len() >= app.limits.max_subscriptions as usize {
                 let max = app.limits.max_subscriptions;
                 return err(
                     ErrorCode::TooManySubscriptions,
                     format!("at most {max} subscriptions per socket"),
                     Some(&sub),
                 );
+            }
+            if let Topic::Logs { deployment } = &topic {
+                if !app.hub.holds_log(deployment) {
+                    // Read from the store without holding this socket up.
+                    let (hub, id) = (app.hub.clone(), deployment.clone());
+                    loading.push(Loading {
+                        sub: sub.clone(),
+                        done: tokio::spawn(async move { hub.load_log(&id).await }),
+                        subscribe: Ctl::Subscribe {
+                            sub,
+                            topic,
+                            resume_from,
+                            instance_updates,
+                            line_batches,
+                        },
+                    });
+                    return Step::Again;
+                }
             }
             let opened = app.hub.open_topic(&topic);
             let Some((cell, start)) = opened.as_ref().ok().and_then(|c| {
@@ -324,6 +410,10 @@ fn control(c: Ctl, app: &Arc<App>, subs: &mut Vec<Subscription>, flow: &mut Flow
         Ctl::Unsubscribe(sub) => match subs.iter().position(|s| s.id() == sub) {
             Some(k) => {
                 subs.remove(k);
+                Step::Send(text(frames::message(ServerMessage::Unsubscribed { sub })))
+            }
+            None if loading.iter().any(|l| l.sub == sub) => {
+                loading.retain(|l| l.sub != sub);
                 Step::Send(text(frames::message(ServerMessage::Unsubscribed { sub })))
             }
             None => err(

@@ -122,8 +122,13 @@ pub struct GoneLog {
     pub message: String,
 }
 
-/// Finds a kept log by deployment id; if it is not kept, says why when it was removed.
-pub type LogLoader = Box<dyn Fn(&str) -> Result<KeptLog, Option<GoneLog>> + Send + Sync>;
+/// Finds a kept log by deployment id (a read of the store, awaited: no thread waits for
+/// it); if it is not kept, says why when it was removed.
+pub type LogLoader = Box<dyn Fn(String) -> LogLoad + Send + Sync>;
+
+/// What a [`LogLoader`] returns: the log, once read.
+pub type LogLoad =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<KeptLog, Option<GoneLog>>> + Send>>;
 
 impl Hub {
     /// A hub holding these environments.
@@ -165,20 +170,20 @@ impl Hub {
         self.open_topic(topic).ok()
     }
 
-    /// The topic's cell; if there is none, and it is a log retention removed, why.
+    /// The topic's cell, if the hub holds it. A log it does not hold may be kept by the
+    /// store: [`Hub::load_log`] opens it first.
     pub fn open_topic(&self, topic: &Topic) -> Result<Arc<TopicCell>, Option<GoneLog>> {
         let t = self.read();
         match topic {
             Topic::Environments => Ok(t.environments.clone()),
             Topic::Environment { env } => t.envs.get(env).cloned().ok_or(None),
-            Topic::Logs { deployment } => match t.logs.get(deployment) {
-                Some(cell) => Ok(cell.clone()),
-                None => {
-                    drop(t);
-                    self.load_log(deployment)
-                }
-            },
+            Topic::Logs { deployment } => t.logs.get(deployment).cloned().ok_or(None),
         }
+    }
+
+    /// Whether the hub holds this deployment's log topic.
+    pub fn holds_log(&self, deployment: &str) -> bool {
+        self.read().logs.contains_key(deployment)
     }
 
     /// Forgets a deployment's log (the store removed it): its subscribers are told the topic
@@ -197,22 +202,31 @@ impl Hub {
     }
 
     /// Opens the topic of a log kept outside the hub (older than the logs it holds, or from
-    /// before a restart), numbered as it was published.
-    fn load_log(&self, deployment: &str) -> Result<Arc<TopicCell>, Option<GoneLog>> {
-        let loader = self.log_loader.get().ok_or(None)?;
-        let kept = loader(deployment)?;
-        // Another subscriber may have opened it meanwhile: one topic per log.
-        if let Some(cell) = self.read().logs.get(deployment) {
-            return Ok(cell.clone());
+    /// before a restart), numbered as it was published. The read is awaited and the topic
+    /// is rebuilt on a blocking thread, so a large log holds up no runtime thread: every
+    /// other socket, and this one's other subscriptions, go on meanwhile.
+    pub async fn load_log(self: &Arc<Self>, deployment: &str) -> Result<(), Option<GoneLog>> {
+        if self.holds_log(deployment) {
+            return Ok(());
         }
-        self.restore_log(
-            &kept.env,
-            kept.service,
-            kept.header,
-            kept.base,
-            kept.changes,
-        );
-        self.read().logs.get(deployment).cloned().ok_or(None)
+        let loader = self.log_loader.get().ok_or(None)?;
+        let kept = loader(deployment.to_string()).await?;
+        let hub = self.clone();
+        let id = deployment.to_string();
+        tokio::task::spawn_blocking(move || {
+            // Another subscriber may have opened it meanwhile: one topic per log.
+            if !hub.holds_log(&id) {
+                hub.restore_log(
+                    &kept.env,
+                    kept.service,
+                    kept.header,
+                    kept.base,
+                    kept.changes,
+                );
+            }
+        })
+        .await
+        .map_err(|_| None)
     }
 
     /// Every line of a deployment's log so far, in order, or None if the hub holds no such

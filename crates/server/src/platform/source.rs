@@ -16,6 +16,12 @@ pub trait Sink: Send + Sync {
     /// Applies `events`, in order after everything published before. Returns once the hub
     /// has them (pages see them); the [`Ack`] resolves when the store has committed them.
     fn publish(&self, events: Vec<PlatformEvent>) -> Ack;
+
+    /// `Err` while the store cannot take more (its queue is full: writes have been failing);
+    /// a source asks before it applies anything, and holds or refuses meanwhile.
+    fn room(&self) -> Result<(), crate::store::StoreError> {
+        Ok(())
+    }
 }
 
 /// An action on a service, as asked through the action API.

@@ -97,6 +97,12 @@ impl PushCore {
         self.sink.publish(Vec::new())
     }
 
+    /// Refuses a write at once, before anything is applied, while the store's queue is full
+    /// (writes have been failing): a 503 saying so.
+    fn room(&self) -> Result<(), PushError> {
+        self.sink.room().map_err(PushError::queue_full)
+    }
+
     /// Publishes `event` when the call changed something, else answers [`Self::settled`].
     fn publish_if(&self, changed: bool, event: impl FnOnce() -> PlatformEvent) -> Ack {
         if changed {
@@ -125,6 +131,7 @@ impl PushCore {
         env: &str,
         req: EnvironmentUpsert,
     ) -> Result<Upserted<Environment>, PushError> {
+        self.room()?;
         validate::id("environment", env)?;
         if let Some(name) = &req.name {
             validate::non_empty_text("name", name, MAX_SHORT_TEXT_BYTES)?;
@@ -182,6 +189,7 @@ impl PushCore {
         svc: &str,
         req: ServiceUpsert,
     ) -> Result<Upserted<Service>, PushError> {
+        self.room()?;
         validate::id("environment", env)?;
         validate::id("service", svc)?;
         if let Some(name) = &req.name {
@@ -236,6 +244,7 @@ impl PushCore {
         name: &str,
         req: InstanceReport,
     ) -> Result<Upserted<Instance>, PushError> {
+        self.room()?;
         validate::id("environment", env)?;
         validate::id("service", svc)?;
         validate::id("instance", name)?;
@@ -327,6 +336,7 @@ impl PushCore {
         mut req: NewDeployment,
         picked: Option<String>,
     ) -> Result<Upserted<DeploymentView>, PushError> {
+        self.room()?;
         let picked = picked.filter(|_| req.id.is_none());
         if let Some(id) = &req.id {
             validate::id("id", id)?;
@@ -463,6 +473,7 @@ impl PushCore {
         status: DeploymentStatus,
         stage: Option<String>,
     ) -> Result<DeploymentView, PushError> {
+        self.room()?;
         if status == DeploymentStatus::Unknown {
             return Err(PushError::bad("status", deployment_statuses_sentence()));
         }
@@ -544,6 +555,7 @@ impl PushCore {
     /// Moves a deployment in progress to another stage (`build`, `deploy`, ...): lines pushed
     /// without a stage of their own are this stage's.
     pub async fn set_stage(&self, id: &str, stage: String) -> Result<DeploymentView, PushError> {
+        self.room()?;
         validate::non_empty_text("stage", &stage, lines::MAX_STAGE_BYTES)?;
         let (ack, v) = 'apply: {
             let mut reg = self.reg();
@@ -584,6 +596,7 @@ impl PushCore {
         id: &str,
         batch: Vec<PushedLine>,
     ) -> Result<Appended, PushError> {
+        self.room()?;
         let gate = {
             let reg = self.reg();
             let d = reg.deployments.get(id).ok_or_else(|| no_deployment(id))?;

@@ -75,6 +75,15 @@ impl PushError {
         )
     }
 
+    /// 503: refused before anything was applied: the store's queue is full.
+    pub fn queue_full(reason: impl std::fmt::Display) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            None,
+            format!("the push was not applied: {reason}"),
+        )
+    }
+
     /// 503: applied but the store could not commit it, so it is not acknowledged.
     pub fn not_stored(reason: impl std::fmt::Display) -> Self {
         Self::new(

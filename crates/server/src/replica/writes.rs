@@ -245,6 +245,10 @@ async fn act(
         let msg = format!("unknown action `{shown}`: use deploy, stop, restart or cancel");
         return Outcome::new(StatusCode::NOT_FOUND, json!({ "error": msg }));
     };
+    // Refused before anything is applied while the store's queue is full (store/queue.rs).
+    if let Err(e) = crate::platform::Sink::room(app.ingest.as_ref()) {
+        return Outcome::unavailable(format!("the action was not applied: {e}"));
+    }
     match app
         .source
         .act(app.ingest.as_ref(), env, svc, &action, writer)

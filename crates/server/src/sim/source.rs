@@ -107,6 +107,13 @@ impl SimulatorSource {
             if *shutdown.borrow() {
                 break;
             }
+            // The store's queue is full (writes have been failing): the world holds still
+            // rather than show pages what the store cannot keep; it goes on from where it
+            // stands once the store catches up.
+            if sink.room().is_err() {
+                last = Instant::now();
+                continue;
+            }
             let elapsed = last.elapsed().as_secs_f64();
             last = Instant::now();
             let now = self.clock.now();

@@ -14,8 +14,9 @@
 //! holding anyone up: [`Store::write`] only queues. An event is **acknowledged** when the
 //! transaction holding it has committed to the write-ahead log: then it survives the process
 //! being killed (`kill -9`); [`Ack::committed`] resolves at that moment. A failed write (disk
-//! full, I/O error) is retried until it succeeds; meanwhile acks wait, and [`Store::health`]
-//! says what fails.
+//! full, I/O error) is retried until it succeeds; meanwhile acks fail, [`Store::health`] says
+//! what fails, and the queue ([`queue`]) holds what waits, bounded by bytes: once full,
+//! [`Store::room`] refuses sources before they apply anything.
 //!
 //! At start, [`Store::open`] loads the present state ([`Loaded`]); a file that cannot be read
 //! stops the start with an error naming it, never a silent fresh start.
@@ -23,6 +24,8 @@
 pub mod history;
 mod instance_details;
 pub mod load;
+mod queue;
+mod retention_trim;
 pub mod schema;
 mod sources;
 mod statement;
@@ -30,8 +33,12 @@ pub mod timeline;
 mod writer;
 
 pub use load::{Loaded, LogChange, LogHistory, StoredChange, StoredDeployment, TopicMark};
+pub use queue::{event_bytes, QueueLimits, QueueState, DEFAULT_QUEUE_BYTES};
+pub use retention_trim::DEFAULT_KEEP_REMOVED;
+pub use schema::Synchronous;
 
 use crate::platform::PlatformEvent;
+use queue::Queue;
 use schema::Backend;
 use shipwatch_model::protocol::{Gone, Topic};
 use shipwatch_model::LogLine;
@@ -64,6 +71,12 @@ pub struct StoreConfig {
     /// Largest size of the database file, in bytes (0: as large as the disk allows). Past it
     /// writes fail as on a full disk.
     pub max_file_bytes: u64,
+    /// How large the writer's queue may grow while writes fail.
+    pub queue: QueueLimits,
+    /// What a SQLite commit waits for (`--sqlite-synchronous`).
+    pub synchronous: Synchronous,
+    /// Removed deployments remembered, to say why their logs are gone (the newest kept).
+    pub keep_removed: u64,
 }
 
 /// How many connections the store holds and how long it waits for one. The writer has one
@@ -108,6 +121,15 @@ pub enum StoreError {
     },
     /// Writing failed (disk full, I/O error); the writer retries.
     Write(String),
+    /// The writer's queue is full (writes have been failing): the write was refused before
+    /// anything was applied.
+    QueueFull {
+        /// Bytes queued and not committed.
+        queued_bytes: u64,
+        /// The bound (`--store-queue-bytes`).
+        max_bytes: u64,
+    },
+
     /// Reading failed.
     Read(String),
     /// The store was closed.
@@ -143,6 +165,15 @@ impl std::fmt::Display for StoreError {
                 file.display()
             ),
             Self::Write(e) => write!(f, "writing to the store failed: {e}"),
+            Self::QueueFull {
+                queued_bytes,
+                max_bytes,
+            } => write!(
+                f,
+                "the store's queue is full: {queued_bytes} bytes of writes wait to be stored \
+                 (at most {}), so nothing more is taken until they are; try again later",
+                bytes_for_people(*max_bytes)
+            ),
             Self::Read(e) => write!(f, "reading the store failed: {e}"),
             Self::Closed => f.write_str("the store is closed"),
         }
@@ -207,12 +238,33 @@ pub struct Health {
     pub error: Option<String>,
     /// Writes queued and not yet committed.
     pub pending_writes: u64,
+    /// The writer's queue: bytes waiting, its bound, reports replaced, writes refused.
+    pub queue: QueueHealth,
+    /// SQLite's `synchronous` setting (`normal` or `full`); none on PostgreSQL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub synchronous: Option<&'static str>,
+
     /// Events and log lines committed since start.
     pub events_written: u64,
     /// Log lines committed since start.
     pub lines_written: u64,
     /// Bytes of log text on disk.
     pub log_bytes: u64,
+}
+
+/// The writer's queue, for the health endpoint.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct QueueHealth {
+    /// Bytes of writes queued and not yet committed.
+    pub bytes: u64,
+    /// The bound (`--store-queue-bytes`); at it, writes are refused.
+    pub max_bytes: u64,
+    /// Whether writes are refused now.
+    pub full: bool,
+    /// Reports replaced by a newer one of the same entity while queued, since start.
+    pub replaced: u64,
+    /// Writes refused because the queue was full, since start.
+    pub refused: u64,
 }
 
 /// A handle on the store; clones share it.
@@ -226,8 +278,10 @@ struct Inner {
     /// The file, or the database's URL without its password.
     file: PathBuf,
     pool: AnyPool,
-    /// The next write's id and the queue, under one lock so ids reach the writer in order.
-    queue: Mutex<(u64, Option<mpsc::UnboundedSender<Msg>>)>,
+    /// What waits for the writer (it numbers writes, in order).
+    queue: Arc<Queue>,
+    /// SQLite's `synchronous` setting, as SQLite reports it.
+    synchronous: Option<&'static str>,
     progress: watch::Receiver<Progress>,
     writer: Mutex<Option<tokio::task::JoinHandle<()>>>,
     waiters: Arc<Waiters>,
@@ -238,6 +292,13 @@ struct Inner {
     /// Retention's settings, to say why a log is gone.
     retain_deployments: u32,
     max_log_bytes: u64,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The last handle is gone without a close (a crash as far as the file knows).
+        self.queue.hang_up();
+    }
 }
 
 /// Why the store no longer keeps a deployment's log, for the page that asks for it.
@@ -273,6 +334,7 @@ impl Store {
             pool,
             mut conn,
             lock,
+            synchronous,
         } = opened;
         schema::migrator(backend)
             .run(&pool)
@@ -312,15 +374,16 @@ impl Store {
             log_bytes: writer.log_bytes(),
             ..Progress::default()
         });
-        let (tx, rx) = mpsc::unbounded_channel();
+        let queue = Queue::new(cfg.queue);
         let waiters = Arc::new(Waiters::default());
-        let task = tokio::spawn(writer.run(rx, progress_tx, waiters.clone()));
+        let task = tokio::spawn(writer.run(queue.receiver(), progress_tx, waiters.clone()));
         let store = Store {
             inner: Arc::new(Inner {
                 backend,
                 file,
                 pool,
-                queue: Mutex::new((0, Some(tx))),
+                queue,
+                synchronous,
                 progress,
                 writer: Mutex::new(Some(task)),
                 waiters,
@@ -345,22 +408,29 @@ impl Store {
 
     /// Queues `events` for writing, in order after every earlier call. Returns at once; the
     /// [`Ack`] resolves when they are committed.
+    /// Whatever the queue holds, the write is queued: a source asks [`Store::room`] first.
     pub fn write(&self, events: Arc<[PlatformEvent]>) -> Ack {
-        let mut q = self.inner.queue.lock().unwrap_or_else(|p| p.into_inner());
-        let (next, tx) = &mut *q;
-        let upto = match tx {
-            Some(tx) => {
-                *next += 1;
-                // A send fails only once the writer is gone; the ack then says so.
-                let _ = tx.send(Msg::Events { id: *next, events });
-                *next
-            }
-            None => u64::MAX,
-        };
+        let committed = self.inner.progress.borrow().committed;
+        // Closed: the ack waits for a write that never comes, and says the store closed.
+        let upto = self.inner.queue.put(events, committed).unwrap_or(u64::MAX);
         Ack {
             upto,
             progress: Some((self.inner.progress.clone(), self.inner.waiters.clone())),
         }
+    }
+
+    /// `Ok` while the writer's queue takes more; [`StoreError::QueueFull`] once what waits
+    /// to be written (writes failing meanwhile) reaches `--store-queue-bytes`. Sources ask
+    /// before they apply anything, so a refused write is not applied at all.
+    pub fn room(&self) -> Result<(), StoreError> {
+        let committed = self.inner.progress.borrow().committed;
+        self.inner
+            .queue
+            .room(committed)
+            .map_err(|full| StoreError::QueueFull {
+                queued_bytes: full.queued_bytes,
+                max_bytes: full.max_bytes,
+            })
     }
 
     /// Waits until everything written so far is committed.
@@ -371,10 +441,9 @@ impl Store {
     /// What the health endpoint reports.
     pub fn health(&self) -> Health {
         let p = self.inner.progress.borrow().clone();
-        let (sent, open) = {
-            let q = self.inner.queue.lock().unwrap_or_else(|p| p.into_inner());
-            (q.0, q.1.is_some())
-        };
+        let sent = self.inner.queue.last_id();
+        let open = !self.inner.queue.is_closed();
+        let queue = self.inner.queue.state(p.committed);
         // The writer gone while the store is open (it ended on a bug): nothing is written.
         let error = match p.error {
             None if open && self.inner.progress.has_changed().is_err() => {
@@ -382,12 +451,31 @@ impl Store {
             }
             e => e,
         };
+        let full = queue.bytes >= queue.max_bytes;
+        let error = error.or_else(|| {
+            full.then(|| {
+                StoreError::QueueFull {
+                    queued_bytes: queue.bytes,
+                    max_bytes: queue.max_bytes,
+                }
+                .to_string()
+            })
+        });
         Health {
             backend: self.inner.backend.word(),
             file: self.inner.file.display().to_string(),
             ok: error.is_none(),
             error,
             pending_writes: sent.saturating_sub(p.committed),
+            queue: QueueHealth {
+                bytes: queue.bytes,
+                max_bytes: queue.max_bytes,
+                full,
+                replaced: queue.replaced,
+                refused: queue.refused,
+            },
+            synchronous: self.inner.synchronous,
+
             events_written: p.events,
             lines_written: p.lines,
             log_bytes: p.log_bytes,
@@ -399,12 +487,8 @@ impl Store {
     /// are refused.
     pub async fn close(&self, topics: Vec<TopicMark>) -> Result<(), StoreError> {
         let (done, result) = oneshot::channel();
-        {
-            let mut q = self.inner.queue.lock().unwrap_or_else(|p| p.into_inner());
-            let Some(tx) = q.1.take() else {
-                return Err(StoreError::Closed);
-            };
-            let _ = tx.send(Msg::Close { topics, done });
+        if !self.inner.queue.close(Msg::Close { topics, done }) {
+            return Err(StoreError::Closed);
         }
         let result = result.await.unwrap_or(Err(StoreError::Closed));
         let task = self
@@ -527,6 +611,8 @@ struct Opened {
     conn: sqlx::AnyConnection,
     /// The data directory's lock file (SQLite); PostgreSQL's lock lives on `conn`.
     lock: Option<std::fs::File>,
+    /// SQLite's `synchronous` as read back from the writer's connection.
+    synchronous: Option<&'static str>,
 }
 
 fn open_err(file: &Path, e: &dyn std::fmt::Display) -> StoreError {
@@ -574,7 +660,7 @@ async fn open_sqlite(cfg: &StoreConfig) -> Result<Opened, StoreError> {
     let options: AnyConnectOptions = schema::sqlite_url(&absolute)
         .parse()
         .map_err(|e| open_err(&file, &e))?;
-    let pragmas = Arc::new(schema::sqlite_pragmas(cfg.max_file_bytes));
+    let pragmas = Arc::new(schema::sqlite_pragmas(cfg.max_file_bytes, cfg.synchronous));
     // The writer's connection is its own, outside the pool's limits. It is opened first, on
     // its own, so that a file that cannot be used is named with SQLite's reason (the pool
     // would retry until its timeout and say only that).
@@ -600,12 +686,18 @@ async fn open_sqlite(cfg: &StoreConfig) -> Result<Opened, StoreError> {
         .connect_with(options)
         .await
         .map_err(|e| open_err(&file, &e))?;
+    // Read back, so health says what SQLite does, not what was asked.
+    let level: i64 = sqlx::query_scalar("PRAGMA synchronous")
+        .fetch_one(&mut conn)
+        .await
+        .map_err(|e| open_err(&file, &e))?;
     Ok(Opened {
         backend: Backend::Sqlite,
         file,
         pool,
         conn,
         lock: Some(lock),
+        synchronous: Some(Synchronous::word_of_level(level)),
     })
 }
 
@@ -640,6 +732,7 @@ async fn open_postgres(url: &str, limits: &PoolLimits) -> Result<Opened, StoreEr
         pool,
         conn,
         lock: None,
+        synchronous: None,
     })
 }
 

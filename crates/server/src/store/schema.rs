@@ -73,6 +73,7 @@ const MIGRATIONS: &[MigrationSource] = migrations![
     (5, "time_in_state", "0005_time_in_state.sql"),
     (6, "environment_sources", "0006_environment_sources.sql"),
     (7, "change_log", "0007_change_log.sql"),
+    (8, "removed_order", "0008_removed_order.sql"),
     (9, "replicas", "0009_replicas.sql"),
     (10, "write_inbox", "0010_write_inbox.sql"),
 ];
@@ -120,16 +121,50 @@ pub fn sqlite_url(file: &Path) -> String {
     url
 }
 
+/// What a SQLite commit waits for (`--sqlite-synchronous`). In WAL mode both survive the
+/// process being killed (a commit is in the WAL file when it returns) and neither corrupts the
+/// file at a power cut; they differ in what a power cut or kernel crash may lose.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Synchronous {
+    /// The WAL is synced at checkpoints only: a power cut may lose the last commits
+    /// (acknowledged ones included), never the file.
+    #[default]
+    Normal,
+    /// The WAL is synced at every commit: a power cut loses nothing acknowledged, at the cost
+    /// of an fsync per commit (the writer commits at most every 250 ms while nobody waits,
+    /// at once when someone does).
+    Full,
+}
+
+impl Synchronous {
+    /// The word of the pragma, health and the flag.
+    pub fn word(self) -> &'static str {
+        match self {
+            Synchronous::Normal => "normal",
+            Synchronous::Full => "full",
+        }
+    }
+
+    /// The word of a level as `PRAGMA synchronous` reads it back (0 off, 1 normal, 2 full,
+    /// 3 extra).
+    pub fn word_of_level(level: i64) -> &'static str {
+        match level {
+            0 => "off",
+            1 => "normal",
+            2 => "full",
+            _ => "extra",
+        }
+    }
+}
+
 /// The statements run on each new SQLite connection. WAL lets the log download and the
-/// start-up load read while the writer writes; `synchronous = NORMAL` makes a commit durable
-/// against the process being killed (the commit is in the WAL file when it returns) and leaves
-/// the fsync to checkpoints, so a power cut may lose the last commits but never corrupts the
-/// file. 64 MiB of page cache: the writer touches the end of many logs at once. Past
-/// `max_file_bytes` (pages of 4 KiB, the default) SQLite answers "database or disk is full".
-pub fn sqlite_pragmas(max_file_bytes: u64) -> Vec<String> {
+/// start-up load read while the writer writes; `synchronous` is [`Synchronous`]. 64 MiB of
+/// page cache: the writer touches the end of many logs at once. Past `max_file_bytes` (pages
+/// of 4 KiB, the default) SQLite answers "database or disk is full".
+pub fn sqlite_pragmas(max_file_bytes: u64, synchronous: Synchronous) -> Vec<String> {
     let mut pragmas = vec![
         "PRAGMA journal_mode = WAL".to_string(),
-        "PRAGMA synchronous = NORMAL".to_string(),
+        format!("PRAGMA synchronous = {}", synchronous.word().to_uppercase()),
         "PRAGMA busy_timeout = 5000".to_string(),
         "PRAGMA foreign_keys = OFF".to_string(),
         "PRAGMA cache_size = -65536".to_string(),

@@ -220,6 +220,8 @@ pub(super) struct Writer {
     retain: usize,
     max_log_bytes: u64,
     log_base: u64,
+    /// Removed deployments remembered (`--keep-removed-deployments`).
+    keep_removed: u64,
     books: Books,
     /// Told the deployments whose logs retention removed, once committed.
     removed_logs: mpsc::UnboundedSender<String>,
@@ -243,6 +245,7 @@ impl Writer {
             retain: cfg.retain_deployments.max(1) as usize,
             max_log_bytes: cfg.max_log_bytes,
             log_base: cfg.log_base,
+            keep_removed: cfg.keep_removed,
             books,
             removed_logs,
         })
@@ -256,7 +259,7 @@ impl Writer {
     /// Runs until closed (or every handle is dropped).
     pub(super) async fn run(
         mut self,
-        mut rx: mpsc::UnboundedReceiver<Msg>,
+        mut rx: super::queue::Receiver,
         progress: watch::Sender<Progress>,
         waiters: Arc<Waiters>,
     ) {
@@ -627,6 +630,9 @@ impl Writer {
             };
             remove_log(&mut tx, books, &id).await?;
         }
+        if !books.logs_removed.is_empty() {
+            super::retention_trim::forget_oldest_removed(&mut tx, self.keep_removed).await?;
+        }
         tx.commit().await?;
         Ok((facts, line_count))
     }
@@ -736,7 +742,7 @@ fn level_word(level: LogLevel) -> &'static str {
     }
 }
 
-type Tx<'a> = sqlx::Transaction<'a, Any>;
+pub(super) type Tx<'a> = sqlx::Transaction<'a, Any>;
 
 /// Writes whole services (each at most once): their rows, then their instances replaced.
 async fn write_services(

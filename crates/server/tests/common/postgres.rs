@@ -67,6 +67,9 @@ impl TestStore {
             max_log_bytes: 2 << 30,
             log_base: 1_000_000,
             max_file_bytes: 0,
+            queue: Default::default(),
+            synchronous: Default::default(),
+            keep_removed: shipwatch_server::store::DEFAULT_KEEP_REMOVED,
         }
     }
 
