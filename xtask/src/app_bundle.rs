@@ -3,9 +3,9 @@
 //! feature, `wasm_split_cli_support` moves the log viewer, the deployment history and an
 //! expanded row's details (the code only their split points reach, in `src/pages/*_route.rs`)
 //! into chunks of their own, and what several use into chunks that they fetch first,
-//! wasm-bindgen writes the glue,
-//! wasm-opt shrinks every module, and the page gets its loader. Names carry a hash of the
-//! build, so the server can let browsers keep them for good (crates/server/src/http.rs).
+//! wasm-bindgen writes the glue, wasm-opt shrinks every module, esbuild the JavaScript, and the
+//! page gets its loader. Names carry a hash of the build, so the server can let browsers keep
+//! them for good (crates/server/src/http.rs).
 
 use crate::cmd::{root, run, Result};
 use std::collections::hash_map::DefaultHasher;
@@ -68,14 +68,15 @@ pub fn build(bundle: &Bundle, path: &str) -> Result {
     }
     shrink(&modules, bundle.optimize, path)?;
 
-    copy(
-        &glue.join(format!("{name}.js")),
-        &bundle.dist.join(format!("{name}.js")),
-    )?;
     let link = format!("{LINK_JS}-{hash}.js");
+    let mut scripts = vec![(
+        glue.join(format!("{name}.js")),
+        bundle.dist.join(format!("{name}.js")),
+    )];
     if bundle.split {
-        copy(&work.join(&link), &bundle.dist.join(&link))?;
+        scripts.push((work.join(&link), bundle.dist.join(&link)));
     }
+    minify(&scripts, bundle.optimize, path)?;
     if glue.join("snippets").exists() {
         copy_dir(&glue.join("snippets"), &bundle.dist.join("snippets"))?;
     }
@@ -224,6 +225,24 @@ fn shrink(modules: &[(PathBuf, PathBuf)], optimize: bool, path: &str) -> Result 
         if !status.success() {
             return Err(format!("wasm-opt failed on {} ({status})", from.display()));
         }
+    }
+    Ok(())
+}
+
+/// Minifies each `(input, output)` JavaScript module with esbuild (names kept where the
+/// modules meet: exports, and the wasm's imports, which are property names), or copies them
+/// as they are (profiles keep them readable).
+fn minify(scripts: &[(PathBuf, PathBuf)], optimize: bool, path: &str) -> Result {
+    for (from, to) in scripts {
+        if !optimize {
+            copy(from, to)?;
+            continue;
+        }
+        run(Command::new("esbuild")
+            .arg(from)
+            .args(["--minify", "--format=esm", "--log-level=warning"])
+            .arg(format!("--outfile={}", to.display()))
+            .env("PATH", path))?;
     }
     Ok(())
 }

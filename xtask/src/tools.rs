@@ -1,6 +1,7 @@
 //! Installs what the build and the tests need when it is missing, and only then: the wasm
-//! target, trunk, the wasm-bindgen CLI, wasm-opt (npm `binaryen@132`), axe-core (npm, for the
-//! end-to-end accessibility scan), Chromium and its driver.
+//! target, trunk, the wasm-bindgen CLI, wasm-opt (npm `binaryen@132`), esbuild (npm, to minify
+//! the app's JavaScript), axe-core (npm, for the end-to-end accessibility scan), Chromium and
+//! its driver.
 
 use crate::cmd::{output, root, run, Result};
 use std::path::{Path, PathBuf};
@@ -9,6 +10,8 @@ use std::process::Command;
 const TRUNK: &str = "0.21.14";
 const WASM_BINDGEN: &str = "0.2.130";
 const BINARYEN: &str = "132";
+/// esbuild, which minifies the app's JavaScript glue (`app_bundle.rs`).
+const ESBUILD: &str = "0.25.12";
 /// axe-core, the accessibility rules `crates/e2e/tests/a11y.rs` runs in the page.
 const AXE_CORE: &str = "4.14.1";
 
@@ -61,6 +64,19 @@ pub fn ensure_build_tools() -> Result<String> {
             .args(["install", "--no-audit", "--no-fund", "--prefix"])
             .arg(tools_dir())
             .arg(format!("binaryen@{BINARYEN}")))?;
+    }
+    let esbuild = tools_dir().join("node_modules/esbuild");
+    if !npm_version_is(&esbuild, ESBUILD) {
+        if output("npm", &["--version"]).is_none() {
+            return Err(format!(
+                "npm is needed to install esbuild@{ESBUILD}: install Node.js and npm"
+            ));
+        }
+        std::fs::create_dir_all(tools_dir()).map_err(|e| e.to_string())?;
+        run(Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--prefix"])
+            .arg(tools_dir())
+            .arg(format!("esbuild@{ESBUILD}")))?;
     }
     let axe = tools_dir().join("node_modules/axe-core");
     if !npm_version_is(&axe, AXE_CORE) {
