@@ -365,13 +365,13 @@ async fn two_replicas_behind_nginx_on_one_postgres_a_killed_replica_and_a_restar
 }
 
 /// With `SHIPWATCH_SCREENSHOTS=DIR`: the page while the database is unavailable, desktop and
-/// phone, light and dark, as PNGs in DIR.
+/// phone, light and dark, as PNGs in DIR (how the ones in docs/ were taken).
 async fn screenshots(browser: &Browser) {
     let Some(dir) = std::env::var_os("SHIPWATCH_SCREENSHOTS") else {
         return;
     };
     let dir = PathBuf::from(dir);
-    for (width, height, size) in [(1280, 800, "desktop"), (390, 844, "phone")] {
+    for (width, height, size) in [(1280, 800, ""), (390, 844, "-phone")] {
         browser
             .cdp(
                 "Emulation.setDeviceMetricsOverride",
@@ -388,7 +388,8 @@ async fn screenshots(browser: &Browser) {
                 .await
                 .expect("colour scheme");
             tokio::time::sleep(Duration::from_millis(400)).await;
-            let name = format!("screenshot-database-unavailable-{size}-{scheme}.png");
+            let dark = if scheme == "dark" { "-dark" } else { "" };
+            let name = format!("screenshot-database-unavailable{size}{dark}.png");
             browser.screenshot(&dir.join(name)).await;
         }
     }
