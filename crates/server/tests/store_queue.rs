@@ -128,7 +128,7 @@ async fn refused(api: &Api, path: &str, mut from: u64) -> (Answer, u64) {
         assert!(a.error().contains("not acknowledged"), "{a:?}");
         from += 50;
     }
-    panic!("100 batches of 200 KB did not fill a queue of 512 KiB");
+    panic!("100 batches of 200 KB, none refused by a queue of 512 KiB");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
