@@ -305,6 +305,7 @@ async fn two_replicas_behind_nginx_on_one_postgres_a_killed_replica_and_a_restar
         log_counts(&browser).await["last"].as_u64() >= held["last"].as_u64(),
         "what the page had stays"
     );
+    fits_a_small_phone(&browser).await;
     screenshots(&browser).await;
     pg.start_again();
     wait_for("the page to be live again", LONG, || async {
@@ -362,6 +363,40 @@ async fn two_replicas_behind_nginx_on_one_postgres_a_killed_replica_and_a_restar
         );
     }
     browser.close().await;
+}
+
+/// At 360 px wide, the indicator's longer words stay on the screen: no sideways scroll, the
+/// indicator within the width.
+async fn fits_a_small_phone(browser: &Browser) {
+    browser
+        .cdp(
+            "Emulation.setDeviceMetricsOverride",
+            serde_json::json!({"width": 360, "height": 740, "deviceScaleFactor": 1, "mobile": true}),
+        )
+        .await
+        .expect("window size");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let fit = browser
+        .eval(
+            "const c = document.querySelector('[data-testid=connection]').getBoundingClientRect(); \
+             return {scroll: document.documentElement.scrollWidth, width: innerWidth, left: c.left, right: c.right}",
+        )
+        .await;
+    // A page wider than the screen widens the layout viewport (innerWidth) with it.
+    assert!(
+        fit["scroll"].as_f64() <= Some(360.0)
+            && fit["width"].as_f64() <= Some(360.0)
+            && fit["right"].as_f64() <= Some(360.0)
+            && fit["left"].as_f64() >= Some(0.0),
+        "the indicator fits 360 px: {fit}"
+    );
+    browser
+        .cdp(
+            "Emulation.clearDeviceMetricsOverride",
+            serde_json::json!({}),
+        )
+        .await
+        .expect("window size back");
 }
 
 /// With `SHIPWATCH_SCREENSHOTS=DIR`: the page while the database is unavailable, desktop and
