@@ -6,7 +6,7 @@
 //! count as live again at the first delta after the `resumed` (or fresh snapshot): how long
 //! until the pages of a dead replica show changes again.
 
-use crate::client::{connect, Ws};
+use crate::client::{connect, Jitter, Ws};
 use crate::frame::{self, Kind};
 use crate::stats::{figure, missing, percentile};
 use futures_util::{SinkExt, StreamExt};
@@ -35,6 +35,9 @@ pub struct Opts {
     pub prefix: String,
 }
 
+/// How the failure of a client that never was live begins.
+const NOT_LIVE: &str = "never live";
+
 /// How a client's run ended.
 #[derive(Debug)]
 enum Outcome {
@@ -55,24 +58,33 @@ enum Outcome {
 pub async fn run(o: Opts) {
     let p = &o.prefix;
     let live = Arc::new(AtomicUsize::new(0));
+    // Clients that failed before they were live.
+    let lost = Arc::new(AtomicUsize::new(0));
     let (killed_tx, killed_rx) = watch::channel::<Option<Instant>>(None);
     let handshakes = Arc::new(Semaphore::new(256));
     let timeout = Duration::from_secs_f64(o.timeout_seconds);
     let mut tasks = Vec::with_capacity(o.clients);
     for i in 0..o.clients {
-        let (url, env, live, killed, gate) = (
+        let (url, env, live, lost, killed, gate) = (
             o.url.clone(),
             o.env.clone(),
             live.clone(),
+            lost.clone(),
             killed_rx.clone(),
             handshakes.clone(),
         );
         tasks.push(tokio::spawn(async move {
-            client(i as u64, &url, &env, live, killed, gate, timeout).await
+            let outcome = client(i as u64, &url, &env, live, killed, gate, timeout).await;
+            if matches!(&outcome, Outcome::Failed(why) if why.starts_with(NOT_LIVE)) {
+                lost.fetch_add(1, Ordering::Relaxed);
+            }
+            outcome
         }));
     }
     let deadline = Instant::now() + Duration::from_secs(180);
-    while live.load(Ordering::Relaxed) < o.clients && Instant::now() < deadline {
+    while live.load(Ordering::Relaxed) + lost.load(Ordering::Relaxed) < o.clients
+        && Instant::now() < deadline
+    {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let live_before = live.load(Ordering::Relaxed);
@@ -178,13 +190,23 @@ async fn client(
     gate: Arc<Semaphore>,
     timeout: Duration,
 ) -> Outcome {
-    let first = {
-        let _permit = gate.acquire().await;
-        connect(url, env, None).await
-    };
-    let mut ws = match first {
-        Ok(ws) => ws,
-        Err(e) => return Outcome::Failed(format!("connect: {e}")),
+    // A refused handshake (a proxy's 502) is tried again with the page's back-off.
+    let mut jitter = Jitter::new(id);
+    let mut attempt = 0;
+    let mut ws = loop {
+        let first = {
+            let _permit = gate.acquire().await;
+            connect(url, env, None).await
+        };
+        match first {
+            Ok(ws) => break ws,
+            Err(e) if attempt >= 5 => return Outcome::Failed(format!("{NOT_LIVE}: connect: {e}")),
+            Err(_) => {
+                attempt += 1;
+                let wait = delay_ms(attempt, jitter.unit());
+                tokio::time::sleep(Duration::from_millis(u64::from(wait))).await;
+            }
+        }
     };
     let mut feed = Feed::default();
     let mut counted = false;
@@ -206,7 +228,7 @@ async fn client(
                         return if counted {
                             Outcome::Kept
                         } else {
-                            Outcome::Failed("never live".into())
+                            Outcome::Failed(NOT_LIVE.into())
                         };
                     }
                 }
@@ -226,7 +248,8 @@ async fn client(
             _ => match after_kill {
                 // Its replica was killed: come back as the page does.
                 Some(at) if counted => return come_back(id, url, env, &feed, at, timeout).await,
-                _ => return Outcome::Failed("socket lost before the kill".into()),
+                _ if counted => return Outcome::Failed("socket lost before the kill".into()),
+                _ => return Outcome::Failed(format!("{NOT_LIVE}: socket lost")),
             },
         }
     }
@@ -346,26 +369,6 @@ async fn resubscribe(
     }
 }
 
-/// A small random source for the back-off's jitter (xorshift, seeded per client).
-struct Jitter(u64);
-
-impl Jitter {
-    fn new(id: u64) -> Jitter {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos() as u64);
-        Jitter((id.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ nanos) | 1)
-    }
-
-    /// A number in [0, 1).
-    fn unit(&mut self) -> f64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -409,14 +412,5 @@ mod tests {
         assert_eq!((s.kept, s.moved, s.resumed, s.failed), (1, 2, 1, 1));
         assert_eq!(s.receiving, vec![400.0, 700.0]);
         assert_eq!(s.resubscribed, vec![300.0, 500.0]);
-    }
-
-    #[test]
-    fn jitter_stays_in_its_unit_interval() {
-        let mut j = Jitter::new(7);
-        let draws: Vec<f64> = (0..1000).map(|_| j.unit()).collect();
-        assert!(draws.iter().all(|u| (0.0..1.0).contains(u)));
-        let mean = draws.iter().sum::<f64>() / draws.len() as f64;
-        assert!((0.4..0.6).contains(&mean), "{mean}");
     }
 }

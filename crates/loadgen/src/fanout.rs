@@ -1,10 +1,11 @@
 //! Fan-out: many clients subscribed to one environment; how late each delta reaches each
 //! client, how much server memory a client costs, and whether any client is dropped.
 
-use crate::client::{connect, Ws};
+use crate::client::{connect, Jitter, Ws};
 use crate::frame::{self, Kind};
 use crate::stats::{figure, missing, percentile, rss_kib, wall_ms};
 use futures_util::{SinkExt, StreamExt};
+use shipwatch_model::protocol::reconnect::delay_ms;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -34,6 +35,8 @@ pub struct Opts {
 struct Shared {
     live: AtomicUsize,
     connect_failures: AtomicUsize,
+    /// Handshakes refused and tried again.
+    connect_retries: AtomicUsize,
     disconnects: AtomicUsize,
     /// Snapshots whose parts did not join (out of order, another `seq`).
     broken_snapshots: AtomicUsize,
@@ -66,6 +69,7 @@ pub async fn run(o: Opts) {
     let shared = Arc::new(Shared {
         live: AtomicUsize::new(0),
         connect_failures: AtomicUsize::new(0),
+        connect_retries: AtomicUsize::new(0),
         disconnects: AtomicUsize::new(0),
         broken_snapshots: AtomicUsize::new(0),
         measuring: AtomicBool::new(false),
@@ -92,13 +96,26 @@ pub async fn run(o: Opts) {
             handshakes.clone(),
         );
         tasks.push(tokio::spawn(async move {
-            let permit = gate.acquire_owned().await.ok();
-            let ws = match connect(&url, &env, None).await {
-                Ok(ws) => ws,
-                Err(e) => {
-                    shared.connect_failures.fetch_add(1, Ordering::Relaxed);
-                    note(&shared, format!("connect: {e}"));
-                    return Report::default();
+            // A refused handshake (a proxy's 502) is tried again as the page does, with its
+            // back-off, up to CONNECT_TRIES times.
+            let mut jitter = Jitter::new(i as u64);
+            let mut attempt = 0;
+            let (ws, permit) = loop {
+                let permit = gate.clone().acquire_owned().await.ok();
+                match connect(&url, &env, None).await {
+                    Ok(ws) => break (ws, permit),
+                    Err(e) => {
+                        drop(permit);
+                        note(&shared, format!("connect: {e}"));
+                        attempt += 1;
+                        if attempt >= CONNECT_TRIES {
+                            shared.connect_failures.fetch_add(1, Ordering::Relaxed);
+                            return Report::default();
+                        }
+                        shared.connect_retries.fetch_add(1, Ordering::Relaxed);
+                        let wait = delay_ms(attempt, jitter.unit());
+                        tokio::time::sleep(Duration::from_millis(u64::from(wait))).await;
+                    }
                 }
             };
             client(ws, i < probes, shared, stop, permit).await
@@ -139,6 +156,11 @@ pub async fn run(o: Opts) {
         &format!("{p}_connect_failures"),
         shared.connect_failures.load(Ordering::Relaxed),
         "clients",
+    );
+    figure(
+        &format!("{p}_connect_retries"),
+        shared.connect_retries.load(Ordering::Relaxed),
+        "handshakes",
     );
     figure(
         &format!("{p}_disconnects"),
@@ -281,6 +303,10 @@ pub async fn run(o: Opts) {
         _ => missing(&format!("{p}_server_rss_per_client"), "no server pid"),
     }
 }
+
+/// Handshakes a client tries before it counts as failed to connect (the back-off between
+/// them adds up to 4-16 s).
+const CONNECT_TRIES: u32 = 6;
 
 /// How long a client waits for its first snapshot before it counts as failed to connect.
 const SNAPSHOT_WAIT: Duration = Duration::from_secs(30);

@@ -179,7 +179,7 @@ const TABLES: &[Table] = &[
     },
     Table {
         id: "replicas",
-        title: "Two replicas behind nginx (deploy/nginx.conf; 1 environment of 100 services, 1,000 events/s asked; one database: 1 = both on one PostgreSQL, 0 = each --ephemeral, its own world; failover: about half the clients on replica B, which is killed with SIGKILL, back through nginx with the page's back-off)",
+        title: "Two replicas behind nginx (deploy/nginx.conf; 1 environment of 100 services, 10 events/s asked; one database: 1 = both on one PostgreSQL, 0 = each --ephemeral, its own world; failover: about half the clients on replica B, which is killed with SIGKILL, back through nginx with the page's back-off)",
         columns: &[
             ("one database", "replicas_one_database"),
             ("clients", "replicas_clients"),
