@@ -151,6 +151,7 @@ async fn reports_of_one_instance_replace_each_other_in_the_queue() {
     fill_disk(&api, &format!("/api/v1/deployments/{id}/logs")).await;
     let path = "/api/v1/environments/production/services/api/instances/api-1";
     // Each report would take its own few hundred bytes: 3,000 of them more than the queue.
+    let started = std::time::Instant::now();
     for restarts in 0..3_000 {
         let a = api
             .json(
@@ -169,7 +170,14 @@ async fn reports_of_one_instance_replace_each_other_in_the_queue() {
     let queue = &health["store"]["queue"];
     assert_eq!(queue["full"], false, "{health}");
     assert_eq!(queue["refused"], 0, "{health}");
-    assert!(queue["replaced"].as_u64().unwrap() >= 2_990, "{health}");
+    // Replaced while queued: all but the first and the newest of each time the writer took
+    // the queue to retry (once a second while writes fail).
+    let takes = started.elapsed().as_secs() + 1;
+    let kept = 3_000 - queue["replaced"].as_u64().unwrap();
+    assert!(
+        kept <= 2 * takes + 2,
+        "{kept} reports kept in {takes} s: {health}"
+    );
     // The page shows the newest report.
     let env = environment_at(h.addr(), "production").await.unwrap();
     assert_eq!(env.services[0].instances[0].restarts, 2_999);
