@@ -1,7 +1,8 @@
 //! `status` frames on a real websocket, for a server on a real PostgreSQL that is stopped and
 //! started again under it: a socket that asked (`/ws?status=1`) is told `unavailable` once a
 //! write fails, a socket opened meanwhile is told right after `hello`, both are told `ok`
-//! once writes commit again; a socket that did not ask never gets one.
+//! once writes commit again; a socket that did not ask never gets one. A server with nothing
+//! to write says so too (it asks the database).
 
 mod common;
 
@@ -113,6 +114,35 @@ async fn sockets_that_asked_are_told_when_the_database_goes_and_comes_back() {
     assert!(matches!(write(&h, "Production 3").await, 200 | 201));
     // The socket that did not ask got nothing of it (only pings, which `next` answers).
     assert_eq!(next_within(&mut plain, Duration::from_secs(1)).await, None);
+    h.shutdown();
+    h.stopped().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_with_nothing_to_write_says_so_too() {
+    let pg = PgServer::start();
+    let url = pg.create_db("shipwatch");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let dir_s = dir.path().display().to_string();
+    let h = common::start(&[
+        "--store",
+        &url,
+        "--data-dir",
+        &dir_s,
+        "--no-simulator",
+        "--store-acquire-timeout-ms",
+        "1000",
+    ])
+    .await;
+    let mut asked = connect_asking(&h).await;
+    // Nothing is written from here on: only asking the database tells it is gone.
+    pg.stop();
+    let (state, message) = status_within(&mut asked, Duration::from_secs(10)).await;
+    assert_eq!(state, StoreState::Unavailable);
+    assert!(message.is_some_and(|m| !m.is_empty()));
+    pg.start_again();
+    let (state, _) = status_within(&mut asked, Duration::from_secs(30)).await;
+    assert_eq!(state, StoreState::Ok);
     h.shutdown();
     h.stopped().await;
 }

@@ -401,6 +401,17 @@ impl Store {
         self.inner.backend
     }
 
+    /// Whether the database answers a query now (`SELECT 1` on the readers' pool), within
+    /// `within`: its error, or the wait, when it does not.
+    pub async fn answers(&self, within: std::time::Duration) -> Result<(), String> {
+        let ask = sqlx::query("SELECT 1").execute(&self.inner.pool);
+        match tokio::time::timeout(within, ask).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err(format!("the database did not answer within {within:?}")),
+        }
+    }
+
     /// The database file (or the database's URL without its password).
     pub fn file(&self) -> &Path {
         &self.inner.file
