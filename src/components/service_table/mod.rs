@@ -20,7 +20,7 @@ use resort::Resort;
 use row::ServiceRow;
 use row_slots::RowSlots;
 use shipwatch_logview::TallRowList;
-use shipwatch_model::number_format::grouped;
+use shipwatch_model::number_format::{css_px, grouped};
 use shipwatch_model::triage::{table_rows, trouble_count, SortKey, TableQuery, TableRows};
 
 /// Rows rendered above and below the viewport, so that scrolling shows no blank rows.
@@ -233,7 +233,7 @@ pub fn ServiceTable(
             </thead>
             // Spacers stand for the rows that are not rendered.
             <tbody class="services__spacer" aria-hidden="true" node_ref=list_top>
-                <tr><td colspan="7" style:height=move || format!("{}px", window.with(|w| w.top_spacer))></td></tr>
+                <tr><td colspan="7" style:height=move || window.with(|w| css_px(w.top_spacer))></td></tr>
             </tbody>
             // Rows come and go all the time here: see `keyed_list.rs`.
             <KeyedList
@@ -251,7 +251,7 @@ pub fn ServiceTable(
                 }
             />
             <tbody class="services__spacer" aria-hidden="true">
-                <tr><td colspan="7" style:height=move || format!("{}px", window.with(|w| w.bottom_spacer))></td></tr>
+                <tr><td colspan="7" style:height=move || window.with(|w| css_px(w.bottom_spacer))></td></tr>
             </tbody>
             {move || rows.with(|r| r.ids.is_empty()).then(|| view! {
                 <tbody>
