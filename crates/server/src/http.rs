@@ -89,6 +89,8 @@ async fn health(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
         "logs": app.hub.log_count(),
         // Where the platform is kept, and whether writes to it succeed.
         "store": app.ingest.store().map(|s| s.health()),
+        // This server among the replicas of its database: role, lease holder, follower's lag.
+        "replica": app.replica.health(),
         "scenario": app.cfg.scenario.map(|s| format!("{s:?}")),
     }))
 }

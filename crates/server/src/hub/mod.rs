@@ -9,11 +9,13 @@
 
 mod events;
 mod line_json;
+mod mirror;
 mod replay;
 pub mod since;
 mod topic;
 
 pub use line_json::{line_json, LineParts, LineView};
+pub use mirror::{LoggedChange, Mirrored, RowKind};
 pub use replay::{PublishedChange, ReplayRead, SentBytes};
 pub use topic::{Head, Start, TopicCell, CONFLATE_AFTER_SNAPSHOTS};
 

@@ -21,6 +21,7 @@
 //! At start, [`Store::open`] loads the present state ([`Loaded`]); a file that cannot be read
 //! stops the start with an error naming it, never a silent fresh start.
 
+mod follow;
 pub mod history;
 mod instance_details;
 pub mod load;
@@ -292,6 +293,8 @@ struct Inner {
     /// Retention's settings, to say why a log is gone.
     retain_deployments: u32,
     max_log_bytes: u64,
+    /// A follower replica's writer, started when it leads (`follow.rs`); none once running.
+    deferred: Mutex<Option<follow::Deferred>>,
 }
 
 impl Drop for Inner {
@@ -391,6 +394,7 @@ impl Store {
                 removed_logs: Mutex::new(Some(removed_rx)),
                 retain_deployments: cfg.retain_deployments.max(1),
                 max_log_bytes: cfg.max_log_bytes,
+                deferred: Mutex::new(None),
             }),
         };
         Ok((store, loaded))
@@ -446,6 +450,10 @@ impl Store {
 
     /// Waits until everything written so far is committed.
     pub async fn flush(&self) -> Result<(), StoreError> {
+        // A follower publishes only what the leader committed.
+        if self.is_follower() {
+            return Ok(());
+        }
         self.write(Arc::from(Vec::new())).committed().await
     }
 
