@@ -12,6 +12,7 @@ mod row_slots;
 mod viewport;
 
 use crate::components::keyed_list::KeyedList;
+use crate::lowercase::lowercase;
 use crate::state::environment::EnvironmentState;
 use crate::state::fresh_readers::forget_gone_readers;
 use leptos::html;
@@ -21,7 +22,7 @@ use row::ServiceRow;
 use row_slots::RowSlots;
 use shipwatch_logview::TallRowList;
 use shipwatch_model::number_format::{css_px, grouped};
-use shipwatch_model::triage::{table_rows, trouble_count, SortKey, TableQuery, TableRows};
+use shipwatch_model::triage::{table_rows_folded, trouble_count, SortKey, TableQuery, TableRows};
 
 /// Rows rendered above and below the viewport, so that scrolling shows no blank rows.
 const OVERSCAN: usize = 8;
@@ -53,7 +54,11 @@ pub fn ServiceTable(
         query.with_untracked(|q| {
             state
                 .triage
-                .with_untracked(|t| state.order.with_untracked(|o| table_rows(o, t, q)))
+                .with_untracked(|t| {
+                    state
+                        .order
+                        .with_untracked(|o| table_rows_folded(o, t, q, lowercase))
+                })
                 .ids
         })
     };
