@@ -1,11 +1,14 @@
 //! Where platform events enter: every source publishes through [`Ingest`], which queues them
-//! for the store and applies them to the hub, in one order for both.
+//! for the store in one order for all sources. The store's writer applies each batch to the
+//! hub right before it writes it and has the hub show it once committed ([`ShowCommitted`]):
+//! a page is shown only what is stored, so a restart goes on from the same numbers. Without a
+//! store (`--ephemeral`) the hub applies and shows each batch at once.
 
 use crate::hub::since::StatusChange;
-use crate::hub::Hub;
+use crate::hub::{Hub, Staged};
 use crate::platform::{PlatformEvent, Sink};
 use crate::store::timeline::Recorder;
-use crate::store::{Ack, Store};
+use crate::store::{Ack, Stage, Store};
 use shipwatch_model::protocol::cut_line_text;
 use std::sync::{Arc, Mutex};
 
@@ -15,17 +18,24 @@ pub struct Ingest {
     store: Option<Store>,
     /// Where the hub's status changes go (the store's timeline), unless ephemeral.
     timeline: Option<Recorder>,
-    /// Held while an event batch goes to the store's queue and the hub, so that both see the
-    /// batches of all sources in the same order.
+    /// Held while an event batch goes to the store's queue (or, ephemeral, the hub), so that
+    /// the batches of all sources keep one order.
     order: Mutex<()>,
 }
 
 impl Ingest {
-    /// Feeds `hub`, and `store` unless ephemeral.
+    /// Feeds `hub`: through `store` (committed, then shown), or directly if ephemeral.
     pub fn new(hub: Arc<Hub>, store: Option<Store>) -> Self {
+        let timeline = store.as_ref().map(Store::timeline_recorder);
+        if let Some(store) = &store {
+            store.show_with(Arc::new(ShowCommitted {
+                hub: hub.clone(),
+                timeline: timeline.clone(),
+            }));
+        }
         Self {
             hub,
-            timeline: store.as_ref().map(Store::timeline_recorder),
+            timeline,
             store,
             order: Mutex::new(()),
         }
@@ -47,23 +57,40 @@ impl Ingest {
 impl Sink for Ingest {
     fn publish(&self, mut events: Vec<PlatformEvent>) -> Ack {
         cut_long_lines(&mut events);
-        let events: Arc<[PlatformEvent]> = events.into();
         let _order = self.order.lock().unwrap_or_else(|p| p.into_inner());
-        // Queued before the hub publishes: the store's writer commits in the background, so
-        // pages see events at once and the store never holds them up.
-        let ack = match &self.store {
-            Some(store) => store.write(events.clone()),
-            None => Ack::none(),
-        };
-        let statuses = self.hub.apply(&events);
-        if let Some(t) = &self.timeline {
-            t.record(statuses);
+        match &self.store {
+            // The writer applies and shows them once committed (see `ShowCommitted`).
+            Some(store) => store.write(events.into()),
+            None => {
+                self.hub.apply(&events);
+                Ack::none()
+            }
         }
-        ack
     }
 
     fn room(&self) -> Result<(), crate::store::StoreError> {
         self.store.as_ref().map_or(Ok(()), Store::room)
+    }
+}
+
+/// What the store's writer calls around each commit: the batch applied to the hub without
+/// being shown (numbers assigned, the change log's rows made), then shown once committed, and
+/// its status changes recorded for the timeline.
+struct ShowCommitted {
+    hub: Arc<Hub>,
+    timeline: Option<Recorder>,
+}
+
+impl Stage for ShowCommitted {
+    fn stage(&self, events: &mut dyn Iterator<Item = &PlatformEvent>) -> Staged {
+        self.hub.stage(events)
+    }
+
+    fn show(&self, staged: Staged) {
+        let statuses = staged.announce();
+        if let Some(t) = &self.timeline {
+            t.record(statuses);
+        }
     }
 }
 

@@ -88,11 +88,14 @@ impl Subscription {
         if let Some(part) = self.parts.pop_front() {
             return Next::Frame(part);
         }
-        if let Some(head) = self.head.take() {
-            return Next::Frame(self.head_frame(head));
-        }
         // Seen before reading, so a change published after this read wakes `changed`.
         self.rx.borrow_and_update();
+        if let Some(head) = self.head.take() {
+            return match self.head_frame(head) {
+                Some(frame) => Next::Frame(frame),
+                None => self.idle(),
+            };
+        }
         let read = if self.line_batches {
             self.cell.read_run(
                 self.next_seq,
@@ -122,17 +125,28 @@ impl Subscription {
                 };
                 Next::Frame(self.cell.frames.run(&self.sub_json, &items, form))
             }
-            ReplayRead::Resync => {
-                tracing::debug!(sub = self.id, "far behind: fresh snapshot");
-                Next::Frame(self.fresh_snapshot())
-            }
-            ReplayRead::UpToDate if self.cell.is_closed() => Next::Ended(frames::error(
+            ReplayRead::Resync => match self.fresh_snapshot() {
+                Some(frame) => {
+                    tracing::debug!(sub = self.id, "far behind: fresh snapshot");
+                    Next::Frame(frame)
+                }
+                // The store commits the topic's newest changes: the snapshot at the announce.
+                None => self.idle(),
+            },
+            ReplayRead::UpToDate => self.idle(),
+        }
+    }
+
+    /// Nothing to send now; or, if the topic ended, the error that ends the subscription.
+    fn idle(&self) -> Next {
+        if self.cell.is_closed() {
+            return Next::Ended(frames::error(
                 ErrorCode::UnknownTopic,
                 "the topic ended (server shutting down or log expired)",
                 Some(&self.id),
-            )),
-            ReplayRead::UpToDate => Next::Idle,
+            ));
         }
+        Next::Idle
     }
 
     /// Resolves when the topic may have something new, or ended (then at once: `next_frame`
@@ -141,10 +155,10 @@ impl Subscription {
         let _ = self.rx.changed().await;
     }
 
-    fn fresh_snapshot(&mut self) -> Utf8Bytes {
-        let (seq, data) = self.cell.snapshot();
+    fn fresh_snapshot(&mut self) -> Option<Utf8Bytes> {
+        let (seq, data) = self.cell.snapshot()?;
         self.next_seq = seq + 1;
-        self.snapshot_frames(seq, &data)
+        Some(self.snapshot_frames(seq, &data))
     }
 
     /// The snapshot's first frame; the rest of its parts, if any, are sent next.
@@ -154,14 +168,22 @@ impl Subscription {
         frames[0].clone()
     }
 
-    fn head_frame(&mut self, head: Head) -> Utf8Bytes {
-        match head {
+    /// The head's frame; none while a pending snapshot cannot be had yet (the head stays).
+    fn head_frame(&mut self, head: Head) -> Option<Utf8Bytes> {
+        Some(match head {
             Head::Snapshot { seq, data } => self.snapshot_frames(seq, &data),
             Head::Resumed { seq } => frames::message(ServerMessage::Resumed {
                 sub: self.id.clone(),
                 seq,
             })
             .into(),
-        }
+            Head::Pending => match self.fresh_snapshot() {
+                Some(frame) => frame,
+                None => {
+                    self.head = Some(Head::Pending);
+                    return None;
+                }
+            },
+        })
     }
 }

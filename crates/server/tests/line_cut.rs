@@ -66,7 +66,7 @@ fn a_line_over_8_kib_is_cut_at_a_character_boundary_with_an_ellipsis() {
             deployment: "dep-1".into(),
         })
         .expect("the log");
-    let (seq, _) = cell.snapshot();
+    let (seq, _) = cell.snapshot().expect("nothing staged");
     let ReplayRead::Items(items) = cell.read_from(seq + 1, 100, 1 << 20, false) else {
         panic!("the lines");
     };

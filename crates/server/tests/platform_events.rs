@@ -62,7 +62,11 @@ fn changes(hub: &Hub, topic: &Topic, from: u64) -> Vec<Change> {
 }
 
 fn snapshot(hub: &Hub, topic: &Topic) -> (u64, Snapshot) {
-    let (seq, data) = hub.topic(topic).expect("the topic exists").snapshot();
+    let (seq, data) = hub
+        .topic(topic)
+        .expect("the topic exists")
+        .snapshot()
+        .expect("nothing staged");
     (seq, serde_json::from_str(&data).expect("a snapshot"))
 }
 

@@ -242,8 +242,12 @@ async fn postgres_restarted_under_a_running_server_loses_nothing() {
     )
     .await;
     assert_eq!(st, 503, "not acknowledged while PostgreSQL is down: {body}");
-    // The page got it anyway, on the socket it had: nothing on sockets waits for the store.
-    lines_until(&mut page, &mut seen, 4).await;
+    // Nothing new is shown while the store cannot commit (a page is shown only numbers that
+    // are stored): the page keeps what it has, and gets the line once PostgreSQL is back.
+    let shown =
+        tokio::time::timeout(Duration::from_secs(2), lines_until(&mut page, &mut seen, 4)).await;
+    assert!(shown.is_err(), "line 4 is not shown before it is stored");
+    assert_eq!(seen, [1, 2, 3]);
     let h = health(&s).await;
     assert_eq!(h["status"], "degraded", "{h}");
     let reason = h["store"]["error"].as_str().unwrap_or_default().to_string();
@@ -268,7 +272,8 @@ async fn postgres_restarted_under_a_running_server_loses_nothing() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     // The refused line was kept in the writer's queue and committed once PostgreSQL was
-    // back: the sender's retry is a resend, skipped.
+    // back, then shown: the sender's retry is a resend, skipped.
+    lines_until(&mut page, &mut seen, 4).await;
     let (st, body) = send(
         reqwest::Method::POST,
         s.url("/api/v1/deployments/release-1/logs"),

@@ -207,7 +207,7 @@ fn run(ops: &[Op], replay: usize, boot: u64) -> Result<(), String> {
         client.apply(&f)?;
     }
     let cell = hub.topic(&topic()).expect("the topic");
-    let (seq, data) = cell.snapshot();
+    let (seq, data) = cell.snapshot().expect("nothing staged");
     let Ok(Snapshot::Environment { environment }) = serde_json::from_str(&data) else {
         return Err("the hub's snapshot".into());
     };

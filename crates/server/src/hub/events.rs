@@ -3,6 +3,7 @@
 
 use super::replay::ReplayBuffer;
 use super::since::{now_ms, stamp_service, stamp_summary, StatusChange};
+use super::staged::{Journal, Staged};
 use super::topic::{lock, TopicCell, TopicData};
 use super::{summarize, Hub};
 use crate::platform::PlatformEvent;
@@ -13,23 +14,28 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 impl Hub {
-    /// Applies platform events, in order, to the topics, then wakes the subscribers of every
-    /// topic that changed, once. The environment list gets one summary per changed environment
-    /// at the end of the batch, not one per service change: a summary runs the rules over
-    /// every service of the environment, which at thousands of events per second was most of
-    /// the server's time.
-    ///
-    /// Returns the services' and environments' status changes it saw (see [`super::since`]),
-    /// for the store's timeline.
+    /// Applies platform events and shows them at once (no store: nothing to wait for).
+    /// Returns the services' and environments' status changes it saw (see [`super::since`]).
     pub fn apply(&self, events: &[PlatformEvent]) -> Vec<StatusChange> {
+        self.stage(events).announce()
+    }
+
+    /// Applies platform events, in order, to the topics without showing them: their changes
+    /// are numbered and kept, readers stop before them, and [`Staged::announce`] wakes the
+    /// subscribers of every topic that changed, once. The environment list gets one summary
+    /// per changed environment at the end of the batch, not one per service change: a summary
+    /// runs the rules over every service of the environment, which at thousands of events per
+    /// second was most of the server's time. One caller at a time (the store's writer, or
+    /// [`crate::ingest`] without a store).
+    pub fn stage<'a>(&self, events: impl IntoIterator<Item = &'a PlatformEvent>) -> Staged {
         let now = now_ms();
         let mut statuses = Vec::new();
-        let mut touched: Vec<Arc<TopicCell>> = Vec::new();
-        let mut touch = |cell: &Arc<TopicCell>| {
-            if !touched.iter().any(|c| Arc::ptr_eq(c, cell)) {
-                touched.push(cell.clone());
-            }
-        };
+        let mut journal = Journal::default();
+        for cell in self.take_unopened() {
+            journal.opened(&cell);
+        }
+        let journal = std::cell::RefCell::new(journal);
+        let touch = |cell: &Arc<TopicCell>| journal.borrow_mut().touched(cell);
         let mut changed: Vec<String> = Vec::new();
         let env_changed = |env: &str, changed: &mut Vec<String>| {
             if !changed.iter().any(|e| e == env) {
@@ -39,11 +45,14 @@ impl Hub {
         for event in events {
             match event {
                 PlatformEvent::EnvironmentChanged { id, name } => {
-                    self.environment(id, name);
+                    if let Some(cell) = self.environment(id, name) {
+                        journal.borrow_mut().opened(&cell);
+                    }
                     env_changed(id, &mut changed);
                 }
                 PlatformEvent::EnvironmentRemoved { id } => {
-                    if let Some(list) = self.environment_removed(id) {
+                    if let Some((cell, list)) = self.environment_removed(id) {
+                        journal.borrow_mut().closed(&cell);
                         touch(&list);
                     }
                 }
@@ -97,7 +106,9 @@ impl Hub {
                     service,
                     deployment,
                 } => {
-                    self.created(env, service.clone(), deployment.clone(), self.cfg.base_seq);
+                    let log =
+                        self.created(env, service.clone(), deployment.clone(), self.cfg.base_seq);
+                    journal.borrow_mut().opened(&log);
                     if service.is_none() {
                         if let Some(cell) = self.env_deployment(env, deployment) {
                             touch(&cell);
@@ -151,14 +162,12 @@ impl Hub {
                 touch(&cell);
             }
         }
-        for cell in touched {
-            cell.announce();
-        }
-        statuses
+        journal.into_inner().staged(statuses)
     }
 
-    /// Creates an environment's topic, or renames it.
-    fn environment(&self, id: &str, name: &str) {
+    /// Creates an environment's topic (shown at the announce), or renames it; the topic if
+    /// it is new.
+    fn environment(&self, id: &str, name: &str) -> Option<Arc<TopicCell>> {
         if let Some(cell) = self.read().envs.get(id).cloned() {
             let mut st = lock(&cell.state);
             if let TopicData::Environment(e) = &mut st.data {
@@ -168,7 +177,7 @@ impl Hub {
                     st.cached = None;
                 }
             }
-            return;
+            return None;
         }
         let env = Environment {
             id: id.to_string(),
@@ -177,18 +186,19 @@ impl Hub {
             deployment: None,
         };
         let bounded = ReplayBuffer::Bounded(VecDeque::new(), self.cfg.replay.max(1));
-        let cell = TopicCell::new(self.cfg.base_seq, bounded, TopicData::Environment(env));
+        let cell = TopicCell::hidden(self.cfg.base_seq, bounded, TopicData::Environment(env));
         let mut t = self.topics.write().unwrap_or_else(|p| p.into_inner());
-        t.envs.entry(id.to_string()).or_insert(cell);
+        t.envs.insert(id.to_string(), cell.clone());
+        Some(cell)
     }
 
-    /// Ends an environment's topic and takes it off the list; the list.
-    fn environment_removed(&self, id: &str) -> Option<Arc<TopicCell>> {
+    /// Takes an environment's topic off the registry and the list (the caller ends it at the
+    /// announce); the topic and the list.
+    fn environment_removed(&self, id: &str) -> Option<(Arc<TopicCell>, Arc<TopicCell>)> {
         let (cell, list) = {
             let mut t = self.topics.write().unwrap_or_else(|p| p.into_inner());
             (t.envs.remove(id)?, t.environments.clone())
         };
-        cell.close();
         let mut st = lock(&list.state);
         if let TopicData::Environments(all) = &mut st.data {
             all.retain(|s| s.id != id);
@@ -199,7 +209,7 @@ impl Hub {
             None,
         );
         drop(st);
-        Some(list)
+        Some((cell, list))
     }
 
     /// A copy of a service changed by `f`, if the environment has it.

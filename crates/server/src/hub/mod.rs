@@ -9,14 +9,14 @@
 
 mod events;
 mod line_json;
-mod mirror;
 mod replay;
 pub mod since;
+mod staged;
 mod topic;
 
 pub use line_json::{line_json, LineParts, LineView};
-pub use mirror::{LoggedChange, Mirrored, RowKind};
 pub use replay::{PublishedChange, ReplayRead, SentBytes};
+pub use staged::{ChangeKind, ChangeRow, Staged};
 pub use topic::{Head, Start, TopicCell, CONFLATE_AFTER_SNAPSHOTS};
 
 use replay::ReplayBuffer;
@@ -98,6 +98,8 @@ pub struct Hub {
     topics: std::sync::RwLock<Topics>,
     /// Where a log the hub no longer holds (or never loaded) can be had again: the store.
     log_loader: std::sync::OnceLock<LogLoader>,
+    /// Topics the change log has no `open` row of yet: the next staged batch writes them.
+    unopened: std::sync::Mutex<Vec<Arc<TopicCell>>>,
 }
 
 /// A deployment's log as kept outside the hub, to open its topic again.
@@ -160,7 +162,22 @@ impl Hub {
             cfg,
             topics: std::sync::RwLock::new(topics),
             log_loader: std::sync::OnceLock::new(),
+            unopened: std::sync::Mutex::new(Vec::new()),
         }
+    }
+
+    /// Has the next staged batch write an `open` row (their snapshot as they stand) for these
+    /// topics: at start, those the change log does not hold.
+    pub fn log_as_opened(&self, topics: &[Topic]) {
+        let cells: Vec<Arc<TopicCell>> = topics.iter().filter_map(|t| self.topic(t)).collect();
+        self.unopened
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(cells);
+    }
+
+    fn take_unopened(&self) -> Vec<Arc<TopicCell>> {
+        std::mem::take(&mut *self.unopened.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Topics> {
@@ -236,7 +253,17 @@ impl Hub {
     /// million-line log: 8 MB); the lines are decoded one by one as the caller iterates.
     pub fn log_lines(&self, deployment: &str) -> Option<LogLines> {
         let cell = self.read().logs.get(deployment).cloned()?;
-        let items = lock(&cell.state).replay.all();
+        let mut items = {
+            let st = lock(&cell.state);
+            if !st.shown {
+                return None;
+            }
+            (st.replay.all(), st.visible)
+        };
+        // Not what the store is committing yet.
+        let visible = items.1;
+        items.0.retain(|c| c.seq <= visible);
+        let items = items.0;
         Some(LogLines {
             items: items.into_iter(),
         })
@@ -246,7 +273,7 @@ impl Hub {
     pub fn log_count(&self) -> usize {
         self.read().logs.len()
     }
-    /// Opens a deployment's log topic with its snapshot at `base`.
+    /// Opens a deployment's log topic with its snapshot at `base`, shown at its announce.
     fn created(
         &self,
         env: &str,
@@ -254,18 +281,18 @@ impl Hub {
         deployment: Deployment,
         base: u64,
     ) -> Arc<TopicCell> {
-        let id = deployment.id.clone();
-        // Logs of this run start at the boot-time base too, so a resume aimed at a previous
-        // run (which may have reused this deployment id) gets a snapshot, not other lines.
-        let cell = TopicCell::new(
-            base,
-            ReplayBuffer::Full(Vec::new()),
-            TopicData::Logs {
-                env: env.to_string(),
-                service,
-                header: deployment,
-            },
-        );
+        let cell = log_cell(env, service, deployment, base);
+        self.insert_log(cell.clone());
+        cell
+    }
+
+    /// Puts a log's topic in the registry (replacing one of the same deployment), and
+    /// forgets the oldest logs past `max_logs`.
+    fn insert_log(&self, cell: Arc<TopicCell>) {
+        let id = match &lock(&cell.state).data {
+            TopicData::Logs { header, .. } => header.id.clone(),
+            _ => return,
+        };
         let mut t = self.topics.write().unwrap_or_else(|p| p.into_inner());
         if let Some(old) = t.logs.insert(id.clone(), cell.clone()) {
             old.close();
@@ -279,7 +306,6 @@ impl Hub {
                 }
             }
         }
-        cell
     }
 
     /// Puts a deployment's log topic back as a previous run published it: its snapshot's
@@ -292,13 +318,15 @@ impl Hub {
         base: u64,
         changes: impl IntoIterator<Item = Change>,
     ) {
-        let cell = self.created(env, service, header, base);
+        // Built whole before it is registered: the writer's next batch finds it complete.
+        let cell = log_cell(env, service, header, base);
         let mut st = lock(&cell.state);
         for change in changes {
             TopicCell::publish(&mut st, &change, None);
         }
         drop(st);
         cell.announce();
+        self.insert_log(cell);
     }
 
     /// Puts the environments topic or an environment's topic back where a previous run left
@@ -333,6 +361,8 @@ impl Hub {
         }
         st.base = seq - buf.len() as u64;
         st.seq = seq;
+        st.visible = seq;
+        st.unlogged.clear();
         st.sent_so_far = total;
         st.cached = None;
         st.snapshot_len = None;
@@ -377,4 +407,24 @@ impl Hub {
         t.envs.values().for_each(|c| c.close());
         t.logs.values().for_each(|c| c.close());
     }
+}
+
+/// A deployment's log topic with its snapshot at `base`, not shown yet. Logs of a run start
+/// at its boot-time base, so a resume aimed at another run (which may have given this
+/// deployment id to another deployment) gets a snapshot, not other lines.
+fn log_cell(
+    env: &str,
+    service: Option<String>,
+    deployment: Deployment,
+    base: u64,
+) -> Arc<TopicCell> {
+    TopicCell::hidden(
+        base,
+        ReplayBuffer::Full(Vec::new()),
+        TopicData::Logs {
+            env: env.to_string(),
+            service,
+            header: deployment,
+        },
+    )
 }

@@ -2,6 +2,12 @@
 //! sequence number stands, its sequence number, and its replay buffer. Subscribing reads the
 //! snapshot (or replay point) under the same lock publishing takes, so a new subscriber's head
 //! and the changes after it meet with no gap and no duplicate.
+//!
+//! With a store, changes are published **staged**: numbered and applied while the writer
+//! stores them, and shown to nobody until the store committed them and the hub announced
+//! them. Readers stop at the topic's `visible` number; a snapshot is built only of a topic
+//! with nothing staged (a subscriber that asks meanwhile gets it at the announce). So a page
+//! is never shown a number that a crash could give to another change.
 
 use super::line_json::{line_json, LineParts};
 use super::replay::{PublishedChange, ReplayBuffer, ReplayRead, SentBytes};
@@ -26,6 +32,9 @@ pub enum Head {
         /// The client's `resume_from`.
         seq: u64,
     },
+    /// A snapshot, once the changes the store is committing are announced (the topic's
+    /// state holds them already, and no page may see them before the commit).
+    Pending,
 }
 
 /// A subscription's starting point and its wake-ups, taken under one lock.
@@ -66,8 +75,16 @@ pub(super) enum TopicData {
 pub(super) struct TopicState {
     /// The sequence number the topic started at (its first change is `base + 1`).
     pub(super) base: u64,
-    /// The number of the last change published.
+    /// The number of the last change published (staged ones included).
     pub(super) seq: u64,
+    /// The number of the last change announced: what readers see. Below `seq` while the
+    /// store commits the changes after it.
+    pub(super) visible: u64,
+    /// Whether the topic was announced since it was created (a topic created by a batch the
+    /// store has not committed yet is not shown).
+    pub(super) shown: bool,
+    /// The changes published since the last announce, in order: what the change log stores.
+    pub(super) unlogged: Vec<Arc<PublishedChange>>,
     /// Bytes of JSON of every change published so far.
     pub(super) sent_so_far: SentBytes,
     /// Lines published so far (logs).
@@ -76,7 +93,8 @@ pub(super) struct TopicState {
     pub(super) replay: ReplayBuffer,
     /// The state as of `seq`.
     pub(super) data: TopicData,
-    /// The last snapshot built, valid while `seq` has not moved: many subscribers, one encode.
+    /// The last snapshot built and the `visible` number it stands at, valid while that number
+    /// is visible: many subscribers, one encode.
     pub(super) cached: Option<(u64, Arc<str>)>,
     /// Length of the last snapshot built: what a laggard's backlog is weighed against.
     pub(super) snapshot_len: Option<usize>,
@@ -97,12 +115,23 @@ pub(super) fn lock(m: &Mutex<TopicState>) -> MutexGuard<'_, TopicState> {
 }
 
 impl TopicCell {
+    /// A topic at `seq`, shown at once.
     pub(super) fn new(seq: u64, replay: ReplayBuffer, data: TopicData) -> Arc<Self> {
+        let cell = Self::hidden(seq, replay, data);
+        lock(&cell.state).shown = true;
+        cell
+    }
+
+    /// A topic at `seq`, shown from its first announce.
+    pub(super) fn hidden(seq: u64, replay: ReplayBuffer, data: TopicData) -> Arc<Self> {
         let (tx, _) = watch::channel(seq);
         Arc::new(Self {
             state: Mutex::new(TopicState {
                 base: seq,
                 seq,
+                visible: seq,
+                shown: false,
+                unlogged: Vec::new(),
                 sent_so_far: SentBytes::default(),
                 lines: 0,
                 replay,
@@ -115,9 +144,10 @@ impl TopicCell {
         })
     }
 
-    /// Current sequence number.
+    /// Current sequence number, as pages see it (changes being committed are not counted).
+    #[allow(clippy::misnamed_getters)] // the topic's number is the visible one
     pub fn seq(&self) -> u64 {
-        lock(&self.state).seq
+        lock(&self.state).visible
     }
 
     /// Whether the topic ended (its subscribers get an error frame).
@@ -132,7 +162,11 @@ impl TopicCell {
         let mut st = lock(&self.state);
         let rx = st.tx.as_ref()?.subscribe();
         if let Some(r) = resume_from {
-            if r <= st.seq && st.has_from(r + 1) && !st.outweighs_state(r + 1, compact) {
+            if st.shown
+                && r <= st.visible
+                && st.has_from(r + 1)
+                && !st.outweighs_state(r + 1, compact)
+            {
                 return Some(Start {
                     head: Head::Resumed { seq: r },
                     next_seq: r + 1,
@@ -140,16 +174,23 @@ impl TopicCell {
                 });
             }
         }
-        let (seq, data) = st.snapshot();
-        Some(Start {
-            head: Head::Snapshot { seq, data },
-            next_seq: seq + 1,
-            rx,
+        Some(match st.snapshot() {
+            Some((seq, data)) => Start {
+                head: Head::Snapshot { seq, data },
+                next_seq: seq + 1,
+                rx,
+            },
+            None => Start {
+                head: Head::Pending,
+                next_seq: st.visible + 1,
+                rx,
+            },
         })
     }
 
-    /// A fresh snapshot and the seq it stands at, for a subscriber that is too far behind.
-    pub fn snapshot(&self) -> (u64, Arc<str>) {
+    /// A fresh snapshot and the seq it stands at, for a subscriber that is too far behind;
+    /// none while the store commits changes of the topic (ask again at the announce).
+    pub fn snapshot(&self) -> Option<(u64, Arc<str>)> {
         lock(&self.state).snapshot()
     }
 
@@ -204,17 +245,18 @@ impl TopicCell {
         mut take: impl FnMut(usize, &PublishedChange, usize) -> (usize, bool),
     ) -> ReplayRead {
         let mut st = lock(&self.state);
-        if from > st.seq {
+        if from > st.visible {
             return ReplayRead::UpToDate;
         }
         if !st.has_from(from) || st.outweighs_state(from, compact) {
             return ReplayRead::Resync;
         }
         let start = st.index_of(from);
+        let visible = st.visible;
         let tail = st.replay.starting_at(start);
         let mut items: Vec<Arc<PublishedChange>> = Vec::new();
         let mut bytes = 0;
-        for item in tail {
+        for item in tail.take_while(|i| i.seq <= visible) {
             let (len, fits) = take(items.len(), item, bytes);
             if !fits && !items.is_empty() {
                 break;
@@ -250,22 +292,32 @@ impl TopicCell {
         st.lines += u64::from(line.is_some());
         let as_instance_update: Option<Arc<str>> = compact.map(|c| encode(c).into());
         st.sent_so_far = st.sent_so_far.plus(&json, as_instance_update.as_deref());
-        st.replay.push(Arc::new(PublishedChange {
+        let change = Arc::new(PublishedChange {
             seq: st.seq,
             json,
             as_instance_update,
             sent_so_far: st.sent_so_far,
             line,
-        }));
-        st.cached = None;
+        });
+        st.unlogged.push(change.clone());
+        st.replay.push(change);
     }
 
-    /// Wakes the topic's subscribers: once per batch, so that a batch goes out as one frame.
+    /// Shows what was published (the store committed it, or there is no store) and wakes the
+    /// topic's subscribers: once per batch, so that a batch goes out as one frame.
     pub(super) fn announce(&self) {
-        let st = lock(&self.state);
+        let mut st = lock(&self.state);
+        st.visible = st.seq;
+        st.shown = true;
+        st.unlogged.clear();
         if let Some(tx) = &st.tx {
             tx.send_replace(st.seq);
         }
+    }
+
+    /// The changes published since the last announce, for the change log (taken once).
+    pub(super) fn take_unlogged(&self) -> Vec<Arc<PublishedChange>> {
+        std::mem::take(&mut lock(&self.state).unlogged)
     }
 
     pub(super) fn close(&self) {
@@ -284,11 +336,11 @@ impl TopicState {
         }
     }
 
-    /// Whether the changes from `from` (held in the buffer) to the newest weigh more than
-    /// [`CONFLATE_AFTER_SNAPSHOTS`] snapshots: then a snapshot is the cheaper catch-up.
-    /// `compact`: weighed as sent with `instance_updates`.
+    /// Whether the changes from `from` (held in the buffer) to the newest visible one weigh
+    /// more than [`CONFLATE_AFTER_SNAPSHOTS`] snapshots: then a snapshot is the cheaper
+    /// catch-up. `compact`: weighed as sent with `instance_updates`.
     fn outweighs_state(&mut self, from: u64, compact: bool) -> bool {
-        if matches!(self.data, TopicData::Logs { .. }) || from > self.seq {
+        if matches!(self.data, TopicData::Logs { .. }) || from > self.visible {
             return false;
         }
         let k = self.index_of(from);
@@ -296,16 +348,24 @@ impl TopicState {
             return false;
         };
         let before_first = first.sent_so_far.read_as(compact) - first.text(compact).len() as u64;
-        let backlog = self.sent_so_far.read_as(compact) - before_first;
+        let upto = match self.replay.get(self.index_of(self.visible)) {
+            Some(last) if self.visible < self.seq => last.sent_so_far,
+            _ => self.sent_so_far,
+        };
+        let backlog = upto.read_as(compact) - before_first;
         let state = match self.snapshot_len {
             Some(n) => n,
-            None => self.snapshot().1.len(),
+            // Nothing to weigh against while the state is staged: the changes are sent.
+            None => match self.snapshot() {
+                Some((_, data)) => data.len(),
+                None => return false,
+            },
         };
         backlog > CONFLATE_AFTER_SNAPSHOTS * state as u64
     }
 
     fn has_from(&self, from: u64) -> bool {
-        if from > self.seq {
+        if from > self.visible {
             return true;
         }
         match &self.replay {
@@ -314,18 +374,33 @@ impl TopicState {
         }
     }
 
-    /// The snapshot and the seq it stands at. A log's snapshot is its header as created, at
-    /// its base seq: every line, and every later status, follows as a change.
-    fn snapshot(&mut self) -> (u64, Arc<str>) {
-        let seq = match self.data {
-            TopicData::Logs { .. } => self.base,
-            _ => self.seq,
-        };
+    /// The snapshot and the seq it stands at, as pages may see it: none while the topic is
+    /// not shown yet, or its state holds staged changes (and no snapshot of the visible state
+    /// is cached). A log's snapshot is its header as created, at its base seq: every line, and
+    /// every later status, follows as a change.
+    fn snapshot(&mut self) -> Option<(u64, Arc<str>)> {
+        if !self.shown {
+            return None;
+        }
+        let logs = matches!(self.data, TopicData::Logs { .. });
+        let seq = if logs { self.base } else { self.visible };
         if let Some((s, data)) = &self.cached {
-            if *s == self.seq {
-                return (seq, data.clone());
+            if *s == self.visible {
+                return Some((seq, data.clone()));
             }
         }
+        if self.visible < self.seq && !logs {
+            return None;
+        }
+        let data = self.snapshot_data();
+        self.snapshot_len = Some(data.len());
+        self.cached = Some((self.visible, data.clone()));
+        Some((seq, data))
+    }
+
+    /// The snapshot `data` of the state as it is now, staged changes included (what the
+    /// change log's `open` row of a new topic holds).
+    pub(super) fn snapshot_data(&self) -> Arc<str> {
         let snap = match &self.data {
             TopicData::Environments(list) => Snapshot::Environments {
                 environments: list.clone(),
@@ -341,12 +416,23 @@ impl TopicState {
                 env: env.clone(),
                 service: service.clone(),
                 deployment: header.clone(),
-                line_count: Some(self.lines),
+                line_count: Some(self.visible_lines()),
             },
         };
-        let data: Arc<str> = encode(&snap).into();
-        self.snapshot_len = Some(data.len());
-        self.cached = Some((self.seq, data.clone()));
-        (seq, data)
+        encode(&snap).into()
+    }
+
+    /// Lines of a log published up to `visible`.
+    fn visible_lines(&self) -> u64 {
+        let staged = match &self.replay {
+            ReplayBuffer::Full(all) => all
+                .iter()
+                .rev()
+                .take_while(|c| c.seq > self.visible)
+                .filter(|c| c.line.is_some())
+                .count(),
+            ReplayBuffer::Bounded(..) => 0,
+        };
+        self.lines - staged as u64
     }
 }

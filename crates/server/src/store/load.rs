@@ -26,15 +26,23 @@ macro_rules! select_deployments {
 pub struct Loaded {
     /// Whether the store was empty (a new data directory).
     pub fresh: bool,
-    /// Whether the previous run closed cleanly (then `topics` holds where each environment
-    /// topic stood); true for a new store.
+    /// Whether the previous run closed cleanly; true for a new store.
     pub clean: bool,
+    /// Whether the previous run showed pages only numbers it had committed (the change log,
+    /// migration 0007): then, even after a crash, every number a page saw is stored, and
+    /// logs keep their numbers. False for a store last written by an older server.
+    pub committed_numbers: bool,
     /// The environments with their services and instances, in order of appearance.
     pub environments: Vec<Environment>,
     /// Every deployment kept, in creation order.
     pub deployments: Vec<StoredDeployment>,
-    /// Environment topics as they stood at the last clean shutdown.
+    /// The environments list and environment topics where they stand: from the change log
+    /// (each at its last committed number with its recent changes), or, for a topic it does
+    /// not hold, as an older server's clean shutdown left it (`topics`, `topic_changes`).
     pub topics: Vec<TopicMark>,
+    /// The keys of the topics the change log holds (ended ones too): any other topic has no
+    /// `open` row yet.
+    pub logged: std::collections::HashSet<String>,
 }
 
 /// A deployment the store keeps.
@@ -126,6 +134,72 @@ pub(super) fn from_word<T: DeserializeOwned>(s: &str) -> Result<T, sqlx::Error> 
 fn from_json<T: DeserializeOwned>(s: Option<String>) -> Result<Option<T>, sqlx::Error> {
     s.map(|s| serde_json::from_str(&s).map_err(|e| sqlx::Error::Decode(e.into())))
         .transpose()
+}
+
+/// The `meta` row `numbering` of a server that shows pages only committed numbers.
+pub(super) const COMMITTED_NUMBERS: &str = "committed";
+
+/// The environments list and environment topics as the change log holds them: each from its
+/// last `open` on (an older incarnation of the topic is not its history), at its last number,
+/// with its `change` rows; a topic whose last row is `close` ended. Also every topic key the
+/// log names, ended ones included (an older clean shutdown's mark of one is stale).
+async fn logged_topics(
+    pool: &AnyPool,
+) -> Result<(Vec<TopicMark>, std::collections::HashSet<String>), sqlx::Error> {
+    // (mark, ended) of each topic, in key order.
+    let mut topics: Vec<(TopicMark, bool)> = Vec::new();
+    for row in sqlx::query(
+        "SELECT topic, seq, kind, json, compact FROM change_log \
+         WHERE topic NOT LIKE 'logs:%' ORDER BY topic, id",
+    )
+    .fetch_all(pool)
+    .await?
+    {
+        let topic: String = row.try_get("topic")?;
+        let seq = u(row.try_get("seq")?);
+        let kind: String = row.try_get("kind")?;
+        if topics.last().is_none_or(|(m, _)| m.topic != topic) {
+            topics.push((
+                TopicMark {
+                    topic,
+                    seq,
+                    changes: Vec::new(),
+                },
+                false,
+            ));
+        }
+        let Some((mark, ended)) = topics.last_mut() else {
+            continue;
+        };
+        match kind.as_str() {
+            "open" => {
+                *mark = TopicMark {
+                    topic: std::mem::take(&mut mark.topic),
+                    seq,
+                    changes: Vec::new(),
+                };
+                *ended = false;
+            }
+            "close" => *ended = true,
+            _ => {
+                mark.seq = seq;
+                mark.changes.push(StoredChange {
+                    seq,
+                    json: row
+                        .try_get::<Option<String>, _>("json")?
+                        .unwrap_or_default(),
+                    compact: row.try_get("compact")?,
+                });
+            }
+        }
+    }
+    let keys = topics.iter().map(|(m, _)| m.topic.clone()).collect();
+    let marks = topics
+        .into_iter()
+        .filter(|(_, ended)| !ended)
+        .map(|(m, _)| m)
+        .collect();
+    Ok((marks, keys))
 }
 
 fn u(v: i64) -> u64 {
@@ -223,14 +297,23 @@ pub(super) async fn load(pool: &AnyPool) -> Result<Loaded, sqlx::Error> {
         .map(stored_deployment)
         .collect::<Result<Vec<_>, _>>()?;
     let clean = marker.as_deref() != Some("0");
-    let mut topics = Vec::new();
+    let numbering: Option<String> =
+        sqlx::query_scalar("SELECT value FROM meta WHERE key = 'numbering'")
+            .fetch_optional(pool)
+            .await?;
+    let committed_numbers = numbering.as_deref() == Some(COMMITTED_NUMBERS);
+    let (mut topics, logged) = logged_topics(pool).await?;
     if clean {
         let mut by_key: HashMap<String, usize> = HashMap::new();
         for row in sqlx::query("SELECT topic, seq FROM topics")
             .fetch_all(pool)
             .await?
         {
-            by_key.insert(row.try_get("topic")?, topics.len());
+            let topic: String = row.try_get("topic")?;
+            if logged.contains(&topic) {
+                continue;
+            }
+            by_key.insert(topic, topics.len());
             topics.push(TopicMark {
                 topic: row.try_get("topic")?,
                 seq: u(row.try_get("seq")?),
@@ -255,6 +338,8 @@ pub(super) async fn load(pool: &AnyPool) -> Result<Loaded, sqlx::Error> {
     Ok(Loaded {
         fresh: marker.is_none(),
         clean,
+        committed_numbers,
+        logged,
         environments,
         deployments,
         topics,

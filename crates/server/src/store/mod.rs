@@ -21,7 +21,6 @@
 //! At start, [`Store::open`] loads the present state ([`Loaded`]); a file that cannot be read
 //! stops the start with an error naming it, never a silent fresh start.
 
-mod follow;
 pub mod history;
 mod instance_details;
 pub mod load;
@@ -37,6 +36,7 @@ pub use load::{Loaded, LogChange, LogHistory, StoredChange, StoredDeployment, To
 pub use queue::{event_bytes, QueueLimits, QueueState, DEFAULT_QUEUE_BYTES};
 pub use retention_trim::DEFAULT_KEEP_REMOVED;
 pub use schema::Synchronous;
+pub use writer::Stage;
 
 use crate::platform::PlatformEvent;
 use queue::Queue;
@@ -293,8 +293,8 @@ struct Inner {
     /// Retention's settings, to say why a log is gone.
     retain_deployments: u32,
     max_log_bytes: u64,
-    /// A follower replica's writer, started when it leads (`follow.rs`); none once running.
-    deferred: Mutex<Option<follow::Deferred>>,
+    /// What shows the writer's committed batches (the hub, see [`Store::show_with`]).
+    stage: writer::StageSlot,
 }
 
 impl Drop for Inner {
@@ -356,10 +356,20 @@ impl Store {
         .execute(&mut conn)
         .await
         .map_err(|e| open_err(&file, &e))?;
-        if !loaded.clean {
-            // The previous run may have sent pages log changes the file never got: its logs
-            // are numbered anew from this run's base, so an old resume point gets a snapshot
-            // instead of being told "resumed" past changes it never saw.
+        // This server shows pages only what it committed (writer.rs): after a crash of it,
+        // every number a page saw is in the file.
+        sqlx::query(
+            "INSERT INTO meta (key, value) VALUES ('numbering', $1) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(load::COMMITTED_NUMBERS)
+        .execute(&mut conn)
+        .await
+        .map_err(|e| open_err(&file, &e))?;
+        if !loaded.clean && !loaded.committed_numbers {
+            // An older server that crashed may have sent pages log changes the file never
+            // got: its logs are numbered anew from this run's base, so an old resume point
+            // gets a snapshot instead of being told "resumed" past changes it never saw.
             sqlx::query("UPDATE deployments SET log_base = $1")
                 .bind(cfg.log_base as i64)
                 .execute(&mut conn)
@@ -370,9 +380,11 @@ impl Store {
             }
         }
         let (removed_tx, removed_rx) = mpsc::unbounded_channel();
+        let stage = writer::StageSlot::default();
         let writer = Writer::open(conn, backend, pool.clone(), &cfg, removed_tx)
             .await
-            .map_err(|e| open_err(&file, &e))?;
+            .map_err(|e| open_err(&file, &e))?
+            .with_stage(stage.clone());
         let (progress_tx, progress) = watch::channel(Progress {
             log_bytes: writer.log_bytes(),
             ..Progress::default()
@@ -394,26 +406,21 @@ impl Store {
                 removed_logs: Mutex::new(Some(removed_rx)),
                 retain_deployments: cfg.retain_deployments.max(1),
                 max_log_bytes: cfg.max_log_bytes,
-                deferred: Mutex::new(None),
+                stage,
             }),
         };
         Ok((store, loaded))
     }
 
+    /// Has the writer apply each batch to the hub through `stage` right before it writes it,
+    /// and show it once committed (commit before visible; see `writer.rs`). Set once.
+    pub fn show_with(&self, stage: Arc<dyn Stage>) {
+        let _ = self.inner.stage.set(stage);
+    }
+
     /// Which database the store is in.
     pub fn backend(&self) -> Backend {
         self.inner.backend
-    }
-
-    /// Whether the database answers a query now (`SELECT 1` on the readers' pool), within
-    /// `within`: its error, or the wait, when it does not.
-    pub async fn answers(&self, within: std::time::Duration) -> Result<(), String> {
-        let ask = sqlx::query("SELECT 1").execute(&self.inner.pool);
-        match tokio::time::timeout(within, ask).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => Err(format!("the database did not answer within {within:?}")),
-        }
     }
 
     /// The database file (or the database's URL without its password).
@@ -450,10 +457,6 @@ impl Store {
 
     /// Waits until everything written so far is committed.
     pub async fn flush(&self) -> Result<(), StoreError> {
-        // A follower publishes only what the leader committed.
-        if self.is_follower() {
-            return Ok(());
-        }
         self.write(Arc::from(Vec::new())).committed().await
     }
 

@@ -2,19 +2,28 @@
 //! previous commit ran as one transaction (so the cost of a commit is shared by thousands of
 //! events at high rates, and an event waits for at most one commit at low ones), keeps
 //! retention in the same transaction, and publishes how far it has committed.
+//!
+//! **Commit before visible.** Right before it writes a batch, the writer has the hub apply it
+//! ([`Stage`]: numbers assigned, nothing shown), writes the change log's rows (migration
+//! 0007) with the batch's rows in the same transaction, commits, and only then has the hub
+//! announce it. So every number a page is shown is stored, and a restart (or a replica) goes
+//! on from the change log. Between commits nothing is staged; while writes fail, the staged
+//! batch waits, with its numbers, and nothing after it is applied.
 
 use super::load::{word, TopicMark};
 use super::schema::Backend;
 use super::statement::QueryBuilder;
 use super::{StoreConfig, StoreError};
+use crate::hub::{ChangeKind, ChangeRow, Staged};
 use crate::platform::PlatformEvent;
+use shipwatch_model::protocol::{Topic, RESUME_BACKLOG};
 use shipwatch_model::{Deployment, Instance, LogLevel, LogLine, Service};
 use sqlx::Any;
 use sqlx::{AnyConnection, AnyPool};
 use sqlx::{Connection, Row};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch, Notify};
 
@@ -26,12 +35,20 @@ const LINE_ROWS: usize = 256;
 const SERVICE_ROWS: usize = 128;
 /// Instances per multi-row insert (10 parameters each).
 const INSTANCE_ROWS: usize = 256;
+/// Change-log rows per multi-row insert (6 parameters each).
+const CHANGE_ROWS: usize = 256;
+/// A topic's changes past the resume backlog are deleted each time its numbers pass a multiple
+/// of this, not at every commit: a statement per topic per commit would cost more than the
+/// rows it deletes.
+const TRIM_EVERY: u64 = 512;
 /// Wait before retrying a failed write.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 /// How long the writer gathers events before a commit while nobody waits for one: a service
-/// reported several times meanwhile is written once. An [`super::Ack`] being awaited (an
-/// action's answer, a log download) ends the wait at once.
-const LINGER: Duration = Duration::from_millis(250);
+/// reported several times meanwhile is written once. Pages see a change only once it is
+/// committed, so this is most of what they wait for a change nobody awaits (the simulator's);
+/// an [`super::Ack`] being awaited (an action's answer, a push, a log download) ends the wait
+/// at once.
+const LINGER: Duration = Duration::from_millis(25);
 /// Attempts at the final write when closing (a full disk must not hold shutdown for ever).
 const CLOSE_ATTEMPTS: u32 = 3;
 
@@ -51,6 +68,19 @@ pub(super) enum Msg {
 
 /// A close asked for: the topics to record, and who waits for the result.
 type Closing = (Vec<TopicMark>, oneshot::Sender<Result<(), StoreError>>);
+
+/// What shows a batch once it is committed: the hub, through [`crate::ingest`]. Without one
+/// (a store used on its own, as by the store's tests) batches are written without change-log
+/// rows.
+pub trait Stage: Send + Sync {
+    /// Applies the batch to the topics without showing it: its numbers and change-log rows.
+    fn stage(&self, events: &mut dyn Iterator<Item = &PlatformEvent>) -> Staged;
+    /// The batch is committed: shows it.
+    fn show(&self, staged: Staged);
+}
+
+/// Where the writer finds its [`Stage`], once the hub exists (set once).
+pub(super) type StageSlot = Arc<OnceLock<Arc<dyn Stage>>>;
 
 /// Who waits for a commit: while anyone does, the writer does not linger.
 #[derive(Debug, Default)]
@@ -122,11 +152,17 @@ struct Books {
     next_service_position: HashMap<String, i64>,
     /// Deployments whose logs the write in progress removes (retention), told once committed.
     logs_removed: Vec<String>,
+    /// The change log's next row id (commit order).
+    next_change_id: i64,
 }
 
 impl Books {
     async fn load(conn: &mut AnyConnection) -> Result<Books, sqlx::Error> {
         let mut books = Books::default();
+        let last: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM change_log")
+            .fetch_one(&mut *conn)
+            .await?;
+        books.next_change_id = last.unwrap_or(0) + 1;
         for row in sqlx::query("SELECT env_id, id, position FROM services")
             .fetch_all(&mut *conn)
             .await?
@@ -225,6 +261,8 @@ pub(super) struct Writer {
     books: Books,
     /// Told the deployments whose logs retention removed, once committed.
     removed_logs: mpsc::UnboundedSender<String>,
+    /// What shows a committed batch (the hub), once set.
+    stage: StageSlot,
 }
 
 impl Writer {
@@ -248,7 +286,15 @@ impl Writer {
             keep_removed: cfg.keep_removed,
             books,
             removed_logs,
+            stage: StageSlot::default(),
         })
+    }
+
+    /// The writer shows its batches with the [`Stage`] put in `slot` (by
+    /// [`super::Store::show_with`]).
+    pub(super) fn with_stage(mut self, slot: StageSlot) -> Writer {
+        self.stage = slot;
+        self
     }
 
     /// Bytes of log text on disk.
@@ -264,6 +310,9 @@ impl Writer {
         waiters: Arc<Waiters>,
     ) {
         let mut pending: Vec<Arc<[PlatformEvent]>> = Vec::new();
+        // `pending` applied to the hub: its numbers are taken, so it is written as it is
+        // (nothing joins it) until it commits and is shown.
+        let mut staged: Option<(Staged, Arc<dyn Stage>)> = None;
         let mut upto = 0;
         let mut close: Option<Closing> = None;
         let mut failures = 0u32;
@@ -285,7 +334,7 @@ impl Writer {
                 .flat_map(|b| b.iter())
                 .map(|e| e.weight())
                 .sum();
-            while weight < MAX_BATCH_WEIGHT && close.is_none() {
+            while weight < MAX_BATCH_WEIGHT && close.is_none() && staged.is_none() {
                 match rx.try_recv() {
                     Ok(msg) => {
                         if let Msg::Events { events, .. } = &msg {
@@ -296,15 +345,27 @@ impl Writer {
                     Err(_) => break,
                 }
             }
+            if staged.is_none() && weight > 0 {
+                if let Some(stage) = self.stage.get() {
+                    let mut events = pending.iter().flat_map(|b| b.iter());
+                    staged = Some((stage.stage(&mut events), stage.clone()));
+                }
+            }
             let result = if weight == 0 {
                 Ok((0, 0))
             } else {
-                self.write(&pending).await
+                let rows = staged.as_ref().map_or(&[][..], |(s, _)| &s.rows[..]);
+                self.write(&pending, rows).await
             };
             match result {
                 Ok((events, lines)) => {
                     failures = 0;
                     pending.clear();
+                    // Shown before it is acknowledged: a source told "stored" finds it on
+                    // the pages.
+                    if let Some((batch, stage)) = staged.take() {
+                        stage.show(batch);
+                    }
                     for id in self.books.logs_removed.drain(..) {
                         let _ = self.removed_logs.send(id);
                     }
@@ -372,8 +433,13 @@ impl Writer {
         self.conn = conn;
     }
 
-    /// Writes the events of `batch` in one transaction; returns the facts and lines written.
-    async fn write(&mut self, batch: &[Arc<[PlatformEvent]>]) -> Result<(u64, u64), sqlx::Error> {
+    /// Writes the events of `batch` and the change log's `rows` of it in one transaction;
+    /// returns the facts and lines written.
+    async fn write(
+        &mut self,
+        batch: &[Arc<[PlatformEvent]>],
+        rows: &[ChangeRow],
+    ) -> Result<(u64, u64), sqlx::Error> {
         if self.books_stale {
             self.books = Books::load(&mut self.conn).await?;
             self.books_stale = false;
@@ -632,6 +698,14 @@ impl Writer {
         }
         if !books.logs_removed.is_empty() {
             super::retention_trim::forget_oldest_removed(&mut tx, self.keep_removed).await?;
+        }
+        write_change_log(&mut tx, books, rows).await?;
+        if self.backend == Backend::Postgres && !rows.is_empty() {
+            // Delivered at commit, only if it commits: followers read the rows past theirs.
+            sqlx::query("SELECT pg_notify('shipwatch_changes', $1)")
+                .bind((books.next_change_id - 1).to_string())
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok((facts, line_count))
@@ -978,6 +1052,108 @@ async fn delete_deployment(
     }
     books.remove(id);
     books.logs_removed.push(id.to_string());
+    close_log_topic(tx, books, id).await
+}
+
+/// Ends a removed log's topic in the change log: a `close` row at its last number, and its
+/// older rows gone (the hub forgets the topic once this commits).
+async fn close_log_topic(tx: &mut Tx<'_>, books: &mut Books, id: &str) -> Result<(), sqlx::Error> {
+    let topic = super::topic_key(&Topic::Logs {
+        deployment: id.to_string(),
+    });
+    let row = books.next_change_id;
+    books.next_change_id += 1;
+    sqlx::query(
+        "INSERT INTO change_log (id, topic, seq, kind) \
+         SELECT $1, $2, COALESCE(MAX(seq), 0), 'close' FROM change_log WHERE topic = $2",
+    )
+    .bind(row)
+    .bind(&topic)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("DELETE FROM change_log WHERE topic = $1 AND id < $2")
+        .bind(&topic)
+        .bind(row)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Stores a batch's change-log rows in order, and keeps each topic's changes to the resume
+/// backlog (`RESUME_BACKLOG`, the most a resume is served from). A topic opened again (an
+/// environment created anew, a deployment id given again) starts over: its older rows go.
+async fn write_change_log(
+    tx: &mut Tx<'_>,
+    books: &mut Books,
+    rows: &[ChangeRow],
+) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let keys: Vec<String> = rows.iter().map(|r| super::topic_key(&r.topic)).collect();
+    let opened: Vec<&String> = rows
+        .iter()
+        .zip(&keys)
+        .filter(|(r, _)| r.kind == ChangeKind::Open)
+        .map(|(_, k)| k)
+        .collect();
+    for chunk in pow2_chunks(&opened, CHANGE_ROWS) {
+        let mut q = QueryBuilder::new(
+            Backend::of_connection(tx),
+            "DELETE FROM change_log WHERE topic IN (",
+        );
+        let mut list = q.separated(", ");
+        for key in chunk {
+            list.push_bind(key.to_string());
+        }
+        q.push(")");
+        q.build().execute(&mut **tx).await?;
+    }
+    let first = books.next_change_id;
+    books.next_change_id += rows.len() as i64;
+    let numbered: Vec<(i64, &ChangeRow, &String)> = rows
+        .iter()
+        .zip(&keys)
+        .enumerate()
+        .map(|(k, (row, key))| (first + k as i64, row, key))
+        .collect();
+    for chunk in pow2_chunks(&numbered, CHANGE_ROWS) {
+        let mut q: QueryBuilder = QueryBuilder::new(
+            Backend::of_connection(tx),
+            "INSERT INTO change_log (id, topic, seq, kind, json, compact) ",
+        );
+        q.push_values(chunk, |mut b, (id, row, key)| {
+            b.push_bind(*id)
+                .push_bind(key.to_string())
+                .push_bind(row.seq as i64)
+                .push_bind(row.kind.word())
+                .push_bind(row.json.as_deref().map(str::to_string))
+                .push_bind(row.compact.as_deref().map(str::to_string));
+        });
+        q.build().execute(&mut **tx).await?;
+    }
+    // Each topic's first and last number in the batch.
+    let mut span: HashMap<&str, (u64, u64)> = HashMap::new();
+    for (row, key) in rows.iter().zip(&keys) {
+        if row.kind == ChangeKind::Change {
+            let (first, last) = span.entry(key.as_str()).or_insert((row.seq, row.seq));
+            *first = (*first).min(row.seq);
+            *last = (*last).max(row.seq);
+        }
+    }
+    for (key, (first, last)) in span {
+        if first / TRIM_EVERY == last / TRIM_EVERY && first % TRIM_EVERY != 0 {
+            continue;
+        }
+        let Some(before) = last.checked_sub(RESUME_BACKLOG as u64) else {
+            continue;
+        };
+        sqlx::query("DELETE FROM change_log WHERE topic = $1 AND kind = 'change' AND seq <= $2")
+            .bind(key)
+            .bind(before as i64)
+            .execute(&mut **tx)
+            .await?;
+    }
     Ok(())
 }
 
@@ -997,5 +1173,5 @@ async fn remove_log(tx: &mut Tx<'_>, books: &mut Books, id: &str) -> Result<(), 
         dep.bytes = 0;
     }
     books.logs_removed.push(id.to_string());
-    Ok(())
+    close_log_topic(tx, books, id).await
 }

@@ -28,6 +28,7 @@ macro_rules! on_both {
     };
 }
 
+pub mod binary;
 pub mod postgres;
 
 use futures_util::{SinkExt, StreamExt};

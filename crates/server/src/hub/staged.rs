@@ -1,0 +1,178 @@
+//! A batch applied to the topics and not shown yet ([`Staged`]): its changes are numbered and
+//! held by the topics, and readers stop before them, until the store has committed them with
+//! the change log's rows ([`ChangeRow`]) and the batch is announced. Without a store the hub
+//! announces at once ([`super::Hub::apply`]).
+
+use super::since::StatusChange;
+use super::topic::{lock, TopicCell, TopicData};
+use shipwatch_model::protocol::Topic;
+use std::sync::Arc;
+
+/// What a change-log row records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChangeKind {
+    /// A topic was created at `seq` (its base); `json` is its snapshot `data` as sent.
+    Open,
+    /// A change published at `seq`; `json` is the change as sent, `compact` its
+    /// `instance_update` form when it has one.
+    Change,
+    /// The topic ended.
+    Close,
+}
+
+impl ChangeKind {
+    /// The word the change log's `kind` column holds.
+    pub fn word(self) -> &'static str {
+        match self {
+            ChangeKind::Open => "open",
+            ChangeKind::Change => "change",
+            ChangeKind::Close => "close",
+        }
+    }
+}
+
+/// One row of the change log (migration 0007), as the hub published it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChangeRow {
+    /// The topic.
+    pub topic: Topic,
+    /// The change's sequence number (`Open`: the topic's base; `Close`: its last number).
+    pub seq: u64,
+    /// What happened.
+    pub kind: ChangeKind,
+    /// The snapshot data (`Open`) or the change (`Change`), as sent.
+    pub json: Option<Arc<str>>,
+    /// The change's `instance_update` form, if it has one.
+    pub compact: Option<Arc<str>>,
+}
+
+/// What a batch did to the topics, in order.
+enum Entry {
+    /// A topic created (its row made at once: later events of the batch change its state).
+    Open(ChangeRow, Arc<TopicCell>),
+    /// A topic that published changes (its rows are taken at the end of the batch).
+    Changed(Arc<TopicCell>),
+    /// A topic that ended (closed at the announce).
+    Closed(Arc<TopicCell>),
+}
+
+/// The topics a batch touches, as it is applied.
+#[derive(Default)]
+pub(super) struct Journal {
+    entries: Vec<Entry>,
+    /// The topics of the `Changed` entries (a batch touches thousands of logs).
+    changed: std::collections::HashSet<*const TopicCell>,
+}
+
+impl Journal {
+    /// A topic was created: its snapshot as it stands now is its `open` row.
+    pub(super) fn opened(&mut self, cell: &Arc<TopicCell>) {
+        let st = lock(&cell.state);
+        self.entries.push(Entry::Open(
+            ChangeRow {
+                topic: st.data.topic(),
+                seq: st.base,
+                kind: ChangeKind::Open,
+                json: Some(st.snapshot_data()),
+                compact: None,
+            },
+            cell.clone(),
+        ));
+    }
+
+    /// A topic published a change.
+    pub(super) fn touched(&mut self, cell: &Arc<TopicCell>) {
+        if self.changed.insert(Arc::as_ptr(cell)) {
+            self.entries.push(Entry::Changed(cell.clone()));
+        }
+    }
+
+    /// A topic ended.
+    pub(super) fn closed(&mut self, cell: &Arc<TopicCell>) {
+        self.entries.push(Entry::Closed(cell.clone()));
+    }
+
+    /// The batch, its rows taken from the topics.
+    pub(super) fn staged(self, statuses: Vec<StatusChange>) -> Staged {
+        let mut rows = Vec::new();
+        let mut announce = Vec::new();
+        let mut close = Vec::new();
+        for entry in self.entries {
+            match entry {
+                Entry::Open(row, cell) => {
+                    rows.push(row);
+                    announce.push(cell);
+                }
+                Entry::Changed(cell) => {
+                    let topic = lock(&cell.state).data.topic();
+                    rows.extend(cell.take_unlogged().into_iter().map(|c| ChangeRow {
+                        topic: topic.clone(),
+                        seq: c.seq,
+                        kind: ChangeKind::Change,
+                        json: Some(c.json.clone()),
+                        compact: c.as_instance_update.clone(),
+                    }));
+                    announce.push(cell);
+                }
+                Entry::Closed(cell) => {
+                    let st = lock(&cell.state);
+                    rows.push(ChangeRow {
+                        topic: st.data.topic(),
+                        seq: st.seq,
+                        kind: ChangeKind::Close,
+                        json: None,
+                        compact: None,
+                    });
+                    drop(st);
+                    close.push(cell);
+                }
+            }
+        }
+        Staged {
+            rows,
+            announce,
+            close,
+            statuses,
+        }
+    }
+}
+
+/// A batch applied to the topics and shown to nobody yet.
+pub struct Staged {
+    /// The change log's rows of the batch, in order.
+    pub rows: Vec<ChangeRow>,
+    /// Topics to announce (created or changed).
+    announce: Vec<Arc<TopicCell>>,
+    /// Topics to end.
+    close: Vec<Arc<TopicCell>>,
+    /// The services' and environments' status changes the batch made (see
+    /// [`super::since`]).
+    statuses: Vec<StatusChange>,
+}
+
+impl Staged {
+    /// Shows the batch: every topic it created or changed announces its new number, and the
+    /// topics it ended end. Returns its status changes, for the store's timeline.
+    pub fn announce(self) -> Vec<StatusChange> {
+        for cell in &self.announce {
+            cell.announce();
+        }
+        for cell in &self.close {
+            cell.close();
+        }
+        self.statuses
+    }
+}
+
+impl TopicData {
+    /// The topic this is the state of.
+    pub(super) fn topic(&self) -> Topic {
+        match self {
+            TopicData::Environments(_) => Topic::Environments,
+            TopicData::Environment(e) => Topic::Environment { env: e.id.clone() },
+            TopicData::Logs { header, .. } => Topic::Logs {
+                deployment: header.id.clone(),
+            },
+        }
+    }
+}
