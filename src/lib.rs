@@ -5,6 +5,7 @@ pub mod feed;
 #[cfg(feature = "heap-profile")]
 pub mod heap_profile;
 pub mod log_viewer;
+pub mod lowercase;
 pub mod pages;
 pub mod read_api;
 pub mod routes;

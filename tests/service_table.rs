@@ -462,6 +462,16 @@ async fn a_thousand_services_keep_only_the_rows_near_the_screen_in_the_page() {
         texts(&host, ".services-toolbar__count"),
         ["1,000 services, 1 in trouble (1 shown)"]
     );
+
+    // Beyond ASCII, the filter ignores case as Unicode does (the browser lowercases).
+    let mut s = st.service("svc-0456").unwrap().get_untracked();
+    s.name = "ÅNGSTRÖM-Ξ".into();
+    st.apply_changes(vec![shipwatch_model::protocol::Change::ServiceUpsert(s)]);
+    filter.set_value("ångström-ξ");
+    filter
+        .dispatch_event(&web_sys::Event::new("input").unwrap())
+        .unwrap();
+    until("the non-ASCII filter to apply", || rows() == ["svc-0456"]).await;
     window().scroll_to_with_x_and_y(0.0, 0.0);
 }
 

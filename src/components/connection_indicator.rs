@@ -39,7 +39,10 @@ pub fn ConnectionIndicator() -> impl IntoView {
         } => {
             let secs = ((next_try_at - now.get()) / 1000.0).ceil().max(0.0);
             if secs > 0.0 {
-                format!("Reconnecting · attempt {attempt} · next try in {secs} s")
+                format!(
+                    "Reconnecting · attempt {attempt} · next try in {} s",
+                    secs as u64
+                )
             } else {
                 format!("Reconnecting · attempt {attempt} · trying now")
             }

@@ -201,7 +201,7 @@ fn summary_text(counts: &[(RunningStatus, usize)]) -> String {
     }
     counts
         .iter()
-        .map(|(s, n)| format!("{n} {}", s.word().to_lowercase()))
+        .map(|(s, n)| format!("{n} {}", s.word().to_ascii_lowercase()))
         .collect::<Vec<_>>()
         .join(", ")
 }

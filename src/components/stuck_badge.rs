@@ -2,6 +2,7 @@
 //! threshold. A word and a shape of its own (an hourglass), never colour alone; what it
 //! means is read out in full.
 
+use crate::lowercase::lowercase;
 use crate::state::clock::Clock;
 use crate::state::time_in_state::{offset_min, server_time};
 use leptos::prelude::*;
@@ -38,5 +39,5 @@ pub fn StuckBadge(#[prop(into)] stuck: Signal<Option<Stuck>>) -> impl IntoView {
 /// What is stuck of `service` now (by the server's thresholds and clock), tracking both.
 pub fn service_stuck(service: &Service, clock: Clock) -> Option<Stuck> {
     let server = server_time();
-    ServiceTriage::of(service).stuck_now(&server.limits.get(), server.now(clock))
+    ServiceTriage::of_folded(service, lowercase).stuck_now(&server.limits.get(), server.now(clock))
 }

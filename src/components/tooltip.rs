@@ -4,6 +4,7 @@
 use leptos::ev;
 use leptos::html;
 use leptos::prelude::*;
+use shipwatch_model::number_format::css_px;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 static NEXT_ID: AtomicU32 = AtomicU32::new(1);
@@ -110,7 +111,7 @@ pub fn Tooltip(state: TooltipState, trigger: Children, bubble: ChildrenFn) -> im
                 class="tooltip"
                 class:tooltip--open=move || open.get()
                 class:tooltip--above=move || above.get()
-                style:transform=move || format!("translateX({}px)", shift.get())
+                style:transform=move || format!("translateX({})", css_px(shift.get()))
                 hidden=move || !open.get()
             >
                 // Content only while open: a thousand rows keep a thousand empty bubbles, not

@@ -18,8 +18,8 @@ use send_wrapper::SendWrapper;
 use shipwatch_model::protocol::reconnect::{delay_ms, Attempts};
 use shipwatch_model::protocol::stream::{Cursor, SeqError};
 use shipwatch_model::protocol::{
-    decode_server, encode, Change, ClientFrame, ClientMessage, ErrorCode, Gone, Limits, LineBatch,
-    ServerMessage, Snapshot, SnapshotJoin, Topic,
+    decode_server, Change, ClientMessage, ErrorCode, Gone, Limits, LineBatch, ServerMessage,
+    Snapshot, SnapshotJoin, Topic,
 };
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -295,7 +295,7 @@ impl Feed {
 
     fn send(&self, msg: &ClientMessage) {
         if let Some(tx) = self.0.outbox.borrow().as_ref() {
-            let _ = tx.unbounded_send(encode(&ClientFrame::new(msg.clone())));
+            let _ = tx.unbounded_send(msg.frame_json());
         }
     }
 
@@ -788,7 +788,8 @@ async fn pump(feed: &Feed, kicks: &mut mpsc::UnboundedReceiver<()>) -> bool {
             _ = tick.next() => {
                 let now = js_sys::Date::now();
                 if now - last_heard > idle_ms {
-                    leptos::logging::warn!("shipwatch: no frame for {idle_ms} ms; reconnecting");
+                    // Whole milliseconds: a float here would bring float printing into the first chunk.
+                    leptos::logging::warn!("shipwatch: no frame for {} ms; reconnecting", idle_ms as u64);
                     break;
                 }
                 if was_live {

@@ -1,6 +1,7 @@
 //! One environment's live state: a signal per service, so a change repaints one row.
 
 use super::fresh_readers::set_forgetting_readers;
+use crate::lowercase::lowercase;
 use leptos::prelude::*;
 use shipwatch_model::protocol::{instance_update, Change, Snapshot};
 use shipwatch_model::triage::{notable_change, Notice, ServiceTriage};
@@ -57,7 +58,7 @@ impl EnvironmentState {
         let triage: HashMap<String, ServiceTriage> = environment
             .services
             .iter()
-            .map(|s| (s.id.clone(), ServiceTriage::of(s)))
+            .map(|s| (s.id.clone(), ServiceTriage::of_folded(s, lowercase)))
             .collect();
         if self.triage.with_untracked(|t| *t != triage) {
             self.triage.set(triage);
@@ -121,7 +122,10 @@ impl EnvironmentState {
                     Some(sig) => replace(&sig, service, &mut notices, &mut triaged),
                     None => {
                         let id = service.id.clone();
-                        triaged.push((id.clone(), Some(ServiceTriage::of(&service))));
+                        triaged.push((
+                            id.clone(),
+                            Some(ServiceTriage::of_folded(&service, lowercase)),
+                        ));
                         self.services.update(|m| {
                             m.insert(id.clone(), ArcRwSignal::new(service));
                         });
@@ -180,7 +184,10 @@ fn replace(
     if let Some(n) = sig.with_untracked(|old| notable_change(old, &service)) {
         notices.push(n);
     }
-    triaged.push((service.id.clone(), Some(ServiceTriage::of(&service))));
+    triaged.push((
+        service.id.clone(),
+        Some(ServiceTriage::of_folded(&service, lowercase)),
+    ));
     set_forgetting_readers(sig, service);
 }
 

@@ -80,7 +80,40 @@ pub fn build(bundle: &Bundle, path: &str) -> Result {
     if glue.join("snippets").exists() {
         copy_dir(&glue.join("snippets"), &bundle.dist.join("snippets"))?;
     }
-    add_loader(bundle.dist, &name, bundle.split.then_some(link.as_str()))
+    add_loader(bundle.dist, &name, bundle.split.then_some(link.as_str()))?;
+    if bundle.optimize {
+        precompress(bundle.dist)?;
+    }
+    Ok(())
+}
+
+/// Writes `<file>.gz` beside each wasm, js and css file the page loads first (those
+/// `index.html` names), compressed with zopfli: the server sends it to a browser that accepts
+/// gzip, instead of compressing at its default level as it sends (crates/server/src/http.rs).
+/// The chunks loaded later are left to the server.
+fn precompress(dist: &Path) -> Result {
+    let page = std::fs::read_to_string(dist.join("index.html")).map_err(|e| e.to_string())?;
+    for entry in std::fs::read_dir(dist).map_err(|e| e.to_string())? {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        let first = page.contains(&format!("/{name}\""));
+        if !first || !(name.ends_with(".wasm") || name.ends_with(".js") || name.ends_with(".css")) {
+            continue;
+        }
+        let bytes = std::fs::read(&path).map_err(|e| e.to_string())?;
+        let mut gz = Vec::new();
+        zopfli::compress(
+            zopfli::Options::default(),
+            zopfli::Format::Gzip,
+            bytes.as_slice(),
+            &mut gz,
+        )
+        .map_err(|e| format!("cannot compress {name}: {e}"))?;
+        std::fs::write(dist.join(format!("{name}.gz")), gz).map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
 /// trunk builds the page (index.html, CSS, icon) from a copy of index.html out of the

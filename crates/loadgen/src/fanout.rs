@@ -304,9 +304,9 @@ pub async fn run(o: Opts) {
     }
 }
 
-/// Handshakes a client tries before it counts as failed to connect (the back-off between
-/// them adds up to 4-16 s).
-const CONNECT_TRIES: u32 = 6;
+/// Handshakes a client tries before it counts as failed to connect: as a page, which tries
+/// for ever, within the connect phase's 180 s (the back-off between tries grows to 15 s).
+const CONNECT_TRIES: u32 = 20;
 
 /// How long a client waits for its first snapshot before it counts as failed to connect.
 const SNAPSHOT_WAIT: Duration = Duration::from_secs(30);

@@ -94,6 +94,14 @@ impl ServiceTriage {
     /// The triage facts of a service.
     #[must_use]
     pub fn of(service: &Service) -> Self {
+        Self::of_folded(service, str::to_lowercase)
+    }
+
+    /// [`Self::of`] with the name's sort key lowercased by `lower`, which must lowercase as
+    /// `str::to_lowercase` does: the app passes the browser's, so that `core`'s Unicode case
+    /// tables stay out of its first chunk.
+    #[must_use]
+    pub fn of_folded(service: &Service, lower: fn(&str) -> String) -> Self {
         let running = service_running_status(service);
         let deployment = service.deployment.as_ref().map(|d| DeploymentBrief {
             id: d.id.clone(),
@@ -104,7 +112,7 @@ impl ServiceTriage {
         let rank = trouble_rank(running, deployment.as_ref().map(|d| d.status));
         Self {
             name: service.name.clone(),
-            sort_name: service.name.to_lowercase(),
+            sort_name: lower(&service.name),
             running,
             deployment,
             rank,
@@ -282,6 +290,17 @@ pub fn table_rows(
     triage: &std::collections::HashMap<String, ServiceTriage>,
     query: &TableQuery,
 ) -> TableRows {
+    table_rows_folded(order, triage, query, str::to_lowercase)
+}
+
+/// [`table_rows`] with the name filter lowercased by `lower` (see [`ServiceTriage::of_folded`]).
+#[must_use]
+pub fn table_rows_folded(
+    order: &[String],
+    triage: &std::collections::HashMap<String, ServiceTriage>,
+    query: &TableQuery,
+    lower: fn(&str) -> String,
+) -> TableRows {
     let mut rows: Vec<(&String, &ServiceTriage)> = order
         .iter()
         .filter_map(|id| triage.get(id).map(|t| (id, t)))
@@ -295,7 +314,7 @@ pub fn table_rows(
     if !query.ascending {
         rows.reverse();
     }
-    let needle = query.name.trim().to_lowercase();
+    let needle = lower(query.name.trim());
     let ids = rows
         .into_iter()
         .filter(|(_, t)| !query.only_trouble || t.in_trouble())

@@ -83,6 +83,8 @@ pub struct App {
     /// This server's part among the replicas of its database ([`crate::replica::Role`]):
     /// `Single` on SQLite or ephemeral; on PostgreSQL `Follower` until it holds the lease.
     pub role: watch::Receiver<crate::replica::Role>,
+    /// Its lease and where it follows the change log, for health and shutdown.
+    pub replica: Arc<crate::replica::Replica>,
     /// Whether the store commits, for the sockets that asked (`/ws?status=1`).
     pub store_status: watch::Receiver<crate::store_status::StoreStatus>,
     /// On PostgreSQL, the way writes reach the leader from a follower, and the leader's

@@ -37,6 +37,8 @@ pub struct Booted {
     pub push: Arc<PushCore>,
     /// This server's part among replicas (see [`crate::replica`]).
     pub role: tokio::sync::watch::Receiver<crate::replica::Role>,
+    /// Its lease and where it follows the change log (health, shutdown).
+    pub replica: Arc<crate::replica::Replica>,
 }
 
 /// What the simulator starts from.
@@ -50,38 +52,16 @@ enum SimStart {
     Resumed(Simulator, Vec<crate::sim::SimEvent>),
 }
 
-/// Opens the store (unless ephemeral), builds the hub from it and starts the sources.
-/// `start`: the wall clock at start, which `clock` reads now.
-pub async fn start(config: &Config, start: Millis, clock: Clock) -> Result<Booted, StoreError> {
-    let base_seq = seq_base(start);
-    let (store, loaded) = match config.store(base_seq) {
-        Some(cfg) => {
-            let (store, loaded) = Store::open(cfg).await?;
-            (Some(store), loaded)
-        }
-        None => (None, Loaded::default()),
-    };
-    let pushed: HashSet<String> = match &store {
-        Some(store) => store
-            .environment_sources()
-            .await?
-            .into_iter()
-            .filter(|(_, source)| source == PUSHED)
-            .map(|(env, _)| env)
-            .collect(),
-        None => HashSet::new(),
-    };
-    let Loaded {
-        environments: stored,
-        deployments,
-        topics,
-        clean,
-        logged,
-        ..
-    } = loaded;
-    let (pushed_envs, sim_envs): (Vec<Environment>, Vec<Environment>) =
-        stored.iter().cloned().partition(|e| pushed.contains(&e.id));
-    let sim = if config.no_simulator {
+/// What the simulator starts from: nothing with `--no-simulator`, a new world when the store
+/// holds none of its environments, else its stored environments going on.
+fn plan_simulator(
+    config: &Config,
+    start: Millis,
+    pushed: &HashSet<String>,
+    sim_envs: &[Environment],
+    deployments: &[store::StoredDeployment],
+) -> SimStart {
+    if config.no_simulator {
         SimStart::Off
     } else if sim_envs.is_empty() {
         let sim = Simulator::new(config.sim(start));
@@ -109,11 +89,67 @@ pub async fn start(config: &Config, start: Millis, clock: Clock) -> Result<Boote
             .unwrap_or(0);
         let (sim, settle) = Simulator::resume(
             config.sim(start),
-            sim_envs.clone(),
+            sim_envs.to_vec(),
             &in_flight,
             next_deployment,
         );
         SimStart::Resumed(sim, settle)
+    }
+}
+
+/// The environments the push API owns (the others are the simulator's).
+async fn pushed_environments(store: &Store) -> Result<HashSet<String>, StoreError> {
+    Ok(store
+        .environment_sources()
+        .await?
+        .into_iter()
+        .filter(|(_, source)| source == PUSHED)
+        .map(|(env, _)| env)
+        .collect())
+}
+
+/// Opens the store (unless ephemeral), builds the hub from it and starts the sources.
+/// `start`: the wall clock at start, which `clock` reads now.
+pub async fn start(
+    config: &Config,
+    start: Millis,
+    clock: Clock,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) -> Result<Booted, StoreError> {
+    let base_seq = seq_base(start);
+    // On PostgreSQL, the lease decides: its holder leads, the others follow (replica/).
+    let election = crate::replica::elect(config, start, shutdown.clone()).await?;
+    let follower = election.role() == crate::replica::Role::Follower;
+    let (store, loaded, change_log_at) = match config.store(base_seq) {
+        Some(cfg) if follower => {
+            let (store, loaded, at) = Store::open_follower(cfg).await?;
+            (Some(store), loaded, at)
+        }
+        Some(cfg) => {
+            let (store, loaded) = Store::open(cfg).await?;
+            (Some(store), loaded, 0)
+        }
+        None => (None, Loaded::default(), 0),
+    };
+    let pushed = match &store {
+        Some(store) => pushed_environments(store).await?,
+        None => HashSet::new(),
+    };
+    let Loaded {
+        environments: stored,
+        deployments,
+        topics,
+        clean,
+        logged,
+        ..
+    } = loaded;
+    let (pushed_envs, sim_envs): (Vec<Environment>, Vec<Environment>) =
+        stored.iter().cloned().partition(|e| pushed.contains(&e.id));
+    // A follower runs no simulator until it leads.
+    let sim = if follower {
+        SimStart::Off
+    } else {
+        plan_simulator(config, start, &pushed, &sim_envs, &deployments)
     };
     // The environments the hub starts with, in the order pages list them.
     let (hub_envs, mut births): (Vec<Environment>, Vec<StatusChange>) = match &sim {
@@ -124,14 +160,7 @@ pub async fn start(config: &Config, start: Millis, clock: Clock) -> Result<Boote
         }
         _ => (stored.clone(), Vec::new()),
     };
-    let foreign_ids: Vec<String> = match &sim {
-        SimStart::New(sim) => sim.environments().iter().map(|e| e.id.clone()).collect(),
-        _ => sim_envs.iter().map(|e| e.id.clone()).collect(),
-    };
-    let foreign: HashMap<String, &'static str> = foreign_ids
-        .into_iter()
-        .map(|id| (id, "simulator"))
-        .collect();
+    let foreign = simulator_owns(&sim, &sim_envs);
     let services: usize = hub_envs.iter().map(|e| e.services.len()).sum();
     let cfg = HubConfig {
         replay: config.replay,
@@ -151,8 +180,12 @@ pub async fn start(config: &Config, start: Millis, clock: Clock) -> Result<Boote
             births.extend(hub.start_summary_since(&e.id, Some(start), Some(start)));
         }
     }
+    if follower {
+        hub.unnumbered(&topics.iter().map(|m| m.topic.clone()).collect());
+    }
     // Every topic stands where the store left it: at its last committed number with its
-    // recent changes (the change log; or an older server's clean shutdown).
+    // recent changes (the change log; or an older server's clean shutdown); a follower's
+    // where the change log it follows does.
     {
         for mark in &topics {
             let topic = match mark.topic.strip_prefix("environment:") {
@@ -175,7 +208,7 @@ pub async fn start(config: &Config, start: Millis, clock: Clock) -> Result<Boote
             hub.resume_topic(&topic, mark.seq, changes);
         }
     }
-    if store.is_some() {
+    if store.is_some() && !follower {
         // Topics the change log has no `open` row of get one in the writer's first batch.
         let unlogged: Vec<Topic> = std::iter::once(Topic::Environments)
             .chain(
@@ -243,13 +276,58 @@ pub async fn start(config: &Config, start: Millis, clock: Clock) -> Result<Boote
         },
         registry,
     ));
-    let sim = match sim {
+    let sim = start_simulator(sim, config, clock.clone(), &ingest, store.is_some());
+    let source = Arc::new(Sources::new(push.clone(), sim));
+    let replica = match store {
+        Some(store) => election.serve(crate::replica::Serving {
+            config: config.clone(),
+            clock,
+            hub: hub.clone(),
+            ingest: ingest.clone(),
+            push: push.clone(),
+            source: source.clone(),
+            store,
+            change_log_at,
+            shutdown,
+        }),
+        None => election.serve_alone(),
+    };
+    Ok(Booted {
+        role: replica.role(),
+        replica,
+        hub,
+        ingest,
+        source,
+        push,
+    })
+}
+
+/// The simulator's environments, for the push API to leave alone.
+fn simulator_owns(sim: &SimStart, sim_envs: &[Environment]) -> HashMap<String, &'static str> {
+    let ids: Vec<String> = match sim {
+        SimStart::New(sim) => sim.environments().iter().map(|e| e.id.clone()).collect(),
+        _ => sim_envs.iter().map(|e| e.id.clone()).collect(),
+    };
+    ids.into_iter().map(|id| (id, "simulator")).collect()
+}
+
+/// Starts the simulator as planned: a new world's first events (the world itself too, when
+/// there is a store to keep it), or the events that settle what a previous run left in
+/// flight.
+fn start_simulator(
+    sim: SimStart,
+    config: &Config,
+    clock: Clock,
+    ingest: &Ingest,
+    stored: bool,
+) -> Option<Arc<SimulatorSource>> {
+    match sim {
         SimStart::Off => None,
         SimStart::New(mut sim) => {
             // The world as built goes to the store as events (the hub already holds it, and
             // takes them as no change); then the initial deployments and their logs.
             let mut first: Vec<PlatformEvent> = Vec::new();
-            if store.is_some() {
+            if stored {
                 for env in sim.environments() {
                     first.push(PlatformEvent::EnvironmentChanged {
                         id: env.id.clone(),
@@ -272,19 +350,36 @@ pub async fn start(config: &Config, start: Millis, clock: Clock) -> Result<Boote
             ingest.publish(source.platform_events(settle));
             Some(source)
         }
-    };
-    // One server per store until replicas start here.
-    let (_, role) = tokio::sync::watch::channel(crate::replica::Role::Single);
-    Ok(Booted {
-        role,
-        hub,
-        ingest,
-        source: Arc::new(Sources {
-            push: push.clone(),
-            sim,
-        }),
-        push,
-    })
+    }
+}
+
+/// A follower taking over as leader (replica/): the sources a leader runs, from the platform
+/// as the store holds it now. The push API's registry is rebuilt from the store, and the
+/// simulator goes on from its stored environments, as after a restart.
+pub(crate) async fn take_over(
+    config: &Config,
+    clock: Clock,
+    store: &Store,
+    ingest: &Ingest,
+    push: &PushCore,
+) -> Result<Option<Arc<SimulatorSource>>, StoreError> {
+    let pushed = pushed_environments(store).await?;
+    let loaded = store.reload().await?;
+    let (pushed_envs, sim_envs): (Vec<Environment>, Vec<Environment>) = loaded
+        .environments
+        .into_iter()
+        .partition(|e| pushed.contains(&e.id));
+    let sim = plan_simulator(config, clock.now(), &pushed, &sim_envs, &loaded.deployments);
+    push.restore(Registry::restore(
+        pushed_envs,
+        loaded
+            .deployments
+            .into_iter()
+            .filter(|d| pushed.contains(&d.env))
+            .collect(),
+        simulator_owns(&sim, &sim_envs),
+    ));
+    Ok(start_simulator(sim, config, clock, ingest, true))
 }
 
 /// The hub reads from `store` the logs it does not hold, and forgets those the store removes.
@@ -341,7 +436,8 @@ fn log_loader(store: Store) -> LogLoader {
 /// Commits what the store has queued, and where every environment topic stands, with the
 /// mark of a clean shutdown; call once sources and sockets stopped.
 pub async fn close(ingest: &Ingest, hub: &Hub) -> Result<(), StoreError> {
-    let Some(store) = ingest.store() else {
+    // A follower wrote nothing: the leader records where topics stand.
+    let Some(store) = ingest.store().filter(|s| !s.is_follower()) else {
         return Ok(());
     };
     let marks = hub

@@ -196,6 +196,18 @@ pub struct Config {
     #[arg(long, default_value_t = crate::store::DEFAULT_KEEP_REMOVED, value_name = "N")]
     pub keep_removed_deployments: u64,
 
+    // Replicas on one PostgreSQL database (replica/).
+    /// How long the leader's lease lasts unless renewed, in milliseconds: a follower takes
+    /// over at most this long (plus one renewal period) after the leader dies. With
+    /// `--store postgres://...` only.
+    #[arg(long, default_value_t = 5_000, value_name = "MS")]
+    pub lease_ttl_ms: u64,
+
+    /// How often the leader renews its lease and a follower tries to take it, in
+    /// milliseconds (below --lease-ttl-ms).
+    #[arg(long, default_value_t = 1_000, value_name = "MS")]
+    pub lease_renew_ms: u64,
+
     /// For testing clients only: every N seconds, send every socket one malformed frame and
     /// one frame of an unknown type (0 = never). A correct client drops and counts them.
     #[arg(long, default_value_t = 0, value_name = "SECONDS")]
@@ -330,6 +342,16 @@ impl Config {
             synchronous: self.sqlite_synchronous,
             keep_removed: self.keep_removed_deployments,
         })
+    }
+
+    /// The leader's lease (replica/lease.rs): renewed at most a third of its length apart.
+    pub fn lease(&self) -> crate::replica::lease::LeaseConfig {
+        let ttl = std::time::Duration::from_millis(self.lease_ttl_ms.max(300));
+        let renew = std::time::Duration::from_millis(self.lease_renew_ms.max(50));
+        crate::replica::lease::LeaseConfig {
+            ttl,
+            renew_every: renew.min(ttl / 3),
+        }
     }
 
     /// How HTTP connections are served.

@@ -89,6 +89,8 @@ async fn health(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
         "logs": app.hub.log_count(),
         // Where the platform is kept, and whether writes to it succeed.
         "store": app.ingest.store().map(|s| s.health()),
+        // This server among the replicas of its database: role, lease holder, follower's lag.
+        "replica": app.replica.health(),
         "scenario": app.cfg.scenario.map(|s| format!("{s:?}")),
     }))
 }
@@ -313,7 +315,12 @@ async fn static_files(State(app): State<Arc<App>>, req: Request) -> Response {
         .rsplit('/')
         .next()
         .is_some_and(|last| last.contains('.'));
-    let served = ServeDir::new(&app.cfg.dist).oneshot(req).await;
+    // A file's `.gz` beside it (the build writes one for what the page loads first, at gzip's
+    // densest) goes to a browser that accepts gzip as it is; the rest is compressed as sent.
+    let served = ServeDir::new(&app.cfg.dist)
+        .precompressed_gzip()
+        .oneshot(req)
+        .await;
     match served {
         Ok(res) if res.status() == StatusCode::NOT_FOUND && !looks_like_file => {
             let req = Request::new(Body::empty());
@@ -322,7 +329,14 @@ async fn static_files(State(app): State<Arc<App>>, req: Request) -> Response {
                 Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
             }
         }
-        Ok(res) => res.map(Body::new).into_response(),
+        Ok(mut res) => {
+            // Either body may be sent for this URL: caches must tell them apart.
+            res.headers_mut().insert(
+                header::VARY,
+                header::HeaderValue::from_static("accept-encoding"),
+            );
+            res.map(Body::new).into_response()
+        }
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
 }

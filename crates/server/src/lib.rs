@@ -92,6 +92,7 @@ impl ServerHandle {
         if let Err(e) = boot::close(&self.app.ingest, &self.app.hub).await {
             tracing::error!(error = %e, "the store did not close cleanly");
         }
+        self.app.replica.release().await;
         self.app.hub.close_all();
     }
 }
@@ -105,12 +106,12 @@ pub async fn serve(config: Config) -> std::io::Result<(SocketAddr, ServerHandle)
     // The clock starts now, with the wall clock it reads: building a large platform takes a
     // while, and a clock started after it would stamp every event that much in the past.
     let clock = Clock::new(start, config.speed);
-    let booted = boot::start(&config, start, clock.clone())
+    let (stop, shutdown) = watch::channel(false);
+    let booted = boot::start(&config, start, clock.clone(), shutdown.clone())
         .await
         .map_err(std::io::Error::other)?;
     let writers = write_access::WriteAccess::new(&config)?;
     let inbox = replica::inbox::for_config(&config)?;
-    let (stop, shutdown) = watch::channel(false);
     let app = Arc::new(App {
         limits: config.limits(),
         clock,
@@ -125,6 +126,7 @@ pub async fn serve(config: Config) -> std::io::Result<(SocketAddr, ServerHandle)
         conn_ids: AtomicU64::new(1),
         writers,
         role: booted.role.clone(),
+        replica: booted.replica.clone(),
         store_status: store_status::follow(booted.ingest.store().cloned(), shutdown.clone()),
         inbox,
     });

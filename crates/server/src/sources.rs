@@ -14,8 +14,35 @@ use tokio::sync::watch;
 pub struct Sources {
     /// The push API.
     pub push: Arc<PushCore>,
-    /// The simulator, unless the server runs without it.
-    pub sim: Option<Arc<SimulatorSource>>,
+    /// The simulator, unless the server runs without it (or follows another replica: it
+    /// starts when this one takes over, [`Sources::start_simulator`]).
+    sim: std::sync::Mutex<Option<Arc<SimulatorSource>>>,
+}
+
+impl Sources {
+    /// The push API, and the simulator if any.
+    pub fn new(push: Arc<PushCore>, sim: Option<Arc<SimulatorSource>>) -> Self {
+        Self {
+            push,
+            sim: std::sync::Mutex::new(sim),
+        }
+    }
+
+    /// The simulator, if it runs here.
+    pub fn simulator(&self) -> Option<Arc<SimulatorSource>> {
+        self.sim.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Starts `sim` on a server that ran without one (a follower that took over).
+    pub fn start_simulator(
+        &self,
+        sim: Arc<SimulatorSource>,
+        sink: Arc<dyn Sink>,
+        shutdown: watch::Receiver<bool>,
+    ) {
+        *self.sim.lock().unwrap_or_else(|p| p.into_inner()) = Some(sim.clone());
+        tokio::spawn(sim.run(sink, shutdown));
+    }
 }
 
 impl Source for Sources {
@@ -29,7 +56,7 @@ impl Source for Sources {
         shutdown: watch::Receiver<bool>,
     ) -> Pin<Box<dyn Future<Output = ()> + Send>> {
         let push = self.push.clone().run(sink.clone(), shutdown.clone());
-        let sim = self.sim.clone().map(|s| s.run(sink, shutdown));
+        let sim = self.simulator().map(|s| s.run(sink, shutdown));
         Box::pin(async move {
             match sim {
                 Some(sim) => {
@@ -54,7 +81,7 @@ impl Source for Sources {
                  its platform does and cannot act on it"
             )));
         }
-        match &self.sim {
+        match self.simulator() {
             Some(sim) => sim.act(sink, env, service, action, actor),
             None => Err(ActError::UnknownEnvironment),
         }

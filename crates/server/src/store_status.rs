@@ -1,8 +1,11 @@
 //! Whether the store commits, for the pages: one `watch` per server that the websockets asked
 //! for it (`/ws?status=1`) follow, and turn into `status` frames (docs/protocol.md). It reads
 //! the store's health every [`PERIOD`]: a database that went away is seen at the writer's next
-//! failed commit, and one that came back at its next good one.
+//! failed commit, and one that came back at its next good one. On PostgreSQL it also asks the
+//! database every [`PROBE_EVERY`]: a follower writes nothing, and a leader with nothing to
+//! write would not notice the database gone either, yet neither gets a change through then.
 
+use crate::store::schema::Backend;
 use crate::store::Store;
 use shipwatch_model::protocol::StoreState;
 use std::time::Duration;
@@ -10,6 +13,13 @@ use tokio::sync::watch;
 
 /// How often the store's health is read.
 pub const PERIOD: Duration = Duration::from_millis(250);
+
+/// How often PostgreSQL is asked whether it answers (`SELECT 1`), in [`PERIOD`]s: once a
+/// second.
+const PROBE_EVERY: u32 = 4;
+
+/// How long the database has to answer that.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// At most this many bytes of the store's error go to the pages.
 const MAX_MESSAGE_BYTES: usize = 200;
@@ -42,6 +52,22 @@ impl StoreStatus {
     pub fn is_ok(&self) -> bool {
         self.state == StoreState::Ok
     }
+
+    /// This, or unavailable with `probe`'s error when the database did not answer.
+    fn or_probe(self, probe: &Option<String>) -> StoreStatus {
+        match probe {
+            Some(e) if self.is_ok() => StoreStatus {
+                state: StoreState::Unavailable,
+                message: Some(cut(e)),
+            },
+            _ => self,
+        }
+    }
+}
+
+/// Asks the database whether it answers: its error, or None when it did.
+async fn probe(store: &Store) -> Option<String> {
+    store.answers(PROBE_TIMEOUT).await.err()
 }
 
 /// The start of `text`, within [`MAX_MESSAGE_BYTES`], on a character boundary.
@@ -64,16 +90,22 @@ pub fn follow(
     let Some(store) = store else {
         return rx;
     };
+    let probes = store.backend() == Backend::Postgres;
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(PERIOD);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let (mut ticks, mut probed) = (0u32, None);
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
                 _ = shutdown.changed() => return,
                 _ = tx.closed() => return,
             }
-            let now = StoreStatus::of(Some(&store));
+            ticks = ticks.wrapping_add(1);
+            if probes && ticks % PROBE_EVERY == 0 {
+                probed = probe(&store).await;
+            }
+            let now = StoreStatus::of(Some(&store)).or_probe(&probed);
             tx.send_if_modified(|held| {
                 let changed = held.state != now.state;
                 if changed {

@@ -548,3 +548,402 @@ async fn wait_answer(pool: &sqlx::PgPool, id: i64) -> (i32, Value) {
     }
     panic!("row {id} not answered");
 }
+
+/// Two servers on one database, as the lease makes them: a leader, then a follower.
+struct Replicas {
+    _pg: PgServer,
+    url: String,
+    dirs: Vec<tempfile::TempDir>,
+    pool: sqlx::PgPool,
+    leader: shipwatch_server::ServerHandle,
+    follower: Option<shipwatch_server::ServerHandle>,
+}
+
+impl Replicas {
+    /// The leader alone; `extra` flags for both replicas.
+    async fn leader(extra: &[&str]) -> Replicas {
+        let pg = PgServer::start();
+        let url = pg.create_db("shipwatch");
+        let dir = tempfile::tempdir().unwrap();
+        let leader = start_with(&replica_flags(&url, &dir, extra)).await;
+        assert_eq!(*leader.app().role.borrow(), Role::Leader);
+        let pool = sqlx::PgPool::connect(&url).await.unwrap();
+        Replicas {
+            _pg: pg,
+            url,
+            dirs: vec![dir],
+            pool,
+            leader,
+            follower: None,
+        }
+    }
+
+    /// Starts the follower.
+    async fn follow(&mut self, extra: &[&str]) -> &shipwatch_server::ServerHandle {
+        let dir = tempfile::tempdir().unwrap();
+        let follower = start_with(&replica_flags(&self.url, &dir, extra)).await;
+        assert_eq!(*follower.app().role.borrow(), Role::Follower);
+        self.dirs.push(dir);
+        self.follower.insert(follower)
+    }
+}
+
+/// The flags of a replica on `url` (no simulator, a lease that ends 2 s after its holder).
+fn replica_flags(url: &str, dir: &tempfile::TempDir, extra: &[&str]) -> Vec<String> {
+    let dir = dir.path().display().to_string();
+    let mut flags = vec![
+        "--data-dir",
+        &dir,
+        "--store",
+        url,
+        "--no-simulator",
+        "--lease-ttl-ms",
+        "2000",
+        "--lease-renew-ms",
+        "200",
+    ];
+    flags.extend_from_slice(extra);
+    flags.into_iter().map(String::from).collect()
+}
+
+/// Starts a server with `flags`.
+async fn start_with(flags: &[String]) -> shipwatch_server::ServerHandle {
+    start(&flags.iter().map(String::as_str).collect::<Vec<_>>()).await
+}
+
+/// The GitLab webhook's token of the replicas.
+const GITLAB_TOKEN: &str = "gitlab-hook-token-7c1e";
+
+async fn replicas() -> Replicas {
+    let flags = ["--gitlab-webhook-token", GITLAB_TOKEN];
+    let mut r = Replicas::leader(&flags).await;
+    r.follow(&flags).await;
+    r
+}
+
+/// A page following `dep`'s log on the server at `addr`, once its snapshot came.
+async fn follow_log(addr: std::net::SocketAddr, dep: &str) -> Client {
+    let mut page = Client::connect_to(addr).await;
+    page.subscribe(
+        "g",
+        Topic::Logs {
+            deployment: dep.into(),
+        },
+        None,
+    )
+    .await;
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(10), page.frame())
+            .await
+            .expect("a snapshot of the log");
+        if let ServerMessage::Snapshot {
+            data: Snapshot::Logs { .. },
+            ..
+        } = frame.msg
+        {
+            return page;
+        }
+    }
+}
+
+/// The line numbers a page gets until it has `n` of them (5 s at most).
+async fn lines_seen(page: &mut Client, n: usize) -> Vec<u64> {
+    let mut seen = Vec::new();
+    while seen.len() < n {
+        let frame = tokio::time::timeout(Duration::from_secs(5), page.frame())
+            .await
+            .unwrap_or_else(|_| panic!("lines live: only {seen:?} came"));
+        if let ServerMessage::Delta { changes, .. } = frame.msg {
+            seen.extend(changes.into_iter().filter_map(|c| match c {
+                Change::Line(l) => Some(l.n),
+                _ => None,
+            }));
+        }
+    }
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_a_follower_every_push_call_answers_as_on_the_leader() {
+    let r = replicas().await;
+    let follower = r.follower.as_ref().unwrap();
+    let via = Api::at(follower.addr());
+    let leader = Api::at(r.leader.addr());
+
+    // Refused by the follower itself, before anything reaches the database.
+    let url = format!("http://{}/api/v1/environments/prod", follower.addr());
+    let http = reqwest::Client::new();
+    let no_token = http.put(&url).json(&json!({})).send().await.unwrap();
+    assert_eq!(no_token.status(), 401);
+    let wrong = http
+        .put(&url)
+        .bearer_auth("not-the-token-of-this-server")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let origin = http
+        .put(&url)
+        .bearer_auth(&via.token)
+        .header("origin", "http://evil.example")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(origin.status(), 403);
+    let bad = via
+        .json("PUT", "/api/v1/environments/prod", json!({"nmae": "x"}))
+        .await;
+    assert_eq!((bad.status, bad.field()), (400, Some("nmae")), "{bad:?}");
+    assert_eq!(rows(&r.pool).await, 0, "nothing was forwarded");
+
+    // Every call through the follower, answered by the leader.
+    let env = via
+        .json(
+            "PUT",
+            "/api/v1/environments/prod",
+            json!({"name": "Production"}),
+        )
+        .await;
+    assert_eq!(env.status, 201, "{env:?}");
+    assert_eq!(env.body["name"], "Production");
+    via.service("prod", "api").await;
+    let created = via
+        .json(
+            "POST",
+            "/api/v1/deployments",
+            json!({"environment": "prod", "service": "api", "version": "v2"}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{created:?}");
+    assert_eq!(
+        created.body["deployment"]["triggered_by"],
+        common::WRITE_TOKEN_NAME
+    );
+    let dep = created.body["deployment"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = format!("/api/v1/deployments/{dep}");
+    let read = via.get(&path).await;
+    assert_eq!(
+        (read.status, &read.body),
+        (200, &leader.get(&path).await.body)
+    );
+
+    // Pages on both replicas follow the log.
+    let mut on_leader = follow_log(r.leader.addr(), &dep).await;
+    let mut on_follower = follow_log(follower.addr(), &dep).await;
+    let building = via
+        .json(
+            "POST",
+            &format!("{path}/status"),
+            json!({"status": "BUILDING"}),
+        )
+        .await;
+    assert_eq!(building.status, 200, "{building:?}");
+    let staged = via
+        .json("POST", &format!("{path}/stage"), json!({"stage": "build"}))
+        .await;
+    assert_eq!(
+        (staged.status, &staged.body["stage"]),
+        (200, &json!("build"))
+    );
+    let ndjson: String = (1..=5)
+        .map(|n| format!("{{\"n\":{n},\"text\":\"line {n}\"}}\n"))
+        .collect();
+    let appended = via
+        .send(
+            "POST",
+            &format!("{path}/logs"),
+            Some("application/x-ndjson"),
+            ndjson,
+        )
+        .await;
+    assert_eq!(appended.status, 200, "{appended:?}");
+    assert_eq!(
+        appended.body,
+        json!({"accepted": 5, "skipped": 0, "gaps": [], "next_line": 6})
+    );
+    assert_eq!(lines_seen(&mut on_leader, 5).await, vec![1, 2, 3, 4, 5]);
+    assert_eq!(lines_seen(&mut on_follower, 5).await, vec![1, 2, 3, 4, 5]);
+
+    // The reporter retries the batch through the other replica: skipped line by line.
+    let again = leader.lines(&dep, 3..=7).await;
+    assert_eq!(
+        again.body,
+        json!({"accepted": 2, "skipped": 3, "gaps": [], "next_line": 8})
+    );
+
+    // An illegal transition through the follower: the leader's 409, naming it.
+    let refused = via.status(&dep, "QUEUED").await;
+    assert_eq!(refused.status, 409, "{refused:?}");
+    assert!(
+        refused.error().contains("BUILDING -> QUEUED"),
+        "{refused:?}"
+    );
+    assert_eq!(refused.field(), Some("status"));
+    let direct = leader.status(&dep, "QUEUED").await;
+    assert_eq!(
+        (refused.status, &refused.body),
+        (direct.status, &direct.body)
+    );
+    let unknown = via.lines("no-such-deployment", 1..=1).await;
+    assert_eq!(
+        (unknown.status, unknown.field()),
+        (404, Some("id")),
+        "{unknown:?}"
+    );
+
+    // A webhook delivery and an action through the follower, executed by the leader.
+    let path_of = |name: &str| format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    let mut delivery: Value =
+        serde_json::from_str(&std::fs::read_to_string(path_of("gitlab/deployment.json")).unwrap())
+            .unwrap();
+    delivery["status"] = "running".into();
+    let hook = format!("http://{}/api/v1/webhooks/gitlab", follower.addr());
+    let deliver = |token: &'static str| {
+        http.post(&hook)
+            .header("x-gitlab-token", token)
+            .json(&delivery)
+            .send()
+    };
+    let before = rows(&r.pool).await;
+    assert_eq!(
+        deliver("gitlab-hook-token-wrong").await.unwrap().status(),
+        401
+    );
+    assert_eq!(
+        rows(&r.pool).await,
+        before,
+        "a wrong token is not forwarded"
+    );
+    let delivered = deliver(GITLAB_TOKEN).await.unwrap();
+    assert_eq!(delivered.status(), 200);
+    let delivered: Value = delivered.json().await.unwrap();
+    assert_eq!(delivered["deployment"]["id"], "gitlab-15", "{delivered}");
+    let on_leader = leader.get("/api/v1/deployments/gitlab-15").await;
+    assert_eq!(
+        on_leader.body["deployment"]["status"], "DEPLOYING",
+        "{on_leader:?}"
+    );
+    let act = via
+        .send(
+            "POST",
+            "/api/environments/prod/services/api/deploy",
+            None,
+            Vec::<u8>::new(),
+        )
+        .await;
+    let act_on_leader = leader
+        .send(
+            "POST",
+            "/api/environments/prod/services/api/deploy",
+            None,
+            Vec::<u8>::new(),
+        )
+        .await;
+    assert_eq!(act.status, 405, "{act:?}");
+    assert_eq!(act.body, act_on_leader.body);
+
+    // The leader stops; the follower takes over and knows the deployment it never wrote.
+    let Replicas {
+        leader: old,
+        follower: Some(follower),
+        ..
+    } = r
+    else {
+        unreachable!()
+    };
+    old.shutdown();
+    old.stopped().await;
+    let mut role = follower.app().role.clone();
+    tokio::time::timeout(
+        Duration::from_secs(15),
+        role.wait_for(|r| *r == Role::Leader),
+    )
+    .await
+    .expect("the follower takes over")
+    .unwrap();
+    let after = via.get(&path).await;
+    assert_eq!(
+        (after.status, &after.body["next_line"]),
+        (200, &json!(8)),
+        "{after:?}"
+    );
+    let more = via.lines(&dep, 8..=8).await;
+    assert_eq!(more.body["accepted"], 1, "{more:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reporter_on_the_follower_loses_no_line_when_the_leader_is_killed() {
+    use shipwatch_e2e::server::{Launch, Server};
+    let pg = PgServer::start();
+    let url = pg.create_db("shipwatch");
+    let token = common::write_token_flag();
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let launch = |dir: &tempfile::TempDir| {
+        let flags = replica_flags(&url, dir, &["--write-token", &token]);
+        Launch::new(
+            std::path::Path::new(env!("CARGO_BIN_EXE_shipwatch-server")),
+            std::path::Path::new("/nonexistent-dist"),
+            &flags.iter().map(String::as_str).collect::<Vec<_>>(),
+        )
+    };
+    // The real binary twice: A takes the lease at start, B follows.
+    let mut a = Server::launch(&launch(&dirs[0])).expect("A starts");
+    let b = Server::launch(&launch(&dirs[1])).expect("B starts");
+    let via = Api::at(b.addr().parse().unwrap());
+    via.environment("prod").await;
+    via.service("prod", "api").await;
+    let dep = via.deploy("prod", "api", "v2").await;
+
+    // A reporter on B sends 30 batches of 10 lines, each retried after a 503 as the
+    // `shipwatch` reporter does; A is killed (SIGKILL) after the 10th.
+    let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let reporter = {
+        let (sent, dep) = (sent.clone(), dep.clone());
+        let via = Api::at(b.addr().parse().unwrap());
+        tokio::spawn(async move {
+            let mut retries = 0;
+            for k in 0..30u64 {
+                loop {
+                    let a = via.lines(&dep, k * 10 + 1..=k * 10 + 10).await;
+                    if a.status == 200 {
+                        break;
+                    }
+                    assert_eq!(a.status, 503, "{a:?}");
+                    retries += 1;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                sent.store(k + 1, std::sync::atomic::Ordering::SeqCst);
+            }
+            retries
+        })
+    };
+    while sent.load(std::sync::atomic::Ordering::SeqCst) < 10 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    a.stop().await;
+    let retries = tokio::time::timeout(Duration::from_secs(90), reporter)
+        .await
+        .expect("the reporter is done within 90 s")
+        .unwrap();
+    eprintln!("503s retried while B took over: {retries}");
+
+    // Every line once, in order, on B now leading.
+    let view = via.get(&format!("/api/v1/deployments/{dep}")).await;
+    assert_eq!(view.body["next_line"], 301, "{view:?}");
+    let log = reqwest::get(format!("http://{}/api/deployments/{dep}/log.txt", b.addr()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let numbers: Vec<u64> = log
+        .lines()
+        .filter_map(|l| l.rsplit_once(" line ")?.1.parse().ok())
+        .collect();
+    assert_eq!(numbers, (1..=300).collect::<Vec<_>>(), "{log}");
+}

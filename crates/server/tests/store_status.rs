@@ -1,7 +1,9 @@
 //! `status` frames on a real websocket, for a server on a real PostgreSQL that is stopped and
 //! started again under it: a socket that asked (`/ws?status=1`) is told `unavailable` once a
 //! write fails, a socket opened meanwhile is told right after `hello`, both are told `ok`
-//! once writes commit again; a socket that did not ask never gets one.
+//! once writes commit again; a socket that did not ask never gets one. A server with nothing
+//! to write says so too (it asks the database), and so does a follower replica, which writes
+//! nothing.
 
 mod common;
 
@@ -115,4 +117,89 @@ async fn sockets_that_asked_are_told_when_the_database_goes_and_comes_back() {
     assert_eq!(next_within(&mut plain, Duration::from_secs(1)).await, None);
     h.shutdown();
     h.stopped().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_with_nothing_to_write_says_so_too() {
+    let pg = PgServer::start();
+    let url = pg.create_db("shipwatch");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let dir_s = dir.path().display().to_string();
+    let h = common::start(&[
+        "--store",
+        &url,
+        "--data-dir",
+        &dir_s,
+        "--no-simulator",
+        "--store-acquire-timeout-ms",
+        "1000",
+    ])
+    .await;
+    let mut asked = connect_asking(&h).await;
+    // Nothing is written from here on: only asking the database tells it is gone.
+    pg.stop();
+    let (state, message) = status_within(&mut asked, Duration::from_secs(10)).await;
+    assert_eq!(state, StoreState::Unavailable);
+    assert!(message.is_some_and(|m| !m.is_empty()));
+    pg.start_again();
+    let (state, _) = status_within(&mut asked, Duration::from_secs(30)).await;
+    assert_eq!(state, StoreState::Ok);
+    h.shutdown();
+    h.stopped().await;
+}
+/// A replica of the database `url` (a long lease: no takeover while the test runs).
+async fn replica_of(url: &str, dir: &tempfile::TempDir) -> ServerHandle {
+    let dir = dir.path().display().to_string();
+    common::start(&[
+        "--store",
+        url,
+        "--data-dir",
+        &dir,
+        "--no-simulator",
+        "--store-acquire-timeout-ms",
+        "1000",
+        "--lease-ttl-ms",
+        "60000",
+    ])
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_replica_says_so_too() {
+    let pg = PgServer::start();
+    let url = pg.create_db("shipwatch");
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let leader = replica_of(&url, &dir_a).await;
+    let follower = replica_of(&url, &dir_b).await;
+    let role = |h: &ServerHandle| *h.app().role.borrow();
+    assert_eq!(
+        (role(&leader), role(&follower)),
+        (
+            shipwatch_server::replica::Role::Leader,
+            shipwatch_server::replica::Role::Follower
+        )
+    );
+    let mut on_leader = connect_asking(&leader).await;
+    let mut on_follower = connect_asking(&follower).await;
+    assert_eq!(
+        next_within(&mut on_follower, Duration::from_millis(1500)).await,
+        None
+    );
+
+    // Nothing is written: the follower writes nothing, and the leader has nothing to write.
+    pg.stop();
+    for c in [&mut on_follower, &mut on_leader] {
+        let (state, message) = status_within(c, Duration::from_secs(10)).await;
+        assert_eq!(state, StoreState::Unavailable);
+        assert!(message.is_some_and(|m| !m.is_empty()));
+    }
+    pg.start_again();
+    for c in [&mut on_follower, &mut on_leader] {
+        let (state, _) = status_within(c, Duration::from_secs(30)).await;
+        assert_eq!(state, StoreState::Ok);
+    }
+    for h in [follower, leader] {
+        h.shutdown();
+        h.stopped().await;
+    }
 }

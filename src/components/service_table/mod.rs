@@ -12,6 +12,7 @@ mod row_slots;
 mod viewport;
 
 use crate::components::keyed_list::KeyedList;
+use crate::lowercase::lowercase;
 use crate::state::environment::EnvironmentState;
 use crate::state::fresh_readers::forget_gone_readers;
 use leptos::html;
@@ -20,8 +21,8 @@ use resort::Resort;
 use row::ServiceRow;
 use row_slots::RowSlots;
 use shipwatch_logview::TallRowList;
-use shipwatch_model::number_format::grouped;
-use shipwatch_model::triage::{table_rows, trouble_count, SortKey, TableQuery, TableRows};
+use shipwatch_model::number_format::{css_px, grouped};
+use shipwatch_model::triage::{table_rows_folded, trouble_count, SortKey, TableQuery, TableRows};
 
 /// Rows rendered above and below the viewport, so that scrolling shows no blank rows.
 const OVERSCAN: usize = 8;
@@ -53,7 +54,11 @@ pub fn ServiceTable(
         query.with_untracked(|q| {
             state
                 .triage
-                .with_untracked(|t| state.order.with_untracked(|o| table_rows(o, t, q)))
+                .with_untracked(|t| {
+                    state
+                        .order
+                        .with_untracked(|o| table_rows_folded(o, t, q, lowercase))
+                })
                 .ids
         })
     };
@@ -233,7 +238,7 @@ pub fn ServiceTable(
             </thead>
             // Spacers stand for the rows that are not rendered.
             <tbody class="services__spacer" aria-hidden="true" node_ref=list_top>
-                <tr><td colspan="7" style:height=move || format!("{}px", window.with(|w| w.top_spacer))></td></tr>
+                <tr><td colspan="7" style:height=move || window.with(|w| css_px(w.top_spacer))></td></tr>
             </tbody>
             // Rows come and go all the time here: see `keyed_list.rs`.
             <KeyedList
@@ -251,7 +256,7 @@ pub fn ServiceTable(
                 }
             />
             <tbody class="services__spacer" aria-hidden="true">
-                <tr><td colspan="7" style:height=move || format!("{}px", window.with(|w| w.bottom_spacer))></td></tr>
+                <tr><td colspan="7" style:height=move || window.with(|w| css_px(w.bottom_spacer))></td></tr>
             </tbody>
             {move || rows.with(|r| r.ids.is_empty()).then(|| view! {
                 <tbody>

@@ -184,6 +184,8 @@ const TABLES: &[Table] = &[
             ("one database", "replicas_one_database"),
             ("clients", "replicas_clients"),
             ("live", "replicas_clients_live"),
+            ("gave up", "replicas_connect_failures"),
+            ("handshakes refused and tried again", "replicas_connect_retries"),
             ("connect all ms", "replicas_connect_all"),
             ("stamp latency p50 ms", "replicas_latency_p50"),
             ("stamp latency p99 ms", "replicas_latency_p99"),

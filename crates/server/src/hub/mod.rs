@@ -9,12 +9,14 @@
 
 mod events;
 mod line_json;
+mod mirror;
 mod replay;
 pub mod since;
 mod staged;
 mod topic;
 
 pub use line_json::{line_json, LineParts, LineView};
+pub use mirror::{LoggedChange, Mirrored, RowKind};
 pub use replay::{PublishedChange, ReplayRead, SentBytes};
 pub use staged::{ChangeKind, ChangeRow, Staged};
 pub use topic::{Head, Start, TopicCell, CONFLATE_AFTER_SNAPSHOTS};

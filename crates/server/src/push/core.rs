@@ -86,6 +86,12 @@ impl PushCore {
         self.role.get().is_none_or(|r| r.borrow().writes())
     }
 
+    /// Replaces what the push API knows with `registry` (a follower that took over reads it
+    /// from the store as it is now).
+    pub fn restore(&self, registry: Registry) {
+        *self.reg() = registry;
+    }
+
     fn reg(&self) -> MutexGuard<'_, Registry> {
         self.reg.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -21,6 +21,7 @@
 //! At start, [`Store::open`] loads the present state ([`Loaded`]); a file that cannot be read
 //! stops the start with an error naming it, never a silent fresh start.
 
+mod follow;
 pub mod history;
 mod instance_details;
 pub mod load;
@@ -130,7 +131,6 @@ pub enum StoreError {
         /// The bound (`--store-queue-bytes`).
         max_bytes: u64,
     },
-
     /// Reading failed.
     Read(String),
     /// The store was closed.
@@ -244,7 +244,6 @@ pub struct Health {
     /// SQLite's `synchronous` setting (`normal` or `full`); none on PostgreSQL.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub synchronous: Option<&'static str>,
-
     /// Events and log lines committed since start.
     pub events_written: u64,
     /// Log lines committed since start.
@@ -293,6 +292,8 @@ struct Inner {
     /// Retention's settings, to say why a log is gone.
     retain_deployments: u32,
     max_log_bytes: u64,
+    /// A follower replica's writer, started when it leads (`follow.rs`); none once running.
+    deferred: Mutex<Option<follow::Deferred>>,
     /// What shows the writer's committed batches (the hub, see [`Store::show_with`]).
     stage: writer::StageSlot,
 }
@@ -406,6 +407,7 @@ impl Store {
                 removed_logs: Mutex::new(Some(removed_rx)),
                 retain_deployments: cfg.retain_deployments.max(1),
                 max_log_bytes: cfg.max_log_bytes,
+                deferred: Mutex::new(None),
                 stage,
             }),
         };
@@ -421,6 +423,17 @@ impl Store {
     /// Which database the store is in.
     pub fn backend(&self) -> Backend {
         self.inner.backend
+    }
+
+    /// Whether the database answers a query now (`SELECT 1` on the readers' pool), within
+    /// `within`: its error, or the wait, when it does not.
+    pub async fn answers(&self, within: std::time::Duration) -> Result<(), String> {
+        let ask = sqlx::query("SELECT 1").execute(&self.inner.pool);
+        match tokio::time::timeout(within, ask).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err(format!("the database did not answer within {within:?}")),
+        }
     }
 
     /// The database file (or the database's URL without its password).
@@ -457,6 +470,10 @@ impl Store {
 
     /// Waits until everything written so far is committed.
     pub async fn flush(&self) -> Result<(), StoreError> {
+        // A follower publishes only what the leader committed.
+        if self.is_follower() {
+            return Ok(());
+        }
         self.write(Arc::from(Vec::new())).committed().await
     }
 
@@ -497,7 +514,6 @@ impl Store {
                 refused: queue.refused,
             },
             synchronous: self.inner.synchronous,
-
             events_written: p.events,
             lines_written: p.lines,
             log_bytes: p.log_bytes,

@@ -1,0 +1,391 @@
+//! A follower's hub (see [`crate::replica`]): the leader's committed changes, read from the
+//! store's change log, applied as they were sent. Each change is published with the JSON the
+//! leader sent and at the sequence number it sent it at, so a socket on a follower gets the
+//! same frames as one on the leader, and a page resumes on either.
+
+use super::line_json::line_json;
+use super::replay::{PublishedChange, ReplayBuffer};
+use super::topic::{lock, TopicCell, TopicData, TopicState};
+use super::Hub;
+use shipwatch_model::protocol::{instance_update, Change, Snapshot};
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+/// What a change-log row says happened to its topic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RowKind {
+    /// The topic was created at `seq` with the snapshot `json`.
+    Open,
+    /// The change `json` (and `compact`, its `instance_update` form) was published at `seq`.
+    Change,
+    /// The topic ended.
+    Close,
+}
+
+impl RowKind {
+    /// The kind as the change log writes it (`open`, `change`, `close`).
+    pub fn parse(word: &str) -> Option<RowKind> {
+        match word {
+            "open" => Some(RowKind::Open),
+            "change" => Some(RowKind::Change),
+            "close" => Some(RowKind::Close),
+            _ => None,
+        }
+    }
+}
+
+/// One row of the change log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoggedChange {
+    /// The topic's key (`environments`, `environment:<id>`, `logs:<deployment>`).
+    pub topic: String,
+    /// Its sequence number (`open`: the topic's base).
+    pub seq: u64,
+    /// What happened.
+    pub kind: RowKind,
+    /// The snapshot (`open`) or the change (`change`), as sent.
+    pub json: Option<String>,
+    /// The change's `instance_update` form, if it had one.
+    pub compact: Option<String>,
+}
+
+/// What applying rows did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Mirrored {
+    /// Changes published.
+    pub published: u64,
+    /// Rows this hub already had (a topic loaded after the row was committed).
+    pub skipped: u64,
+    /// Rows past a gap in their topic's numbers (rows trimmed before this replica read
+    /// them): the topic jumped there, and its subscribers resync with a snapshot.
+    pub gaps: u64,
+    /// Rows that could not be read, or of topics this hub does not hold.
+    pub ignored: u64,
+}
+
+/// Which topic a change-log key names.
+enum Key<'a> {
+    Environments,
+    Environment(&'a str),
+    Logs(&'a str),
+}
+
+fn key(topic: &str) -> Option<Key<'_>> {
+    if topic == "environments" {
+        return Some(Key::Environments);
+    }
+    if let Some(env) = topic.strip_prefix("environment:") {
+        return Some(Key::Environment(env));
+    }
+    topic.strip_prefix("logs:").map(Key::Logs)
+}
+
+impl Hub {
+    /// Applies change-log rows, in the order they were committed, then wakes the subscribers
+    /// of every topic that changed, once.
+    pub fn mirror(&self, rows: &[LoggedChange]) -> Mirrored {
+        let mut done = Mirrored::default();
+        let mut touched: Vec<Arc<TopicCell>> = Vec::new();
+        for row in rows {
+            let Some(key) = key(&row.topic) else {
+                done.ignored += 1;
+                continue;
+            };
+            match row.kind {
+                RowKind::Open => match self.mirror_open(&key, row) {
+                    Some(cell) => {
+                        if !touched.iter().any(|c| Arc::ptr_eq(c, &cell)) {
+                            touched.push(cell);
+                        }
+                    }
+                    None => done.ignored += 1,
+                },
+                RowKind::Close => self.mirror_close(&key),
+                RowKind::Change => {
+                    let Some(cell) = self.cell(&key) else {
+                        // A log this replica does not hold: it is loaded from the store
+                        // (with this change) if a page asks for it.
+                        done.ignored += 1;
+                        continue;
+                    };
+                    let mut st = lock(&cell.state);
+                    if row.seq <= st.seq {
+                        done.skipped += 1;
+                        continue;
+                    }
+                    if row.seq > st.seq + 1 && st.seq > 0 {
+                        done.gaps += 1;
+                        tracing::warn!(
+                            topic = %row.topic,
+                            have = st.seq,
+                            row = row.seq,
+                            "changes missing from the change log (trimmed before this replica \
+                             read them): the topic jumps, its pages get a snapshot"
+                        );
+                    }
+                    if apply_change(&mut st, row) {
+                        done.published += 1;
+                        drop(st);
+                        if !touched.iter().any(|c| Arc::ptr_eq(c, &cell)) {
+                            touched.push(cell);
+                        }
+                    } else {
+                        done.ignored += 1;
+                    }
+                }
+            }
+        }
+        for cell in touched {
+            cell.announce();
+        }
+        done
+    }
+
+    /// Whether `rows` change an environment topic this hub does not hold: one the leader built
+    /// at its start (no `open` row announces those), which the follower opens from the store
+    /// ([`Hub::mirror_environments`]) before it applies the rows.
+    pub fn lacks_topics_of(&self, rows: &[LoggedChange]) -> bool {
+        let t = self.read();
+        let mut opened: Vec<&str> = Vec::new();
+        rows.iter().any(|r| match (r.kind, key(&r.topic)) {
+            (RowKind::Open, Some(Key::Environment(env))) => {
+                opened.push(env);
+                false
+            }
+            (RowKind::Change, Some(Key::Environment(env))) => {
+                !t.envs.contains_key(env) && !opened.contains(&env)
+            }
+            _ => false,
+        })
+    }
+
+    /// Whether this hub holds no environment at all (a follower that started before the
+    /// leader's first commit opens them from the store as soon as they are there).
+    pub fn holds_no_environments(&self) -> bool {
+        self.read().envs.is_empty()
+    }
+
+    /// Opens the environment topics this hub lacks from `environments` as stored, each at the
+    /// last number the change log gave it (`numbers`, by topic key; rows up to it are in the
+    /// stored state), and, while the list has no number of its own yet, the list too.
+    pub fn mirror_environments(
+        &self,
+        environments: &[shipwatch_model::Environment],
+        numbers: &std::collections::HashMap<String, u64>,
+    ) {
+        let number = |key: &str| numbers.get(key).copied().unwrap_or(0);
+        let list = {
+            let mut t = self.topics.write().unwrap_or_else(|p| p.into_inner());
+            for env in environments {
+                if !t.envs.contains_key(&env.id) {
+                    let bounded = ReplayBuffer::Bounded(VecDeque::new(), self.cfg.replay.max(1));
+                    let seq = number(&format!("environment:{}", env.id));
+                    let cell = TopicCell::new(seq, bounded, TopicData::Environment(env.clone()));
+                    t.envs.insert(env.id.clone(), cell);
+                }
+            }
+            t.environments.clone()
+        };
+        let mut st = lock(&list.state);
+        if st.seq == 0 {
+            st.data = TopicData::Environments(environments.iter().map(super::summarize).collect());
+            jump(&mut st, number("environments"));
+        }
+        drop(st);
+        list.announce();
+    }
+
+    /// A follower's environment topics whose numbers the change log did not give (topics the
+    /// leader made at its start and has not changed since): they stand at 0 until their
+    /// first row, which sets their number. Numbered from this replica's own start, a page
+    /// resuming from the leader's number could be told `resumed` wrongly. `numbered`: the
+    /// topic keys the change log gave a number.
+    pub fn unnumbered(&self, numbered: &std::collections::HashSet<String>) {
+        let cells: Vec<(String, Arc<TopicCell>)> = {
+            let t = self.read();
+            std::iter::once(("environments".to_string(), t.environments.clone()))
+                .chain(
+                    t.envs
+                        .iter()
+                        .map(|(id, c)| (format!("environment:{id}"), c.clone())),
+                )
+                .collect()
+        };
+        for (key, cell) in cells {
+            if !numbered.contains(&key) {
+                jump(&mut lock(&cell.state), 0);
+                cell.announce();
+            }
+        }
+    }
+
+    fn cell(&self, key: &Key<'_>) -> Option<Arc<TopicCell>> {
+        let t = self.read();
+        match key {
+            Key::Environments => Some(t.environments.clone()),
+            Key::Environment(env) => t.envs.get(*env).cloned(),
+            Key::Logs(dep) => t.logs.get(*dep).cloned(),
+        }
+    }
+
+    /// A topic created on the leader: created here at the same base with the same state.
+    fn mirror_open(&self, key: &Key<'_>, row: &LoggedChange) -> Option<Arc<TopicCell>> {
+        let snapshot: Snapshot = serde_json::from_str(row.json.as_deref()?).ok()?;
+        match (key, snapshot) {
+            (
+                Key::Logs(_),
+                Snapshot::Logs {
+                    env,
+                    service,
+                    deployment,
+                    ..
+                },
+            ) => {
+                if let Some(cell) = self.cell(key) {
+                    if lock(&cell.state).base == row.seq {
+                        return None;
+                    }
+                }
+                Some(self.created(&env, service, deployment, row.seq))
+            }
+            (Key::Environment(id), Snapshot::Environment { environment }) => {
+                let bounded = ReplayBuffer::Bounded(VecDeque::new(), self.cfg.replay.max(1));
+                let mut t = self.topics.write().unwrap_or_else(|p| p.into_inner());
+                if t.envs.contains_key(*id) {
+                    return None;
+                }
+                let cell = TopicCell::new(row.seq, bounded, TopicData::Environment(environment));
+                t.envs.insert(id.to_string(), cell.clone());
+                Some(cell)
+            }
+            (Key::Environments, Snapshot::Environments { environments }) => {
+                let cell = self.read().environments.clone();
+                let mut st = lock(&cell.state);
+                if st.seq >= row.seq {
+                    return None;
+                }
+                st.data = TopicData::Environments(environments);
+                jump(&mut st, row.seq);
+                drop(st);
+                Some(cell)
+            }
+            _ => None,
+        }
+    }
+
+    /// A topic the leader ended: its subscribers are told.
+    fn mirror_close(&self, key: &Key<'_>) {
+        match key {
+            Key::Logs(dep) => self.forget_log(dep),
+            Key::Environment(env) => {
+                let cell = {
+                    let mut t = self.topics.write().unwrap_or_else(|p| p.into_inner());
+                    t.envs.remove(*env)
+                };
+                if let Some(cell) = cell {
+                    cell.close();
+                }
+            }
+            Key::Environments => {}
+        }
+    }
+}
+
+/// The topic stands at `seq` with nothing to replay before it (its state is as of `seq`).
+fn jump(st: &mut TopicState, seq: u64) {
+    match &mut st.replay {
+        ReplayBuffer::Bounded(buf, _) => buf.clear(),
+        ReplayBuffer::Full(all) => all.clear(),
+    }
+    st.base = seq;
+    st.seq = seq;
+    st.cached = None;
+    st.snapshot_len = None;
+}
+
+/// Applies one logged change to the topic's state and publishes it as sent; false if it does
+/// not read as a change.
+fn apply_change(st: &mut TopicState, row: &LoggedChange) -> bool {
+    let Some(json) = row.json.as_deref() else {
+        return false;
+    };
+    let Ok(change) = serde_json::from_str::<Change>(json) else {
+        return false;
+    };
+    if row.seq > st.seq + 1 {
+        // A log's changes must all be there (its snapshot is only a header): numbered on
+        // from here, a page that resumes before the gap gets the snapshot and what follows.
+        jump(st, row.seq - 1);
+    }
+    let mut line = None;
+    let mut text: Arc<str> = json.into();
+    match (&mut st.data, &change) {
+        (TopicData::Environments(all), Change::EnvironmentUpsert(summary)) => {
+            match all.iter_mut().find(|s| s.id == summary.id) {
+                Some(s) => *s = summary.clone(),
+                None => all.push(summary.clone()),
+            }
+        }
+        (TopicData::Environments(all), Change::EnvironmentRemoved { id }) => {
+            all.retain(|s| s.id != *id);
+        }
+        (TopicData::Environment(e), Change::ServiceUpsert(service)) => {
+            match e.services.iter_mut().find(|s| s.id == service.id) {
+                Some(s) => *s = service.clone(),
+                None => e.services.push(service.clone()),
+            }
+        }
+        (TopicData::Environment(e), Change::ServiceRemoved { id }) => {
+            e.services.retain(|s| s.id != *id);
+        }
+        (TopicData::Environment(e), Change::EnvironmentDeployment { deployment }) => {
+            e.deployment = deployment.clone();
+        }
+        (
+            TopicData::Environment(e),
+            Change::InstanceUpdate {
+                service,
+                index,
+                instance,
+                running_since,
+                events_added,
+            },
+        ) => {
+            if let Some(s) = e.services.iter_mut().find(|s| s.id == *service) {
+                if let Some(next) = instance_update::apply(
+                    s,
+                    *index,
+                    instance.clone(),
+                    *running_since,
+                    events_added.as_deref(),
+                ) {
+                    *s = next;
+                }
+            }
+        }
+        (TopicData::Logs { .. }, Change::Line(l)) => {
+            // Laid out again so a `lines` frame can be spliced from it: the leader's JSON
+            // came from the same function, so it is the same text.
+            let (again, parts) = line_json(l);
+            if again == json {
+                line = Some(parts);
+                text = again.into();
+            }
+            st.lines += 1;
+        }
+        (TopicData::Logs { .. }, Change::Deployment(_)) => {}
+        _ => return false,
+    }
+    st.seq = row.seq;
+    let compact: Option<Arc<str>> = row.compact.as_deref().map(Into::into);
+    st.sent_so_far = st.sent_so_far.plus(&text, compact.as_deref());
+    st.replay.push(Arc::new(PublishedChange {
+        seq: st.seq,
+        json: text,
+        as_instance_update: compact,
+        sent_so_far: st.sent_so_far,
+        line,
+    }));
+    st.cached = None;
+    true
+}

@@ -1,0 +1,329 @@
+//! Several replicas on one PostgreSQL (docs/store.md, "Several replicas"), with the real
+//! binary, a real PostgreSQL and real websocket clients: the lease decides who leads, a
+//! follower serves what the change log holds at the leader's numbers (a page resumes on it with
+//! `resumed`), and when the leader's lease ends a follower takes over with its pages still on.
+
+mod common;
+
+use common::postgres::PgServer;
+use common::{Client, Got};
+use serde_json::Value;
+use shipwatch_model::protocol::{encode, Change, ServerFrame, ServerMessage, Snapshot, Topic};
+use shipwatch_model::{Environment, EnvironmentSummary, Service};
+use sqlx::any::AnyPoolOptions;
+use sqlx::AnyPool;
+use std::net::SocketAddr;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+/// The lease of the test replicas: short, so a takeover takes about two seconds.
+const LEASE_TTL_MS: u64 = 2_000;
+const LEASE_RENEW_MS: u64 = 200;
+
+/// The server binary as one replica on `url`.
+struct Replica {
+    child: Child,
+    addr: SocketAddr,
+    log: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Replica {
+    async fn start(url: &str, extra: &[&str]) -> Replica {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let log_path = dir.path().join("server.log");
+        let log = std::fs::File::create(&log_path).expect("log file");
+        // SHIPWATCH_SERVER_BIN: another build of the binary (as the end-to-end tests take it).
+        let bin = std::env::var("SHIPWATCH_SERVER_BIN")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_shipwatch-server").to_string());
+        let mut child = Command::new(bin)
+            .args(["--addr", &addr.to_string(), "--dist", "/nonexistent-dist"])
+            .args(["--store", url])
+            .args(["--lease-ttl-ms", &LEASE_TTL_MS.to_string()])
+            .args(["--lease-renew-ms", &LEASE_RENEW_MS.to_string()])
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(["--write-token", &common::write_token_flag()])
+            .args(extra)
+            .env("RUST_LOG", "info")
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log)
+            .spawn()
+            .expect("the server starts");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+                panic!("the server exited ({status}):\n{log}");
+            }
+            if tokio::net::TcpStream::connect(addr).await.is_ok() {
+                return Replica {
+                    child,
+                    addr,
+                    log: log_path,
+                    _dir: dir,
+                };
+            }
+            assert!(Instant::now() < deadline, "the server listens within 30 s");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// `/api/health`'s `replica` part.
+    async fn replica(&self) -> Value {
+        let (status, _, body) = common::http_at(self.addr, "GET", "/api/health", &[]).await;
+        assert_eq!(status, 200);
+        let health: Value = serde_json::from_slice(&body).expect("health is JSON");
+        health["replica"].clone()
+    }
+
+    async fn role(&self) -> String {
+        self.replica().await["role"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// Waits until health says `role`; how long it took.
+    async fn until_role(&self, role: &str, within: Duration) -> Duration {
+        let t0 = Instant::now();
+        while self.role().await != role {
+            assert!(
+                t0.elapsed() < within,
+                "the replica is {role} within {within:?}:\n{}",
+                std::fs::read_to_string(&self.log).unwrap_or_default()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        t0.elapsed()
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn pool(url: &str) -> AnyPool {
+    sqlx::any::install_default_drivers();
+    AnyPoolOptions::new()
+        .max_connections(2)
+        .connect(url)
+        .await
+        .expect("connects to PostgreSQL")
+}
+
+/// Holds the lease for a replica that is not running, until `until_ms` from now (negative:
+/// expired), as a dead leader leaves it.
+async fn lease_held_elsewhere(db: &AnyPool, until_ms: i64) {
+    sqlx::query(
+        "INSERT INTO leases (name, holder, expires_at) VALUES ('leader', 'elsewhere', \
+         CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT) + $1) \
+         ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, \
+         expires_at = excluded.expires_at",
+    )
+    .bind(until_ms)
+    .execute(db)
+    .await
+    .expect("lease row");
+}
+
+/// Commits change-log rows as a leader's writer does, and notifies.
+async fn commit_rows(db: &AnyPool, rows: &[(i64, &str, i64, &str, String)]) {
+    let mut tx = db.begin().await.expect("begin");
+    for (id, topic, seq, kind, json) in rows {
+        sqlx::query(
+            "INSERT INTO change_log (id, topic, seq, kind, json, compact) \
+             VALUES ($1, $2, $3, $4, $5, NULL)",
+        )
+        .bind(*id)
+        .bind(*topic)
+        .bind(*seq)
+        .bind(*kind)
+        .bind(json.clone())
+        .execute(&mut *tx)
+        .await
+        .expect("change-log row");
+    }
+    let last = rows.last().map_or(0, |r| r.0).to_string();
+    sqlx::query("SELECT pg_notify('shipwatch_changes', $1)")
+        .bind(last)
+        .execute(&mut *tx)
+        .await
+        .expect("notify");
+    tx.commit().await.expect("commit");
+}
+
+fn service(id: &str, version: &str) -> Service {
+    serde_json::from_value(serde_json::json!({
+        "id": id, "name": id, "kind": "application", "instances": [], "version": version,
+    }))
+    .expect("a service")
+}
+
+/// The next frame that is not a heartbeat.
+async fn frame(c: &mut Client) -> ServerFrame {
+    match c.next().await {
+        Got::Frame(f) => *f,
+        Got::Closed(code) => panic!("closed ({code:?})"),
+    }
+}
+
+/// A follower started while another replica holds the lease serves what the change log holds,
+/// at its numbers, live (a row committed later reaches its socket), and a page resumes on it;
+/// once the lease expires it takes over and its pages stay on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_serves_the_change_log_at_its_numbers_and_takes_over() {
+    let pg = PgServer::start();
+    let url = pg.create_db("shipwatch");
+    let db = pool(&url).await;
+    shipwatch_server::store::schema::migrator(shipwatch_server::store::schema::Backend::Postgres)
+        .run(&db)
+        .await
+        .expect("migrations");
+    lease_held_elsewhere(&db, 60_000).await;
+    let summary: EnvironmentSummary = serde_json::from_value(serde_json::json!({
+        "id": "syn", "name": "Synthetic", "running": "RUNNING", "services": 0,
+    }))
+    .expect("a summary");
+    let env = Environment {
+        id: "syn".into(),
+        name: "Synthetic".into(),
+        services: Vec::new(),
+        deployment: None,
+    };
+    let open = encode(&Snapshot::Environment {
+        environment: env.clone(),
+    });
+    let follower = Replica::start(&url, &["--no-simulator"]).await;
+    let health = follower.replica().await;
+    assert_eq!(health["role"], "follower", "{health}");
+    assert_eq!(health["lease"]["holder"], "elsewhere", "{health}");
+    commit_rows(
+        &db,
+        &[
+            (
+                1,
+                "environments",
+                41,
+                "change",
+                encode(&Change::EnvironmentUpsert(summary)),
+            ),
+            (2, "environment:syn", 70, "open", open),
+            (
+                3,
+                "environment:syn",
+                71,
+                "change",
+                encode(&Change::ServiceUpsert(service("api", "v1"))),
+            ),
+        ],
+    )
+    .await;
+
+    let t0 = Instant::now();
+    while follower.replica().await["applied"] != 3 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "the rows are applied"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // The topics stand at the change log's numbers, with what it holds.
+    let mut page = Client::connect_to(follower.addr).await;
+    page.subscribe("s", Topic::Environment { env: "syn".into() }, None)
+        .await;
+    let f = frame(&mut page).await;
+    let ServerMessage::Snapshot {
+        seq,
+        data: Snapshot::Environment { environment },
+        ..
+    } = f.msg
+    else {
+        panic!("expected the environment's snapshot, got {f:?}");
+    };
+    assert_eq!(seq, 71);
+    assert_eq!(environment.services.len(), 1);
+    let mut list = Client::connect_to(follower.addr).await;
+    list.subscribe("l", Topic::Environments, None).await;
+    let f = frame(&mut list).await;
+    let ServerMessage::Snapshot {
+        seq,
+        data: Snapshot::Environments { environments },
+        ..
+    } = f.msg
+    else {
+        panic!("expected the list's snapshot, got {f:?}");
+    };
+    assert_eq!((seq, environments.len()), (41, 1));
+
+    // Committed later: live on the socket, at the leader's number, as the leader sent it.
+    let change = Change::ServiceUpsert(service("api", "v2"));
+    commit_rows(
+        &db,
+        &[(4, "environment:syn", 72, "change", encode(&change))],
+    )
+    .await;
+    let f = frame(&mut page).await;
+    match f.msg {
+        ServerMessage::Delta { seq, changes, .. } => {
+            assert_eq!((seq, changes), (72, vec![change.clone()]));
+        }
+        other => panic!("expected the change, got {other:?}"),
+    }
+    assert_eq!(follower.replica().await["lag"], 0);
+
+    // A page that saw 71 elsewhere resumes here with exactly what it missed.
+    let mut resumed = Client::connect_to(follower.addr).await;
+    resumed
+        .subscribe("r", Topic::Environment { env: "syn".into() }, Some(71))
+        .await;
+    assert!(matches!(
+        frame(&mut resumed).await.msg,
+        ServerMessage::Resumed { seq: 71, .. }
+    ));
+    match frame(&mut resumed).await.msg {
+        ServerMessage::Delta { seq, changes, .. } => assert_eq!((seq, changes), (72, vec![change])),
+        other => panic!("expected the missed change, got {other:?}"),
+    }
+
+    // The leader's lease expires: this replica takes over within a renewal period.
+    lease_held_elsewhere(&db, -1).await;
+    let took = follower
+        .until_role("leader", Duration::from_millis(LEASE_TTL_MS))
+        .await;
+    eprintln!("took the lease over {took:?} after it expired");
+    let health = follower.replica().await;
+    assert_eq!(health["lease"]["holder"], health["id"], "{health}");
+    // Its pages stay on, and it goes on from the change log's numbers: a write it takes
+    // now reaches the page that was there before, numbered after the log's last change.
+    let (k, v) = common::write_auth();
+    let (status, _, body) = common::request_at(
+        follower.addr,
+        "PUT",
+        "/api/v1/environments/pushed",
+        &[(k, &v), ("Content-Type", "application/json")],
+        br#"{"name": "Pushed"}"#,
+    )
+    .await;
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+    match frame(&mut list).await.msg {
+        ServerMessage::Delta { seq, changes, .. } => {
+            assert_eq!(seq, 42);
+            assert!(
+                matches!(&changes[0], Change::EnvironmentUpsert(s) if s.id == "pushed"),
+                "{changes:?}"
+            );
+        }
+        other => panic!("expected the new environment, got {other:?}"),
+    }
+    drop(pg);
+}
