@@ -102,6 +102,12 @@ impl Replica {
         }
         t0.elapsed()
     }
+
+    /// SIGKILL: no chance to give the lease up or flush anything.
+    fn kill(mut self) {
+        self.child.kill().expect("killed");
+        let _ = self.child.wait();
+    }
 }
 
 impl Drop for Replica {
@@ -324,6 +330,210 @@ async fn a_follower_serves_the_change_log_at_its_numbers_and_takes_over() {
             );
         }
         other => panic!("expected the new environment, got {other:?}"),
+    }
+    drop(pg);
+}
+
+/// Every change a subscription got, by sequence number, as the changes' JSON.
+#[derive(Default)]
+struct Seen {
+    changes: std::collections::BTreeMap<u64, String>,
+    /// The number the subscription stands at.
+    last: u64,
+}
+
+impl Seen {
+    /// Reads `c`'s frames for `sub` for `how_long`, checking they follow on without a gap or
+    /// a duplicate.
+    async fn read(&mut self, c: &mut Client, how_long: Duration) {
+        let until = Instant::now() + how_long;
+        while Instant::now() < until {
+            let Ok(got) = tokio::time::timeout(until - Instant::now(), c.next()).await else {
+                break;
+            };
+            let f = match got {
+                Got::Frame(f) => *f,
+                Got::Closed(code) => panic!("closed ({code:?})"),
+            };
+            match f.msg {
+                ServerMessage::Snapshot { seq, .. } => self.last = seq,
+                ServerMessage::Resumed { seq, .. } => {
+                    assert_eq!(seq, self.last, "resumed where it asked");
+                }
+                ServerMessage::Delta { seq, changes, .. } => {
+                    assert_eq!(seq, self.last + 1, "no gap, no duplicate");
+                    for (k, change) in changes.iter().enumerate() {
+                        self.changes.insert(seq + k as u64, encode(change));
+                    }
+                    self.last = seq + changes.len() as u64 - 1;
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// The services' deployment numbers (`dep-N`) in an environment's snapshot.
+fn deployment_numbers(env: &Environment) -> Vec<(String, u64)> {
+    env.services
+        .iter()
+        .filter_map(|s| {
+            let d = s.deployment.as_ref()?;
+            Some((s.id.clone(), d.id.strip_prefix("dep-")?.parse().ok()?))
+        })
+        .collect()
+}
+
+/// An environment's snapshot, asked again while the replica does not hold it yet.
+async fn snapshot_of(addr: SocketAddr, env: &str) -> (u64, Environment) {
+    let mut c = Client::connect_to(addr).await;
+    let t0 = Instant::now();
+    loop {
+        c.subscribe("s", Topic::Environment { env: env.into() }, None)
+            .await;
+        loop {
+            match frame(&mut c).await.msg {
+                ServerMessage::Snapshot {
+                    seq,
+                    data: Snapshot::Environment { environment },
+                    ..
+                } => return (seq, environment),
+                ServerMessage::Error { .. } => break,
+                _ => {}
+            }
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "{env} is served within 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Two replicas on one database with the simulator: the follower serves the leader's world at
+/// the leader's numbers (and runs no simulator of its own), a page resumes on either, and when
+/// the leader is killed the follower takes the lease over within the lease's time, goes on with
+/// the same world (not a second one), and a page that was on the killed replica resumes on it
+/// with no gap and no duplicate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_serve_one_world_and_the_follower_takes_over_from_a_killed_leader() {
+    let pg = PgServer::start();
+    let url = pg.create_db("shipwatch");
+    let sim = ["--rate", "20", "--speed", "10"];
+    let leader = Replica::start(&url, &sim).await;
+    assert_eq!(leader.role().await, "leader");
+    let follower = Replica::start(&url, &sim).await;
+    assert_eq!(follower.role().await, "follower");
+    let production = || Topic::Environment {
+        env: "production".into(),
+    };
+
+    // The follower holds the world once the leader committed it.
+    snapshot_of(follower.addr, "production").await;
+
+    // A page on each replica: the same changes at the same numbers.
+    let mut on_leader = Client::connect_to(leader.addr).await;
+    on_leader.subscribe("p", production(), None).await;
+    let mut on_follower = Client::connect_to(follower.addr).await;
+    on_follower.subscribe("p", production(), None).await;
+    let (mut a, mut b) = (Seen::default(), Seen::default());
+    tokio::join!(
+        a.read(&mut on_leader, Duration::from_secs(4)),
+        b.read(&mut on_follower, Duration::from_secs(4)),
+    );
+    let both: Vec<u64> = a
+        .changes
+        .keys()
+        .filter(|k| b.changes.contains_key(k))
+        .copied()
+        .collect();
+    assert!(
+        both.len() >= 5,
+        "both pages saw changes: {} in common; leader {:?}..{}, follower {:?}..{}\n{}",
+        both.len(),
+        a.changes.keys().next(),
+        a.last,
+        b.changes.keys().next(),
+        b.last,
+        std::fs::read_to_string(&follower.log).unwrap_or_default()
+    );
+    for k in &both {
+        assert_eq!(a.changes[k], b.changes[k], "change {k} is the same on both");
+    }
+
+    // A page that was on the leader resumes on the follower with exactly what it missed.
+    let left_at = a.last;
+    drop(on_leader);
+    let mut recorder = Client::connect_to(follower.addr).await;
+    recorder.subscribe("p", production(), Some(b.last)).await;
+    let mut moved = Client::connect_to(follower.addr).await;
+    moved.subscribe("p", production(), Some(left_at)).await;
+    let mut m = Seen {
+        last: left_at,
+        ..Seen::default()
+    };
+    let mut r = Seen {
+        last: b.last,
+        ..Seen::default()
+    };
+    tokio::join!(
+        m.read(&mut moved, Duration::from_secs(2)),
+        r.read(&mut recorder, Duration::from_secs(2)),
+        b.read(&mut on_follower, Duration::from_secs(2)),
+    );
+    for (k, json) in &m.changes {
+        if let Some(seen) = b.changes.get(k) {
+            assert_eq!(json, seen, "the resumed page's change {k}");
+        }
+    }
+
+    // Kill the leader: the follower leads within the lease's time and one renewal.
+    let mut on_killed = Client::connect_to(leader.addr).await;
+    on_killed.subscribe("p", production(), None).await;
+    let mut k = Seen::default();
+    k.read(&mut on_killed, Duration::from_millis(500)).await;
+    let (_, before) = snapshot_of(follower.addr, "production").await;
+    leader.kill();
+    let took = follower
+        .until_role(
+            "leader",
+            Duration::from_millis(LEASE_TTL_MS + 2 * LEASE_RENEW_MS + 2_000),
+        )
+        .await;
+    eprintln!("the follower led {took:?} after the leader was killed");
+
+    // The killed replica's page resumes on the survivor: no gap, no duplicate.
+    drop(on_killed);
+    let mut back = Client::connect_to(follower.addr).await;
+    back.subscribe("p", production(), Some(k.last)).await;
+    let f = frame(&mut back).await;
+    assert!(
+        matches!(f.msg, ServerMessage::Resumed { seq, .. } if seq == k.last),
+        "resumed on the survivor: {f:?}"
+    );
+    let mut kb = Seen {
+        last: k.last,
+        ..Seen::default()
+    };
+    kb.read(&mut back, Duration::from_secs(2)).await;
+    // Past what the takeover itself settles (deployments the killed leader ran end
+    // cancelled), changes keep coming: the simulator runs on the survivor.
+    let settled = kb.changes.len();
+    kb.read(&mut back, Duration::from_secs(2)).await;
+    assert!(
+        kb.changes.len() > settled,
+        "the survivor's simulator goes on: {settled} changes, then none"
+    );
+
+    // One world: the survivor went on with the stored one (its deployments numbered on), not
+    // a new one of its own (numbered from 1 again).
+    let (_, after) = snapshot_of(follower.addr, "production").await;
+    assert_eq!(after.services.len(), before.services.len());
+    let before = deployment_numbers(&before);
+    for (service, n) in deployment_numbers(&after) {
+        if let Some((_, was)) = before.iter().find(|(s, _)| *s == service) {
+            assert!(n >= *was, "{service}: deployment {n} after {was}");
+        }
     }
     drop(pg);
 }
