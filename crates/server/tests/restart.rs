@@ -288,7 +288,14 @@ async fn kill_9_in_a_storm_loses_no_acknowledged_action(at: Backend) {
     );
     server.kill();
 
-    let server = Server::start(&data, &flags).await;
+    // Restarted without the storm: what is checked is what the killed server acknowledged,
+    // and a debug build's writer, which applies each batch to the hub before storing it,
+    // does not keep up with 10,000 events/s (its queue fills and actions answer 503).
+    let calm: Vec<&str> = flags
+        .iter()
+        .map(|f| if *f == "2000" { "0" } else { f })
+        .collect();
+    let server = Server::start(&data, &calm).await;
     let addr = server.addr;
     for dep in &acknowledged {
         let (status, text) = log_txt(addr, dep).await;
