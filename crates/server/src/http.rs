@@ -77,10 +77,18 @@ fn request_span(req: &Request) -> tracing::Span {
 }
 
 async fn health(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
-    let store_ok = app.ingest.store().is_none_or(|s| s.health().ok);
+    // What the pages are told (`status` frames): it also covers a database that does not
+    // answer to a server that has nothing to write, a follower replica among them.
+    let told = app.store_status.borrow().clone();
+    let store_ok = told.is_ok() && app.ingest.store().is_none_or(|s| s.health().ok);
     Json(json!({
-        // "degraded" while the store fails to write: pages are served, history is not kept.
+        // "degraded" while the store fails to write or the database does not answer: pages
+        // keep what they have, nothing new is shown or kept until it is back.
         "status": if store_ok { "ok" } else { "degraded" },
+        "database": if told.is_ok() { None } else { Some(json!({
+            "state": "unavailable",
+            "message": told.message,
+        })) },
         "server": format!("shipwatch-server/{}", env!("CARGO_PKG_VERSION")),
         "clients": app.clients.load(Ordering::Relaxed),
         // Websockets accepted since start (ids count from 1): tells a page that opens one

@@ -147,6 +147,13 @@ async fn a_server_with_nothing_to_write_says_so_too() {
     h.shutdown();
     h.stopped().await;
 }
+/// `/api/health` of `h`.
+async fn health_of(h: &ServerHandle) -> serde_json::Value {
+    let (status, _, body) = common::http_at(h.addr(), "GET", "/api/health", &[]).await;
+    assert_eq!(status, 200);
+    serde_json::from_slice(&body).unwrap()
+}
+
 /// A replica of the database `url` (a long lease: no takeover while the test runs).
 async fn replica_of(url: &str, dir: &tempfile::TempDir) -> ServerHandle {
     let dir = dir.path().display().to_string();
@@ -193,11 +200,18 @@ async fn a_follower_replica_says_so_too() {
         assert_eq!(state, StoreState::Unavailable);
         assert!(message.is_some_and(|m| !m.is_empty()));
     }
+    // Health says so too, on the follower that has nothing to write.
+    let health = health_of(&follower).await;
+    assert_eq!(health["status"], "degraded", "{health}");
+    assert_eq!(health["database"]["state"], "unavailable", "{health}");
     pg.start_again();
     for c in [&mut on_follower, &mut on_leader] {
         let (state, _) = status_within(c, Duration::from_secs(30)).await;
         assert_eq!(state, StoreState::Ok);
     }
+    let health = health_of(&follower).await;
+    assert_eq!(health["status"], "ok", "{health}");
+    assert!(health["database"].is_null(), "{health}");
     for h in [follower, leader] {
         h.shutdown();
         h.stopped().await;
