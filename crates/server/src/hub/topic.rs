@@ -98,6 +98,10 @@ pub(super) struct TopicState {
     pub(super) cached: Option<(u64, Arc<str>)>,
     /// Length of the last snapshot built: what a laggard's backlog is weighed against.
     pub(super) snapshot_len: Option<usize>,
+    /// A subscriber waits for a snapshot that staged changes held back: the next announce
+    /// builds it, before the writer can stage the next batch, so that under a steady stream
+    /// of batches the subscriber is not held back again at every one.
+    pub(super) snapshot_wanted: bool,
     /// None once the topic is gone: dropping the sender ends every subscriber's stream.
     pub(super) tx: Option<watch::Sender<u64>>,
 }
@@ -138,6 +142,7 @@ impl TopicCell {
                 data,
                 cached: None,
                 snapshot_len: None,
+                snapshot_wanted: false,
                 tx: Some(tx),
             }),
             frames: FrameCache::default(),
@@ -310,6 +315,9 @@ impl TopicCell {
         st.visible = st.seq;
         st.shown = true;
         st.unlogged.clear();
+        if std::mem::take(&mut st.snapshot_wanted) {
+            st.snapshot();
+        }
         if let Some(tx) = &st.tx {
             tx.send_replace(st.seq);
         }
@@ -390,6 +398,7 @@ impl TopicState {
             }
         }
         if self.visible < self.seq && !logs {
+            self.snapshot_wanted = true;
             return None;
         }
         let data = self.snapshot_data();
