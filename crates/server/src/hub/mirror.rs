@@ -5,34 +5,12 @@
 
 use super::line_json::line_json;
 use super::replay::{PublishedChange, ReplayBuffer};
+use super::staged::ChangeKind;
 use super::topic::{lock, TopicCell, TopicData, TopicState};
 use super::Hub;
 use shipwatch_model::protocol::{instance_update, Change, Snapshot};
 use std::collections::VecDeque;
 use std::sync::Arc;
-
-/// What a change-log row says happened to its topic.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RowKind {
-    /// The topic was created at `seq` with the snapshot `json`.
-    Open,
-    /// The change `json` (and `compact`, its `instance_update` form) was published at `seq`.
-    Change,
-    /// The topic ended.
-    Close,
-}
-
-impl RowKind {
-    /// The kind as the change log writes it (`open`, `change`, `close`).
-    pub fn parse(word: &str) -> Option<RowKind> {
-        match word {
-            "open" => Some(RowKind::Open),
-            "change" => Some(RowKind::Change),
-            "close" => Some(RowKind::Close),
-            _ => None,
-        }
-    }
-}
 
 /// One row of the change log.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,7 +20,7 @@ pub struct LoggedChange {
     /// Its sequence number (`open`: the topic's base).
     pub seq: u64,
     /// What happened.
-    pub kind: RowKind,
+    pub kind: ChangeKind,
     /// The snapshot (`open`) or the change (`change`), as sent.
     pub json: Option<String>,
     /// The change's `instance_update` form, if it had one.
@@ -92,7 +70,7 @@ impl Hub {
                 continue;
             };
             match row.kind {
-                RowKind::Open => match self.mirror_open(&key, row) {
+                ChangeKind::Open => match self.mirror_open(&key, row) {
                     Some(cell) => {
                         if !touched.iter().any(|c| Arc::ptr_eq(c, &cell)) {
                             touched.push(cell);
@@ -100,8 +78,8 @@ impl Hub {
                     }
                     None => done.ignored += 1,
                 },
-                RowKind::Close => self.mirror_close(&key),
-                RowKind::Change => {
+                ChangeKind::Close => self.mirror_close(&key),
+                ChangeKind::Change => {
                     let Some(cell) = self.cell(&key) else {
                         // A log this replica does not hold: it is loaded from the store
                         // (with this change) if a page asks for it.
@@ -148,11 +126,11 @@ impl Hub {
         let t = self.read();
         let mut opened: Vec<&str> = Vec::new();
         rows.iter().any(|r| match (r.kind, key(&r.topic)) {
-            (RowKind::Open, Some(Key::Environment(env))) => {
+            (ChangeKind::Open, Some(Key::Environment(env))) => {
                 opened.push(env);
                 false
             }
-            (RowKind::Change, Some(Key::Environment(env))) => {
+            (ChangeKind::Change, Some(Key::Environment(env))) => {
                 !t.envs.contains_key(env) && !opened.contains(&env)
             }
             _ => false,

@@ -16,7 +16,7 @@ mod staged;
 mod topic;
 
 pub use line_json::{line_json, LineParts, LineView};
-pub use mirror::{LoggedChange, Mirrored, RowKind};
+pub use mirror::{LoggedChange, Mirrored};
 pub use replay::{PublishedChange, ReplayRead, SentBytes};
 pub use staged::{ChangeKind, ChangeRow, Staged};
 pub use topic::{Head, Start, TopicCell, CONFLATE_AFTER_SNAPSHOTS};

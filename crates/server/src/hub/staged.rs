@@ -29,6 +29,13 @@ impl ChangeKind {
             ChangeKind::Close => "close",
         }
     }
+
+    /// The kind a change log's `kind` column holds, if it is one of [`ChangeKind::word`]'s.
+    pub fn parse(word: &str) -> Option<ChangeKind> {
+        [ChangeKind::Open, ChangeKind::Change, ChangeKind::Close]
+            .into_iter()
+            .find(|k| k.word() == word)
+    }
 }
 
 /// One row of the change log (migration 0007), as the hub published it.

@@ -2,7 +2,7 @@
 //! each notification ([`super::listener`]) and every second anyway, and applied to the hub
 //! ([`crate::hub::Hub::mirror`]). The rows are the truth; a notification only says "look".
 
-use crate::hub::{Hub, LoggedChange, RowKind};
+use crate::hub::{ChangeKind, Hub, LoggedChange};
 use crate::store::{Store, StoreError};
 use sqlx::{AnyPool, Row};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -47,7 +47,7 @@ async fn rows_after(pool: &AnyPool, after: u64) -> Result<Vec<(u64, LoggedChange
     for row in rows {
         let id: i64 = row.try_get("id")?;
         let kind: String = row.try_get("kind")?;
-        let Some(kind) = RowKind::parse(&kind) else {
+        let Some(kind) = ChangeKind::parse(&kind) else {
             continue;
         };
         out.push((
