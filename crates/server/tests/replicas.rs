@@ -4,6 +4,7 @@
 //! `resumed`), and when the leader's lease ends a follower takes over with its pages still on.
 
 mod common;
+mod push_support;
 
 use common::postgres::PgServer;
 use common::{Client, Got};
@@ -535,5 +536,117 @@ async fn two_replicas_serve_one_world_and_the_follower_takes_over_from_a_killed_
             assert!(n >= *was, "{service}: deployment {n} after {was}");
         }
     }
+    drop(pg);
+}
+
+/// A page opens on a follower the log of a deployment the follower does not hold (it keeps
+/// one log in memory, and another deployment came since), while a reporter streams that
+/// log's lines through the leader: the follower reads the log from the store while change-log
+/// rows of it arrive. The page gets every line from 1 on, each once, and lines keep coming
+/// live after it, with no second snapshot. Many times over, so a row that arrives during the
+/// read is likely: without the follower holding those rows for the read (`hub/mirror.rs`,
+/// `Hub::hold_log_rows`), one is dropped and the topic jumps past it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_a_follower_loads_while_its_lines_arrive_misses_none_and_repeats_none() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    let pg = PgServer::start();
+    let url = pg.create_db("shipwatch");
+    let leader = Replica::start(&url, &["--no-simulator"]).await;
+    assert_eq!(leader.role().await, "leader");
+    // Started on an empty store: it keeps one log in memory (--max-logs 1).
+    let follower = Replica::start(&url, &["--no-simulator", "--max-logs", "1"]).await;
+    assert_eq!(follower.role().await, "follower");
+    let api = push_support::Api::at(leader.addr);
+    api.environment("prod").await;
+    api.service("prod", "api").await;
+    api.service("prod", "other").await;
+    let dep = api.deploy("prod", "api", "v2").await;
+    // A long log already, so that reading it from the store takes a while.
+    const BEFORE: u64 = 20_000;
+    for k in 0..BEFORE / 1_000 {
+        let a = api.lines(&dep, k * 1_000 + 1..=(k + 1) * 1_000).await;
+        assert_eq!(a.status, 200, "{a:?}");
+    }
+
+    // The reporter: 5 lines at a time through the leader, without pause, until stopped.
+    let sent = std::sync::Arc::new(AtomicU64::new(BEFORE));
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let reporter = {
+        let (sent, stop, dep) = (sent.clone(), stop.clone(), dep.clone());
+        let api = push_support::Api::at(leader.addr);
+        tokio::spawn(async move {
+            while !stop.load(Ordering::SeqCst) {
+                let from = sent.load(Ordering::SeqCst) + 1;
+                let a = api.lines(&dep, from..=from + 4).await;
+                assert_eq!(a.status, 200, "{a:?}");
+                sent.store(from + 4, Ordering::SeqCst);
+            }
+        })
+    };
+
+    for round in 0..12 {
+        // Another deployment's log opens on the follower: it forgets `dep`'s.
+        api.deploy("prod", "other", &format!("v{round}")).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let mut page = Client::connect_to(follower.addr).await;
+        page.subscribe(
+            "g",
+            Topic::Logs {
+                deployment: dep.clone(),
+            },
+            None,
+        )
+        .await;
+        let mut numbers: Vec<u64> = Vec::new();
+        let mut snapshots = 0;
+        // The read of a long log on a loaded machine: up to 20 s; then a second of live lines.
+        let mut until = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < until {
+            let Ok(got) = tokio::time::timeout(until - Instant::now(), page.next()).await else {
+                break;
+            };
+            match got {
+                Got::Frame(f) => match f.msg {
+                    ServerMessage::Snapshot { .. } => {
+                        snapshots += 1;
+                        if snapshots == 1 {
+                            until = Instant::now() + Duration::from_secs(1);
+                        }
+                    }
+                    ServerMessage::Delta { changes, .. } => {
+                        numbers.extend(changes.into_iter().filter_map(|c| match c {
+                            Change::Line(l) => Some(l.n),
+                            _ => None,
+                        }))
+                    }
+                    ServerMessage::Error { .. } => panic!("round {round}: {f:?}"),
+                    _ => {}
+                },
+                Got::Closed(code) => panic!("round {round}: closed ({code:?})"),
+            }
+        }
+        assert_eq!(snapshots, 1, "round {round}: one snapshot, no resync");
+        let expected: Vec<u64> = (1..=numbers.len() as u64).collect();
+        if numbers != expected {
+            let at = numbers
+                .iter()
+                .zip(&expected)
+                .position(|(a, b)| a != b)
+                .unwrap_or(numbers.len().min(expected.len()));
+            panic!(
+                "round {round}: lines 1..{} each once, in order; they differ at index {at}: \
+                 {:?}",
+                numbers.len(),
+                &numbers[at.saturating_sub(3)..(at + 3).min(numbers.len())]
+            );
+        }
+        assert!(
+            numbers.len() as u64 > BEFORE,
+            "round {round}: the log and live lines after it ({} lines)",
+            numbers.len()
+        );
+    }
+    stop.store(true, Ordering::SeqCst);
+    reporter.await.expect("the reporter");
     drop(pg);
 }

@@ -9,8 +9,8 @@ use super::staged::ChangeKind;
 use super::topic::{lock, TopicCell, TopicData, TopicState};
 use super::Hub;
 use shipwatch_model::protocol::{instance_update, Change, Snapshot};
-use std::collections::VecDeque;
-use std::sync::Arc;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
 
 /// One row of the change log.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,6 +39,46 @@ pub struct Mirrored {
     pub gaps: u64,
     /// Rows that could not be read, or of topics this hub does not hold.
     pub ignored: u64,
+    /// Rows of a log being read from the store, kept for it ([`Hub::hold_log_rows`]).
+    pub held: u64,
+}
+
+/// The change-log rows of logs a follower is reading from the store (a page opened a log this
+/// replica did not hold), by deployment: rows that arrive while the read is under way would
+/// otherwise find no topic and be dropped, and the log would miss them.
+#[derive(Debug, Default)]
+pub(super) struct HeldRows(Mutex<HashMap<String, Held>>);
+
+#[derive(Debug, Default)]
+struct Held {
+    /// Loads of this log under way.
+    loads: usize,
+    rows: Vec<LoggedChange>,
+}
+
+impl HeldRows {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Held>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// While it lives, the change-log rows of one log that this hub does not hold are kept for
+/// the load under way ([`Hub::restore_held_log`]).
+pub struct LogHold<'a> {
+    hub: &'a Hub,
+    deployment: String,
+}
+
+impl Drop for LogHold<'_> {
+    fn drop(&mut self) {
+        let mut held = self.hub.held_rows.lock();
+        if let Some(h) = held.get_mut(&self.deployment) {
+            h.loads -= 1;
+            if h.loads == 0 {
+                held.remove(&self.deployment);
+            }
+        }
+    }
 }
 
 /// Which topic a change-log key names.
@@ -80,11 +120,21 @@ impl Hub {
                 },
                 ChangeKind::Close => self.mirror_close(&key),
                 ChangeKind::Change => {
-                    let Some(cell) = self.cell(&key) else {
-                        // A log this replica does not hold: it is loaded from the store
-                        // (with this change) if a page asks for it.
-                        done.ignored += 1;
-                        continue;
+                    let cell = match self.cell(&key) {
+                        Some(cell) => cell,
+                        None => match self.hold_row(&key, row) {
+                            Ok(cell) => cell,
+                            Err(true) => {
+                                done.held += 1;
+                                continue;
+                            }
+                            Err(false) => {
+                                // A log this replica does not hold: it is loaded from the
+                                // store (with this change) if a page asks for it.
+                                done.ignored += 1;
+                                continue;
+                            }
+                        },
                     };
                     let mut st = lock(&cell.state);
                     if row.seq <= st.seq {
@@ -195,6 +245,73 @@ impl Hub {
                 cell.announce();
             }
         }
+    }
+
+    /// From the moment this is called until the hold is dropped, change-log rows of
+    /// `deployment`'s log that find no topic here are kept: call it before the log is read
+    /// from the store, and open the topic with [`Hub::restore_held_log`]. Its rows arriving
+    /// in between are then applied past what the read held, and none is dropped.
+    pub fn hold_log_rows(&self, deployment: &str) -> LogHold<'_> {
+        self.held_rows
+            .lock()
+            .entry(deployment.to_string())
+            .or_default()
+            .loads += 1;
+        LogHold {
+            hub: self,
+            deployment: deployment.to_string(),
+        }
+    }
+
+    /// A row of a topic this hub does not hold: the topic if it was opened meanwhile, else
+    /// Err(true) if the row is kept for a load under way, Err(false) if nobody wants it.
+    fn hold_row(&self, key: &Key<'_>, row: &LoggedChange) -> Result<Arc<TopicCell>, bool> {
+        let Key::Logs(dep) = key else {
+            return Err(false);
+        };
+        let mut held = self.held_rows.lock();
+        // Under the lock the load opens the topic with: opened now, the row goes to it.
+        if let Some(cell) = self.cell(key) {
+            return Ok(cell);
+        }
+        match held.get_mut(*dep) {
+            Some(h) => {
+                h.rows.push(row.clone());
+                Err(true)
+            }
+            None => Err(false),
+        }
+    }
+
+    /// Opens the topic of a log read from the store, as [`Hub::restore_log`] does, with the
+    /// change-log rows held for it since [`Hub::hold_log_rows`] applied past what the read
+    /// holds (the read is of one commit, numbered as the rows are: those it already has are
+    /// skipped by number). Unless a topic of that log was opened meanwhile.
+    pub fn restore_held_log(&self, kept: super::KeptLog) {
+        let id = kept.header.id.clone();
+        let cell = super::log_cell(&kept.env, kept.service, kept.header, kept.base);
+        let mut st = lock(&cell.state);
+        for change in &kept.changes {
+            TopicCell::publish(&mut st, change, None);
+        }
+        drop(st);
+        let mut held = self.held_rows.lock();
+        if self.holds_log(&id) {
+            return;
+        }
+        let mut st = lock(&cell.state);
+        if let Some(h) = held.get_mut(&id) {
+            for row in h.rows.drain(..) {
+                if row.kind == ChangeKind::Change && row.seq > st.seq {
+                    apply_change(&mut st, &row);
+                }
+            }
+        }
+        drop(st);
+        cell.announce();
+        // Registered under the lock: a row after this finds the topic.
+        self.insert_log(cell);
+        drop(held);
     }
 
     fn cell(&self, key: &Key<'_>) -> Option<Arc<TopicCell>> {

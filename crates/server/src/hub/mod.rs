@@ -16,7 +16,7 @@ mod staged;
 mod topic;
 
 pub use line_json::{line_json, LineParts, LineView};
-pub use mirror::{LoggedChange, Mirrored};
+pub use mirror::{LogHold, LoggedChange, Mirrored};
 pub use replay::{PublishedChange, ReplayRead, SentBytes};
 pub use staged::{ChangeKind, ChangeRow, Staged};
 pub use topic::{Head, Start, TopicCell, CONFLATE_AFTER_SNAPSHOTS};
@@ -102,6 +102,8 @@ pub struct Hub {
     log_loader: std::sync::OnceLock<LogLoader>,
     /// Topics the change log has no `open` row of yet: the next staged batch writes them.
     unopened: std::sync::Mutex<Vec<Arc<TopicCell>>>,
+    /// A follower's change-log rows of logs being loaded (hub/mirror.rs).
+    held_rows: mirror::HeldRows,
 }
 
 /// A deployment's log as kept outside the hub, to open its topic again.
@@ -165,6 +167,7 @@ impl Hub {
             topics: std::sync::RwLock::new(topics),
             log_loader: std::sync::OnceLock::new(),
             unopened: std::sync::Mutex::new(Vec::new()),
+            held_rows: Default::default(),
         }
     }
 
@@ -231,19 +234,15 @@ impl Hub {
             return Ok(());
         }
         let loader = self.log_loader.get().ok_or(None)?;
+        // On a follower, rows of this log that arrive during the read are kept for it.
+        let _held = self.hold_log_rows(deployment);
         let kept = loader(deployment.to_string()).await?;
         let hub = self.clone();
         let id = deployment.to_string();
         tokio::task::spawn_blocking(move || {
             // Another subscriber may have opened it meanwhile: one topic per log.
             if !hub.holds_log(&id) {
-                hub.restore_log(
-                    &kept.env,
-                    kept.service,
-                    kept.header,
-                    kept.base,
-                    kept.changes,
-                );
+                hub.restore_held_log(kept);
             }
         })
         .await

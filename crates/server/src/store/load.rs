@@ -420,12 +420,39 @@ pub(super) async fn log_lines(
 }
 
 /// A deployment's log topic: the header (history entry 0), then lines and status changes
-/// interleaved as they were reported.
+/// interleaved as they were reported. Read in one transaction (`REPEATABLE READ` on
+/// PostgreSQL), so the deployment, its statuses and its lines are of one commit: numbered
+/// from the base, each change has the number the writer gave it, which a follower's hub
+/// relies on to join the log with the change-log rows that follow (`hub/mirror.rs`).
 pub(super) async fn log_history(
     pool: &AnyPool,
     id: &str,
 ) -> Result<Option<LogHistory>, sqlx::Error> {
-    let Some(dep) = deployment(pool, id).await? else {
+    let mut tx = pool.begin().await?;
+    if tx.backend_name().eq_ignore_ascii_case("postgresql") {
+        // Before the first read: READ COMMITTED would let each query see a later commit.
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .execute(&mut *tx)
+            .await?;
+    }
+    let history = log_history_in(&mut tx, id).await;
+    // Nothing was written: the end of the read.
+    tx.rollback().await?;
+    history
+}
+
+async fn log_history_in(
+    conn: &mut sqlx::AnyConnection,
+    id: &str,
+) -> Result<Option<LogHistory>, sqlx::Error> {
+    let Some(dep) = sqlx::query(select_deployments!("WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .as_ref()
+        .map(stored_deployment)
+        .transpose()?
+    else {
         return Ok(None);
     };
     let history = sqlx::query(
@@ -433,7 +460,7 @@ pub(super) async fn log_history(
          WHERE deployment_id = $1 AND status IS NOT NULL ORDER BY k",
     )
     .bind(id)
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
     let mut statuses: Vec<(u64, u64, Deployment)> = Vec::with_capacity(history.len());
     for row in &history {
@@ -459,7 +486,7 @@ pub(super) async fn log_history(
          WHERE deployment_id = $1 ORDER BY n",
     )
     .bind(id)
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
     let mut changes = Vec::with_capacity(lines.len() + 8);
     for row in &lines {
