@@ -650,3 +650,131 @@ async fn a_log_a_follower_loads_while_its_lines_arrive_misses_none_and_repeats_n
     reporter.await.expect("the reporter");
     drop(pg);
 }
+
+/// A topic's snapshot on the server at `addr`: its number and its data as sent.
+async fn snapshot_json(addr: SocketAddr, topic: Topic) -> (u64, String) {
+    let mut c = Client::connect_to(addr).await;
+    c.subscribe("s", topic.clone(), None).await;
+    loop {
+        match frame(&mut c).await.msg {
+            ServerMessage::Snapshot { seq, data, .. } => return (seq, encode(&data)),
+            ServerMessage::Error { .. } => panic!("{topic:?} on {addr}: an error"),
+            _ => {}
+        }
+    }
+}
+
+/// What a page reads of `env` and the logs of `deps` on the server at `addr`: the list's and
+/// the environment's snapshots, and each log as text.
+async fn what_pages_read(addr: SocketAddr, env: &str, deps: &[&str]) -> Vec<String> {
+    let mut out = vec![
+        format!("{:?}", snapshot_json(addr, Topic::Environments).await),
+        format!(
+            "{:?}",
+            snapshot_json(addr, Topic::Environment { env: env.into() }).await
+        ),
+    ];
+    for dep in deps {
+        let (status, _, body) =
+            common::http_at(addr, "GET", &format!("/api/deployments/{dep}/log.txt"), &[]).await;
+        assert_eq!(status, 200, "{dep}'s log on {addr}");
+        out.push(String::from_utf8_lossy(&body).into_owned());
+    }
+    out
+}
+
+/// Every kind of platform event the leader applies through the push API (an environment
+/// created and renamed, services, instances, deployments of a service and of the whole
+/// environment with their stages, statuses and lines) reads the same on a follower: the same
+/// snapshots at the same numbers, the same logs. The leader renames an environment's topic
+/// without a change of its own; the follower takes the name from the list's row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_kind_of_change_the_leader_applies_reads_the_same_on_a_follower() {
+    let pg = PgServer::start();
+    let url = pg.create_db("shipwatch");
+    let leader = Replica::start(&url, &["--no-simulator"]).await;
+    let follower = Replica::start(&url, &["--no-simulator"]).await;
+    assert_eq!(follower.role().await, "follower");
+    let api = push_support::Api::at(leader.addr);
+    let ok = |a: &push_support::Answer| assert!(a.status / 100 == 2, "{a:?}");
+    ok(&api
+        .json(
+            "PUT",
+            "/api/v1/environments/prod",
+            serde_json::json!({"name": "Production"}),
+        )
+        .await);
+    api.service("prod", "api").await;
+    api.service("prod", "db").await;
+    for (name, body) in [
+        ("api-1", serde_json::json!({"status": "RUNNING", "restarts": 1})),
+        (
+            "api-2",
+            serde_json::json!({"status": "ERROR", "reason": "CrashLoopBackOff", "exit_code": 137}),
+        ),
+    ] {
+        ok(&api
+            .json(
+                "PUT",
+                &format!("/api/v1/environments/prod/services/api/instances/{name}"),
+                body,
+            )
+            .await);
+    }
+    let dep = api.deploy("prod", "api", "v2").await;
+    ok(&api
+        .json(
+            "POST",
+            &format!("/api/v1/deployments/{dep}/status"),
+            serde_json::json!({"status": "BUILDING", "stage": "build"}),
+        )
+        .await);
+    ok(&api.lines(&dep, 1..=20).await);
+    ok(&api
+        .json(
+            "POST",
+            &format!("/api/v1/deployments/{dep}/stage"),
+            serde_json::json!({"stage": "deploy"}),
+        )
+        .await);
+    ok(&api.status(&dep, "DEPLOYING").await);
+    ok(&api.lines(&dep, 21..=30).await);
+    ok(&api.status(&dep, "DEPLOYMENT_OK").await);
+    let whole = api
+        .json(
+            "POST",
+            "/api/v1/deployments",
+            serde_json::json!({"environment": "prod", "version": "infra-7"}),
+        )
+        .await;
+    assert_eq!(whole.status, 201, "{whole:?}");
+    let whole = whole.body["deployment"]["id"].as_str().unwrap().to_string();
+    ok(&api.status(&whole, "BUILDING").await);
+    ok(&api.lines(&whole, 1..=5).await);
+    ok(&api.status(&whole, "BUILDING_ERROR").await);
+    // Renamed last: nothing after it changes the environment's topic.
+    ok(&api
+        .json(
+            "PUT",
+            "/api/v1/environments/prod",
+            serde_json::json!({"name": "Production EU"}),
+        )
+        .await);
+
+    let on_leader = what_pages_read(leader.addr, "prod", &[&dep, &whole]).await;
+    assert!(on_leader[1].contains("Production EU"), "{}", on_leader[1]);
+    let t0 = Instant::now();
+    loop {
+        let on_follower = what_pages_read(follower.addr, "prod", &[&dep, &whole]).await;
+        if on_follower == on_leader {
+            break;
+        }
+        if t0.elapsed() > Duration::from_secs(10) {
+            for (a, b) in on_leader.iter().zip(&on_follower) {
+                assert_eq!(a, b, "the same on the follower as on the leader");
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop(pg);
+}

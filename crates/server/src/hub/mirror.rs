@@ -154,6 +154,9 @@ impl Hub {
                     if apply_change(&mut st, row) {
                         done.published += 1;
                         drop(st);
+                        if let Key::Environments = key {
+                            self.mirror_name(row);
+                        }
                         if !touched.iter().any(|c| Arc::ptr_eq(c, &cell)) {
                             touched.push(cell);
                         }
@@ -314,6 +317,27 @@ impl Hub {
         drop(held);
     }
 
+    /// An environment renamed: the leader gives its topic the new name without a change of
+    /// its own (its pages read it in the list's change, and in their next snapshot of the
+    /// environment), so a follower does the same from the list's row.
+    fn mirror_name(&self, row: &LoggedChange) {
+        let Some(Ok(Change::EnvironmentUpsert(summary))) =
+            row.json.as_deref().map(serde_json::from_str::<Change>)
+        else {
+            return;
+        };
+        let Some(cell) = self.read().envs.get(&summary.id).cloned() else {
+            return;
+        };
+        let mut st = lock(&cell.state);
+        if let TopicData::Environment(e) = &mut st.data {
+            if e.name != summary.name {
+                e.name = summary.name;
+                st.cached = None;
+            }
+        }
+    }
+
     fn cell(&self, key: &Key<'_>) -> Option<Arc<TopicCell>> {
         let t = self.read();
         match key {
@@ -394,6 +418,9 @@ fn jump(st: &mut TopicState, seq: u64) {
     }
     st.base = seq;
     st.seq = seq;
+    // Shown at `seq` too, even below what it showed: the numbers it stood at were this
+    // replica's own (from its start), never the leader's.
+    st.visible = seq;
     st.cached = None;
     st.snapshot_len = None;
 }
