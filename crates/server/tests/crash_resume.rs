@@ -135,11 +135,22 @@ async fn a_page_resumes_exactly_after_kill_9(at: Backend) {
     let (_pg, store) = store_on(at);
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    // The simulator changes services all along; the deployment writes its log for seconds.
-    let flags: Vec<&str> = ["--rate", "20", "--services", "100", "--log-lines", "600"]
-        .into_iter()
-        .chain(store.iter().map(String::as_str))
-        .collect();
+    // The simulator changes services all along; the deployment writes its log for seconds,
+    // and at half speed it is still running at the kill on a loaded machine (at full speed CI
+    // saw the whole log, 615 lines, written before the kill, so nothing could go on).
+    let flags: Vec<&str> = [
+        "--rate",
+        "20",
+        "--services",
+        "100",
+        "--log-lines",
+        "600",
+        "--speed",
+        "0.5",
+    ]
+    .into_iter()
+    .chain(store.iter().map(String::as_str))
+    .collect();
     let server = Server::start(&data, &flags).await;
     let addr = server.addr;
     let dep = deploy(addr, "api").await;
