@@ -707,7 +707,10 @@ async fn every_kind_of_change_the_leader_applies_reads_the_same_on_a_follower() 
     api.service("prod", "api").await;
     api.service("prod", "db").await;
     for (name, body) in [
-        ("api-1", serde_json::json!({"status": "RUNNING", "restarts": 1})),
+        (
+            "api-1",
+            serde_json::json!({"status": "RUNNING", "restarts": 1}),
+        ),
         (
             "api-2",
             serde_json::json!({"status": "ERROR", "reason": "CrashLoopBackOff", "exit_code": 137}),
@@ -776,5 +779,157 @@ async fn every_kind_of_change_the_leader_applies_reads_the_same_on_a_follower() 
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    drop(pg);
+}
+
+impl Replica {
+    /// Sends `signal` (`STOP`, `CONT`) to the process.
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit by itself, at most `within`: its exit code.
+    async fn exited(&mut self, within: Duration) -> Option<i32> {
+        let t0 = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status.code();
+            }
+            assert!(
+                t0.elapsed() < within,
+                "the replica exits within {within:?}:\n{}",
+                std::fs::read_to_string(&self.log).unwrap_or_default()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// A leader paused (SIGSTOP) for longer than its lease: a follower takes the lease and the
+/// writer's lock over and leads. When the paused one wakes (SIGCONT), it finds its lease
+/// taken and exits with status 75 for its supervisor to restart it (as a follower); it
+/// writes nothing (every topic's numbers in the change log stay one each), its page's
+/// socket closes, and that page resumes on the new leader with `resumed`, at a number the
+/// new leader holds. The reporter's lines, sent to both leaders in turn, are each stored once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_paused_past_its_lease_writes_nothing_when_it_wakes_and_exits_75() {
+    let pg = PgServer::start();
+    let url = pg.create_db("shipwatch");
+    let mut old = Replica::start(&url, &["--no-simulator"]).await;
+    assert_eq!(old.role().await, "leader");
+    let new = Replica::start(&url, &["--no-simulator"]).await;
+    assert_eq!(new.role().await, "follower");
+    let api = push_support::Api::at(old.addr);
+    api.environment("prod").await;
+    api.service("prod", "api").await;
+    let dep = api.deploy("prod", "api", "v2").await;
+    assert_eq!(api.lines(&dep, 1..=10).await.status, 200);
+    let prod = || Topic::Environment { env: "prod".into() };
+    let mut page = Client::connect_to(old.addr).await;
+    page.subscribe("p", prod(), None).await;
+    let mut seen = Seen::default();
+    seen.read(&mut page, Duration::from_millis(300)).await;
+    assert!(seen.last > 0, "the page on the leader has the environment");
+
+    // Paused for longer than its lease: the follower leads.
+    old.signal("STOP");
+    let took = new
+        .until_role(
+            "leader",
+            Duration::from_millis(2 * LEASE_TTL_MS + 4 * LEASE_RENEW_MS + 2_000),
+        )
+        .await;
+    eprintln!("the follower led {took:?} after the leader was paused");
+    let api = push_support::Api::at(new.addr);
+    assert_eq!(api.lines(&dep, 11..=20).await.status, 200);
+    api.service("prod", "db").await;
+    let (ahead, _) = snapshot_json(new.addr, prod()).await;
+    assert!(
+        ahead > seen.last,
+        "the new leader went on: {ahead} after {}",
+        seen.last
+    );
+
+    // A write sent to the paused one (it waits in its socket) reaches it as it wakes.
+    let late = {
+        let api = push_support::Api::at(old.addr);
+        let body = serde_json::json!({"kind": "application", "version": "v1"});
+        tokio::spawn(async move {
+            let path = "/api/v1/environments/prod/services/late";
+            api.json("PUT", path, body).await.status
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // Woken: it finds its lease taken, and exits 75.
+    old.signal("CONT");
+    let code = old.exited(Duration::from_secs(10)).await;
+    assert_eq!(
+        code,
+        Some(75),
+        "a leader that lost its lease exits with status 75"
+    );
+    // Its page's socket closes (it may get nothing else before).
+    let closed = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match page.next().await {
+                Got::Closed(_) => break,
+                Got::Frame(f) => {
+                    if let ServerMessage::Delta { seq, .. } = f.msg {
+                        assert!(seq > seen.last, "nothing older than the page saw");
+                    }
+                }
+            }
+        }
+    })
+    .await;
+    assert!(
+        closed.is_ok(),
+        "the page's socket closes when its server exits"
+    );
+    let mut back = Client::connect_to(new.addr).await;
+    back.subscribe("p", prod(), Some(seen.last)).await;
+    let f = frame(&mut back).await;
+    assert!(
+        matches!(f.msg, ServerMessage::Resumed { seq, .. } if seq == seen.last),
+        "the page resumes on the new leader: {f:?}"
+    );
+
+    // The write it took as it woke was not stored (its client saw no success), and
+    // nothing was written twice: each topic's numbers once in the change log, the log's
+    // lines once each.
+    let late = tokio::time::timeout(Duration::from_secs(10), late)
+        .await
+        .expect("the late write is over");
+    assert!(
+        !matches!(late, Ok(200 | 201)),
+        "the late write answered {late:?}"
+    );
+    let (_, now) = snapshot_json(new.addr, prod()).await;
+    assert!(!now.contains(r#""id":"late""#), "{now}");
+    let db = pool(&url).await;
+    let twice: Vec<(String, i64)> =
+        sqlx::query_as("SELECT topic, seq FROM change_log GROUP BY topic, seq HAVING COUNT(*) > 1")
+            .fetch_all(&db)
+            .await
+            .expect("change log");
+    assert!(twice.is_empty(), "numbers given twice: {twice:?}");
+    let (status, _, body) = common::http_at(
+        new.addr,
+        "GET",
+        &format!("/api/deployments/{dep}/log.txt"),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let numbers: Vec<u64> = String::from_utf8_lossy(&body)
+        .lines()
+        .filter_map(|l| l.rsplit_once(" line ")?.1.parse().ok())
+        .collect();
+    assert_eq!(numbers, (1..=20).collect::<Vec<_>>());
     drop(pg);
 }
