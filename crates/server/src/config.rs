@@ -185,6 +185,12 @@ pub struct Config {
     #[arg(long, default_value_t = crate::store::DEFAULT_QUEUE_BYTES, value_name = "BYTES")]
     pub store_queue_bytes: u64,
 
+    // A clean stop's bound (lib.rs `ServerHandle::stop_within`, docs/store.md "Faults").
+    /// Seconds a stop (SIGTERM, Ctrl-C) may take; past it the server exits anyway (status 1)
+    /// and what the store had not acknowledged is lost, as after a crash.
+    #[arg(long, default_value_t = 20, value_name = "SECONDS")]
+    pub stop_timeout_secs: u64,
+
     /// What a SQLite commit waits for: `normal` (a power cut may lose the last commits, never
     /// the file) or `full` (an fsync per commit: a power cut loses nothing acknowledged). Both
     /// survive the process being killed.

@@ -71,6 +71,17 @@ impl Sink for Ingest {
     fn room(&self) -> Result<(), crate::store::StoreError> {
         self.store.as_ref().map_or(Ok(()), Store::room)
     }
+
+    fn try_publish(&self, mut events: Vec<PlatformEvent>) -> Result<Ack, crate::store::StoreError> {
+        match &self.store {
+            Some(store) => {
+                cut_long_lines(&mut events);
+                let _order = self.order.lock().unwrap_or_else(|p| p.into_inner());
+                store.try_write(events.into())
+            }
+            None => Ok(self.publish(events)),
+        }
+    }
 }
 
 /// What the store's writer calls around each commit: the batch applied to the hub without

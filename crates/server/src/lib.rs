@@ -77,6 +77,19 @@ impl ServerHandle {
 
     /// Waits until the server stopped and sockets closed (at most a few seconds for those).
     pub async fn stopped(self) {
+        self.finish().await;
+    }
+
+    /// Waits until the server stopped, for at most `limit`: a stop finishes in a bounded
+    /// time whatever the store does (a full disk, a database that does not answer).
+    pub async fn stop_within(self, limit: Duration) -> Stopped {
+        match tokio::time::timeout(limit, self.finish()).await {
+            Ok(stopped) => stopped,
+            Err(_) => Stopped::TimedOut(limit),
+        }
+    }
+
+    async fn finish(self) -> Stopped {
         let _ = self.server.await;
         let _ = self.driver.await;
         let wait = async {
@@ -89,11 +102,54 @@ impl ServerHandle {
             }
         };
         let _ = tokio::time::timeout(Duration::from_secs(3), wait).await;
-        if let Err(e) = boot::close(&self.app.ingest, &self.app.hub).await {
-            tracing::error!(error = %e, "the store did not close cleanly");
-        }
+        let stopped = match boot::close(&self.app.ingest, &self.app.hub).await {
+            Ok(()) => Stopped::Clean,
+            Err(e) => {
+                tracing::error!(error = %e, "the store did not close cleanly");
+                Stopped::StoreNotClosed(e.to_string())
+            }
+        };
         self.app.replica.release().await;
         self.app.hub.close_all();
+        stopped
+    }
+}
+
+/// How a stop ended ([`ServerHandle::stop_within`]); said as a sentence unless clean.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Stopped {
+    /// Everything queued was committed, with the mark of a clean stop.
+    Clean,
+    /// The store could not commit what was queued (why): what it had not acknowledged is
+    /// lost, and the next start goes on as after a crash.
+    StoreNotClosed(String),
+    /// The stop took longer than its bound, and was cut short.
+    TimedOut(Duration),
+}
+
+impl Stopped {
+    /// The process's exit status: 0 only for a clean stop.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Stopped::Clean => 0,
+            Stopped::StoreNotClosed(_) | Stopped::TimedOut(_) => 1,
+        }
+    }
+}
+
+impl std::fmt::Display for Stopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Stopped::Clean => f.write_str("stopped cleanly"),
+            Stopped::StoreNotClosed(why) => write!(f, "stopped without a clean close: {why}"),
+            Stopped::TimedOut(limit) => write!(
+                f,
+                "did not stop within {} s (--stop-timeout-secs): exiting anyway; what the \
+                 store had not acknowledged is lost, and the next start goes on as after a \
+                 crash",
+                limit.as_secs()
+            ),
+        }
     }
 }
 

@@ -22,6 +22,10 @@ async fn main() -> std::io::Result<()> {
     shipwatch_server::shutdown_signal().await;
     tracing::info!("shutting down");
     handle.shutdown();
-    handle.stopped().await;
-    Ok(())
+    let limit = std::time::Duration::from_secs(handle.app().cfg.stop_timeout_secs);
+    let stopped = handle.stop_within(limit).await;
+    if stopped != shipwatch_server::Stopped::Clean {
+        eprintln!("shipwatch-server: {stopped}");
+    }
+    std::process::exit(stopped.exit_code())
 }

@@ -4,49 +4,22 @@
 
 mod common;
 mod push_support;
+mod queue_support;
 
+use common::binary::Server;
 use common::start;
-use push_support::Api;
-use serde_json::{json, Value};
+use push_support::{log, Api};
+use queue_support::{batch, capped, deployment, fill_disk, health, short_lines};
+use serde_json::json;
+use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_push_the_store_cannot_write_is_not_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
-    let h = start(&[
-        "--no-simulator",
-        "--data-dir",
-        dir.path().to_str().unwrap(),
-        "--max-store-bytes",
-        "1048576",
-    ])
-    .await;
+    let h = start(&capped(dir.path().to_str().unwrap(), &[])).await;
     let api = Api::new(&h);
-    api.environment("production").await;
-    api.service("production", "api").await;
-    let id = api.deploy("production", "api", "v1").await;
-    let text = "x".repeat(4000);
-    let batch = |from: u64| -> Value {
-        (from..from + 50)
-            .map(|n| json!({"n": n, "text": format!("{n} {text}")}))
-            .collect()
-    };
-    let path = format!("/api/v1/deployments/{id}/logs");
-    let mut from = 1;
-    let refused = loop {
-        let a = api.json("POST", &path, batch(from)).await;
-        match a.status {
-            200 => from += 50,
-            _ => break a,
-        }
-        assert!(from < 2_000, "1 MiB is full before 2,000 lines of 4 KB");
-    };
-    assert_eq!(refused.status, 503, "{refused:?}");
-    assert!(
-        refused.error().contains("not acknowledged"),
-        "{}",
-        refused.error()
-    );
-    assert!(refused.field().is_none());
+    let (path, id) = deployment(&api).await;
+    let from = fill_disk(&api, &path).await;
     // The retry is a resend (same numbers and texts): not a conflict, and not acknowledged
     // while the store still cannot write.
     let again = api.json("POST", &path, batch(from)).await;
@@ -60,12 +33,59 @@ async fn a_push_the_store_cannot_write_is_not_acknowledged() {
     // The server answers reads, and says the store fails.
     let a = api.get(&format!("/api/v1/deployments/{id}")).await;
     assert_eq!(a.status, 200);
-    let health: Value = reqwest::get(format!("{}/api/health", api.base))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health = health(&api).await;
     assert_eq!(health["status"], "degraded", "{health}");
     h.shutdown();
+}
+
+/// SIGTERM of the real binary while its store cannot write (a full disk, with writes queued
+/// that it cannot commit): the stop does not wait for ever on them. The writer gives up after
+/// its last attempts, the server exits with status 1 saying what it dropped (writes never
+/// acknowledged), and every acknowledged line is there at the next start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_on_a_full_disk_stops_and_keeps_what_was_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let cap = ["--max-store-bytes", queue_support::STORE_BYTES];
+    let server = Server::start(&data, &[&["--no-simulator"][..], &cap].concat()).await;
+    let api = Api::at(server.addr);
+    let (path, id) = deployment(&api).await;
+    let unacked = fill_disk(&api, &path).await;
+    // More queued behind what the writer holds, more lines than it takes in one
+    // transaction (50,000): lines no one was told are stored.
+    let mut from = unacked + 50;
+    for _ in 0..12 {
+        let queued = api.json("POST", &path, short_lines(from, 5_000)).await;
+        assert_eq!(queued.status, 503, "{queued:?}");
+        assert!(queued.error().contains("not acknowledged"), "{queued:?}");
+        from += 5_000;
+    }
+
+    let asked = Instant::now();
+    let (status, printed) = server.terminate(Duration::from_secs(60)).await;
+    let status = status.unwrap_or_else(|| panic!("still running 60 s after SIGTERM:\n{printed}"));
+    // What the binary says on stderr (its log goes to stdout).
+    assert!(
+        printed.contains("stopped without a clean close")
+            && printed.contains("could not write at the stop")
+            && printed.contains("that were never acknowledged are dropped"),
+        "the writer gave up, saying what it dropped:\n{printed}"
+    );
+    assert!(
+        !printed.contains("did not stop within"),
+        "the stop ended on its own, not cut short after --stop-timeout-secs:\n{printed}"
+    );
+    assert_eq!(status.code(), Some(1), "{status:?}\n{printed}");
+    eprintln!("stopped in {:?}", asked.elapsed());
+
+    let server = Server::start(&data, &["--no-simulator"]).await;
+    let (_, lines) = log(server.addr, &id).await.expect("the log is kept");
+    let numbers: Vec<u64> = lines.iter().map(|l| l.n).collect();
+    let acked: Vec<u64> = (1..unacked).collect();
+    assert_eq!(
+        &numbers[..acked.len()],
+        &acked[..],
+        "acknowledged lines, once each"
+    );
+    server.stop();
 }

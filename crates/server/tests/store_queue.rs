@@ -6,66 +6,35 @@
 
 mod common;
 mod push_support;
+mod queue_support;
 
 use common::start;
-use push_support::{environments, log, Answer, Api};
-use serde_json::{json, Value};
+use push_support::{environments, log};
+use queue_support::{
+    capped, deployment, fill_disk, health, push_until_refused, short_lines, BATCH_LINES,
+};
+use serde_json::json;
+use shipwatch_server::Stopped;
+use std::time::Duration;
 
-/// 50 lines of about 4 KB, numbered from `from`.
-fn batch(from: u64) -> Value {
-    let text = "x".repeat(4000);
-    (from..from + 50)
-        .map(|n| json!({"n": n, "text": format!("{n} {text}")}))
-        .collect()
-}
-
-async fn health(api: &Api) -> Value {
-    reqwest::get(format!("{}/api/health", api.base))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
-/// Pushes batches from line 1 until one is not acknowledged: the first line of that batch.
-async fn fill_disk(api: &Api, path: &str) -> u64 {
-    let mut from = 1;
-    loop {
-        let a = api.json("POST", path, batch(from)).await;
-        if a.status != 200 {
-            assert_eq!(a.status, 503, "{a:?}");
-            assert!(a.error().contains("not acknowledged"), "{a:?}");
-            return from;
-        }
-        from += 50;
-        assert!(from < 2_000, "1 MiB is full before 2,000 lines of 4 KB");
-    }
-}
+/// Lines in a batch of short ones.
+const SHORT: u64 = 5_000;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "hangs at e41b698 (over 10 min, in CI and alone): a wait on a store that cannot commit; issue 16's note says where to look"]
 async fn a_full_queue_refuses_writes_and_loses_nothing_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_str().unwrap();
-    let h = start(&[
-        "--no-simulator",
-        "--data-dir",
-        data,
-        "--max-store-bytes",
-        "1048576",
-        "--store-queue-bytes",
-        "524288",
-    ])
-    .await;
-    let api = Api::new(&h);
-    api.environment("production").await;
-    api.service("production", "api").await;
-    let id = api.deploy("production", "api", "v1").await;
-    let path = format!("/api/v1/deployments/{id}/logs");
+    let h = start(&capped(data, &["--store-queue-bytes", "4194304"])).await;
+    let api = push_support::Api::new(&h);
+    let (path, id) = deployment(&api).await;
     // Lines before `unacked` are acknowledged; from it on the store cannot write.
     let unacked = fill_disk(&api, &path).await;
-    let (refused, next) = refused(&api, &path, unacked).await;
+    // Short lines fill the queue: more than the writer takes in one transaction (50,000)
+    // before it is full, so the stop below finds its close queued behind them.
+    let lines = |from| short_lines(from, SHORT);
+    let (refused, next) =
+        push_until_refused(&api, &path, unacked + BATCH_LINES, lines, SHORT).await;
+    assert!(next - unacked > 50_000, "{} lines queued", next - unacked);
     assert_eq!(refused.status, 503, "{refused:?}");
     assert!(
         refused.error().contains("the store's queue is full"),
@@ -86,11 +55,22 @@ async fn a_full_queue_refuses_writes_and_loses_nothing_acknowledged() {
     let queue = &health["store"]["queue"];
     assert_eq!(health["status"], "degraded", "{health}");
     assert_eq!(queue["full"], true, "{health}");
-    assert_eq!(queue["max_bytes"], 524288, "{health}");
-    assert!(queue["bytes"].as_u64().unwrap() >= 524_288, "{health}");
+    assert_eq!(queue["max_bytes"], 4194304, "{health}");
+    // The bound holds: the refused batch did not fit, and nothing was queued past it.
+    let bytes = queue["bytes"].as_u64().unwrap();
+    assert!(bytes > 3_000_000 && bytes <= 4_194_304, "{health}");
     assert!(queue["refused"].as_u64().unwrap() >= 2, "{health}");
+    // The stop does not wait for ever on a store that cannot write: the writer gives up what
+    // was never acknowledged, and says so.
     h.shutdown();
-    h.stopped().await;
+    match h.stop_within(Duration::from_secs(60)).await {
+        Stopped::StoreNotClosed(why) => assert!(
+            why.contains("could not write at the stop")
+                && why.contains("that were never acknowledged are dropped"),
+            "{why}"
+        ),
+        other => panic!("the writer gives up at the stop: {other:?}"),
+    }
 
     // Every acknowledged line is there after a restart on a store with room.
     // (Checked here: while the store cannot commit, a new page's snapshot waits for it.)
@@ -117,40 +97,14 @@ async fn a_full_queue_refuses_writes_and_loses_nothing_acknowledged() {
     h.stopped().await;
 }
 
-/// Pushes on after the disk is full (each batch queued, not acknowledged) until one is
-/// refused: that answer and the first line of the refused batch.
-async fn refused(api: &Api, path: &str, mut from: u64) -> (Answer, u64) {
-    from += 50;
-    for _ in 0..100 {
-        let a = api.json("POST", path, batch(from)).await;
-        assert_eq!(a.status, 503, "{a:?}");
-        if a.error().contains("queue is full") {
-            return (a, from);
-        }
-        assert!(a.error().contains("not acknowledged"), "{a:?}");
-        from += 50;
-    }
-    panic!("100 batches of 200 KB, none refused by a queue of 512 KiB");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reports_of_one_instance_replace_each_other_in_the_queue() {
     let dir = tempfile::tempdir().unwrap();
-    let h = start(&[
-        "--no-simulator",
-        "--data-dir",
-        dir.path().to_str().unwrap(),
-        "--max-store-bytes",
-        "1048576",
-        "--store-queue-bytes",
-        "524288",
-    ])
-    .await;
-    let api = Api::new(&h);
-    api.environment("production").await;
-    api.service("production", "api").await;
-    let id = api.deploy("production", "api", "v1").await;
-    fill_disk(&api, &format!("/api/v1/deployments/{id}/logs")).await;
+    let data = dir.path().to_str().unwrap();
+    let h = start(&capped(data, &["--store-queue-bytes", "524288"])).await;
+    let api = push_support::Api::new(&h);
+    let (path, _) = deployment(&api).await;
+    fill_disk(&api, &path).await;
     let path = "/api/v1/environments/production/services/api/instances/api-1";
     // Each report would take its own few hundred bytes: 3,000 of them more than the queue.
     let started = std::time::Instant::now();
@@ -182,4 +136,42 @@ async fn reports_of_one_instance_replace_each_other_in_the_queue() {
     );
     // Pages are shown the reports once they are stored (commit before visible), not before.
     h.shutdown();
+}
+
+/// A batch of lines larger than the whole queue can never be taken: it is refused with a 413
+/// naming the bound (not a 503 to retry for ever), before anything is applied; a smaller one
+/// then goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_larger_than_the_whole_queue_is_refused_naming_the_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let h = start(&[
+        "--no-simulator",
+        "--data-dir",
+        data,
+        "--store-queue-bytes",
+        "65536",
+    ])
+    .await;
+    let api = push_support::Api::new(&h);
+    let (path, id) = deployment(&api).await;
+    // 50 lines of 4 KB: about 200 KB in the queue.
+    let a = api.json("POST", &path, queue_support::batch(1)).await;
+    assert_eq!(a.status, 413, "{a:?}");
+    assert!(a.error().starts_with("the push was not applied"), "{a:?}");
+    assert!(
+        a.error().contains("--store-queue-bytes, at most 64 KiB"),
+        "{a:?}"
+    );
+    assert!(a.field().is_none(), "{a:?}");
+    let view = api.get(&format!("/api/v1/deployments/{id}")).await;
+    assert_eq!(
+        view.body["next_line"],
+        json!(1),
+        "nothing applied: {view:?}"
+    );
+    let lines: Vec<u64> = (1..=10).collect();
+    assert_eq!(api.lines(&id, lines).await.status, 200);
+    h.shutdown();
+    h.stopped().await;
 }

@@ -5,66 +5,33 @@
 
 mod common;
 mod push_support;
+mod queue_support;
 
 use common::postgres::PgServer;
 use push_support::{log, Api};
-use serde_json::{json, Value};
+use queue_support::{batch, deployment, health, push_until_refused, BATCH_LINES};
+use serde_json::json;
 use std::time::{Duration, Instant};
-
-/// 50 lines of about 4 KB, numbered from `from`.
-fn batch(from: u64) -> Value {
-    let text = "x".repeat(4000);
-    (from..from + 50)
-        .map(|n| json!({"n": n, "text": format!("{n} {text}")}))
-        .collect()
-}
-
-async fn health(api: &Api) -> Value {
-    reqwest::get(format!("{}/api/health", api.base))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queued_pushes_land_once_postgres_is_back_and_a_refused_one_was_not_applied() {
     let pg = PgServer::start();
     let url = pg.create_db("shipwatch");
     let dir = tempfile::tempdir().unwrap();
-    let h = common::start(&[
-        "--no-simulator",
-        "--data-dir",
-        dir.path().to_str().unwrap(),
-        "--store",
-        &url,
-        "--store-queue-bytes",
-        "524288",
-    ])
-    .await;
+    let server = ["--no-simulator", "--data-dir", dir.path().to_str().unwrap()];
+    let server = [&server[..], &["--store", &url]].concat();
+    let h = common::start(&[&server[..], &["--store-queue-bytes", "524288"]].concat()).await;
     let api = Api::new(&h);
-    api.environment("production").await;
-    api.service("production", "api").await;
-    let id = api.deploy("production", "api", "v1").await;
-    let path = format!("/api/v1/deployments/{id}/logs");
+    let (path, id) = deployment(&api).await;
     assert_eq!(api.json("POST", &path, batch(1)).await.status, 200);
 
     pg.stop();
-    let mut from = 51;
-    let refused = loop {
-        let a = api.json("POST", &path, batch(from)).await;
-        assert_eq!(a.status, 503, "{a:?}");
-        if a.error().contains("the store's queue is full") {
-            break from;
-        }
-        assert!(a.error().contains("not acknowledged"), "{a:?}");
-        from += 50;
-        assert!(
-            from < 5_000,
-            "100 batches of 200 KB, none refused by a queue of 512 KiB"
-        );
-    };
+    let (answer, refused) =
+        push_until_refused(&api, &path, 1 + BATCH_LINES, batch, BATCH_LINES).await;
+    assert!(
+        answer.error().contains("the store's queue is full"),
+        "{answer:?}"
+    );
     let view = api.get(&format!("/api/v1/deployments/{id}")).await;
     assert_eq!(
         view.body["next_line"],
@@ -95,17 +62,10 @@ async fn queued_pushes_land_once_postgres_is_back_and_a_refused_one_was_not_appl
     h.shutdown();
     h.stopped().await;
     // What the store holds, read back after a restart: every line once, in order.
-    let h = common::start(&[
-        "--no-simulator",
-        "--data-dir",
-        dir.path().to_str().unwrap(),
-        "--store",
-        &url,
-    ])
-    .await;
+    let h = common::start(&server).await;
     let (_, lines) = log(h.addr(), &id).await.expect("the log is kept");
     let numbers: Vec<u64> = lines.iter().map(|l| l.n).collect();
-    let expected: Vec<u64> = (1..refused + 50).collect();
+    let expected: Vec<u64> = (1..refused + BATCH_LINES).collect();
     assert_eq!(numbers, expected, "every line once, in order");
     h.shutdown();
     h.stopped().await;

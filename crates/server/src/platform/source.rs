@@ -22,6 +22,13 @@ pub trait Sink: Send + Sync {
     fn room(&self) -> Result<(), crate::store::StoreError> {
         Ok(())
     }
+
+    /// [`Sink::publish`], only if the store's queue takes the write whole within its bound
+    /// (`Store::try_write`); else nothing is published, and a source that asks this before it
+    /// applies the write to its own state refuses it.
+    fn try_publish(&self, events: Vec<PlatformEvent>) -> Result<Ack, crate::store::StoreError> {
+        Ok(self.publish(events))
+    }
 }
 
 /// An action on a service, as asked through the action API.

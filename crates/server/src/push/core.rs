@@ -643,26 +643,40 @@ impl PushCore {
             let now = wall_millis();
             let stage = d.stage.clone().unwrap_or_default();
             let in_progress = !d.deployment.status.has_ended();
-            let mut new = Vec::with_capacity(plan.fresh.len());
-            for &i in &plan.fresh {
-                let l = &batch[i];
-                if in_progress {
-                    d.remember(l.n, &l.text);
+            let new: Vec<LogLine> = plan
+                .fresh
+                .iter()
+                .map(|&i| {
+                    let l = &batch[i];
+                    LogLine {
+                        n: l.n,
+                        ts: l.ts.unwrap_or(now),
+                        stage: l.stage.clone().unwrap_or_else(|| stage.clone()),
+                        level: l.level.unwrap_or(LogLevel::Info),
+                        text: l.text.clone(),
+                        hint: None,
+                    }
+                })
+                .collect();
+            // Lines fill the store's queue: they are queued whole and only if they fit in its
+            // bound, before the registry takes them, so a refused batch is not applied.
+            let ack = if new.is_empty() {
+                self.settled()
+            } else {
+                self.sink
+                    .try_publish(vec![PlatformEvent::LogAppended {
+                        deployment: id.to_string(),
+                        lines: new,
+                    }])
+                    .map_err(PushError::not_queued)?
+            };
+            if in_progress {
+                for &i in &plan.fresh {
+                    d.remember(batch[i].n, &batch[i].text);
                 }
-                new.push(LogLine {
-                    n: l.n,
-                    ts: l.ts.unwrap_or(now),
-                    stage: l.stage.clone().unwrap_or_else(|| stage.clone()),
-                    level: l.level.unwrap_or(LogLevel::Info),
-                    text: l.text.clone(),
-                    hint: None,
-                });
             }
             d.next_line = plan.next_line;
-            self.publish_if(!new.is_empty(), || PlatformEvent::LogAppended {
-                deployment: id.to_string(),
-                lines: new,
-            })
+            ack
         };
         committed(ack).await?;
         Ok(Appended {

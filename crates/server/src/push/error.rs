@@ -84,6 +84,20 @@ impl PushError {
         )
     }
 
+    /// 503 when the store's queue is full, 413 when the write is larger than the whole
+    /// queue (`--store-queue-bytes`: it can never be taken); refused before anything was
+    /// applied.
+    pub fn not_queued(e: crate::store::StoreError) -> Self {
+        match e {
+            crate::store::StoreError::TooLarge { .. } => Self::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                None,
+                format!("the push was not applied: {e}"),
+            ),
+            e => Self::queue_full(e),
+        }
+    }
+
     /// 503: applied but the store could not commit it, so it is not acknowledged.
     pub fn not_stored(reason: impl std::fmt::Display) -> Self {
         Self::new(

@@ -34,7 +34,7 @@ pub mod timeline;
 mod writer;
 
 pub use load::{Loaded, LogChange, LogHistory, StoredChange, StoredDeployment, TopicMark};
-pub use queue::{event_bytes, QueueLimits, QueueState, DEFAULT_QUEUE_BYTES};
+pub use queue::{event_bytes, Dropped, QueueLimits, QueueState, DEFAULT_QUEUE_BYTES};
 pub use retention_trim::DEFAULT_KEEP_REMOVED;
 pub use schema::Synchronous;
 pub use writer::Stage;
@@ -131,10 +131,27 @@ pub enum StoreError {
         /// The bound (`--store-queue-bytes`).
         max_bytes: u64,
     },
+    /// A write larger than the whole queue (`--store-queue-bytes`): it can never be taken,
+    /// and was refused before anything was applied.
+    TooLarge {
+        /// Bytes of the write, as the queue counts them.
+        write_bytes: u64,
+        /// The bound.
+        max_bytes: u64,
+    },
     /// Reading failed.
     Read(String),
     /// The store was closed.
     Closed,
+    /// At a stop the store still could not write (a full disk, the database gone) after its
+    /// last attempts: the writer gave up, dropping what was not committed (never
+    /// acknowledged).
+    GaveUp {
+        /// The last write error.
+        error: String,
+        /// What was dropped.
+        dropped: queue::Dropped,
+    },
 }
 
 impl std::fmt::Display for StoreError {
@@ -175,8 +192,25 @@ impl std::fmt::Display for StoreError {
                  (at most {}), so nothing more is taken until they are; try again later",
                 bytes_for_people(*max_bytes)
             ),
+            Self::TooLarge {
+                write_bytes,
+                max_bytes,
+            } => write!(
+                f,
+                "this write takes {write_bytes} bytes in the store's queue, more than the \
+                 queue holds (--store-queue-bytes, at most {}), so it can never be taken: send \
+                 it in smaller parts",
+                bytes_for_people(*max_bytes)
+            ),
             Self::Read(e) => write!(f, "reading the store failed: {e}"),
             Self::Closed => f.write_str("the store is closed"),
+            Self::GaveUp { error, dropped } => write!(
+                f,
+                "the store still could not write at the stop ({error}): {} writes ({} bytes) \
+                 that were never acknowledged are dropped; everything acknowledged was \
+                 committed, and the next start goes on from it as after a crash",
+                dropped.writes, dropped.bytes
+            ),
         }
     }
 }
@@ -454,6 +488,33 @@ impl Store {
         }
     }
 
+    /// [`Store::write`], only if the write fits whole in the queue's bound with what waits
+    /// to be written, checked and queued in one step: else nothing is queued, and the error
+    /// is [`StoreError::QueueFull`], or [`StoreError::TooLarge`] for a write larger than the
+    /// whole bound. A source publishes this way before it applies the write to its own state.
+    pub fn try_write(&self, events: Arc<[PlatformEvent]>) -> Result<Ack, StoreError> {
+        let committed = self.inner.progress.borrow().committed;
+        let upto = match self.inner.queue.put_if_fits(events, committed) {
+            Ok(id) => id.unwrap_or(u64::MAX),
+            Err(full) if full.write_bytes > full.max_bytes => {
+                return Err(StoreError::TooLarge {
+                    write_bytes: full.write_bytes,
+                    max_bytes: full.max_bytes,
+                })
+            }
+            Err(full) => {
+                return Err(StoreError::QueueFull {
+                    queued_bytes: full.queued_bytes,
+                    max_bytes: full.max_bytes,
+                })
+            }
+        };
+        Ok(Ack {
+            upto,
+            progress: Some((self.inner.progress.clone(), self.inner.waiters.clone())),
+        })
+    }
+
     /// `Ok` while the writer's queue takes more; [`StoreError::QueueFull`] once what waits
     /// to be written (writes failing meanwhile) reaches `--store-queue-bytes`. Sources ask
     /// before they apply anything, so a refused write is not applied at all.
@@ -490,7 +551,7 @@ impl Store {
             }
             e => e,
         };
-        let full = queue.bytes >= queue.max_bytes;
+        let full = queue.full;
         let error = error.or_else(|| {
             full.then(|| {
                 StoreError::QueueFull {

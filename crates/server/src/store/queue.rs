@@ -52,6 +52,8 @@ pub struct Full {
     pub queued_bytes: u64,
     /// The bound (`--store-queue-bytes`).
     pub max_bytes: u64,
+    /// Bytes of the write refused, when it was sized ([`Queue::put_if_fits`]); else 0.
+    pub write_bytes: u64,
 }
 
 /// What the queue holds, for the health endpoint.
@@ -65,6 +67,9 @@ pub struct QueueState {
     pub replaced: u64,
     /// Writes refused because the queue was full, since start.
     pub refused: u64,
+    /// Writes are refused now: the queue holds its bound, or a write did not fit and
+    /// nothing has been committed since.
+    pub full: bool,
 }
 
 /// What a whole-state event is the state of.
@@ -209,6 +214,9 @@ struct State {
     first: HashMap<Entity, (u64, usize)>,
     /// The latest queued report after the first: replaced by the next one.
     latest: HashMap<Entity, (u64, usize)>,
+    /// A write did not fit ([`Queue::put_if_fits`]): every write is refused until something
+    /// is committed, so smaller ones do not pass it by.
+    refusing: bool,
     /// No more writes are taken (the store closed).
     closed: bool,
     replaced: u64,
@@ -219,6 +227,9 @@ struct State {
 pub(super) struct Queue {
     state: Mutex<State>,
     ready: Notify,
+    /// Told when the close is queued (or every handle is gone): a writer retrying a failed
+    /// write stops waiting for its next attempt.
+    stopping: Notify,
     limits: QueueLimits,
 }
 
@@ -227,6 +238,7 @@ impl Queue {
         Arc::new(Queue {
             state: Mutex::new(State::default()),
             ready: Notify::new(),
+            stopping: Notify::new(),
             limits,
         })
     }
@@ -243,22 +255,25 @@ impl Queue {
             }
             st.bytes -= bytes.min(st.bytes);
             st.taken.pop_front();
+            st.refusing = false;
         }
     }
 
     /// `Ok` while the queue has room for another write; `Err` (counted as refused) once it
     /// holds `max_bytes` or more. A source asks before it applies anything, so a refused write
-    /// leaves nothing half applied; what it then publishes is queued whatever its size (a
-    /// write admitted is never dropped), which the bound allows for: a push body is at most
-    /// 8 MiB.
+    /// leaves nothing half applied; what it then publishes is queued (a write admitted is
+    /// never dropped). Log lines, which fill the queue, are admitted by
+    /// [`Queue::put_if_fits`] instead, whole and only if they fit; what is admitted here is one
+    /// report of an entity or a simulator tick, small beside the bound.
     pub(super) fn room(&self, committed: u64) -> Result<(), Full> {
         let mut st = self.lock();
         Self::settle(&mut st, committed);
-        if st.bytes >= self.limits.max_bytes {
+        if st.refusing || st.bytes >= self.limits.max_bytes {
             st.refused += 1;
             return Err(Full {
                 queued_bytes: st.bytes,
                 max_bytes: self.limits.max_bytes,
+                write_bytes: 0,
             });
         }
         Ok(())
@@ -267,11 +282,47 @@ impl Queue {
     /// Queues `events` after every earlier write; their id, or None once closed. Each report
     /// of an entity replaces the latest queued one (not the first) of the same entity.
     pub(super) fn put(&self, events: Arc<[PlatformEvent]>, committed: u64) -> Option<u64> {
+        self.put_within(events, committed, false)
+            .unwrap_or_else(|_| unreachable!("not checked"))
+    }
+
+    /// [`Queue::put`] only if the write fits whole under the bound with what is queued,
+    /// checked and queued in one step: `Err` (counted as refused) if it does not, with the
+    /// write's own bytes in [`Full::write_bytes`] (a write larger than the bound never fits).
+    pub(super) fn put_if_fits(
+        &self,
+        events: Arc<[PlatformEvent]>,
+        committed: u64,
+    ) -> Result<Option<u64>, Full> {
+        self.put_within(events, committed, true)
+    }
+
+    fn put_within(
+        &self,
+        events: Arc<[PlatformEvent]>,
+        committed: u64,
+        check: bool,
+    ) -> Result<Option<u64>, Full> {
+        let write_bytes = if check {
+            events.iter().map(event_bytes).sum()
+        } else {
+            0
+        };
         let mut st = self.lock();
         if st.closed {
-            return None;
+            return Ok(None);
         }
         Self::settle(&mut st, committed);
+        if check && (st.refusing || st.bytes + write_bytes > self.limits.max_bytes) {
+            st.refused += 1;
+            // A write larger than the whole bound never fits; it holds no one back.
+            st.refusing |= write_bytes <= self.limits.max_bytes;
+            return Err(Full {
+                queued_bytes: st.bytes,
+                max_bytes: self.limits.max_bytes,
+                write_bytes,
+            });
+        }
         st.next_id += 1;
         let id = st.next_id;
         let slot = st.head + st.items.len() as u64;
@@ -314,7 +365,7 @@ impl Queue {
         }));
         drop(st);
         self.ready.notify_one();
-        Some(id)
+        Ok(Some(id))
     }
 
     /// Marks event `index` of the write in `slot` as replaced by a newer report.
@@ -344,6 +395,7 @@ impl Queue {
         st.items.push_back(Waiting::Close(msg));
         drop(st);
         self.ready.notify_one();
+        self.stopping.notify_waiters();
         true
     }
 
@@ -352,6 +404,7 @@ impl Queue {
     pub(super) fn hang_up(&self) {
         self.lock().closed = true;
         self.ready.notify_one();
+        self.stopping.notify_waiters();
     }
 
     /// The id the next write gets, less one: every write so far.
@@ -373,6 +426,7 @@ impl Queue {
             max_bytes: self.limits.max_bytes,
             replaced: st.replaced,
             refused: st.refused,
+            full: st.refusing || st.bytes >= self.limits.max_bytes,
         }
     }
 
@@ -421,6 +475,16 @@ pub(super) struct Receiver(Arc<Queue>);
 #[derive(Debug)]
 pub(super) struct Empty;
 
+/// What a writer that gives up at a stop drops: writes never committed, so never
+/// acknowledged.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Dropped {
+    /// Writes (a source's publish each).
+    pub writes: u64,
+    /// Their bytes, as the queue counts them.
+    pub bytes: u64,
+}
+
 impl Receiver {
     /// The next message, waiting for one; None once the close was taken and nothing follows
     /// (the writer stops at the close before that).
@@ -440,6 +504,44 @@ impl Receiver {
     /// The next message if one is queued.
     pub(super) fn try_recv(&mut self) -> Result<Msg, Empty> {
         self.0.pop().ok_or(Empty)
+    }
+
+    /// Whether the store is stopping: the close is queued (behind writes the writer has not
+    /// taken yet), or every handle is gone.
+    pub(super) fn stopping(&self) -> bool {
+        self.0.lock().closed
+    }
+
+    /// Resolves once the store is stopping.
+    pub(super) async fn stop_asked(&self) {
+        loop {
+            let told = self.0.stopping.notified();
+            if self.stopping() {
+                return;
+            }
+            told.await;
+        }
+    }
+
+    /// The writer gives up (it cannot write, and the store is stopping): takes the close out
+    /// of the queue and drops the writes queued before it, none of them committed, so none
+    /// acknowledged. The close (None after a hang-up), and what is dropped: every write not
+    /// committed, the writer's own included.
+    pub(super) fn abandon(&mut self, committed: u64) -> (Option<Msg>, Dropped) {
+        let mut st = self.0.lock();
+        Queue::settle(&mut st, committed);
+        st.head += st.items.len() as u64;
+        let close = st.items.drain(..).find_map(|w| match w {
+            Waiting::Close(msg) => Some(msg),
+            Waiting::Write(_) => None,
+        });
+        st.first.clear();
+        st.latest.clear();
+        let dropped = Dropped {
+            writes: st.next_id.saturating_sub(committed),
+            bytes: st.bytes,
+        };
+        (close, dropped)
     }
 }
 
@@ -553,5 +655,34 @@ mod tests {
         assert!(q.room(1).is_ok(), "6 writes left: 8,814 bytes");
         assert_eq!(q.state(*ids.last().unwrap()).bytes, 0);
         assert_eq!(q.state(0).refused, 3);
+    }
+
+    #[test]
+    fn lines_are_taken_only_if_they_fit_and_the_bound_holds() {
+        // 10 lines of 100 bytes count 1,469 bytes: 6 fit in 10,000, the 7th does not.
+        let q = Queue::new(QueueLimits { max_bytes: 10_000 });
+        let mut ids = Vec::new();
+        while let Ok(id) = q.put_if_fits(Arc::from(vec![lines(10)]), 0) {
+            ids.push(id.unwrap());
+        }
+        assert_eq!(ids.len(), 6);
+        let state = q.state(0);
+        assert_eq!(state.bytes, 6 * 1_469, "at most the bound");
+        assert!(state.full);
+        // Nothing smaller passes the refused write by until something is committed.
+        assert!(q.room(0).is_err());
+        assert!(q.put_if_fits(Arc::from(vec![lines(1)]), 0).is_err());
+        assert!(q.room(ids[0]).is_ok(), "the first write committed");
+        assert!(q.put_if_fits(Arc::from(vec![lines(10)]), ids[0]).is_ok());
+    }
+
+    #[test]
+    fn a_write_larger_than_the_bound_is_refused_and_holds_no_one_back() {
+        let q = Queue::new(QueueLimits { max_bytes: 1_000 });
+        let full = q.put_if_fits(Arc::from(vec![lines(10)]), 0).unwrap_err();
+        assert_eq!((full.write_bytes, full.max_bytes), (1_469, 1_000));
+        assert_eq!(full.queued_bytes, 0);
+        assert!(!q.state(0).full);
+        assert!(q.put_if_fits(Arc::from(vec![lines(1)]), 0).is_ok());
     }
 }

@@ -388,13 +388,37 @@ impl Writer {
                     // this one is gone (PostgreSQL restarted, the network cut).
                     self.books_stale = true;
                     self.reconnect().await;
-                    if close.is_some() && failures >= CLOSE_ATTEMPTS {
-                        if let Some((_, done)) = close.take() {
-                            let _ = done.send(Err(StoreError::Write(msg)));
+                    // A stop does not wait for ever on a store that cannot write: the close
+                    // may still be queued behind writes a staged batch keeps the writer from
+                    // taking, so the queue is asked too. What is not committed was never
+                    // acknowledged, and is dropped.
+                    let stopping = close.is_some() || rx.stopping();
+                    if stopping && failures >= CLOSE_ATTEMPTS {
+                        let committed = progress.borrow().committed;
+                        let (queued, dropped) = rx.abandon(committed);
+                        let done = close.take().map(|(_, done)| done).or(match queued {
+                            Some(Msg::Close { done, .. }) => Some(done),
+                            _ => None,
+                        });
+                        tracing::error!(
+                            error = %msg,
+                            writes = dropped.writes,
+                            bytes = dropped.bytes,
+                            "the store cannot write at the stop: giving up what was never acknowledged"
+                        );
+                        if let Some(done) = done {
+                            let _ = done.send(Err(StoreError::GaveUp {
+                                error: msg,
+                                dropped,
+                            }));
                         }
                         return;
                     }
-                    tokio::time::sleep(RETRY_AFTER).await;
+                    // A stop asked meanwhile is tried at once, not a second later.
+                    tokio::select! {
+                        _ = tokio::time::sleep(RETRY_AFTER) => {}
+                        _ = rx.stop_asked(), if !stopping => {}
+                    }
                     continue;
                 }
             }

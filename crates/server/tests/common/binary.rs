@@ -77,6 +77,33 @@ impl Server {
         assert!(status.success(), "a stopped server exits 0: {status:?}");
     }
 
+    /// SIGTERM; waits at most `within` for it to exit (then SIGKILL): its exit status (None
+    /// if it had to be killed) and its log so far.
+    pub async fn terminate(
+        mut self,
+        within: Duration,
+    ) -> (Option<std::process::ExitStatus>, String) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+        let deadline = Instant::now() + within;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("waits") {
+                break Some(status);
+            }
+            if Instant::now() >= deadline {
+                break None;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        (
+            status,
+            std::fs::read_to_string(&self.log).unwrap_or_default(),
+        )
+    }
+
     /// SIGKILL: no chance to flush anything.
     pub fn kill(mut self) {
         self.child.kill().expect("killed");
