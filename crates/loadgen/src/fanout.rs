@@ -1,17 +1,17 @@
 //! Fan-out: many clients subscribed to one environment; how late each delta reaches each
 //! client, how much server memory a client costs, and whether any client is dropped.
 
-use crate::client::{connect, Jitter, Ws};
+use crate::client::Jitter;
+use crate::cpu::{self, Group, Sample};
 use crate::frame::{self, Kind};
 use crate::stats::{figure, missing, percentile, rss_kib, wall_ms};
-use futures_util::{SinkExt, StreamExt};
+use crate::wire::{Incoming, Socket};
 use shipwatch_model::protocol::reconnect::delay_ms;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{watch, Semaphore};
-use tokio_tungstenite::tungstenite::Message;
 
 /// What to run.
 pub struct Opts {
@@ -27,9 +27,16 @@ pub struct Opts {
     pub seconds: f64,
     /// The servers' process ids (one per replica), for their memory.
     pub server_pids: Vec<u32>,
+    /// New clients per second (0: as fast as [`HANDSHAKES`] handshakes at a time allow).
+    pub connect_rate: f64,
+    /// Process trees whose CPU time is reported per phase.
+    pub cpu: Vec<Group>,
     /// Prefix of the figure names.
     pub prefix: String,
 }
+
+/// Handshakes under way at once (a client holds its place until its snapshot is in).
+const HANDSHAKES: usize = 256;
 
 /// Shared between the clients and the conductor.
 struct Shared {
@@ -45,9 +52,16 @@ struct Shared {
     reasons: std::sync::Mutex<HashMap<String, usize>>,
 }
 
-/// What one client saw during the window.
+/// What one client saw: during the window, and how its run ended.
 #[derive(Default)]
 struct Report {
+    /// It received its snapshot.
+    live: bool,
+    /// Its socket closed or failed (by the server, nginx, or a failed pong).
+    disconnected: bool,
+    /// Deltas (over the whole run) whose first number did not follow the last change
+    /// applied: a gap or a repeat. A fresh snapshot starts the count of numbers anew.
+    seq_breaks: u64,
     /// (first sequence number of a delta, when it arrived).
     receipts: Vec<(u64, Instant)>,
     frames: u64,
@@ -83,8 +97,9 @@ pub async fn run(o: Opts) {
     };
     let rss_before = rss();
     let (stop_tx, stop_rx) = watch::channel(false);
-    let handshakes = Arc::new(Semaphore::new(256));
+    let handshakes = Arc::new(Semaphore::new(HANDSHAKES));
     let started = Instant::now();
+    let cpu_start = Sample::take(&o.cpu);
     let mut tasks = Vec::with_capacity(o.clients);
     let probes = o.probes;
     for i in 0..o.clients {
@@ -95,14 +110,22 @@ pub async fn run(o: Opts) {
             stop_rx.clone(),
             handshakes.clone(),
         );
+        // Paced: client i starts i / rate seconds in.
+        let start_at = (o.connect_rate > 0.0).then(|| {
+            tokio::time::Instant::from_std(started)
+                + Duration::from_secs_f64(i as f64 / o.connect_rate)
+        });
         tasks.push(tokio::spawn(async move {
+            if let Some(at) = start_at {
+                tokio::time::sleep_until(at).await;
+            }
             // A refused handshake (a proxy's 502) is tried again as the page does, with its
             // back-off, up to CONNECT_TRIES times.
             let mut jitter = Jitter::new(i as u64);
             let mut attempt = 0;
             let (ws, permit) = loop {
                 let permit = gate.clone().acquire_owned().await.ok();
-                match connect(&url, &env, None).await {
+                match subscribed(&url, &env, i as u64).await {
                     Ok(ws) => break (ws, permit),
                     Err(e) => {
                         drop(permit);
@@ -121,7 +144,15 @@ pub async fn run(o: Opts) {
             client(ws, i < probes, shared, stop, permit).await
         }));
     }
-    let deadline = Instant::now() + Duration::from_secs(180);
+    // The connect phase: the paced ramp, and a minute more for the last handshakes (or 180 s
+    // unpaced).
+    let phase = if o.connect_rate > 0.0 {
+        Duration::from_secs_f64(o.clients as f64 / o.connect_rate + 60.0)
+    } else {
+        Duration::from_secs(180)
+    };
+    let deadline = started + phase;
+    let mut next_note = started + Duration::from_secs(10);
     loop {
         let live = shared.live.load(Ordering::Relaxed);
         let failed = shared.connect_failures.load(Ordering::Relaxed)
@@ -129,15 +160,24 @@ pub async fn run(o: Opts) {
         if live + failed >= o.clients || Instant::now() > deadline {
             break;
         }
+        if Instant::now() >= next_note {
+            next_note += Duration::from_secs(10);
+            eprintln!(
+                "loadgen: {:.0} s: {live} with their snapshot, {failed} failed or closed",
+                started.elapsed().as_secs_f64()
+            );
+        }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let connected_in = started.elapsed();
     let live_at_start = shared.live.load(Ordering::Relaxed);
     let rss_connected = rss();
+    let cpu_connected = Sample::take(&o.cpu);
     shared.window_start_ms.store(wall_ms(), Ordering::Relaxed);
     shared.measuring.store(true, Ordering::Relaxed);
     tokio::time::sleep(Duration::from_secs_f64(o.seconds)).await;
     shared.measuring.store(false, Ordering::Relaxed);
+    let cpu_end = Sample::take(&o.cpu);
     let rss_end = rss();
     let _ = stop_tx.send(true);
     let mut reports = Vec::with_capacity(tasks.len());
@@ -145,8 +185,47 @@ pub async fn run(o: Opts) {
         reports.push(t.await.unwrap_or_default());
     }
 
+    // Live: the snapshot came, the socket is open at the end of the window, changes came
+    // during the window, and every delta followed the one before it.
+    let open = |r: &&Report| r.live && !r.disconnected;
+    let live_at_end = reports
+        .iter()
+        .filter(open)
+        .filter(|r| r.frames > 0 && r.seq_breaks == 0)
+        .count();
     figure(&format!("{p}_clients"), o.clients, "clients");
-    figure(&format!("{p}_clients_live"), live_at_start, "clients");
+    figure(&format!("{p}_clients_live"), live_at_end, "clients");
+    figure(&format!("{p}_clients_snapshot"), live_at_start, "clients");
+    figure(
+        &format!("{p}_clients_silent"),
+        reports
+            .iter()
+            .filter(open)
+            .filter(|r| r.frames == 0)
+            .count(),
+        "clients",
+    );
+    figure(
+        &format!("{p}_clients_seq_broken"),
+        reports.iter().filter(|r| r.seq_breaks > 0).count(),
+        "clients",
+    );
+    if o.connect_rate > 0.0 {
+        figure(&format!("{p}_connect_rate"), o.connect_rate, "clients/s");
+    }
+    for (phase, a, b) in [
+        ("connect", &cpu_start, &cpu_connected),
+        ("window", &cpu_connected, &cpu_end),
+    ] {
+        let spent = cpu::spent(&o.cpu, a, b);
+        for (name, s) in spent.seconds {
+            figure(
+                &format!("{p}_cpu_{phase}_{name}"),
+                format!("{:.0}", 100.0 * s / spent.wall.max(1e-3)),
+                "% of one core",
+            );
+        }
+    }
     figure(
         &format!("{p}_connect_all"),
         format!("{:.0}", connected_in.as_secs_f64() * 1000.0),
@@ -345,6 +424,21 @@ fn stamps(
     changed
 }
 
+/// A socket through the lean client, subscribed to environment `env`.
+async fn subscribed(url: &str, env: &str, seed: u64) -> Result<Socket, String> {
+    let mut ws = Socket::connect(url, seed).await?;
+    ws.send_text(&frame::subscribe(env, None)).await?;
+    Ok(ws)
+}
+
+/// Counts a socket that closed or failed once connected; its report says so.
+fn disconnected(mut r: Report, shared: &Shared, why: String) -> Report {
+    shared.disconnects.fetch_add(1, Ordering::Relaxed);
+    note(shared, why);
+    r.disconnected = true;
+    r
+}
+
 fn note(shared: &Shared, why: String) {
     if let Ok(mut r) = shared.reasons.lock() {
         *r.entry(why).or_default() += 1;
@@ -352,7 +446,7 @@ fn note(shared: &Shared, why: String) {
 }
 
 async fn client(
-    mut ws: Ws,
+    mut ws: Socket,
     probe: bool,
     shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
@@ -372,60 +466,47 @@ async fn client(
     loop {
         let msg = tokio::select! {
             _ = stop.changed() => {
-                let _ = ws.close(None).await;
+                ws.close().await;
                 return r;
             }
             _ = tokio::time::sleep_until(snapshot_due), if !live => {
                 shared.connect_failures.fetch_add(1, Ordering::Relaxed);
                 note(&shared, format!("no snapshot within {SNAPSHOT_WAIT:?}"));
-                let _ = ws.close(None).await;
+                ws.close().await;
                 return r;
             }
             m = ws.next() => m,
         };
         let now = Instant::now();
-        let text = match msg {
-            Some(Ok(Message::Text(t))) => t,
-            Some(Ok(Message::Close(c))) => {
-                shared.disconnects.fetch_add(1, Ordering::Relaxed);
-                note(&shared, format!("closed by server: {c:?}"));
-                return r;
+        let bytes = match msg {
+            Some(Ok(Incoming::Text(t))) => t,
+            Some(Ok(Incoming::Close(c))) => {
+                return disconnected(r, &shared, format!("closed by server: {c:?}"));
             }
-            Some(Ok(_)) => continue,
-            Some(Err(e)) => {
-                shared.disconnects.fetch_add(1, Ordering::Relaxed);
-                note(&shared, format!("socket error: {e}"));
-                return r;
-            }
-            None => {
-                shared.disconnects.fetch_add(1, Ordering::Relaxed);
-                note(&shared, "socket ended".into());
-                return r;
-            }
+            Some(Err(e)) => return disconnected(r, &shared, format!("socket error: {e}")),
+            None => return disconnected(r, &shared, "socket ended".into()),
+        };
+        // Checked as UTF-8 by the socket.
+        let Ok(text) = std::str::from_utf8(&bytes) else {
+            continue;
         };
         let measuring = shared.measuring.load(Ordering::Relaxed);
-        let kind = frame::kind(&text);
+        let kind = frame::kind(text);
         // A snapshot, whole or as its last part, with the services a probe read in it.
         let snapshot = match kind {
             Kind::Ping => {
-                if ws
-                    .send(Message::Text(frame::pong(&text).into()))
-                    .await
-                    .is_err()
-                {
-                    shared.disconnects.fetch_add(1, Ordering::Relaxed);
-                    note(&shared, "pong failed".into());
-                    return r;
+                if ws.send_text(&frame::pong(text)).await.is_err() {
+                    return disconnected(r, &shared, "pong failed".into());
                 }
                 None
             }
             Kind::Snapshot | Kind::Resumed => {
                 let services = if probe && kind == Kind::Snapshot {
-                    frame::service_stamps(&text)
+                    frame::service_stamps(text)
                 } else {
                     Vec::new()
                 };
-                Some((frame::number(&text, "seq"), services))
+                Some((frame::number(text, "seq"), services))
             }
             Kind::SnapshotPart => {
                 r.snapshot_parts += 1;
@@ -433,9 +514,9 @@ async fn client(
                     r.bytes += text.len() as u64;
                 }
                 if probe {
-                    parted.extend(frame::service_stamps(&text));
+                    parted.extend(frame::service_stamps(text));
                 }
-                match frame::part(&text).map(|p| parts.add(p)) {
+                match frame::part(text).map(|p| parts.add(p)) {
                     Some(frame::Joined::Pending) => None,
                     Some(frame::Joined::Whole { seq }) => {
                         r.snapshots_from_parts += 1;
@@ -450,7 +531,7 @@ async fn client(
                 }
             }
             Kind::Delta => {
-                let Some(seq) = frame::number(&text, "seq") else {
+                let Some(seq) = frame::number(text, "seq") else {
                     continue;
                 };
                 if measuring {
@@ -458,18 +539,23 @@ async fn client(
                     r.frames += 1;
                     r.bytes += text.len() as u64;
                 }
-                if probe {
-                    let n = frame::changes(&text);
-                    if measuring {
-                        r.changes += n;
-                        if let Some(expected) = next_seq {
-                            r.gaps += seq.saturating_sub(expected);
-                        }
-                        let services = frame::service_stamps(&text);
-                        r.upserts += stamps(services, &mut r, &mut known, &shared, true);
-                    }
-                    next_seq = Some(seq + n);
+                let n = frame::changes(text);
+                if next_seq.is_some_and(|expected| seq != expected) {
+                    r.seq_breaks += 1;
+                    note(
+                        &shared,
+                        "a delta that does not follow the last change".into(),
+                    );
                 }
+                if probe && measuring {
+                    r.changes += n;
+                    if let Some(expected) = next_seq {
+                        r.gaps += seq.saturating_sub(expected);
+                    }
+                    let services = frame::service_stamps(text);
+                    r.upserts += stamps(services, &mut r, &mut known, &shared, true);
+                }
+                next_seq = Some(seq + n);
                 None
             }
             Kind::Other => None,
@@ -478,6 +564,7 @@ async fn client(
             let was_live = live;
             if !live {
                 live = true;
+                r.live = true;
                 drop(handshake.take());
                 shared.live.fetch_add(1, Ordering::Relaxed);
             } else if measuring {

@@ -40,16 +40,22 @@ pub fn kind(text: &str) -> Kind {
     }
 }
 
-/// The first unsigned number after `"field":` within the frame's first 200 bytes.
+/// The first unsigned number after `"field":` within the frame's first 200 bytes (no
+/// allocation: it runs for every frame of every client).
 pub fn number(text: &str, field: &str) -> Option<u64> {
-    let head = &text[..floor_char_boundary(text, 200)];
-    let key = format!("\"{field}\":");
-    let at = head.find(&key)? + key.len();
-    let digits: String = head[at..]
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    digits.parse().ok()
+    let head = &text.as_bytes()[..floor_char_boundary(text, 200)];
+    let f = field.as_bytes();
+    let at = (0..head.len()).find(|&i| {
+        head[i] == b'"'
+            && head[i + 1..].starts_with(f)
+            && head[i + 1 + f.len()..].starts_with(b"\":")
+    })? + f.len()
+        + 3;
+    let mut digits = head[at..].iter().take_while(|b| b.is_ascii_digit());
+    let n = digits.try_fold(0u64, |n, d| {
+        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    });
+    n.filter(|_| head.get(at).is_some_and(u8::is_ascii_digit))
 }
 
 /// Number of changes in a delta frame. String values are JSON-escaped, so the unescaped
@@ -215,6 +221,10 @@ mod tests {
         assert_eq!(kind(f), Kind::Delta);
         assert_eq!(number(f, "seq"), Some(1_712_000_000_000_121));
         assert_eq!(changes(f), 2);
+        assert_eq!(number(f, "sub"), None, "not a number");
+        assert_eq!(number(f, "eq"), None, "a field's name whole");
+        assert_eq!(number(r#"{"part":3,"parts":9}"#, "parts"), Some(9));
+        assert_eq!(number(r#"{"seq":99999999999999999999}"#, "seq"), None);
     }
 
     fn part_frame(seq: u64, part: u64, parts: u64) -> String {

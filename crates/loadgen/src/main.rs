@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! shipwatch-loadgen fanout --url ws://127.0.0.1:8080/ws --env production --clients 10000 \
-//!     --seconds 10 [--probes 8] [--server-pid PID[,PID...]] [--prefix fanout]
+//!     --seconds 10 [--probes 8] [--server-pid PID[,PID...]] [--connect-rate CLIENTS_PER_S] \
+//!     [--cpu NAME=PID[+PID...][,...]] [--prefix fanout]
 //! shipwatch-loadgen resume --url ws://127.0.0.1:8080/ws --env production --clients 1000 \
 //!     [--warm-seconds 3] [--prefix resume]
 //! shipwatch-loadgen failover --url ws://127.0.0.1:8080/ws --env production --clients 2000 \
@@ -13,6 +14,7 @@
 //! ```
 
 mod client;
+mod cpu;
 mod failover;
 mod fanout;
 mod frame;
@@ -20,6 +22,7 @@ mod proxy;
 mod resume;
 mod stats;
 mod throughput;
+mod wire;
 
 use std::collections::HashMap;
 
@@ -56,6 +59,8 @@ fn main() {
                 .split(',')
                 .filter_map(|p| p.parse().ok())
                 .collect(),
+            connect_rate: num("connect-rate", "0"),
+            cpu: cpu::parse_groups(&get("cpu", "")).unwrap_or_else(|| usage()),
             prefix: get("prefix", "fanout"),
         })),
         "resume" => runtime.block_on(resume::run(resume::Opts {
@@ -95,7 +100,8 @@ fn main() {
 fn usage() -> ! {
     eprintln!(
         "usage: shipwatch-loadgen fanout|resume --url WS_URL --env ENV --clients N \
-         [--seconds S] [--probes N] [--server-pid PID[,PID]] [--warm-seconds S] [--prefix NAME]\n\
+         [--seconds S] [--probes N] [--server-pid PID[,PID]] [--connect-rate N] \
+         [--cpu NAME=PID[+PID][,...]] [--warm-seconds S] [--prefix NAME]\n\
          \x20      shipwatch-loadgen failover --url WS_URL --env ENV --clients N --kill-pid PID \
          [--warm-seconds S] [--timeout-seconds S] [--prefix NAME]\n\
          \x20      shipwatch-loadgen throughput --addr HOST:PORT --deployment DEP [--lines N] \
