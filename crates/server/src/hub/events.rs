@@ -57,7 +57,7 @@ impl Hub {
                     }
                 }
                 PlatformEvent::ServiceChanged { env, service } => {
-                    if let Some(cell) = self.service(env, service, now, &mut statuses) {
+                    if let Some(cell) = self.service(env, service.clone(), now, &mut statuses) {
                         touch(&cell);
                         env_changed(env, &mut changed);
                     }
@@ -84,7 +84,7 @@ impl Hub {
                         }
                     });
                     if let Some(cell) =
-                        updated.and_then(|s| self.service(env, &s, now, &mut statuses))
+                        updated.and_then(|s| self.service(env, s, now, &mut statuses))
                     {
                         touch(&cell);
                         env_changed(env, &mut changed);
@@ -95,7 +95,7 @@ impl Hub {
                         s.instances.retain(|i| i.name != *name);
                     });
                     if let Some(cell) =
-                        updated.and_then(|s| self.service(env, &s, now, &mut statuses))
+                        updated.and_then(|s| self.service(env, s, now, &mut statuses))
                     {
                         touch(&cell);
                         env_changed(env, &mut changed);
@@ -231,11 +231,13 @@ impl Hub {
     }
 
     /// Publishes a service change to its environment, stamped with its times in state; the
-    /// topic, if that changed it.
+    /// topic, if that changed it. The service is the caller's copy (stamped, then kept by the
+    /// topic), found once: at thousands of changes a second, copies of services with
+    /// their instances were most of what staging a batch cost.
     fn service(
         &self,
         env: &str,
-        service: &shipwatch_model::Service,
+        mut service: shipwatch_model::Service,
         now: Millis,
         statuses: &mut Vec<StatusChange>,
     ) -> Option<Arc<TopicCell>> {
@@ -244,38 +246,35 @@ impl Hub {
         let TopicData::Environment(e) = &mut st.data else {
             return None;
         };
-        let mut service = service.clone();
-        let old = e.services.iter().find(|s| s.id == service.id);
+        let at = e.services.iter().position(|s| s.id == service.id);
+        let old = at.map(|k| &e.services[k]);
         let change = stamp_service(env, old, &mut service, now);
         if old == Some(&service) {
             return None;
         }
         statuses.extend(change);
-        let service = &service;
-        let compact = match e.services.iter_mut().find(|s| s.id == service.id) {
-            Some(s) if *s == *service => return None,
-            Some(s) => {
-                let compact =
-                    instance_update::between(s, service).map(|one| Change::InstanceUpdate {
-                        service: service.id.clone(),
-                        index: one.index,
-                        instance: one.instance,
-                        running_since: one.running_since,
-                        events_added: one.events_added,
-                    });
-                *s = service.clone();
-                compact
-            }
-            None => {
-                e.services.push(service.clone());
-                None
-            }
+        let compact = old.and_then(|old| {
+            instance_update::between(old, &service).map(|one| Change::InstanceUpdate {
+                service: service.id.clone(),
+                index: one.index,
+                instance: one.instance,
+                running_since: one.running_since,
+                events_added: one.events_added,
+            })
+        });
+        // Encoded from the change, then kept by the topic: no further copy.
+        let change = Change::ServiceUpsert(service);
+        TopicCell::publish(&mut st, &change, compact.as_ref());
+        let Change::ServiceUpsert(service) = change else {
+            unreachable!("built above as a service upsert")
         };
-        TopicCell::publish(
-            &mut st,
-            &Change::ServiceUpsert(service.clone()),
-            compact.as_ref(),
-        );
+        let TopicData::Environment(e) = &mut st.data else {
+            return None;
+        };
+        match at {
+            Some(k) => e.services[k] = service,
+            None => e.services.push(service),
+        }
         drop(st);
         Some(cell)
     }

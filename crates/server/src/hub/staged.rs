@@ -99,7 +99,7 @@ impl Journal {
         self.entries.push(Entry::Closed(cell.clone()));
     }
 
-    /// The batch, its rows taken from the topics.
+    /// The batch, its rows taken from the topics, and each topic's last number in it.
     pub(super) fn staged(self, statuses: Vec<StatusChange>) -> Staged {
         let mut rows = Vec::new();
         let mut announce = Vec::new();
@@ -108,10 +108,14 @@ impl Journal {
             match entry {
                 Entry::Open(row, cell) => {
                     rows.push(row);
-                    announce.push(cell);
+                    let upto = lock(&cell.state).seq;
+                    announce.push((cell, upto));
                 }
                 Entry::Changed(cell) => {
-                    let topic = lock(&cell.state).data.topic();
+                    let (topic, upto) = {
+                        let st = lock(&cell.state);
+                        (st.data.topic(), st.seq)
+                    };
                     rows.extend(cell.take_unlogged().into_iter().map(|c| ChangeRow {
                         topic: topic.clone(),
                         seq: c.seq,
@@ -119,7 +123,7 @@ impl Journal {
                         json: Some(c.json.clone()),
                         compact: c.as_instance_update.clone(),
                     }));
-                    announce.push(cell);
+                    announce.push((cell, upto));
                 }
                 Entry::Closed(cell) => {
                     let st = lock(&cell.state);
@@ -148,8 +152,9 @@ impl Journal {
 pub struct Staged {
     /// The change log's rows of the batch, in order.
     pub rows: Vec<ChangeRow>,
-    /// Topics to announce (created or changed).
-    announce: Vec<Arc<TopicCell>>,
+    /// Topics to announce (created or changed), each with its last number in the batch: a
+    /// later batch may be staged on the same topic before this one is shown.
+    announce: Vec<(Arc<TopicCell>, u64)>,
     /// Topics to end.
     close: Vec<Arc<TopicCell>>,
     /// The services' and environments' status changes the batch made (see
@@ -158,16 +163,25 @@ pub struct Staged {
 }
 
 impl Staged {
-    /// Shows the batch: every topic it created or changed announces its new number, and the
-    /// topics it ended end. Returns its status changes, for the store's timeline.
+    /// Shows the batch: every topic it created or changed announces its last number in the
+    /// batch, and the topics it ended end. Returns its status changes, for the store's
+    /// timeline.
     pub fn announce(self) -> Vec<StatusChange> {
-        for cell in &self.announce {
-            cell.announce();
+        for (cell, upto) in &self.announce {
+            cell.announce_upto(*upto);
         }
         for cell in &self.close {
             cell.close();
         }
         self.statuses
+    }
+
+    /// Whether a page waits for a snapshot of a topic this batch holds staged: the store
+    /// stages no further batch before this one is shown, so the snapshot is built then.
+    pub fn snapshot_wanted(&self) -> bool {
+        self.announce
+            .iter()
+            .any(|(cell, _)| lock(&cell.state).snapshot_wanted)
     }
 }
 
@@ -181,5 +195,72 @@ impl TopicData {
                 deployment: header.id.clone(),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Head, Hub, HubConfig, ReplayRead};
+    use crate::platform::PlatformEvent;
+    use shipwatch_model::protocol::Topic;
+    use shipwatch_model::{Environment, Service, ServiceKind};
+
+    fn service(version: &str) -> PlatformEvent {
+        PlatformEvent::ServiceChanged {
+            env: "prod".into(),
+            service: Service {
+                id: "api".into(),
+                name: "api".into(),
+                kind: ServiceKind::Application,
+                instances: Vec::new(),
+                version: version.into(),
+                deployment: None,
+                running_since: None,
+                deployment_since: None,
+            },
+        }
+    }
+
+    /// The store stages a batch while the one before it commits: announcing the first shows
+    /// its numbers only, and a snapshot waits for the second.
+    #[test]
+    fn a_batch_shows_its_own_numbers_while_the_next_one_is_staged() {
+        let env = Environment {
+            id: "prod".into(),
+            name: "prod".into(),
+            services: Vec::new(),
+            deployment: None,
+        };
+        let cfg = HubConfig {
+            replay: 64,
+            max_logs: 8,
+            base_seq: 100,
+        };
+        let hub = Hub::new(cfg, &[env]);
+        let topic = hub
+            .topic(&Topic::Environment { env: "prod".into() })
+            .unwrap();
+        let first = hub.stage(&[service("v1")]);
+        let second = hub.stage(&[service("v2"), service("v3")]);
+        assert_eq!(topic.seq(), 100, "nothing is shown before its commit");
+        first.announce();
+        assert_eq!(topic.seq(), 101, "the first batch only");
+        match topic.read_from(101, 10, 1 << 20, false) {
+            ReplayRead::Items(items) => assert_eq!(items.len(), 1),
+            _ => panic!("the first batch's change is readable"),
+        }
+        let start = topic.subscribe(None, false).unwrap();
+        assert!(
+            matches!(start.head, Head::Pending),
+            "the state holds staged changes"
+        );
+        assert!(
+            second.snapshot_wanted(),
+            "the writer waits for the second batch"
+        );
+        second.announce();
+        assert_eq!(topic.seq(), 103);
+        let start = topic.subscribe(None, false).unwrap();
+        assert!(matches!(start.head, Head::Snapshot { seq: 103, .. }));
     }
 }

@@ -311,15 +311,24 @@ impl TopicCell {
     /// Shows what was published (the store committed it, or there is no store) and wakes the
     /// topic's subscribers: once per batch, so that a batch goes out as one frame.
     pub(super) fn announce(&self) {
+        let seq = lock(&self.state).seq;
+        self.announce_upto(seq);
+    }
+
+    /// Shows what was published up to `upto` (a batch the store committed; a later batch may
+    /// be staged already, and stays hidden) and wakes the topic's subscribers.
+    pub(super) fn announce_upto(&self, upto: u64) {
         let mut st = lock(&self.state);
-        st.visible = st.seq;
+        st.visible = st.visible.max(upto.min(st.seq));
         st.shown = true;
-        st.unlogged.clear();
+        let visible = st.visible;
+        st.unlogged.retain(|c| c.seq > visible);
         if std::mem::take(&mut st.snapshot_wanted) {
+            // None while a later batch is staged: asked for again at its announce.
             st.snapshot();
         }
         if let Some(tx) = &st.tx {
-            tx.send_replace(st.seq);
+            tx.send_replace(visible);
         }
     }
 
