@@ -144,10 +144,10 @@ pub async fn run(o: Opts) {
             client(ws, i < probes, shared, stop, permit).await
         }));
     }
-    // The connect phase: the paced ramp, and a minute more for the last handshakes (or 180 s
+    // The connect phase: the paced ramp, and 30 s more for the last handshakes (or 180 s
     // unpaced).
     let phase = if o.connect_rate > 0.0 {
-        Duration::from_secs_f64(o.clients as f64 / o.connect_rate + 60.0)
+        Duration::from_secs_f64(o.clients as f64 / o.connect_rate + 30.0)
     } else {
         Duration::from_secs(180)
     };

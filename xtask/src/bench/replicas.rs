@@ -2,8 +2,11 @@
 //! `shipwatch_e2e::nginx`), on one PostgreSQL (`shipwatch_e2e::postgres`, default settings):
 //!
 //! - **fan-out** (`replicas_*`): `shipwatch-loadgen fanout` through nginx, which spreads the
-//!   clients over the replicas (`least_conn`): live clients, the latency of a change reaching
-//!   the clients (from the event's own stamp, as the `server` part measures it), disconnects.
+//!   clients over the replicas (`least_conn`), let in at [`CONNECT_RATE`] a second: live
+//!   clients (at the end of the window: snapshot held, socket open, changes in order), the
+//!   latency of a change reaching the clients (from the event's own stamp, as the `server`
+//!   part measures it), disconnects, and the CPU of nginx, the replicas, PostgreSQL, the load
+//!   generator and the rest of the machine during the ramp and the window.
 //! - **failover** (`failover_*`): `shipwatch-loadgen failover` through nginx, then a SIGKILL of
 //!   replica B (the second started: a follower, where replicas share the database); the time
 //!   until each of B's clients is subscribed again and receiving, reconnecting with the page's
@@ -22,6 +25,7 @@ use crate::build::Built;
 use crate::cmd::Result;
 use shipwatch_e2e::nginx::Nginx;
 use shipwatch_e2e::postgres::PgServer;
+use shipwatch_e2e::procs;
 use shipwatch_e2e::server::open_file_limits;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -36,6 +40,11 @@ const SERVICES: &str = "100";
 /// got 1,389 live, and at 100 events/s 2,502 live with 502s from nginx: that measures the
 /// machine's bytes, not the replicas.
 const RATE: &str = "10";
+
+/// New fan-out clients per second through nginx. A page's reconnect back-off spreads a crowd
+/// out; all 10,000 at once would measure a connect storm (each handshake brings a 116 KB
+/// snapshot through two sockets) rather than the clients being served.
+const CONNECT_RATE: &str = "250";
 
 /// How many clients, for how long.
 pub struct Sizes {
@@ -73,7 +82,7 @@ struct Setup {
     a: Server,
     b: Server,
     one_database: bool,
-    _pg: Option<PgServer>,
+    pg: Option<PgServer>,
     _dirs: Dirs,
 }
 
@@ -117,6 +126,10 @@ pub fn measure(built: &Built, loadgen_bin: &Path, sizes: &Sizes, figures: &mut F
             sizes.fanout_seconds.to_string(),
             "--server-pid".into(),
             pids,
+            "--connect-rate".into(),
+            CONNECT_RATE.into(),
+            "--cpu".into(),
+            cpu_groups(&setup),
             "--prefix".into(),
             "replicas".into(),
         ],
@@ -145,16 +158,64 @@ pub fn measure(built: &Built, loadgen_bin: &Path, sizes: &Sizes, figures: &mut F
         ],
     )?;
     figures.absorb(&out);
-    if !setup.nginx.error_log().is_empty() {
-        let log = setup.nginx.error_log();
-        let lines: Vec<&str> = log.lines().collect();
-        eprintln!(
-            "bench: nginx's error log ({} lines), last: {}",
-            lines.len(),
-            lines.last().unwrap_or(&"")
-        );
+    let log = setup.nginx.error_log();
+    for (n, what) in error_kinds(&log).iter().take(6) {
+        eprintln!("bench: nginx's error log: {n} × {what}");
     }
     Ok(())
+}
+
+/// The loadgen's `--cpu` groups: nginx (master and workers), the replicas, PostgreSQL (the
+/// postmaster and its backends).
+fn cpu_groups(setup: &Setup) -> String {
+    let mut groups = Vec::new();
+    let nginx_dir = format!("shipwatch-nginx-{}-", setup.nginx.port);
+    let me = std::process::id();
+    if let Some((pid, _)) = procs::descendants(me)
+        .into_iter()
+        // The master names itself `nginx: master process /usr/sbin/nginx -p DIR ...`; the
+        // workers' names do not hold the directory.
+        .find(|(_, cmd)| cmd.contains(&nginx_dir))
+    {
+        groups.push(format!("nginx={pid}"));
+    }
+    let replicas: Vec<String> = [setup.a.pid(), setup.b.pid()]
+        .iter()
+        .flatten()
+        .map(u32::to_string)
+        .collect();
+    if !replicas.is_empty() {
+        groups.push(format!("replicas={}", replicas.join("+")));
+    }
+    if let Some(pg) = &setup.pg {
+        if let Some(pid) = procs::with_argument(&format!("-p {} ", pg.port()))
+            .into_iter()
+            .next()
+        {
+            groups.push(format!("postgres={pid}"));
+        }
+    }
+    groups.join(",")
+}
+
+/// nginx's error log by kind of message (the text after the connection number, up to the
+/// client's address), most frequent first.
+fn error_kinds(log: &str) -> Vec<(usize, String)> {
+    let mut kinds: std::collections::HashMap<String, usize> = Default::default();
+    for line in log.lines() {
+        let what = line.split_once("] ").map_or(line, |(_, rest)| rest);
+        // `PID#TID: *CONN message, client: ...`
+        let what = what.split_once(": ").map_or(what, |(_, rest)| rest);
+        let what = what
+            .strip_prefix('*')
+            .and_then(|r| r.split_once(' ').map(|(_, m)| m))
+            .unwrap_or(what);
+        let what = what.split_once(", client:").map_or(what, |(m, _)| m);
+        *kinds.entry(what.to_string()).or_default() += 1;
+    }
+    let mut kinds: Vec<(usize, String)> = kinds.into_iter().map(|(k, n)| (n, k)).collect();
+    kinds.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    kinds
 }
 
 /// PostgreSQL, replica A, replica B on the same database (or both `--ephemeral` where B
@@ -231,7 +292,7 @@ fn start(built: &Built) -> Result<Setup> {
         a,
         b,
         one_database,
-        _pg: pg,
+        pg,
         _dirs: dirs,
     })
 }
@@ -300,4 +361,36 @@ fn alive(pid: u32) -> bool {
         .ok()
         .and_then(|s| s.rsplit(')').next().map(|r| r.trim_start().to_string()))
         .is_some_and(|state| !state.starts_with('Z') && !state.starts_with('X'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_kinds;
+
+    #[test]
+    fn nginx_errors_are_counted_by_kind() {
+        let log = "\
+2026/12/05 13:35:10 [error] 11384#11384: *37207 no live upstreams while connecting to upstream, client: 127.0.0.1, server: _
+2026/12/05 13:35:11 [error] 11384#11384: *37208 no live upstreams while connecting to upstream, client: 127.0.0.1, server: _
+2026/12/05 13:35:12 [error] 11385#11385: *9 upstream timed out (110: Connection timed out) while connecting to upstream, client: 127.0.0.1
+2026/12/05 13:35:13 [warn] 11385#11385: 16384 worker_connections exceed open file resource limit: 1024";
+        assert_eq!(
+            error_kinds(log),
+            vec![
+                (
+                    2,
+                    "no live upstreams while connecting to upstream".to_string()
+                ),
+                (
+                    1,
+                    "16384 worker_connections exceed open file resource limit: 1024".to_string()
+                ),
+                (
+                    1,
+                    "upstream timed out (110: Connection timed out) while connecting to upstream"
+                        .to_string()
+                ),
+            ]
+        );
+    }
 }
