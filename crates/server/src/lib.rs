@@ -109,7 +109,15 @@ impl ServerHandle {
                 Stopped::StoreNotClosed(e.to_string())
             }
         };
-        self.app.replica.release().await;
+        // Given up at once when the database does not answer (it expires anyway): a stop
+        // does not wait on it.
+        let release = self.app.replica.release();
+        if tokio::time::timeout(Duration::from_secs(2), release)
+            .await
+            .is_err()
+        {
+            tracing::warn!("the lease could not be given up within 2 s; it expires");
+        }
         self.app.hub.close_all();
         stopped
     }

@@ -8,10 +8,9 @@ mod queue_support;
 
 use common::binary::Server;
 use common::start;
-use push_support::{log, Api};
+use push_support::Api;
 use queue_support::{batch, capped, deployment, fill_disk, health, short_lines};
 use serde_json::json;
-use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_push_the_store_cannot_write_is_not_acknowledged() {
@@ -61,31 +60,9 @@ async fn sigterm_on_a_full_disk_stops_and_keeps_what_was_acknowledged() {
         from += 5_000;
     }
 
-    let asked = Instant::now();
-    let (status, printed) = server.terminate(Duration::from_secs(60)).await;
-    let status = status.unwrap_or_else(|| panic!("still running 60 s after SIGTERM:\n{printed}"));
-    // What the binary says on stderr (its log goes to stdout).
-    assert!(
-        printed.contains("stopped without a clean close")
-            && printed.contains("could not write at the stop")
-            && printed.contains("that were never acknowledged are dropped"),
-        "the writer gave up, saying what it dropped:\n{printed}"
-    );
-    assert!(
-        !printed.contains("did not stop within"),
-        "the stop ended on its own, not cut short after --stop-timeout-secs:\n{printed}"
-    );
-    assert_eq!(status.code(), Some(1), "{status:?}\n{printed}");
-    eprintln!("stopped in {:?}", asked.elapsed());
+    queue_support::stop_giving_up(server).await;
 
     let server = Server::start(&data, &["--no-simulator"]).await;
-    let (_, lines) = log(server.addr, &id).await.expect("the log is kept");
-    let numbers: Vec<u64> = lines.iter().map(|l| l.n).collect();
-    let acked: Vec<u64> = (1..unacked).collect();
-    assert_eq!(
-        &numbers[..acked.len()],
-        &acked[..],
-        "acknowledged lines, once each"
-    );
+    queue_support::acknowledged_lines_kept(server.addr, &id, unacked).await;
     server.stop();
 }

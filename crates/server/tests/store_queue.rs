@@ -9,7 +9,7 @@ mod push_support;
 mod queue_support;
 
 use common::start;
-use push_support::{environments, log};
+use push_support::environments;
 use queue_support::{
     capped, deployment, fill_disk, health, push_until_refused, short_lines, BATCH_LINES,
 };
@@ -82,17 +82,7 @@ async fn a_full_queue_refuses_writes_and_loses_nothing_acknowledged() {
             .all(|e| e.id != "staging"),
         "a refused environment was not applied"
     );
-    let (_, lines) = log(h.addr(), &id).await.expect("the log is kept");
-    let numbers: Vec<u64> = lines.iter().map(|l| l.n).collect();
-    let acked: Vec<u64> = (1..unacked).collect();
-    assert_eq!(
-        &numbers[..acked.len()],
-        &acked[..],
-        "acknowledged lines, once each"
-    );
-    for l in &lines[..acked.len()] {
-        assert!(l.text.starts_with(&format!("{} x", l.n)), "{}", l.n);
-    }
+    queue_support::acknowledged_lines_kept(h.addr(), &id, unacked).await;
     h.shutdown();
     h.stopped().await;
 }

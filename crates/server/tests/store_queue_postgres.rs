@@ -7,6 +7,7 @@ mod common;
 mod push_support;
 mod queue_support;
 
+use common::binary::Server;
 use common::postgres::PgServer;
 use push_support::{log, Api};
 use queue_support::{batch, deployment, health, push_until_refused, BATCH_LINES};
@@ -69,4 +70,25 @@ async fn queued_pushes_land_once_postgres_is_back_and_a_refused_one_was_not_appl
     assert_eq!(numbers, expected, "every line once, in order");
     h.shutdown();
     h.stopped().await;
+}
+
+/// SIGTERM of the real binary while PostgreSQL is stopped, with pushes queued that it
+/// cannot commit: it exits on its own (not cut short by --stop-timeout-secs), with status 1
+/// and a message saying the store could not write and what it dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_with_postgres_stopped_exits_saying_what_was_dropped() {
+    let pg = PgServer::start();
+    let url = pg.create_db("shipwatch");
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(&data, &["--no-simulator", "--store", &url]).await;
+    let api = Api::at(server.addr);
+    let (path, _) = deployment(&api).await;
+    assert_eq!(api.json("POST", &path, batch(1)).await.status, 200);
+
+    pg.stop();
+    let a = api.json("POST", &path, batch(1 + BATCH_LINES)).await;
+    assert_eq!(a.status, 503, "{a:?}");
+    assert!(a.error().contains("not acknowledged"), "{a:?}");
+    queue_support::stop_giving_up(server).await;
 }

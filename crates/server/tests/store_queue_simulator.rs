@@ -3,20 +3,17 @@
 //! saying the queue is full, before anything is applied.
 
 mod common;
+mod push_support;
+mod queue_support;
 
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
 const QUEUE_BYTES: u64 = 256 * 1024;
 
+/// `store.queue` of health.
 async fn queue(h: &shipwatch_server::ServerHandle) -> Value {
-    let health: Value = reqwest::get(format!("http://{}/api/health", h.addr()))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    health["store"]["queue"].clone()
+    queue_support::health(&push_support::Api::new(h)).await["store"]["queue"].clone()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -27,7 +24,7 @@ async fn the_simulator_holds_while_the_queue_is_full() {
         "--data-dir",
         dir.path().to_str().unwrap(),
         "--max-store-bytes",
-        "1048576",
+        queue_support::STORE_BYTES,
         "--store-queue-bytes",
         &queue_bytes,
         "--rate",

@@ -599,7 +599,15 @@ impl Store {
         if let Some(task) = task {
             let _ = task.await;
         }
-        self.inner.pool.close().await;
+        // The readers' connections are returned first, unless one waits on a database that
+        // does not answer (the pool's acquire timeout): a stop does not wait for that.
+        let readers = self.inner.pool.close();
+        if tokio::time::timeout(Duration::from_secs(1), readers)
+            .await
+            .is_err()
+        {
+            tracing::warn!("the store's readers did not finish within 1 s of the stop");
+        }
         self.inner
             .lock
             .lock()

@@ -672,6 +672,9 @@ mod tests {
         // Nothing smaller passes the refused write by until something is committed.
         assert!(q.room(0).is_err());
         assert!(q.put_if_fits(Arc::from(vec![lines(1)]), 0).is_err());
+        let mut rx = q.receiver();
+        assert_eq!(taken(&mut rx).len(), 6);
+        assert!(q.room(0).is_err(), "taken, not committed");
         assert!(q.room(ids[0]).is_ok(), "the first write committed");
         assert!(q.put_if_fits(Arc::from(vec![lines(10)]), ids[0]).is_ok());
     }

@@ -4,8 +4,10 @@
 //! Test files that use it also declare `mod common;` and `mod push_support;`.
 #![allow(dead_code)]
 
-use crate::push_support::{Answer, Api};
+use crate::common::binary::Server;
+use crate::push_support::{log, Answer, Api};
 use serde_json::{json, Value};
+use std::time::{Duration, Instant};
 
 /// The cap on the store's file of these tests (`--max-store-bytes`): past it writes fail as
 /// on a full disk.
@@ -99,4 +101,41 @@ pub async fn push_until_refused(
         from += per;
     }
     panic!("100 batches, none refused by the queue");
+}
+
+/// SIGTERM of `server`, whose store cannot write what is queued: it exits on its own (not cut
+/// short by `--stop-timeout-secs`), with status 1, saying on stderr that the store could not
+/// write and what was dropped.
+pub async fn stop_giving_up(server: Server) {
+    let asked = Instant::now();
+    let (status, printed) = server.terminate(Duration::from_secs(60)).await;
+    let status = status.unwrap_or_else(|| panic!("still running 60 s after SIGTERM:\n{printed}"));
+    eprintln!("stopped in {:?}", asked.elapsed());
+    assert!(
+        printed.contains("stopped without a clean close")
+            && printed.contains("could not write at the stop")
+            && printed.contains("that were never acknowledged are dropped"),
+        "the writer gave up, saying what it dropped:\n{printed}"
+    );
+    assert!(
+        !printed.contains("did not stop within"),
+        "the stop ended on its own, not cut short after --stop-timeout-secs:\n{printed}"
+    );
+    assert_eq!(status.code(), Some(1), "{status:?}\n{printed}");
+}
+
+/// The log of deployment `id` on the server at `addr` starts with lines 1 to `unacked` - 1
+/// (those acknowledged, pushed by [`fill_disk`]), once each and with their text.
+pub async fn acknowledged_lines_kept(addr: std::net::SocketAddr, id: &str, unacked: u64) {
+    let (_, lines) = log(addr, id).await.expect("the log is kept");
+    let numbers: Vec<u64> = lines.iter().map(|l| l.n).collect();
+    let acked: Vec<u64> = (1..unacked).collect();
+    assert_eq!(
+        &numbers[..acked.len()],
+        &acked[..],
+        "acknowledged lines, once each"
+    );
+    for l in &lines[..acked.len()] {
+        assert!(l.text.starts_with(&format!("{} x", l.n)), "{}", l.n);
+    }
 }
