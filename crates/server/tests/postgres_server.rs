@@ -5,75 +5,29 @@
 
 mod common;
 
+use common::binary::Server;
 use common::postgres::PgServer;
 use common::{Client, Got};
 use serde_json::{json, Value};
 use shipwatch_model::protocol::{Change, ServerMessage, Topic};
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The server binary, running on the database `url`.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
+/// The server binary on the database `url`, with its data directory (and `server.log`) in
+/// `dir`: no simulator, a pool that gives up on a connection after a second.
+async fn start(url: &str, dir: &std::path::Path) -> Server {
+    let flags = [
+        "--store",
+        url,
+        "--no-simulator",
+        "--store-acquire-timeout-ms",
+        "1000",
+    ];
+    Server::start(&dir.join("data"), &flags).await
 }
 
-impl Server {
-    async fn start(url: &str, dir: &std::path::Path) -> Server {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let log_path = dir.join("server.log");
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log_path)
-            .expect("log file");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_shipwatch-server"))
-            .args(["--addr", &addr.to_string(), "--dist", "/nonexistent-dist"])
-            .args(["--store", url, "--no-simulator"])
-            .args(["--store-acquire-timeout-ms", "1000"])
-            .arg("--data-dir")
-            .arg(dir)
-            .args(["--write-token", &common::write_token_flag()])
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("the server starts");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(Some(status)) = child.try_wait() {
-                let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-                panic!("the server exited ({status}):\n{log}");
-            }
-            if tokio::net::TcpStream::connect(addr).await.is_ok() {
-                return Server { child, addr };
-            }
-            assert!(Instant::now() < deadline, "the server listens within 30 s");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    /// SIGKILL: no chance to flush anything.
-    fn kill(mut self) {
-        self.child.kill().expect("killed");
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `path` on `s`.
+fn at(s: &Server, path: &str) -> String {
+    format!("http://{}{path}", s.addr)
 }
 
 fn client() -> reqwest::Client {
@@ -102,7 +56,7 @@ async fn get_text(url: String) -> (u16, String) {
 }
 
 async fn health(s: &Server) -> Value {
-    let (_, text) = get_text(s.url("/api/health")).await;
+    let (_, text) = get_text(at(s, "/api/health")).await;
     serde_json::from_str(&text).expect("health is JSON")
 }
 
@@ -110,21 +64,21 @@ async fn health(s: &Server) -> Value {
 async fn push_deployment(s: &Server, lines: u64) {
     let (st, _) = send(
         reqwest::Method::PUT,
-        s.url("/api/v1/environments/prod"),
+        at(s, "/api/v1/environments/prod"),
         json!({"name": "Production"}),
     )
     .await;
     assert!(st == 201 || st == 200, "environment: {st}");
     let (st, _) = send(
         reqwest::Method::PUT,
-        s.url("/api/v1/environments/prod/services/api"),
+        at(s, "/api/v1/environments/prod/services/api"),
         json!({"version": "v1"}),
     )
     .await;
     assert!(st == 201 || st == 200, "service: {st}");
     let (st, body) = send(
         reqwest::Method::POST,
-        s.url("/api/v1/deployments"),
+        at(s, "/api/v1/deployments"),
         json!({"id": "release-1", "environment": "prod", "service": "api", "version": "v2"}),
     )
     .await;
@@ -134,7 +88,7 @@ async fn push_deployment(s: &Server, lines: u64) {
         .collect();
     let (st, body) = send(
         reqwest::Method::POST,
-        s.url("/api/v1/deployments/release-1/logs"),
+        at(s, "/api/v1/deployments/release-1/logs"),
         json!(batch),
     )
     .await;
@@ -143,7 +97,7 @@ async fn push_deployment(s: &Server, lines: u64) {
 
 /// The deployment's log as text lines.
 async fn log_lines(s: &Server) -> Vec<String> {
-    let (st, text) = get_text(s.url("/api/deployments/release-1/log.txt")).await;
+    let (st, text) = get_text(at(s, "/api/deployments/release-1/log.txt")).await;
     assert_eq!(st, 200, "log.txt: {text}");
     text.lines()
         .filter(|l| l.contains("line "))
@@ -179,7 +133,7 @@ async fn a_killed_server_on_postgres_keeps_its_history() {
     let pg = PgServer::start();
     let url = pg.create_db("shipwatch");
     let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(&url, dir.path()).await;
+    let s = start(&url, dir.path()).await;
     let h = health(&s).await;
     assert_eq!(h["store"]["backend"], "postgres", "{h}");
     assert!(
@@ -195,19 +149,19 @@ async fn a_killed_server_on_postgres_keeps_its_history() {
 
     // Nothing in the data directory: the history is in PostgreSQL.
     let other = tempfile::tempdir().unwrap();
-    let s = Server::start(&url, other.path()).await;
+    let s = start(&url, other.path()).await;
     let lines = log_lines(&s).await;
     assert_eq!(lines.len(), 5, "{lines:?}");
     assert!(lines[4].contains("line 5"), "{lines:?}");
     let (st, body) = send(
         reqwest::Method::GET,
-        s.url("/api/v1/deployments/release-1"),
+        at(&s, "/api/v1/deployments/release-1"),
         Value::Null,
     )
     .await;
     assert_eq!(st, 200, "{body}");
     assert_eq!(body["next_line"], 6, "{body}");
-    let (st, text) = get_text(s.url("/api/v1/environments/prod/deployments")).await;
+    let (st, text) = get_text(at(&s, "/api/v1/environments/prod/deployments")).await;
     assert_eq!(st, 200, "{text}");
     assert!(text.contains("release-1"), "the history lists it: {text}");
 }
@@ -217,7 +171,7 @@ async fn postgres_restarted_under_a_running_server_loses_nothing() {
     let pg = PgServer::start();
     let url = pg.create_db("shipwatch");
     let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(&url, dir.path()).await;
+    let s = start(&url, dir.path()).await;
     push_deployment(&s, 3).await;
     assert_eq!(health(&s).await["status"], "ok");
     // A page following the log.
@@ -237,7 +191,7 @@ async fn postgres_restarted_under_a_running_server_loses_nothing() {
     // A line published while the database is down: the push API cannot acknowledge it.
     let (st, body) = send(
         reqwest::Method::POST,
-        s.url("/api/v1/deployments/release-1/logs"),
+        at(&s, "/api/v1/deployments/release-1/logs"),
         json!([{"n": 4, "text": "line 4"}]),
     )
     .await;
@@ -255,7 +209,7 @@ async fn postgres_restarted_under_a_running_server_loses_nothing() {
     // The server still serves what it holds.
     let (st, _) = send(
         reqwest::Method::GET,
-        s.url("/api/v1/deployments/release-1"),
+        at(&s, "/api/v1/deployments/release-1"),
         Value::Null,
     )
     .await;
@@ -276,7 +230,7 @@ async fn postgres_restarted_under_a_running_server_loses_nothing() {
     lines_until(&mut page, &mut seen, 4).await;
     let (st, body) = send(
         reqwest::Method::POST,
-        s.url("/api/v1/deployments/release-1/logs"),
+        at(&s, "/api/v1/deployments/release-1/logs"),
         json!([{"n": 4, "text": "line 4"}, {"n": 5, "text": "line 5"}]),
     )
     .await;
@@ -291,7 +245,7 @@ async fn postgres_restarted_under_a_running_server_loses_nothing() {
     );
     s.kill();
 
-    let s = Server::start(&url, dir.path()).await;
+    let s = start(&url, dir.path()).await;
     let lines = log_lines(&s).await;
     let want: Vec<String> = (1..=5).map(|n| format!("line {n}")).collect();
     let got: Vec<String> = lines

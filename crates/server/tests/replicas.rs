@@ -6,6 +6,7 @@
 mod common;
 mod push_support;
 
+use common::binary::Server;
 use common::postgres::PgServer;
 use common::{Client, Got};
 use serde_json::Value;
@@ -14,7 +15,6 @@ use shipwatch_model::{Environment, EnvironmentSummary, Service};
 use sqlx::any::AnyPoolOptions;
 use sqlx::AnyPool;
 use std::net::SocketAddr;
-use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 /// The lease of the test replicas: short, so a takeover takes about two seconds.
@@ -23,56 +23,28 @@ const LEASE_RENEW_MS: u64 = 200;
 
 /// The server binary as one replica on `url`.
 struct Replica {
-    child: Child,
+    server: Server,
     addr: SocketAddr,
-    log: std::path::PathBuf,
     _dir: tempfile::TempDir,
 }
 
 impl Replica {
     async fn start(url: &str, extra: &[&str]) -> Replica {
         let dir = tempfile::tempdir().expect("temp dir");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let log_path = dir.path().join("server.log");
-        let log = std::fs::File::create(&log_path).expect("log file");
-        // SHIPWATCH_SERVER_BIN: another build of the binary (as the end-to-end tests take it).
-        let bin = std::env::var("SHIPWATCH_SERVER_BIN")
-            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_shipwatch-server").to_string());
-        let mut child = Command::new(bin)
-            .args(["--addr", &addr.to_string(), "--dist", "/nonexistent-dist"])
-            .args(["--store", url])
-            .args(["--lease-ttl-ms", &LEASE_TTL_MS.to_string()])
-            .args(["--lease-renew-ms", &LEASE_RENEW_MS.to_string()])
-            .arg("--data-dir")
-            .arg(dir.path())
-            .args(["--write-token", &common::write_token_flag()])
-            .args(extra)
-            .env("RUST_LOG", "info")
-            .stdout(log.try_clone().expect("log file"))
-            .stderr(log)
-            .spawn()
-            .expect("the server starts");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(Some(status)) = child.try_wait() {
-                let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-                panic!("the server exited ({status}):\n{log}");
-            }
-            if tokio::net::TcpStream::connect(addr).await.is_ok() {
-                return Replica {
-                    child,
-                    addr,
-                    log: log_path,
-                    _dir: dir,
-                };
-            }
-            assert!(Instant::now() < deadline, "the server listens within 30 s");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let (ttl, renew) = (LEASE_TTL_MS.to_string(), LEASE_RENEW_MS.to_string());
+        let mut flags = vec!["--store", url];
+        flags.extend(["--lease-ttl-ms", &ttl, "--lease-renew-ms", &renew]);
+        flags.extend_from_slice(extra);
+        let server = Server::start(&dir.path().join("data"), &flags).await;
+        let replica = Replica {
+            addr: server.addr,
+            server,
+            _dir: dir,
+        };
+        // It listens before it boots: health answers once it took its role, so the replica
+        // started next finds the lease taken.
+        replica.role().await;
+        replica
     }
 
     /// `/api/health`'s `replica` part.
@@ -97,7 +69,7 @@ impl Replica {
             assert!(
                 t0.elapsed() < within,
                 "the replica is {role} within {within:?}:\n{}",
-                std::fs::read_to_string(&self.log).unwrap_or_default()
+                self.server.log()
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -105,16 +77,8 @@ impl Replica {
     }
 
     /// SIGKILL: no chance to give the lease up or flush anything.
-    fn kill(mut self) {
-        self.child.kill().expect("killed");
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    fn kill(self) {
+        self.server.kill();
     }
 }
 
@@ -456,7 +420,7 @@ async fn two_replicas_serve_one_world_and_the_follower_takes_over_from_a_killed_
         a.last,
         b.changes.keys().next(),
         b.last,
-        std::fs::read_to_string(&follower.log).unwrap_or_default()
+        follower.server.log()
     );
     for k in &both {
         assert_eq!(a.changes[k], b.changes[k], "change {k} is the same on both");
@@ -653,12 +617,20 @@ async fn a_log_a_follower_loads_while_its_lines_arrive_misses_none_and_repeats_n
 
 /// A topic's snapshot on the server at `addr`: its number and its data as sent.
 async fn snapshot_json(addr: SocketAddr, topic: Topic) -> (u64, String) {
+    match snapshot_or_error(addr, topic.clone()).await {
+        Ok(snapshot) => snapshot,
+        Err(e) => panic!("{topic:?} on {addr}: {e}"),
+    }
+}
+
+/// A topic's snapshot on the server at `addr`, or the error frame it answered.
+async fn snapshot_or_error(addr: SocketAddr, topic: Topic) -> Result<(u64, String), String> {
     let mut c = Client::connect_to(addr).await;
-    c.subscribe("s", topic.clone(), None).await;
+    c.subscribe("s", topic, None).await;
     loop {
         match frame(&mut c).await.msg {
-            ServerMessage::Snapshot { seq, data, .. } => return (seq, encode(&data)),
-            ServerMessage::Error { .. } => panic!("{topic:?} on {addr}: an error"),
+            ServerMessage::Snapshot { seq, data, .. } => return Ok((seq, encode(&data))),
+            e @ ServerMessage::Error { .. } => return Err(format!("{e:?}")),
             _ => {}
         }
     }
@@ -668,10 +640,10 @@ async fn snapshot_json(addr: SocketAddr, topic: Topic) -> (u64, String) {
 /// the environment's snapshots, and each log as text.
 async fn what_pages_read(addr: SocketAddr, env: &str, deps: &[&str]) -> Vec<String> {
     let mut out = vec![
-        format!("{:?}", snapshot_json(addr, Topic::Environments).await),
+        format!("{:?}", snapshot_or_error(addr, Topic::Environments).await),
         format!(
             "{:?}",
-            snapshot_json(addr, Topic::Environment { env: env.into() }).await
+            snapshot_or_error(addr, Topic::Environment { env: env.into() }).await
         ),
     ];
     for dep in deps {
@@ -784,39 +756,19 @@ async fn every_kind_of_change_the_leader_applies_reads_the_same_on_a_follower() 
         }
         if t0.elapsed() > Duration::from_secs(10) {
             for (a, b) in on_leader.iter().zip(&on_follower) {
-                assert_eq!(a, b, "the same on the follower as on the leader");
+                let at = a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
+                let around =
+                    |t: &str| t[at.saturating_sub(200)..(at + 100).min(t.len())].to_string();
+                assert_eq!(
+                    around(a),
+                    around(b),
+                    "the same on the follower as on the leader"
+                );
             }
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     drop(pg);
-}
-
-impl Replica {
-    /// Sends `signal` (`STOP`, `CONT`) to the process.
-    fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .args([&format!("-{signal}"), &self.child.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(status.success());
-    }
-
-    /// Waits for the process to exit by itself, at most `within`: its exit code.
-    async fn exited(&mut self, within: Duration) -> Option<i32> {
-        let t0 = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                return status.code();
-            }
-            assert!(
-                t0.elapsed() < within,
-                "the replica exits within {within:?}:\n{}",
-                std::fs::read_to_string(&self.log).unwrap_or_default()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
 }
 
 /// A leader paused (SIGSTOP) for longer than its lease: a follower takes the lease and the
@@ -846,7 +798,7 @@ async fn a_leader_paused_past_its_lease_writes_nothing_when_it_wakes_and_exits_7
     assert!(seen.last > 0, "the page on the leader has the environment");
 
     // Paused for longer than its lease: the follower leads.
-    old.signal("STOP");
+    old.server.signal("STOP");
     let took = new
         .until_role(
             "leader",
@@ -876,8 +828,8 @@ async fn a_leader_paused_past_its_lease_writes_nothing_when_it_wakes_and_exits_7
     tokio::time::sleep(Duration::from_millis(200)).await;
 
     // Woken: it finds its lease taken, and exits 75.
-    old.signal("CONT");
-    let code = old.exited(Duration::from_secs(10)).await;
+    old.server.signal("CONT");
+    let code = old.server.exited(Duration::from_secs(10)).await;
     assert_eq!(
         code,
         Some(75),

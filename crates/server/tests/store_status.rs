@@ -46,6 +46,34 @@ async fn status_within(c: &mut Client, within: Duration) -> (StoreState, Option<
     }
 }
 
+/// A server on the database `url` with its data directory in `dir`, no simulator, a pool that
+/// gives up on a connection after a second; and `extra` flags.
+async fn server_on(url: &str, dir: &tempfile::TempDir, extra: &[&str]) -> ServerHandle {
+    let dir = dir.path().display().to_string();
+    let mut flags = vec![
+        "--store",
+        url,
+        "--data-dir",
+        &dir,
+        "--no-simulator",
+        "--store-acquire-timeout-ms",
+        "1000",
+    ];
+    flags.extend_from_slice(extra);
+    common::start(&flags).await
+}
+
+/// Each socket is told `state` within `within` (`unavailable` with a reason).
+async fn each_told(sockets: &mut [&mut Client], state: StoreState, within: Duration) {
+    for c in sockets.iter_mut() {
+        let (told, message) = status_within(c, within).await;
+        assert_eq!(told, state);
+        if state == StoreState::Unavailable {
+            assert!(message.is_some_and(|m| !m.is_empty()), "a reason is given");
+        }
+    }
+}
+
 /// An upsert of environment `prod` named `name` through the push API (a new name: a change
 /// to commit): its status.
 async fn write(h: &ServerHandle, name: &str) -> u16 {
@@ -63,17 +91,7 @@ async fn sockets_that_asked_are_told_when_the_database_goes_and_comes_back() {
     let pg = PgServer::start();
     let url = pg.create_db("shipwatch");
     let dir = tempfile::tempdir().expect("temp dir");
-    let dir_s = dir.path().display().to_string();
-    let h = common::start(&[
-        "--store",
-        &url,
-        "--data-dir",
-        &dir_s,
-        "--no-simulator",
-        "--store-acquire-timeout-ms",
-        "1000",
-    ])
-    .await;
+    let h = server_on(&url, &dir, &[]).await;
     let mut asked = connect_asking(&h).await;
     let mut plain = Client::connect(&h).await;
     assert!(matches!(write(&h, "Production").await, 200 | 201));
@@ -124,26 +142,18 @@ async fn a_server_with_nothing_to_write_says_so_too() {
     let pg = PgServer::start();
     let url = pg.create_db("shipwatch");
     let dir = tempfile::tempdir().expect("temp dir");
-    let dir_s = dir.path().display().to_string();
-    let h = common::start(&[
-        "--store",
-        &url,
-        "--data-dir",
-        &dir_s,
-        "--no-simulator",
-        "--store-acquire-timeout-ms",
-        "1000",
-    ])
-    .await;
+    let h = server_on(&url, &dir, &[]).await;
     let mut asked = connect_asking(&h).await;
     // Nothing is written from here on: only asking the database tells it is gone.
     pg.stop();
-    let (state, message) = status_within(&mut asked, Duration::from_secs(10)).await;
-    assert_eq!(state, StoreState::Unavailable);
-    assert!(message.is_some_and(|m| !m.is_empty()));
+    each_told(
+        &mut [&mut asked],
+        StoreState::Unavailable,
+        Duration::from_secs(10),
+    )
+    .await;
     pg.start_again();
-    let (state, _) = status_within(&mut asked, Duration::from_secs(30)).await;
-    assert_eq!(state, StoreState::Ok);
+    each_told(&mut [&mut asked], StoreState::Ok, Duration::from_secs(30)).await;
     h.shutdown();
     h.stopped().await;
 }
@@ -156,19 +166,7 @@ async fn health_of(h: &ServerHandle) -> serde_json::Value {
 
 /// A replica of the database `url` (a long lease: no takeover while the test runs).
 async fn replica_of(url: &str, dir: &tempfile::TempDir) -> ServerHandle {
-    let dir = dir.path().display().to_string();
-    common::start(&[
-        "--store",
-        url,
-        "--data-dir",
-        &dir,
-        "--no-simulator",
-        "--store-acquire-timeout-ms",
-        "1000",
-        "--lease-ttl-ms",
-        "60000",
-    ])
-    .await
+    server_on(url, dir, &["--lease-ttl-ms", "60000"]).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -195,20 +193,14 @@ async fn a_follower_replica_says_so_too() {
 
     // Nothing is written: the follower writes nothing, and the leader has nothing to write.
     pg.stop();
-    for c in [&mut on_follower, &mut on_leader] {
-        let (state, message) = status_within(c, Duration::from_secs(10)).await;
-        assert_eq!(state, StoreState::Unavailable);
-        assert!(message.is_some_and(|m| !m.is_empty()));
-    }
+    let sockets = &mut [&mut on_follower, &mut on_leader];
+    each_told(sockets, StoreState::Unavailable, Duration::from_secs(10)).await;
     // Health says so too, on the follower that has nothing to write.
     let health = health_of(&follower).await;
     assert_eq!(health["status"], "degraded", "{health}");
     assert_eq!(health["database"]["state"], "unavailable", "{health}");
     pg.start_again();
-    for c in [&mut on_follower, &mut on_leader] {
-        let (state, _) = status_within(c, Duration::from_secs(30)).await;
-        assert_eq!(state, StoreState::Ok);
-    }
+    each_told(sockets, StoreState::Ok, Duration::from_secs(30)).await;
     let health = health_of(&follower).await;
     assert_eq!(health["status"], "ok", "{health}");
     assert!(health["database"].is_null(), "{health}");

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 /// The server binary, running.
@@ -31,14 +31,18 @@ impl Server {
                 .append(true)
                 .open(&log_path)
                 .expect("log file");
-            let mut child = Command::new(env!("CARGO_BIN_EXE_shipwatch-server"))
+            // SHIPWATCH_SERVER_BIN: another build of the binary (as the end-to-end tests take it).
+            let bin = std::env::var("SHIPWATCH_SERVER_BIN")
+                .unwrap_or_else(|_| env!("CARGO_BIN_EXE_shipwatch-server").to_string());
+            let mut child = Command::new(bin)
                 .args(["--addr", &addr.to_string(), "--dist", "/nonexistent-dist"])
                 .arg("--data-dir")
                 .arg(data)
                 .args(["--write-token", &super::write_token_flag()])
                 .args(extra)
                 .env("RUST_LOG", "info")
-                .stdout(Stdio::null())
+                // Its log lines (stdout) and its errors (stderr).
+                .stdout(log.try_clone().expect("log file"))
                 .stderr(log)
                 .spawn()
                 .expect("the server starts");
@@ -102,6 +106,36 @@ impl Server {
             status,
             std::fs::read_to_string(&self.log).unwrap_or_default(),
         )
+    }
+
+    /// Its log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Sends `signal` (`STOP`, `CONT`, ...) to the process.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit by itself, at most `within`: its exit code.
+    pub async fn exited(&mut self, within: Duration) -> Option<i32> {
+        let t0 = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("waits") {
+                return status.code();
+            }
+            assert!(
+                t0.elapsed() < within,
+                "the server exits within {within:?}:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// SIGKILL: no chance to flush anything.
