@@ -13,9 +13,8 @@ pub mod state;
 pub mod style_sheet;
 pub mod time_format;
 
-use components::announcements::{LiveRegion, NotifyToggle};
-use components::connection_indicator::ConnectionIndicator;
-use components::env_switcher::EnvSwitcher;
+use components::announcements::LiveRegion;
+use components::top_bar::TopBar;
 use feed::{Feed, SubEvent};
 use leptos::prelude::*;
 use leptos_router::components::{Outlet, ParentRoute, Route, Router, Routes};
@@ -112,14 +111,7 @@ fn Shell(envs: EnvironmentsState) -> impl IntoView {
     });
     view! {
         <div class="app">
-            <header class="topbar">
-                <a class="brand" href="/">"Shipwatch"</a>
-                <EnvSwitcher state=envs current />
-                <div class="topbar__end">
-                    <NotifyToggle />
-                    <ConnectionIndicator />
-                </div>
-            </header>
+            <TopBar envs current />
             <LiveRegion />
             <main>
                 <Routes fallback=|| view! { <p class="notice">"No such page."</p> }>

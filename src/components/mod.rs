@@ -16,3 +16,4 @@ pub mod status_timeline;
 pub mod stuck_badge;
 pub mod tab_status;
 pub mod tooltip;
+pub mod top_bar;

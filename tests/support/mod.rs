@@ -172,6 +172,12 @@ pub async fn scroll_to_end_and_back(host: &web_sys::Element, at_top: impl Fn(&[S
     until("the top of the table", || at_top(&rows())).await;
 }
 
+/// The app's first-load stylesheets.
+const STYLES: &str = concat!(
+    include_str!("../../style/main.css"),
+    include_str!("../../style/log_viewer.css")
+);
+
 /// The app's stylesheets, so rows have their real fixed height and the scroller its size.
 pub fn install_styles() {
     let doc = document();
@@ -180,9 +186,46 @@ pub fn install_styles() {
     }
     let style = doc.create_element("style").unwrap();
     style.set_id("test-styles");
-    style.set_text_content(Some(concat!(
-        include_str!("../../style/main.css"),
-        include_str!("../../style/log_viewer.css")
-    )));
+    style.set_text_content(Some(STYLES));
     doc.head().unwrap().append_child(&style).unwrap();
+}
+
+/// Mounts a view in a frame `width` px wide with the app's stylesheets, and returns the
+/// frame's document. The frame is a viewport of its own, so the stylesheets' width media
+/// queries (the phone layout) apply inside it as on a phone of that width.
+pub async fn mount_in_frame<V: IntoView + 'static>(
+    width: u32,
+    f: impl FnOnce() -> V + 'static,
+) -> web_sys::Document {
+    let frame = document().create_element("iframe").unwrap();
+    frame
+        .set_attribute(
+            "style",
+            &format!("width:{width}px;height:740px;border:0;display:block"),
+        )
+        .unwrap();
+    // A document with a doctype, so the frame lays out in standards mode as the app does.
+    frame
+        .set_attribute(
+            "srcdoc",
+            "<!DOCTYPE html><html><head></head><body></body></html>",
+        )
+        .unwrap();
+    document().body().unwrap().append_child(&frame).unwrap();
+    let doc = || -> Option<web_sys::Document> {
+        let doc = js_sys::Reflect::get(&frame, &"contentDocument".into()).ok()?;
+        // The frame's objects are of its own realm: `instanceof` against ours would say no.
+        let doc: web_sys::Document =
+            (!doc.is_null() && !doc.is_undefined()).then(|| doc.unchecked_into())?;
+        (doc.ready_state() == "complete" && doc.compat_mode() == "CSS1Compat").then_some(doc)
+    };
+    until("the frame's document", || doc().is_some()).await;
+    let doc = doc().unwrap();
+    let style = doc.create_element("style").unwrap();
+    style.set_text_content(Some(STYLES));
+    doc.head().unwrap().append_child(&style).unwrap();
+    let host: web_sys::HtmlElement = doc.create_element("div").unwrap().unchecked_into();
+    doc.body().unwrap().append_child(&host).unwrap();
+    leptos::mount::mount_to(host, f).forget();
+    doc
 }
