@@ -512,14 +512,47 @@ async fn two_replicas_serve_one_world_and_the_follower_takes_over_from_a_killed_
 /// `Hub::hold_log_rows`), one is dropped and the topic jumps past it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_log_a_follower_loads_while_its_lines_arrive_misses_none_and_repeats_none() {
+    log_loaded_while_its_lines_arrive(Side::Follower).await;
+}
+
+/// The same on the leader (and so on a single server), keeping one log in memory: the lines
+/// it takes while it reads the log from the store find no topic and are not shown; the page
+/// misses them (seen at 14:10: lines 20,861 to 21,320 of 22,385 missing on the first load).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a known gap (issue 19): the leader's hub drops the lines of a log it is loading"]
+async fn a_log_the_leader_loads_while_its_lines_arrive_misses_none_and_repeats_none() {
+    log_loaded_while_its_lines_arrive(Side::Leader).await;
+}
+
+/// Which replica keeps one log in memory and has the page.
+#[derive(Clone, Copy, PartialEq)]
+enum Side {
+    Leader,
+    Follower,
+}
+
+async fn log_loaded_while_its_lines_arrive(side: Side) {
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
     let pg = PgServer::start();
     let url = pg.create_db("shipwatch");
-    let leader = Replica::start(&url, &["--no-simulator"]).await;
+    // Started on an empty store, the side keeps one log in memory (--max-logs 1).
+    let one_log = ["--no-simulator", "--max-logs", "1"];
+    let flags = |s| {
+        if side == s {
+            &one_log[..]
+        } else {
+            &one_log[..1]
+        }
+    };
+    let leader = Replica::start(&url, flags(Side::Leader)).await;
     assert_eq!(leader.role().await, "leader");
-    // Started on an empty store: it keeps one log in memory (--max-logs 1).
-    let follower = Replica::start(&url, &["--no-simulator", "--max-logs", "1"]).await;
+    let follower = Replica::start(&url, flags(Side::Follower)).await;
     assert_eq!(follower.role().await, "follower");
+    let page_on = if side == Side::Leader {
+        leader.addr
+    } else {
+        follower.addr
+    };
     let api = push_support::Api::at(leader.addr);
     api.environment("prod").await;
     api.service("prod", "api").await;
@@ -549,10 +582,10 @@ async fn a_log_a_follower_loads_while_its_lines_arrive_misses_none_and_repeats_n
     };
 
     for round in 0..12 {
-        // Another deployment's log opens on the follower: it forgets `dep`'s.
+        // Another deployment's log opens: the side forgets `dep`'s.
         api.deploy("prod", "other", &format!("v{round}")).await;
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let mut page = Client::connect_to(follower.addr).await;
+        let mut page = Client::connect_to(page_on).await;
         page.subscribe(
             "g",
             Topic::Logs {
