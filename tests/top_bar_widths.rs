@@ -210,3 +210,50 @@ async fn the_top_bar_fits_phones_in_every_connection_state() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// The table's sticky header sits under the bar at the bar's height (`--topbar-height`),
+/// which follows the bar when it grows.
+#[wasm_bindgen_test]
+async fn the_bar_s_height_is_kept_for_the_sticky_header() {
+    support::install_styles();
+    let feed = Feed::unconnected();
+    let envs = EnvironmentsState::new();
+    let provided = feed.clone();
+    let host = support::mount(move || {
+        provide_context(provided);
+        provide_context(Announcer::new());
+        let current = Signal::derive(String::new);
+        view! { <TopBar envs current /> }
+    });
+    let root: web_sys::HtmlElement =
+        wasm_bindgen::JsCast::unchecked_into(document().document_element().unwrap());
+    let bar: web_sys::HtmlElement =
+        wasm_bindgen::JsCast::unchecked_into(support::query(&host, ".topbar"));
+    let kept = || {
+        root.style()
+            .get_property_value("--topbar-height")
+            .unwrap_or_default()
+    };
+    support::until("the bar's height kept", || {
+        kept() == format!("{}px", bar.offset_height())
+    })
+    .await;
+    let before = bar.offset_height();
+    // Forty environments do not fit one row at any window size here: the bar grows.
+    envs.apply_snapshot(Snapshot::Environments {
+        environments: (0..40)
+            .flat_map(|i| {
+                environments().into_iter().map(move |mut e| {
+                    e.id = format!("{}-{i}", e.id);
+                    e
+                })
+            })
+            .take(40)
+            .collect(),
+    });
+    support::until("the bar to grow", || bar.offset_height() > before).await;
+    support::until("its new height kept", || {
+        kept() == format!("{}px", bar.offset_height())
+    })
+    .await;
+}
