@@ -106,6 +106,17 @@ pub fn measure(built: &Built, loadgen_bin: &Path, sizes: &Sizes, figures: &mut F
         "",
     );
     let ws = format!("ws://{}/ws", setup.nginx.addr());
+    // nginx's workers, the load generator and the replicas each get the hard open-files
+    // limit; a worker holding every websocket needs two descriptors per client.
+    if let Some((_, hard)) = open_file_limits() {
+        let needed = 2 * sizes.fanout_clients as u64;
+        if hard < needed {
+            eprintln!(
+                "bench: the open-files limit is {hard}, under the {needed} one nginx worker \
+                 may need: clients past it will fail (raise `ulimit -Hn`)"
+            );
+        }
+    }
     let pids = [setup.a.pid(), setup.b.pid()]
         .iter()
         .flatten()
