@@ -54,6 +54,8 @@ struct Held {
     /// Loads of this log under way.
     loads: usize,
     rows: Vec<LoggedChange>,
+    /// The leader ended the log's topic meanwhile (retention removed it): not opened.
+    closed: bool,
 }
 
 impl HeldRows {
@@ -118,7 +120,14 @@ impl Hub {
                     }
                     None => done.ignored += 1,
                 },
-                ChangeKind::Close => self.mirror_close(&key),
+                ChangeKind::Close => {
+                    if let Key::Logs(dep) = key {
+                        if let Some(h) = self.held_rows.lock().get_mut(dep) {
+                            h.closed = true;
+                        }
+                    }
+                    self.mirror_close(&key)
+                }
                 ChangeKind::Change => {
                     let cell = match self.cell(&key) {
                         Some(cell) => cell,
@@ -306,7 +315,7 @@ impl Hub {
         }
         drop(st);
         let mut held = self.held_rows.lock();
-        if self.holds_log(&id) {
+        if self.holds_log(&id) || held.get(&id).is_some_and(|h| h.closed) {
             return;
         }
         let mut st = lock(&cell.state);
@@ -517,4 +526,99 @@ fn apply_change(st: &mut TopicState, row: &LoggedChange) -> bool {
     }));
     st.cached = None;
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hub::{HubConfig, KeptLog};
+    use shipwatch_model::protocol::{encode, Topic};
+    use shipwatch_model::{Deployment, DeploymentStatus, LogLine};
+
+    fn hub() -> Hub {
+        let cfg = HubConfig {
+            replay: 16,
+            max_logs: 8,
+            base_seq: 1_000,
+        };
+        Hub::new(cfg, &[])
+    }
+
+    fn line(n: u64) -> LogLine {
+        serde_json::from_value(serde_json::json!({"n": n, "ts": n, "stage": "build", "level": "info", "text": format!("line {n}")}))
+            .expect("a line")
+    }
+
+    /// The change-log row of line `n` of log `d` (its number: the base 500 plus `n`).
+    fn row(d: &str, n: u64) -> LoggedChange {
+        LoggedChange {
+            topic: format!("logs:{d}"),
+            seq: 500 + n,
+            kind: ChangeKind::Change,
+            json: Some(encode(&Change::Line(line(n)))),
+            compact: None,
+        }
+    }
+
+    /// Log `d` as read from the store with lines 1..=n.
+    fn kept(d: &str, n: u64) -> KeptLog {
+        KeptLog {
+            env: "prod".into(),
+            service: Some("api".into()),
+            header: Deployment {
+                id: d.into(),
+                status: DeploymentStatus::Building,
+                version: "v2".into(),
+                previous_version: None,
+                started_at: 1,
+                finished_at: None,
+                triggered_by: None,
+                url: None,
+            },
+            base: 500,
+            changes: (1..=n).map(|k| Change::Line(line(k))).collect(),
+        }
+    }
+
+    fn lines_of(hub: &Hub, d: &str) -> Vec<u64> {
+        hub.log_lines(d).expect("the log").map(|l| l.n).collect()
+    }
+
+    #[test]
+    fn rows_that_arrive_during_a_read_are_applied_past_it_once() {
+        let hub = hub();
+        // Not loading: a row of a log this hub does not hold is dropped.
+        assert_eq!(hub.mirror(&[row("d", 1)]).ignored, 1);
+        let hold = hub.hold_log_rows("d");
+        // During the read: rows the read has (3, 4) and rows it has not (5, 6).
+        let done = hub.mirror(&[row("d", 3), row("d", 4), row("d", 5), row("d", 6)]);
+        assert_eq!(done.held, 4);
+        hub.restore_held_log(kept("d", 4));
+        drop(hold);
+        assert_eq!(lines_of(&hub, "d"), vec![1, 2, 3, 4, 5, 6]);
+        // Once open, rows go to the topic, numbered on.
+        hub.mirror(&[row("d", 6), row("d", 7)]);
+        assert_eq!(lines_of(&hub, "d"), vec![1, 2, 3, 4, 5, 6, 7]);
+        let cell = hub.topic(&Topic::Logs {
+            deployment: "d".into(),
+        });
+        assert_eq!(cell.expect("the topic").seq(), 507);
+    }
+
+    #[test]
+    fn a_log_the_leader_ended_during_the_read_is_not_opened() {
+        let hub = hub();
+        let hold = hub.hold_log_rows("d");
+        let close = LoggedChange {
+            kind: ChangeKind::Close,
+            json: None,
+            ..row("d", 2)
+        };
+        hub.mirror(&[close]);
+        hub.restore_held_log(kept("d", 2));
+        drop(hold);
+        assert!(!hub.holds_log("d"));
+        // The hold is gone with the load: later rows are dropped again.
+        assert_eq!(hub.mirror(&[row("d", 3)]).ignored, 1);
+    }
 }
