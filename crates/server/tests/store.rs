@@ -371,12 +371,14 @@ async fn a_reopened_store_goes_on_where_it_stopped(at: Backend) {
         "a closed store refuses writes"
     );
 
-    // Reopened after a clean close: topics as they stood; the log goes on from line 1,001.
+    // Reopened after a clean close: the log goes on from line 1,001. The marks given to the
+    // close are what older servers wrote; where topics stand is the change log's now (a store
+    // without a hub, as here, has no rows of it), so none come back.
     let mut cfg = dir.config();
     cfg.log_base = 2_000_000;
     let (store, loaded) = open(cfg.clone()).await;
     assert!(loaded.clean);
-    assert_eq!(loaded.topics, marks);
+    assert!(loaded.topics.is_empty(), "clean-stop marks are not written");
     assert_eq!(loaded.deployments[0].log_lines, 1_000);
     assert_eq!(
         loaded.deployments[0].log_base, 1_000_000,

@@ -1,36 +1,30 @@
 //! The final transaction of a clean stop.
 
-use super::Writer;
-use crate::store::load::TopicMark;
+use super::{StageSlot, Writer};
 use crate::store::schema::Backend;
 use sqlx::Connection;
 
 impl Writer {
-    /// The final transaction of a clean shutdown.
-    pub(super) async fn close(&mut self, topics: &[TopicMark]) -> Result<(), sqlx::Error> {
+    /// The end of a clean stop. Topics nothing happened on in this run and that the change
+    /// log has no row of get their `open` rows first (the hub's unopened topics, staged as an
+    /// empty batch), so the next start finds every topic where it stands in the change log.
+    /// The clean-stop marks of older servers (`topics`, `topic_changes`) are superseded by
+    /// the change log: they are emptied, not written.
+    pub(super) async fn close(&mut self, slot: &StageSlot) -> Result<(), sqlx::Error> {
+        if let Some(stage) = slot.get() {
+            let mut nothing = std::iter::empty();
+            let mut staged = stage.stage(&mut nothing);
+            let rows = std::mem::take(&mut staged.rows);
+            if !rows.is_empty() {
+                self.write(&[], &rows).await?;
+            }
+            stage.show(staged);
+        }
         let mut tx = self.conn.begin().await?;
         sqlx::query("DELETE FROM topic_changes")
             .execute(&mut *tx)
             .await?;
         sqlx::query("DELETE FROM topics").execute(&mut *tx).await?;
-        for t in topics {
-            sqlx::query("INSERT INTO topics (topic, seq) VALUES ($1, $2)")
-                .bind(&t.topic)
-                .bind(t.seq as i64)
-                .execute(&mut *tx)
-                .await?;
-            for c in &t.changes {
-                sqlx::query(
-                    "INSERT INTO topic_changes (topic, seq, json, compact) VALUES ($1, $2, $3, $4)",
-                )
-                .bind(&t.topic)
-                .bind(c.seq as i64)
-                .bind(&c.json)
-                .bind(&c.compact)
-                .execute(&mut *tx)
-                .await?;
-            }
-        }
         sqlx::query("UPDATE meta SET value = '1' WHERE key = 'clean_shutdown'")
             .execute(&mut *tx)
             .await?;

@@ -42,14 +42,16 @@ pub(super) enum Msg {
         id: u64,
         events: Arc<[PlatformEvent]>,
     },
-    /// Write what is queued, then the topics and the clean-shutdown mark, and stop.
+    /// Write what is queued, then the clean-shutdown mark, and stop. `topics` is what older
+    /// servers wrote as clean-stop marks; the change log holds it now (see `close.rs`), so
+    /// it is not written.
     Close {
         topics: Vec<TopicMark>,
         done: oneshot::Sender<Result<(), StoreError>>,
     },
 }
 
-/// A close asked for: the topics to record, and who waits for the result.
+/// A close asked for: the (unwritten) marks, and who waits for the result.
 type Closing = (Vec<TopicMark>, oneshot::Sender<Result<(), StoreError>>);
 
 /// What shows a batch once it is committed: the hub, through [`crate::ingest`]. Without one

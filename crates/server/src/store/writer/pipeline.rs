@@ -53,8 +53,14 @@ impl Batch {
             return;
         }
         if let Some(stage) = slot.get() {
+            let started = std::time::Instant::now();
             let mut events = self.commit.events.iter().flat_map(|b| b.iter());
             let mut staged = stage.stage(&mut events);
+            tracing::debug!(
+                facts = self.weight,
+                ms = started.elapsed().as_secs_f64() * 1e3,
+                "batch staged"
+            );
             self.commit.rows = std::mem::take(&mut staged.rows);
             self.shown = Some((staged, stage.clone()));
         }
@@ -82,11 +88,18 @@ impl InFlight {
             ..
         } = batch;
         let task = tokio::spawn(async move {
+            let started = std::time::Instant::now();
             let result = if weight == 0 {
                 Ok((0, 0))
             } else {
                 writer.write(&commit.events, &commit.rows).await
             };
+            tracing::debug!(
+                facts = weight,
+                rows = commit.rows.len(),
+                ms = started.elapsed().as_secs_f64() * 1e3,
+                "batch committed"
+            );
             (writer, commit, result)
         });
         InFlight {
@@ -271,10 +284,10 @@ impl Writer {
             if let Some(mut batch) = next.take() {
                 batch.stage(&slot);
                 flight = Some(InFlight::start(writer, batch));
-            } else if let Some((topics, done)) = close.take() {
+            } else if let Some((_marks, done)) = close.take() {
                 let mut writer = writer;
                 let result = writer
-                    .close(&topics)
+                    .close(&slot)
                     .await
                     .map_err(|e| StoreError::Write(e.to_string()));
                 let _ = done.send(result);
