@@ -342,6 +342,17 @@ fn start_simulator(
             let bootstrap = sim.take_bootstrap();
             let source = Arc::new(SimulatorSource::new(sim, clock, config.rate));
             first.extend(source.platform_events(bootstrap));
+            // The one write taken whatever its size, into the empty queue (docs/store.md,
+            // "Faults"): said when it passes the bound.
+            let bytes: u64 = first.iter().map(store::event_bytes).sum();
+            if stored && bytes > config.store_queue_bytes {
+                tracing::warn!(
+                    bytes,
+                    max_bytes = config.store_queue_bytes,
+                    "the new world's first write is larger than --store-queue-bytes: it is \
+                     queued whole, and the simulator holds until it is stored"
+                );
+            }
             ingest.publish(first);
             Some(source)
         }
