@@ -318,6 +318,38 @@ impl Browser {
         .await;
     }
 
+    /// Lays the page out as on a window `width` x `height` CSS pixels (a phone's below 600
+    /// px wide: a mobile viewport, scale 1).
+    pub async fn set_viewport(&self, width: u32, height: u32) {
+        self.cdp(
+            "Emulation.setDeviceMetricsOverride",
+            serde_json::json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600}),
+        )
+        .await
+        .expect("window size");
+    }
+
+    /// Back to the browser's own window size.
+    pub async fn reset_viewport(&self) {
+        self.cdp(
+            "Emulation.clearDeviceMetricsOverride",
+            serde_json::json!({}),
+        )
+        .await
+        .expect("window size back");
+    }
+
+    /// Emulates `prefers-color-scheme: dark` (or light).
+    pub async fn set_dark(&self, dark: bool) {
+        let scheme = if dark { "dark" } else { "light" };
+        self.cdp(
+            "Emulation.setEmulatedMedia",
+            serde_json::json!({"features": [{"name": "prefers-color-scheme", "value": scheme}]}),
+        )
+        .await
+        .expect("colour scheme");
+    }
+
     /// Saves a PNG screenshot of the page.
     pub async fn screenshot(&self, path: &std::path::Path) {
         let png = self.client.screenshot().await.expect("screenshot");

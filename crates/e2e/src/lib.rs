@@ -3,12 +3,15 @@
 //! through chromedriver, and waits for things the way a user would.
 
 pub mod browser;
+pub mod connection;
 pub mod data_dir;
 pub mod http;
+pub mod log_page;
 pub mod nginx;
 pub mod postgres;
 pub mod procs;
 pub mod reporter;
+pub mod screenshots;
 pub mod server;
 
 pub use browser::Browser;

@@ -1,7 +1,7 @@
 //! The reporter, the real `shipwatch` binary of `crates/reporter`, for the end-to-end tests.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 
 /// The reporter: `SHIPWATCH_REPORTER_BIN`, else built from this workspace (cargo prints where
 /// it put it; the app's native binary has the same file name, so it is checked to be ours).
@@ -34,4 +34,24 @@ pub fn bin() -> PathBuf {
         bin.display()
     );
     bin
+}
+
+/// Starts `bin deploy ARGS -- script` with the write token in its environment, as a CI job
+/// gives it ([`crate::server::WRITE_TOKEN`]); the task ends with its output once it exits.
+pub fn deploy(
+    bin: &Path,
+    args: &[&str],
+    script: &Path,
+) -> tokio::task::JoinHandle<std::io::Result<Output>> {
+    let run = Command::new(bin)
+        .arg("deploy")
+        .args(args)
+        .arg("--")
+        .arg(script)
+        .env("SHIPWATCH_WRITE_TOKEN", crate::server::WRITE_TOKEN)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("shipwatch runs");
+    tokio::task::spawn_blocking(move || run.wait_with_output())
 }

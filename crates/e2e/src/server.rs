@@ -170,6 +170,29 @@ impl Server {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
+    /// Its health (`/api/health`), asked of it directly (not through a proxy in front); None
+    /// when it does not answer.
+    pub async fn health(&self) -> Option<serde_json::Value> {
+        let res = crate::http::get(&self.url("/api/health"), &[], Duration::from_secs(5))
+            .await
+            .ok()?;
+        serde_json::from_slice(&res.body).ok()
+    }
+
+    /// Its replica role from its health (`leader` or `follower`); None when it does not answer.
+    pub async fn role(&self) -> Option<String> {
+        Some(
+            self.health().await?["replica"]["role"]
+                .as_str()?
+                .to_string(),
+        )
+    }
+
+    /// The websocket clients it holds now, from its health; None when it does not answer.
+    pub async fn clients(&self) -> Option<u64> {
+        self.health().await?["clients"].as_u64()
+    }
+
     /// The process id (for its memory in /proc); None once stopped.
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
@@ -209,6 +232,16 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Waits until a page's one websocket is on one of two replicas (their health counts one
+/// client between them), and returns how many clients each holds then.
+pub async fn one_socket_on(a: &Server, b: &Server, timeout: Duration) -> (u64, u64) {
+    crate::wait_for("the page's socket on one replica", timeout, || async {
+        let counts = (a.clients().await?, b.clients().await?);
+        (counts.0 + counts.1 == 1).then_some(counts)
+    })
+    .await
 }
 
 /// A command for `bin` whose open-file limit is raised to the hard limit (10,000 sockets need

@@ -7,9 +7,10 @@
 //! with `resumed`; the tests of nginx's own settings run ephemeral servers.
 
 use serde_json::Value;
+use shipwatch_e2e::connection::{self, RECORD_STATES};
 use shipwatch_e2e::nginx::Nginx;
 use shipwatch_e2e::postgres::PgServer;
-use shipwatch_e2e::server::WRITE_TOKEN;
+use shipwatch_e2e::server::{self, WRITE_TOKEN};
 use shipwatch_e2e::{http, wait_for, Browser, DataDir, Server};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -27,15 +28,9 @@ const REPLICA: [&str; 6] = [
 ];
 
 /// Counts, in `window.__frames`, the snapshot and resumed frames the page's sockets get (all,
-/// and those of the environment's subscription), and records in `window.__states` every state
-/// the connection indicator shows (a reconnection quicker than a poll is still seen).
+/// and those of the environment's subscription).
 const COUNT_FRAMES: &str = r#"
 (() => {
-  window.__states = [];
-  new MutationObserver(() => {
-    const s = document.querySelector('[data-testid=connection]')?.getAttribute('data-state');
-    if (s && window.__states[window.__states.length - 1] !== s) window.__states.push(s);
-  }).observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-state'] });
   const Native = window.WebSocket;
   const f = window.__frames = { snapshots: 0, resumed: 0, envSnapshots: 0, envResumed: 0 };
   const envSubs = {};
@@ -67,16 +62,6 @@ fn start_nginx(replicas: &[&Server]) -> Nginx {
     Nginx::start(&addrs).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// The websocket clients a replica holds now, from its own health endpoint (not through
-/// nginx); None when it does not answer.
-async fn clients(server: &Server) -> Option<u64> {
-    let res = http::get(&server.url("/api/health"), &[], Duration::from_secs(5))
-        .await
-        .ok()?;
-    let body: Value = serde_json::from_slice(&res.body).ok()?;
-    body["clients"].as_u64()
-}
-
 /// A replica of the database `url`: [`REPLICA`]'s flags, with a short lease (a follower takes
 /// over within about two seconds of the leader's death).
 fn replica_on(url: &str, dir: &DataDir) -> Server {
@@ -95,14 +80,6 @@ fn replica_on(url: &str, dir: &DataDir) -> Server {
     Server::launch(&launch).unwrap_or_else(|e| panic!("{e}"))
 }
 
-async fn role(server: &Server) -> Option<String> {
-    let res = http::get(&server.url("/api/health"), &[], Duration::from_secs(5))
-        .await
-        .ok()?;
-    let body: Value = serde_json::from_slice(&res.body).ok()?;
-    body["replica"]["role"].as_str().map(str::to_string)
-}
-
 #[tokio::test]
 async fn the_console_through_nginx_stays_live_when_its_replica_is_killed() {
     let pg = PgServer::start();
@@ -110,12 +87,12 @@ async fn the_console_through_nginx_stays_live_when_its_replica_is_killed() {
     let (dir_a, dir_b) = (DataDir::new("nginx-a"), DataDir::new("nginx-b"));
     let mut a = replica_on(&url, &dir_a);
     wait_for("the first replica to lead", LONG, || async {
-        (role(&a).await.as_deref() == Some("leader")).then_some(())
+        (a.role().await.as_deref() == Some("leader")).then_some(())
     })
     .await;
     let mut b = replica_on(&url, &dir_b);
     wait_for("the second replica to follow", LONG, || async {
-        (role(&b).await.as_deref() == Some("follower")).then_some(())
+        (b.role().await.as_deref() == Some("follower")).then_some(())
     })
     .await;
     let nginx = start_nginx(&[&a, &b]);
@@ -132,6 +109,9 @@ async fn the_console_through_nginx_stays_live_when_its_replica_is_killed() {
     assert_eq!(page.header("server"), Some("nginx"));
 
     let browser = Browser::start().await;
+    // Every state the indicator shows is recorded: a reconnection quicker than a poll is
+    // still seen.
+    browser.add_init_script(RECORD_STATES).await;
     browser.add_init_script(COUNT_FRAMES).await;
     browser.open(&nginx.url("/env/production")).await;
     browser
@@ -158,11 +138,7 @@ async fn the_console_through_nginx_stays_live_when_its_replica_is_killed() {
     browser.find("tr.service-row[data-service='api']").await;
 
     // The page holds one websocket, on one replica: that one is killed (SIGKILL).
-    let (on_a, on_b) = wait_for("the page's socket on one replica", LONG, || async {
-        let counts = (clients(&a).await?, clients(&b).await?);
-        (counts.0 + counts.1 == 1).then_some(counts)
-    })
-    .await;
+    let (on_a, on_b) = server::one_socket_on(&a, &b, LONG).await;
     let before = browser.eval("return window.__frames").await;
     let (dead, alive) = if on_a == 1 {
         (&mut a, &mut b)
@@ -170,23 +146,16 @@ async fn the_console_through_nginx_stays_live_when_its_replica_is_killed() {
         assert_eq!(on_b, 1);
         (&mut b, &mut a)
     };
-    browser.eval("window.__states = []").await;
+    connection::forget_states(&browser).await;
     dead.stop().await;
     // The page retries by itself (0.5 s, then doubling): nginx skips the dead replica.
-    let states = browser
-        .wait_js(
-            "the page to say reconnecting, then to be live again through nginx",
-            LONG,
-            "const s = window.__states; const r = s.indexOf('reconnecting'); \
-             return r >= 0 && s.indexOf('live', r) > r ? s : null",
-        )
-        .await;
+    let states = connection::reconnected(&browser, LONG).await;
     assert!(
         !states.to_string().contains("offline"),
         "never offline: {states}"
     );
     assert_eq!(
-        clients(alive).await,
+        alive.clients().await,
         Some(1),
         "the page is on the other replica"
     );

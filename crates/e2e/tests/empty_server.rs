@@ -5,6 +5,7 @@
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use shipwatch_e2e::screenshots::{self, DESKTOP, PHONE};
 use shipwatch_e2e::server::WRITE_TOKEN;
 use shipwatch_e2e::{Browser, Server};
 use std::time::Duration;
@@ -51,7 +52,14 @@ async fn an_empty_server_says_so_until_an_environment_is_pushed() {
         "the page is connected and knows the list is empty"
     );
 
-    screenshots(&browser).await;
+    // With SHIPWATCH_SCREENSHOTS=DIR: the empty server's page for docs/.
+    screenshots::take(
+        &browser,
+        "screenshot-no-environments",
+        &[DESKTOP, PHONE],
+        Duration::from_millis(500),
+    )
+    .await;
 
     // Marks this document: a reload would lose the mark.
     browser
@@ -78,42 +86,4 @@ async fn an_empty_server_says_so_until_an_environment_is_pushed() {
         .await;
     assert_eq!(gone, true);
     browser.close().await;
-}
-
-/// With `SHIPWATCH_SCREENSHOTS=DIR`: the empty server's page, light and dark, desktop and
-/// phone, as PNGs in DIR (how the ones in docs/ were taken).
-async fn screenshots(browser: &Browser) {
-    let Some(dir) = std::env::var_os("SHIPWATCH_SCREENSHOTS") else {
-        return;
-    };
-    let dir = std::path::PathBuf::from(dir);
-    for (width, height, size) in [(1280, 800, ""), (390, 844, "-phone")] {
-        browser
-            .cdp(
-                "Emulation.setDeviceMetricsOverride",
-                serde_json::json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600}),
-            )
-            .await
-            .expect("window size");
-        for scheme in ["light", "dark"] {
-            browser
-                .cdp(
-                    "Emulation.setEmulatedMedia",
-                    serde_json::json!({"features": [{"name": "prefers-color-scheme", "value": scheme}]}),
-                )
-                .await
-                .expect("colour scheme");
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            let dark = if scheme == "dark" { "-dark" } else { "" };
-            let name = format!("screenshot-no-environments{size}{dark}.png");
-            browser.screenshot(&dir.join(name)).await;
-        }
-    }
-    browser
-        .cdp(
-            "Emulation.clearDeviceMetricsOverride",
-            serde_json::json!({}),
-        )
-        .await
-        .expect("window size back");
 }

@@ -8,15 +8,19 @@
 //!   new snapshot of the log), and no line comes twice or goes missing.
 //! - PostgreSQL is stopped in the middle of the stream: the page's indicator says "Database
 //!   unavailable, retrying"; once it is started again, the page is live, the reporter ends
-//!   well and every line is there once, on the page and in the stored log.
+//!   well and every line is there once, on the page and in the stored log. In that state,
+//!   and in the one after (every replica gone: reconnecting, with its countdown), the page
+//!   fits a 360 px phone.
 
 use serde_json::Value;
+use shipwatch_e2e::connection::{self, RECORD_STATES};
+use shipwatch_e2e::log_page::{log_counts, shows_line};
 use shipwatch_e2e::nginx::Nginx;
 use shipwatch_e2e::postgres::PgServer;
-use shipwatch_e2e::server::{Launch, WRITE_TOKEN};
+use shipwatch_e2e::screenshots::{self, DESKTOP, PHONE, SMALL_PHONE};
+use shipwatch_e2e::server::{self, Launch, WRITE_TOKEN};
 use shipwatch_e2e::{http, wait_for, Browser, DataDir, Server};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 const LONG: Duration = Duration::from_secs(60);
@@ -26,16 +30,11 @@ const LINES: u64 = 150;
 const LINE_EVERY_S: &str = "0.2";
 const DEPLOYMENT: &str = "rep-1";
 
-/// Records, before the page's own scripts: every state the connection indicator shows
-/// (`__states`), and on every socket the page opens, the log's snapshots and resumes and the
-/// number of every log line received (`__frames`), whether in `lines` frames or deltas.
+/// Records, before the page's own scripts, on every socket the page opens: the log's
+/// snapshots and resumes and the number of every log line received (`__frames`), whether in
+/// `lines` frames or deltas.
 const RECORD: &str = r#"
 (() => {
-  window.__states = [];
-  new MutationObserver(() => {
-    const s = document.querySelector('[data-testid=connection]')?.getAttribute('data-state');
-    if (s && window.__states[window.__states.length - 1] !== s) window.__states.push(s);
-  }).observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-state'] });
   const f = window.__frames = { logSubs: {}, logSnapshots: 0, logResumed: 0, lines: [], statuses: [] };
   const Native = window.WebSocket;
   window.WebSocket = class extends Native {
@@ -77,26 +76,6 @@ fn replica(url: &str, dir: &DataDir, log: &Path) -> Server {
     Server::launch(&launch).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// A replica's health, from itself (not through nginx); None when it does not answer.
-async fn health(server: &Server) -> Option<Value> {
-    let res = http::get(&server.url("/api/health"), &[], Duration::from_secs(5))
-        .await
-        .ok()?;
-    serde_json::from_slice(&res.body).ok()
-}
-
-async fn role(server: &Server) -> Option<String> {
-    Some(
-        health(server).await?["replica"]["role"]
-            .as_str()?
-            .to_string(),
-    )
-}
-
-async fn clients(server: &Server) -> Option<u64> {
-    health(server).await?["clients"].as_u64()
-}
-
 /// The deploy script: LINES numbered lines, one every LINE_EVERY_S seconds.
 fn script(dir: &Path) -> PathBuf {
     use std::os::unix::fs::PermissionsExt;
@@ -109,37 +88,6 @@ fn script(dir: &Path) -> PathBuf {
     path
 }
 
-/// The log viewer's counts, from its region's data attributes.
-async fn log_counts(browser: &Browser) -> Value {
-    browser
-        .eval(
-            "const r = document.querySelector('[role=region][aria-label=\"Deployment logs\"]');\
-             if (!r) return null;\
-             const n = k => Number(r.getAttribute('data-' + k));\
-             return {total: n('lines-total'), duplicates: n('duplicates'), gaps: n('gaps'),\
-                     first: n('first-line'), last: n('last-line')};",
-        )
-        .await
-}
-
-/// Waits until the page shows at least line `n`.
-async fn shows_line(browser: &Browser, n: u64, what: &str) -> Value {
-    wait_for(what, LONG, || async {
-        let c = log_counts(browser).await;
-        (c["last"].as_u64() >= Some(n)).then_some(c)
-    })
-    .await
-}
-
-async fn state(browser: &Browser) -> String {
-    browser
-        .eval("return document.querySelector('[data-testid=connection]')?.getAttribute('data-state') || ''")
-        .await
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
-}
-
 #[tokio::test]
 async fn two_replicas_behind_nginx_on_one_postgres_a_killed_replica_and_a_restarted_database() {
     let pg = PgServer::start();
@@ -148,14 +96,14 @@ async fn two_replicas_behind_nginx_on_one_postgres_a_killed_replica_and_a_restar
     std::fs::create_dir_all(work.path()).unwrap();
     let work_dir = Path::new(work.path());
     let (dir_a, dir_b) = (DataDir::new("replica-a"), DataDir::new("replica-b"));
-    let a = replica(&url, &dir_a, &work_dir.join("replica-a.log"));
+    let mut a = replica(&url, &dir_a, &work_dir.join("replica-a.log"));
     wait_for("replica A to lead", LONG, || async {
-        (role(&a).await.as_deref() == Some("leader")).then_some(())
+        (a.role().await.as_deref() == Some("leader")).then_some(())
     })
     .await;
     let mut b = replica(&url, &dir_b, &work_dir.join("replica-b.log"));
     wait_for("replica B to follow", LONG, || async {
-        (role(&b).await.as_deref() == Some("follower")).then_some(())
+        (b.role().await.as_deref() == Some("follower")).then_some(())
     })
     .await;
     let nginx = Nginx::start(&[a.addr(), b.addr()]).unwrap_or_else(|e| panic!("{e}"));
@@ -176,24 +124,22 @@ async fn two_replicas_behind_nginx_on_one_postgres_a_killed_replica_and_a_restar
     .await
     .expect("the environment is written");
     assert_eq!(put.status, 201, "{}", String::from_utf8_lossy(&put.body));
-    let run = Command::new(shipwatch_e2e::reporter::bin())
-        .args(["deploy", "--server", &a.url(""), "--env", "production"])
-        .args([
+    let run = shipwatch_e2e::reporter::deploy(
+        &shipwatch_e2e::reporter::bin(),
+        &[
+            "--server",
+            &a.url(""),
+            "--env",
+            "production",
             "--service",
             "api",
             "--version",
             "v2",
             "--id",
             DEPLOYMENT,
-            "--",
-        ])
-        .arg(script(work_dir))
-        .env("SHIPWATCH_WRITE_TOKEN", WRITE_TOKEN)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("shipwatch runs");
-    let run = tokio::task::spawn_blocking(move || run.wait_with_output());
+        ],
+        &script(work_dir),
+    );
     // Its first lines are on B too (the change log), before the page opens the log there.
     let log_url = format!("/api/deployments/{DEPLOYMENT}/log.txt");
     wait_for(
@@ -212,6 +158,7 @@ async fn two_replicas_behind_nginx_on_one_postgres_a_killed_replica_and_a_restar
     // The page through nginx, its websocket on B: nginx spreads sockets (least_conn), so the
     // page is opened again until its socket lands there.
     let browser = Browser::start().await;
+    browser.add_init_script(RECORD_STATES).await;
     browser.add_init_script(RECORD).await;
     let page = format!("/env/production/service/api/deployments/{DEPLOYMENT}/logs");
     let mut on_b = false;
@@ -220,11 +167,7 @@ async fn two_replicas_behind_nginx_on_one_postgres_a_killed_replica_and_a_restar
         browser
             .find("[data-testid=connection][data-state=live]")
             .await;
-        let (on_a, at_b) = wait_for("the page's socket on one replica", LONG, || async {
-            let counts = (clients(&a).await?, clients(&b).await?);
-            (counts.0 + counts.1 == 1).then_some(counts)
-        })
-        .await;
+        let (on_a, at_b) = server::one_socket_on(&a, &b, LONG).await;
         if at_b == 1 && on_a == 0 {
             on_b = true;
             break;
@@ -233,38 +176,33 @@ async fn two_replicas_behind_nginx_on_one_postgres_a_killed_replica_and_a_restar
     assert!(on_b, "nginx never put the page's socket on replica B");
 
     // Lines written through A reach the page on B as they are printed.
-    let first = shows_line(&browser, 1, "the log's first lines on the page").await;
+    let first = shows_line(&browser, 1, "the log's first lines on the page", LONG).await;
     let later = shows_line(
         &browser,
         first["last"].as_u64().unwrap() + 3,
         "more lines, live, on the page on B",
+        LONG,
     )
     .await;
     assert!(
         later["last"].as_u64() < Some(LINES),
         "live, not all at once: {later}"
     );
-    assert_eq!(role(&b).await.as_deref(), Some("follower"));
+    assert_eq!(b.role().await.as_deref(), Some("follower"));
     let before = browser.eval("return window.__frames").await;
     assert_eq!(before["logSnapshots"], 1, "{before}");
 
     // B is killed under the page: it reconnects through nginx to A and resumes there.
-    browser.eval("window.__states = []").await;
+    connection::forget_states(&browser).await;
     b.stop().await;
-    let states = browser
-        .wait_js(
-            "the page to say reconnecting, then to be live again through nginx",
-            LONG,
-            "const s = window.__states; const r = s.indexOf('reconnecting'); \
-             return r >= 0 && s.indexOf('live', r) > r ? s : null",
-        )
-        .await;
-    assert_eq!(clients(&a).await, Some(1), "the page is on A: {states}");
+    let states = connection::reconnected(&browser, LONG).await;
+    assert_eq!(a.clients().await, Some(1), "the page is on A: {states}");
     let at_kill = log_counts(&browser).await;
     shows_line(
         &browser,
         at_kill["last"].as_u64().unwrap() + 3,
         "lines after the failover",
+        LONG,
     )
     .await;
     let after = browser.eval("return window.__frames").await;
@@ -279,12 +217,12 @@ async fn two_replicas_behind_nginx_on_one_postgres_a_killed_replica_and_a_restar
 
     // PostgreSQL stops in the middle of the stream: the page says so, and keeps what it has.
     let held = log_counts(&browser).await;
-    browser.eval("window.__states = []").await;
+    connection::forget_states(&browser).await;
     pg.stop();
     wait_for(
         "the page to say the database is unavailable",
         LONG,
-        || async { (state(&browser).await == "database-unavailable").then_some(()) },
+        || async { (connection::state(&browser).await == "database-unavailable").then_some(()) },
     )
     .await;
     let text = browser
@@ -305,15 +243,15 @@ async fn two_replicas_behind_nginx_on_one_postgres_a_killed_replica_and_a_restar
         log_counts(&browser).await["last"].as_u64() >= held["last"].as_u64(),
         "what the page had stays"
     );
-    // Known defect (issue 19's note): with the app built at a7268c3 the page is 364 px wide at
-    // 360 px in this state. Checked only when SHIPWATCH_CHECK_360 is set, until it is fixed.
-    if std::env::var_os("SHIPWATCH_CHECK_360").is_some() {
-        fits_a_small_phone(&browser).await;
-    }
-    screenshots(&browser).await;
+    fits_a_small_phone_then_screenshots(
+        &browser,
+        "database unavailable",
+        "screenshot-database-unavailable",
+    )
+    .await;
     pg.start_again();
     wait_for("the page to be live again", LONG, || async {
-        (state(&browser).await == "live").then_some(())
+        (connection::state(&browser).await == "live").then_some(())
     })
     .await;
 
@@ -325,7 +263,7 @@ async fn two_replicas_behind_nginx_on_one_postgres_a_killed_replica_and_a_restar
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
-    let counts = shows_line(&browser, LINES, "every line on the page").await;
+    let counts = shows_line(&browser, LINES, "every line on the page", LONG).await;
     assert_eq!(counts["first"], 1, "{counts}");
     assert_eq!(counts["last"], LINES, "{counts}");
     assert_eq!(counts["total"], LINES, "{counts}");
@@ -366,19 +304,28 @@ async fn two_replicas_behind_nginx_on_one_postgres_a_killed_replica_and_a_restar
             "line {n} once in the stored log"
         );
     }
+
+    // Every replica gone: the page counts down to its next try, and still fits a phone.
+    a.stop().await;
+    wait_for("the page to count down to its next try", LONG, || async {
+        let text = browser
+            .eval("return document.querySelector('[data-testid=connection] .conn__text')?.textContent || ''")
+            .await;
+        (connection::state(&browser).await == "reconnecting"
+            && text.as_str().unwrap_or_default().contains("next try in"))
+        .then_some(())
+    })
+    .await;
+    fits_a_small_phone_then_screenshots(&browser, "reconnecting", "screenshot-reconnecting").await;
     browser.close().await;
 }
 
 /// At 360 px wide, the indicator's longer words stay on the screen: no sideways scroll, the
-/// indicator within the width.
-async fn fits_a_small_phone(browser: &Browser) {
-    browser
-        .cdp(
-            "Emulation.setDeviceMetricsOverride",
-            serde_json::json!({"width": 360, "height": 740, "deviceScaleFactor": 1, "mobile": true}),
-        )
-        .await
-        .expect("window size");
+/// indicator within the width (`state` says which state, for the message). Then, with
+/// `SHIPWATCH_SCREENSHOTS=DIR`, the page as `{stem}*.png` on a desktop and two phones, light
+/// and dark (how the ones in docs/ are taken).
+async fn fits_a_small_phone_then_screenshots(browser: &Browser, state: &str, stem: &str) {
+    browser.set_viewport(360, 740).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let fit = browser
         .eval(
@@ -392,58 +339,14 @@ async fn fits_a_small_phone(browser: &Browser) {
             && fit["width"].as_f64() <= Some(360.0)
             && fit["right"].as_f64() <= Some(360.0)
             && fit["left"].as_f64() >= Some(0.0),
-        "the indicator fits 360 px: {fit}"
+        "the indicator fits 360 px while {state}: {fit}"
     );
-    browser
-        .cdp(
-            "Emulation.clearDeviceMetricsOverride",
-            serde_json::json!({}),
-        )
-        .await
-        .expect("window size back");
-}
-
-/// With `SHIPWATCH_SCREENSHOTS=DIR`: the page while the database is unavailable, desktop and
-/// phone, light and dark, as PNGs in DIR (how the ones in docs/ were taken).
-async fn screenshots(browser: &Browser) {
-    let Some(dir) = std::env::var_os("SHIPWATCH_SCREENSHOTS") else {
-        return;
-    };
-    let dir = PathBuf::from(dir);
-    for (width, height, size) in [(1280, 800, ""), (390, 844, "-phone")] {
-        browser
-            .cdp(
-                "Emulation.setDeviceMetricsOverride",
-                serde_json::json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600}),
-            )
-            .await
-            .expect("window size");
-        for scheme in ["light", "dark"] {
-            browser
-                .cdp(
-                    "Emulation.setEmulatedMedia",
-                    serde_json::json!({"features": [{"name": "prefers-color-scheme", "value": scheme}]}),
-                )
-                .await
-                .expect("colour scheme");
-            tokio::time::sleep(Duration::from_millis(400)).await;
-            let dark = if scheme == "dark" { "-dark" } else { "" };
-            let name = format!("screenshot-database-unavailable{size}{dark}.png");
-            browser.screenshot(&dir.join(name)).await;
-        }
-    }
-    browser
-        .cdp(
-            "Emulation.clearDeviceMetricsOverride",
-            serde_json::json!({}),
-        )
-        .await
-        .expect("window size back");
-    browser
-        .cdp(
-            "Emulation.setEmulatedMedia",
-            serde_json::json!({"features": [{"name": "prefers-color-scheme", "value": "light"}]}),
-        )
-        .await
-        .expect("colour scheme back");
+    browser.reset_viewport().await;
+    screenshots::take(
+        browser,
+        stem,
+        &[DESKTOP, PHONE, SMALL_PHONE],
+        Duration::from_millis(400),
+    )
+    .await;
 }

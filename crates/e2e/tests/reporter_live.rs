@@ -7,10 +7,11 @@
 //! summarised; the service's label opens that log.
 
 use serde_json::Value;
+use shipwatch_e2e::log_page::wait_for_counts;
+use shipwatch_e2e::screenshots::{self, WINDOW};
 use shipwatch_e2e::server::{WRITE_TOKEN, WRITE_TOKEN_NAME};
 use shipwatch_e2e::{wait_for, Browser, Server};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 const LONG: Duration = Duration::from_secs(40);
@@ -64,19 +65,6 @@ seen();
 return true;
 "#;
 
-/// The log viewer's counts, from its region's data attributes.
-async fn log_counts(browser: &Browser) -> Value {
-    browser
-        .eval(
-            "const r = document.querySelector('[role=region][aria-label=\"Deployment logs\"]');\
-             if (!r) return null;\
-             const n = k => Number(r.getAttribute('data-' + k));\
-             return {total: n('lines-total'), kept: n('lines-kept'), duplicates: n('duplicates'),\
-                     gaps: n('gaps'), first: n('first-line'), last: n('last-line')};",
-        )
-        .await
-}
-
 async fn header_status(browser: &Browser) -> String {
     browser
         .eval("const l = document.querySelector('.log-page__header a.label'); return l ? l.getAttribute('data-status') : '';")
@@ -114,16 +102,20 @@ async fn a_reported_deployment_streams_live_survives_a_restart_and_ends_in_red()
     browser.eval(RECORD_LABELS).await;
 
     let script = script(&dir);
-    let run = Command::new(&reporter)
-        .args(["deploy", "--server", &server.url(""), "--env", "production"])
-        .args(["--service", "api", "--version", "9f3c2a1", "--"])
-        .arg(&script)
-        .env("SHIPWATCH_WRITE_TOKEN", WRITE_TOKEN)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("shipwatch runs");
-    let run = tokio::task::spawn_blocking(move || run.wait_with_output());
+    let run = shipwatch_e2e::reporter::deploy(
+        &reporter,
+        &[
+            "--server",
+            &server.url(""),
+            "--env",
+            "production",
+            "--service",
+            "api",
+            "--version",
+            "9f3c2a1",
+        ],
+        &script,
+    );
 
     // The service appears with its deployment QUEUED, then BUILDING once output comes.
     let label = "tr.service-row[data-service='api'] a.label";
@@ -150,14 +142,12 @@ async fn a_reported_deployment_streams_live_survives_a_restart_and_ends_in_red()
     browser
         .find("[role=region][aria-label='Deployment logs']")
         .await;
-    let early = wait_for("the first lines on the page", LONG, || async {
-        let c = log_counts(&browser).await;
-        (c["last"].as_u64() >= Some(5)).then_some(c)
+    let early = wait_for_counts(&browser, "the first lines on the page", LONG, |c| {
+        c["last"].as_u64() >= Some(5)
     })
     .await;
-    let later = wait_for("more lines as they are printed", LONG, || async {
-        let c = log_counts(&browser).await;
-        (c["last"].as_u64() > early["last"].as_u64()).then_some(c)
+    let later = wait_for_counts(&browser, "more lines as they are printed", LONG, |c| {
+        c["last"].as_u64() > early["last"].as_u64()
     })
     .await;
     assert!(later["last"].as_u64() > early["last"].as_u64());
@@ -193,9 +183,8 @@ async fn a_reported_deployment_streams_live_survives_a_restart_and_ends_in_red()
 
     // Every line, once: 1 header + STEPS + warning + header + 3 deploy lines.
     let total = STEPS + 6;
-    let counts = wait_for("every line on the page", LONG, || async {
-        let c = log_counts(&browser).await;
-        (c["last"].as_u64() == Some(total)).then_some(c)
+    let counts = wait_for_counts(&browser, "every line on the page", LONG, |c| {
+        c["last"].as_u64() == Some(total)
     })
     .await;
     assert_eq!(counts["first"], 1, "{counts}");
@@ -303,32 +292,16 @@ async fn a_reported_deployment_streams_live_survives_a_restart_and_ends_in_red()
     })
     .await;
     browser.find("section.log-first-error").await;
-    screenshots(&browser).await;
+    // With SHIPWATCH_SCREENSHOTS=DIR: the reported deployment's log for docs/.
+    screenshots::take(
+        &browser,
+        "screenshot-reported-deployment",
+        &[WINDOW],
+        Duration::from_millis(500),
+    )
+    .await;
 
     browser.close().await;
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// With `SHIPWATCH_SCREENSHOTS=DIR`: the reported deployment's log, light and dark, as PNGs
-/// in DIR (how the ones in docs/ were taken).
-async fn screenshots(browser: &Browser) {
-    let Some(dir) = std::env::var_os("SHIPWATCH_SCREENSHOTS") else {
-        return;
-    };
-    let dir = PathBuf::from(dir);
-    for (scheme, name) in [
-        ("light", "screenshot-reported-deployment.png"),
-        ("dark", "screenshot-reported-deployment-dark.png"),
-    ] {
-        browser
-            .cdp(
-                "Emulation.setEmulatedMedia",
-                serde_json::json!({"features": [{"name": "prefers-color-scheme", "value": scheme}]}),
-            )
-            .await
-            .expect("colour scheme");
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        browser.screenshot(&dir.join(name)).await;
-    }
 }
