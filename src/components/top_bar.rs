@@ -8,33 +8,20 @@ use crate::components::connection_indicator::ConnectionIndicator;
 use crate::components::env_switcher::EnvSwitcher;
 use crate::state::environments::EnvironmentsState;
 use leptos::prelude::*;
-use send_wrapper::SendWrapper;
 use wasm_bindgen::prelude::*;
 
 /// The bar over every page; `current` is the environment being shown (empty for none).
 #[component]
 pub fn TopBar(envs: EnvironmentsState, #[prop(into)] current: Signal<String>) -> impl IntoView {
     let bar = NodeRef::<leptos::html::Header>::new();
-    let resized = SendWrapper::new(Closure::<dyn Fn()>::new(move || {
-        if let Some(el) = bar.get_untracked() {
-            publish_height(el.offset_height());
+    bar.on_load(|el| {
+        let measured = el.clone();
+        let resized = Closure::<dyn Fn()>::new(move || publish_height(measured.offset_height()));
+        if let Ok(observer) = web_sys::ResizeObserver::new(resized.as_ref().unchecked_ref()) {
+            observer.observe(&el);
         }
-    }));
-    let observer =
-        SendWrapper::new(web_sys::ResizeObserver::new(resized.as_ref().unchecked_ref()).ok());
-    Effect::new({
-        let observer = observer.clone();
-        move |_| {
-            if let (Some(el), Some(o)) = (bar.get(), observer.as_ref()) {
-                o.observe(&el);
-            }
-        }
-    });
-    on_cleanup(move || {
-        if let Some(o) = observer.as_ref() {
-            o.disconnect();
-        }
-        drop(resized);
+        // The observer calls it for as long as the bar is in the page: the page's life.
+        resized.forget();
     });
     view! {
         <header class="topbar" node_ref=bar>
