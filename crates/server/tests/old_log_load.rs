@@ -8,12 +8,13 @@ mod common;
 mod push_support;
 
 use common::postgres::{store_on, Backend};
-use common::Client;
+use common::{Client, Got};
 use push_support::Api;
 use serde_json::json;
-use shipwatch_model::protocol::{ServerMessage, Snapshot, Topic};
-use std::sync::atomic::{AtomicBool, Ordering};
+use shipwatch_model::protocol::{Change, ServerMessage, Snapshot, Topic};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// Lines of the old log: enough that reading and rebuilding it takes a while.
 const LINES: u64 = 200_000;
@@ -111,7 +112,112 @@ async fn changes_flow_while_a_large_old_log_loads(at: Backend) {
     h.stopped().await;
 }
 
+/// A server that keeps one log in memory (`--max-logs 1`) reads a long log from the store
+/// when a page opens it, while a reporter streams that log's lines: the lines taken during
+/// the read (staged by the writer, committed before or after the read's snapshot, or not
+/// yet) are shown past what the read holds, each once, and only once committed. Without the
+/// hub keeping them for the load (`hub/held_logs.rs`) they found no topic and the page
+/// missed them.
+async fn lines_that_arrive_while_an_old_log_loads_are_all_shown(at: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (_pg, store) = store_on(at);
+    let flags: Vec<&str> = ["--no-simulator", "--max-logs", "1"]
+        .into_iter()
+        .chain(["--data-dir", data.to_str().unwrap()])
+        .chain(store.iter().map(String::as_str))
+        .collect();
+    let h = common::start(&flags).await;
+    let api = Api::new(&h);
+    api.environment("prod").await;
+    api.service("prod", "api").await;
+    api.service("prod", "other").await;
+    let dep = api.deploy("prod", "api", "v2").await;
+    // A long log already, so that reading it from the store takes a while.
+    const BEFORE: u64 = 20_000;
+    for k in 0..BEFORE / 1_000 {
+        let a = api.lines(&dep, k * 1_000 + 1..=(k + 1) * 1_000).await;
+        assert_eq!(a.status, 200, "{a:?}");
+    }
+    // The reporter: 5 lines at a time, without pause, until stopped.
+    let sent = Arc::new(AtomicU64::new(BEFORE));
+    let stop = Arc::new(AtomicBool::new(false));
+    let reporter = {
+        let (sent, stop, dep) = (sent.clone(), stop.clone(), dep.clone());
+        let api = Api::new(&h);
+        tokio::spawn(async move {
+            while !stop.load(Ordering::SeqCst) {
+                let from = sent.load(Ordering::SeqCst) + 1;
+                let a = api.lines(&dep, from..=from + 4).await;
+                assert_eq!(a.status, 200, "{a:?}");
+                sent.store(from + 4, Ordering::SeqCst);
+            }
+        })
+    };
+    for round in 0..6 {
+        // Another deployment's log opens: the hub forgets `dep`'s.
+        api.deploy("prod", "other", &format!("v{round}")).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!h.app().hub.holds_log(&dep), "round {round}: still held");
+        let mut page = Client::connect(&h).await;
+        let topic = Topic::Logs {
+            deployment: dep.clone(),
+        };
+        page.subscribe("log", topic, None).await;
+        let mut numbers: Vec<u64> = Vec::new();
+        let mut snapshots = 0;
+        // The read on a loaded machine: up to 20 s; then a second of live lines.
+        let mut until = Instant::now() + Duration::from_secs(20);
+        while let Ok(got) = tokio::time::timeout_at(until.into(), page.next()).await {
+            match got {
+                Got::Frame(f) => match f.msg {
+                    ServerMessage::Snapshot { .. } => {
+                        snapshots += 1;
+                        if snapshots == 1 {
+                            until = Instant::now() + Duration::from_secs(1);
+                        }
+                    }
+                    ServerMessage::Delta { changes, .. } => {
+                        numbers.extend(changes.into_iter().filter_map(|c| match c {
+                            Change::Line(l) => Some(l.n),
+                            _ => None,
+                        }))
+                    }
+                    ServerMessage::Error { .. } => panic!("round {round}: {f:?}"),
+                    _ => {}
+                },
+                Got::Closed(code) => panic!("round {round}: closed ({code:?})"),
+            }
+        }
+        assert_eq!(snapshots, 1, "round {round}: one snapshot, no resync");
+        let expected: Vec<u64> = (1..=numbers.len() as u64).collect();
+        if numbers != expected {
+            let at = numbers
+                .iter()
+                .zip(&expected)
+                .position(|(a, b)| a != b)
+                .unwrap_or(numbers.len().min(expected.len()));
+            panic!(
+                "round {round}: lines 1..{} each once, in order; they differ at index {at}: \
+                 {:?}",
+                numbers.len(),
+                &numbers[at.saturating_sub(3)..(at + 3).min(numbers.len())]
+            );
+        }
+        assert!(
+            numbers.len() as u64 > BEFORE,
+            "round {round}: the log and live lines after it ({} lines)",
+            numbers.len()
+        );
+    }
+    stop.store(true, Ordering::SeqCst);
+    reporter.await.expect("the reporter");
+    h.shutdown();
+    h.stopped().await;
+}
+
 on_both!(
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    changes_flow_while_a_large_old_log_loads
+    changes_flow_while_a_large_old_log_loads,
+    lines_that_arrive_while_an_old_log_loads_are_all_shown
 );

@@ -29,6 +29,7 @@ impl Hub {
     /// [`crate::ingest`] without a store).
     pub fn stage<'a>(&self, events: impl IntoIterator<Item = &'a PlatformEvent>) -> Staged {
         let now = now_ms();
+        let mark = self.held_logs.next_batch();
         let mut statuses = Vec::new();
         let mut journal = Journal::default();
         for cell in self.take_unopened() {
@@ -120,6 +121,11 @@ impl Hub {
                 PlatformEvent::DeploymentStage { .. } => {}
                 PlatformEvent::DeploymentStatus { deployment } => {
                     let cell = self.read().logs.get(&deployment.id).cloned();
+                    // Not held: a log being loaded keeps it (hub/held_logs.rs).
+                    let cell = cell.or_else(|| {
+                        let change = Change::Deployment(deployment.clone());
+                        self.hold_log_change(&deployment.id, &mark, [change])
+                    });
                     if let Some(cell) = cell {
                         let env_wide = {
                             let mut st = lock(&cell.state);
@@ -146,6 +152,11 @@ impl Hub {
                 }
                 PlatformEvent::LogAppended { deployment, lines } => {
                     let cell = self.read().logs.get(deployment).cloned();
+                    // Not held: a log being loaded keeps them (hub/held_logs.rs).
+                    let cell = cell.or_else(|| {
+                        let changes = lines.iter().map(|l| Change::Line(l.clone()));
+                        self.hold_log_change(deployment, &mark, changes)
+                    });
                     if let Some(cell) = cell {
                         let mut st = lock(&cell.state);
                         for line in lines {
@@ -162,7 +173,9 @@ impl Hub {
                 touch(&cell);
             }
         }
-        journal.into_inner().staged(statuses)
+        let mut staged = journal.into_inner().staged(statuses);
+        staged.mark = Some(mark);
+        staged
     }
 
     /// Creates an environment's topic (shown at the announce), or renames it; the topic if

@@ -308,6 +308,7 @@ impl Hub {
     /// skipped by number). Unless a topic of that log was opened meanwhile.
     pub fn restore_held_log(&self, kept: super::KeptLog) {
         let id = kept.header.id.clone();
+        let end = super::held_logs::ReadEnd::of(&kept.changes);
         let cell = super::log_cell(&kept.env, kept.service, kept.header, kept.base);
         let mut st = lock(&cell.state);
         for change in &kept.changes {
@@ -327,9 +328,9 @@ impl Hub {
             }
         }
         drop(st);
-        cell.announce();
-        // Registered under the lock: a row after this finds the topic.
-        self.insert_log(cell);
+        // Announced and registered under the lock: a row after this finds the topic. On the
+        // leader, with what was staged for it during the read.
+        self.open_loaded_log(cell, &id, &end);
         drop(held);
     }
 

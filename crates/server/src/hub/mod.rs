@@ -8,6 +8,7 @@
 //! [`crate::subscription`]).
 
 mod events;
+mod held_logs;
 mod line_json;
 mod mirror;
 mod replay;
@@ -104,6 +105,8 @@ pub struct Hub {
     unopened: std::sync::Mutex<Vec<Arc<TopicCell>>>,
     /// A follower's change-log rows of logs being loaded (hub/mirror.rs).
     held_rows: mirror::HeldRows,
+    /// A leader's staged changes of logs being loaded (hub/held_logs.rs).
+    held_logs: Arc<held_logs::HeldLogs>,
 }
 
 /// A deployment's log as kept outside the hub, to open its topic again.
@@ -168,6 +171,7 @@ impl Hub {
             log_loader: std::sync::OnceLock::new(),
             unopened: std::sync::Mutex::new(Vec::new()),
             held_rows: Default::default(),
+            held_logs: Default::default(),
         }
     }
 
@@ -236,6 +240,8 @@ impl Hub {
         let loader = self.log_loader.get().ok_or(None)?;
         // On a follower, rows of this log that arrive during the read are kept for it.
         let _held = self.hold_log_rows(deployment);
+        // On the leader, changes staged for it during the read (hub/held_logs.rs).
+        let _staged = self.hold_log_changes(deployment);
         let kept = loader(deployment.to_string()).await?;
         let hub = self.clone();
         let id = deployment.to_string();

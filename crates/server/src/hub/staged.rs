@@ -144,6 +144,7 @@ impl Journal {
             announce,
             close,
             statuses,
+            mark: None,
         }
     }
 }
@@ -160,6 +161,8 @@ pub struct Staged {
     /// The services' and environments' status changes the batch made (see
     /// [`super::since`]).
     statuses: Vec<StatusChange>,
+    /// Its number, for logs opened from the store with its changes (hub/held_logs.rs).
+    pub(super) mark: Option<super::held_logs::BatchMark>,
 }
 
 impl Staged {
@@ -172,6 +175,9 @@ impl Staged {
         }
         for cell in &self.close {
             cell.close();
+        }
+        if let Some(mark) = self.mark {
+            mark.shown();
         }
         self.statuses
     }
