@@ -15,7 +15,9 @@ use shipwatch_model::protocol::{
 };
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::watch;
+use tokio::time::Instant;
 
 /// Bytes of changes in one delta frame (past the first change). A socket's write buffer keeps
 /// the size of the largest frame it sent (as resident memory, per client): with deltas this
@@ -25,6 +27,11 @@ pub const MAX_DELTA_BYTES: usize = 32 * 1024;
 /// many, up to `MAX_LINES_BATCH_BYTES`: the first screen of a long log comes in a small frame,
 /// while the page's code is still cold and it paints its first rows.
 pub const FIRST_LINES_BATCH_BYTES: usize = 16 * 1024;
+/// How long a page that resumes on a follower from a number its topic has not reached there
+/// waits for it (a follower behind the replica the page read that number from catches up in
+/// milliseconds, as the leader commits): after that, an error frame rather than a state older
+/// than one the page already showed. Under the 3 s after which a page asks again.
+pub const RESUME_AHEAD_WAIT: Duration = Duration::from_secs(2);
 
 /// One subscription.
 pub struct Subscription {
@@ -42,6 +49,14 @@ pub struct Subscription {
     lines_bytes: usize,
     /// The rest of a snapshot sent in parts: sent before anything else of the subscription.
     parts: VecDeque<Utf8Bytes>,
+    /// A resume from a number the topic has not reached: nothing is sent before it does.
+    ahead: Option<Ahead>,
+}
+
+/// The page's number, ahead of the topic here, and how long it is waited for.
+struct Ahead {
+    from: u64,
+    until: Instant,
 }
 
 /// What a subscription has to send now.
@@ -75,7 +90,30 @@ impl Subscription {
             line_batches,
             lines_bytes: FIRST_LINES_BATCH_BYTES,
             parts: VecDeque::new(),
+            ahead: None,
         }
+    }
+
+    /// The subscription resumes from `resume_from` (the client's number): if its topic here
+    /// has not reached it (a follower behind the replica the page read it from), its start
+    /// is a state older than one the page showed, so it waits until the topic gets there
+    /// (at most [`RESUME_AHEAD_WAIT`]) and starts again from the number.
+    pub fn resuming_from(mut self, resume_from: Option<u64>) -> Self {
+        let resumed = matches!(self.head, Some(Head::Resumed { .. }));
+        if let Some(from) = resume_from.filter(|&r| !resumed && r >= self.next_seq) {
+            tracing::debug!(
+                sub = self.id,
+                from,
+                at = self.next_seq - 1,
+                "resume ahead: waiting"
+            );
+            self.head = None;
+            self.ahead = Some(Ahead {
+                from,
+                until: Instant::now() + RESUME_AHEAD_WAIT,
+            });
+        }
+        self
     }
 
     /// The client's id of this subscription.
@@ -90,6 +128,11 @@ impl Subscription {
         }
         // Seen before reading, so a change published after this read wakes `changed`.
         self.rx.borrow_and_update();
+        if self.ahead.is_some() {
+            if let Some(next) = self.wait_ahead() {
+                return next;
+            }
+        }
         if let Some(head) = self.head.take() {
             return match self.head_frame(head) {
                 Some(frame) => Next::Frame(frame),
@@ -137,6 +180,44 @@ impl Subscription {
         }
     }
 
+    /// While the topic is behind the page's number: nothing (or, past the wait, the error
+    /// that ends the subscription); None once it got there, the subscription started again
+    /// from the number.
+    fn wait_ahead(&mut self) -> Option<Next> {
+        let Ahead { from, until } = *self.ahead.as_ref()?;
+        let at = self.cell.seq();
+        if at < from {
+            if Instant::now() < until {
+                return Some(self.idle());
+            }
+            tracing::info!(
+                sub = self.id,
+                from,
+                at,
+                "resume ahead of this replica: refused"
+            );
+            return Some(Next::Ended(frames::error(
+                ErrorCode::UnknownTopic,
+                format!(
+                    "this server has not caught up with the state the page showed (change \
+                     {from}; it is at {at}): subscribe again"
+                ),
+                Some(&self.id),
+            )));
+        }
+        self.ahead = None;
+        match self.cell.subscribe(Some(from), self.compact) {
+            Some(start) => {
+                self.head = Some(start.head);
+                self.next_seq = start.next_seq;
+                self.rx = start.rx;
+                self.rx.borrow_and_update();
+                None
+            }
+            None => Some(self.idle()),
+        }
+    }
+
     /// Nothing to send now; or, if the topic ended, the error that ends the subscription.
     fn idle(&self) -> Next {
         if self.cell.is_closed() {
@@ -152,7 +233,19 @@ impl Subscription {
     /// Resolves when the topic may have something new, or ended (then at once: `next_frame`
     /// says so, and the subscription is dropped).
     pub async fn changed(&mut self) {
-        let _ = self.rx.changed().await;
+        match &self.ahead {
+            // The wait's end is news too: the error frame is due.
+            Some(a) => {
+                let until = a.until;
+                tokio::select! {
+                    _ = self.rx.changed() => {}
+                    _ = tokio::time::sleep_until(until) => {}
+                }
+            }
+            None => {
+                let _ = self.rx.changed().await;
+            }
+        }
     }
 
     fn fresh_snapshot(&mut self) -> Option<Utf8Bytes> {
@@ -185,5 +278,113 @@ impl Subscription {
                 }
             },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hub::{Hub, HubConfig};
+    use crate::platform::PlatformEvent;
+    use shipwatch_model::protocol::Topic;
+    use shipwatch_model::{Environment, Service, ServiceKind};
+
+    fn service(version: &str) -> PlatformEvent {
+        PlatformEvent::ServiceChanged {
+            env: "prod".into(),
+            service: Service {
+                id: "api".into(),
+                name: "api".into(),
+                kind: ServiceKind::Application,
+                instances: Vec::new(),
+                version: version.into(),
+                deployment: None,
+                running_since: None,
+                deployment_since: None,
+            },
+        }
+    }
+
+    fn first_frame(sub: &mut Subscription) -> Option<String> {
+        match sub.next_frame() {
+            Next::Frame(f) => Some(f.to_string()),
+            Next::Idle => None,
+            Next::Ended(e) => Some(e),
+        }
+    }
+
+    /// A page resumes from change 102 on a replica whose topic stands at 101 (a follower
+    /// behind): it gets nothing until the topic reaches 102, then `resumed`; never the
+    /// snapshot at 101, older than what the page showed.
+    #[tokio::test]
+    async fn a_resume_ahead_of_the_topic_waits_for_it_and_never_gets_an_older_snapshot() {
+        let env = Environment {
+            id: "prod".into(),
+            name: "prod".into(),
+            services: Vec::new(),
+            deployment: None,
+        };
+        let cfg = HubConfig {
+            replay: 64,
+            max_logs: 8,
+            base_seq: 100,
+        };
+        let hub = Hub::new(cfg, &[env]);
+        let topic = Topic::Environment { env: "prod".into() };
+        let cell = hub.topic(&topic).unwrap();
+        hub.apply(&[service("v1")]);
+        assert_eq!(cell.seq(), 101);
+        let start = cell.subscribe(Some(102), false).unwrap();
+        let mut sub = Subscription::new("s".into(), cell.clone(), start, false, false)
+            .resuming_from(Some(102));
+        assert_eq!(
+            first_frame(&mut sub),
+            None,
+            "nothing while the topic is behind"
+        );
+        hub.apply(&[service("v2")]);
+        let frame = first_frame(&mut sub).expect("a frame once the topic got there");
+        assert!(frame.contains("\"resumed\""), "{frame}");
+        assert!(frame.contains("102"), "{frame}");
+        // From there on, its changes.
+        hub.apply(&[service("v3")]);
+        let frame = first_frame(&mut sub).expect("the next change");
+        assert!(
+            frame.contains("\"delta\"") && frame.contains("v3"),
+            "{frame}"
+        );
+    }
+
+    /// A topic that does not get there in [`RESUME_AHEAD_WAIT`]: an error frame ends the
+    /// subscription (the page asks again), not an older state.
+    #[tokio::test]
+    async fn a_resume_the_topic_does_not_reach_in_time_ends_with_an_error() {
+        let env = Environment {
+            id: "prod".into(),
+            name: "prod".into(),
+            services: Vec::new(),
+            deployment: None,
+        };
+        let cfg = HubConfig {
+            replay: 64,
+            max_logs: 8,
+            base_seq: 100,
+        };
+        let hub = Hub::new(cfg, &[env]);
+        let cell = hub
+            .topic(&Topic::Environment { env: "prod".into() })
+            .unwrap();
+        let start = cell.subscribe(Some(500), false).unwrap();
+        let mut sub =
+            Subscription::new("s".into(), cell, start, false, false).resuming_from(Some(500));
+        assert_eq!(first_frame(&mut sub), None);
+        let waited = Instant::now();
+        sub.changed().await;
+        assert!(waited.elapsed() >= RESUME_AHEAD_WAIT - Duration::from_millis(50));
+        let frame = first_frame(&mut sub).expect("the error at the wait's end");
+        assert!(
+            frame.contains("\"error\"") && frame.contains("has not caught up"),
+            "{frame}"
+        );
     }
 }

@@ -398,13 +398,14 @@ fn control(
                     Some(&sub),
                 );
             };
-            subs.push(Subscription::new(
-                sub,
-                cell,
-                start,
-                instance_updates,
-                line_batches,
-            ));
+            subs.push(
+                Subscription::new(sub, cell, start, instance_updates, line_batches)
+                    // Only a follower can be behind a number a page saw (on another replica).
+                    .resuming_from(
+                        resume_from
+                            .filter(|_| *app.role.borrow() == crate::replica::Role::Follower),
+                    ),
+            );
             Step::Again
         }
         Ctl::Unsubscribe(sub) => match subs.iter().position(|s| s.id() == sub) {

@@ -236,6 +236,16 @@ async fn a_follower_serves_the_change_log_at_its_numbers_and_takes_over() {
     };
     assert_eq!((seq, environments.len()), (41, 1));
 
+    // A page that saw 72 on the leader resumes here before this replica has it: it waits
+    // for 72 rather than get the state at 71, older than what it showed (seen failing
+    // without the wait: the snapshot at 71).
+    let mut ahead = Client::connect_to(follower.addr).await;
+    ahead
+        .subscribe("a", Topic::Environment { env: "syn".into() }, Some(72))
+        .await;
+    let early = tokio::time::timeout(Duration::from_millis(500), ahead.next()).await;
+    assert!(early.is_err(), "nothing before 72 is here: {early:?}");
+
     // Committed later: live on the socket, at the leader's number, as the leader sent it.
     let change = Change::ServiceUpsert(service("api", "v2"));
     commit_rows(
@@ -249,6 +259,21 @@ async fn a_follower_serves_the_change_log_at_its_numbers_and_takes_over() {
             assert_eq!((seq, changes), (72, vec![change.clone()]));
         }
         other => panic!("expected the change, got {other:?}"),
+    }
+    match frame(&mut ahead).await.msg {
+        ServerMessage::Resumed { seq, .. } => assert_eq!(seq, 72),
+        other => panic!("resumed at 72 once the follower has it, got {other:?}"),
+    }
+    // A number it does not reach within the wait: an error, not the older state.
+    ahead
+        .subscribe("far", Topic::Environment { env: "syn".into() }, Some(1_000))
+        .await;
+    match frame(&mut ahead).await.msg {
+        ServerMessage::Error { sub, message, .. } => {
+            assert_eq!(sub.as_deref(), Some("far"));
+            assert!(message.contains("has not caught up"), "{message}");
+        }
+        other => panic!("an error for a number the follower does not reach, got {other:?}"),
     }
     assert_eq!(follower.replica().await["lag"], 0);
 
