@@ -14,7 +14,7 @@ use super::Hub;
 use shipwatch_model::protocol::Change;
 use shipwatch_model::Deployment;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// The changes of logs being loaded, by deployment, and which batches are shown.
@@ -22,6 +22,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 pub(super) struct HeldLogs {
     /// The number of the next batch staged.
     next_batch: AtomicU64,
+    /// Loads under way: while none is, a change for a log the hub does not hold is dropped
+    /// without taking the lock (staged before a hold, it is committed before the read:
+    /// the loader flushes the store after taking the hold).
+    loads: AtomicUsize,
     inner: Mutex<Inner>,
 }
 
@@ -78,6 +82,7 @@ pub struct ChangesHold<'a> {
 impl Drop for ChangesHold<'_> {
     fn drop(&mut self) {
         let mut inner = self.hub.held_logs.lock();
+        self.hub.held_logs.loads.fetch_sub(1, Ordering::SeqCst);
         if let Some(h) = inner.logs.get_mut(&self.deployment) {
             h.loads -= 1;
             if h.loads == 0 {
@@ -128,12 +133,9 @@ impl Hub {
     /// store (and before the store is flushed for the read), and open the topic with
     /// [`Hub::open_loaded_log`].
     pub fn hold_log_changes(&self, deployment: &str) -> ChangesHold<'_> {
-        self.held_logs
-            .lock()
-            .logs
-            .entry(deployment.to_string())
-            .or_default()
-            .loads += 1;
+        let mut inner = self.held_logs.lock();
+        self.held_logs.loads.fetch_add(1, Ordering::SeqCst);
+        inner.logs.entry(deployment.to_string()).or_default().loads += 1;
         ChangesHold {
             hub: self,
             deployment: deployment.to_string(),
@@ -148,6 +150,9 @@ impl Hub {
         batch: &BatchMark,
         changes: impl IntoIterator<Item = Change>,
     ) -> Option<Arc<TopicCell>> {
+        if self.held_logs.loads.load(Ordering::SeqCst) == 0 {
+            return None;
+        }
         let mut inner = self.held_logs.lock();
         // Under the lock the load opens the topic with: opened now, the change goes to it.
         if let Some(cell) = self.read().logs.get(deployment).cloned() {
