@@ -85,10 +85,18 @@ pub(super) enum ReplayBuffer {
 impl ReplayBuffer {
     /// Keeps `change`, dropping the oldest one of a full bounded buffer.
     pub(super) fn push(&mut self, change: Arc<PublishedChange>) {
+        self.push_staged(change, 0);
+    }
+
+    /// Adds a change while `staged` changes (this one included) are not shown yet: a bounded
+    /// buffer keeps its bound of shown changes besides them (until the next push after they
+    /// are shown), so a batch staged while the one before it commits does not push out what
+    /// readers may still ask for.
+    pub(super) fn push_staged(&mut self, change: Arc<PublishedChange>, staged: usize) {
         match self {
             Self::Full(all) => all.push(change),
             Self::Bounded(buf, cap) => {
-                if buf.len() >= *cap {
+                while buf.len() >= *cap + staged && !buf.is_empty() {
                     buf.pop_front();
                 }
                 buf.push_back(change);

@@ -269,4 +269,41 @@ mod tests {
         let start = topic.subscribe(None, false).unwrap();
         assert!(matches!(start.head, Head::Snapshot { seq: 103, .. }));
     }
+
+    /// A batch staged while the one before it commits does not push shown changes out of the
+    /// replay buffer: a reader a little behind still reads them instead of a snapshot.
+    #[test]
+    fn staged_changes_do_not_crowd_shown_ones_out_of_the_replay_buffer() {
+        let env = Environment {
+            id: "prod".into(),
+            name: "prod".into(),
+            services: Vec::new(),
+            deployment: None,
+        };
+        let cfg = HubConfig {
+            replay: 2,
+            max_logs: 8,
+            base_seq: 100,
+        };
+        let hub = Hub::new(cfg, &[env]);
+        let topic = hub
+            .topic(&Topic::Environment { env: "prod".into() })
+            .unwrap();
+        hub.stage(&[service("v1"), service("v2")]).announce();
+        let next = hub.stage(&[service("v3"), service("v4"), service("v5")]);
+        match topic.read_from(101, 10, 1 << 20, false) {
+            ReplayRead::Items(items) => assert_eq!(items.len(), 2, "the shown changes only"),
+            _ => panic!("the shown changes are still in the buffer"),
+        }
+        next.announce();
+        hub.stage(&[service("v6")]).announce();
+        match topic.read_from(104, 10, 1 << 20, false) {
+            ReplayRead::Items(items) => assert_eq!(items.len(), 3),
+            _ => panic!("the newest changes are read"),
+        }
+        assert!(matches!(
+            topic.read_from(101, 10, 1 << 20, false),
+            ReplayRead::Resync
+        ));
+    }
 }

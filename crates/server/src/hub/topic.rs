@@ -305,7 +305,8 @@ impl TopicCell {
             line,
         });
         st.unlogged.push(change.clone());
-        st.replay.push(change);
+        let staged = (st.seq - st.visible) as usize;
+        st.replay.push_staged(change, staged);
     }
 
     /// Shows what was published (the store committed it, or there is no store) and wakes the
