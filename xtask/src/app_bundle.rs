@@ -30,7 +30,7 @@ const LINK_JS: &str = "__wasm_split";
 
 /// Builds the page into `bundle.dist`; `path` is the PATH with the pinned tools.
 pub fn build(bundle: &Bundle, path: &str) -> Result {
-    page(bundle.dist, path)?;
+    page(bundle.dist, bundle.optimize, path)?;
     let raw = cargo_build(bundle)?;
     let bytes = std::fs::read(&raw).map_err(|e| format!("cannot read {}: {e}", raw.display()))?;
     let hash = build_hash(&bytes);
@@ -117,16 +117,42 @@ fn precompress(dist: &Path) -> Result {
 }
 
 /// trunk builds the page (index.html, CSS, icon) from a copy of index.html out of the
-/// workspace root: beside a Cargo.toml, trunk would also build the app its own way.
-fn page(dist: &Path, path: &str) -> Result {
+/// workspace root: beside a Cargo.toml, trunk would also build the app its own way. Optimized,
+/// the stylesheets are minified first (their comments are for maintainers, not for the first
+/// load), so that trunk's names and integrity hashes are those of the files it serves; trunk's
+/// own minifier would also rewrite the page, which the loader and the CSP hashes read.
+fn page(dist: &Path, optimize: bool, path: &str) -> Result {
     let html = std::fs::read_to_string(root().join("index.html")).map_err(|e| e.to_string())?;
     let dir = root().join("target/app-page");
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    // Its assets' paths, relative to the page, lead back to the root.
-    let html = html.replace(
-        "data-trunk rel=\"css\" href=\"",
-        "data-trunk rel=\"css\" href=\"../../",
-    );
+    const CSS: &str = "data-trunk rel=\"css\" href=\"";
+    let html = if optimize {
+        let mut out = String::new();
+        let mut rest = html.as_str();
+        while let Some(at) = rest.find(CSS) {
+            let start = at + CSS.len();
+            let end = start
+                + rest[start..]
+                    .find('"')
+                    .ok_or("index.html: a stylesheet link without its closing quote")?;
+            let href = &rest[start..end];
+            let to = dir.join(href);
+            std::fs::create_dir_all(to.parent().expect("a file in a folder"))
+                .map_err(|e| e.to_string())?;
+            run(Command::new("esbuild")
+                .arg(root().join(href))
+                .args(["--minify", "--log-level=warning"])
+                .arg(format!("--outfile={}", to.display()))
+                .env("PATH", path))?;
+            out.push_str(&rest[..end]);
+            rest = &rest[end..];
+        }
+        out.push_str(rest);
+        out
+    } else {
+        // Its assets' paths, relative to the page, lead back to the root.
+        html.replace(CSS, "data-trunk rel=\"css\" href=\"../../")
+    };
     let html = html.replace(
         "data-trunk rel=\"icon\" href=\"",
         "data-trunk rel=\"icon\" href=\"../../",
