@@ -406,6 +406,21 @@ impl Feed {
                 sub,
                 gone,
             } => match sub.and_then(|s| self.sub_by_wire(&s, |_| ())) {
+                // A replica behind the page ended the subscription: it stays awaited, so it is
+                // asked again from its cursor with the back-off of an unanswered subscribe,
+                // and shows as recovering meanwhile; the server holds nothing to unsubscribe.
+                Some(id) if code == ErrorCode::Behind => {
+                    leptos::logging::warn!("shipwatch: {message}; asking again");
+                    if let Some(s) = self.0.subs.borrow_mut().get_mut(&id) {
+                        s.wire_id.clear();
+                        let mut waiting = s
+                            .awaited
+                            .unwrap_or_else(|| Awaited::new(js_sys::Date::now()));
+                        waiting.maybe_lost = true;
+                        s.awaited = Some(waiting);
+                    }
+                    self.count_recovering();
+                }
                 Some(id) => {
                     self.answered(id);
                     self.enqueue(id, SubEvent::Refused(code, message, gone));
@@ -551,15 +566,16 @@ impl Feed {
             );
             s.join.clear();
             [
-                ClientMessage::Unsubscribe { sub: old },
-                subscribe(
+                // An empty id: the server already ended the subscription.
+                (!old.is_empty()).then_some(ClientMessage::Unsubscribe { sub: old }),
+                Some(subscribe(
                     s.wire_id.clone(),
                     s.topic.clone(),
                     if keep { s.cursor.resume_from() } else { None },
-                ),
+                )),
             ]
         };
-        for m in &msgs {
+        for m in msgs.iter().flatten() {
             self.send(m);
         }
     }

@@ -19,9 +19,11 @@ pub async fn connect(url: &str, env: &str, resume_from: Option<u64>) -> Result<W
     let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), true)
         .await
         .map_err(|e| e.to_string())?;
-    ws.send(Message::Text(frame::subscribe(env, resume_from).into()))
-        .await
-        .map_err(|e| e.to_string())?;
+    ws.send(Message::Text(
+        frame::subscribe(env, resume_from, false).into(),
+    ))
+    .await
+    .map_err(|e| e.to_string())?;
     Ok(ws)
 }
 

@@ -410,9 +410,9 @@ fn stamps(
     let received = wall_ms();
     let mut changed = 0;
     for seen in services {
-        let (prev, digest) = known
-            .insert(seen.id, (seen.stamp, seen.digest))
-            .unwrap_or((0, 0));
+        // A service's stamp only grows: an instance update carries one instance's stamp.
+        let (prev, digest) = known.get(&seen.id).copied().unwrap_or((0, 0));
+        known.insert(seen.id, (seen.stamp.max(prev), seen.digest));
         if digest != seen.digest {
             changed += 1;
         }
@@ -427,7 +427,8 @@ fn stamps(
 /// A socket through the lean client, subscribed to environment `env`.
 async fn subscribed(url: &str, env: &str, seed: u64) -> Result<Socket, String> {
     let mut ws = Socket::connect(url, seed).await?;
-    ws.send_text(&frame::subscribe(env, None)).await?;
+    // As the page subscribes: an instance's change is an `instance_update`, not its service.
+    ws.send_text(&frame::subscribe(env, None, true)).await?;
     Ok(ws)
 }
 

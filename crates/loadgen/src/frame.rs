@@ -134,13 +134,14 @@ pub fn pong(ping: &str) -> String {
     encode(&ClientFrame::new(ClientMessage::Pong { nonce }))
 }
 
-/// The subscribe frame for one environment, resuming after `resume_from` when given.
-pub fn subscribe(env: &str, resume_from: Option<u64>) -> String {
+/// The subscribe frame for one environment, resuming after `resume_from` when given; with
+/// `instance_updates`, an instance's change comes as an `instance_update`, as the page asks.
+pub fn subscribe(env: &str, resume_from: Option<u64>, instance_updates: bool) -> String {
     encode(&ClientFrame::new(ClientMessage::Subscribe {
         sub: "e".into(),
         topic: Topic::Environment { env: env.into() },
         resume_from,
-        instance_updates: false,
+        instance_updates,
         line_batches: false,
     }))
 }
@@ -157,16 +158,38 @@ pub struct Seen {
     pub digest: u64,
 }
 
-/// Every service a delta upserts, or an environment snapshot holds.
+/// Every service a delta upserts, or an environment snapshot holds; and the service of every
+/// instance an `instance_update` changes, stamped by that instance (the service's newest stamp
+/// is the largest of its instances' and its deployment's).
 pub fn service_stamps(text: &str) -> Vec<Seen> {
     let Ok(v) = serde_json::from_str::<serde_json::Value>(text) else {
         return Vec::new();
     };
+    let op = |c: &serde_json::Value, name: &str| c.get("op").and_then(|o| o.as_str()) == Some(name);
+    let digest = |c: &serde_json::Value| {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        std::hash::Hash::hash(&c.to_string(), &mut h);
+        std::hash::Hasher::finish(&h)
+    };
+    let mut instances: Vec<Seen> = v
+        .get("changes")
+        .and_then(|c| c.as_array())
+        .into_iter()
+        .flatten()
+        .filter(|c| op(c, "instance_update"))
+        .filter_map(|c| {
+            Some(Seen {
+                id: c.get("service")?.as_str()?.to_string(),
+                stamp: c
+                    .pointer("/instance/started_at")
+                    .and_then(serde_json::Value::as_u64)
+                    .unwrap_or(0),
+                digest: digest(c),
+            })
+        })
+        .collect();
     let services: Vec<&serde_json::Value> = match v.get("changes").and_then(|c| c.as_array()) {
-        Some(changes) => changes
-            .iter()
-            .filter(|c| c.get("op").and_then(|o| o.as_str()) == Some("service_upsert"))
-            .collect(),
+        Some(changes) => changes.iter().filter(|c| op(c, "service_upsert")).collect(),
         None => v
             .pointer("/data/environment/services")
             .and_then(|s| s.as_array())
@@ -192,14 +215,13 @@ pub fn service_stamps(text: &str) -> Vec<Seen> {
                     .max(ms(d.get("started_at")))
                     .max(ms(d.get("finished_at")));
             }
-            let mut h = std::collections::hash_map::DefaultHasher::new();
-            std::hash::Hash::hash(&c.to_string(), &mut h);
             Some(Seen {
                 id,
                 stamp: newest,
-                digest: std::hash::Hasher::finish(&h),
+                digest: digest(c),
             })
         })
+        .chain(instances.drain(..))
         .collect()
 }
 
@@ -335,7 +357,7 @@ mod tests {
 
     #[test]
     fn subscribes_to_an_environment_as_the_protocol_says() {
-        let f = subscribe("prod \"x\"", Some(41));
+        let f = subscribe("prod \"x\"", Some(41), false);
         let back = shipwatch_model::protocol::decode_client(&f, 16 * 1024).unwrap();
         assert_eq!(
             back.msg,
@@ -357,6 +379,16 @@ mod tests {
         let seen = service_stamps(f);
         assert_eq!(seen.len(), 1);
         assert_eq!((seen[0].id.as_str(), seen[0].stamp), ("api", 30));
+    }
+
+    #[test]
+    fn an_instance_update_is_stamped_by_its_instance() {
+        let f = r#"{"v":1,"type":"delta","sub":"e","seq":6,"changes":[{"op":"instance_update","service":"api","index":1,"instance":{"name":"b","status":"STARTING","version":"2","restarts":0,"started_at":77}},{"op":"service_remove","id":"old"}]}"#;
+        let seen = service_stamps(f);
+        assert_eq!(seen.len(), 1);
+        assert_eq!((seen[0].id.as_str(), seen[0].stamp), ("api", 77));
+        let changed = f.replace("STARTING", "RUNNING");
+        assert_ne!(service_stamps(&changed)[0].digest, seen[0].digest);
     }
 
     #[test]

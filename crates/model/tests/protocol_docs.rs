@@ -203,6 +203,7 @@ fn doc_mentions_every_error_and_close_code() {
         ErrorCode::DuplicateSubscription,
         ErrorCode::UnknownSubscription,
         ErrorCode::UnknownTopic,
+        ErrorCode::Behind,
         ErrorCode::RateLimited,
     ] {
         assert!(

@@ -197,7 +197,7 @@ impl Subscription {
                 "resume ahead of this replica: refused"
             );
             return Some(Next::Ended(frames::error(
-                ErrorCode::UnknownTopic,
+                ErrorCode::Behind,
                 format!(
                     "this server has not caught up with the state the page showed (change \
                      {from}; it is at {at}): subscribe again"
@@ -383,7 +383,7 @@ mod tests {
         assert!(waited.elapsed() >= RESUME_AHEAD_WAIT - Duration::from_millis(50));
         let frame = first_frame(&mut sub).expect("the error at the wait's end");
         assert!(
-            frame.contains("\"error\"") && frame.contains("has not caught up"),
+            frame.contains("\"code\":\"behind\"") && frame.contains("has not caught up"),
             "{frame}"
         );
     }

@@ -237,6 +237,9 @@ pub enum ErrorCode {
     UnknownSubscription,
     /// No environment or deployment with that id.
     UnknownTopic,
+    /// This server (a follower replica) has not caught up with the number the page resumed
+    /// from: the page asks again later, from the same number.
+    Behind,
     /// Too many frames per second.
     RateLimited,
     /// A code this app does not know.
@@ -286,7 +289,7 @@ pub enum Gone {
 
 impl ErrorCode {
     /// Every code this app knows (not [`ErrorCode::Unknown`]).
-    pub const ALL: [ErrorCode; 10] = [
+    pub const ALL: [ErrorCode; 11] = [
         Self::MalformedJson,
         Self::UnsupportedVersion,
         Self::UnknownType,
@@ -296,6 +299,7 @@ impl ErrorCode {
         Self::DuplicateSubscription,
         Self::UnknownSubscription,
         Self::UnknownTopic,
+        Self::Behind,
         Self::RateLimited,
     ];
 
@@ -312,6 +316,7 @@ impl ErrorCode {
             Self::DuplicateSubscription => "duplicate_subscription",
             Self::UnknownSubscription => "unknown_subscription",
             Self::UnknownTopic => "unknown_topic",
+            Self::Behind => "behind",
             Self::RateLimited => "rate_limited",
             Self::Unknown => "unknown",
         }
