@@ -273,7 +273,11 @@ async fn a_follower_serves_the_change_log_at_its_numbers_and_takes_over() {
             sub, message, code, ..
         } => {
             assert_eq!(sub.as_deref(), Some("far"));
-            assert_eq!(code, shipwatch_model::protocol::ErrorCode::Behind, "{message}");
+            assert_eq!(
+                code,
+                shipwatch_model::protocol::ErrorCode::Behind,
+                "{message}"
+            );
             assert!(message.contains("has not caught up"), "{message}");
         }
         other => panic!("an error for a number the follower does not reach, got {other:?}"),
