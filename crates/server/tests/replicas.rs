@@ -626,54 +626,8 @@ async fn log_loaded_while_its_lines_arrive(side: Side) {
             None,
         )
         .await;
-        let mut numbers: Vec<u64> = Vec::new();
-        let mut snapshots = 0;
-        // The read of a long log on a loaded machine: up to 20 s; then a second of live lines.
-        let mut until = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < until {
-            let Ok(got) = tokio::time::timeout(until - Instant::now(), page.next()).await else {
-                break;
-            };
-            match got {
-                Got::Frame(f) => match f.msg {
-                    ServerMessage::Snapshot { .. } => {
-                        snapshots += 1;
-                        if snapshots == 1 {
-                            until = Instant::now() + Duration::from_secs(1);
-                        }
-                    }
-                    ServerMessage::Delta { changes, .. } => {
-                        numbers.extend(changes.into_iter().filter_map(|c| match c {
-                            Change::Line(l) => Some(l.n),
-                            _ => None,
-                        }))
-                    }
-                    ServerMessage::Error { .. } => panic!("round {round}: {f:?}"),
-                    _ => {}
-                },
-                Got::Closed(code) => panic!("round {round}: closed ({code:?})"),
-            }
-        }
-        assert_eq!(snapshots, 1, "round {round}: one snapshot, no resync");
-        let expected: Vec<u64> = (1..=numbers.len() as u64).collect();
-        if numbers != expected {
-            let at = numbers
-                .iter()
-                .zip(&expected)
-                .position(|(a, b)| a != b)
-                .unwrap_or(numbers.len().min(expected.len()));
-            panic!(
-                "round {round}: lines 1..{} each once, in order; they differ at index {at}: \
-                 {:?}",
-                numbers.len(),
-                &numbers[at.saturating_sub(3)..(at + 3).min(numbers.len())]
-            );
-        }
-        assert!(
-            numbers.len() as u64 > BEFORE,
-            "round {round}: the log and live lines after it ({} lines)",
-            numbers.len()
-        );
+        let numbers = common::log_lines::read_log(&mut page, round).await;
+        common::log_lines::assert_each_line_once(&numbers, BEFORE, round);
     }
     stop.store(true, Ordering::SeqCst);
     reporter.await.expect("the reporter");

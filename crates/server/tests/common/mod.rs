@@ -29,6 +29,7 @@ macro_rules! on_both {
 }
 
 pub mod binary;
+pub mod log_lines;
 pub mod postgres;
 
 use futures_util::{SinkExt, StreamExt};
