@@ -213,7 +213,9 @@ async fn a_slow_reader_of_a_long_log_and_a_busy_environment_gets_heartbeats_and_
     );
     assert!(pings >= 6, "a heartbeat every second: {pings} in 8 s");
     assert!(
-        worst_gap < Duration::from_millis(2500),
+        // The contract is the idle timeout: a gap under it keeps the socket open (CI on a
+        // loaded machine saw 2.79 s between pings sent every second).
+        worst_gap < Duration::from_millis(3000),
         "heartbeats reached the slow reader within the 3 s idle timeout: worst gap {worst_gap:?}"
     );
     assert!(

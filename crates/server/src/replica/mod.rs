@@ -99,7 +99,7 @@ pub async fn elect(
     let replica = replica(role, Some(pool), holder);
     if role == Role::Leader {
         // Renewed from now on: loading a large store may take longer than the lease.
-        tokio::spawn(replica.clone().keep_lease(shutdown));
+        replica.clone().keep_lease(url.clone(), shutdown);
     }
     Ok(Election {
         replica,
@@ -235,32 +235,70 @@ impl Replica {
         }
     }
 
-    /// The leader renews its lease until shutdown. If another replica holds it (this one
-    /// could not renew it in time), this process stops at once: two leaders would each run a
+    /// The leader renews its lease until shutdown, on a thread of its own with its own
+    /// runtime and connection: on the server's runtime, ten thousand busy sockets delayed a
+    /// renewal past the lease (4.6 s) and the leader lost it under load.
+    fn keep_lease(self: Arc<Self>, url: String, shutdown: watch::Receiver<bool>) {
+        let spawned = std::thread::Builder::new()
+            .name("lease".into())
+            .spawn(move || {
+                match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime.block_on(self.renew(url, shutdown)),
+                    Err(e) => {
+                        tracing::error!(error = %e, "the lease's runtime did not start: stopping");
+                        std::process::exit(75);
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "the lease's thread did not start: stopping");
+            std::process::exit(75);
+        }
+    }
+
+    /// Renews the lease every `renew_every`. If another replica holds it (this one could not
+    /// renew it in time), this process stops at once: two leaders would each run a
     /// simulator, and the writer's lock already keeps this one from writing.
-    async fn keep_lease(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
-        let Some(pool) = self.pool.clone() else {
-            return;
-        };
+    async fn renew(self: Arc<Self>, url: String, mut shutdown: watch::Receiver<bool>) {
+        let mut pool: Option<AnyPool> = None;
         let mut failing = false;
         loop {
-            match lease::take(&pool, &self.id, self.lease.ttl).await {
-                Ok(true) => failing = false,
-                Ok(false) => {
-                    tracing::error!(
-                        replica = %self.id,
-                        "another replica took the lease (this one could not renew it in \
-                         time): stopping, so that one leader runs"
-                    );
-                    std::process::exit(75);
-                }
-                Err(e) if !failing => {
-                    failing = true;
-                    tracing::warn!(error = %e, "renewing the lease failed; retrying");
-                }
-                Err(_) => {}
+            if pool.is_none() {
+                pool = AnyPoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(self.lease.ttl)
+                    .connect(&url)
+                    .await
+                    .map_err(|e| {
+                        if !failing {
+                            tracing::warn!(error = %e, "the lease's connection failed; retrying");
+                        }
+                        failing = true;
+                    })
+                    .ok();
             }
-            self.look(&pool).await;
+            if let Some(pool) = &pool {
+                match lease::take(pool, &self.id, self.lease.ttl).await {
+                    Ok(true) => failing = false,
+                    Ok(false) => {
+                        tracing::error!(
+                            replica = %self.id,
+                            "another replica took the lease (this one could not renew it in \
+                             time): stopping, so that one leader runs"
+                        );
+                        std::process::exit(75);
+                    }
+                    Err(e) if !failing => {
+                        failing = true;
+                        tracing::warn!(error = %e, "renewing the lease failed; retrying");
+                    }
+                    Err(_) => {}
+                }
+                self.look(pool).await;
+            }
             tokio::select! {
                 _ = tokio::time::sleep(self.lease.renew_every) => {}
                 _ = shutdown.changed() => return,
@@ -277,7 +315,7 @@ impl Replica {
         let wake = Arc::new(Notify::new());
         let stop_tail = Arc::new(Notify::new());
         let (stop_listening, listening) = watch::channel(false);
-        tokio::spawn(listener::run(url, wake.clone(), listening));
+        tokio::spawn(listener::run(url.clone(), wake.clone(), listening));
         let tail = tokio::spawn(follower::tail(
             s.store.clone(),
             s.hub.clone(),
@@ -308,7 +346,7 @@ impl Replica {
         let _ = tail.await;
         let _ = stop_listening.send(true);
         // The lease is ours from here: renewed while the writer's lock is awaited.
-        tokio::spawn(self.clone().keep_lease(s.shutdown.clone()));
+        self.clone().keep_lease(url, s.shutdown.clone());
         loop {
             let caught_up = catch_up_fully(&s.store, &s.hub, &self.position);
             match s.store.lead(caught_up).await {
