@@ -84,9 +84,20 @@ async fn a_server_with_a_token_serves_a_page_opened_with_that_token() {
     let server = Server::start(&["--seed", "5", "--token", "s3cret"]).await;
     let browser = Browser::start().await;
     browser.open(&server.url("/?token=s3cret")).await;
-    let dot = browser
-        .find("table tbody tr [role=img][aria-label^='Running status:']")
+    // Read in one script: a live update may replace the dot between a find and a read.
+    let label = browser
+        .wait_js(
+            "a service's running-status dot",
+            Duration::from_secs(20),
+            "return document.querySelector(\"table tbody tr [role=img][aria-label^='Running status:']\")\
+                ?.getAttribute('aria-label')",
+        )
         .await;
-    assert!(dot.attr("aria-label").await.unwrap().is_some());
+    assert!(
+        label
+            .as_str()
+            .is_some_and(|l| l.starts_with("Running status:")),
+        "{label}"
+    );
     browser.close().await;
 }
