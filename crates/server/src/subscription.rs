@@ -284,26 +284,7 @@ impl Subscription {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hub::{Hub, HubConfig};
-    use crate::platform::PlatformEvent;
-    use shipwatch_model::protocol::Topic;
-    use shipwatch_model::{Environment, Service, ServiceKind};
-
-    fn service(version: &str) -> PlatformEvent {
-        PlatformEvent::ServiceChanged {
-            env: "prod".into(),
-            service: Service {
-                id: "api".into(),
-                name: "api".into(),
-                kind: ServiceKind::Application,
-                instances: Vec::new(),
-                version: version.into(),
-                deployment: None,
-                running_since: None,
-                deployment_since: None,
-            },
-        }
-    }
+    use crate::hub::fixtures::{prod_hub, service};
 
     fn first_frame(sub: &mut Subscription) -> Option<String> {
         match sub.next_frame() {
@@ -318,20 +299,7 @@ mod tests {
     /// snapshot at 101, older than what the page showed.
     #[tokio::test]
     async fn a_resume_ahead_of_the_topic_waits_for_it_and_never_gets_an_older_snapshot() {
-        let env = Environment {
-            id: "prod".into(),
-            name: "prod".into(),
-            services: Vec::new(),
-            deployment: None,
-        };
-        let cfg = HubConfig {
-            replay: 64,
-            max_logs: 8,
-            base_seq: 100,
-        };
-        let hub = Hub::new(cfg, &[env]);
-        let topic = Topic::Environment { env: "prod".into() };
-        let cell = hub.topic(&topic).unwrap();
+        let (hub, cell) = prod_hub(64);
         hub.apply(&[service("v1")]);
         assert_eq!(cell.seq(), 101);
         let start = cell.subscribe(Some(102), false).unwrap();
@@ -359,21 +327,7 @@ mod tests {
     /// subscription (the page asks again), not an older state.
     #[tokio::test]
     async fn a_resume_the_topic_does_not_reach_in_time_ends_with_an_error() {
-        let env = Environment {
-            id: "prod".into(),
-            name: "prod".into(),
-            services: Vec::new(),
-            deployment: None,
-        };
-        let cfg = HubConfig {
-            replay: 64,
-            max_logs: 8,
-            base_seq: 100,
-        };
-        let hub = Hub::new(cfg, &[env]);
-        let cell = hub
-            .topic(&Topic::Environment { env: "prod".into() })
-            .unwrap();
+        let (_hub, cell) = prod_hub(64);
         let start = cell.subscribe(Some(500), false).unwrap();
         let mut sub =
             Subscription::new("s".into(), cell, start, false, false).resuming_from(Some(500));

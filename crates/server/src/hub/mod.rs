@@ -8,6 +8,8 @@
 //! [`crate::subscription`]).
 
 mod events;
+#[cfg(test)]
+pub(crate) mod fixtures;
 mod held_logs;
 mod line_json;
 mod mirror;

@@ -206,46 +206,14 @@ impl TopicData {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Head, Hub, HubConfig, ReplayRead};
-    use crate::platform::PlatformEvent;
-    use shipwatch_model::protocol::Topic;
-    use shipwatch_model::{Environment, Service, ServiceKind};
-
-    fn service(version: &str) -> PlatformEvent {
-        PlatformEvent::ServiceChanged {
-            env: "prod".into(),
-            service: Service {
-                id: "api".into(),
-                name: "api".into(),
-                kind: ServiceKind::Application,
-                instances: Vec::new(),
-                version: version.into(),
-                deployment: None,
-                running_since: None,
-                deployment_since: None,
-            },
-        }
-    }
+    use super::super::fixtures::{prod_hub, service};
+    use super::super::{Head, ReplayRead};
 
     /// The store stages a batch while the one before it commits: announcing the first shows
     /// its numbers only, and a snapshot waits for the second.
     #[test]
     fn a_batch_shows_its_own_numbers_while_the_next_one_is_staged() {
-        let env = Environment {
-            id: "prod".into(),
-            name: "prod".into(),
-            services: Vec::new(),
-            deployment: None,
-        };
-        let cfg = HubConfig {
-            replay: 64,
-            max_logs: 8,
-            base_seq: 100,
-        };
-        let hub = Hub::new(cfg, &[env]);
-        let topic = hub
-            .topic(&Topic::Environment { env: "prod".into() })
-            .unwrap();
+        let (hub, topic) = prod_hub(64);
         let first = hub.stage(&[service("v1")]);
         let second = hub.stage(&[service("v2"), service("v3")]);
         assert_eq!(topic.seq(), 100, "nothing is shown before its commit");
@@ -274,21 +242,7 @@ mod tests {
     /// replay buffer: a reader a little behind still reads them instead of a snapshot.
     #[test]
     fn staged_changes_do_not_crowd_shown_ones_out_of_the_replay_buffer() {
-        let env = Environment {
-            id: "prod".into(),
-            name: "prod".into(),
-            services: Vec::new(),
-            deployment: None,
-        };
-        let cfg = HubConfig {
-            replay: 2,
-            max_logs: 8,
-            base_seq: 100,
-        };
-        let hub = Hub::new(cfg, &[env]);
-        let topic = hub
-            .topic(&Topic::Environment { env: "prod".into() })
-            .unwrap();
+        let (hub, topic) = prod_hub(2);
         hub.stage(&[service("v1"), service("v2")]).announce();
         let next = hub.stage(&[service("v3"), service("v4"), service("v5")]);
         match topic.read_from(101, 10, 1 << 20, false) {
