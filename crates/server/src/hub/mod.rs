@@ -371,6 +371,7 @@ impl Hub {
         st.base = seq - buf.len() as u64;
         st.seq = seq;
         st.visible = seq;
+        st.newest_from = seq;
         st.unlogged.clear();
         st.sent_so_far = total;
         st.cached = None;

@@ -88,15 +88,16 @@ impl ReplayBuffer {
         self.push_staged(change, 0);
     }
 
-    /// Adds a change while `staged` changes (this one included) are not shown yet: a bounded
-    /// buffer keeps its bound of shown changes besides them (until the next push after they
-    /// are shown), so a batch staged while the one before it commits does not push out what
-    /// readers may still ask for.
-    pub(super) fn push_staged(&mut self, change: Arc<PublishedChange>, staged: usize) {
+    /// Adds a change while `newest` changes (this one included) are the newest batch shown
+    /// and the ones staged after it: a bounded buffer keeps its bound of older changes besides
+    /// them. So a page that keeps up reads the newest batch whole however many changes one
+    /// long commit gathered in it, and a batch staged while the one before it commits does
+    /// not push out what readers may still ask for.
+    pub(super) fn push_staged(&mut self, change: Arc<PublishedChange>, newest: usize) {
         match self {
             Self::Full(all) => all.push(change),
             Self::Bounded(buf, cap) => {
-                while buf.len() >= *cap + staged && !buf.is_empty() {
+                while buf.len() >= *cap + newest && !buf.is_empty() {
                     buf.pop_front();
                 }
                 buf.push_back(change);

@@ -80,6 +80,10 @@ pub(super) struct TopicState {
     /// The number of the last change announced: what readers see. Below `seq` while the
     /// store commits the changes after it.
     pub(super) visible: u64,
+    /// The number readers stood at before the newest batch was shown: a page that keeps up
+    /// reads that batch from the number after it, so the batch is neither dropped from the
+    /// replay buffer nor weighed as a backlog against the state (see [`Self::newest_batch`]).
+    pub(super) newest_from: u64,
     /// Whether the topic was announced since it was created (a topic created by a batch the
     /// store has not committed yet is not shown).
     pub(super) shown: bool,
@@ -134,6 +138,7 @@ impl TopicCell {
                 base: seq,
                 seq,
                 visible: seq,
+                newest_from: seq,
                 shown: false,
                 unlogged: Vec::new(),
                 sent_so_far: SentBytes::default(),
@@ -305,8 +310,8 @@ impl TopicCell {
             line,
         });
         st.unlogged.push(change.clone());
-        let staged = (st.seq - st.visible) as usize;
-        st.replay.push_staged(change, staged);
+        let newest = (st.seq - st.newest_batch()) as usize;
+        st.replay.push_staged(change, newest);
     }
 
     /// Shows what was published (the store committed it, or there is no store) and wakes the
@@ -320,7 +325,11 @@ impl TopicCell {
     /// be staged already, and stays hidden) and wakes the topic's subscribers.
     pub(super) fn announce_upto(&self, upto: u64) {
         let mut st = lock(&self.state);
+        let before = st.visible;
         st.visible = st.visible.max(upto.min(st.seq));
+        if st.visible > before {
+            st.newest_from = before;
+        }
         st.shown = true;
         let visible = st.visible;
         st.unlogged.retain(|c| c.seq > visible);
@@ -344,6 +353,12 @@ impl TopicCell {
 }
 
 impl TopicState {
+    /// The number before the newest batch shown (at most the visible one: a follower's topic
+    /// may jump back to the leader's numbers).
+    fn newest_batch(&self) -> u64 {
+        self.newest_from.min(self.visible)
+    }
+
     /// Position of change `from` in the replay buffer (which holds it: see `has_from`).
     fn index_of(&self, from: u64) -> usize {
         match &self.replay {
@@ -354,23 +369,24 @@ impl TopicState {
         }
     }
 
-    /// Whether the changes from `from` (held in the buffer) to the newest visible one weigh
+    /// Whether the changes from `from` (held in the buffer) to the newest batch shown weigh
     /// more than [`CONFLATE_AFTER_SNAPSHOTS`] snapshots: then a snapshot is the cheaper
-    /// catch-up. `compact`: weighed as sent with `instance_updates`.
+    /// catch-up. The newest batch is not counted: a page that keeps up is at its start, and
+    /// one long commit's batch may weigh more than the state. `compact`: weighed as sent with
+    /// `instance_updates`.
     fn outweighs_state(&mut self, from: u64, compact: bool) -> bool {
-        if matches!(self.data, TopicData::Logs { .. }) || from > self.visible {
+        let missed_upto = self.newest_batch();
+        if matches!(self.data, TopicData::Logs { .. }) || from > missed_upto {
             return false;
         }
-        let k = self.index_of(from);
-        let Some(first) = self.replay.get(k) else {
+        let (Some(first), Some(last)) = (
+            self.replay.get(self.index_of(from)),
+            self.replay.get(self.index_of(missed_upto)),
+        ) else {
             return false;
         };
         let before_first = first.sent_so_far.read_as(compact) - first.text(compact).len() as u64;
-        let upto = match self.replay.get(self.index_of(self.visible)) {
-            Some(last) if self.visible < self.seq => last.sent_so_far,
-            _ => self.sent_so_far,
-        };
-        let backlog = upto.read_as(compact) - before_first;
+        let backlog = last.sent_so_far.read_as(compact) - before_first;
         let state = match self.snapshot_len {
             Some(n) => n,
             // Nothing to weigh against while the state is staged: the changes are sent.
