@@ -256,9 +256,11 @@ pub async fn start(
         }
         attach_store(&hub, store);
     }
-    let ingest = Arc::new(Ingest::new(hub.clone(), store.clone()));
+    let ingest = Arc::new(
+        Ingest::new(hub.clone(), store.clone()).retaining(config.retain_deployments as usize),
+    );
     // A new world's statuses start the timeline, so their since comes back after a restart.
-    ingest.record_statuses(births);
+    ingest.record_statuses(births).await;
     let registry = Registry::restore(
         pushed_envs,
         deployments

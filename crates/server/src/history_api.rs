@@ -11,7 +11,8 @@
 //!
 //! Both read what the feed carries: same origin and token rule as the websocket
 //! (`App::check_access`). A bad parameter is a 400 naming it. A server without a store
-//! (`--ephemeral`) keeps no history: 501 saying so.
+//! (`--ephemeral`) answers the same from the history it keeps in memory since it started
+//! (`memory_history.rs`: the same pages, filters and cursors, over fewer deployments).
 
 use crate::access::Refusal;
 use crate::app::App;
@@ -90,13 +91,12 @@ fn access(app: &App, headers: &HeaderMap, params: &[(String, String)]) -> Result
     })
 }
 
-/// What a server without a store answers.
-fn no_store() -> Refused {
+/// What a server with neither a store nor a history in memory answers (an `Ingest` built
+/// without either; the server always has one).
+fn no_history() -> Refused {
     refuse(
         StatusCode::NOT_IMPLEMENTED,
-        "deployment history needs a store: this server keeps nothing (--ephemeral or \
-         --data-dir :memory:); start it with a --data-dir to keep it"
-            .into(),
+        "this server keeps no deployment history".into(),
         None,
     )
 }
@@ -190,10 +190,12 @@ async fn list(
         Ok(q) => q,
         Err(r) => return r.into_response(),
     };
-    let Some(store) = app.ingest.store() else {
-        return no_store().into_response();
+    let page = match (app.ingest.store(), app.ingest.memory()) {
+        (Some(store), _) => store.history(&q).await,
+        (None, Some(memory)) => Ok(memory.page(&q)),
+        (None, None) => return no_history().into_response(),
     };
-    match store.history(&q).await {
+    match page {
         Ok(page) => Json(page).into_response(),
         Err(e) => refuse(StatusCode::SERVICE_UNAVAILABLE, e.to_string(), None).into_response(),
     }
@@ -213,10 +215,12 @@ async fn neighbours(
         let msg = format!("unknown parameter `{}`: this takes none", shown(key));
         return refuse(StatusCode::BAD_REQUEST, msg, Some(key)).into_response();
     }
-    let Some(store) = app.ingest.store() else {
-        return no_store().into_response();
+    let found = match (app.ingest.store(), app.ingest.memory()) {
+        (Some(store), _) => store.neighbours(&dep).await,
+        (None, Some(memory)) => Ok(memory.neighbours(&dep)),
+        (None, None) => return no_history().into_response(),
     };
-    match store.neighbours(&dep).await {
+    match found {
         Ok(Some(n)) if n.deployment.environment == env => Json(n).into_response(),
         Ok(_) => refuse(
             StatusCode::NOT_FOUND,

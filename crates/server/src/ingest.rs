@@ -2,12 +2,13 @@
 //! for the store in one order for all sources. The store's writer applies each batch to the
 //! hub right before it writes it and has the hub show it once committed ([`ShowCommitted`]):
 //! a page is shown only what is stored, so a restart goes on from the same numbers. Without a
-//! store (`--ephemeral`) the hub applies and shows each batch at once.
+//! store (`--ephemeral`) the hub applies and shows each batch at once, and the history is kept
+//! in memory ([`MemoryHistory`]).
 
 use crate::hub::since::StatusChange;
 use crate::hub::{Hub, Staged};
+use crate::memory_history::MemoryHistory;
 use crate::platform::{PlatformEvent, Sink};
-use crate::store::timeline::Recorder;
 use crate::store::{Ack, Stage, Store};
 use shipwatch_model::protocol::cut_line_text;
 use std::sync::{Arc, Mutex};
@@ -16,8 +17,8 @@ use std::sync::{Arc, Mutex};
 pub struct Ingest {
     hub: Arc<Hub>,
     store: Option<Store>,
-    /// Where the hub's status changes go (the store's timeline), unless ephemeral.
-    timeline: Option<Recorder>,
+    /// The history kept in memory, without a store.
+    memory: Option<MemoryHistory>,
     /// Held while an event batch goes to the store's queue (or, ephemeral, the hub), so that
     /// the batches of all sources keep one order.
     order: Mutex<()>,
@@ -26,16 +27,12 @@ pub struct Ingest {
 impl Ingest {
     /// Feeds `hub`: through `store` (committed, then shown), or directly if ephemeral.
     pub fn new(hub: Arc<Hub>, store: Option<Store>) -> Self {
-        let timeline = store.as_ref().map(Store::timeline_recorder);
         if let Some(store) = &store {
-            store.show_with(Arc::new(ShowCommitted {
-                hub: hub.clone(),
-                timeline: timeline.clone(),
-            }));
+            store.show_with(Arc::new(ShowCommitted { hub: hub.clone() }));
         }
         Self {
             hub,
-            timeline,
+            memory: store.is_none().then(|| MemoryHistory::new(DEFAULT_RETAIN)),
             store,
             order: Mutex::new(()),
         }
@@ -46,10 +43,28 @@ impl Ingest {
         self.store.as_ref()
     }
 
+    /// Without a store, keeps the last `retain` deployments of each service in memory
+    /// (`--retain-deployments`).
+    pub fn retaining(mut self, retain: usize) -> Self {
+        if self.memory.is_some() {
+            self.memory = Some(MemoryHistory::new(retain));
+        }
+        self
+    }
+
+    /// The history kept in memory, if ephemeral.
+    pub fn memory(&self) -> Option<&MemoryHistory> {
+        self.memory.as_ref()
+    }
+
     /// Records status changes the hub did not see happen (a new world's first statuses).
-    pub fn record_statuses(&self, statuses: Vec<StatusChange>) {
-        if let (Some(t), false) = (&self.timeline, statuses.is_empty()) {
-            t.record(statuses);
+    pub async fn record_statuses(&self, statuses: Vec<StatusChange>) {
+        if let Some(memory) = &self.memory {
+            memory.record_statuses(statuses);
+        } else if let Some(store) = &self.store {
+            if let Err(e) = store.record_statuses(&statuses).await {
+                tracing::warn!(error = %e, "a new world's first statuses not recorded");
+            }
         }
     }
 }
@@ -62,7 +77,10 @@ impl Sink for Ingest {
             // The writer applies and shows them once committed (see `ShowCommitted`).
             Some(store) => store.write(events.into()),
             None => {
-                self.hub.apply(&events);
+                let statuses = self.hub.apply(&events);
+                if let Some(memory) = &self.memory {
+                    memory.record(&events, statuses);
+                }
                 Ack::none()
             }
         }
@@ -84,12 +102,14 @@ impl Sink for Ingest {
     }
 }
 
+/// Deployments kept per service in memory unless told otherwise (the store's default).
+const DEFAULT_RETAIN: usize = 50;
+
 /// What the store's writer calls around each commit: the batch applied to the hub without
-/// being shown (numbers assigned, the change log's rows made), then shown once committed, and
-/// its status changes recorded for the timeline.
+/// being shown (numbers assigned, the change log's rows and the status changes made, which
+/// the writer stores in the batch's transaction), then shown once committed.
 struct ShowCommitted {
     hub: Arc<Hub>,
-    timeline: Option<Recorder>,
 }
 
 impl Stage for ShowCommitted {
@@ -98,10 +118,7 @@ impl Stage for ShowCommitted {
     }
 
     fn show(&self, staged: Staged) {
-        let statuses = staged.announce();
-        if let Some(t) = &self.timeline {
-            t.record(statuses);
-        }
+        staged.announce();
     }
 }
 

@@ -17,6 +17,7 @@ pub mod http;
 pub mod hub;
 pub mod ingest;
 pub mod listener;
+pub mod memory_history;
 pub mod platform;
 pub mod push;
 pub mod replica;

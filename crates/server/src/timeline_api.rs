@@ -8,7 +8,8 @@
 //!
 //! Same origin and token rule as the websocket (`App::check_access`); a bad parameter is a
 //! 400 naming it, an unknown environment or service a 404; a server without a store
-//! (`--ephemeral`) keeps no history: 501 saying so.
+//! (`--ephemeral`) answers from the status changes it keeps in memory since it started
+//! (`memory_history.rs`).
 
 use crate::access::Refusal;
 use crate::app::{wall_millis, App};
@@ -116,18 +117,17 @@ async fn timeline(
         };
         return refuse(StatusCode::NOT_FOUND, what, None);
     }
-    let Some(store) = app.ingest.store() else {
-        return refuse(
-            StatusCode::NOT_IMPLEMENTED,
-            "status timelines need a store: this server keeps nothing (--ephemeral or \
-             --data-dir :memory:); start it with a --data-dir to keep them"
-                .into(),
-            None,
-        );
-    };
     let to = wall_millis();
     let from = to.saturating_sub(window);
-    match store.timeline(env, service, from, to).await {
+    let segments = match (app.ingest.store(), app.ingest.memory()) {
+        (Some(store), _) => store.timeline(env, service, from, to).await,
+        (None, Some(memory)) => Ok(memory.timeline(env, service, from, to)),
+        (None, None) => {
+            let why = "this server keeps no status timeline".to_string();
+            return refuse(StatusCode::NOT_IMPLEMENTED, why, None);
+        }
+    };
+    match segments {
         Ok(segments) => Json(Timeline { from, to, segments }).into_response(),
         Err(e) => refuse(StatusCode::SERVICE_UNAVAILABLE, e.to_string(), None),
     }

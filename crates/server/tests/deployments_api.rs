@@ -1,7 +1,7 @@
-//! The deployment history endpoint with a real store on disk: pages newest first, filters by
-//! service and status, a cursor that holds while new deployments arrive, the previous and
-//! next deployment of a service, 400 naming a bad parameter, the feed's access rule, and what
-//! a server without a store says.
+//! The deployment history endpoint with a real store on disk, and kept in memory by a server
+//! without a store: pages newest first, filters by service and status, a cursor that holds
+//! while new deployments arrive, the previous and next deployment of a service, 400 naming a
+//! bad parameter, and the feed's access rule.
 
 mod common;
 
@@ -67,24 +67,31 @@ async fn ended(h: &ServerHandle, svc: &str, id: &str) -> Value {
     panic!("{id} did not end in 20 s");
 }
 
-fn store_server_args(data: &str) -> Vec<&str> {
-    vec![
-        "--data-dir",
-        data,
-        "--rate",
-        "0",
-        "--log-lines",
-        "10",
-        "--speed",
-        "50",
-    ]
+/// The flags of a server that keeps its history in `data`, or in memory (none).
+fn server_args(data: Option<&str>) -> Vec<&str> {
+    let store = data.map(|d| ["--data-dir", d]);
+    store
+        .into_iter()
+        .flatten()
+        .chain(["--rate", "0", "--log-lines", "10", "--speed", "50"])
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn history_pages_filters_and_neighbours_from_the_store() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let h = common::start(&store_server_args(data.to_str().unwrap())).await;
+    pages_filters_and_neighbours(Some(data.to_str().unwrap())).await;
+}
+
+/// Without a store (`--ephemeral`) the history is kept in memory and answers the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_pages_filters_and_neighbours_kept_in_memory() {
+    pages_filters_and_neighbours(None).await;
+}
+
+async fn pages_filters_and_neighbours(data: Option<&str>) {
+    let h = common::start(&server_args(data)).await;
 
     // api: three good deployments and a failed build; web: one.
     let mut api = Vec::new();
@@ -113,6 +120,11 @@ async fn history_pages_filters_and_neighbours_from_the_store() {
         "newest first: {all_ids:?}"
     );
     assert_eq!(all_ids[0], web, "the newest first");
+    assert_eq!(
+        all["in_memory_since"].is_u64(),
+        data.is_none(),
+        "a page says when it is kept in memory since: {all}"
+    );
     assert!(all["next"].is_null(), "one page holds everything");
     let (_, api_only) = get(
         &h,
@@ -275,10 +287,10 @@ async fn history_pages_filters_and_neighbours_from_the_store() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn history_needs_the_token_and_a_store() {
+async fn history_needs_the_token() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let mut args = store_server_args(data.to_str().unwrap());
+    let mut args = server_args(data.to_str());
     args.extend(["--token", "s3cret"]);
     let h = common::start(&args).await;
     let path = "/api/v1/environments/production/deployments";
@@ -291,15 +303,12 @@ async fn history_needs_the_token_and_a_store() {
     h.shutdown();
     h.stopped().await;
 
-    let h = common::start(&["--rate", "0"]).await;
+    // Kept in memory, the same rule.
+    let h = common::start(&["--rate", "0", "--token", "s3cret"]).await;
     let (status, body) = get(&h, path).await;
-    assert_eq!(status, 501, "{body}");
-    assert!(
-        body["error"]
-            .as_str()
-            .is_some_and(|e| e.contains("needs a store")),
-        "{body}"
-    );
+    assert_eq!(status, 401, "{body}");
+    let (status, body) = get(&h, &format!("{path}?token=s3cret")).await;
+    assert_eq!(status, 200, "{body}");
     h.shutdown();
     h.stopped().await;
 }

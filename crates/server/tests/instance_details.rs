@@ -1,6 +1,6 @@
 //! Instance details and time in state on the real socket and HTTP: a crash-looping
 //! instance's exit code and reason reach a client, `hello` announces the stuck thresholds,
-//! and the timeline endpoint answers from the store.
+//! and the timeline endpoint answers from the store, or from memory without one.
 
 mod common;
 
@@ -131,16 +131,19 @@ async fn hello_announces_the_stuck_thresholds_and_the_server_s_clock() {
 #[tokio::test]
 async fn the_timeline_holds_the_statuses_a_service_went_through() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().to_str().unwrap().to_string();
-    let h = start(&[
-        "--scenario",
-        "crash-loop",
-        "--speed",
-        "4",
-        "--data-dir",
-        &data,
-    ])
-    .await;
+    timeline_holds_the_statuses(Some(dir.path().to_str().unwrap())).await;
+}
+
+/// Without a store (`--ephemeral`) the timeline is kept in memory since the server started.
+#[tokio::test]
+async fn without_a_store_the_timeline_is_kept_in_memory() {
+    timeline_holds_the_statuses(None).await;
+}
+
+async fn timeline_holds_the_statuses(data: Option<&str>) {
+    let mut args = vec!["--scenario", "crash-loop", "--speed", "4"];
+    args.extend(data.map(|d| ["--data-dir", d]).into_iter().flatten());
+    let h = start(&args).await;
     let path = "/api/v1/environments/production/services/api/timeline";
     let deadline = Instant::now() + Duration::from_secs(30);
     let timeline = loop {
@@ -191,22 +194,6 @@ async fn the_timeline_holds_the_statuses_a_service_went_through() {
     h.stopped().await;
 }
 
-#[tokio::test]
-async fn without_a_store_the_timeline_says_why() {
-    let h = start(&["--scenario", "calm"]).await;
-    let (status, _, body) = http(
-        &h,
-        "GET",
-        "/api/v1/environments/production/services/api/timeline",
-        &[],
-    )
-    .await;
-    assert_eq!(status, 501);
-    assert!(String::from_utf8_lossy(&body).contains("need a store"));
-    h.shutdown();
-    h.stopped().await;
-}
-
 /// Since when each status holds survives a restart: the store's status changes give it back.
 #[tokio::test]
 async fn since_when_a_status_holds_survives_a_restart() {
@@ -244,8 +231,6 @@ async fn since_when_a_status_holds_survives_a_restart() {
     })
     .await;
     assert!(before.running_since.is_some() && before.deployment_since.is_some());
-    // The recorder writes every quarter second.
-    tokio::time::sleep(Duration::from_millis(800)).await;
     h.shutdown();
     h.stopped().await;
     let h = start(&["--scenario", "calm", "--data-dir", &data]).await;
@@ -323,8 +308,6 @@ async fn an_environment_s_own_since_survives_a_restart() {
         last = s;
     }
     assert!(last.running_since.is_some() && last.deployment_since.is_some());
-    // The recorder writes every quarter second.
-    tokio::time::sleep(Duration::from_millis(800)).await;
     h.shutdown();
     h.stopped().await;
     let h = start(&["--scenario", "calm", "--data-dir", &data]).await;

@@ -159,8 +159,8 @@ pub struct Staged {
     /// Topics to end.
     close: Vec<Arc<TopicCell>>,
     /// The services' and environments' status changes the batch made (see
-    /// [`super::since`]).
-    statuses: Vec<StatusChange>,
+    /// [`super::since`]); the store's writer takes them into the batch's transaction.
+    pub statuses: Vec<StatusChange>,
     /// Its number, for logs opened from the store with its changes (hub/held_logs.rs).
     pub(super) mark: Option<super::held_logs::BatchMark>,
 }

@@ -100,6 +100,10 @@ pub struct HistoryPage {
     pub deployments: Vec<HistoryEntry>,
     /// The cursor of the next (older) page; none when this page reaches the oldest kept.
     pub next: Option<String>,
+    /// Without a store: since when the server keeps the history in memory (its start, Unix
+    /// ms); older deployments are not known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub in_memory_since: Option<u64>,
 }
 
 /// The deployments of the same service just before and after one.
@@ -153,7 +157,11 @@ pub(super) async fn page(pool: &AnyPool, q: &HistoryQuery) -> Result<HistoryPage
     let next = more
         .then(|| deployments.last().map(|d| d.cursor.clone()))
         .flatten();
-    Ok(HistoryPage { deployments, next })
+    Ok(HistoryPage {
+        deployments,
+        next,
+        in_memory_since: None,
+    })
 }
 
 /// The deployment of a service created just before one (`$3`, its ordinal).
@@ -237,7 +245,7 @@ async fn entries(
         .map(|d| {
             let passed = stages.remove(&d.deployment.id).unwrap_or_default();
             HistoryEntry {
-                stages: stage_entries(&d, passed),
+                stages: stage_entries(&d.deployment, passed),
                 environment: d.env,
                 service: d.service,
                 log_removed: d.log_removed,
@@ -250,7 +258,10 @@ async fn entries(
 
 /// Stages with their ends and outcomes. A stage entered twice in a row (a source that
 /// reports it again) counts once.
-fn stage_entries(d: &StoredDeployment, mut passed: Vec<(String, u64)>) -> Vec<StageEntry> {
+pub(crate) fn stage_entries(
+    d: &shipwatch_model::Deployment,
+    mut passed: Vec<(String, u64)>,
+) -> Vec<StageEntry> {
     passed.dedup_by(|later, earlier| later.0 == earlier.0);
     let n = passed.len();
     let mut out: Vec<StageEntry> = Vec::with_capacity(n);
@@ -260,12 +271,12 @@ fn stage_entries(d: &StoredDeployment, mut passed: Vec<(String, u64)>) -> Vec<St
             name: name.clone(),
             started_at: *started_at,
             finished_at: if last {
-                d.deployment.finished_at
+                d.finished_at
             } else {
                 Some(passed[i + 1].1)
             },
             outcome: if last {
-                StageOutcome::of_last(d.deployment.status)
+                StageOutcome::of_last(d.status)
             } else {
                 StageOutcome::Passed
             },

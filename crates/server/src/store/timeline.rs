@@ -1,55 +1,86 @@
 //! Status changes of services and environments (table `status_changes`, migration 5): the
-//! hub reports them as it sees them ([`crate::hub::since`]), a recorder task writes them in
-//! batches, and the timeline endpoint reads a window of them back. At start they give each
-//! service, and each environment's summary, its "since" again.
+//! hub reports them as it stages a batch ([`crate::hub::since`]), the store's writer writes
+//! them in the transaction of the batch that made them, and the timeline endpoint reads a
+//! window of them back. At start (and on a follower, when it opens environments from the
+//! store) they give each service, and each environment's summary, its "since" again.
 //!
-//! The recorder writes beside the store's writer, not through it: these rows are derived
-//! (the rules over what sources reported), so they need no acknowledgement, and at most the
-//! last quarter second of them is lost if the process is killed.
+//! Being in the batch's transaction, a status change is stored exactly when the change that
+//! made it is: a `kill -9` loses none that a page was shown, and a follower's snapshot of the
+//! store holds the "since" of every change it holds.
 
 use super::load::{from_word, word};
 use super::schema::Backend;
 use super::statement::QueryBuilder;
+use super::writer::Tx;
 use super::{Store, StoreError};
 use crate::hub::since::{first_seen, StatusChange};
 use shipwatch_model::entities::Millis;
 use shipwatch_model::timeline::Segment;
-use shipwatch_model::{Environment, RunningStatus};
+use shipwatch_model::{DeploymentStatus, Environment, RunningStatus};
 use sqlx::AnyPool;
 use sqlx::Row;
 use std::collections::HashMap;
-use std::time::Duration;
-use tokio::sync::mpsc;
 
-/// How long changes gather before they are written together.
-const BATCH_WAIT: Duration = Duration::from_millis(250);
 /// Rows per insert statement (5 binds each, well under SQLite's limit).
 const ROWS_PER_INSERT: usize = 512;
+/// Status changes written between two trims of the table.
+const TRIM_EVERY_ROWS: usize = 10_000;
 /// How long changes are kept; the last one of each service is kept whatever its age (it
 /// says what the service's status has been since).
 pub const KEEP_MS: Millis = 24 * 3_600_000;
 
-/// Queues status changes for the recorder task.
-#[derive(Clone)]
-pub struct Recorder {
-    tx: mpsc::UnboundedSender<Vec<StatusChange>>,
+/// Writes a batch's status changes in the batch's transaction (the writer's).
+pub(super) async fn write_changes(
+    tx: &mut Tx<'_>,
+    backend: Backend,
+    changes: &[StatusChange],
+) -> Result<(), sqlx::Error> {
+    for chunk in changes.chunks(ROWS_PER_INSERT) {
+        let mut q: QueryBuilder = QueryBuilder::new(
+            backend,
+            "INSERT INTO status_changes (env_id, service_id, at, running, deployment) ",
+        );
+        q.push_values(chunk, |mut row, c| {
+            row.push_bind(c.env.clone())
+                .push_bind(c.service.clone().unwrap_or_default())
+                .push_bind(c.at as i64)
+                .push_bind(word(&c.running))
+                .push_bind(c.deployment.as_ref().map(word));
+        });
+        q.build().execute(&mut **tx).await?;
+    }
+    Ok(())
 }
 
-impl Recorder {
-    /// Queues `changes` (nothing to do if empty).
-    pub fn record(&self, changes: Vec<StatusChange>) {
-        if !changes.is_empty() {
-            let _ = self.tx.send(changes);
-        }
+/// Counts `written` changes into `since_trim`, and once it passes [`TRIM_EVERY_ROWS`] trims
+/// the changes older than [`KEEP_MS`] on a task of its own: housekeeping no commit waits for.
+pub(super) fn trim_now_and_then(pool: &AnyPool, since_trim: &mut usize, written: usize) {
+    *since_trim += written;
+    if *since_trim < TRIM_EVERY_ROWS {
+        return;
     }
+    *since_trim = 0;
+    let pool = pool.clone();
+    tokio::spawn(async move {
+        if let Err(e) = trim(&pool, now_ms().saturating_sub(KEEP_MS)).await {
+            tracing::warn!(error = %e, "old status changes not trimmed");
+        }
+    });
 }
 
 impl Store {
-    /// Starts the recorder of status changes (call within the runtime).
-    pub fn timeline_recorder(&self) -> Recorder {
-        let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run(self.inner.pool.clone(), rx));
-        Recorder { tx }
+    /// Records status changes that no batch made (a new world's first statuses, at start,
+    /// before the server serves anything).
+    pub async fn record_statuses(&self, changes: &[StatusChange]) -> Result<(), StoreError> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let write = |e: sqlx::Error| StoreError::Write(e.to_string());
+        let mut tx = self.inner.pool.begin().await.map_err(write)?;
+        write_changes(&mut tx, self.inner.backend, changes)
+            .await
+            .map_err(write)?;
+        tx.commit().await.map_err(write)
     }
 
     /// The statuses of a service (or, with `service` none, of the environment) between
@@ -65,46 +96,6 @@ impl Store {
             .await
             .map_err(|e| StoreError::Read(e.to_string()))
     }
-}
-
-async fn run(pool: AnyPool, mut rx: mpsc::UnboundedReceiver<Vec<StatusChange>>) {
-    let mut written: u64 = 0;
-    while let Some(first) = rx.recv().await {
-        tokio::time::sleep(BATCH_WAIT).await;
-        let mut batch = first;
-        while let Ok(more) = rx.try_recv() {
-            batch.extend(more);
-        }
-        if let Err(e) = insert(&pool, &batch).await {
-            tracing::warn!(error = %e, rows = batch.len(), "status changes not recorded");
-            continue;
-        }
-        written += batch.len() as u64;
-        // Trimmed now and then, not on every batch.
-        if written >= 10_000 {
-            written = 0;
-            let _ = trim(&pool, now_ms().saturating_sub(KEEP_MS)).await;
-        }
-    }
-}
-
-async fn insert(pool: &AnyPool, batch: &[StatusChange]) -> Result<(), sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    for chunk in batch.chunks(ROWS_PER_INSERT) {
-        let mut q: QueryBuilder = QueryBuilder::new(
-            Backend::of_pool(pool),
-            "INSERT INTO status_changes (env_id, service_id, at, running, deployment) ",
-        );
-        q.push_values(chunk, |mut row, c| {
-            row.push_bind(c.env.clone())
-                .push_bind(c.service.clone().unwrap_or_default())
-                .push_bind(c.at as i64)
-                .push_bind(word(&c.running))
-                .push_bind(c.deployment.as_ref().map(word));
-        });
-        q.build().execute(&mut *tx).await?;
-    }
-    tx.commit().await
 }
 
 async fn trim(pool: &AnyPool, before: Millis) -> Result<(), sqlx::Error> {
@@ -165,11 +156,25 @@ async fn segments(
     for r in &during {
         rows.push(row_of(r)?);
     }
-    let mut out: Vec<Segment> = Vec::with_capacity(rows.len());
+    let mut changes = Vec::with_capacity(rows.len());
     for (at, running, deployment) in rows {
-        let at = (at.max(0) as Millis).max(from);
         let running: RunningStatus = from_word(&running)?;
         let deployment = deployment.as_deref().map(from_word).transpose()?;
+        changes.push((at.max(0) as Millis, running, deployment));
+    }
+    Ok(segments_of(changes, from))
+}
+
+/// The segments of a subject's changes in order, from the one that held at `from` (an
+/// earlier change starts at `from`): a change that repeats the statuses before it starts
+/// none. The store's and the in-memory timeline's one rule.
+pub fn segments_of(
+    changes: impl IntoIterator<Item = (Millis, RunningStatus, Option<DeploymentStatus>)>,
+    from: Millis,
+) -> Vec<Segment> {
+    let mut out: Vec<Segment> = Vec::new();
+    for (at, running, deployment) in changes {
+        let at = at.max(from);
         if let Some(last) = out.last_mut() {
             if last.running == running && last.deployment == deployment {
                 continue;
@@ -183,7 +188,7 @@ async fn segments(
             deployment,
         });
     }
-    Ok(out)
+    out
 }
 
 /// Since when an environment's own statuses (its summary's) hold, as the timeline gives them

@@ -15,8 +15,9 @@ impl Writer {
             let mut nothing = std::iter::empty();
             let mut staged = stage.stage(&mut nothing);
             let rows = std::mem::take(&mut staged.rows);
-            if !rows.is_empty() {
-                self.write(&[], &rows).await?;
+            let statuses = std::mem::take(&mut staged.statuses);
+            if !rows.is_empty() || !statuses.is_empty() {
+                self.write(&[], &rows, &statuses).await?;
             }
             stage.show(staged);
         }

@@ -124,6 +124,8 @@ pub(super) struct Writer {
     removed_logs: mpsc::UnboundedSender<String>,
     /// What shows a committed batch (the hub), once set.
     stage: StageSlot,
+    /// Status changes written since the timeline was last trimmed.
+    status_rows: usize,
 }
 
 impl Writer {
@@ -148,6 +150,7 @@ impl Writer {
             books,
             removed_logs,
             stage: StageSlot::default(),
+            status_rows: 0,
         })
     }
 

@@ -14,6 +14,7 @@
 use super::{
     take, Closing, Msg, Progress, Stage, StageSlot, Writer, CLOSE_ATTEMPTS, MAX_BATCH_WEIGHT,
 };
+use crate::hub::since::StatusChange;
 use crate::hub::{ChangeRow, Staged};
 use crate::platform::PlatformEvent;
 use crate::store::queue::Receiver;
@@ -26,12 +27,13 @@ use tokio::task::JoinHandle;
 /// Wait before retrying a failed write.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
-/// What one transaction writes: a batch's events and the change log's rows the hub made of
-/// them.
+/// What one transaction writes: a batch's events, and the change log's rows and the status
+/// changes the hub made of them.
 #[derive(Default)]
 pub(super) struct Commit {
     pub(super) events: Vec<Arc<[PlatformEvent]>>,
     pub(super) rows: Vec<ChangeRow>,
+    pub(super) statuses: Vec<StatusChange>,
 }
 
 /// A batch taken from the queue.
@@ -62,6 +64,7 @@ impl Batch {
                 "batch staged"
             );
             self.commit.rows = std::mem::take(&mut staged.rows);
+            self.commit.statuses = std::mem::take(&mut staged.statuses);
             self.shown = Some((staged, stage.clone()));
         }
     }
@@ -92,7 +95,9 @@ impl InFlight {
             let result = if weight == 0 {
                 Ok((0, 0))
             } else {
-                writer.write(&commit.events, &commit.rows).await
+                writer
+                    .write(&commit.events, &commit.rows, &commit.statuses)
+                    .await
             };
             tracing::debug!(
                 facts = weight,
@@ -165,7 +170,7 @@ impl Writer {
                         next = Some(Batch {
                             commit: Commit {
                                 events,
-                                rows: Vec::new(),
+                                ..Commit::default()
                             },
                             weight,
                             upto,

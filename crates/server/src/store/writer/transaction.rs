@@ -6,22 +6,26 @@ use super::change_log::write_change_log;
 use super::entities::*;
 use super::retention::{delete_deployment, remove_log};
 use super::Writer;
+use crate::hub::since::StatusChange;
 use crate::hub::ChangeRow;
 use crate::platform::PlatformEvent;
 use crate::store::load::word;
 use crate::store::schema::Backend;
+use crate::store::timeline;
 use shipwatch_model::{LogLine, Service};
 use sqlx::Connection;
 use std::collections::HashSet;
 use std::sync::Arc;
 
 impl Writer {
-    /// Writes the events of `batch` and the change log's `rows` of it in one transaction;
-    /// returns the facts and lines written.
+    /// Writes the events of `batch`, the change log's `rows` of it and the status changes
+    /// it made (`statuses`, the timeline's rows) in one transaction; returns the facts and
+    /// lines written.
     pub(super) async fn write(
         &mut self,
         batch: &[Arc<[PlatformEvent]>],
         rows: &[ChangeRow],
+        statuses: &[StatusChange],
     ) -> Result<(u64, u64), sqlx::Error> {
         if self.books_stale {
             self.books = Books::load(&mut self.conn).await?;
@@ -283,6 +287,7 @@ impl Writer {
             crate::store::retention_trim::forget_oldest_removed(&mut tx, self.keep_removed).await?;
         }
         write_change_log(&mut tx, books, rows).await?;
+        timeline::write_changes(&mut tx, self.backend, statuses).await?;
         if self.backend == Backend::Postgres && !rows.is_empty() {
             // Delivered at commit, only if it commits: followers read the rows past theirs.
             sqlx::query("SELECT pg_notify('shipwatch_changes', $1)")
@@ -291,6 +296,7 @@ impl Writer {
                 .await?;
         }
         tx.commit().await?;
+        timeline::trim_now_and_then(&self.pool, &mut self.status_rows, statuses.len());
         Ok((facts, line_count))
     }
 }
