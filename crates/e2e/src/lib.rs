@@ -10,9 +10,11 @@ pub mod log_page;
 pub mod nginx;
 pub mod postgres;
 pub mod procs;
+pub mod replica_set;
 pub mod reporter;
 pub mod screenshots;
 pub mod server;
+pub mod slow_reads;
 
 pub use browser::Browser;
 pub use data_dir::DataDir;

@@ -77,9 +77,14 @@ impl Nginx {
     /// [`Nginx::start`] with more main-context directives given on the command line (`-g`),
     /// e.g. `worker_rlimit_nofile 20000;` for thousands of websockets.
     pub fn start_with(replicas: &[String], globals: &str) -> Result<Nginx, String> {
+        Self::start_at(free_port(), replicas, globals)
+    }
+
+    /// [`Nginx::start_with`] on `port`: a new nginx where a stopped one listened, so pages
+    /// reconnect to the replicas it names (a load balancer whose set of replicas changed).
+    pub fn start_at(port: u16, replicas: &[String], globals: &str) -> Result<Nginx, String> {
         let template = std::fs::read_to_string(template_path())
             .map_err(|e| format!("{}: {e}", template_path().display()))?;
-        let port = free_port();
         let conf = fill(&template, &format!("127.0.0.1:{port}"), replicas)?;
         let dir =
             std::env::temp_dir().join(format!("shipwatch-nginx-{port}-{}", std::process::id()));

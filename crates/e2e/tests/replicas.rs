@@ -17,10 +17,11 @@ use shipwatch_e2e::connection::{self, RECORD_STATES};
 use shipwatch_e2e::log_page::{log_counts, shows_line};
 use shipwatch_e2e::nginx::Nginx;
 use shipwatch_e2e::postgres::PgServer;
+use shipwatch_e2e::replica_set::{self, replica, RECORD_LOG_FRAMES};
 use shipwatch_e2e::screenshots::{self, DESKTOP, PHONE, SMALL_PHONE};
-use shipwatch_e2e::server::{self, Launch, WRITE_TOKEN};
-use shipwatch_e2e::{http, wait_for, Browser, DataDir, Server};
-use std::path::{Path, PathBuf};
+use shipwatch_e2e::server;
+use shipwatch_e2e::{http, wait_for, Browser, DataDir};
+use std::path::Path;
 use std::time::Duration;
 
 const LONG: Duration = Duration::from_secs(60);
@@ -29,64 +30,6 @@ const LONG: Duration = Duration::from_secs(60);
 const LINES: u64 = 150;
 const LINE_EVERY_S: &str = "0.2";
 const DEPLOYMENT: &str = "rep-1";
-
-/// Records, before the page's own scripts, on every socket the page opens: the log's
-/// snapshots and resumes and the number of every log line received (`__frames`), whether in
-/// `lines` frames or deltas.
-const RECORD: &str = r#"
-(() => {
-  const f = window.__frames = { logSubs: {}, logSnapshots: 0, logResumed: 0, lines: [], statuses: [] };
-  const Native = window.WebSocket;
-  window.WebSocket = class extends Native {
-    constructor(...args) {
-      super(...args);
-      this.addEventListener('message', (e) => {
-        let m;
-        try { m = JSON.parse(e.data); } catch (_) { return; }
-        if (m.type === 'snapshot' && m.data && m.data.kind === 'logs') { f.logSubs[m.sub] = true; f.logSnapshots += 1; }
-        if (m.type === 'resumed' && f.logSubs[m.sub]) f.logResumed += 1;
-        if (m.type === 'lines') for (let i = 0; i < m.lines.text.length; i++) f.lines.push(m.lines.n + i);
-        if (m.type === 'delta') for (const c of m.changes) if (c.op === 'line') f.lines.push(c.n);
-        if (m.type === 'status') f.statuses.push(m.store);
-      });
-    }
-  };
-})();
-"#;
-
-/// One replica on `url`, trusting nginx for X-Forwarded-For, with a short lease (a follower
-/// would take over within about two seconds) and its log in `dir`.
-fn replica(url: &str, dir: &DataDir, log: &Path) -> Server {
-    let mut launch = Launch::from_env(&[
-        "--store",
-        url,
-        "--data-dir",
-        dir.path(),
-        "--no-simulator",
-        "--trusted-proxy",
-        "127.0.0.1",
-        "--lease-ttl-ms",
-        "2000",
-        "--lease-renew-ms",
-        "200",
-        "--store-acquire-timeout-ms",
-        "1000",
-    ]);
-    launch.log = Some(log.to_path_buf());
-    Server::launch(&launch).unwrap_or_else(|e| panic!("{e}"))
-}
-
-/// The deploy script: LINES numbered lines, one every LINE_EVERY_S seconds.
-fn script(dir: &Path) -> PathBuf {
-    use std::os::unix::fs::PermissionsExt;
-    let body = format!(
-        "#!/bin/sh\ni=1\nwhile [ $i -le {LINES} ]; do echo \"line $i of {LINES}\"; sleep {LINE_EVERY_S}; i=$((i+1)); done\n"
-    );
-    let path = dir.join("deploy.sh");
-    std::fs::write(&path, body).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    path
-}
 
 #[tokio::test]
 async fn two_replicas_behind_nginx_on_one_postgres_a_killed_replica_and_a_restarted_database() {
@@ -110,36 +53,8 @@ async fn two_replicas_behind_nginx_on_one_postgres_a_killed_replica_and_a_restar
 
     // The team's environment exists (written to A); the reporter creates the service and the
     // deployment on A and streams its lines there.
-    let auth = format!("Bearer {WRITE_TOKEN}");
-    let put = http::send(
-        "PUT",
-        &a.url("/api/v1/environments/production"),
-        &[
-            ("Authorization", &auth),
-            ("Content-Type", "application/json"),
-        ],
-        br#"{"name": "Production"}"#.to_vec(),
-        Duration::from_secs(20),
-    )
-    .await
-    .expect("the environment is written");
-    assert_eq!(put.status, 201, "{}", String::from_utf8_lossy(&put.body));
-    let run = shipwatch_e2e::reporter::deploy(
-        &shipwatch_e2e::reporter::bin(),
-        &[
-            "--server",
-            &a.url(""),
-            "--env",
-            "production",
-            "--service",
-            "api",
-            "--version",
-            "v2",
-            "--id",
-            DEPLOYMENT,
-        ],
-        &script(work_dir),
-    );
+    let script = replica_set::numbered_script(work_dir, LINES, LINE_EVERY_S);
+    let run = replica_set::report_deployment(&a, DEPLOYMENT, &script).await;
     // Its first lines are on B too (the change log), before the page opens the log there.
     let log_url = format!("/api/deployments/{DEPLOYMENT}/log.txt");
     wait_for(
@@ -159,7 +74,7 @@ async fn two_replicas_behind_nginx_on_one_postgres_a_killed_replica_and_a_restar
     // page is opened again until its socket lands there.
     let browser = Browser::start().await;
     browser.add_init_script(RECORD_STATES).await;
-    browser.add_init_script(RECORD).await;
+    browser.add_init_script(RECORD_LOG_FRAMES).await;
     let page = format!("/env/production/service/api/deployments/{DEPLOYMENT}/logs");
     let mut on_b = false;
     for _ in 0..16 {
@@ -269,18 +184,7 @@ async fn two_replicas_behind_nginx_on_one_postgres_a_killed_replica_and_a_restar
     assert_eq!(counts["total"], LINES, "{counts}");
     assert_eq!(counts["duplicates"], 0, "{counts}");
     assert_eq!(counts["gaps"], 0, "{counts}");
-    let frames = browser.eval("return window.__frames").await;
-    let mut got: Vec<u64> = frames["lines"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(Value::as_u64)
-        .collect();
-    let received = got.len();
-    got.sort_unstable();
-    got.dedup();
-    assert_eq!(received, got.len(), "a line came twice");
-    assert_eq!(got, (1..=LINES).collect::<Vec<_>>(), "every line came");
+    replica_set::received_each_line_once(&browser, LINES).await;
     assert!(
         browser
             .eval("return !document.querySelector('.conn__dropped')")
@@ -293,17 +197,7 @@ async fn two_replicas_behind_nginx_on_one_postgres_a_killed_replica_and_a_restar
         states.to_string().contains("database-unavailable"),
         "{states}"
     );
-    let text = http::get(&nginx.url(&log_url), &[], Duration::from_secs(20))
-        .await
-        .expect("log.txt through nginx");
-    let text = String::from_utf8_lossy(&text.body);
-    for n in 1..=LINES {
-        assert_eq!(
-            text.matches(&format!("line {n} of {LINES}\n")).count(),
-            1,
-            "line {n} once in the stored log"
-        );
-    }
+    replica_set::stored_each_line_once(&nginx.url(&log_url), LINES).await;
 
     // Every replica gone: the page counts down to its next try, and still fits a phone.
     a.stop().await;
