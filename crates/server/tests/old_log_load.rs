@@ -12,7 +12,7 @@ use common::Client;
 use push_support::Api;
 use serde_json::json;
 use shipwatch_model::protocol::{ServerMessage, Snapshot, Topic};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -133,42 +133,21 @@ async fn lines_that_arrive_while_an_old_log_loads_are_all_shown(at: Backend) {
     api.service("prod", "api").await;
     api.service("prod", "other").await;
     let dep = api.deploy("prod", "api", "v2").await;
-    // A long log already, so that reading it from the store takes a while.
+    // A long log already, so that reading it from the store takes a while; then the reporter.
     const BEFORE: u64 = 20_000;
-    for k in 0..BEFORE / 1_000 {
-        let a = api.lines(&dep, k * 1_000 + 1..=(k + 1) * 1_000).await;
-        assert_eq!(a.status, 200, "{a:?}");
-    }
-    // The reporter: 5 lines at a time, without pause, until stopped.
-    let sent = Arc::new(AtomicU64::new(BEFORE));
-    let stop = Arc::new(AtomicBool::new(false));
-    let reporter = {
-        let (sent, stop, dep) = (sent.clone(), stop.clone(), dep.clone());
-        let api = Api::new(&h);
-        tokio::spawn(async move {
-            while !stop.load(Ordering::SeqCst) {
-                let from = sent.load(Ordering::SeqCst) + 1;
-                let a = api.lines(&dep, from..=from + 4).await;
-                assert_eq!(a.status, 200, "{a:?}");
-                sent.store(from + 4, Ordering::SeqCst);
-            }
-        })
-    };
+    common::log_lines::write_long_log(h.addr(), &dep, BEFORE).await;
+    let reporter = common::log_lines::Reporter::start(h.addr(), &dep, BEFORE);
     for round in 0..6 {
         // Another deployment's log opens: the hub forgets `dep`'s.
         api.deploy("prod", "other", &format!("v{round}")).await;
         tokio::time::sleep(Duration::from_millis(200)).await;
         assert!(!h.app().hub.holds_log(&dep), "round {round}: still held");
         let mut page = Client::connect(&h).await;
-        let topic = Topic::Logs {
-            deployment: dep.clone(),
-        };
-        page.subscribe("log", topic, None).await;
+        common::log_lines::subscribe_log(&mut page, "log", &dep).await;
         let numbers = common::log_lines::read_log(&mut page, round).await;
         common::log_lines::assert_each_line_once(&numbers, BEFORE, round);
     }
-    stop.store(true, Ordering::SeqCst);
-    reporter.await.expect("the reporter");
+    reporter.stop().await;
     h.shutdown();
     h.stopped().await;
 }

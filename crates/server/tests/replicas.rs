@@ -564,7 +564,6 @@ enum Side {
 }
 
 async fn log_loaded_while_its_lines_arrive(side: Side) {
-    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
     let pg = PgServer::start();
     let url = pg.create_db("shipwatch");
     // Started on an empty store, the side keeps one log in memory (--max-logs 1).
@@ -590,47 +589,22 @@ async fn log_loaded_while_its_lines_arrive(side: Side) {
     api.service("prod", "api").await;
     api.service("prod", "other").await;
     let dep = api.deploy("prod", "api", "v2").await;
-    // A long log already, so that reading it from the store takes a while.
+    // A long log already, so that reading it from the store takes a while; then the
+    // reporter, through the leader.
     const BEFORE: u64 = 20_000;
-    for k in 0..BEFORE / 1_000 {
-        let a = api.lines(&dep, k * 1_000 + 1..=(k + 1) * 1_000).await;
-        assert_eq!(a.status, 200, "{a:?}");
-    }
-
-    // The reporter: 5 lines at a time through the leader, without pause, until stopped.
-    let sent = std::sync::Arc::new(AtomicU64::new(BEFORE));
-    let stop = std::sync::Arc::new(AtomicBool::new(false));
-    let reporter = {
-        let (sent, stop, dep) = (sent.clone(), stop.clone(), dep.clone());
-        let api = push_support::Api::at(leader.addr);
-        tokio::spawn(async move {
-            while !stop.load(Ordering::SeqCst) {
-                let from = sent.load(Ordering::SeqCst) + 1;
-                let a = api.lines(&dep, from..=from + 4).await;
-                assert_eq!(a.status, 200, "{a:?}");
-                sent.store(from + 4, Ordering::SeqCst);
-            }
-        })
-    };
+    common::log_lines::write_long_log(leader.addr, &dep, BEFORE).await;
+    let reporter = common::log_lines::Reporter::start(leader.addr, &dep, BEFORE);
 
     for round in 0..12 {
         // Another deployment's log opens: the side forgets `dep`'s.
         api.deploy("prod", "other", &format!("v{round}")).await;
         tokio::time::sleep(Duration::from_millis(300)).await;
         let mut page = Client::connect_to(page_on).await;
-        page.subscribe(
-            "g",
-            Topic::Logs {
-                deployment: dep.clone(),
-            },
-            None,
-        )
-        .await;
+        common::log_lines::subscribe_log(&mut page, "g", &dep).await;
         let numbers = common::log_lines::read_log(&mut page, round).await;
         common::log_lines::assert_each_line_once(&numbers, BEFORE, round);
     }
-    stop.store(true, Ordering::SeqCst);
-    reporter.await.expect("the reporter");
+    reporter.stop().await;
     drop(pg);
 }
 

@@ -27,8 +27,9 @@ use lease::{Holder, LeaseConfig};
 use shipwatch_model::entities::Millis;
 use sqlx::any::AnyPoolOptions;
 use sqlx::AnyPool;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{watch, Notify};
 
 /// The outcome of the lease at start: this server's role, and what it needs to keep it.
@@ -54,6 +55,7 @@ pub async fn elect(
             pool,
             holder: Mutex::new(holder),
             position: Arc::new(Position::default()),
+            longest_renewal_gap_ms: AtomicU64::new(0),
         })
     };
     let url = match config.store(0).and_then(|c| c.database) {
@@ -139,6 +141,9 @@ pub struct Replica {
     holder: Mutex<Option<Holder>>,
     /// Where a follower's hub stands in the change log.
     position: Arc<Position>,
+    /// The longest time between two renewals of the lease while leading (0: none yet): how
+    /// close a busy leader came to losing it.
+    longest_renewal_gap_ms: AtomicU64,
 }
 
 /// What health says of replicas.
@@ -155,6 +160,10 @@ pub struct ReplicaHealth {
     pub lag: u64,
     /// The last change-log row applied here (a follower).
     pub applied: u64,
+    /// The longest time between two renewals of the lease while this replica led (its
+    /// margin under load is the lease's time to live less this).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub longest_renewal_gap_ms: Option<u64>,
 }
 
 impl Election {
@@ -179,7 +188,7 @@ impl Election {
             replica
                 .position
                 .applied
-                .store(serving.change_log_at, std::sync::atomic::Ordering::Relaxed);
+                .store(serving.change_log_at, Ordering::Relaxed);
             tokio::spawn(replica.clone().follow(url, serving));
         }
         replica
@@ -208,10 +217,11 @@ impl Replica {
                 .unwrap_or_else(|p| p.into_inner())
                 .clone(),
             lag: self.position.lag(),
-            applied: self
-                .position
-                .applied
-                .load(std::sync::atomic::Ordering::Relaxed),
+            applied: self.position.applied.load(Ordering::Relaxed),
+            longest_renewal_gap_ms: match self.longest_renewal_gap_ms.load(Ordering::Relaxed) {
+                0 => None,
+                ms => Some(ms),
+            },
         }
     }
 
@@ -265,6 +275,7 @@ impl Replica {
     async fn renew(self: Arc<Self>, url: String, mut shutdown: watch::Receiver<bool>) {
         let mut pool: Option<AnyPool> = None;
         let mut failing = false;
+        let mut renewed: Option<Instant> = None;
         loop {
             if pool.is_none() {
                 pool = AnyPoolOptions::new()
@@ -282,7 +293,13 @@ impl Replica {
             }
             if let Some(pool) = &pool {
                 match lease::take(pool, &self.id, self.lease.ttl).await {
-                    Ok(true) => failing = false,
+                    Ok(true) => {
+                        failing = false;
+                        let now = Instant::now();
+                        if let Some(last) = renewed.replace(now) {
+                            self.renewed_after(now - last);
+                        }
+                    }
                     Ok(false) => {
                         tracing::error!(
                             replica = %self.id,
@@ -303,6 +320,20 @@ impl Replica {
                 _ = tokio::time::sleep(self.lease.renew_every) => {}
                 _ = shutdown.changed() => return,
             }
+        }
+    }
+
+    /// Notes the time since the previous renewal; one that came late (twice the period or
+    /// more) is logged with the margin it left.
+    fn renewed_after(&self, gap: Duration) {
+        let ms = gap.as_millis() as u64;
+        self.longest_renewal_gap_ms.fetch_max(ms, Ordering::Relaxed);
+        if gap >= self.lease.renew_every * 2 {
+            tracing::warn!(
+                gap_ms = ms,
+                margin_ms = self.lease.ttl.as_millis() as i64 - ms as i64,
+                "the lease was renewed late"
+            );
         }
     }
 
@@ -369,7 +400,7 @@ impl Replica {
         let _ = self.role.send(Role::Leader);
         tracing::info!(
             replica = %self.id,
-            applied = self.position.applied.load(std::sync::atomic::Ordering::Relaxed),
+            applied = self.position.applied.load(Ordering::Relaxed),
             "leading"
         );
     }

@@ -59,3 +59,67 @@ pub fn assert_each_line_once(numbers: &[u64], before: u64, round: usize) {
         numbers.len()
     );
 }
+
+/// Posts lines `ns` (`line N` each) of deployment `dep` to the server at `addr` with the test
+/// write token, as a reporter does; panics unless they are taken.
+pub async fn post_lines(addr: std::net::SocketAddr, dep: &str, ns: std::ops::RangeInclusive<u64>) {
+    let lines: Vec<serde_json::Value> = ns
+        .map(|n| serde_json::json!({"n": n, "text": format!("line {n}")}))
+        .collect();
+    let (k, v) = super::write_auth();
+    let (status, _, body) = super::request_at(
+        addr,
+        "POST",
+        &format!("/api/v1/deployments/{dep}/logs"),
+        &[(k, v.as_str()), ("Content-Type", "application/json")],
+        &serde_json::to_vec(&lines).unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+}
+
+/// A long log: lines `1..=lines` of `dep`, posted to `addr` 1,000 at a time (reading it
+/// from the store then takes a while).
+pub async fn write_long_log(addr: std::net::SocketAddr, dep: &str, lines: u64) {
+    for k in 0..lines.div_ceil(1_000) {
+        post_lines(addr, dep, k * 1_000 + 1..=((k + 1) * 1_000).min(lines)).await;
+    }
+}
+
+/// A reporter sending a deployment's next lines to a server, 5 at a time without pause,
+/// until [`Reporter::stop`].
+pub struct Reporter {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Reporter {
+    /// Starts sending lines `after + 1`, ... of `dep` to the server at `addr`.
+    pub fn start(addr: std::net::SocketAddr, dep: &str, after: u64) -> Reporter {
+        use std::sync::atomic::Ordering;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (stopped, dep) = (stop.clone(), dep.to_string());
+        let task = tokio::spawn(async move {
+            let mut sent = after;
+            while !stopped.load(Ordering::SeqCst) {
+                post_lines(addr, &dep, sent + 1..=sent + 5).await;
+                sent += 5;
+            }
+        });
+        Reporter { stop, task }
+    }
+
+    /// Stops it, and waits until its last lines were taken.
+    pub async fn stop(self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.task.await.expect("the reporter");
+    }
+}
+
+/// Subscribes `page` to deployment `dep`'s log as `sub`, from its start.
+pub async fn subscribe_log(page: &mut Client, sub: &str, dep: &str) {
+    let topic = shipwatch_model::protocol::Topic::Logs {
+        deployment: dep.to_string(),
+    };
+    page.subscribe(sub, topic, None).await;
+}
