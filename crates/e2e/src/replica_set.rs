@@ -74,6 +74,28 @@ pub fn replica(url: &str, dir: &DataDir, log: &Path) -> Server {
     Server::launch(&launch).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// Replica A on `urls[0]`, once it leads, then replica B on `urls[1]`, once it follows (both
+/// URLs reach one database), in `dirs`, their logs `replica-a.log` and `replica-b.log` in
+/// `work`.
+pub async fn leader_then_follower(
+    urls: [&str; 2],
+    dirs: [&DataDir; 2],
+    work: &Path,
+) -> (Server, Server) {
+    let long = Duration::from_secs(60);
+    let a = replica(urls[0], dirs[0], &work.join("replica-a.log"));
+    crate::wait_for("replica A to lead", long, || async {
+        (a.role().await.as_deref() == Some("leader")).then_some(())
+    })
+    .await;
+    let b = replica(urls[1], dirs[1], &work.join("replica-b.log"));
+    crate::wait_for("replica B to follow", long, || async {
+        (b.role().await.as_deref() == Some("follower")).then_some(())
+    })
+    .await;
+    (a, b)
+}
+
 /// A deploy script in `dir`: `lines` numbered lines (`line N of LINES`), one every `every`
 /// seconds.
 pub fn numbered_script(dir: &Path, lines: u64, every: &str) -> PathBuf {

@@ -15,9 +15,9 @@ use shipwatch_e2e::connection::{self, RECORD_STATES};
 use shipwatch_e2e::log_page::{log_counts, shows_line};
 use shipwatch_e2e::nginx::Nginx;
 use shipwatch_e2e::postgres::PgServer;
-use shipwatch_e2e::replica_set::{self, replica, RECORD_LOG_FRAMES};
+use shipwatch_e2e::replica_set::{self, RECORD_LOG_FRAMES};
 use shipwatch_e2e::slow_reads::SlowReads;
-use shipwatch_e2e::{wait_for, Browser, DataDir};
+use shipwatch_e2e::{Browser, DataDir};
 use std::path::Path;
 use std::time::Duration;
 
@@ -39,16 +39,9 @@ async fn a_page_moved_to_a_follower_behind_it_recovers_there_and_loses_nothing()
     std::fs::create_dir_all(work.path()).unwrap();
     let work_dir = Path::new(work.path());
     let (dir_a, dir_b) = (DataDir::new("behind-a"), DataDir::new("behind-b"));
-    let mut a = replica(&url, &dir_a, &work_dir.join("replica-a.log"));
-    wait_for("replica A to lead", LONG, || async {
-        (a.role().await.as_deref() == Some("leader")).then_some(())
-    })
-    .await;
-    let mut b = replica(&slow.url_for(&url), &dir_b, &work_dir.join("replica-b.log"));
-    wait_for("replica B to follow", LONG, || async {
-        (b.role().await.as_deref() == Some("follower")).then_some(())
-    })
-    .await;
+    let (mut a, mut b) =
+        replica_set::leader_then_follower([&url, &slow.url_for(&url)], [&dir_a, &dir_b], work_dir)
+            .await;
     let to_a = Nginx::start(&[a.addr()]).unwrap_or_else(|e| panic!("{e}"));
     let port = to_a.port;
 

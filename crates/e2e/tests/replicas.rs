@@ -17,7 +17,7 @@ use shipwatch_e2e::connection::{self, RECORD_STATES};
 use shipwatch_e2e::log_page::{log_counts, shows_line};
 use shipwatch_e2e::nginx::Nginx;
 use shipwatch_e2e::postgres::PgServer;
-use shipwatch_e2e::replica_set::{self, replica, RECORD_LOG_FRAMES};
+use shipwatch_e2e::replica_set::{self, RECORD_LOG_FRAMES};
 use shipwatch_e2e::screenshots::{self, DESKTOP, PHONE, SMALL_PHONE};
 use shipwatch_e2e::server;
 use shipwatch_e2e::{http, wait_for, Browser, DataDir};
@@ -39,16 +39,8 @@ async fn two_replicas_behind_nginx_on_one_postgres_a_killed_replica_and_a_restar
     std::fs::create_dir_all(work.path()).unwrap();
     let work_dir = Path::new(work.path());
     let (dir_a, dir_b) = (DataDir::new("replica-a"), DataDir::new("replica-b"));
-    let mut a = replica(&url, &dir_a, &work_dir.join("replica-a.log"));
-    wait_for("replica A to lead", LONG, || async {
-        (a.role().await.as_deref() == Some("leader")).then_some(())
-    })
-    .await;
-    let mut b = replica(&url, &dir_b, &work_dir.join("replica-b.log"));
-    wait_for("replica B to follow", LONG, || async {
-        (b.role().await.as_deref() == Some("follower")).then_some(())
-    })
-    .await;
+    let (mut a, mut b) =
+        replica_set::leader_then_follower([&url, &url], [&dir_a, &dir_b], work_dir).await;
     let nginx = Nginx::start(&[a.addr(), b.addr()]).unwrap_or_else(|e| panic!("{e}"));
 
     // The team's environment exists (written to A); the reporter creates the service and the
