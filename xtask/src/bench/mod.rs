@@ -15,6 +15,7 @@ mod logs;
 mod page;
 mod profile;
 mod push;
+mod push_latency;
 mod push_postgres;
 mod record;
 mod replicas;
@@ -155,7 +156,7 @@ const TABLES: &[Table] = &[
     },
     Table {
         id: "push",
-        title: "Push API (the server with the store on, no simulator; 8 keep-alive clients; lines in NDJSON batches of 5,000, each acknowledged before the next; websocket clients on the environment and the log as a page is)",
+        title: "Push API (the server with the store on, no simulator; 8 keep-alive clients; lines in NDJSON batches of 5,000, each acknowledged before the next; websocket clients on the environment and the log as a page is; push to socket: from an instance report's send to its change on the environment's socket, 300 reports one at a time)",
         columns: &[
             ("deployments/s created (201, committed)", "push_deployments_per_s"),
             ("instance reports/s acknowledged", "push_instance_reports_per_s"),
@@ -163,6 +164,8 @@ const TABLES: &[Table] = &[
             ("lines/s acknowledged", "push_lines_acked_per_s"),
             ("lines/s on the socket", "push_lines_seen_per_s"),
             ("batch of 5,000 p50 ms", "push_batch_ms_p50"),
+            ("push to socket p50 ms", "push_socket_ms_p50"),
+            ("push to socket p99 ms", "push_socket_ms_p99"),
         ],
     },
     Table {
@@ -175,6 +178,8 @@ const TABLES: &[Table] = &[
             ("lines/s acknowledged", "push_pg_lines_acked_per_s"),
             ("lines/s on the socket", "push_pg_lines_seen_per_s"),
             ("batch of 5,000 p50 ms", "push_pg_batch_ms_p50"),
+            ("push to socket p50 ms", "push_pg_socket_ms_p50"),
+            ("push to socket p99 ms", "push_pg_socket_ms_p99"),
         ],
     },
     Table {

@@ -11,7 +11,8 @@
 //!   on the log's topic (`line_batches`, as the page) counts the lines arriving.
 //!
 //! Each rate is the count over the time from the first request to the last answer (or the
-//! last change on the socket).
+//! last change on the socket). Then the time from one push to the page's socket
+//! ([`super::push_latency`]).
 
 use super::record::Figures;
 use super::server;
@@ -59,13 +60,15 @@ impl Sizes {
 }
 
 /// The figures, after their prefix (`push`, or `push_pg` on PostgreSQL), and units.
-const FIGURES: [(&str, &str); 6] = [
+const FIGURES: [(&str, &str); 8] = [
     ("deployments_per_s", "deployments/s"),
     ("instance_reports_per_s", "events/s"),
     ("instance_changes_seen_per_s", "events/s"),
     ("lines_acked_per_s", "lines/s"),
     ("lines_seen_per_s", "lines/s"),
     ("batch_ms_p50", "ms"),
+    ("socket_ms_p50", "ms"),
+    ("socket_ms_p99", "ms"),
 ];
 
 /// Runs the three workloads against one server, its store on SQLite in a temporary data
@@ -279,7 +282,8 @@ fn workloads(addr: &str, p: &str, sizes: &Sizes, figures: &mut Figures) -> Resul
         (batch_ms[batch_ms.len() / 2] * 10.0).round() / 10.0,
         "ms",
     );
-    Ok(())
+
+    super::push_latency::measure(addr, p, "bench", "svc-0", figures)
 }
 
 /// Runs `work(k, connection)` on [`CLIENTS`] threads, each with its own connection.
@@ -301,14 +305,14 @@ fn parallel(addr: &str, work: impl Fn(usize, &mut Conn) -> Result + Sync) -> Res
 }
 
 /// A kept-alive HTTP/1.1 connection with the write token.
-struct Conn {
+pub(super) struct Conn {
     reader: BufReader<TcpStream>,
     writer: TcpStream,
     host: String,
 }
 
 impl Conn {
-    fn open(addr: &str) -> Result<Conn> {
+    pub(super) fn open(addr: &str) -> Result<Conn> {
         let stream = TcpStream::connect(addr).map_err(|e| format!("{addr}: {e}"))?;
         stream.set_nodelay(true).map_err(|e| e.to_string())?;
         stream
@@ -381,7 +385,13 @@ impl Conn {
     }
 
     /// A JSON request that must answer one of `ok`.
-    fn expect(&mut self, method: &str, path: &str, body: &str, ok: &[u16]) -> Result<Vec<u8>> {
+    pub(super) fn expect(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: &str,
+        ok: &[u16],
+    ) -> Result<Vec<u8>> {
         let (status, answer) = self.send(method, path, "application/json", body)?;
         if ok.contains(&status) {
             Ok(answer)
