@@ -44,6 +44,18 @@ impl Clock {
     pub fn speed(&self) -> f64 {
         self.speed
     }
+
+    /// When a simulated time happened by the wall clock. Pages show real time: the
+    /// simulator's stories run `speed` times faster (a 30 s build at `--speed 10` takes, and
+    /// shows, 3 s), and its timestamps would otherwise run ahead of the wall clock (at
+    /// `--speed 10`, six minutes ahead after 40 s). Times before the clock started are the
+    /// world's past and stay as they are.
+    pub fn wall(&self, sim: Millis) -> Millis {
+        if sim <= self.start_sim || self.speed == 1.0 {
+            return sim;
+        }
+        self.start_sim + ((sim - self.start_sim) as f64 / self.speed) as Millis
+    }
 }
 
 /// Milliseconds since the Unix epoch, by the wall clock.

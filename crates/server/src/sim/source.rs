@@ -5,6 +5,8 @@
 use super::{ActError as SimActError, Action as SimAction, Outcome, SimEvent, Simulator};
 use crate::app::Clock;
 use crate::platform::{ActError, Acted, Action, PlatformEvent, Sink, Source};
+use shipwatch_model::entities::Millis;
+use shipwatch_model::{Deployment, Instance};
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -70,7 +72,8 @@ impl SimulatorSource {
     pub fn platform_events(&self, events: Vec<SimEvent>) -> Vec<PlatformEvent> {
         let mut stages = self.stages.lock().unwrap_or_else(|p| p.into_inner());
         let mut out = Vec::with_capacity(events.len() + 2);
-        for e in events {
+        for mut e in events {
+            self.to_wall(&mut e);
             match &e {
                 SimEvent::Log { deployment, lines } => {
                     for line in lines {
@@ -92,6 +95,44 @@ impl SimulatorSource {
             out.push(e.into());
         }
         out
+    }
+
+    /// The event's times by the wall clock ([`Clock::wall`]).
+    fn to_wall(&self, e: &mut SimEvent) {
+        match e {
+            SimEvent::Service { service, .. } => {
+                if let Some(d) = &mut service.deployment {
+                    self.deployment_to_wall(d);
+                }
+                for i in &mut service.instances {
+                    self.instance_to_wall(i);
+                }
+            }
+            SimEvent::DeploymentCreated { deployment, .. }
+            | SimEvent::DeploymentStatus { deployment } => self.deployment_to_wall(deployment),
+            SimEvent::Log { lines, .. } => {
+                for line in lines {
+                    line.ts = self.clock.wall(line.ts);
+                }
+            }
+        }
+    }
+
+    fn deployment_to_wall(&self, d: &mut Deployment) {
+        d.started_at = self.clock.wall(d.started_at);
+        d.finished_at = d.finished_at.map(|t| self.clock.wall(t));
+    }
+
+    fn instance_to_wall(&self, i: &mut Instance) {
+        let wall = |t: Millis| self.clock.wall(t);
+        i.started_at = i.started_at.map(wall);
+        i.last_restart_at = i.last_restart_at.map(wall);
+        if let Some(t) = &mut i.last_termination {
+            t.at = t.at.map(wall);
+        }
+        for ev in &mut i.events {
+            ev.at = wall(ev.at);
+        }
     }
 
     async fn drive(self: Arc<Self>, sink: Arc<dyn Sink>, mut shutdown: watch::Receiver<bool>) {
@@ -182,7 +223,10 @@ impl Source for SimulatorSource {
                 SimActError::UnknownService => ActError::UnknownService,
                 SimActError::Busy(m) | SimActError::NotCancellable(m) => ActError::Conflict(m),
             })?;
-        let deployment = sim.service(env, service).and_then(|s| s.deployment.clone());
+        let mut deployment = sim.service(env, service).and_then(|s| s.deployment.clone());
+        if let Some(d) = &mut deployment {
+            self.deployment_to_wall(d);
+        }
         // Published under the simulator lock: same order as the driver's events.
         let ack = sink.publish(self.platform_events(events));
         Ok(Acted { deployment, ack })
