@@ -181,3 +181,16 @@ pub async fn stored_each_line_once(url: &str, lines: u64) {
         );
     }
 }
+
+/// Waits until the log page shows `more` lines past the last it shows now (live lines keep
+/// coming), and returns its counts.
+pub async fn shows_more_lines(
+    browser: &crate::Browser,
+    more: u64,
+    what: &str,
+) -> serde_json::Value {
+    let last = crate::log_page::log_counts(browser).await["last"]
+        .as_u64()
+        .unwrap_or(0);
+    crate::log_page::shows_line(browser, last + more, what, Duration::from_secs(60)).await
+}

@@ -104,14 +104,7 @@ async fn two_replicas_behind_nginx_on_one_postgres_a_killed_replica_and_a_restar
     b.stop().await;
     let states = connection::reconnected(&browser, LONG).await;
     assert_eq!(a.clients().await, Some(1), "the page is on A: {states}");
-    let at_kill = log_counts(&browser).await;
-    shows_line(
-        &browser,
-        at_kill["last"].as_u64().unwrap() + 3,
-        "lines after the failover",
-        LONG,
-    )
-    .await;
+    replica_set::shows_more_lines(&browser, 3, "lines after the failover").await;
     let after = browser.eval("return window.__frames").await;
     assert_eq!(
         after["logSnapshots"], 1,

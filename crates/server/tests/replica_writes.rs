@@ -292,6 +292,12 @@ async fn pair_with_service() -> (Pair, Api) {
     (p, api)
 }
 
+/// The action that deploys service `api` of `prod` again, through `api`'s server.
+async fn deploy_action(api: &Api) -> push_support::Answer {
+    let path = "/api/environments/prod/services/api/deploy";
+    api.send("POST", path, None, Vec::<u8>::new()).await
+}
+
 fn create(env: &str, svc: &str, version: &str) -> Operation {
     Operation::CreateDeployment {
         req: NewDeployment {
@@ -831,22 +837,8 @@ async fn through_a_follower_every_push_call_answers_as_on_the_leader() {
         on_leader.body["deployment"]["status"], "DEPLOYING",
         "{on_leader:?}"
     );
-    let act = via
-        .send(
-            "POST",
-            "/api/environments/prod/services/api/deploy",
-            None,
-            Vec::<u8>::new(),
-        )
-        .await;
-    let act_on_leader = leader
-        .send(
-            "POST",
-            "/api/environments/prod/services/api/deploy",
-            None,
-            Vec::<u8>::new(),
-        )
-        .await;
+    let act = deploy_action(&via).await;
+    let act_on_leader = deploy_action(&leader).await;
     assert_eq!(act.status, 405, "{act:?}");
     assert_eq!(act.body, act_on_leader.body);
 
