@@ -199,13 +199,6 @@ impl Hub {
         })
     }
 
-    /// Whether `rows` open the environments list (with its snapshot, as the leader's first
-    /// commit on a new store does).
-    pub fn open_the_list(rows: &[LoggedChange]) -> bool {
-        rows.iter()
-            .any(|r| r.kind == ChangeKind::Open && matches!(key(&r.topic), Some(Key::Environments)))
-    }
-
     /// Whether this hub holds no environment at all (a follower that started before the
     /// leader's first commit opens them from the store as soon as they are there).
     pub fn holds_no_environments(&self) -> bool {

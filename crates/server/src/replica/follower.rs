@@ -84,14 +84,10 @@ pub async fn catch_up(store: &Store, hub: &Hub, position: &Position) -> Result<u
             break;
         };
         let changes: Vec<LoggedChange> = rows.into_iter().map(|(_, c)| c).collect();
-        // A follower that holds no environment yet opens them from the store, unless these
-        // rows open the list themselves (a leader's first commit on a new store): the rows
-        // carry each topic's state as sent, while the store's "since" of a status lags its
-        // commit (the timeline is recorded after it).
-        let none_yet = hub.holds_no_environments() && !Hub::open_the_list(&changes);
-        if hub.lacks_topics_of(&changes) || none_yet {
-            // Read after these rows were committed: the stored state holds them.
-            open_environments(store, hub, None).await?;
+        if hub.lacks_topics_of(&changes) || hub.holds_no_environments() {
+            // Read after these rows were committed: the stored state holds them, with each
+            // status's "since" (the leader writes the timeline in the same transaction).
+            open_environments(store, hub).await?;
         }
         hub.mirror(&changes);
         applied += changes.len() as u64;
@@ -102,26 +98,17 @@ pub async fn catch_up(store: &Store, hub: &Hub, position: &Position) -> Result<u
         }
     }
     if hub.holds_no_environments() {
-        // Only if no row is committed past the last one applied: rows that are will open
-        // the topics themselves at the next read.
-        let applied = position.applied.load(Ordering::Relaxed);
-        open_environments(store, hub, Some(applied)).await?;
+        open_environments(store, hub).await?;
     }
     let head = head(pool).await.map_err(read)?;
     position.head.fetch_max(head, Ordering::Relaxed);
     Ok(applied)
 }
 
-/// Opens the environment topics `hub` lacks from the store (see [`Hub::mirror_environments`]);
-/// with `unless_past`, not if the change log holds rows past that one (the store's "since" of
-/// a status lags its commit, as the timeline is recorded after it: what rows bring is exact).
-async fn open_environments(
-    store: &Store,
-    hub: &Hub,
-    unless_past: Option<u64>,
-) -> Result<(), StoreError> {
-    let (environments, numbers, at) = store.snapshot_environments().await?;
-    if environments.is_empty() || unless_past.is_some_and(|applied| at > applied) {
+/// Opens the environment topics `hub` lacks from the store (see [`Hub::mirror_environments`]).
+async fn open_environments(store: &Store, hub: &Hub) -> Result<(), StoreError> {
+    let (environments, numbers) = store.snapshot_environments().await?;
+    if environments.is_empty() {
         return Ok(());
     }
     hub.mirror_environments(&environments, &numbers);

@@ -171,17 +171,16 @@ impl Store {
         Ok(ended)
     }
 
-    /// The environments as stored now, with the last number the change log gave each
-    /// environment topic (and the list), and the change log's last row, read in one snapshot:
-    /// a follower opens from them the topics the leader built at its start, which no `open`
-    /// row announces.
+    /// The environments as stored now (each status's "since" with them), with the last number
+    /// the change log gave each environment topic (and the list), read in one snapshot: a
+    /// follower opens from them the topics the leader built at its start, which no `open` row
+    /// announces.
     pub async fn snapshot_environments(
         &self,
     ) -> Result<
         (
             Vec<shipwatch_model::Environment>,
             std::collections::HashMap<String, u64>,
-            u64,
         ),
         StoreError,
     > {
@@ -195,10 +194,6 @@ impl Store {
         .fetch_all(&snapshot)
         .await
         .map_err(read)?;
-        let at: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM change_log")
-            .fetch_one(&snapshot)
-            .await
-            .map_err(read)?;
         let mut loaded = load::load(&snapshot).await.map_err(read)?;
         timeline::restore_since(&snapshot, &mut loaded.environments)
             .await
@@ -210,7 +205,6 @@ impl Store {
                 .into_iter()
                 .map(|(topic, seq)| (topic, seq.max(0) as u64))
                 .collect(),
-            at.max(0) as u64,
         ))
     }
 
