@@ -400,6 +400,34 @@ mod tests {
         assert!(h.page(&query(10)).deployments.is_empty());
     }
 
+    /// At most [`MAX_DEPLOYMENTS`] in all (the oldest go first) and
+    /// [`MAX_CHANGES_PER_SUBJECT`] status changes per subject (the newest stay).
+    #[test]
+    fn the_book_keeps_its_bounds() {
+        let h = MemoryHistory::new(usize::MAX);
+        let events: Vec<PlatformEvent> = (0..MAX_DEPLOYMENTS + 5)
+            .map(|i| queued(&format!("s{}", i % 100), &format!("d{i}")))
+            .collect();
+        h.record(&events, Vec::new());
+        assert_eq!(h.book().kept.len(), MAX_DEPLOYMENTS);
+        assert!(h.neighbours("d4").is_none() && h.neighbours("d5").is_some());
+        let changes = (0..MAX_CHANGES_PER_SUBJECT as u64 + 10).map(|i| StatusChange {
+            env: "prod".into(),
+            service: Some("api".into()),
+            at: 1_000 + i,
+            running: if i % 2 == 0 {
+                RunningStatus::Running
+            } else {
+                RunningStatus::Error
+            },
+            deployment: None,
+        });
+        h.record_statuses(changes.collect());
+        let kept = h.timeline("prod", Some("api"), 0, u64::MAX);
+        assert_eq!(kept.len(), MAX_CHANGES_PER_SUBJECT);
+        assert_eq!(kept[0].from, 1_010, "the oldest went first");
+    }
+
     /// The timeline starts with the status that held at the window's start, and keeps the
     /// last change of a subject whatever its age.
     #[test]
