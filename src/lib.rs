@@ -15,7 +15,7 @@ pub mod time_format;
 
 use components::announcements::LiveRegion;
 use components::top_bar::TopBar;
-use feed::{Feed, SubEvent};
+use feed::{use_subscription, Feed, SubEvent, UseSubscriptionOptions};
 use leptos::prelude::*;
 use leptos_router::components::{Outlet, ParentRoute, Route, Router, Routes};
 use leptos_router::hooks::use_location;
@@ -75,13 +75,15 @@ pub fn App() -> impl IntoView {
     provide_context(envs);
     provide_context(Clock::start());
     provide_context(Announcer::new());
-    let sub = feed.subscribe(Topic::Environments, move |event| match event {
-        SubEvent::Snapshot(s) => envs.apply_snapshot(s),
-        SubEvent::Changes(c) => envs.apply_changes(c),
-        SubEvent::Lines(_) | SubEvent::Refused(..) => {}
-    });
     // The environment list lives as long as the app.
-    std::mem::forget(sub);
+    use_subscription(
+        Topic::Environments,
+        UseSubscriptionOptions::default().on_event(move |event, _| match event {
+            SubEvent::Snapshot(s) => envs.apply_snapshot(s),
+            SubEvent::Changes(c) => envs.apply_changes(c),
+            SubEvent::Lines(_) | SubEvent::Refused(..) => {}
+        }),
+    );
     // A split build fetches its chunks once the console is up, so that expanding a row,
     // opening a log or the Deployments tab does not wait for them.
     set_timeout(

@@ -8,38 +8,16 @@ mod support;
 
 use leptos::prelude::GetUntracked;
 use shipwatch::feed::{Feed, SubEvent};
-use shipwatch_model::protocol::{
-    encode, ErrorCode, Limits, ServerFrame, ServerMessage, Snapshot, Topic,
-};
-use shipwatch_model::Environment;
+use shipwatch_model::protocol::{ErrorCode, Limits, ServerMessage, Topic};
 use std::cell::RefCell;
 use std::rc::Rc;
-use support::settle;
+use support::{empty_env_snapshot, server_frame, settle};
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-fn frame(msg: ServerMessage) -> String {
-    encode(&ServerFrame::new(msg))
-}
-
-fn snapshot(sub: &str, env: &str) -> String {
-    frame(ServerMessage::Snapshot {
-        sub: sub.into(),
-        seq: 10,
-        data: Snapshot::Environment {
-            environment: Environment {
-                id: env.into(),
-                name: env.into(),
-                services: Vec::new(),
-                deployment: None,
-            },
-        },
-    })
-}
-
 fn error(code: ErrorCode, sub: &str) -> String {
-    frame(ServerMessage::Error {
+    server_frame(ServerMessage::Error {
         code,
         message: "this server has not caught up with the state the page showed".into(),
         sub: Some(sub.into()),
@@ -67,7 +45,7 @@ fn follow(
 #[wasm_bindgen_test]
 async fn a_replica_behind_the_page_is_asked_again_not_shown_as_a_refusal() {
     let feed = Feed::unconnected();
-    feed.receive_text(&frame(ServerMessage::Hello {
+    feed.receive_text(&server_frame(ServerMessage::Hello {
         server: "shipwatch-server/test".into(),
         limits: Limits::default(),
         stuck_after: None,
@@ -75,8 +53,8 @@ async fn a_replica_behind_the_page_is_asked_again_not_shown_as_a_refusal() {
     }));
     let (_prod, prod) = follow(&feed, "prod");
     let (_stage, stage) = follow(&feed, "stage");
-    feed.receive_text(&snapshot("s1", "prod"));
-    feed.receive_text(&snapshot("s2", "stage"));
+    feed.receive_text(&empty_env_snapshot("s1", "prod"));
+    feed.receive_text(&empty_env_snapshot("s2", "stage"));
     settle().await;
     assert_eq!(
         feed.recovering().get_untracked(),

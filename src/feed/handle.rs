@@ -68,6 +68,12 @@ impl Feed {
         Self::new(String::new()).0
     }
 
+    /// Sends what the feed would send on the socket to `outbox` (component tests read it).
+    #[doc(hidden)]
+    pub fn send_to(&self, outbox: mpsc::UnboundedSender<String>) {
+        *self.0.session.outbox.borrow_mut() = Some(outbox);
+    }
+
     /// Handles one text frame as if the server had sent it on the socket.
     #[doc(hidden)]
     pub fn receive_text(&self, text: &str) {

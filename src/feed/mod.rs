@@ -7,6 +7,7 @@
 //! - `session`: the socket loop: heartbeats, silence, reconnect with back-off;
 //! - `routing`: each decoded frame to the feed's state or to its subscription;
 //! - `batching`: events queued and applied once per animation frame;
+//! - `use_subscription`: the hook a component follows a topic with, for its lifetime;
 //! - `awaited`, `early_socket`, `connection_state`, `sub_event`: what those share.
 
 mod awaited;
@@ -18,7 +19,12 @@ mod registry;
 mod routing;
 mod session;
 mod sub_event;
+mod use_subscription;
 
 pub use connection_state::{ConnState, Dropped, StoreStatus};
 pub use handle::{Feed, SubscriptionGuard};
 pub use sub_event::SubEvent;
+pub use use_subscription::{
+    use_subscription, SubscriptionHandle, SubscriptionState, UseSubscriptionOptions,
+    UseSubscriptionReturn,
+};

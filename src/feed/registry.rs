@@ -149,7 +149,10 @@ impl Feed {
     pub(super) fn unsubscribe(&self, id: u64) {
         let removed = self.0.registry.subs.borrow_mut().remove(&id);
         if let Some(sub) = removed {
-            self.send(&ClientMessage::Unsubscribe { sub: sub.wire_id });
+            // An empty id: the server already ended the subscription, or never made it.
+            if !sub.wire_id.is_empty() {
+                self.send(&ClientMessage::Unsubscribe { sub: sub.wire_id });
+            }
             // A view left while it was recovering no longer is.
             self.count_recovering();
         }

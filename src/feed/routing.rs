@@ -96,6 +96,14 @@ impl Feed {
                     self.count_recovering();
                 }
                 Some(id) => {
+                    // A refused subscription was not created: nothing to unsubscribe later
+                    // (the server would answer `unknown_subscription`, a dropped frame). A
+                    // duplicate id names one the server still has.
+                    if code != ErrorCode::DuplicateSubscription {
+                        if let Some(s) = self.0.registry.subs.borrow_mut().get_mut(&id) {
+                            s.wire_id.clear();
+                        }
+                    }
                     self.answered(id);
                     self.enqueue(id, SubEvent::Refused(code, message, gone));
                 }

@@ -9,7 +9,7 @@ use crate::components::env_header::{env_deployment, env_since, environment_runni
 use crate::components::env_tabs::{EnvTab, EnvTabs};
 use crate::components::service_table::ServiceTable;
 use crate::components::tab_status;
-use crate::feed::{Feed, SubEvent};
+use crate::feed::{use_subscription, Feed, SubEvent, UseSubscriptionOptions};
 use crate::pages::deployments_page::DeploymentsProps;
 use crate::pages::deployments_route::deployments_view;
 use crate::state::announcer::Announcer;
@@ -18,7 +18,6 @@ use crate::state::environments::EnvironmentsState;
 use crate::time_format::clock_time;
 use leptos::prelude::*;
 use leptos_router::hooks::use_location;
-use send_wrapper::SendWrapper;
 use shipwatch_model::protocol::Topic;
 
 /// The environment id and the expanded service of a path, e.g. `/env/production/service/api`.
@@ -61,12 +60,16 @@ pub fn EnvironmentPage() -> impl IntoView {
     let conn = feed.state();
     let state = EnvironmentState::new();
     let announcer = Announcer::use_announcer();
-    // Re-subscribe when the route's environment changes; the guard unsubscribes the old one.
-    let guard = StoredValue::new(None::<SendWrapper<crate::feed::SubscriptionGuard>>);
-    Effect::new(move |_| {
-        let env = env_id.get();
-        state.loaded.set(false);
-        let sub = feed.subscribe(Topic::Environment { env }, move |event| match event {
+    // Another environment in the same page: nothing to show until its snapshot.
+    Effect::watch(
+        move || env_id.get(),
+        move |_, _, _| state.loaded.set(false),
+        false,
+    );
+    // Follows the route's environment: the hook subscribes again when it changes.
+    use_subscription(
+        Signal::derive(move || Topic::Environment { env: env_id.get() }),
+        UseSubscriptionOptions::default().on_event(move |event, sub| match event {
             SubEvent::Snapshot(s) => state.apply_snapshot(s),
             SubEvent::Changes(c) => {
                 let applied = state.apply_changes(c);
@@ -74,15 +77,13 @@ pub fn EnvironmentPage() -> impl IntoView {
                     a.announce_batch(&state.name.get_untracked(), &applied.notices);
                 }
                 if let Some(reason) = applied.out_of_step {
-                    guard.with_value(|g| g.as_ref().map(|g| g.resync(&reason)));
+                    sub.resync(&reason);
                 }
             }
             SubEvent::Refused(_, message, _) => state.refused.set(Some(message)),
             SubEvent::Lines(_) => {}
-        });
-        guard.set_value(Some(SendWrapper::new(sub)));
-    });
-    on_cleanup(move || guard.set_value(None));
+        }),
+    );
     let running = Memo::new(move |_| environment_running(&state));
     let deployment = Memo::new(move |_| env_deployment(&env_id.get(), &state));
     // Since when the environment's statuses hold: the list's summary, when it agrees with

@@ -3,7 +3,7 @@
 //! deployment it is, its status, its duration, and leads back.
 
 use crate::components::deployment_label::DeploymentLabel;
-use crate::feed::{Feed, SubEvent, SubscriptionGuard};
+use crate::feed::{use_subscription, SubEvent, SubscriptionHandle, UseSubscriptionOptions};
 use crate::log_viewer::bench::{self, BenchPlan};
 use crate::log_viewer::{LogModel, LogViewer};
 use crate::read_api::get_json;
@@ -13,7 +13,6 @@ use crate::state::environments::EnvironmentsState;
 use crate::state::time_in_state::server_time;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
-use send_wrapper::SendWrapper;
 use shipwatch_model::protocol::{ErrorCode, Snapshot, Topic};
 use shipwatch_model::{Deployment, DeploymentStatus};
 
@@ -186,72 +185,63 @@ fn subscribe(
     refused: RwSignal<Option<String>>,
     gone: RwSignal<bool>,
 ) {
-    let feed = Feed::expect();
-    let guard = StoredValue::new(None::<SendWrapper<SubscriptionGuard>>);
-    // Bumped to subscribe again after a refusal.
-    let attempt = RwSignal::new(0u32);
-    Effect::new(move |prev: Option<String>| {
-        let dep = dep_id.get();
-        attempt.track();
-        if prev.as_ref().is_some_and(|p| *p != dep) {
-            // Another deployment in the same page: start over.
+    // Another deployment in the same page: start over.
+    Effect::watch(
+        move || dep_id.get(),
+        move |_, _, _| {
             model.clear();
             deployment.set(None);
             gone.set(false);
+        },
+        false,
+    );
+    let handler = move |event: SubEvent, sub: SubscriptionHandle| match event {
+        SubEvent::Snapshot(Snapshot::Logs {
+            deployment: d,
+            line_count,
+            ..
+        }) => {
+            refused.set(None);
+            gone.set(false);
+            // A fresh snapshot after a resume (e.g. the server restarted) replays the
+            // history: the store drops the lines it has, so nothing is cleared here.
+            deployment.set(Some(d));
+            model.set_expected(line_count);
         }
-        guard.set_value(None);
-        let handler = move |event: SubEvent| match event {
-            SubEvent::Snapshot(Snapshot::Logs {
-                deployment: d,
-                line_count,
-                ..
-            }) => {
-                refused.set(None);
-                gone.set(false);
-                // A fresh snapshot after a resume (e.g. the server restarted) replays the
-                // history: the store drops the lines it has, so nothing is cleared here.
+        SubEvent::Snapshot(_) => {}
+        SubEvent::Changes(changes) => {
+            if let Some(d) = model.apply_changes(changes) {
                 deployment.set(Some(d));
-                model.set_expected(line_count);
             }
-            SubEvent::Snapshot(_) => {}
-            SubEvent::Changes(changes) => {
-                if let Some(d) = model.apply_changes(changes) {
-                    deployment.set(Some(d));
-                }
+        }
+        SubEvent::Lines(batch) => model.push_batch(batch),
+        SubEvent::Refused(_, message, Some(_)) => {
+            // Removed by retention: asking again would not bring it back.
+            refused.set(Some(removed_log_sentence(&message)));
+            gone.set(true);
+        }
+        SubEvent::Refused(code, message, None) => {
+            let retry = code == ErrorCode::UnknownTopic;
+            refused.set(Some(if retry {
+                "This deployment's log is not available on the server (yet); retrying…".into()
+            } else {
+                format!("The server refused this log: {message}")
+            }));
+            if retry {
+                // A handle whose page is gone by then does nothing.
+                set_timeout(
+                    move || sub.resubscribe(),
+                    std::time::Duration::from_millis(RETRY_MS),
+                );
             }
-            SubEvent::Lines(batch) => model.push_batch(batch),
-            SubEvent::Refused(_, message, Some(_)) => {
-                // Removed by retention: asking again would not bring it back.
-                refused.set(Some(removed_log_sentence(&message)));
-                gone.set(true);
-            }
-            SubEvent::Refused(code, message, None) => {
-                let retry = code == ErrorCode::UnknownTopic;
-                refused.set(Some(if retry {
-                    "This deployment's log is not available on the server (yet); retrying…".into()
-                } else {
-                    format!("The server refused this log: {message}")
-                }));
-                if retry {
-                    set_timeout(
-                        move || {
-                            let _ = attempt.try_update(|a| *a += 1);
-                        },
-                        std::time::Duration::from_millis(RETRY_MS),
-                    );
-                }
-            }
-        };
-        let sub = feed.subscribe(
-            Topic::Logs {
-                deployment: dep.clone(),
-            },
-            handler,
-        );
-        guard.set_value(Some(SendWrapper::new(sub)));
-        dep
-    });
-    on_cleanup(move || guard.set_value(None));
+        }
+    };
+    use_subscription(
+        Signal::derive(move || Topic::Logs {
+            deployment: dep_id.get(),
+        }),
+        UseSubscriptionOptions::default().on_event(handler),
+    );
 }
 
 /// Asks the server for the deployments of the same service just before and after this one,

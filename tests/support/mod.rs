@@ -229,3 +229,25 @@ pub async fn mount_in_frame<V: IntoView + 'static>(
     leptos::mount::mount_to(host, f).forget();
     doc
 }
+
+/// A server frame's text, as the server encodes it.
+pub fn server_frame(msg: shipwatch_model::protocol::ServerMessage) -> String {
+    use shipwatch_model::protocol::{encode, ServerFrame};
+    encode(&ServerFrame::new(msg))
+}
+
+/// The snapshot, numbered 10, of an environment `env` with no service, for subscription `sub`.
+pub fn empty_env_snapshot(sub: &str, env: &str) -> String {
+    server_frame(shipwatch_model::protocol::ServerMessage::Snapshot {
+        sub: sub.into(),
+        seq: 10,
+        data: Snapshot::Environment {
+            environment: Environment {
+                id: env.into(),
+                name: env.into(),
+                services: Vec::new(),
+                deployment: None,
+            },
+        },
+    })
+}
