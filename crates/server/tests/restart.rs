@@ -288,14 +288,17 @@ async fn kill_9_in_a_storm_loses_no_acknowledged_action(at: Backend) {
     );
     server.kill();
 
-    // Restarted without the storm: what is checked is what the killed server acknowledged,
-    // and a debug build's writer, which applies each batch to the hub before storing it,
-    // does not keep up with 10,000 events/s (its queue fills and actions answer 503).
-    let calm: Vec<&str> = flags
+    // Restarted under load, as a real server is: it reads back what the killed one stored
+    // while the simulator goes on, at 1,000 status events/s (`--rate 200` at `--speed 5`).
+    // Not the storm's 10,000: a debug build's writer does not keep up with that on a loaded
+    // 2-core machine (measured: its queue grew 12 MB/s at 5,000 events/s and log.txt went
+    // unanswered for 20 s, while at 1,000 the queue stayed near 2 MB and log.txt answered
+    // in about a second; the release build keeps up with 10,000, docs/benchmarks.md).
+    let loaded: Vec<&str> = flags
         .iter()
-        .map(|f| if *f == "2000" { "0" } else { f })
+        .map(|f| if *f == "2000" { "200" } else { f })
         .collect();
-    let server = Server::start(&data, &calm).await;
+    let server = Server::start(&data, &loaded).await;
     let addr = server.addr;
     for dep in &acknowledged {
         let (status, text) = log_txt(addr, dep).await;
