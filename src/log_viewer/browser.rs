@@ -60,3 +60,16 @@ pub fn set_fragment(fragment: &str) {
 pub fn fragment() -> String {
     window().location().hash().unwrap_or_default()
 }
+
+/// Below this window width (px) the viewer is one column (`style/log_viewer.css`) and the
+/// stages and the first error start folded, so the lines get the screen.
+const NARROW_BELOW_PX: f64 = 640.0;
+
+/// True on a window as narrow as a phone's.
+pub fn narrow_window() -> bool {
+    window()
+        .inner_width()
+        .ok()
+        .and_then(|w| w.as_f64())
+        .is_some_and(|w| w <= NARROW_BELOW_PX)
+}

@@ -32,7 +32,7 @@ use shipwatch_model::entities::Millis;
 use stages::StageList;
 use state::Viewer;
 use summary::{FirstErrorSummary, KeptNotice};
-use toolbar::{FollowControl, Toolbar};
+use toolbar::{FollowControl, OptionsToggle, Toolbar};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 
@@ -151,15 +151,11 @@ pub fn LogViewer(
             )
         })
     });
-    // The scroller's height leaves room for the summary and the notices (classes rather
-    // than `:has()`, which Chromium re-checks on every row inserted below it).
-    let has_error = Memo::new(move |_| model.with_tracked(|s| s.first_error().is_some()));
-    let has_notice = Memo::new(move |_| stats.with(|s| s.2 > 0 || s.4 > 0));
+    // The toolbar's controls besides search, unfolded on a phone.
+    let options_open = RwSignal::new(false);
     view! {
         <section
             class="log-viewer"
-            class:log-viewer--error=move || has_error.get()
-            class:log-viewer--notice=move || has_notice.get()
             role="region"
             aria-label="Deployment logs"
             data-lines-total=move || stats.get().0
@@ -177,13 +173,22 @@ pub fn LogViewer(
                 <div class="log-viewer__main">
                     <div class="log-toolbar">
                         <SearchBar viewer />
+                        <OptionsToggle open=options_open />
                         <LoadProgress viewer />
-                        <Toolbar viewer file_name whole_log />
+                        <div
+                            id=toolbar::OPTIONS_ID
+                            class="log-toolbar__options"
+                            class:log-toolbar__options--open=move || options_open.get()
+                        >
+                            <Toolbar viewer file_name whole_log />
+                        </div>
                     </div>
                     <KeptNotice viewer file_name whole_log />
                     <div class="log-viewer__frame">
                         <LogRows viewer />
-                        <div class="log-viewer__follow"><FollowControl viewer /></div>
+                        <div class="log-viewer__follow" class:log-viewer__follow--on=move || viewer.following.get()>
+                            <FollowControl viewer />
+                        </div>
                     </div>
                     <p class="sr-only" role="status" aria-live="polite">{move || viewer.announce.get()}</p>
                 </div>

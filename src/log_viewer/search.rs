@@ -292,7 +292,7 @@ pub fn SearchBar(viewer: Viewer) -> impl IntoView {
                 class="log-search__input"
                 class:log-search__input--invalid=move || s.error.with(Option::is_some)
                 type="search"
-                placeholder="Search log (Ctrl+F or /)"
+                placeholder=if super::browser::narrow_window() { "Search log" } else { "Search log (Ctrl+F or /)" }
                 autocomplete="off"
                 spellcheck="false"
                 node_ref=s.input

@@ -65,11 +65,7 @@ pub fn StageList(viewer: Viewer) -> impl IntoView {
     };
     // The list folds (a disclosure) so that a phone gives the lines its height; it starts
     // folded where the stages would stand above the lines rather than beside them.
-    let unfolded = window()
-        .inner_width()
-        .ok()
-        .and_then(|w| w.as_f64())
-        .is_none_or(|w| w > FOLDED_BELOW_PX);
+    let unfolded = !super::browser::narrow_window();
     let chosen = move || {
         let stage = viewer.filter.with(|f| f.stage);
         stage
@@ -143,7 +139,3 @@ pub fn StageList(viewer: Viewer) -> impl IntoView {
         </nav>
     }
 }
-
-/// Below this window width (px) the stage list starts folded: the viewer is one column there
-/// (`style/log_viewer.css`).
-const FOLDED_BELOW_PX: f64 = 640.0;

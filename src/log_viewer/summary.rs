@@ -43,23 +43,39 @@ pub fn FirstErrorSummary(viewer: Viewer) -> impl IntoView {
         super::browser::set_fragment(&LineSpan::one(n).fragment());
         viewer.reveal_line(n);
     };
+    // Open beside the lines on a wide screen; folded to its title on a phone, where the lines
+    // need the height. The user's choice holds while new errors update the summary.
+    let open = RwSignal::new(!super::browser::narrow_window());
     move || {
         first.get().map(|(n, stage, text, hint, errors)| {
             view! {
                 <section class="log-first-error" aria-label="First error">
-                    <span class="log-badge log-badge--error">"ERROR"</span>
-                    <div class="log-first-error__body">
-                        <p class="log-first-error__title">
-                            {format!("First error, line {n} in stage {stage}")}
-                            {(errors > 1).then(|| format!(" ({errors} error lines in all)"))}
-                        </p>
-                        <p class="log-first-error__text"><code>{text}</code></p>
-                        {hint.map(|(h, from)| {
-                            let whence = from.filter(|&f| f != n).map(|f| format!(" (from line {f})"));
-                            view! { <p class="log-first-error__hint"><strong>"Hint: "</strong>{h}{whence}</p> }
-                        })}
-                    </div>
-                    <button type="button" class="log-btn" on:click=move |_| go(n)>
+                    <details
+                        class="log-first-error__fold"
+                        prop:open=move || open.get()
+                        on:toggle=move |ev| {
+                            let now = event_target::<web_sys::Element>(&ev).has_attribute("open");
+                            if now != open.get_untracked() {
+                                open.set(now);
+                            }
+                        }
+                    >
+                        <summary class="log-first-error__summary">
+                            <span class="log-badge log-badge--error">"ERROR"</span>
+                            <span class="log-first-error__title">
+                                {format!("First error, line {n} in stage {stage}")}
+                                {(errors > 1).then(|| format!(" ({errors} error lines in all)"))}
+                            </span>
+                        </summary>
+                        <div class="log-first-error__body">
+                            <p class="log-first-error__text"><code>{text}</code></p>
+                            {hint.map(|(h, from)| {
+                                let whence = from.filter(|&f| f != n).map(|f| format!(" (from line {f})"));
+                                view! { <p class="log-first-error__hint"><strong>"Hint: "</strong>{h}{whence}</p> }
+                            })}
+                        </div>
+                    </details>
+                    <button type="button" class="log-btn log-first-error__go" on:click=move |_| go(n)>
                         {format!("Go to line {n}")}
                     </button>
                 </section>

@@ -1,5 +1,5 @@
-//! The viewer's controls besides search: timestamps, wrap, problems only, copy, download,
-//! and the follow state.
+//! The viewer's controls besides search: timestamps, wrap, problems only, copy, download
+//! (folded behind "Options" on a phone), and the follow state.
 
 use super::browser::copy_text;
 use super::state::{TimeMode, Viewer};
@@ -149,6 +149,24 @@ pub fn Toolbar(
             })}
             {download_control}
         </div>
+    }
+}
+
+/// The id of the element that holds the [`Toolbar`]'s controls.
+pub const OPTIONS_ID: &str = "log-toolbar-options";
+
+/// On a phone the toolbar's controls besides search fold behind this button, so the lines
+/// keep the height (style/log_viewer.css hides it on wider windows, where they all show).
+#[component]
+pub fn OptionsToggle(open: RwSignal<bool>) -> impl IntoView {
+    view! {
+        <button
+            type="button"
+            class="log-btn log-toolbar__more"
+            aria-controls=OPTIONS_ID
+            aria-expanded=move || open.get().to_string()
+            on:click=move |_| open.update(|o| *o = !*o)
+        >"Options"</button>
     }
 }
 

@@ -26,10 +26,41 @@ const STYLE: &str = include_str!("../../style/log_viewer.css");
 /// The id of the `<style>` element that holds [`STYLE`].
 const STYLE_ID: &str = "log-viewer-style";
 
+/// The class the page's root element has while a log page is shown: the page then fills the
+/// window and the lines take what the header leaves (`style/log_viewer.css`).
+const ROOT_CLASS: &str = "log-page-open";
+
+thread_local! {
+    /// Log pages in the document: when one log page replaces another, the old one may be
+    /// cleaned up after the new one is built, so the root's class goes with the last one.
+    static OPEN_PAGES: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Marks the root element while this page is shown.
+fn mark_root_while_shown() {
+    let set = |on: bool| {
+        if let Some(root) = document().document_element() {
+            let _ = root.class_list().toggle_with_force(ROOT_CLASS, on);
+        }
+    };
+    OPEN_PAGES.with(|n| n.set(n.get() + 1));
+    set(true);
+    on_cleanup(move || {
+        let left = OPEN_PAGES.with(|n| {
+            n.set(n.get().saturating_sub(1));
+            n.get()
+        });
+        if left == 0 {
+            set(false);
+        }
+    });
+}
+
 /// The deployment log page.
 #[component]
 pub fn LogsPage() -> impl IntoView {
     crate::style_sheet::add_once(STYLE_ID, STYLE);
+    mark_root_while_shown();
     let params = use_params_map();
     let env_id = Memo::new(move |_| params.with(|p| p.get("env").unwrap_or_default()));
     let service_id = Memo::new(move |_| params.with(|p| p.get("service")));
@@ -123,22 +154,28 @@ pub fn LogsPage() -> impl IntoView {
             })
         })
     };
+    // On a phone the header keeps to a few short rows: the words in `log-page__long` are
+    // read out but not shown there (style/log_viewer.css), so the links stay named in full.
     view! {
         <div class="log-page">
             <header class="log-page__header">
                 <a class="log-page__back" href=back>
                     <span aria-hidden="true">"← "</span>
-                    {move || format!("Back to {}", subject())}
+                    <span class="log-page__long">"Back to "</span>
+                    {subject}
                 </a>
                 <div class="log-page__title">
                     <h1>
                         <span class="log-page__subject">{subject}</span>
                         <span class="log-page__what">
-                            {move || if service_id.get().is_some() {
-                                format!(" in {} · deployment logs", env_name.get())
-                            } else {
-                                " · environment deployment logs".to_string()
-                            }}
+                            {move || service_id.get().is_some().then(|| format!(" in {}", env_name.get()))}
+                            <span class="log-page__long">
+                                {move || if service_id.get().is_some() {
+                                    " · deployment logs"
+                                } else {
+                                    " · environment deployment logs"
+                                }}
+                            </span>
                         </span>
                     </h1>
                     {move || (!gone.get()).then(|| view! {
@@ -157,16 +194,23 @@ pub fn LogsPage() -> impl IntoView {
                 {move || served.then(|| view! {
                     <nav class="log-page__neighbours" aria-label=move || format!("Other deployments of {}", subject())>
                         {move || neighbours.with(|n| n.as_ref().and_then(|n| n.previous.clone())).map(|p| view! {
-                            <a rel="prev" href=entry_logs(&p)>{format!("← Previous deployment: {}", entry_summary(&p))}</a>
+                            <a rel="prev" href=entry_logs(&p)>
+                                <span aria-hidden="true">"← "</span>"Previous"
+                                <span class="log-page__long">{format!(" deployment: {}", entry_summary(&p))}</span>
+                            </a>
                         })}
                         <a href=move || match service_id.get() {
                             Some(s) => routes::service_deployments(&env_id.get(), &s),
                             None => routes::env_deployments(&env_id.get()),
                         }>
-                            {move || format!("All deployments of {}", subject())}
+                            "All"<span class="log-page__long">{move || format!(" deployments of {}", subject())}</span>
                         </a>
                         {move || neighbours.with(|n| n.as_ref().and_then(|n| n.next.clone())).map(|p| view! {
-                            <a rel="next" href=entry_logs(&p)>{format!("Next deployment: {} →", entry_summary(&p))}</a>
+                            <a rel="next" href=entry_logs(&p)>
+                                "Next"
+                                <span class="log-page__long">{format!(" deployment: {}", entry_summary(&p))}</span>
+                                <span aria-hidden="true">" →"</span>
+                            </a>
                         })}
                     </nav>
                 })}

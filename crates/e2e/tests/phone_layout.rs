@@ -1,9 +1,11 @@
-//! The console on a phone, measured in Chromium at 360 and 390 px wide against the real
+//! The console on a phone, measured in Chromium at 360 x 740 and 390 x 844 against the real
 //! server: no view scrolls sideways, every status word is on the screen whole (its text's
 //! box inside the viewport and inside every ancestor that clips), the top bar's and the
-//! cards' parts do not overlap, and log lines use the scroller's width.
+//! cards' parts do not overlap, and log lines use the scroller's width. The log page fits
+//! the screen (no page scroll, the lines take most of it from the first look, its controls
+//! on screen and at least 24 px each way), on a phone and on a desktop window.
 
-use shipwatch_e2e::{Browser, DataDir, Server};
+use shipwatch_e2e::{screenshots, Browser, DataDir, Server};
 use std::time::Duration;
 
 const LONG: Duration = Duration::from_secs(40);
@@ -15,7 +17,9 @@ const vw = document.documentElement.clientWidth;
 const sw = Math.max(document.documentElement.scrollWidth, document.body.scrollWidth);
 if (sw > vw) problems.push(`the page scrolls sideways: ${sw} px wide in ${vw}`);
 const name = el => el.tagName.toLowerCase() + (el.className && typeof el.className === 'string' ? '.' + el.className.trim().split(/\s+/).join('.') : '');
-const rendered = el => el.getClientRects().length > 0 && getComputedStyle(el).visibility !== 'hidden';
+// Shown: laid out, visible, and not in a folded disclosure (Chromium lays its content out).
+const rendered = el => el.getClientRects().length > 0 && getComputedStyle(el).visibility !== 'hidden'
+  && !el.closest('details:not([open]) > :not(summary)');
 // The box of an element's text (a range: it spans the whole text even where it is clipped).
 const textBox = el => { const r = document.createRange(); r.selectNodeContents(el); return r.getBoundingClientRect(); };
 const inside = (a, b) => a.left >= b.left - 0.5 && a.right <= b.right + 0.5 && a.top >= b.top - 0.5 && a.bottom <= b.bottom + 0.5;
@@ -61,6 +65,68 @@ if (scroller) {
 return {problems, words: words.length, cards: document.querySelectorAll('tr.service-row').length};
 "#;
 
+/// Returns what keeps the log page from fitting the screen (empty: nothing): the page
+/// scrolls, the lines get less than half the height or start below the screen, a control of
+/// the page is off the screen, smaller than 24 x 24 px, or overlaps another.
+const LOG_FIT: &str = r#"
+const problems = [];
+const vw = document.documentElement.clientWidth, vh = window.innerHeight;
+const se = document.scrollingElement;
+if (se.scrollHeight > se.clientHeight + 1) problems.push(`the page scrolls: ${se.scrollHeight} px tall in ${se.clientHeight}`);
+const name = el => el.tagName.toLowerCase() + (el.className && typeof el.className === 'string' ? '.' + el.className.trim().split(/\s+/).join('.') : '') + ` "${el.textContent.trim().slice(0, 30)}"`;
+const rendered = el => el.getClientRects().length > 0 && getComputedStyle(el).visibility !== 'hidden'
+  && !el.closest('details:not([open]) > :not(summary)');
+const overlap = (a, b) => Math.min(a.right, b.right) - Math.max(a.left, b.left) > 0.5 && Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top) > 0.5;
+const scroller = document.querySelector('.log-scroll');
+const s = scroller.getBoundingClientRect();
+if (s.height < vh / 2) problems.push(`the lines get ${Math.round(s.height)} px of the screen's ${vh}`);
+if (s.bottom > vh + 0.5) problems.push(`the scroller ends ${Math.round(s.bottom - vh)} px below the screen`);
+const whole = [...scroller.querySelectorAll('.log-row')].filter(r => { const b = r.getBoundingClientRect(); return b.top >= s.top - 0.5 && b.bottom <= Math.min(s.bottom, vh) + 0.5; });
+if (whole.length < 10) problems.push(`${whole.length} whole lines on the screen`);
+// The page's controls, those in the lines' scroller aside (line numbers are the log's text).
+const controls = [...document.querySelectorAll('.log-page a, .log-page button, .log-page input, .log-page summary')]
+  .filter(el => rendered(el) && !el.closest('.log-scroll'));
+for (const c of controls) {
+  const b = c.getBoundingClientRect();
+  if (b.top < -0.5 || b.bottom > vh + 0.5 || b.left < -0.5 || b.right > vw + 0.5) problems.push(`${name(c)} is off the screen: ${Math.round(b.left)}..${Math.round(b.right)} x ${Math.round(b.top)}..${Math.round(b.bottom)}`);
+  if (b.width < 24 || b.height < 24) problems.push(`${name(c)} is ${Math.round(b.width)} x ${Math.round(b.height)} px, under 24 x 24`);
+}
+// The follow state and the jump-to-latest button sit over the lines on purpose.
+const flat = controls.filter(c => !c.closest('.log-viewer__follow'));
+for (let i = 0; i < flat.length; i++) for (let j = i + 1; j < flat.length; j++) {
+  if (flat[i].contains(flat[j]) || flat[j].contains(flat[i])) continue;
+  if (overlap(flat[i].getBoundingClientRect(), flat[j].getBoundingClientRect())) problems.push(`${name(flat[i])} overlaps ${name(flat[j])}`);
+}
+for (const css of ['#log-search-input', '.log-viewer__follow > *']) {
+  const el = document.querySelector(css);
+  const b = el && el.getBoundingClientRect();
+  if (!el || !rendered(el) || b.top < -0.5 || b.bottom > vh + 0.5 || b.left < -0.5 || b.right > vw + 0.5) problems.push(`${css} is not on the screen`);
+}
+return {problems, lines: whole.length, scroller: Math.round(s.height), height: vh};
+"#;
+
+/// The problems a measuring script found.
+fn problems(found: &serde_json::Value) -> Vec<String> {
+    found["problems"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|p| p.as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// Checks that the log page fits the screen (see [`LOG_FIT`]); fails naming every problem.
+async fn fits(browser: &Browser, view: &str) -> serde_json::Value {
+    let found = browser.eval(LOG_FIT).await;
+    let problems = problems(&found);
+    assert!(
+        problems.is_empty(),
+        "the log page ({view}) does not fit:\n{}",
+        problems.join("\n")
+    );
+    found
+}
+
 fn screenshots() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots")
 }
@@ -68,12 +134,7 @@ fn screenshots() -> std::path::PathBuf {
 /// Measures the page as it is; fails naming every problem.
 async fn measure(browser: &Browser, view: &str, width: u32) -> serde_json::Value {
     let found = browser.eval(MEASURE).await;
-    let problems: Vec<String> = found["problems"]
-        .as_array()
-        .expect("a list")
-        .iter()
-        .map(|p| p.as_str().unwrap_or_default().to_string())
-        .collect();
+    let problems = problems(&found);
     browser
         .screenshot(&screenshots().join(format!("phone-{width}-{view}.png")))
         .await;
@@ -85,13 +146,13 @@ async fn measure(browser: &Browser, view: &str, width: u32) -> serde_json::Value
     found
 }
 
-/// Makes the page a phone's screen, `width` x 844 CSS px (a headless window is 500 px wide at
-/// least, so the viewport is emulated).
-async fn phone(browser: &Browser, width: u32) {
+/// Makes the page a phone's screen, `width` x `height` CSS px (a headless window is 500 px
+/// wide at least, so the viewport is emulated).
+async fn phone(browser: &Browser, width: u32, height: u32) {
     browser
         .cdp(
             "Emulation.setDeviceMetricsOverride",
-            serde_json::json!({"width": width, "height": 844, "deviceScaleFactor": 2, "mobile": true}),
+            serde_json::json!({"width": width, "height": height, "deviceScaleFactor": 2, "mobile": true}),
         )
         .await
         .expect("phone viewport");
@@ -112,12 +173,20 @@ async fn at_360_and_390_px_nothing_scrolls_sideways_and_every_status_word_is_rea
         data.path(),
     ])
     .await;
-    for width in [360_u32, 390] {
+    // The failed rollout's log page, once found.
+    let mut logs = String::new();
+    for (width, height) in [(360_u32, 740_u32), (390, 844)] {
         let browser = Browser::start().await;
-        phone(&browser, width).await;
+        phone(&browser, width, height).await;
         browser.open(&server.url("/env/production")).await;
-        let inner = browser.eval("return window.innerWidth").await;
-        assert_eq!(inner.as_u64(), Some(u64::from(width)), "the window's width");
+        let inner = browser
+            .eval("return [window.innerWidth, window.innerHeight]")
+            .await;
+        assert_eq!(
+            inner,
+            serde_json::json!([width, height]),
+            "the window's size"
+        );
         browser
             .wait_js(
                 "the failed rollout",
@@ -171,6 +240,7 @@ async fn at_360_and_390_px_nothing_scrolls_sideways_and_every_status_word_is_rea
             .unwrap()
             .expect("the label links to its log");
         browser.open(&server.url(&href)).await;
+        logs = href;
         browser
             .wait_js(
                 "log lines",
@@ -178,12 +248,119 @@ async fn at_360_and_390_px_nothing_scrolls_sideways_and_every_status_word_is_rea
                 "return document.querySelectorAll('.log-row__text').length > 10",
             )
             .await;
-        // The stages start folded on a phone, and open on demand.
-        let folded = browser
-            .eval("return document.querySelector('.log-stages details').open")
+        // The first error and the stages start folded on a phone, and open on demand.
+        browser
+            .wait_js(
+                "the first error",
+                LONG,
+                "return document.querySelector('.log-first-error') !== null",
+            )
             .await;
-        assert_eq!(folded, false, "the stages start folded");
+        let folded = browser
+            .eval(
+                "return [document.querySelector('.log-stages details').open, \
+                 document.querySelector('.log-first-error details')?.open ?? 'no fold']",
+            )
+            .await;
+        assert_eq!(
+            folded,
+            serde_json::json!([false, false]),
+            "the stages and the first error start folded"
+        );
         measure(&browser, "logs", width).await;
+        fits(&browser, &format!("{width} x {height}")).await;
+        // For docs/ (with SHIPWATCH_SCREENSHOTS): the page as it opens on this phone.
+        let size = if width == 360 {
+            screenshots::SMALL_PHONE
+        } else {
+            screenshots::PHONE
+        };
+        screenshots::take(
+            &browser,
+            "screenshot-logs",
+            &[size],
+            Duration::from_millis(300),
+        )
+        .await;
+        phone(&browser, width, height).await;
+
+        // Search and follow are at hand: a search finds lines, and scrolling up the lines
+        // shows the way back to the newest ones, which follows again.
+        browser
+            .eval(
+                "const i = document.getElementById('log-search-input'); i.value = 'api-1'; \
+                 i.dispatchEvent(new Event('input', {bubbles: true}))",
+            )
+            .await;
+        browser
+            .wait_js(
+                "search matches",
+                LONG,
+                "return /\\d+ (of|matches)/.test(document.getElementById('log-search-status').textContent)",
+            )
+            .await;
+        // Every stage's lines (the failing stage's alone may fit the screen), then up.
+        browser
+            .eval("document.querySelector('.log-stages button.log-stage').click()")
+            .await;
+        browser
+            .wait_js(
+                "every stage's lines",
+                LONG,
+                "const s = document.querySelector('.log-scroll'); return s.scrollHeight > 2 * s.clientHeight",
+            )
+            .await;
+        browser
+            .eval("const s = document.querySelector('.log-scroll'); s.scrollTop = 0; s.dispatchEvent(new Event('scroll'))")
+            .await;
+        browser
+            .wait_js(
+                "the jump to the newest lines",
+                LONG,
+                "return document.querySelector('.log-jump') !== null",
+            )
+            .await;
+        fits(&browser, &format!("{width} x {height}, scrolled up")).await;
+        browser
+            .eval("document.querySelector('.log-jump').click()")
+            .await;
+        browser
+            .wait_js(
+                "following again",
+                LONG,
+                "return document.querySelector('.log-viewer')?.dataset.following === 'true'",
+            )
+            .await;
+
+        // "Options" unfolds the other controls, on the screen; the first error unfolds too.
+        browser
+            .eval(
+                "document.querySelector('.log-toolbar__more').click(); \
+                 document.querySelector('.log-first-error summary').click()",
+            )
+            .await;
+        let unfolded = browser
+            .wait_js(
+                "the options and the first error unfolded",
+                LONG,
+                "const wrap = [...document.querySelectorAll('.log-toolbar button')].find(b => b.textContent === 'Wrap lines'); \
+                 const b = wrap && wrap.getClientRects().length ? wrap.getBoundingClientRect() : null; \
+                 return document.querySelector('.log-first-error details').open && b \
+                   && [document.querySelector('.log-toolbar__more').getAttribute('aria-expanded'), b.bottom <= innerHeight, b.height >= 24]",
+            )
+            .await;
+        assert_eq!(unfolded, serde_json::json!(["true", true, true]));
+        measure(&browser, "logs-unfolded", width).await;
+        if width == 390 {
+            screenshots::take(
+                &browser,
+                "screenshot-logs-unfolded",
+                &[screenshots::PHONE],
+                Duration::from_millis(300),
+            )
+            .await;
+            phone(&browser, width, height).await;
+        }
         browser
             .eval("document.querySelector('.log-stages summary').click()")
             .await;
@@ -197,4 +374,33 @@ async fn at_360_and_390_px_nothing_scrolls_sideways_and_every_status_word_is_rea
         measure(&browser, "logs-stages", width).await;
         browser.close().await;
     }
+
+    // A desktop window: the same page fits it too, the first error and the stages open.
+    let browser = Browser::start().await;
+    browser.set_viewport(1280, 800).await;
+    browser.open(&server.url(&logs)).await;
+    browser
+        .wait_js(
+            "log lines and the first error",
+            LONG,
+            "return document.querySelectorAll('.log-row__text').length > 10 \
+             && document.querySelector('.log-first-error') !== null",
+        )
+        .await;
+    let open = browser
+        .eval(
+            "return [document.querySelector('.log-stages details').open, \
+             document.querySelector('.log-first-error details')?.open ?? 'no fold']",
+        )
+        .await;
+    assert_eq!(open, serde_json::json!([true, true]), "open on a desktop");
+    fits(&browser, "1280 x 800").await;
+    screenshots::take(
+        &browser,
+        "screenshot-logs",
+        &[screenshots::DESKTOP],
+        Duration::from_millis(300),
+    )
+    .await;
+    browser.close().await;
 }
