@@ -2,9 +2,11 @@
 //! the real page: a deployment started through the simulator's action API shows at the top
 //! of the Deployments tab within a second, its status and duration change live, its label
 //! opens its log; an older deployment's log opens after a newer one replaced it; both tabs'
-//! dots and tooltips say what the header says as the environment changes.
+//! dots and tooltips say what the header says as the environment changes; among 2,000
+//! services, the service filter finds one by typing part of its name and picking it with the
+//! keyboard, and the URL and the list follow.
 
-use shipwatch_e2e::{Browser, Server};
+use shipwatch_e2e::{screenshots, Browser, Server};
 use std::time::Duration;
 
 const LONG: Duration = Duration::from_secs(30);
@@ -22,10 +24,15 @@ impl Drop for Stored {
 }
 
 async fn stored_server(name: &str, speed: &str) -> Stored {
+    stored_server_with(name, speed, &[]).await
+}
+
+/// A server with a store of its own and `more` flags.
+async fn stored_server_with(name: &str, speed: &str, more: &[&str]) -> Stored {
     let data = std::env::temp_dir().join(format!("shipwatch-e2e-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
     let data_arg = data.display().to_string();
-    let server = Server::start(&[
+    let mut args = vec![
         "--data-dir",
         &data_arg,
         "--rate",
@@ -34,9 +41,22 @@ async fn stored_server(name: &str, speed: &str) -> Stored {
         speed,
         "--log-lines",
         "40",
-    ])
-    .await;
+    ];
+    args.extend_from_slice(more);
+    let server = Server::start(&args).await;
     Stored { server, data }
+}
+
+/// Opens a deployment list and waits for its first page.
+async fn open_history(browser: &Browser, s: &Stored, path: &str) {
+    browser.open(&s.server.url(path)).await;
+    browser
+        .wait_js(
+            &format!("the history at {path}"),
+            LONG,
+            "return document.querySelector('.deployments__table[aria-busy=false]') !== null",
+        )
+        .await;
 }
 
 /// Starts a deployment of production/`svc` from the page (asking again while it is busy);
@@ -246,16 +266,7 @@ async fn the_deployments_tab_shows_a_new_deployment_live_and_opens_its_log() {
 async fn an_older_deployments_log_opens_after_a_newer_one_replaced_it() {
     let s = stored_server("tab-older", "50").await;
     let browser = Browser::start().await;
-    browser
-        .open(&s.server.url("/env/production/service/api/deployments"))
-        .await;
-    browser
-        .wait_js(
-            "the service's history",
-            LONG,
-            "return document.querySelector('.deployments__table[aria-busy=false]') !== null",
-        )
-        .await;
+    open_history(&browser, &s, "/env/production/service/api/deployments").await;
     let heading = browser
         .eval("return document.querySelector('#deployments-title')?.textContent")
         .await;
@@ -365,6 +376,168 @@ async fn an_older_deployments_log_opens_after_a_newer_one_replaced_it() {
         next,
         format!("/env/production/service/api/deployments/{newer}/logs").as_str()
     );
+    browser.close().await;
+}
+
+/// The service filter as the page shows it: whether its list is open, the options, the
+/// active one, the box's text, the list's status line, the URL's query.
+const SERVICE_FILTER: &str = "
+const input = document.getElementById('deployments-service');
+const list = document.getElementById('deployments-service-list');
+const active = input.getAttribute('aria-activedescendant');
+return {
+  expanded: input.getAttribute('aria-expanded'),
+  shown: !list.closest('.service-filter__popup').hidden,
+  options: [...list.querySelectorAll('[role=option]')].map(o => o.textContent),
+  active: active ? document.getElementById(active)?.textContent ?? 'missing' : null,
+  selected: [...list.querySelectorAll('[role=option][aria-selected=true]')].map(o => o.id),
+  activeId: active,
+  value: input.value,
+  status: document.querySelector('.service-filter__status').textContent,
+  query: location.search,
+};
+";
+
+/// A script that returns the service filter's state `f` once `cond` holds of it, else null.
+fn filter_when(cond: &str) -> String {
+    format!("const f = (() => {{{SERVICE_FILTER}}})(); return ({cond}) ? f : null")
+}
+
+/// Waits until `cond` holds of the service filter's state `f` (see [`SERVICE_FILTER`]), and
+/// returns the state.
+async fn filter_once(browser: &Browser, what: &str, cond: &str) -> serde_json::Value {
+    browser.wait_js(what, LONG, &filter_when(cond)).await
+}
+
+/// Keys as WebDriver sends them.
+const DOWN: &str = "\u{e015}";
+const ENTER: &str = "\u{e007}";
+const ESCAPE: &str = "\u{e00c}";
+const BACKSPACE: &str = "\u{e003}";
+const END: &str = "\u{e010}";
+
+#[tokio::test]
+async fn the_service_filter_finds_one_of_thousands_by_typing_and_the_keyboard() {
+    let s = stored_server_with(
+        "tab-filter",
+        "50",
+        &["--environments", "1", "--services", "2000"],
+    )
+    .await;
+    let browser = Browser::start().await;
+    open_history(&browser, &s, "/env/production/deployments").await;
+    // One of 167 API services deploys.
+    let (deployed, _) = deploy(&browser, "api-120").await;
+    wait_ended(&browser, &deployed).await;
+
+    let input = browser.find("#deployments-service").await;
+    assert_eq!(
+        input.attr("role").await.unwrap().as_deref(),
+        Some("combobox")
+    );
+    input.click().await.unwrap();
+    let f = filter_once(&browser, "the list open", "f.shown").await;
+    assert_eq!(f["expanded"], "true", "{f}");
+    assert_eq!(f["options"][0], "All services (current)", "{f}");
+
+    // Part of a name: the best 50 of 167, the count said.
+    input.send_keys("api").await.unwrap();
+    let f = filter_once(&browser, "the API services", "f.options[0] === 'API'").await;
+    assert_eq!(f["options"].as_array().unwrap().len(), 50, "{f}");
+    assert_eq!(
+        f["status"], "50 of 167 services: type more of the name",
+        "{f}"
+    );
+    assert_eq!(f["options"][1], "API 2", "numbers in their order: {f}");
+
+    // More of it: "API 12" and "API 120" to "API 129"; two steps down, Enter.
+    input.send_keys(" 12").await.unwrap();
+    let f = filter_once(&browser, "the API 12x services", "f.options.length === 11").await;
+    assert_eq!(f["options"][0], "API 12", "{f}");
+    assert_eq!(f["status"], "11 services", "{f}");
+    input.send_keys(&format!("{DOWN}{DOWN}")).await.unwrap();
+    let f = filter_once(&browser, "the filter", "true").await;
+    assert_eq!(f["active"], "API 120", "{f}");
+    assert_eq!(f["selected"], serde_json::json!([f["activeId"]]), "{f}");
+    // For docs/ (with SHIPWATCH_SCREENSHOTS): the list open, an option active.
+    screenshots::take(
+        &browser,
+        "screenshot-service-filter",
+        &[screenshots::DESKTOP, screenshots::PHONE],
+        Duration::from_millis(300),
+    )
+    .await;
+    input.send_keys(ENTER).await.unwrap();
+
+    // The URL and the list follow; the box says what is shown.
+    let rows = browser
+        .wait_js(
+            "the list of api-120",
+            LONG,
+            "return location.search === '?service=api-120' \
+             && document.querySelector('.deployments__table[aria-busy=false]') \
+             && [...document.querySelectorAll('.deployment-row__what')].map(c => c.textContent)",
+        )
+        .await;
+    let rows = rows.as_array().expect("rows");
+    assert!(
+        !rows.is_empty() && rows.iter().all(|r| r == "api-120"),
+        "{rows:?}"
+    );
+    let listed = browser.eval(&row_attr(&deployed, "data-status")).await;
+    assert!(!listed.is_null(), "the deployment of api-120 is listed");
+    let f = filter_once(&browser, "the filter", "true").await;
+    assert_eq!(
+        (f["value"].as_str(), f["shown"].as_bool()),
+        (Some("API 120"), Some(false)),
+        "{f}"
+    );
+
+    // Text that matches nothing: the list says so; Escape closes it, a second Escape puts
+    // back the service shown, and the URL stays.
+    input.send_keys("zz").await.unwrap();
+    let f = filter_once(&browser, "no match", "f.status === 'No service matches'").await;
+    assert_eq!(f["options"], serde_json::json!([]), "{f}");
+    input.send_keys(ESCAPE).await.unwrap();
+    let f = filter_once(&browser, "the filter", "true").await;
+    assert_eq!(
+        (f["shown"].as_bool(), f["value"].as_str()),
+        (Some(false), Some("API 120zz")),
+        "{f}"
+    );
+    input.send_keys(ESCAPE).await.unwrap();
+    let f = filter_once(&browser, "the filter", "true").await;
+    assert_eq!(
+        (f["value"].as_str(), f["query"].as_str()),
+        (Some("API 120"), Some("?service=api-120")),
+        "{f}"
+    );
+
+    // The URL alone gives the same filter.
+    browser.eval("location.reload()").await;
+    browser
+        .wait_js(
+            "the filter from the URL",
+            LONG,
+            "return document.getElementById('deployments-service')?.value === 'API 120'",
+        )
+        .await;
+
+    // Emptied, Enter: every service again.
+    let input = browser.find("#deployments-service").await;
+    input.click().await.unwrap();
+    input
+        .send_keys(&format!("{END}{}", BACKSPACE.repeat(7)))
+        .await
+        .unwrap();
+    input.send_keys(ENTER).await.unwrap();
+    browser
+        .wait_js(
+            "every service",
+            LONG,
+            "return location.search === '' && document.getElementById('deployments-service').value === ''",
+        )
+        .await;
     browser.close().await;
 }
 

@@ -4,6 +4,8 @@
 //! merging is `state::deployment_history`'s; this module fetches and shows.
 
 mod row;
+mod service_filter;
+pub mod service_match;
 
 use crate::components::keyed_list::KeyedList;
 use crate::read_api::{get_json, ReadError};
@@ -16,6 +18,8 @@ use crate::state::time_in_state::server_time;
 use leptos::prelude::*;
 use leptos_router::hooks::{use_location, use_navigate};
 use row::DeploymentRow;
+use service_filter::ServiceFilter;
+use service_match::ServiceChoice;
 use shipwatch_model::entities::Millis;
 use shipwatch_model::{Deployment, DeploymentStatus};
 use std::collections::HashMap;
@@ -287,44 +291,34 @@ fn FilterBar(
         let query = f.to_query(fixed_service.get_untracked().is_some());
         navigate(&format!("{path}{query}"), Default::default());
     };
-    let go_service = go.clone();
-    let services = Memo::new(move |_| {
-        state.triage.with(|t| {
-            state.order.with(|o| {
-                o.iter()
-                    .map(|id| {
-                        let name = t.get(id).map_or_else(|| id.clone(), |s| s.name.clone());
-                        (id.clone(), name)
-                    })
-                    .collect::<Vec<_>>()
-            })
+    let go_service = StoredValue::new_local(go.clone());
+    // Read when the service list opens: the statuses change many times a second, the names
+    // seldom, and thousands of them are not worth keeping live in a closed list.
+    let services = Callback::new(move |()| {
+        state.triage.with_untracked(|t| {
+            t.iter()
+                .map(|(id, s)| ServiceChoice::new(id.clone(), s.name.clone()))
+                .collect::<Vec<_>>()
+        })
+    });
+    let picked = Signal::derive(move || filters.with(|f| f.service.clone()));
+    let picked_name = Memo::new(move |_| {
+        picked.get().map_or_else(String::new, |id| {
+            state
+                .triage
+                .with(|t| t.get(&id).map(|s| s.name.clone()))
+                .unwrap_or(id)
         })
     });
     view! {
         <form class="deployments__filters" role="search" aria-label="Filter deployments" on:submit=|e| e.prevent_default()>
             {move || fixed_service.get().is_none().then(|| {
-                let go_service = go_service.clone();
-                view! {
-                    <label class="deployments__filter">
-                        <span>"Service"</span>
-                        <select
-                            name="service"
-                            prop:value=move || filters.with(|f| f.service.clone().unwrap_or_default())
-                            on:change=move |e| {
-                                let v = event_target_value(&e);
-                                let mut f = filters.get_untracked();
-                                f.service = (!v.is_empty()).then_some(v);
-                                go_service(f);
-                            }
-                        >
-                            <option value="">"All services"</option>
-                            {move || services.get().into_iter().map(|(id, name)| {
-                                let selected = filters.with_untracked(|f| f.service.as_deref() == Some(id.as_str()));
-                                view! { <option value=id selected=selected>{name}</option> }
-                            }).collect_view()}
-                        </select>
-                    </label>
-                }
+                let pick = Callback::new(move |service: Option<String>| {
+                    let mut f = filters.get_untracked();
+                    f.service = service;
+                    go_service.with_value(|go| go(f));
+                });
+                view! { <ServiceFilter picked picked_name services pick /> }
             })}
             <label class="deployments__filter">
                 <span>"Status"</span>
