@@ -76,10 +76,10 @@ async fn pages_that_keep_up_with_the_store_on_get_no_second_snapshot() {
     for page in pages {
         let seen = page.await.unwrap();
         assert!(seen.changes > 1_000, "a steady stream of changes: {seen:?}");
-        // A page keeps up when it read every batch before the newest one. This test's own
+        // A page keeps up when it read every batch before the two newest. This test's own
         // sockets, on a loaded machine, may once be starved for a whole batch (then the
         // snapshot is a laggard's, by the same rules): one is allowed. Without the newest
-        // batch held whole and left out of the backlog, a page got one every few batches
+        // batches held whole and left out of the backlog, a page got one every few batches
         // (11 to 65 in the window).
         assert!(
             seen.snapshots <= 2,

@@ -371,7 +371,7 @@ impl Hub {
         st.base = seq - buf.len() as u64;
         st.seq = seq;
         st.visible = seq;
-        st.newest_from = seq;
+        st.shown_from = [seq; 2];
         st.unlogged.clear();
         st.sent_so_far = total;
         st.cached = None;

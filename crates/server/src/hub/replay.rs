@@ -88,16 +88,16 @@ impl ReplayBuffer {
         self.push_staged(change, 0);
     }
 
-    /// Adds a change while `newest` changes (this one included) are the newest batch shown
-    /// and the ones staged after it: a bounded buffer keeps its bound of older changes besides
-    /// them. So a page that keeps up reads the newest batch whole however many changes one
-    /// long commit gathered in it, and a batch staged while the one before it commits does
-    /// not push out what readers may still ask for.
-    pub(super) fn push_staged(&mut self, change: Arc<PublishedChange>, newest: usize) {
+    /// Adds a change while `recent` changes (this one included) are the two newest batches
+    /// shown and the ones staged after them: a bounded buffer keeps its bound of older changes
+    /// besides them. So a page that keeps up reads those batches whole however many changes
+    /// one long commit gathered in them, and a batch staged while the one before it commits
+    /// does not push out what readers may still ask for.
+    pub(super) fn push_staged(&mut self, change: Arc<PublishedChange>, recent: usize) {
         match self {
             Self::Full(all) => all.push(change),
             Self::Bounded(buf, cap) => {
-                while buf.len() >= *cap + newest && !buf.is_empty() {
+                while buf.len() >= *cap + recent && !buf.is_empty() {
                     buf.pop_front();
                 }
                 buf.push_back(change);

@@ -251,13 +251,41 @@ mod tests {
         }
         next.announce();
         hub.stage(&[service("v6")]).announce();
+        hub.stage(&[service("v7")]).announce();
+        hub.stage(&[service("v8")]).announce();
         match topic.read_from(104, 10, 1 << 20, false) {
-            ReplayRead::Items(items) => assert_eq!(items.len(), 3),
+            ReplayRead::Items(items) => assert_eq!(items.len(), 5),
             _ => panic!("the newest changes are read"),
         }
         assert!(matches!(
             topic.read_from(101, 10, 1 << 20, false),
             ReplayRead::Resync
         ));
+    }
+
+    /// A batch larger than the replay buffer's bound (one long commit's) is held whole while
+    /// it and the one after it are the two newest shown: a page still reading it when the
+    /// next is shown and another is staged reads on, not a snapshot.
+    #[test]
+    fn the_two_newest_batches_are_held_whole_past_the_bound() {
+        let (hub, topic) = prod_hub(1);
+        hub.stage(&[service("v1")]).announce();
+        let long: Vec<_> = (2..=9).map(|v| service(&format!("v{v}"))).collect();
+        hub.stage(&long).announce();
+        hub.stage(&[service("v10")]).announce();
+        let staged = hub.stage(&[service("v11")]);
+        match topic.read_from(102, 100, 1 << 20, false) {
+            ReplayRead::Items(items) => assert_eq!(items.len(), 9, "the long batch and the next"),
+            _ => panic!("the long batch is held whole"),
+        }
+        staged.announce();
+        hub.stage(&[service("v12")]);
+        assert!(
+            matches!(
+                topic.read_from(102, 100, 1 << 20, false),
+                ReplayRead::Resync
+            ),
+            "three batches later, the bound holds again"
+        );
     }
 }

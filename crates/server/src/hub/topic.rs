@@ -80,10 +80,12 @@ pub(super) struct TopicState {
     /// The number of the last change announced: what readers see. Below `seq` while the
     /// store commits the changes after it.
     pub(super) visible: u64,
-    /// The number readers stood at before the newest batch was shown: a page that keeps up
-    /// reads that batch from the number after it, so the batch is neither dropped from the
-    /// replay buffer nor weighed as a backlog against the state (see [`Self::newest_batch`]).
-    pub(super) newest_from: u64,
+    /// The numbers readers stood at before each of the two newest batches was shown, older
+    /// first. A page that keeps up reads a batch while the next one commits; one long
+    /// commit's batch may take it longer than that, so it may still be in the batch before
+    /// the newest. Those two batches are neither dropped from the replay buffer nor weighed
+    /// as a backlog against the state (see [`Self::recent_from`]).
+    pub(super) shown_from: [u64; 2],
     /// Whether the topic was announced since it was created (a topic created by a batch the
     /// store has not committed yet is not shown).
     pub(super) shown: bool,
@@ -138,7 +140,7 @@ impl TopicCell {
                 base: seq,
                 seq,
                 visible: seq,
-                newest_from: seq,
+                shown_from: [seq; 2],
                 shown: false,
                 unlogged: Vec::new(),
                 sent_so_far: SentBytes::default(),
@@ -310,8 +312,8 @@ impl TopicCell {
             line,
         });
         st.unlogged.push(change.clone());
-        let newest = (st.seq - st.newest_batch()) as usize;
-        st.replay.push_staged(change, newest);
+        let recent = (st.seq - st.recent_from()) as usize;
+        st.replay.push_staged(change, recent);
     }
 
     /// Shows what was published (the store committed it, or there is no store) and wakes the
@@ -328,7 +330,7 @@ impl TopicCell {
         let before = st.visible;
         st.visible = st.visible.max(upto.min(st.seq));
         if st.visible > before {
-            st.newest_from = before;
+            st.shown_from = [st.shown_from[1], before];
         }
         st.shown = true;
         let visible = st.visible;
@@ -353,10 +355,10 @@ impl TopicCell {
 }
 
 impl TopicState {
-    /// The number before the newest batch shown (at most the visible one: a follower's topic
-    /// may jump back to the leader's numbers).
-    fn newest_batch(&self) -> u64 {
-        self.newest_from.min(self.visible)
+    /// The number before the two newest batches shown (at most the visible one: a
+    /// follower's topic may jump back to the leader's numbers).
+    fn recent_from(&self) -> u64 {
+        self.shown_from[0].min(self.visible)
     }
 
     /// Position of change `from` in the replay buffer (which holds it: see `has_from`).
@@ -369,13 +371,13 @@ impl TopicState {
         }
     }
 
-    /// Whether the changes from `from` (held in the buffer) to the newest batch shown weigh
-    /// more than [`CONFLATE_AFTER_SNAPSHOTS`] snapshots: then a snapshot is the cheaper
-    /// catch-up. The newest batch is not counted: a page that keeps up is at its start, and
-    /// one long commit's batch may weigh more than the state. `compact`: weighed as sent with
+    /// Whether the changes from `from` (held in the buffer) to the two newest batches shown
+    /// weigh more than [`CONFLATE_AFTER_SNAPSHOTS`] snapshots: then a snapshot is the cheaper
+    /// catch-up. Those two batches are not counted: a page that keeps up is in them, and one
+    /// long commit's batch may weigh more than the state. `compact`: weighed as sent with
     /// `instance_updates`.
     fn outweighs_state(&mut self, from: u64, compact: bool) -> bool {
-        let missed_upto = self.newest_batch();
+        let missed_upto = self.recent_from();
         if matches!(self.data, TopicData::Logs { .. }) || from > missed_upto {
             return false;
         }
