@@ -52,6 +52,7 @@ fn page(entries: Vec<HistoryEntry>, next: Option<&str>) -> HistoryPage {
     HistoryPage {
         deployments: entries,
         next: next.map(str::to_string),
+        in_memory_since: None,
     }
 }
 

@@ -94,6 +94,9 @@ pub struct HistoryPage {
     /// The cursor of the next, older page.
     #[serde(default)]
     pub next: Option<String>,
+    /// Set by a server without a store: its history is kept in memory since then (Unix ms).
+    #[serde(default)]
+    pub in_memory_since: Option<u64>,
 }
 
 /// A deployment with those of its service just before and after it.

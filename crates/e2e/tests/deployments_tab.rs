@@ -4,7 +4,8 @@
 //! opens its log; an older deployment's log opens after a newer one replaced it; both tabs'
 //! dots and tooltips say what the header says as the environment changes; among 2,000
 //! services, the service filter finds one by typing part of its name and picking it with the
-//! keyboard, and the URL and the list follow.
+//! keyboard, and the URL and the list follow; without a store the history comes from the
+//! server's memory and the page says so.
 
 use shipwatch_e2e::{screenshots, Browser, Server};
 use std::time::Duration;
@@ -707,5 +708,39 @@ async fn on_a_phone_the_history_and_the_log_links_do_not_scroll_sideways() {
         .await;
     let wide = browser.eval(SIDEWAYS).await;
     assert_eq!(wide[0], false, "the log page scrolls sideways: {wide}");
+    browser.close().await;
+}
+
+/// Without a store, the history comes from the server's memory: deployments made before the
+/// page opened are listed, and the page says the list lives only as long as the server.
+#[tokio::test]
+async fn without_a_store_the_history_is_read_from_memory_and_says_so() {
+    let server = Server::start(&["--rate", "0", "--speed", "50", "--log-lines", "40"]).await;
+    let browser = Browser::start().await;
+    browser.open(&server.url("/env/production")).await;
+    browser.find(".env-tabs").await;
+    let (id, _) = deploy(&browser, "api").await;
+    // A fresh page: only the server's memory can know of that deployment.
+    browser.close().await;
+    let browser = Browser::start().await;
+    browser
+        .open(&server.url("/env/production/deployments"))
+        .await;
+    let notice = browser
+        .wait_js(
+            "the deployment made before the page opened, and the in-memory notice",
+            LONG,
+            &format!(
+                "const n = document.querySelector('.deployments__notice'); \
+                 return document.querySelector(\"tr.deployment-row[data-deployment='{id}']\") !== null \
+                   && n !== null && n.textContent"
+            ),
+        )
+        .await;
+    let notice = notice.as_str().unwrap_or_default().to_string();
+    assert!(
+        notice.contains("kept in memory since it started"),
+        "the notice says where the history comes from: {notice}"
+    );
     browser.close().await;
 }

@@ -15,6 +15,7 @@ use crate::state::deployment_history::{
 };
 use crate::state::environment::EnvironmentState;
 use crate::state::time_in_state::server_time;
+use crate::time_format::clock_time;
 use leptos::prelude::*;
 use leptos_router::hooks::{use_location, use_navigate};
 use row::DeploymentRow;
@@ -261,8 +262,9 @@ impl Head {
             self.in_flight.set_value(false);
             match answer {
                 Ok(page) => {
+                    let since = page.in_memory_since;
                     self.history.try_update(|h| h.merge_head(page));
-                    self.notice.try_set(None);
+                    self.notice.try_set(since.map(in_memory_sentence));
                 }
                 Err(e) => {
                     self.history.try_update(|h| h.loaded = true);
@@ -357,6 +359,15 @@ fn read_error_sentence(e: &ReadError) -> String {
             .into(),
         ReadError::Failed(why) => format!("The deployment history could not be loaded: {why}."),
     }
+}
+
+/// What a server without a store says of its history.
+fn in_memory_sentence(since: u64) -> String {
+    format!(
+        "This server runs without a store: its deployment history is kept in memory since \
+         it started, at {}, and is lost when it stops.",
+        clock_time(since as f64)
+    )
 }
 
 /// The last deployment of every service, and the environment's own (key `None`).
