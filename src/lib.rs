@@ -77,7 +77,7 @@ pub fn App() -> impl IntoView {
     provide_context(Announcer::new());
     // The environment list lives as long as the app.
     use_subscription(
-        Topic::Environments,
+        || Topic::Environments,
         UseSubscriptionOptions::default().on_event(move |event, _| match event {
             SubEvent::Snapshot(s) => envs.apply_snapshot(s),
             SubEvent::Changes(c) => envs.apply_changes(c),

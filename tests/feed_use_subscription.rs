@@ -70,26 +70,32 @@ type Seen = Rc<RefCell<Vec<String>>>;
 /// Writes down what the handler is given; a refusal is asked again once, as the log page
 /// does after a while.
 fn write_down(seen: &Seen) -> UseSubscriptionOptions {
-    let log = seen.clone();
-    UseSubscriptionOptions::default().on_event(move |event, sub| {
-        let refused = matches!(event, SubEvent::Refused(..));
-        log.borrow_mut().push(match event {
-            SubEvent::Snapshot(_) => "snapshot".to_string(),
-            SubEvent::Changes(c) => format!("{} changes", c.len()),
-            SubEvent::Lines(_) => "lines".to_string(),
-            SubEvent::Refused(code, ..) => format!("refused {}", code.as_str()),
-        });
-        if refused
-            && log
-                .borrow()
-                .iter()
-                .filter(|e| e.starts_with("refused"))
-                .count()
-                == 1
-        {
-            sub.resubscribe();
-        }
-    })
+    let (log, follows) = (seen.clone(), seen.clone());
+    UseSubscriptionOptions::default()
+        .on_subscribe(move |topic| {
+            if let Topic::Environment { env } = topic {
+                follows.borrow_mut().push(format!("subscribe {env}"));
+            }
+        })
+        .on_event(move |event, sub| {
+            let refused = matches!(event, SubEvent::Refused(..));
+            log.borrow_mut().push(match event {
+                SubEvent::Snapshot(_) => "snapshot".to_string(),
+                SubEvent::Changes(c) => format!("{} changes", c.len()),
+                SubEvent::Lines(_) => "lines".to_string(),
+                SubEvent::Refused(code, ..) => format!("refused {}", code.as_str()),
+            });
+            if refused
+                && log
+                    .borrow()
+                    .iter()
+                    .filter(|e| e.starts_with("refused"))
+                    .count()
+                    == 1
+            {
+                sub.resubscribe();
+            }
+        })
 }
 
 fn state_word(state: &SubscriptionState) -> String {
@@ -124,7 +130,7 @@ fn mount(
         view! {
             <Show when=move || shown.get()>
                 {
-                    let sub = use_subscription(topic, write_down(&seen));
+                    let sub = use_subscription(move || topic.get(), write_down(&seen));
                     view! { <p class="sub">{move || state_word(&sub.state.get())}</p> }
                 }
             </Show>
@@ -156,7 +162,7 @@ async fn a_subscription_lives_as_long_as_its_component() {
     settle().await;
     assert_eq!(
         *seen.borrow(),
-        ["snapshot", "1 changes"],
+        ["subscribe prod", "snapshot", "1 changes"],
         "delivered in order"
     );
     assert_eq!(shown_state(&host), ["live"]);
@@ -172,7 +178,7 @@ async fn a_subscription_lives_as_long_as_its_component() {
     settle().await;
     assert_eq!(
         *seen.borrow(),
-        ["snapshot", "1 changes"],
+        ["subscribe prod", "snapshot", "1 changes"],
         "nothing reaches the handler of a component that is gone"
     );
     assert_eq!(feed.dropped().get_untracked().count, 0);
@@ -213,8 +219,14 @@ async fn a_changed_topic_ends_the_old_subscription_and_a_refusal_is_its_state() 
     settle().await;
     assert_eq!(
         *seen.borrow(),
-        ["snapshot", "refused unknown_topic"],
-        "the old subscription's frames are not the new one's"
+        [
+            "subscribe prod",
+            "snapshot",
+            "subscribe stage",
+            "refused unknown_topic",
+            "subscribe stage"
+        ],
+        "the old subscription's frames are not the new one's; the refused one is asked again"
     );
     assert_eq!(
         sent(&mut outbox),

@@ -5,6 +5,7 @@
 use super::handle::{Feed, SubscriptionGuard};
 use super::sub_event::SubEvent;
 use leptos::prelude::*;
+use send_wrapper::SendWrapper;
 use shipwatch_model::protocol::{ErrorCode, Gone, Topic};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -45,11 +46,13 @@ impl SubscriptionState {
 }
 
 type EventHandler = Rc<dyn Fn(SubEvent, SubscriptionHandle)>;
+type SubscribeHandler = Rc<dyn Fn(&Topic)>;
 
 /// What [`use_subscription`] does with the subscription's events.
 #[derive(Clone)]
 pub struct UseSubscriptionOptions {
     on_event: EventHandler,
+    on_subscribe: Option<SubscribeHandler>,
 }
 
 impl Default for UseSubscriptionOptions {
@@ -57,6 +60,7 @@ impl Default for UseSubscriptionOptions {
     fn default() -> Self {
         Self {
             on_event: Rc::new(|_, _| {}),
+            on_subscribe: None,
         }
     }
 }
@@ -68,6 +72,16 @@ impl UseSubscriptionOptions {
     pub fn on_event(self, handler: impl Fn(SubEvent, SubscriptionHandle) + 'static) -> Self {
         Self {
             on_event: Rc::new(handler),
+            ..self
+        }
+    }
+
+    /// Each time the hook subscribes (at once, when the topic changes, on resubscribe),
+    /// before any event of that subscription: what the caller holds is about to be replaced.
+    pub fn on_subscribe(self, handler: impl Fn(&Topic) + 'static) -> Self {
+        Self {
+            on_subscribe: Some(Rc::new(handler)),
+            ..self
         }
     }
 }
@@ -76,48 +90,57 @@ impl UseSubscriptionOptions {
 #[derive(Clone, Copy)]
 pub struct UseSubscriptionReturn {
     /// Where the subscription stands: waiting, live, or refused with why.
-    pub state: Signal<SubscriptionState>,
+    pub state: ReadSignal<SubscriptionState>,
     /// The subscription, to ask it for a fresh snapshot or to subscribe again.
     pub handle: SubscriptionHandle,
 }
 
 /// A subscription made by [`use_subscription`]. Copy; does nothing once its owner is gone.
 #[derive(Clone, Copy)]
-pub struct SubscriptionHandle(StoredValue<Rc<Hooked>, LocalStorage>);
+pub struct SubscriptionHandle(StoredValue<SendWrapper<Rc<Hooked>>>);
 
 struct Hooked {
     feed: Feed,
     on_event: EventHandler,
+    on_subscribe: Option<SubscribeHandler>,
     state: RwSignal<SubscriptionState>,
     /// The topic followed now, and the guard that ends its subscription.
     current: RefCell<Option<(Topic, SubscriptionGuard)>>,
 }
 
-/// Follows `topic` (a topic, or a signal of one) while the current owner lives: events go to
-/// the options' `on_event`; a changed topic ends the old subscription and starts the new one;
-/// the owner's cleanup unsubscribes. The feed comes from context ([`Feed::expect`]).
+/// Follows the topic `topic` returns while the current owner lives: events go to the
+/// options' `on_event`; when the signals `topic` reads change it, the old subscription ends
+/// and the new one starts; the owner's cleanup unsubscribes. The feed comes from context
+/// ([`Feed::expect`]). A closure rather than a `Signal<Topic>`: the signal's generic code for
+/// one more type would weigh on the first load, where the feed is.
 pub fn use_subscription(
-    topic: impl Into<Signal<Topic>>,
+    topic: impl Fn() -> Topic + 'static,
     options: UseSubscriptionOptions,
 ) -> UseSubscriptionReturn {
-    let topic = topic.into();
+    // One copy of the hook's code, not one per caller's closure.
+    follow_while_owned(Box::new(topic), options)
+}
+
+fn follow_while_owned(
+    topic: Box<dyn Fn() -> Topic>,
+    options: UseSubscriptionOptions,
+) -> UseSubscriptionReturn {
     let state = RwSignal::new(SubscriptionState::Waiting);
-    let handle = SubscriptionHandle(StoredValue::new_local(Rc::new(Hooked {
+    let handle = SubscriptionHandle(StoredValue::new(SendWrapper::new(Rc::new(Hooked {
         feed: Feed::expect(),
         on_event: options.on_event,
+        on_subscribe: options.on_subscribe,
         state,
         current: RefCell::new(None),
-    })));
-    handle.follow(topic.get_untracked());
-    Effect::watch(
-        move || topic.get(),
-        move |topic, _, _| {
-            if handle.topic().as_ref() != Some(topic) {
-                handle.follow(topic.clone());
-            }
-        },
-        false,
-    );
+    }))));
+    handle.follow(untrack(&topic));
+    // Its first run finds the topic just subscribed to; later runs, a changed one.
+    Effect::new(move |_| {
+        let topic = topic();
+        if handle.topic().as_ref() != Some(&topic) {
+            handle.follow(topic);
+        }
+    });
     on_cleanup(move || {
         // Cleanups run before the owner's values are disposed: the hook is still there.
         if let Some(hooked) = handle.0.try_get_value() {
@@ -125,7 +148,7 @@ pub fn use_subscription(
         }
     });
     UseSubscriptionReturn {
-        state: state.into(),
+        state: state.read_only(),
         handle,
     }
 }
@@ -163,6 +186,9 @@ impl SubscriptionHandle {
         drop(hooked.current.take());
         if hooked.state.try_get_untracked() != Some(SubscriptionState::Waiting) {
             hooked.state.try_set(SubscriptionState::Waiting);
+        }
+        if let Some(on_subscribe) = &hooked.on_subscribe {
+            on_subscribe(&topic);
         }
         let guard = hooked
             .feed

@@ -60,16 +60,11 @@ pub fn EnvironmentPage() -> impl IntoView {
     let conn = feed.state();
     let state = EnvironmentState::new();
     let announcer = Announcer::use_announcer();
-    // Another environment in the same page: nothing to show until its snapshot.
-    Effect::watch(
-        move || env_id.get(),
-        move |_, _, _| state.loaded.set(false),
-        false,
-    );
-    // Follows the route's environment: the hook subscribes again when it changes.
-    use_subscription(
-        Signal::derive(move || Topic::Environment { env: env_id.get() }),
-        UseSubscriptionOptions::default().on_event(move |event, sub| match event {
+    // Follows the route's environment: the hook subscribes again when it changes, and the
+    // page shows nothing until the new environment's snapshot.
+    let options = UseSubscriptionOptions::default()
+        .on_subscribe(move |_| state.loaded.set(false))
+        .on_event(move |event, sub| match event {
             SubEvent::Snapshot(s) => state.apply_snapshot(s),
             SubEvent::Changes(c) => {
                 let applied = state.apply_changes(c);
@@ -82,8 +77,8 @@ pub fn EnvironmentPage() -> impl IntoView {
             }
             SubEvent::Refused(_, message, _) => state.refused.set(Some(message)),
             SubEvent::Lines(_) => {}
-        }),
-    );
+        });
+    use_subscription(move || Topic::Environment { env: env_id.get() }, options);
     let running = Memo::new(move |_| environment_running(&state));
     let deployment = Memo::new(move |_| env_deployment(&env_id.get(), &state));
     // Since when the environment's statuses hold: the list's summary, when it agrees with

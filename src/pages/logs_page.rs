@@ -229,16 +229,16 @@ fn subscribe(
     refused: RwSignal<Option<String>>,
     gone: RwSignal<bool>,
 ) {
-    // Another deployment in the same page: start over.
-    Effect::watch(
-        move || dep_id.get(),
-        move |_, _, _| {
+    Effect::new(move |prev: Option<String>| {
+        let dep = dep_id.get();
+        if prev.is_some_and(|p| p != dep) {
+            // Another deployment in the same page: start over.
             model.clear();
             deployment.set(None);
             gone.set(false);
-        },
-        false,
-    );
+        }
+        dep
+    });
     let handler = move |event: SubEvent, sub: SubscriptionHandle| match event {
         SubEvent::Snapshot(Snapshot::Logs {
             deployment: d,
@@ -281,9 +281,9 @@ fn subscribe(
         }
     };
     use_subscription(
-        Signal::derive(move || Topic::Logs {
+        move || Topic::Logs {
             deployment: dep_id.get(),
-        }),
+        },
         UseSubscriptionOptions::default().on_event(handler),
     );
 }
