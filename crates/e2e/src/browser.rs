@@ -213,6 +213,21 @@ impl Browser {
         .await
     }
 
+    /// Waits for an element matching a CSS selector and clicks it, found and clicked in one
+    /// script: a live update can replace the element between a WebDriver find and its click.
+    pub async fn click_css(&self, css: &str) {
+        let css_json = serde_json::to_string(css).expect("a selector");
+        self.wait_js(
+            &format!("element `{css}` to click"),
+            Duration::from_secs(20),
+            &format!(
+                "const e = document.querySelector({css_json}); if (!e) return null; \
+                 e.click(); return true;"
+            ),
+        )
+        .await;
+    }
+
     /// Runs a script and returns its JSON result.
     pub async fn eval(&self, script: &str) -> serde_json::Value {
         self.try_eval(script)

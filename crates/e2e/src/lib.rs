@@ -2,6 +2,7 @@
 //! and `profile` use this library): starts the real server binary and a headless Chromium
 //! through chromedriver, and waits for things the way a user would.
 
+pub mod actions;
 pub mod browser;
 pub mod connection;
 pub mod data_dir;

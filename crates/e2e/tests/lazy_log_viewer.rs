@@ -64,8 +64,9 @@ async fn the_environment_page_loads_without_the_log_viewer_and_fetches_it_in_the
     .await;
 
     // A deployment label opens its log, with the chunk already there.
-    let label = browser.find("table a.label[href*='/deployments/']").await;
-    label.click().await.unwrap();
+    browser
+        .click_css("table a.label[href*='/deployments/']")
+        .await;
     log_rows(&browser, "log lines on the logs page").await;
     assert_eq!(
         fetched(&browser, &chunk_name).await,
@@ -90,8 +91,9 @@ async fn a_log_viewer_that_cannot_be_fetched_is_said_and_fetched_again_on_reques
     let server = Server::start_serving(&copy, &["--seed", "3"]).await;
     let browser = Browser::start().await;
     browser.open(&server.url("/env/production")).await;
-    let label = browser.find("table a.label[href*='/deployments/']").await;
-    label.click().await.unwrap();
+    browser
+        .click_css("table a.label[href*='/deployments/']")
+        .await;
     let alert = wait_for("the page to say the viewer could not be loaded", Duration::from_secs(15), || async {
         let text = browser
             .eval("const a = document.querySelector('main [role=alert]'); return a ? a.textContent : null;")

@@ -1,25 +1,11 @@
 //! A page opened on the URL of a log that retention removed says so in words, instead of
 //! waiting for a log that will not come.
 
+use shipwatch_e2e::actions::start_deployment;
 use shipwatch_e2e::{Browser, Server};
 use std::time::Duration;
 
 const LONG: Duration = Duration::from_secs(30);
-
-/// Deploys production/api from the page (asking again while api is busy); the new id.
-/// `WRITE_TOKEN` stands for the launcher's write token.
-const DEPLOY: &str = r#"
-const deploy = async () => {
-  for (let i = 0; i < 600; i++) {
-    const r = await fetch('/api/environments/production/services/api/deploy',
-      {method: 'POST', headers: {Authorization: 'Bearer WRITE_TOKEN'}});
-    if (r.status === 202) return (await r.json()).deployment.id;
-    await new Promise((ok) => setTimeout(ok, 50));
-  }
-  return null;
-};
-return deploy();
-"#;
 
 #[tokio::test]
 async fn a_page_on_a_log_retention_removed_says_why() {
@@ -41,11 +27,9 @@ async fn a_page_on_a_log_retention_removed_says_why() {
     .await;
     let browser = Browser::start().await;
     browser.open(&server.url("/env/production")).await;
-    let deploy = DEPLOY.replace("WRITE_TOKEN", shipwatch_e2e::server::WRITE_TOKEN);
-    let first = browser.eval(&deploy).await;
-    let second = browser.eval(&deploy).await;
-    let first = first.as_str().expect("a first deployment").to_string();
-    assert!(second.is_string() && second != first.as_str(), "{second}");
+    let first = start_deployment(&browser, "production", "api").await;
+    let second = start_deployment(&browser, "production", "api").await;
+    assert_ne!(second, first);
 
     browser
         .open(&server.url(&format!(

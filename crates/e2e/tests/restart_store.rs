@@ -1,6 +1,7 @@
 //! A page open while the server restarts on its data directory: it resumes where it was (the
 //! server answers `resumed`, no new snapshot, no page reload) and stays current.
 
+use shipwatch_e2e::actions::start_deployment;
 use shipwatch_e2e::{Browser, Server};
 use std::time::Duration;
 
@@ -72,15 +73,7 @@ async fn a_page_resumes_across_a_restart_on_a_data_directory() {
 
     // A deployment's log open while the server restarts: the page resumes it and shows the
     // line the restarted server adds (the deployment's steps were in the stopped process).
-    let deployed = browser
-        .eval(&format!(
-            "return fetch('/api/environments/staging/services/web/deploy', \
-             {{method: 'POST', headers: {{Authorization: 'Bearer {}'}}}}) \
-             .then(r => r.json()).then(j => j.deployment.id)",
-            shipwatch_e2e::server::WRITE_TOKEN
-        ))
-        .await;
-    let dep = deployed.as_str().expect("a deployment id").to_string();
+    let dep = start_deployment(&browser, "staging", "web").await;
     browser
         .open(&server.url(&format!("/env/staging/service/web/deployments/{dep}/logs")))
         .await;
