@@ -180,6 +180,11 @@ impl PgServer {
         self.port
     }
 
+    /// Its log file (`pg_ctl -l`), inside its temporary directory.
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.join("data/server.log")
+    }
+
     /// Creates database `name` and gives its URL.
     pub fn create_database(&self, name: &str) -> Result<String, String> {
         let port = self.port.to_string();

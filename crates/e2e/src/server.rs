@@ -26,8 +26,11 @@ pub struct Launch {
     pub args: Vec<String>,
     /// The port on 127.0.0.1; None: a free one.
     pub port: Option<u16>,
-    /// Where its stderr goes (appended); None: this process's stderr.
+    /// Where its stdout (its tracing) and stderr go, appended; None: stdout discarded,
+    /// stderr to this process's stderr.
     pub log: Option<PathBuf>,
+    /// `RUST_LOG` of a server with a [`Launch::log`] file.
+    pub log_filter: String,
     /// Raise its open-file limit to the hard limit (thousands of sockets).
     pub many_files: bool,
     /// How long it may take to listen.
@@ -43,6 +46,7 @@ impl Launch {
             args: args.iter().map(|s| s.to_string()).collect(),
             port: None,
             log: None,
+            log_filter: "warn".to_string(),
             many_files: false,
             ready_within: Duration::from_secs(20),
         }
@@ -93,8 +97,7 @@ impl Server {
                     .into_iter()
                     .flatten(),
             )
-            .args(&launch.args)
-            .stdout(Stdio::null());
+            .args(&launch.args);
         match &launch.log {
             Some(path) => {
                 if let Some(dir) = path.parent() {
@@ -105,10 +108,17 @@ impl Server {
                     .append(true)
                     .open(path)
                     .map_err(|e| format!("{}: {e}", path.display()))?;
-                cmd.stderr(file).env("RUST_LOG", "warn");
+                let out = file
+                    .try_clone()
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                cmd.stdout(out)
+                    .stderr(file)
+                    .env("RUST_LOG", &launch.log_filter)
+                    // A file, not a terminal: no colour codes in it.
+                    .env("NO_COLOR", "1");
             }
             None => {
-                cmd.stderr(Stdio::inherit());
+                cmd.stdout(Stdio::null()).stderr(Stdio::inherit());
             }
         }
         let child = cmd

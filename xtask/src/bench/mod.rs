@@ -184,7 +184,7 @@ const TABLES: &[Table] = &[
     },
     Table {
         id: "replicas-paced",
-        title: "Two replicas behind nginx, clients let in at a paced rate (deploy/nginx.conf; 1 environment of 100 services, 10 events/s asked; one database: 1 = both on one PostgreSQL, 0 = each --ephemeral; live = at the end of the window: snapshot held, socket open, changes received in order; CPU in % of one core over the 20 s window, rest = the machine's other work; failover: about half the clients on replica B, which is killed with SIGKILL, back through nginx with the page's back-off)",
+        title: "Two replicas behind nginx, clients let in at a paced rate (deploy/nginx.conf; 1 environment of 100 services, 10 events/s asked; one database: 1 = both on one PostgreSQL, 0 = each --ephemeral; live = at the end of the window: snapshot held, socket open, changes received in order; CPU in % of one core over the 20 s window, rest = the machine's other work; failover: about half the clients on replica B, which is killed with SIGKILL, back through nginx with the page's back-off; renewal gap: the longest time between two renewals of the lease, from the leader's health at the end of the fan-out window; the lease is lost past its time to live, --lease-ttl-ms)",
         columns: &[
             ("one database", "replicas_one_database"),
             ("clients", "replicas_clients"),
@@ -211,6 +211,7 @@ const TABLES: &[Table] = &[
             ("receiving again p50 ms", "failover_live_p50"),
             ("p99 ms", "failover_live_p99"),
             ("max ms", "failover_live_max"),
+            ("leader's longest renewal gap ms", "replicas_renewal_gap_ms"),
         ],
     },
     Table {
@@ -342,7 +343,14 @@ const TABLES: &[Table] = &[
 pub fn bench(options: &flags::Bench) -> Result {
     let quick = options.quick;
     let only = &options.only;
-    let wanted = |part: Part| only.is_empty() || only.contains(&part);
+    // A part asked for is the one about to run: the servers it starts log under its name.
+    let wanted = |part: Part| {
+        let yes = only.is_empty() || only.contains(&part);
+        if let Some(name) = clap::ValueEnum::to_possible_value(&part).filter(|_| yes) {
+            server::log_as(name.get_name());
+        }
+        yes
+    };
     let plan = Plan::new(quick);
     let built = if options.no_build {
         Built {
@@ -498,6 +506,7 @@ pub fn bench(options: &flags::Bench) -> Result {
             ),
         );
     }
+    server::print_logs();
     if only.is_empty() {
         return record::write(&machine, &figures, &TABLES.iter().collect::<Vec<_>>());
     }

@@ -28,5 +28,7 @@ pub fn measure(built: &Built, sizes: &Sizes, figures: &mut Figures) -> Result {
         }
     };
     eprintln!("bench: PostgreSQL on port {}", pg.port());
-    push::measure_with(built, &["--store", &url], PREFIX, sizes, figures)
+    let result = push::measure_with(built, &["--store", &url], PREFIX, sizes, figures);
+    super::server::keep_log(&pg.log_path(), "postgresql", "PostgreSQL");
+    result
 }

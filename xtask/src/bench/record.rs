@@ -234,14 +234,10 @@ pub fn write(machine: &Machine, figures: &Figures, tables: &[&Table]) -> Result 
     doc = doc.replacen(runs_marker, &format!("{row}{runs_marker}"), 1);
     for t in tables {
         let marker = format!("<!-- rows:{} -->", t.id);
-        if !doc.contains(&marker) {
-            let heads: Vec<&str> = t.columns.iter().map(|c| c.0).collect();
-            doc.push_str(&format!(
-                "\n## {}\n\n| run | {} |\n|{}\n{marker}\n",
-                t.title,
-                heads.join(" | "),
-                " --- |".repeat(heads.len() + 1)
-            ));
+        if doc.contains(&marker) {
+            doc = with_heading(&doc, &marker, t);
+        } else {
+            doc.push_str(&format!("\n{}\n{marker}\n", heading(t)));
         }
         let cells: Vec<String> = t
             .columns
@@ -254,6 +250,44 @@ pub fn write(machine: &Machine, figures: &Figures, tables: &[&Table]) -> Result 
     std::fs::write(&path, doc).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     eprintln!("bench: rows added to {}", path.display());
     Ok(())
+}
+
+/// A table's heading, its column headers and their separator, without a row.
+fn heading(t: &Table) -> String {
+    let heads: Vec<&str> = t.columns.iter().map(|c| c.0).collect();
+    format!(
+        "## {}\n\n| run | {} |\n|{}",
+        t.title,
+        heads.join(" | "),
+        " --- |".repeat(heads.len() + 1)
+    )
+}
+
+/// `doc` with the heading of the table whose rows end at `marker` made `t`'s: a column added
+/// at the end of [`Table::columns`] shows from this run on, older rows have no value there.
+fn with_heading(doc: &str, marker: &str, t: &Table) -> String {
+    let Some(end) = doc.find(marker) else {
+        return doc.to_string();
+    };
+    let Some(start) = doc[..end].rfind("\n## ").map(|i| i + 1) else {
+        return doc.to_string();
+    };
+    let lines: Vec<&str> = doc[start..end].lines().collect();
+    // `## title`, a blank line, `| run | ... |`, `| --- | ... |`: anything else is left as it is.
+    let table = lines.len() >= 4
+        && lines[1].is_empty()
+        && lines[2].starts_with("| run |")
+        && lines[3].starts_with("| --- |");
+    if !table {
+        return doc.to_string();
+    }
+    let old_len: usize = lines[..4].iter().map(|l| l.len() + 1).sum();
+    format!(
+        "{}{}\n{}",
+        &doc[..start],
+        heading(t),
+        &doc[start + old_len..]
+    )
 }
 
 #[cfg(test)]
@@ -283,5 +317,22 @@ mod tests {
             ..f
         };
         assert_eq!(line(&g), "wasm_gzip: n/a (needs a hook)");
+    }
+
+    #[test]
+    fn a_new_column_shows_in_the_heading_and_older_rows_stay() {
+        let doc = "# B\n\n## Old title\n\n| run | a |\n| --- | --- |\n| r1 | 1 |\n<!-- rows:t -->\n\n## Next\n";
+        let t = Table {
+            id: "t",
+            title: "New title",
+            columns: &[("a", "fig_a"), ("b", "fig_b")],
+        };
+        assert_eq!(
+            with_heading(doc, "<!-- rows:t -->", &t),
+            "# B\n\n## New title\n\n| run | a | b |\n| --- | --- | --- |\n| r1 | 1 |\n<!-- rows:t -->\n\n## Next\n"
+        );
+        // Prose that is not a table's heading is left alone.
+        let prose = "# B\n\n## Notes\n\nsome text\n<!-- rows:t -->\n";
+        assert_eq!(with_heading(prose, "<!-- rows:t -->", &t), prose);
     }
 }

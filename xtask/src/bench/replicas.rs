@@ -7,6 +7,8 @@
 //!   latency of a change reaching the clients (from the event's own stamp, as the `server`
 //!   part measures it), disconnects, and the CPU of nginx, the replicas, PostgreSQL, the load
 //!   generator and the rest of the machine during the ramp and the window.
+//! - **renewal gap** (`replicas_renewal_gap_ms`): the leader's longest time between two
+//!   renewals of its lease, from its health at the end of the fan-out window.
 //! - **failover** (`failover_*`): `shipwatch-loadgen failover` through nginx, then a SIGKILL of
 //!   replica B (the second started: a follower, where replicas share the database); the time
 //!   until each of B's clients is subscribed again and receiving, reconnecting with the page's
@@ -100,6 +102,19 @@ impl Drop for Dirs {
 /// Runs the fan-out, then the failover (which kills replica B), on one setup.
 pub fn measure(built: &Built, loadgen_bin: &Path, sizes: &Sizes, figures: &mut Figures) -> Result {
     let setup = start(built)?;
+    let result = fan_out_then_failover(&setup, loadgen_bin, sizes, figures);
+    if let Some(pg) = &setup.pg {
+        server::keep_log(&pg.log_path(), "postgresql", "PostgreSQL");
+    }
+    result
+}
+
+fn fan_out_then_failover(
+    setup: &Setup,
+    loadgen_bin: &Path,
+    sizes: &Sizes,
+    figures: &mut Figures,
+) -> Result {
     figures.put(
         "replicas_one_database",
         f64::from(u8::from(setup.one_database)),
@@ -140,7 +155,7 @@ pub fn measure(built: &Built, loadgen_bin: &Path, sizes: &Sizes, figures: &mut F
             "--connect-rate".into(),
             CONNECT_RATE.into(),
             "--cpu".into(),
-            cpu_groups(&setup),
+            cpu_groups(setup),
             "--prefix".into(),
             "replicas".into(),
         ],
@@ -148,6 +163,10 @@ pub fn measure(built: &Built, loadgen_bin: &Path, sizes: &Sizes, figures: &mut F
     match out {
         Ok(out) => figures.absorb(&out),
         Err(e) => figures.missing("replicas_clients_live", "clients", &e),
+    }
+    match leader_renewal_gap(setup) {
+        Ok(ms) => figures.put("replicas_renewal_gap_ms", ms, "ms"),
+        Err(why) => figures.missing("replicas_renewal_gap_ms", "ms", &why),
     }
     // The fan-out's sockets are closing: let the replicas settle before the next swarm.
     std::thread::sleep(Duration::from_secs(2));
@@ -174,6 +193,27 @@ pub fn measure(built: &Built, loadgen_bin: &Path, sizes: &Sizes, figures: &mut F
         eprintln!("bench: nginx's error log: {n} × {what}");
     }
     Ok(())
+}
+
+/// The longest time between two renewals of its lease the leader has seen (health's
+/// `replica.longest_renewal_gap_ms`; the lease is lost past its time to live), asked of both
+/// replicas directly, not through nginx.
+fn leader_renewal_gap(setup: &Setup) -> std::result::Result<f64, String> {
+    if !setup.one_database {
+        return Err("no lease: each replica --ephemeral".into());
+    }
+    for r in [&setup.a, &setup.b] {
+        let Some(health) = super::browser::block_on(r.health()) else {
+            continue;
+        };
+        let replica = &health["replica"];
+        if replica["role"].as_str() == Some("leader") {
+            return replica["longest_renewal_gap_ms"]
+                .as_f64()
+                .ok_or_else(|| "the leader's health has no longest_renewal_gap_ms".into());
+        }
+    }
+    Err("no replica answered health as the leader".into())
 }
 
 /// The loadgen's `--cpu` groups: nginx (master and workers), the replicas, PostgreSQL (the
@@ -252,10 +292,10 @@ fn start(built: &Built) -> Result<Setup> {
             url.clone(),
         ]
     };
-    let a = replica(built, "7", &on_db(&dirs.0[0]))?;
+    let a = replica(built, "a", "7", &on_db(&dirs.0[0]))?;
     // The leader's world is in the database before the follower starts.
     serves_environment(&a.addr(), Duration::from_secs(15))?;
-    let shared = replica(built, "7", &on_db(&dirs.0[1])).and_then(|b| {
+    let shared = replica(built, "b", "7", &on_db(&dirs.0[1])).and_then(|b| {
         // A replica that refuses the database may do so once it listens; one that takes it
         // must serve the leader's environment.
         serves_environment(&b.addr(), Duration::from_secs(15))?;
@@ -275,8 +315,8 @@ fn start(built: &Built) -> Result<Setup> {
             drop(a);
             drop(pg);
             (
-                replica(built, "7", &[])?,
-                replica(built, "8", &[])?,
+                replica(built, "a", "7", &[])?,
+                replica(built, "b", "8", &[])?,
                 None,
                 false,
             )
@@ -308,9 +348,10 @@ fn start(built: &Built) -> Result<Setup> {
     })
 }
 
-/// One replica of the workload, with `store` flags (none: `--ephemeral`): connections from
-/// one address unlimited (the swarm is one address), nginx trusted for the client's address.
-fn replica(built: &Built, seed: &str, store: &[String]) -> Result<Server> {
+/// Replica `name` of the workload (its log `target/bench/logs/replicas-<name>.log`), with
+/// `store` flags (none: `--ephemeral`): connections from one address unlimited (the swarm is
+/// one address), nginx trusted for the client's address.
+fn replica(built: &Built, name: &str, seed: &str, store: &[String]) -> Result<Server> {
     let mut flags: Vec<&str> = vec![
         "--environments",
         "1",
@@ -326,7 +367,7 @@ fn replica(built: &Built, seed: &str, store: &[String]) -> Result<Server> {
         "127.0.0.1",
     ];
     flags.extend(store.iter().map(String::as_str));
-    server::start(&built.server, &built.dist, &flags)
+    server::start_named(Some(name), &built.server, &built.dist, &flags)
 }
 
 /// Waits until the server at `addr` sends a websocket client the environment's snapshot,
