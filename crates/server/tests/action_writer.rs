@@ -1,7 +1,7 @@
 //! The action API records who acted: a deployment started with
 //! `POST /api/environments/{env}/services/{svc}/deploy` is triggered by the name of the write
 //! token that asked, as a page sees it over the websocket and as the Deployments tab reads it
-//! from the history API.
+//! from the history API; what the simulator starts by itself says "simulator".
 
 mod common;
 
@@ -100,5 +100,13 @@ async fn a_deployment_started_through_the_action_api_is_triggered_by_the_token_n
         .find(|d| d["deployment"]["id"] == id.as_str())
         .unwrap_or_else(|| panic!("{id} is listed: {page}"));
     assert_eq!(listed["deployment"]["triggered_by"], "ci", "{listed}");
+    // The deployment the simulated world started with says the simulator started it.
+    let world = page["deployments"]
+        .as_array()
+        .expect("deployments")
+        .iter()
+        .find(|d| d["deployment"]["id"] != id.as_str())
+        .unwrap_or_else(|| panic!("the world's deployment of api is listed: {page}"));
+    assert_eq!(world["deployment"]["triggered_by"], "simulator", "{world}");
     h.shutdown();
 }

@@ -142,6 +142,10 @@ impl Default for SimConfig {
 /// (`--services 1 --log-lines 1000000`).
 pub const BOOTSTRAP_LINE_BUDGET: u64 = 1_000_000;
 
+/// The `triggered_by` of the deployments the simulator starts by itself (its world's last
+/// deployments, its random and scenario rollouts), so the page says who started each one.
+pub const SIMULATOR_TRIGGER: &str = "simulator";
+
 /// Lines of each initial deployment's log: `--log-lines`, shared out within
 /// [`BOOTSTRAP_LINE_BUDGET`] among `deployments`, and at least 8.
 fn bootstrap_lines_per_log(log_lines: u64, deployments: u64) -> u64 {
@@ -587,7 +591,7 @@ impl Simulator {
                     id,
                     version,
                     outcome,
-                    triggered_by: actor.map(str::to_owned),
+                    triggered_by: Some(actor.unwrap_or(SIMULATOR_TRIGGER).to_owned()),
                 };
                 rollout::begin(svc, order, (desired, self.cfg.log_lines), now, &mut ctx)
             }

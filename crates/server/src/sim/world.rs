@@ -135,7 +135,7 @@ pub fn build(
                         previous_version: Some(rng.hex(7)),
                         started_at: started - 120_000,
                         finished_at: Some(started),
-                        triggered_by: None,
+                        triggered_by: Some(super::SIMULATOR_TRIGGER.to_owned()),
                         url: None,
                     };
                     Service {
