@@ -4,6 +4,7 @@
 use shipwatch_model::protocol::{
     reconnect, Limits, MAX_CHANGES_PER_DELTA, MAX_LINES_BATCH_BYTES, MAX_LINES_PER_BATCH,
     MAX_LINE_TEXT_BYTES, MAX_SERVER_FRAME_BYTES, MAX_SUB_ID_BYTES, RESUME_BACKLOG,
+    RESUME_HELD_BATCHES,
 };
 
 fn doc() -> String {
@@ -80,7 +81,9 @@ fn the_limits_table_is_the_codes() {
         ("log line `text`", bytes(MAX_LINE_TEXT_BYTES)),
         (
             "resume backlog per topic",
-            format!("{RESUME_BACKLOG}changes(logs:thewholelog)"),
+            format!(
+                "{RESUME_BACKLOG}changesbesidesthe{RESUME_HELD_BATCHES}newestbatches(logs:thewholelog)"
+            ),
         ),
     ];
     for (key, expected) in rows {

@@ -65,6 +65,11 @@ pub const MAX_SUB_ID_BYTES: usize = 64;
 /// keeps all its lines); older resumes get a snapshot.
 pub const RESUME_BACKLOG: usize = 4_096;
 
+/// Newest batches of changes the server holds whole besides [`RESUME_BACKLOG`], however
+/// many changes they hold: a page still reading one of them when the next is shown keeps up
+/// rather than being sent a snapshot.
+pub const RESUME_HELD_BATCHES: usize = 2;
+
 /// Websocket close codes the server uses.
 pub mod close_code {
     /// Normal close (the other side asked to close).
