@@ -278,7 +278,7 @@ const TABLES: &[Table] = &[
     },
     Table {
         id: "logs",
-        title: "Log store only (1,000,000 synthetic lines made inside the page by the ?bench-lines hook: no server, no socket, no decoder)",
+        title: "Log store only (1,000,000 synthetic lines made inside the page by the ?bench-lines hook: no server, no socket, no decoder; rows before 2026-12-05 were titled \"Log ingest\")",
         columns: &[
             ("ingest ms", "log_store_only_ingest"),
             ("first row ms", "log_store_only_first_row"),

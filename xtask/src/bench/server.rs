@@ -19,7 +19,7 @@ struct Logs {
     part: String,
     /// Servers started in this part without a name of their own.
     unnamed: usize,
-    /// Every file written in this run, with the flags of the first server that wrote it.
+    /// Every file written in this run, with what first wrote it (e.g. `server <flags>`).
     files: Vec<(PathBuf, String)>,
 }
 
@@ -46,15 +46,15 @@ pub fn print_logs() {
         return;
     }
     eprintln!("bench: the servers' logs (tracing and stderr):");
-    for (path, flags) in &logs.files {
-        eprintln!("bench:   {} ({flags})", path.display());
+    for (path, what) in &logs.files {
+        eprintln!("bench:   {} ({what})", path.display());
     }
 }
 
 /// Copies the log of a server the bench did not start through [`start`] (e.g. PostgreSQL's)
 /// to `target/bench/logs/<part>-<name>.log`, listed with the others.
 pub fn keep_log(from: &Path, name: &str, what: &str) {
-    let Ok(path) = log_file(Some(name), what) else {
+    let Ok(path) = log_file(Some(name), &format!("{what}'s log, copied")) else {
         return;
     };
     let copied = std::fs::read(from).and_then(|text| {
@@ -68,9 +68,9 @@ pub fn keep_log(from: &Path, name: &str, what: &str) {
     }
 }
 
-/// The log file of a server with `flags` named `name` (None: numbered in its part), emptied
-/// when this run first uses it, a line saying which server follows.
-fn log_file(name: Option<&str>, flags: &str) -> Result<PathBuf> {
+/// The log file named `name` (None: numbered in its part) of `what` (e.g. `server <flags>`),
+/// emptied when this run first uses it, then a line saying what follows.
+fn log_file(name: Option<&str>, what: &str) -> Result<PathBuf> {
     let mut logs = LOGS.lock().unwrap_or_else(|e| e.into_inner());
     let part = if logs.part.is_empty() {
         "server".to_string()
@@ -87,7 +87,7 @@ fn log_file(name: Option<&str>, flags: &str) -> Result<PathBuf> {
     let path = root().join(format!("target/bench/logs/{part}-{name}.log"));
     let first = !logs.files.iter().any(|(p, _)| *p == path);
     if first {
-        logs.files.push((path.clone(), flags.to_string()));
+        logs.files.push((path.clone(), what.to_string()));
     }
     let err = |e: std::io::Error| format!("{}: {e}", path.display());
     std::fs::create_dir_all(path.parent().unwrap_or(&path)).map_err(err)?;
@@ -99,7 +99,7 @@ fn log_file(name: Option<&str>, flags: &str) -> Result<PathBuf> {
         .open(&path)
         .map_err(err)?;
     let at = crate::cmd::output("date", &["-u", "+%H:%M:%S UTC"]).unwrap_or_default();
-    writeln!(file, "bench: {} server {flags}", at.trim()).map_err(err)?;
+    writeln!(file, "bench: {} {what}", at.trim()).map_err(err)?;
     Ok(path)
 }
 
@@ -112,9 +112,9 @@ pub fn start(bin: &Path, dist: &Path, flags: &[&str]) -> Result<Server> {
 /// [`start`], its log `target/bench/logs/<part>-<name>.log` when `name` is given.
 pub fn start_named(name: Option<&str>, bin: &Path, dist: &Path, flags: &[&str]) -> Result<Server> {
     let mut launch = Launch::new(bin, dist, flags);
-    let flags = flags.join(" ");
-    let log = log_file(name, &flags)?;
-    eprintln!("bench: server {flags} (log: {})", log.display());
+    let what = format!("server {}", flags.join(" "));
+    let log = log_file(name, &what)?;
+    eprintln!("bench: {what} (log: {})", log.display());
     launch.log = Some(log);
     // The server's own default: what it did (replica role, sockets opened and closed), not
     // only its warnings.
