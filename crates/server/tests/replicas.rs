@@ -8,7 +8,7 @@ mod push_support;
 
 use common::binary::Server;
 use common::postgres::PgServer;
-use common::{Client, Got};
+use common::{keeping_up, Client, Got};
 use serde_json::Value;
 use shipwatch_model::protocol::{encode, Change, ServerFrame, ServerMessage, Snapshot, Topic};
 use shipwatch_model::{Environment, EnvironmentSummary, Service};
@@ -533,6 +533,25 @@ async fn two_replicas_serve_one_world_and_the_follower_takes_over_from_a_killed_
         }
     }
     drop(pg);
+}
+
+/// Pages on a follower that keep up with a steady stream of the leader's batches get one
+/// snapshot each, then every change as deltas (as on the leader, tests/keeping_up.rs): a batch
+/// the follower mirrors from the change log is read whole while it is one of the two newest,
+/// past the replay buffer's bound, and is not weighed as a backlog. The bound (`--replay 1`)
+/// and the environment (3 services) are small so that every batch outgrows both, as a
+/// leader's batch of tens of thousands of facts does on a real world.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_that_keep_up_on_a_follower_get_no_second_snapshot() {
+    let pg = PgServer::start();
+    let url = pg.create_db("shipwatch");
+    let leader = Replica::start(&url, &keeping_up::BIG_BATCHES).await;
+    let follower = Replica::start(&url, &keeping_up::BIG_BATCHES).await;
+    assert_eq!(follower.role().await, "follower");
+    snapshot_of(follower.addr, "production").await;
+    // Without the mirrored batches held whole, a page got a snapshot at every batch.
+    keeping_up::three_pages_keep_up(follower.addr, Duration::from_secs(8)).await;
+    drop((leader, follower, pg));
 }
 
 /// A page opens on a follower the log of a deployment the follower does not hold (it keeps

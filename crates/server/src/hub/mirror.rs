@@ -431,6 +431,7 @@ fn jump(st: &mut TopicState, seq: u64) {
     // Shown at `seq` too, even below what it showed: the numbers it stood at were this
     // replica's own (from its start), never the leader's.
     st.visible = seq;
+    st.shown_from = [seq; 2];
     st.cached = None;
     st.snapshot_len = None;
 }
@@ -511,13 +512,16 @@ fn apply_change(st: &mut TopicState, row: &LoggedChange) -> bool {
     st.seq = row.seq;
     let compact: Option<Arc<str>> = row.compact.as_deref().map(Into::into);
     st.sent_so_far = st.sent_so_far.plus(&text, compact.as_deref());
-    st.replay.push(Arc::new(PublishedChange {
+    let change = Arc::new(PublishedChange {
         seq: st.seq,
         json: text,
         as_instance_update: compact,
         sent_so_far: st.sent_so_far,
         line,
-    }));
+    });
+    // Held as the leader holds its batches: a page still reading one of the two newest batches
+    // mirrored (a leader's batch may be tens of thousands of changes) reads on, not a snapshot.
+    st.keep(change);
     st.cached = None;
     true
 }
@@ -525,9 +529,10 @@ fn apply_change(st: &mut TopicState, row: &LoggedChange) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hub::replay::ReplayRead;
     use crate::hub::{HubConfig, KeptLog};
     use shipwatch_model::protocol::{encode, Topic};
-    use shipwatch_model::{Deployment, DeploymentStatus, LogLine};
+    use shipwatch_model::{Deployment, DeploymentStatus, EnvironmentSummary, LogLine};
 
     fn hub() -> Hub {
         let cfg = HubConfig {
@@ -576,6 +581,47 @@ mod tests {
 
     fn lines_of(hub: &Hub, d: &str) -> Vec<u64> {
         hub.log_lines(d).expect("the log").map(|l| l.n).collect()
+    }
+
+    /// The row of a change to the environments list, numbered `seq`.
+    fn listed(seq: u64) -> LoggedChange {
+        let summary: EnvironmentSummary = serde_json::from_value(serde_json::json!({
+            "id": "syn", "name": format!("v{seq}"), "running": "RUNNING", "services": 0,
+        }))
+        .expect("a summary");
+        LoggedChange {
+            topic: "environments".into(),
+            seq,
+            kind: ChangeKind::Change,
+            json: Some(encode(&Change::EnvironmentUpsert(summary))),
+            compact: None,
+        }
+    }
+
+    /// A mirrored batch larger than the replay buffer's bound (one read of a leader's long
+    /// batch) is held whole while it and the one after it are the two newest mirrored: a page
+    /// still reading it when the next is mirrored reads on, not a snapshot.
+    #[test]
+    fn the_two_newest_mirrored_batches_are_held_whole_past_the_bound() {
+        let hub = hub();
+        let topic = hub.topic(&Topic::Environments).expect("the list");
+        let s = topic.seq();
+        let batch = |from: u64, n: u64| (from..from + n).map(listed).collect::<Vec<_>>();
+        hub.mirror(&batch(s + 1, 1));
+        hub.mirror(&batch(s + 2, 40));
+        hub.mirror(&batch(s + 42, 1));
+        match topic.read_from(s + 2, 100, 1 << 20, false) {
+            ReplayRead::Items(items) => assert_eq!(items.len(), 41, "the long batch and the next"),
+            other => panic!("the long batch is held whole: {other:?}"),
+        }
+        hub.mirror(&batch(s + 43, 1));
+        assert!(
+            matches!(
+                topic.read_from(s + 2, 100, 1 << 20, false),
+                ReplayRead::Resync
+            ),
+            "three batches later, the bound holds again"
+        );
     }
 
     #[test]

@@ -83,11 +83,6 @@ pub(super) enum ReplayBuffer {
 }
 
 impl ReplayBuffer {
-    /// Keeps `change`, dropping the oldest one of a full bounded buffer.
-    pub(super) fn push(&mut self, change: Arc<PublishedChange>) {
-        self.push_staged(change, 0);
-    }
-
     /// Adds a change while `recent` changes (this one included) are the two newest batches
     /// shown and the ones staged after them: a bounded buffer keeps its bound of older changes
     /// besides them. So a page that keeps up reads those batches whole however many changes

@@ -312,8 +312,7 @@ impl TopicCell {
             line,
         });
         st.unlogged.push(change.clone());
-        let recent = (st.seq - st.recent_from()) as usize;
-        st.replay.push_staged(change, recent);
+        st.keep(change);
     }
 
     /// Shows what was published (the store committed it, or there is no store) and wakes the
@@ -359,6 +358,15 @@ impl TopicState {
     /// follower's topic may jump back to the leader's numbers).
     fn recent_from(&self) -> u64 {
         self.shown_from[0].min(self.visible)
+    }
+
+    /// Keeps a change just published (numbered `seq`, not shown yet) in the replay buffer,
+    /// which holds the two newest batches shown and the staged ones past its bound. A
+    /// follower's mirrored changes are kept the same way: its batch is what one read of the
+    /// change log applied.
+    pub(super) fn keep(&mut self, change: Arc<PublishedChange>) {
+        let recent = (self.seq - self.recent_from()) as usize;
+        self.replay.push_staged(change, recent);
     }
 
     /// Position of change `from` in the replay buffer (which holds it: see `has_from`).

@@ -29,6 +29,7 @@ macro_rules! on_both {
 }
 
 pub mod binary;
+pub mod keeping_up;
 pub mod log_lines;
 pub mod postgres;
 
