@@ -8,7 +8,7 @@ use super::replay::{PublishedChange, ReplayBuffer};
 use super::staged::ChangeKind;
 use super::topic::{lock, TopicCell, TopicData, TopicState};
 use super::Hub;
-use shipwatch_model::protocol::{instance_update, Change, Snapshot};
+use shipwatch_model::protocol::{instance_update, Change, Snapshot, RESUME_HELD_BATCHES};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
@@ -431,7 +431,7 @@ fn jump(st: &mut TopicState, seq: u64) {
     // Shown at `seq` too, even below what it showed: the numbers it stood at were this
     // replica's own (from its start), never the leader's.
     st.visible = seq;
-    st.shown_from = [seq; 2];
+    st.shown_from = [seq; RESUME_HELD_BATCHES];
     st.cached = None;
     st.snapshot_len = None;
 }

@@ -25,7 +25,7 @@ pub use staged::{ChangeKind, ChangeRow, Staged};
 pub use topic::{Head, Start, TopicCell, CONFLATE_AFTER_SNAPSHOTS};
 
 use replay::ReplayBuffer;
-use shipwatch_model::protocol::{Change, Gone, Topic};
+use shipwatch_model::protocol::{Change, Gone, Topic, RESUME_HELD_BATCHES};
 use shipwatch_model::{rules, Deployment, Environment, EnvironmentSummary, LogLine};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -371,7 +371,7 @@ impl Hub {
         st.base = seq - buf.len() as u64;
         st.seq = seq;
         st.visible = seq;
-        st.shown_from = [seq; 2];
+        st.shown_from = [seq; RESUME_HELD_BATCHES];
         st.unlogged.clear();
         st.sent_so_far = total;
         st.cached = None;

@@ -12,7 +12,9 @@
 use super::line_json::{line_json, LineParts};
 use super::replay::{PublishedChange, ReplayBuffer, ReplayRead, SentBytes};
 use crate::frames::FrameCache;
-use shipwatch_model::protocol::{encode, Change, Snapshot, MAX_LINES_PER_BATCH};
+use shipwatch_model::protocol::{
+    encode, Change, Snapshot, MAX_LINES_PER_BATCH, RESUME_HELD_BATCHES,
+};
 use shipwatch_model::{Deployment, Environment, EnvironmentSummary};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::watch;
@@ -80,12 +82,12 @@ pub(super) struct TopicState {
     /// The number of the last change announced: what readers see. Below `seq` while the
     /// store commits the changes after it.
     pub(super) visible: u64,
-    /// The numbers readers stood at before each of the two newest batches was shown, older
-    /// first. A page that keeps up reads a batch while the next one commits; one long
+    /// The numbers readers stood at before each of the newest batches was shown
+    /// ([`RESUME_HELD_BATCHES`] of them, two), older first. A page that keeps up reads a batch while the next one commits; one long
     /// commit's batch may take it longer than that, so it may still be in the batch before
     /// the newest. Those two batches are neither dropped from the replay buffer nor weighed
     /// as a backlog against the state (see [`Self::recent_from`]).
-    pub(super) shown_from: [u64; 2],
+    pub(super) shown_from: [u64; RESUME_HELD_BATCHES],
     /// Whether the topic was announced since it was created (a topic created by a batch the
     /// store has not committed yet is not shown).
     pub(super) shown: bool,
@@ -140,7 +142,7 @@ impl TopicCell {
                 base: seq,
                 seq,
                 visible: seq,
-                shown_from: [seq; 2],
+                shown_from: [seq; RESUME_HELD_BATCHES],
                 shown: false,
                 unlogged: Vec::new(),
                 sent_so_far: SentBytes::default(),
@@ -329,7 +331,8 @@ impl TopicCell {
         let before = st.visible;
         st.visible = st.visible.max(upto.min(st.seq));
         if st.visible > before {
-            st.shown_from = [st.shown_from[1], before];
+            st.shown_from.rotate_left(1);
+            st.shown_from[RESUME_HELD_BATCHES - 1] = before;
         }
         st.shown = true;
         let visible = st.visible;
