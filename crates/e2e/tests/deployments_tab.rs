@@ -7,6 +7,7 @@
 //! keyboard, and the URL and the list follow; without a store the history comes from the
 //! server's memory and the page says so.
 
+use shipwatch_e2e::actions::start_deployment_with;
 use shipwatch_e2e::{screenshots, Browser, Server};
 use std::time::Duration;
 
@@ -60,31 +61,10 @@ async fn open_history(browser: &Browser, s: &Stored, path: &str) {
         .await;
 }
 
-/// Starts a deployment of production/`svc` from the page (asking again while it is busy);
-/// returns its id and `performance.now()` when the 202 came.
-fn deploy_script(svc: &str) -> String {
-    format!(
-        r#"
-const deploy = async () => {{
-  for (let i = 0; i < 600; i++) {{
-    const r = await fetch('/api/environments/production/services/{svc}/deploy',
-      {{method: 'POST', headers: {{Authorization: 'Bearer {token}'}}}});
-    if (r.status === 202) return [(await r.json()).deployment.id, performance.now()];
-    await new Promise((ok) => setTimeout(ok, 50));
-  }}
-  return null;
-}};
-return deploy();
-"#,
-        token = shipwatch_e2e::server::WRITE_TOKEN
-    )
-}
-
-/// Deploys and returns the new deployment's id.
+/// Deploys production/`svc` from the page; the new deployment's id and when its 202 came.
 async fn deploy(browser: &Browser, svc: &str) -> (String, f64) {
-    let v = browser.eval(&deploy_script(svc)).await;
-    let id = v[0].as_str().expect("a deployment id").to_string();
-    (id, v[1].as_f64().expect("a time"))
+    let started = start_deployment_with(browser, "production", svc, "").await;
+    (started.id, started.acked_at)
 }
 
 /// A row's attribute, or null.
@@ -294,10 +274,9 @@ async fn an_older_deployments_log_opens_after_a_newer_one_replaced_it() {
 
     // A failed build, then the status filter: it goes into the URL, the server filters, and
     // the URL alone gives the same list.
-    let failed = browser
-        .eval(&deploy_script("api").replace("/deploy'", "/deploy?outcome=build-error'"))
-        .await;
-    let failed = failed[0].as_str().expect("a deployment").to_string();
+    let failed = start_deployment_with(&browser, "production", "api", "?outcome=build-error")
+        .await
+        .id;
     assert_eq!(wait_ended(&browser, &failed).await, "BUILDING ERROR");
     browser
         .eval(
