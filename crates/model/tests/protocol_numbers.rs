@@ -1,10 +1,11 @@
 //! Every number docs/protocol.md gives for a limit of the protocol is the code's: the limits
-//! table, the reconnect back-off and the snapshot parts' wait, read from the constants.
+//! table, the reconnect back-off, the wait for an answer and the snapshot frame limit, read from
+//! the constants.
 
 use shipwatch_model::protocol::{
     reconnect, Limits, MAX_CHANGES_PER_DELTA, MAX_LINES_BATCH_BYTES, MAX_LINES_PER_BATCH,
-    MAX_LINE_TEXT_BYTES, MAX_SERVER_FRAME_BYTES, MAX_SUB_ID_BYTES, RESUME_BACKLOG,
-    RESUME_HELD_BATCHES,
+    MAX_LINE_TEXT_BYTES, MAX_SERVER_FRAME_BYTES, MAX_SNAPSHOT_FRAME_BYTES, MAX_SUB_ID_BYTES,
+    RESUME_BACKLOG, RESUME_HELD_BATCHES,
 };
 
 fn doc() -> String {
@@ -56,7 +57,7 @@ fn the_limits_table_is_the_codes() {
     let doc = doc();
     let l = Limits::default();
     assert_eq!(l.max_server_frame_bytes, MAX_SERVER_FRAME_BYTES);
-    let rows: [(&str, String); 11] = [
+    let rows: [(&str, String); 12] = [
         (
             "`max_client_frame_bytes`",
             bytes(l.max_client_frame_bytes as usize),
@@ -74,6 +75,7 @@ fn the_limits_table_is_the_codes() {
         ("`idle_timeout_ms`", l.idle_timeout_ms.to_string()),
         ("subscription id", bytes(MAX_SUB_ID_BYTES)),
         ("changes per `delta`", MAX_CHANGES_PER_DELTA.to_string()),
+        ("snapshot frame", bytes(MAX_SNAPSHOT_FRAME_BYTES)),
         (
             "lines per `lines` frame",
             format!("{MAX_LINES_PER_BATCH}lines{}", bytes(MAX_LINES_BATCH_BYTES)),
@@ -111,6 +113,16 @@ fn the_wait_for_an_answer_is_the_codes() {
         "after {} s, then waiting twice as long each time up to {} s",
         reconnect::ANSWER_FIRST_WAIT_MS / 1000.0,
         reconnect::ANSWER_MAX_WAIT_MS / 1000.0
+    );
+    let doc = doc().split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(doc.contains(&said), "docs/protocol.md says {said}");
+}
+
+#[test]
+fn the_snapshot_frame_limit_is_the_codes() {
+    let said = format!(
+        "larger than the snapshot frame limit, {} KiB",
+        MAX_SNAPSHOT_FRAME_BYTES / 1024
     );
     let doc = doc().split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(doc.contains(&said), "docs/protocol.md says {said}");

@@ -7,7 +7,7 @@ use crate::hub::{LineView, PublishedChange};
 use axum::extract::ws::Utf8Bytes;
 use shipwatch_model::protocol::{
     encode, level_letter, split_snapshot, ErrorCode, Limits, ServerFrame, ServerMessage, Snapshot,
-    MAX_SERVER_FRAME_BYTES, VERSION,
+    MAX_SNAPSHOT_FRAME_BYTES, VERSION,
 };
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
@@ -40,7 +40,7 @@ pub struct FrameCache {
 }
 
 /// The frames of one snapshot: the `snapshot` frame, or its `snapshot_part` frames when it
-/// would be over `max_server_frame_bytes`.
+/// would be over [`MAX_SNAPSHOT_FRAME_BYTES`].
 pub type SnapshotFrames = Arc<[Utf8Bytes]>;
 
 impl FrameCache {
@@ -73,7 +73,7 @@ impl FrameCache {
                 return frames.clone();
             }
         }
-        let frames = snapshot_frames(sub_json, seq, data, MAX_SERVER_FRAME_BYTES as usize);
+        let frames = snapshot_frames(sub_json, seq, data, MAX_SNAPSHOT_FRAME_BYTES);
         *slot = Some(((sub_json.to_string(), seq), frames.clone()));
         frames
     }
@@ -100,8 +100,9 @@ pub fn snapshot(sub_json: &str, seq: u64, data: &str) -> String {
 }
 
 /// The snapshot at `seq` as one frame, or, when that would be over `max_frame_bytes`, as
-/// `snapshot_part` frames (read back from its JSON: only an environment of thousands of
-/// services, or thousands of environments, is that large).
+/// `snapshot_part` frames of at most that many bytes (a single service or environment larger
+/// than that in a part of its own). The parts are read back from the snapshot's JSON: once
+/// per topic and `seq`, as [`FrameCache`] keeps them for every subscriber that needs them.
 pub fn snapshot_frames(
     sub_json: &str,
     seq: u64,

@@ -12,6 +12,7 @@ use crate::hub::{Head, ReplayRead, Start, TopicCell};
 use axum::extract::ws::Utf8Bytes;
 use shipwatch_model::protocol::{
     ErrorCode, ServerMessage, MAX_CHANGES_PER_DELTA, MAX_LINES_BATCH_BYTES,
+    MAX_SNAPSHOT_FRAME_BYTES,
 };
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -20,9 +21,9 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 /// Bytes of changes in one delta frame (past the first change). A socket's write buffer keeps
-/// the size of the largest frame it sent (as resident memory, per client): with deltas this
-/// small, that is the snapshot's size, and a longer catch-up is a few more frames.
-pub const MAX_DELTA_BYTES: usize = 32 * 1024;
+/// the size of the largest frame it sent (as resident memory, per client): deltas are cut at
+/// the size snapshots are sent in parts of, and a longer catch-up is a few more frames.
+pub const MAX_DELTA_BYTES: usize = MAX_SNAPSHOT_FRAME_BYTES;
 /// Bytes of lines in a subscription's first `lines` frame; each next one may hold twice as
 /// many, up to `MAX_LINES_BATCH_BYTES`: the first screen of a long log comes in a small frame,
 /// while the page's code is still cold and it paints its first rows.

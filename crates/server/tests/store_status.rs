@@ -19,7 +19,7 @@ async fn connect_asking(h: &ServerHandle) -> Client {
     let (ws, _) = tokio_tungstenite::connect_async(url)
         .await
         .expect("connects");
-    let mut c = Client { ws };
+    let mut c = Client::with(ws);
     assert!(matches!(c.frame().await.msg, ServerMessage::Hello { .. }));
     c
 }

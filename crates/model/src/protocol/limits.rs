@@ -19,9 +19,15 @@ pub struct Limits {
     pub idle_timeout_ms: u32,
 }
 
-/// Largest server frame, announced in `hello` as `max_server_frame_bytes`: a snapshot that
-/// would be larger is sent in `snapshot_part` frames.
+/// Largest server frame, announced in `hello` as `max_server_frame_bytes`.
 pub const MAX_SERVER_FRAME_BYTES: u32 = 1024 * 1024;
+
+/// Largest snapshot frame the server sends whole: a larger snapshot goes in `snapshot_part`
+/// frames of at most this many bytes each (a single service or environment larger than that
+/// goes alone, in a part of its own). A socket's write buffer keeps the size of the largest
+/// frame it sent, for as long as the socket lives, so this bounds the memory each client
+/// costs the server; the server's deltas are cut at the same size.
+pub const MAX_SNAPSHOT_FRAME_BYTES: usize = 32 * 1024;
 
 /// Most changes one `delta` frame carries: history and catch-ups are sent in deltas of at
 /// most this many changes (and never over `max_server_frame_bytes`).

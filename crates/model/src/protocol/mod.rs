@@ -30,7 +30,7 @@ pub use fast_decode::decode as decode_server_fast;
 pub use limits::{
     close_code, cut_line_text, Limits, MAX_CHANGES_PER_DELTA, MAX_LINES_BATCH_BYTES,
     MAX_LINES_PER_BATCH, MAX_LINES_PER_DELTA, MAX_LINE_TEXT_BYTES, MAX_SERVER_FRAME_BYTES,
-    MAX_SUB_ID_BYTES, RESUME_BACKLOG, RESUME_HELD_BATCHES,
+    MAX_SNAPSHOT_FRAME_BYTES, MAX_SUB_ID_BYTES, RESUME_BACKLOG, RESUME_HELD_BATCHES,
 };
 pub use line_batch::{level_letter, LineBatch, LinePart};
 pub use server_frame::{Change, ErrorCode, Gone, ServerFrame, ServerMessage, Snapshot, StoreState};

@@ -1,9 +1,12 @@
-//! Snapshots too large for one frame. An environment of thousands of services weighs more
-//! than `max_server_frame_bytes`; the server then sends it as `snapshot_part` frames, each a
-//! snapshot of the same kind and `seq` holding a run of the list (an environment's services,
-//! or the environments), which the client joins in order. A snapshot that fits is sent whole,
-//! so a client that predates parts only ever meets them where it would have dropped the
-//! snapshot as too large anyway (and it drops `snapshot_part`, a type it does not know).
+//! Snapshots in parts. A snapshot whose frame would be over [`MAX_SNAPSHOT_FRAME_BYTES`] (an
+//! environment of more than 40 to 60 services, or more than about 150 environments) goes as
+//! `snapshot_part` frames within that size, each a snapshot of the same kind and `seq` holding
+//! a run of the list (an environment's services, or the environments), which the client joins
+//! in order. So a socket's write buffer, which keeps the size of the largest frame it sent,
+//! does not grow to the snapshot's size. A client that predates parts drops them (a type it
+//! does not know) and never gets such a snapshot.
+//!
+//! [`MAX_SNAPSHOT_FRAME_BYTES`]: super::MAX_SNAPSHOT_FRAME_BYTES
 
 use super::{encode, Snapshot};
 use std::fmt;

@@ -35,9 +35,11 @@ pub mod postgres;
 
 use futures_util::{SinkExt, StreamExt};
 use shipwatch_model::protocol::{
-    decode_server, encode, ClientFrame, ClientMessage, ServerFrame, ServerMessage, Topic,
+    decode_server, encode, ClientFrame, ClientMessage, ServerFrame, ServerMessage, SnapshotJoin,
+    Topic,
 };
 use shipwatch_server::{serve, Config, ServerHandle};
+use std::collections::HashMap;
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -84,9 +86,50 @@ pub async fn start(extra: &[&str]) -> ServerHandle {
     serve(config(extra)).await.expect("server starts").1
 }
 
-/// A connected client.
+/// A connected client. Its [`Client::next`] joins a snapshot sent in parts, as the page
+/// does: tests that read frames through it see one `snapshot` frame whatever its size.
 pub struct Client {
     pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    parts: Parts,
+}
+
+/// Snapshots being joined from their `snapshot_part` frames, by subscription (parts of
+/// different subscriptions may interleave on a socket).
+#[derive(Default)]
+pub struct Parts {
+    joins: HashMap<String, SnapshotJoin>,
+    /// Parts read so far.
+    pub read: usize,
+}
+
+impl Parts {
+    /// `frame` itself; for a snapshot's part, nothing until its last part, then the whole
+    /// snapshot as one `snapshot` frame. Panics on parts out of order: the server sends a
+    /// snapshot's parts one after the other.
+    pub fn join(&mut self, frame: ServerFrame) -> Option<ServerFrame> {
+        let ServerMessage::SnapshotPart {
+            sub,
+            seq,
+            part,
+            parts,
+            data,
+        } = frame.msg
+        else {
+            return Some(frame);
+        };
+        self.read += 1;
+        let whole = self
+            .joins
+            .entry(sub.clone())
+            .or_default()
+            .add(seq, part, parts, data)
+            .unwrap_or_else(|e| panic!("subscription {sub}: {e}"))?;
+        Some(ServerFrame::new(ServerMessage::Snapshot {
+            sub,
+            seq,
+            data: whole,
+        }))
+    }
 }
 
 /// What the next read got.
@@ -107,12 +150,20 @@ impl Client {
         let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
             .await
             .expect("connects");
-        let mut c = Client { ws };
+        let mut c = Client::with(ws);
         match c.frame().await.msg {
             ServerMessage::Hello { .. } => {}
             other => panic!("expected hello, got {other:?}"),
         }
         c
+    }
+
+    /// A client on a socket connected by the caller.
+    pub fn with(ws: WebSocketStream<MaybeTlsStream<TcpStream>>) -> Client {
+        Client {
+            ws,
+            parts: Parts::default(),
+        }
     }
 
     /// Sends a protocol message.
@@ -170,7 +221,8 @@ impl Client {
         .await;
     }
 
-    /// The next frame or close, skipping server pings (answered) within 10 s.
+    /// The next frame or close, skipping server pings (answered) within 10 s; a snapshot's
+    /// parts come as one `snapshot` frame, at its last part.
     pub async fn next(&mut self) -> Got {
         loop {
             let msg = tokio::time::timeout(Duration::from_secs(10), self.ws.next())
@@ -183,7 +235,10 @@ impl Client {
                         self.send(ClientMessage::Pong { nonce }).await;
                         continue;
                     }
-                    return Got::Frame(Box::new(f));
+                    match self.parts.join(f) {
+                        Some(f) => return Got::Frame(Box::new(f)),
+                        None => continue,
+                    }
                 }
                 Some(Ok(Message::Close(c))) => return Got::Closed(c.map(|c| u16::from(c.code))),
                 Some(Ok(_)) => continue,
@@ -374,7 +429,7 @@ pub async fn handshake(
         );
     }
     match tokio_tungstenite::connect_async(req).await {
-        Ok((ws, _)) => Ok(Client { ws }),
+        Ok((ws, _)) => Ok(Client::with(ws)),
         Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => Err(resp.status().as_u16()),
         Err(e) => panic!("unexpected handshake error: {e}"),
     }
