@@ -1,4 +1,4 @@
-//! Shipwatch, the app: wires the feed, the reactive state and the routed pages.
+//! Shipwatch, the app: wires the feed, the reactive state and the page of the URL.
 
 pub mod components;
 pub mod feed;
@@ -8,6 +8,7 @@ pub mod log_viewer;
 pub mod lowercase;
 pub mod pages;
 pub mod read_api;
+pub mod router;
 pub mod routes;
 pub mod state;
 pub mod style_sheet;
@@ -17,16 +18,20 @@ use components::announcements::LiveRegion;
 use components::top_bar::TopBar;
 use feed::{use_subscription, Feed, SubEvent, UseSubscriptionOptions};
 use leptos::prelude::*;
-use leptos_router::components::{Outlet, ParentRoute, Route, Router, Routes};
-use leptos_router::hooks::use_location;
-use leptos_router::path;
 use pages::environment_page::EnvironmentPage;
 use pages::home_page::HomePage;
 use pages::logs_route::LogsRoute;
+use router::Location;
+use routes::Route;
 use shipwatch_model::protocol::Topic;
 use state::announcer::Announcer;
 use state::clock::Clock;
 use state::environments::EnvironmentsState;
+
+// The unit tests of the pure modules run in the browser too (`cargo xtask test`'s browser
+// suite), as the component tests do.
+#[cfg(all(test, target_arch = "wasm32"))]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 /// Mounts the app on the page (the wasm entry point).
 pub fn start() {
@@ -94,21 +99,38 @@ pub fn App() -> impl IntoView {
         },
         std::time::Duration::from_secs(2),
     );
-    view! {
-        <Router>
-            <Shell envs />
-        </Router>
-    }
+    let location = Location::start();
+    view! { <Shell envs location /> }
+}
+
+/// Which page a route shows. A route of the same page with other ids (another environment,
+/// service, tab or deployment) keeps the page, which follows the route: the environment page
+/// keeps its subscription when a row is expanded or the tab changes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Page {
+    Home,
+    Environment,
+    /// The environment's or (`true`) a service's deployment log.
+    Logs(bool),
+    NotFound,
 }
 
 #[component]
-fn Shell(envs: EnvironmentsState) -> impl IntoView {
-    let location = use_location();
+fn Shell(envs: EnvironmentsState, location: Location) -> impl IntoView {
     let current = Signal::derive(move || {
         location.pathname.with(|p| {
             p.strip_prefix("/env/")
-                .map(|r| r.split('/').next().unwrap_or("").to_string())
+                .and_then(|r| r.split('/').next())
+                .and_then(routes::decode_segment)
                 .unwrap_or_default()
+        })
+    });
+    let page = Memo::new(move |_| {
+        location.route.with(|r| match r {
+            Some(Route::Home) => Page::Home,
+            Some(Route::Environment { .. }) => Page::Environment,
+            Some(Route::Logs { service, .. }) => Page::Logs(service.is_some()),
+            None => Page::NotFound,
         })
     });
     view! {
@@ -116,19 +138,12 @@ fn Shell(envs: EnvironmentsState) -> impl IntoView {
             <TopBar envs current />
             <LiveRegion />
             <main>
-                <Routes fallback=|| view! { <p class="notice">"No such page."</p> }>
-                    <Route path=path!("/") view=HomePage />
-                    // One page for the environment and its expanded service: expanding a row
-                    // changes only the child route, so the page keeps its subscription.
-                    <ParentRoute path=path!("/env/:env") view=|| view! { <EnvironmentPage /><Outlet /> }>
-                        <Route path=path!("") view=|| () />
-                        <Route path=path!("service/:service") view=|| () />
-                        <Route path=path!("deployments") view=|| () />
-                        <Route path=path!("service/:service/deployments") view=|| () />
-                    </ParentRoute>
-                    <Route path=path!("/env/:env/deployments/:dep/logs") view=LogsRoute />
-                    <Route path=path!("/env/:env/service/:service/deployments/:dep/logs") view=LogsRoute />
-                </Routes>
+                {move || match page.get() {
+                    Page::Home => view! { <HomePage /> }.into_any(),
+                    Page::Environment => view! { <EnvironmentPage /> }.into_any(),
+                    Page::Logs(_) => view! { <LogsRoute /> }.into_any(),
+                    Page::NotFound => view! { <p class="notice">"No such page."</p> }.into_any(),
+                }}
             </main>
         </div>
     }

@@ -12,50 +12,55 @@ use crate::components::tab_status;
 use crate::feed::{use_subscription, Feed, SubEvent, UseSubscriptionOptions};
 use crate::pages::deployments_page::DeploymentsProps;
 use crate::pages::deployments_route::deployments_view;
+use crate::router::use_location;
+use crate::routes::Route;
 use crate::state::announcer::Announcer;
 use crate::state::environment::EnvironmentState;
 use crate::state::environments::EnvironmentsState;
 use crate::time_format::clock_time;
 use leptos::prelude::*;
-use leptos_router::hooks::use_location;
 use shipwatch_model::protocol::Topic;
 
 /// The environment id and the expanded service of a path, e.g. `/env/production/service/api`.
 pub fn parse_path(path: &str) -> (String, Option<String>) {
-    let mut parts = path.trim_start_matches('/').split('/');
-    let env = match (parts.next(), parts.next()) {
-        (Some("env"), Some(env)) => env.to_string(),
-        _ => String::new(),
-    };
-    let service = match (parts.next(), parts.next(), parts.next()) {
-        (Some("service"), Some(s), None) if !s.is_empty() => Some(s.to_string()),
-        _ => None,
-    };
-    (env, service)
-}
-
-/// The tab of a path, and the service whose deployments it lists, if one's:
-/// `/env/production/deployments` is (Deployments, None),
-/// `/env/production/service/api/deployments` (Deployments, Some("api")).
-pub fn parse_tab(path: &str) -> (EnvTab, Option<String>) {
-    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
-    match parts.as_slice() {
-        ["env", _, "deployments"] => (EnvTab::Deployments, None),
-        ["env", _, "service", s, "deployments"] if !s.is_empty() => {
-            (EnvTab::Deployments, Some((*s).to_string()))
-        }
-        _ => (EnvTab::Services, None),
+    match Route::parse(path) {
+        Some(Route::Environment {
+            env,
+            tab: EnvTab::Services,
+            service,
+        }) => (env, service),
+        route => (
+            route
+                .as_ref()
+                .and_then(Route::env)
+                .unwrap_or_default()
+                .to_owned(),
+            None,
+        ),
     }
 }
+
+/// The environment, tab and service of an environment route.
+type Place = (String, EnvTab, Option<String>);
 
 /// The environment page.
 #[component]
 pub fn EnvironmentPage() -> impl IntoView {
     let location = use_location();
-    let env_id = Memo::new(move |_| location.pathname.with(|p| parse_path(p).0));
-    let expanded = Memo::new(move |_| location.pathname.with(|p| parse_path(p).1));
-    let tab = Memo::new(move |_| location.pathname.with(|p| parse_tab(p)));
-    let tab_kind = Memo::new(move |_| tab.with(|t| t.0));
+    // The route's environment, tab and service, kept while the route leaves this page (it
+    // is going away).
+    let place = Memo::new(move |kept: Option<&Place>| match location.route.get() {
+        Some(Route::Environment { env, tab, service }) => (env, tab, service),
+        _ => kept
+            .cloned()
+            .unwrap_or((String::new(), EnvTab::Services, None)),
+    });
+    let env_id = Memo::new(move |_| place.with(|p| p.0.clone()));
+    let expanded = Memo::new(move |_| {
+        place.with(|p| (p.1 == EnvTab::Services).then(|| p.2.clone()).flatten())
+    });
+    let tab = Memo::new(move |_| place.with(|p| (p.1, p.2.clone())));
+    let tab_kind = Memo::new(move |_| place.with(|p| p.1));
     let feed = Feed::expect();
     let conn = feed.state();
     let state = EnvironmentState::new();

@@ -7,12 +7,13 @@ use crate::feed::{use_subscription, SubEvent, SubscriptionHandle, UseSubscriptio
 use crate::log_viewer::bench::{self, BenchPlan};
 use crate::log_viewer::{LogModel, LogViewer};
 use crate::read_api::get_json;
+use crate::router::use_location;
 use crate::routes;
+use crate::routes::Route;
 use crate::state::deployment_history::{human_duration, HistoryEntry, Neighbours};
 use crate::state::environments::EnvironmentsState;
 use crate::state::time_in_state::server_time;
 use leptos::prelude::*;
-use leptos_router::hooks::use_params_map;
 use shipwatch_model::protocol::{ErrorCode, Snapshot, Topic};
 use shipwatch_model::{Deployment, DeploymentStatus};
 
@@ -56,15 +57,27 @@ fn mark_root_while_shown() {
     });
 }
 
+/// A log route's environment, service and deployment.
+type LogIds = (String, Option<String>, String);
+
 /// The deployment log page.
 #[component]
 pub fn LogsPage() -> impl IntoView {
     crate::style_sheet::add_once(STYLE_ID, STYLE);
     mark_root_while_shown();
-    let params = use_params_map();
-    let env_id = Memo::new(move |_| params.with(|p| p.get("env").unwrap_or_default()));
-    let service_id = Memo::new(move |_| params.with(|p| p.get("service")));
-    let dep_id = Memo::new(move |_| params.with(|p| p.get("dep").unwrap_or_default()));
+    let location = use_location();
+    // The route's ids, kept while the route leaves the log (this page is going away).
+    let ids = Memo::new(move |kept: Option<&LogIds>| match location.route.get() {
+        Some(Route::Logs {
+            env,
+            service,
+            deployment,
+        }) => (env, service, deployment),
+        _ => kept.cloned().unwrap_or_default(),
+    });
+    let env_id = Memo::new(move |_| ids.with(|i| i.0.clone()));
+    let service_id = Memo::new(move |_| ids.with(|i| i.1.clone()));
+    let dep_id = Memo::new(move |_| ids.with(|i| i.2.clone()));
     let model = LogModel::new();
     let deployment = RwSignal::new(None::<Deployment>);
     let refused = RwSignal::new(None::<String>);

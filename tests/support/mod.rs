@@ -3,7 +3,6 @@
 #![allow(dead_code)]
 
 use leptos::prelude::*;
-use leptos_router::components::Router;
 use shipwatch::components::service_table::ServiceTable;
 use shipwatch::state::environment::EnvironmentState;
 use shipwatch_model::protocol::Snapshot;
@@ -140,7 +139,7 @@ pub fn big_state() -> EnvironmentState {
     st
 }
 
-/// Mounts the service table of environment `env` (in a router, as in the app).
+/// Mounts the service table of environment `env` (with the app's location, as in the app).
 pub fn mount_table(
     env: &'static str,
     state: EnvironmentState,
@@ -148,11 +147,8 @@ pub fn mount_table(
 ) -> web_sys::HtmlElement {
     let expanded = expanded.into();
     mount(move || {
-        view! {
-            <Router>
-                <ServiceTable env_id=Signal::derive(move || env.to_string()) state expanded />
-            </Router>
-        }
+        shipwatch::router::Location::start();
+        view! { <ServiceTable env_id=Signal::derive(move || env.to_string()) state expanded /> }
     })
 }
 

@@ -9,6 +9,7 @@ pub mod service_match;
 
 use crate::components::keyed_list::KeyedList;
 use crate::read_api::{get_json, ReadError};
+use crate::router::use_location;
 use crate::routes;
 use crate::state::deployment_history::{
     Filters, History, HistoryPage, Observed, StatusFilter, PAGE_SIZE,
@@ -17,7 +18,6 @@ use crate::state::environment::EnvironmentState;
 use crate::state::time_in_state::server_time;
 use crate::time_format::clock_time;
 use leptos::prelude::*;
-use leptos_router::hooks::{use_location, use_navigate};
 use row::DeploymentRow;
 use service_filter::ServiceFilter;
 use service_match::ServiceChoice;
@@ -286,14 +286,12 @@ fn FilterBar(
     filters: Memo<Filters>,
     state: EnvironmentState,
 ) -> impl IntoView {
-    let navigate = use_navigate();
     let location = use_location();
     let go = move |f: Filters| {
         let path = location.pathname.get_untracked();
         let query = f.to_query(fixed_service.get_untracked().is_some());
-        navigate(&format!("{path}{query}"), Default::default());
+        location.navigate(&format!("{path}{query}"));
     };
-    let go_service = StoredValue::new_local(go.clone());
     // Read when the service list opens: the statuses change many times a second, the names
     // seldom, and thousands of them are not worth keeping live in a closed list.
     let services = Callback::new(move |()| {
@@ -318,7 +316,7 @@ fn FilterBar(
                 let pick = Callback::new(move |service: Option<String>| {
                     let mut f = filters.get_untracked();
                     f.service = service;
-                    go_service.with_value(|go| go(f));
+                    go(f);
                 });
                 view! { <ServiceFilter picked picked_name services pick /> }
             })}

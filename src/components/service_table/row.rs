@@ -7,11 +7,11 @@ use crate::components::service_details::ServiceDetailsProps;
 use crate::components::status_dot::StatusDot;
 use crate::components::stuck_badge::{service_stuck, StuckBadge};
 use crate::pages::service_details_route::service_details_view;
+use crate::router::use_location;
 use crate::routes;
 use crate::state::clock::Clock;
 use crate::time_format::{absolute, age, relative};
 use leptos::prelude::*;
-use leptos_router::hooks::use_navigate;
 use shipwatch_model::instances::{instance_count, old_version_serving, short_version};
 use shipwatch_model::rules::service_running;
 use shipwatch_model::triage::in_trouble;
@@ -39,7 +39,7 @@ pub fn ServiceRow(
     flashed_at: ArcRwSignal<f64>,
 ) -> impl IntoView {
     let clock = Clock::use_clock();
-    let navigate = use_navigate();
+    let location = use_location();
     let s = service.clone();
     let verdict = Memo::new(move |_| s.with(service_running));
     let s = service.clone();
@@ -119,7 +119,7 @@ pub fn ServiceRow(
         } else {
             routes::service(&env_id, &id.get_untracked())
         };
-        navigate(&target, Default::default());
+        location.navigate(&target);
     };
     let panel_id = move || format!("instances-{}", id.get());
     let service_for_details = service.clone();

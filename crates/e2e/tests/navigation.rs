@@ -1,0 +1,208 @@
+//! The app's router against the real server and page (`src/router/`): links and the pages'
+//! own URL changes stay in the page (no reload), back and forward follow them, the clicks a
+//! browser keeps (new tab, other buttons, targets, the API's files) are left to it, ids are
+//! read percent-decoded, and an unknown path says so.
+
+use shipwatch_e2e::{Browser, Server};
+use std::time::Duration;
+
+const LONG: Duration = Duration::from_secs(40);
+
+/// The page's path and query.
+const HERE: &str = "return location.pathname + location.search";
+
+/// Waits until the page is at `url` (path and query) and `ready` (a JS expression) holds,
+/// then checks it was not reloaded since the marker was set.
+async fn arrive(browser: &Browser, url: &str, ready: &str) {
+    let url_json = serde_json::to_string(url).unwrap();
+    browser
+        .wait_js(
+            &format!("{url} with {ready}"),
+            LONG,
+            &format!("return location.pathname + location.search === {url_json} && ({ready})"),
+        )
+        .await;
+    assert_eq!(
+        browser
+            .eval("return window.__shipwatchMarker || null")
+            .await,
+        1,
+        "{url} was reached in the page, without a reload"
+    );
+}
+
+const SERVICES_TAB: &str = "document.querySelector('table.services') !== null \
+     && document.querySelector('.deployments__table') === null";
+const HISTORY_TAB: &str = "document.querySelector('.deployments__table[aria-busy=false]') !== null";
+
+#[tokio::test]
+async fn links_filters_back_and_forward_stay_in_the_page() {
+    let server = Server::start(&["--scenario", "calm", "--seed", "3"]).await;
+    let browser = Browser::start().await;
+    browser.open(&server.url("/env/production")).await;
+    browser.find("table.services tr.service-row").await;
+    browser.eval("window.__shipwatchMarker = 1").await;
+
+    // A tab link: a real click.
+    browser
+        .find("a.env-tabs__link[href='/env/production/deployments']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    arrive(&browser, "/env/production/deployments", HISTORY_TAB).await;
+
+    // The status filter writes the query.
+    browser
+        .eval(
+            "const s = document.querySelector('select[name=status]'); s.value = 'failed'; \
+             s.dispatchEvent(new Event('change', { bubbles: true }))",
+        )
+        .await;
+    let failed = "document.querySelector('select[name=status]').value === 'failed'";
+    arrive(
+        &browser,
+        "/env/production/deployments?status=failed",
+        failed,
+    )
+    .await;
+
+    // Back: the filter goes, then the tab; forward brings both again.
+    let any = "document.querySelector('select[name=status]').value === ''";
+    browser.client.back().await.unwrap();
+    arrive(
+        &browser,
+        "/env/production/deployments",
+        &format!("{HISTORY_TAB} && {any}"),
+    )
+    .await;
+    browser.client.back().await.unwrap();
+    arrive(&browser, "/env/production", SERVICES_TAB).await;
+    browser.client.forward().await.unwrap();
+    arrive(&browser, "/env/production/deployments", HISTORY_TAB).await;
+    browser.client.forward().await.unwrap();
+    arrive(
+        &browser,
+        "/env/production/deployments?status=failed",
+        &format!("{HISTORY_TAB} && {failed}"),
+    )
+    .await;
+
+    // The Services tab again, then a row's disclosure (the page's own navigation).
+    browser
+        .find("a.env-tabs__link[href='/env/production']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    arrive(&browser, "/env/production", SERVICES_TAB).await;
+    browser
+        .click_css("tr[data-service='api'] button.disclosure[aria-expanded='false']")
+        .await;
+    let open = "document.querySelector(\"table[aria-label='Instances of API']\") !== null";
+    arrive(&browser, "/env/production/service/api", open).await;
+    browser.client.back().await.unwrap();
+    arrive(
+        &browser,
+        "/env/production",
+        &format!("{SERVICES_TAB} && !({open})"),
+    )
+    .await;
+    browser.client.forward().await.unwrap();
+    arrive(&browser, "/env/production/service/api", open).await;
+    assert_eq!(
+        browser.eval(HERE).await,
+        "/env/production/service/api",
+        "forward to the expanded row"
+    );
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn the_browser_keeps_new_tabs_other_buttons_targets_and_the_api() {
+    let server = Server::start(&["--scenario", "calm", "--seed", "3"]).await;
+    let browser = Browser::start().await;
+    browser.open(&server.url("/env/production")).await;
+    browser.find("table.services tr.service-row").await;
+    // Clicks made in the page: a listener added after the app's sees whether the app took
+    // the click (`defaultPrevented`), then cancels it so that the browser opens nothing.
+    let taken = browser
+        .eval(
+            "let seen = null; \
+             window.addEventListener('click', (e) => { seen = e.defaultPrevented; e.preventDefault(); }); \
+             const link = (href, attrs) => { const a = document.createElement('a'); a.href = href; \
+               for (const [k, v] of Object.entries(attrs || {})) a.setAttribute(k, v); \
+               a.textContent = 'x'; document.body.appendChild(a); return a; }; \
+             const click = (a, init) => { seen = null; \
+               a.dispatchEvent(new MouseEvent('click', Object.assign({ bubbles: true, cancelable: true }, init))); \
+               a.remove(); return seen; }; \
+             const page = '/env/production/deployments'; \
+             return { \
+               ctrl: click(link(page), { ctrlKey: true }), \
+               meta: click(link(page), { metaKey: true }), \
+               shift: click(link(page), { shiftKey: true }), \
+               middle: click(link(page), { button: 1 }), \
+               blank: click(link(page, { target: '_blank' })), \
+               download: click(link(page, { download: '' })), \
+               api: click(link('/api/deployments/x/log.txt')), \
+               unknown: click(link('/env/production/nothing')), \
+               other_origin: click(link('https://example.com/env/production')), \
+               here_fragment: click(link('/env/production#top')), \
+               plain: click(link(page)), \
+             };",
+        )
+        .await;
+    let expect = serde_json::json!({
+        "ctrl": false, "meta": false, "shift": false, "middle": false, "blank": false,
+        "download": false, "api": false, "unknown": false, "other_origin": false,
+        "here_fragment": false, "plain": true,
+    });
+    assert_eq!(taken, expect, "which clicks the app takes");
+    // The plain click was followed in the page.
+    browser
+        .wait_js(
+            "the plain click's page",
+            LONG,
+            &format!("return location.pathname === '/env/production/deployments' && {HISTORY_TAB}"),
+        )
+        .await;
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn ids_are_read_percent_decoded_and_an_unknown_path_says_so() {
+    let server = Server::start(&["--scenario", "calm", "--seed", "3"]).await;
+    let browser = Browser::start().await;
+    // `%69` is `i`: the service is api.
+    browser
+        .open(&server.url("/env/production/service/ap%69"))
+        .await;
+    browser.find("table[aria-label='Instances of API']").await;
+
+    browser
+        .open(&server.url("/env/production/no/such/page"))
+        .await;
+    let notice = browser.find("main p.notice").await.text().await.unwrap();
+    assert_eq!(notice, "No such page.");
+    browser.eval("window.__shipwatchMarker = 1").await;
+    // The brand link leads home, which opens the first environment in place of itself.
+    browser.click_css("a.brand").await;
+    browser
+        .wait_js(
+            "the first environment",
+            LONG,
+            "return location.pathname.startsWith('/env/') && document.querySelector('table.services') !== null",
+        )
+        .await;
+    assert_eq!(browser.eval("return window.__shipwatchMarker").await, 1);
+    browser.client.back().await.unwrap();
+    browser
+        .wait_js(
+            "back to the unknown page, past the replaced home",
+            LONG,
+            "return location.pathname === '/env/production/no/such/page' \
+             && document.querySelector('main p.notice') !== null",
+        )
+        .await;
+    browser.close().await;
+}
