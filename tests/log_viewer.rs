@@ -6,7 +6,7 @@
 mod support;
 
 use leptos::prelude::*;
-use shipwatch::log_viewer::{LogModel, LogViewer};
+use shipwatch::log_viewer::{LogModel, LogViewer, ROW_HEIGHT};
 use shipwatch_logview::StoreLimits;
 use shipwatch_model::{LogLevel, LogLine};
 use support::install_styles;
@@ -206,7 +206,7 @@ async fn follows_the_tail_then_pauses_on_scroll_up_and_jumps_back_with_a_count()
     assert_eq!(visible_lines(&host).last(), Some(&2_100));
 
     // Scrolling up pauses following, and new lines don't move what the user reads.
-    scroll_to(&host, 20 * 1_000);
+    scroll_to(&host, (ROW_HEIGHT as i32) * 1_000);
     settle().await;
     let reading = visible_lines(&host);
     assert!(
@@ -543,7 +543,7 @@ async fn evicted_lines_are_announced_with_a_download() {
 async fn six_hundred_thousand_lines_are_scaled_keep_the_dom_bounded_and_scroll_end_to_end() {
     let model = LogModel::new();
     let host = mount_viewer(model);
-    // 600,000 rows of 20 px exceed the 10M px cap, so the scaled mapping is what's tested
+    // 600,000 rows of 24 px exceed the 10M px cap, so the scaled mapping is what's tested
     // (a million lines work the same; the benchmark hook measures that).
     let mut n = 1;
     while n <= 600_000 {

@@ -1,4 +1,7 @@
 //! The environment switcher: every environment with its dot and label, trouble at a glance.
+//! On phones the list is folded behind one button that names the environment shown (its dot
+//! and name), and opens over the page (style/main.css): a row for every environment at the
+//! top of each page would push the page down, and on the log page it took the lines' room.
 
 use super::keyed_list::KeyedList;
 use super::status_dot::dot_classes;
@@ -17,12 +20,60 @@ pub fn EnvSwitcher(
     state: EnvironmentsState,
     #[prop(into)] current: Signal<String>,
 ) -> impl IntoView {
-    // Keyed by id alone: a status change updates the link in place. (Keyed by status, every
-    // change made a new row, and `<For>` keeps each row's owner as long as the list lives: the
-    // whole app, so the switcher leaked under a storm of changes.)
+    let open = RwSignal::new(false);
+    // Another environment shown (a link followed, or the back button): the list folds.
+    Effect::new(move |_| {
+        current.track();
+        open.set(false);
+    });
+    let toggle = NodeRef::<leptos::html::Button>::new();
+    let shown = Memo::new(move |_| {
+        current.with(|c| {
+            state.list.with(|l| {
+                l.iter()
+                    .find(|e| e.id == *c)
+                    .map(|e| (e.name.clone(), e.running))
+            })
+        })
+    });
+    let current_name = move || {
+        shown.with(|s| {
+            s.as_ref()
+                .map(|(name, _)| name.clone())
+                .unwrap_or_else(|| "Environments".into())
+        })
+    };
+    let keydown = move |ev: web_sys::KeyboardEvent| {
+        if ev.key() == "Escape" && open.get_untracked() {
+            open.set(false);
+            if let Some(b) = toggle.get_untracked() {
+                let _ = b.focus();
+            }
+        }
+    };
     view! {
-        <nav class="env-switcher" aria-label="Environments">
-            <ul>
+        <nav class="env-switcher" class:env-switcher--open=open aria-label="Environments" on:keydown=keydown>
+            <button
+                type="button"
+                class="env-switcher__toggle"
+                node_ref=toggle
+                aria-expanded=move || open.get().to_string()
+                aria-controls=LIST_ID
+                on:click=move |_| open.update(|o| *o = !*o)
+            >
+                {move || shown.get().map(|(_, running)| view! {
+                    <span class=dot_classes(running) aria-hidden="true"><span class="dot__shape"></span></span>
+                })}
+                <span class="sr-only">"Environment: "</span>
+                // A long name is cut on a narrow screen: the title shows it whole.
+                <span class="env-switcher__current" title=current_name>{current_name}</span>
+                <span class="env-switcher__chevron" aria-hidden="true"></span>
+            </button>
+            <ul id=LIST_ID on:click=move |_| open.set(false)>
+                // Keyed by id alone: a status change updates the link in place. (Keyed by
+                // status, every change made a new row, and `<For>` keeps each row's owner as
+                // long as the list lives: the whole app, so the switcher leaked under a storm
+                // of changes.)
                 <KeyedList
                     each=move || state.list.with(|l| l.iter().map(|e| e.id.clone()).collect::<Vec<_>>())
                     key=|id| id.clone()
@@ -32,6 +83,9 @@ pub fn EnvSwitcher(
         </nav>
     }
 }
+
+/// The id of the switcher's list, which the phone's button unfolds (one switcher a page).
+const LIST_ID: &str = "env-switcher-list";
 
 /// One environment's link: its dot, name and deployment label, kept up to date in place.
 ///

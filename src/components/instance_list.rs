@@ -149,7 +149,7 @@ fn instance_row(i: &Instance, clock: Clock) -> impl IntoView {
                 {i.reason.clone().map(|r| view! { <strong>{r}</strong> })}
                 {i.message.clone().map(|m| view! { <span class="instance__message">{m}</span> })}
             </td>
-            <td class="instance__age">
+            <td class="instance__age" class:instance__age--none=started.is_none()>
                 {started.map(|t| view! { <time title=absolute(t)>{move || age(t, clock.now())}</time> })}
             </td>
         </tr>

@@ -70,7 +70,7 @@ pub fn StageList(viewer: Viewer) -> impl IntoView {
         let stage = viewer.filter.with(|f| f.stage);
         stage
             .and_then(|id| {
-                stages.with(|all| all.iter().find(|s| s.id == id).map(|s| s.name.clone()))
+                stages.with(|all| all.iter().find(|s| s.id == id).map(|s| shown_name(&s.name)))
             })
             .unwrap_or_else(|| "All stages".into())
     };
@@ -126,7 +126,7 @@ pub fn StageList(viewer: Viewer) -> impl IntoView {
                                     on:click=move |_| pick(Some(id))
                                 >
                                     <span class="log-stage__mark" aria-hidden="true">{s.mark}</span>
-                                    <span class="log-stage__name">{s.name}</span>
+                                    {stage_name_view(&s.name)}
                                     <span class="log-stage__status">{s.status}</span>
                                     <span class="log-stage__meta">{meta}</span>
                                 </button>
@@ -137,5 +137,37 @@ pub fn StageList(viewer: Viewer) -> impl IntoView {
             </ul>
             </details>
         </nav>
+    }
+}
+
+/// What a stage is called on the page: lines pushed without a stage are in one with no name,
+/// which is called so rather than left blank.
+fn shown_name(name: &str) -> String {
+    if name.trim().is_empty() {
+        UNNAMED.into()
+    } else {
+        name.to_string()
+    }
+}
+
+/// The name of a stage that has none.
+const UNNAMED: &str = "Unnamed stage";
+
+/// A stage's name in the list (an unnamed one set apart).
+fn stage_name_view(name: &str) -> impl IntoView {
+    view! {
+        <span class="log-stage__name" class:log-stage__name--none=name.trim().is_empty()>{shown_name(name)}</span>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown_name;
+
+    #[test]
+    fn a_stage_without_a_name_is_called_unnamed() {
+        assert_eq!(shown_name("deploy"), "deploy");
+        assert_eq!(shown_name(""), "Unnamed stage");
+        assert_eq!(shown_name("  "), "Unnamed stage");
     }
 }

@@ -63,7 +63,7 @@ pub fn FirstErrorSummary(viewer: Viewer) -> impl IntoView {
                         <summary class="log-first-error__summary">
                             <span class="log-badge log-badge--error">"ERROR"</span>
                             <span class="log-first-error__title">
-                                {format!("First error, line {n} in stage {stage}")}
+                                {first_error_title(n, &stage)}
                                 {(errors > 1).then(|| format!(" ({errors} error lines in all)"))}
                             </span>
                         </summary>
@@ -195,4 +195,29 @@ pub fn download_kept(viewer: Viewer, name: &str) -> bool {
         text
     });
     download_text(name, &text).is_ok()
+}
+
+/// The first error's title: "First error, line 306 in stage deploy"; a log whose lines name
+/// no stage (pushed without one) says the line alone.
+pub fn first_error_title(n: u64, stage: &str) -> String {
+    if stage.trim().is_empty() {
+        format!("First error, line {n}")
+    } else {
+        format!("First error, line {n} in stage {stage}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_error_title;
+
+    #[test]
+    fn the_title_names_the_stage_when_there_is_one() {
+        assert_eq!(
+            first_error_title(306, "deploy"),
+            "First error, line 306 in stage deploy"
+        );
+        assert_eq!(first_error_title(151, ""), "First error, line 151");
+        assert_eq!(first_error_title(151, " "), "First error, line 151");
+    }
 }

@@ -172,7 +172,7 @@ pub fn LogsPage() -> impl IntoView {
     view! {
         <div class="log-page">
             <header class="log-page__header">
-                <a class="log-page__back" href=back>
+                <a class="log-page__back" href=back title=move || format!("Back to {}", subject())>
                     <span aria-hidden="true">"← "</span>
                     <span class="log-page__long">"Back to "</span>
                     {subject}

@@ -1,6 +1,8 @@
 //! axe-core (the npm package, installed under `.tools/` by the xtask's build step) scans every
 //! view of the console against the real server, light and dark, on a desktop window and on a
-//! phone: any serious or critical violation fails, named with its rule and elements.
+//! phone: any serious or critical violation fails, named with its rule and elements. Besides
+//! axe's default rules, `target-size` (WCAG 2.2's 2.5.8: a control at least 24 x 24 px, or
+//! spaced as if it were) is on: the log's line-number links were 20 px rows apart.
 //!
 //! Highlighted rows (a row whose status just changed is tinted for 1.2 s) are scanned by
 //! giving every rendered row the highlight class, so the tint meets every label and note.
@@ -37,7 +39,7 @@ async fn serious_violations(browser: &Browser, axe: &str) -> Vec<String> {
     assert_eq!(loaded, "object", "axe-core loads in the page");
     let found = browser
         .eval(
-            "return window.axe.run(document, {resultTypes: ['violations']}).then(r => \
+            "return window.axe.run(document, {resultTypes: ['violations'], rules: {'target-size': {enabled: true}}}).then(r => \
                r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical').map(v => \
                  v.id + ' (' + v.impact + '): ' + v.help + ' | ' + v.nodes.slice(0, 4).map(n => \
                    n.target.join(' ') + ' => ' + (n.failureSummary || '').replace(/\\s+/g, ' ')).join(' || ')))",
@@ -115,6 +117,19 @@ async fn scan_views(browser: &Browser, server: &Server, axe: &str, setting: &str
             "return !!document.querySelector('[role=tooltip]:not([hidden])')",
         )
         .await;
+    // Whole: no cell or other box that clips its content cuts it.
+    let cut = browser
+        .eval(
+            "const t = document.querySelector('[role=tooltip]:not([hidden])'); const b = t.getBoundingClientRect(); \
+             for (let a = t.parentElement; a && a !== document.body; a = a.parentElement) { \
+               const s = getComputedStyle(a); if (s.overflowX === 'visible' && s.overflowY === 'visible') continue; \
+               const c = a.getBoundingClientRect(); \
+               if (b.left < c.left - 0.5 || b.right > c.right + 0.5 || b.top < c.top - 0.5 || b.bottom > c.bottom + 0.5) \
+                 return `${a.tagName.toLowerCase()}.${a.className} clips it to ${Math.round(c.width)} x ${Math.round(c.height)} of ${Math.round(b.width)} x ${Math.round(b.height)}`; } \
+             return null",
+        )
+        .await;
+    assert_eq!(cut, Value::Null, "[{setting}] the status tooltip is cut");
     shoot(browser, setting, "tooltip").await;
     check(
         "environment, tooltip open",
@@ -159,6 +174,28 @@ async fn scan_views(browser: &Browser, server: &Server, axe: &str, setting: &str
     .await;
     shoot(browser, setting, "logs").await;
     check("logs", serious_violations(browser, axe).await);
+
+    // On a phone, the environments unfolded over the log page.
+    let unfolded = browser
+        .eval(
+            "const t = document.querySelector('.env-switcher__toggle'); \
+             if (!t || !t.getClientRects().length) return false; t.click(); return true",
+        )
+        .await;
+    if unfolded == serde_json::Value::Bool(true) {
+        browser
+            .wait_js(
+                "the environments unfolded",
+                LONG,
+                "return [...document.querySelectorAll('.env-switcher__link')].some(a => a.getClientRects().length)",
+            )
+            .await;
+        shoot(browser, setting, "logs-environments").await;
+        check(
+            "logs, environments unfolded",
+            serious_violations(browser, axe).await,
+        );
+    }
     failures
 }
 

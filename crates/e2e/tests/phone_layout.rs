@@ -41,7 +41,7 @@ for (const el of words) {
   }
 }
 // The top bar's parts, and each card's, side by side without overlapping.
-const groups = [[...document.querySelectorAll('.topbar .brand, .topbar .env-switcher__link, .topbar .notify-toggle, .topbar .conn')]];
+const groups = [[...document.querySelectorAll('.topbar .brand, .topbar .env-switcher__toggle, .topbar .env-switcher__link, .topbar .notify-toggle, .topbar .conn')]];
 for (const row of document.querySelectorAll('tr.service-row')) groups.push([...row.children].filter(rendered));
 for (const g of groups) {
   const parts = g.filter(rendered);
@@ -67,7 +67,8 @@ return {problems, words: words.length, cards: document.querySelectorAll('tr.serv
 
 /// Returns what keeps the log page from fitting the screen (empty: nothing): the page
 /// scrolls, the lines get less than half the height or start below the screen, a control of
-/// the page is off the screen, smaller than 24 x 24 px, or overlaps another.
+/// the page (a line number too) is off the screen, smaller than 24 x 24 px, or overlaps
+/// another.
 const LOG_FIT: &str = r#"
 const problems = [];
 const vw = document.documentElement.clientWidth, vh = window.innerHeight;
@@ -91,6 +92,12 @@ for (const c of controls) {
   if (b.top < -0.5 || b.bottom > vh + 0.5 || b.left < -0.5 || b.right > vw + 0.5) problems.push(`${name(c)} is off the screen: ${Math.round(b.left)}..${Math.round(b.right)} x ${Math.round(b.top)}..${Math.round(b.bottom)}`);
   if (b.width < 24 || b.height < 24) problems.push(`${name(c)} is ${Math.round(b.width)} x ${Math.round(b.height)} px, under 24 x 24`);
 }
+// The line numbers are links (a line's address): 24 px each way too, whatever the spacing
+// (rows are one under the other, so WCAG 2.5.8's spacing exception cannot hold under 24 px).
+const numbers = [...scroller.querySelectorAll('.log-row__n')].filter(rendered);
+if (!numbers.length) problems.push('no line numbers shown');
+const small = numbers.map(n => n.getBoundingClientRect()).filter(b => b.width < 24 || b.height < 24);
+if (small.length) problems.push(`${small.length} of ${numbers.length} line-number links are under 24 x 24 px, e.g. ${Math.round(small[0].width)} x ${Math.round(small[0].height)}`);
 // The follow state and the jump-to-latest button sit over the lines on purpose.
 const flat = controls.filter(c => !c.closest('.log-viewer__follow'));
 for (let i = 0; i < flat.length; i++) for (let j = i + 1; j < flat.length; j++) {
@@ -372,6 +379,16 @@ async fn at_360_and_390_px_nothing_scrolls_sideways_and_every_status_word_is_rea
             )
             .await;
         measure(&browser, "logs-stages", width).await;
+        // The log page as it opens (folded), to switch environments from.
+        browser.open(&server.url(&logs)).await;
+        browser
+            .wait_js(
+                "log lines",
+                LONG,
+                "return document.querySelectorAll('.log-row__text').length > 10",
+            )
+            .await;
+        other_environment_from_the_log_page(&browser, width, height).await;
         browser.close().await;
     }
 
@@ -403,4 +420,73 @@ async fn at_360_and_390_px_nothing_scrolls_sideways_and_every_status_word_is_rea
     )
     .await;
     browser.close().await;
+}
+
+/// On a phone the log page's top bar has the environment switcher as one button that names
+/// the environment; it unfolds the environments over the page, each on the screen and at
+/// least 24 px high, and one of them opens that environment.
+async fn other_environment_from_the_log_page(browser: &Browser, width: u32, height: u32) {
+    let view = format!("the log page at {width} x {height}");
+    let toggle = browser
+        .eval(
+            "const t = document.querySelector('.topbar .env-switcher__toggle'); \
+             const b = t && t.getClientRects().length ? t.getBoundingClientRect() : null; \
+             return b && [t.textContent.trim(), t.getAttribute('aria-expanded'), b.width >= 24 && b.height >= 24, \
+               b.top >= 0 && b.bottom <= innerHeight && b.right <= innerWidth]",
+        )
+        .await;
+    assert_eq!(
+        toggle,
+        serde_json::json!(["Environment: Production", "false", true, true]),
+        "{view}: the environment switcher's button"
+    );
+    browser
+        .eval("document.querySelector('.topbar .env-switcher__toggle').click()")
+        .await;
+    let links = browser
+        .wait_js(
+            "the environments unfolded",
+            LONG,
+            "const links = [...document.querySelectorAll('.topbar .env-switcher__link')].filter(a => a.getClientRects().length); \
+             return links.length >= 3 && links.map(a => { const b = a.getBoundingClientRect(); \
+               return [a.querySelector('.env-switcher__name').textContent, b.height >= 24 && b.top >= 0 && b.bottom <= innerHeight && b.left >= 0 && b.right <= innerWidth]; })",
+        )
+        .await;
+    assert_eq!(
+        links,
+        serde_json::json!([
+            ["Production", true],
+            ["Staging", true],
+            ["Preview PR #142", true]
+        ]),
+        "{view}: every environment, whole on the screen"
+    );
+    // The open list lies over the page: the lines keep their room.
+    let found = browser.eval(LOG_FIT).await;
+    assert_eq!(
+        problems(&found),
+        Vec::<String>::new(),
+        "{view}, environments unfolded"
+    );
+    if width == 390 {
+        screenshots::take(
+            browser,
+            "screenshot-logs-environments",
+            &[screenshots::PHONE],
+            Duration::from_millis(300),
+        )
+        .await;
+        phone(browser, width, height).await;
+    }
+    browser
+        .eval("[...document.querySelectorAll('.topbar .env-switcher__link')].find(a => a.textContent.includes('Staging')).click()")
+        .await;
+    browser
+        .wait_js(
+            "the staging environment",
+            LONG,
+            "return location.pathname === '/env/staging' && !!document.querySelector('tr.service-row') \
+             && document.querySelector('.topbar .env-switcher__toggle').getAttribute('aria-expanded') === 'false'",
+        )
+        .await;
 }

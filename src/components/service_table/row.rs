@@ -140,7 +140,11 @@ pub fn ServiceRow(
                         class="disclosure"
                         aria-expanded=move || is_open.get().to_string()
                         aria-controls=panel_id
-                        title=move || if is_open.get() { "Hide instances" } else { "Show instances" }
+                        // Names the service too: a long name is cut to the column's width.
+                        title=move || {
+                            let verb = if is_open.get() { "Hide" } else { "Show" };
+                            format!("{verb} instances of {}", name.get())
+                        }
                         on:click=toggle
                     >
                         <span class="disclosure__chevron" aria-hidden="true"></span>
