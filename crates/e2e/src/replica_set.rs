@@ -131,22 +131,9 @@ pub async fn report_deployment(
     .await
     .expect("the environment is written");
     assert_eq!(put.status, 201, "{}", String::from_utf8_lossy(&put.body));
-    crate::reporter::deploy(
-        &crate::reporter::bin(),
-        &[
-            "--server",
-            &server.url(""),
-            "--env",
-            "production",
-            "--service",
-            "api",
-            "--version",
-            "v2",
-            "--id",
-            id,
-        ],
-        script,
-    )
+    let url = server.url("");
+    let args = [&crate::reporter::api_args(&url, "v2")[..], &["--id", id]].concat();
+    crate::reporter::deploy(&crate::reporter::bin(), &args, script)
 }
 
 /// Checks that the page received every line `1..=lines` once (`__frames.lines`, see
@@ -164,6 +151,19 @@ pub async fn received_each_line_once(browser: &crate::Browser, lines: u64) {
     got.dedup();
     assert_eq!(received, got.len(), "a line came twice");
     assert_eq!(got, (1..=lines).collect::<Vec<_>>(), "every line came");
+}
+
+/// Waits until the page shows line `lines`, then checks the log viewer holds lines
+/// `1..=lines` each once and the page received each once.
+pub async fn shows_each_line_once(browser: &crate::Browser, lines: u64, timeout: Duration) {
+    let counts =
+        crate::log_page::shows_line(browser, lines, "every line on the page", timeout).await;
+    assert_eq!(counts["first"], 1, "{counts}");
+    assert_eq!(counts["last"], lines, "{counts}");
+    assert_eq!(counts["total"], lines, "{counts}");
+    assert_eq!(counts["duplicates"], 0, "{counts}");
+    assert_eq!(counts["gaps"], 0, "{counts}");
+    received_each_line_once(browser, lines).await;
 }
 
 /// Checks that `log.txt` of deployment `id`, read at `url`, holds each line of

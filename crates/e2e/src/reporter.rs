@@ -55,3 +55,38 @@ pub fn deploy(
         .expect("shipwatch runs");
     tokio::task::spawn_blocking(move || run.wait_with_output())
 }
+
+/// Waits at most `timeout` for a [`deploy`] to end, and checks its exit code (`code`: the
+/// script's); returns its output.
+pub async fn ends_with(
+    run: tokio::task::JoinHandle<std::io::Result<Output>>,
+    code: i32,
+    timeout: std::time::Duration,
+) -> Output {
+    let out = tokio::time::timeout(timeout, run)
+        .await
+        .expect("the reporter ends")
+        .expect("the reporter's task")
+        .expect("the reporter's output");
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "the script's exit code: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// `deploy`'s arguments for service `api` of `production` at `server` (its base URL).
+pub fn api_args<'a>(server: &'a str, version: &'a str) -> [&'a str; 8] {
+    [
+        "--server",
+        server,
+        "--env",
+        "production",
+        "--service",
+        "api",
+        "--version",
+        version,
+    ]
+}

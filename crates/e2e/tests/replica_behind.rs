@@ -121,23 +121,8 @@ async fn a_page_moved_to_a_follower_behind_it_recovers_there_and_loses_nothing()
     )
     .await;
 
-    let out = tokio::time::timeout(Duration::from_secs(120), run)
-        .await
-        .expect("the reporter ends")
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let counts = shows_line(&browser, LINES, "every line on the page", LONG).await;
-    assert_eq!(counts["first"], 1, "{counts}");
-    assert_eq!(counts["total"], LINES, "{counts}");
-    assert_eq!(counts["duplicates"], 0, "{counts}");
-    assert_eq!(counts["gaps"], 0, "{counts}");
-    replica_set::received_each_line_once(&browser, LINES).await;
+    shipwatch_e2e::reporter::ends_with(run, 0, Duration::from_secs(120)).await;
+    replica_set::shows_each_line_once(&browser, LINES, LONG).await;
     let frames = browser.eval("return window.__frames").await;
     assert_eq!(
         frames["backwards"],

@@ -156,20 +156,8 @@ async fn two_replicas_behind_nginx_on_one_postgres_a_killed_replica_and_a_restar
     .await;
 
     // The reporter ends well, and every line is there once.
-    let out = tokio::time::timeout(Duration::from_secs(120), run)
-        .await
-        .expect("the reporter ends")
-        .unwrap()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
-    let counts = shows_line(&browser, LINES, "every line on the page", LONG).await;
-    assert_eq!(counts["first"], 1, "{counts}");
-    assert_eq!(counts["last"], LINES, "{counts}");
-    assert_eq!(counts["total"], LINES, "{counts}");
-    assert_eq!(counts["duplicates"], 0, "{counts}");
-    assert_eq!(counts["gaps"], 0, "{counts}");
-    replica_set::received_each_line_once(&browser, LINES).await;
+    shipwatch_e2e::reporter::ends_with(run, 0, Duration::from_secs(120)).await;
+    replica_set::shows_each_line_once(&browser, LINES, LONG).await;
     assert!(
         browser
             .eval("return !document.querySelector('.conn__dropped')")

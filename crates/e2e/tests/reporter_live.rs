@@ -102,20 +102,9 @@ async fn a_reported_deployment_streams_live_survives_a_restart_and_ends_in_red()
     browser.eval(RECORD_LABELS).await;
 
     let script = script(&dir);
-    let run = shipwatch_e2e::reporter::deploy(
-        &reporter,
-        &[
-            "--server",
-            &server.url(""),
-            "--env",
-            "production",
-            "--service",
-            "api",
-            "--version",
-            "9f3c2a1",
-        ],
-        &script,
-    );
+    let url = server.url("");
+    let args = shipwatch_e2e::reporter::api_args(&url, "9f3c2a1");
+    let run = shipwatch_e2e::reporter::deploy(&reporter, &args, &script);
 
     // The service appears with its deployment QUEUED, then BUILDING once output comes.
     let label = "tr.service-row[data-service='api'] a.label";
@@ -165,17 +154,8 @@ async fn a_reported_deployment_streams_live_survives_a_restart_and_ends_in_red()
         || async { (header_status(&browser).await == "DEPLOYMENT ERROR").then_some(()) },
     )
     .await;
-    let out = tokio::time::timeout(LONG, run)
-        .await
-        .expect("the reporter ends")
-        .unwrap()
-        .unwrap();
+    let out = shipwatch_e2e::reporter::ends_with(run, 1, LONG).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "the script's exit code: {stderr}"
-    );
     assert!(
         stderr.contains("is away"),
         "the reporter met the restart: {stderr}"
