@@ -1,7 +1,10 @@
 //! Snapshots of any size arrive, and a lost one is asked for again: an environment of 10,000
 //! services (a snapshot of several megabytes, over the 1 MiB frame limit) loads in the page;
-//! a page whose snapshots the server drops says it is recovering, then shows the environment.
+//! one of 100 services comes in parts of at most 32 KiB, shows whole, and the page resumes
+//! from it after a reconnect; a page whose snapshots the server drops says it is recovering,
+//! then shows the environment.
 
+use shipwatch_e2e::connection::{self, RECORD_STATES};
 use shipwatch_e2e::{Browser, Server};
 use std::time::Duration;
 
@@ -37,6 +40,108 @@ async fn an_environment_of_10000_services_loads() {
         )
         .await;
     assert_eq!(state, "live");
+    browser.close().await;
+}
+
+/// Counts, in `window.__frames`, what the page's sockets get: the environment's whole
+/// snapshots and parts (and the largest part's size), every snapshot begun (whole or a first
+/// part, of any topic), every `resumed`; `seen` lists them. Keeps the sockets in
+/// `window.__sockets`.
+const COUNT_PARTS: &str = r#"
+(() => {
+  const Native = window.WebSocket;
+  const f = window.__frames =
+    { whole: 0, parts: 0, firstParts: 0, largestPart: 0, begun: 0, resumed: 0, seen: [] };
+  window.__sockets = [];
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      window.__sockets.push(this);
+      this.addEventListener("message", (e) => {
+        const kind = /^\{"v":1,"type":"(snapshot|snapshot_part|resumed)"/.exec(e.data);
+        if (!kind) return;
+        const m = JSON.parse(e.data);
+        f.seen.push(`${kind[1]} ${m.sub} ${m.seq} ${m.part === undefined ? "" : m.part}`);
+        if (kind[1] === "snapshot" || m.part === 0) f.begun += 1;
+        if (kind[1] === "resumed") f.resumed += 1;
+        if (m.data && m.data.kind === "environment") {
+          if (kind[1] === "snapshot") f.whole += 1;
+          if (kind[1] === "snapshot_part") {
+            f.parts += 1;
+            if (m.part === 0) f.firstParts += 1;
+            f.largestPart = Math.max(f.largestPart, e.data.length);
+          }
+        }
+      });
+    }
+  };
+})();
+"#;
+
+#[tokio::test]
+async fn an_environment_sent_in_parts_shows_whole_and_resumes_after_a_reconnect() {
+    let server = Server::start(&[
+        "--environments",
+        "1",
+        "--services",
+        "100",
+        "--scenario",
+        "calm",
+        "--seed",
+        "5",
+    ])
+    .await;
+    let browser = Browser::start().await;
+    browser.add_init_script(RECORD_STATES).await;
+    browser.add_init_script(COUNT_PARTS).await;
+    browser.open(&server.url("/env/production")).await;
+    browser
+        .wait_js(
+            "the header to count 100 services",
+            LONG,
+            &format!("const n = (() => {{ {COUNTED} }})(); return n === 100 ? n : null"),
+        )
+        .await;
+    browser.find("tr.service-row[data-service='api']").await;
+    let frames = browser.eval("return window.__frames").await;
+    assert_eq!(frames["whole"], 0, "not sent whole: {frames}");
+    assert_eq!(frames["firstParts"], 1, "one snapshot: {frames}");
+    assert!(frames["parts"].as_u64().unwrap() >= 2, "{frames}");
+    assert!(
+        frames["largestPart"].as_u64().unwrap() <= 32 * 1024,
+        "each part within 32 KiB: {frames}"
+    );
+
+    // The socket drops: the page reconnects and resumes its two subscriptions (the
+    // environment list and the environment) from the numbers it holds, the environment's
+    // from its joined snapshot: the server answers `resumed`, no snapshot is begun again.
+    let begun = frames["begun"].clone();
+    connection::forget_states(&browser).await;
+    browser
+        .eval("window.__sockets.filter(s => s.readyState === 1).forEach(s => s.close())")
+        .await;
+    connection::reconnected(&browser, LONG).await;
+    browser
+        .wait_js(
+            "both subscriptions to be resumed",
+            LONG,
+            "return window.__frames.resumed >= 2 || null",
+        )
+        .await;
+    browser
+        .stop_service_and_see_it("production", "api", LONG)
+        .await;
+    let frames = browser.eval("return window.__frames").await;
+    assert_eq!(frames["begun"], begun, "no fresh snapshot: {frames}");
+    assert_eq!(frames["resumed"], 2, "{frames}");
+    let counted = browser
+        .eval(&format!("return (() => {{ {COUNTED} }})()"))
+        .await;
+    assert_eq!(counted, 100, "still every service");
+    let dropped = browser
+        .eval("const d = document.querySelector('[data-testid=connection] .conn__dropped'); return d ? d.textContent : null")
+        .await;
+    assert!(dropped.is_null(), "no frame dropped: {dropped}");
     browser.close().await;
 }
 
