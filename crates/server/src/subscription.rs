@@ -169,14 +169,18 @@ impl Subscription {
                 };
                 Next::Frame(self.cell.frames.run(&self.sub_json, &items, form))
             }
-            ReplayRead::Resync => match self.fresh_snapshot() {
-                Some(frame) => {
-                    tracing::debug!(sub = self.id, "far behind: fresh snapshot");
-                    Next::Frame(frame)
+            ReplayRead::Resync => {
+                let why = self.cell.resync_reason(self.next_seq, self.compact);
+                match self.fresh_snapshot() {
+                    Some(frame) => {
+                        let why = why.map_or("gone by now".to_string(), |w| w.to_string());
+                        tracing::info!(sub = self.id, why, "snapshot instead of deltas");
+                        Next::Frame(frame)
+                    }
+                    // The store commits the topic's newest changes: the snapshot at the announce.
+                    None => self.idle(),
                 }
-                // The store commits the topic's newest changes: the snapshot at the announce.
-                None => self.idle(),
-            },
+            }
             ReplayRead::UpToDate => self.idle(),
         }
     }

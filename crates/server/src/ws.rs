@@ -100,7 +100,12 @@ async fn run(socket: WebSocket, app: Arc<App>, peer: SocketAddr, wants_status: b
         let (ctl_tx, ctl_rx) = mpsc::channel::<Ctl>(CONTROL_QUEUE);
         let pings = Arc::new(AtomicU64::new(0));
         let status = wants_status.then(|| app.store_status.clone());
-        let writer = tokio::spawn(write_loop(sink, ctl_rx, app.clone(), pings.clone(), status));
+        // Its lines (why a subscription is sent a snapshot) name the connection.
+        let writer = write_loop(sink, ctl_rx, app.clone(), pings.clone(), status);
+        let writer = tokio::spawn(tracing::Instrument::instrument(
+            writer,
+            tracing::info_span!("ws", conn = id),
+        ));
         let why = read_loop(stream, &app, ctl_tx, &pings).await;
         let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
         tracing::info!(conn = id, %peer, why, "websocket closed");

@@ -22,7 +22,7 @@ pub use line_json::{line_json, LineParts, LineView};
 pub use mirror::{LogHold, LoggedChange, Mirrored};
 pub use replay::{PublishedChange, ReplayRead, SentBytes};
 pub use staged::{ChangeKind, ChangeRow, Staged};
-pub use topic::{Head, Start, TopicCell, CONFLATE_AFTER_SNAPSHOTS};
+pub use topic::{Head, Resync, Start, TopicCell, CONFLATE_AFTER_SNAPSHOTS};
 
 use replay::ReplayBuffer;
 use shipwatch_model::protocol::{Change, Gone, Topic, RESUME_HELD_BATCHES};

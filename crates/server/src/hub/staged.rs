@@ -207,7 +207,7 @@ impl TopicData {
 #[cfg(test)]
 mod tests {
     use super::super::fixtures::{prod_hub, service};
-    use super::super::{Head, ReplayRead};
+    use super::super::{Head, ReplayRead, Resync};
 
     /// The store stages a batch while the one before it commits: announcing the first shows
     /// its numbers only, and a snapshot waits for the second.
@@ -287,5 +287,57 @@ mod tests {
             ),
             "three batches later, the bound holds again"
         );
+    }
+
+    /// Why a reader gets a snapshot instead of deltas (the reason the server logs): a number
+    /// past the topic, changes gone from the buffer, or a backlog heavier than the state.
+    #[test]
+    fn the_reason_for_a_snapshot_says_what_refused_the_deltas() {
+        let (hub, topic) = prod_hub(2);
+        for v in 1..=10 {
+            hub.stage(&[service(&format!("v{v}"))]).announce();
+        }
+        assert_eq!(topic.seq(), 110);
+        assert_eq!(topic.resync_reason(111, false), None, "up to date");
+        assert_eq!(
+            topic.resync_reason(112, false),
+            Some(Resync::Ahead {
+                from: 112,
+                visible: 110
+            })
+        );
+        // The buffer holds its 2 besides what was held whole when 110 was kept (108-110).
+        assert_eq!(
+            topic.resync_reason(102, false),
+            Some(Resync::NotHeld {
+                from: 102,
+                oldest: Some(106),
+                batches_after: 108
+            })
+        );
+        assert_eq!(
+            topic.resync_reason(109, false),
+            None,
+            "in the newest batches"
+        );
+        let (hub, topic) = prod_hub(64);
+        for v in 1..=20 {
+            hub.stage(&[service(&format!("v{v}"))]).announce();
+        }
+        match topic.resync_reason(101, false) {
+            Some(Resync::Outweighs {
+                from: 101,
+                upto: 118,
+                backlog,
+                state,
+            }) => assert!(backlog > 3 * state, "{backlog} against {state}"),
+            other => panic!("a backlog of 18 whole services outweighs one: {other:?}"),
+        }
+        assert!(matches!(
+            topic.read_from(101, 100, 1 << 20, false),
+            ReplayRead::Resync
+        ));
+        let text = topic.resync_reason(101, false).unwrap().to_string();
+        assert!(text.starts_with("changes 101..=118 weigh "), "{text}");
     }
 }

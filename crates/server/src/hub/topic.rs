@@ -50,6 +50,76 @@ pub struct Start {
     pub rx: watch::Receiver<u64>,
 }
 
+/// Why a subscription is not served from the replay buffer, and is sent a snapshot instead
+/// (logged at `info`: one line per such snapshot, never per change).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resync {
+    /// The topic is not shown yet (a batch the store has not committed created it).
+    NotShown,
+    /// The change wanted next, `from`, is past the topic's newest shown one (a number from a
+    /// replica ahead of this one).
+    Ahead {
+        /// The first change wanted.
+        from: u64,
+        /// The topic's newest shown change.
+        visible: u64,
+    },
+    /// The change wanted next has left the replay buffer.
+    NotHeld {
+        /// The first change wanted.
+        from: u64,
+        /// The oldest change the buffer holds, if any.
+        oldest: Option<u64>,
+        /// The number before the two newest batches shown (held whole).
+        batches_after: u64,
+    },
+    /// The changes from `from` up to the two newest batches weigh more than
+    /// [`CONFLATE_AFTER_SNAPSHOTS`] snapshots of the state.
+    Outweighs {
+        /// The first change wanted.
+        from: u64,
+        /// The last change weighed (the one before the two newest batches).
+        upto: u64,
+        /// Their bytes, in the form the subscription reads.
+        backlog: u64,
+        /// Bytes of the topic's snapshot.
+        state: u64,
+    },
+}
+
+impl std::fmt::Display for Resync {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Self::NotShown => f.write_str("the topic is not shown yet"),
+            Self::Ahead { from, visible } => {
+                write!(f, "change {from} is past the topic's newest, {visible}")
+            }
+            Self::NotHeld {
+                from,
+                oldest,
+                batches_after,
+            } => {
+                write!(f, "change {from} left the replay buffer (oldest held: ")?;
+                match oldest {
+                    Some(oldest) => write!(f, "{oldest}")?,
+                    None => f.write_str("none")?,
+                }
+                write!(f, "; the two newest batches start after {batches_after})")
+            }
+            Self::Outweighs {
+                from,
+                upto,
+                backlog,
+                state,
+            } => write!(
+                f,
+                "changes {from}..={upto} weigh {backlog} bytes, more than \
+                 {CONFLATE_AFTER_SNAPSHOTS} snapshots of {state} bytes"
+            ),
+        }
+    }
+}
+
 /// A subscriber whose missed changes weigh more than this many snapshots of the topic's state
 /// gets a snapshot instead of them (not on log topics, whose snapshot is only a header). Above
 /// 1, so that a client that keeps up is not sent snapshots when one batch happens to weigh
@@ -176,16 +246,22 @@ impl TopicCell {
         let mut st = lock(&self.state);
         let rx = st.tx.as_ref()?.subscribe();
         if let Some(r) = resume_from {
-            if st.shown
-                && r <= st.visible
-                && st.has_from(r + 1)
-                && !st.outweighs_state(r + 1, compact)
-            {
-                return Some(Start {
-                    head: Head::Resumed { seq: r },
-                    next_seq: r + 1,
-                    rx,
-                });
+            match st.refusal(r + 1, compact) {
+                None => {
+                    return Some(Start {
+                        head: Head::Resumed { seq: r },
+                        next_seq: r + 1,
+                        rx,
+                    })
+                }
+                // A follower waits for a number ahead of it (`Subscription::resuming_from`);
+                // otherwise the snapshot below is the answer.
+                Some(why) => tracing::info!(
+                    topic = ?st.data.topic(),
+                    resume_from = r,
+                    %why,
+                    "resume not served from the replay buffer"
+                ),
             }
         }
         Some(match st.snapshot() {
@@ -206,6 +282,12 @@ impl TopicCell {
     /// none while the store commits changes of the topic (ask again at the announce).
     pub fn snapshot(&self) -> Option<(u64, Arc<str>)> {
         lock(&self.state).snapshot()
+    }
+
+    /// Why a subscription that wants change `from` next is not served it from the replay
+    /// buffer now; none if it is (for the log line of a snapshot sent instead of deltas).
+    pub fn resync_reason(&self, from: u64, compact: bool) -> Option<Resync> {
+        lock(&self.state).refusal(from, compact)
     }
 
     /// Up to `max` changes from `from` on, and past the first at most about `max_bytes` (in
@@ -262,7 +344,7 @@ impl TopicCell {
         if from > st.visible {
             return ReplayRead::UpToDate;
         }
-        if !st.has_from(from) || st.outweighs_state(from, compact) {
+        if st.refusal(from, compact).is_some() {
             return ReplayRead::Resync;
         }
         let start = st.index_of(from);
@@ -331,6 +413,12 @@ impl TopicCell {
         let before = st.visible;
         st.visible = st.visible.max(upto.min(st.seq));
         if st.visible > before {
+            tracing::debug!(
+                from = before + 1,
+                upto = st.visible,
+                staged = st.seq - st.visible,
+                "batch shown"
+            );
             st.shown_from.rotate_left(1);
             st.shown_from[RESUME_HELD_BATCHES - 1] = before;
         }
@@ -372,6 +460,33 @@ impl TopicState {
         self.replay.push_staged(change, recent);
     }
 
+    /// Why a subscription that wants change `from` next cannot be served from the replay
+    /// buffer; none if it can (every change from `from` on is held, and they weigh less than
+    /// the state).
+    fn refusal(&mut self, from: u64, compact: bool) -> Option<Resync> {
+        if !self.shown {
+            return Some(Resync::NotShown);
+        }
+        if from > self.visible + 1 {
+            return Some(Resync::Ahead {
+                from,
+                visible: self.visible,
+            });
+        }
+        if !self.has_from(from) {
+            let oldest = match &self.replay {
+                ReplayBuffer::Full(_) => Some(self.base + 1),
+                ReplayBuffer::Bounded(buf, _) => buf.front().map(|c| c.seq),
+            };
+            return Some(Resync::NotHeld {
+                from,
+                oldest,
+                batches_after: self.recent_from(),
+            });
+        }
+        self.outweighs_state(from, compact)
+    }
+
     /// Position of change `from` in the replay buffer (which holds it: see `has_from`).
     fn index_of(&self, from: u64) -> usize {
         match &self.replay {
@@ -386,17 +501,17 @@ impl TopicState {
     /// weigh more than [`CONFLATE_AFTER_SNAPSHOTS`] snapshots: then a snapshot is the cheaper
     /// catch-up. Those two batches are not counted: a page that keeps up is in them, and one
     /// long commit's batch may weigh more than the state. `compact`: weighed as sent with
-    /// `instance_updates`.
-    fn outweighs_state(&mut self, from: u64, compact: bool) -> bool {
+    /// `instance_updates`. The weights, when it does.
+    fn outweighs_state(&mut self, from: u64, compact: bool) -> Option<Resync> {
         let missed_upto = self.recent_from();
         if matches!(self.data, TopicData::Logs { .. }) || from > missed_upto {
-            return false;
+            return None;
         }
         let (Some(first), Some(last)) = (
             self.replay.get(self.index_of(from)),
             self.replay.get(self.index_of(missed_upto)),
         ) else {
-            return false;
+            return None;
         };
         let before_first = first.sent_so_far.read_as(compact) - first.text(compact).len() as u64;
         let backlog = last.sent_so_far.read_as(compact) - before_first;
@@ -405,10 +520,15 @@ impl TopicState {
             // Nothing to weigh against while the state is staged: the changes are sent.
             None => match self.snapshot() {
                 Some((_, data)) => data.len(),
-                None => return false,
+                None => return None,
             },
-        };
-        backlog > CONFLATE_AFTER_SNAPSHOTS * state as u64
+        } as u64;
+        (backlog > CONFLATE_AFTER_SNAPSHOTS * state).then_some(Resync::Outweighs {
+            from,
+            upto: missed_upto,
+            backlog,
+            state,
+        })
     }
 
     fn has_from(&self, from: u64) -> bool {
