@@ -355,7 +355,10 @@ fn start_simulator(
                      queued whole, and the simulator holds until it is stored"
                 );
             }
-            ingest.publish(first);
+            let first_write = ingest.publish(first);
+            if stored {
+                source.hold_until_stored(first_write);
+            }
             Some(source)
         }
         SimStart::Resumed(sim, settle) => {

@@ -49,6 +49,9 @@ pub struct SimulatorSource {
     /// The stage each deployment in progress was last seen in: a line of another stage is
     /// reported as the deployment moving to that stage.
     stages: Mutex<HashMap<String, String>>,
+    /// A new world's first write: the world runs once it is committed (see
+    /// [`Self::hold_until_stored`]).
+    first_write: Mutex<Option<crate::store::Ack>>,
 }
 
 impl SimulatorSource {
@@ -59,7 +62,17 @@ impl SimulatorSource {
             clock,
             rate: if rate.is_finite() { rate.max(0.0) } else { 0.0 },
             stages: Mutex::new(HashMap::new()),
+            first_write: Mutex::new(None),
         }
+    }
+
+    /// The world holds still until `first_write` (the new world itself, hundreds of
+    /// thousands of facts on 1,000 services) is committed. Events made meanwhile would pile
+    /// up behind that one long commit into one batch of seconds' worth, which a page that
+    /// subscribed at the start then reads on top of the live stream, and falls behind the
+    /// replay buffer and is sent a second snapshot (docs/store.md, "Faults").
+    pub fn hold_until_stored(&self, first_write: crate::store::Ack) {
+        *self.first_write.lock().unwrap_or_else(|p| p.into_inner()) = Some(first_write);
     }
 
     /// The simulator, even if a panic poisoned its lock (its state stays usable).
@@ -136,6 +149,24 @@ impl SimulatorSource {
     }
 
     async fn drive(self: Arc<Self>, sink: Arc<dyn Sink>, mut shutdown: watch::Receiver<bool>) {
+        let first_write = self
+            .first_write
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(ack) = first_write {
+            let held = Instant::now();
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                // An error (writes failing): the queue's bound holds the world still, below.
+                stored = ack.committed() => tracing::info!(
+                    held_ms = held.elapsed().as_millis() as u64,
+                    stored = stored.is_ok(),
+                    "the simulator runs: its new world is stored"
+                ),
+            }
+        }
+        // From here: the time held is no credit for random events.
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut credit = 0.0f64;
