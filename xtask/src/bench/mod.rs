@@ -353,9 +353,14 @@ pub fn bench(options: &flags::Bench) -> Result {
     };
     let plan = Plan::new(quick);
     let built = if options.no_build {
+        // A/B on a shared tree: a copied server binary and app (`SHIPWATCH_BENCH_SERVER`,
+        // `SHIPWATCH_BENCH_DIST`) that other builds do not replace mid-run.
+        let given = |var: &str, default: &str| {
+            std::env::var_os(var).map_or_else(|| root().join(default), Into::into)
+        };
         Built {
-            server: root().join("target/native/shipwatch-server"),
-            dist: root().join("dist"),
+            server: given("SHIPWATCH_BENCH_SERVER", "target/native/shipwatch-server"),
+            dist: given("SHIPWATCH_BENCH_DIST", "dist"),
         }
     } else {
         let built = build_all()?;

@@ -124,6 +124,10 @@ struct Window {
     upserts: f64,
     gaps: f64,
     resyncs: f64,
+    /// Subscribe messages the page sent meanwhile.
+    subscribes: f64,
+    /// Each of those and each resync, with its time in the window.
+    trail: Vec<String>,
     status_changes: f64,
 }
 
@@ -145,6 +149,15 @@ fn record(b: &Browser, seconds: f64, with_frames: bool) -> Result<Window> {
         upserts: num(&v["feed"]["upserts"]),
         gaps: num(&v["feed"]["gaps"]),
         resyncs: num(&v["feed"]["resyncs"]),
+        subscribes: num(&v["feed"]["subscribes"]),
+        trail: v["feed"]["trail"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|t| t.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default(),
         status_changes: num(&v["statusChanges"]),
     })
 }
@@ -239,7 +252,14 @@ fn update_runs(
             })
         });
         let _ = std::fs::remove_dir_all(&dir);
-        out.push(r?);
+        let r = r?;
+        // Who started each resync: the page (a subscribe it sent) or the server (a snapshot
+        // on a subscription that had its state; the server's log says why).
+        let kind = if store.is_some() { "store" } else { "no store" };
+        for line in &r.window.trail {
+            eprintln!("bench: updates ({kind}) run {}: {line}", run + 1);
+        }
+        out.push(r);
     }
     Ok(out)
 }
@@ -302,6 +322,11 @@ fn put_updates(prefix: &str, frames_prefix: &str, runs: &[UpdateRun], figures: &
     );
     figures.put_median(&name("events_dropped"), &each(&|w| w.gaps), "events");
     figures.put_median(&name("feed_resyncs"), &each(&|w| w.resyncs), "snapshots");
+    figures.put_median(
+        &name("feed_subscribes"),
+        &each(&|w| w.subscribes),
+        "subscribes sent",
+    );
     let frames: Vec<&[f64]> = runs.iter().map(|r| r.window.frames.as_slice()).collect();
     put_frames(frames_prefix, &frames, figures);
     figures.put_median(

@@ -4,7 +4,10 @@
 (() => {
   if (window.__benchProbe) return;
   const DOT = "table tbody [role=img][aria-label^='Running status:']";
-  const zero = () => ({ frames: 0, changes: 0, upserts: 0, gaps: 0, resyncs: 0 });
+  // `subscribes`: subscribe messages the page sent (a resync it asked for itself, under a new
+  // subscription id, is one of these, not a resync); `trail`: each of those and each resync.
+  const zero = () =>
+    ({ frames: 0, changes: 0, upserts: 0, gaps: 0, resyncs: 0, subscribes: 0, trail: [] });
   const P = (window.__benchProbe = {
     firstDot: null,
     firstDotFrame: null,
@@ -55,11 +58,23 @@
   };
   const snapshot = (sub, seq) => {
     if (P.snapshotReceived === null) P.snapshotReceived = performance.now();
-    if (P.recording && next[sub] !== undefined) P.feed.resyncs++;
+    if (P.recording && next[sub] !== undefined) {
+      P.feed.resyncs++;
+      const ms = Math.round(performance.now() - P.t0);
+      P.feed.trail.push(`${ms} ms: snapshot ${sub} at ${seq}, after ${next[sub] - 1}`);
+    }
     next[sub] = seq + 1;
   };
   const Native = window.WebSocket;
   class CountingWebSocket extends Native {
+    send(data) {
+      if (P.recording && typeof data === "string" && data.includes('"type":"subscribe"')) {
+        P.feed.subscribes++;
+        const ms = Math.round(performance.now() - P.t0);
+        P.feed.trail.push(`${ms} ms: page sent ${data.slice(0, 200)}`);
+      }
+      return super.send(data);
+    }
     constructor(...args) {
       super(...args);
       this.addEventListener("open", () => {

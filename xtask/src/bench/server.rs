@@ -117,8 +117,9 @@ pub fn start_named(name: Option<&str>, bin: &Path, dist: &Path, flags: &[&str]) 
     eprintln!("bench: {what} (log: {})", log.display());
     launch.log = Some(log);
     // The server's own default: what it did (replica role, sockets opened and closed), not
-    // only its warnings.
-    launch.log_filter = "info,tower_http=warn".to_string();
+    // only its warnings; `SHIPWATCH_BENCH_LOG` (a `RUST_LOG` filter) asks for more.
+    launch.log_filter =
+        std::env::var("SHIPWATCH_BENCH_LOG").unwrap_or_else(|_| "info,tower_http=warn".to_string());
     launch.many_files = true;
     // A million-line log is made before the server listens.
     launch.ready_within = Duration::from_secs(60);
