@@ -7,7 +7,7 @@ use crate::hub::{LineView, PublishedChange};
 use axum::extract::ws::Utf8Bytes;
 use shipwatch_model::protocol::{
     encode, level_letter, split_snapshot, ErrorCode, Limits, ServerFrame, ServerMessage, Snapshot,
-    MAX_SNAPSHOT_FRAME_BYTES, VERSION,
+    MAX_SNAPSHOT_FRAME_BYTES, PART_FRAME_OVERHEAD, VERSION,
 };
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
@@ -32,12 +32,17 @@ type SnapshotKey = (String, u64);
 /// date wake together and need the same delta; laggards re-synchronised at the same moment
 /// need the same snapshot. Clients name their subscriptions, and the name is in the frame,
 /// so the frames are shared between subscriptions of the same name (a swarm of identical
-/// clients, or tabs of one app version); others build their own.
+/// clients, or tabs of one app version); others build their own. A snapshot's parts, which
+/// take reading its JSON back, are shared whatever the name: only their frames' heads differ.
 #[derive(Default)]
 pub struct FrameCache {
     delta: Mutex<Option<(DeltaKey, Utf8Bytes)>>,
     snapshot: Mutex<Option<(SnapshotKey, SnapshotFrames)>>,
+    parts: Mutex<Option<(u64, Option<PartData>)>>,
 }
+
+/// The `data` of each part of a snapshot, in order.
+pub type PartData = Arc<[String]>;
 
 /// The frames of one snapshot: the `snapshot` frame, or its `snapshot_part` frames when it
 /// would be over [`MAX_SNAPSHOT_FRAME_BYTES`].
@@ -73,7 +78,18 @@ impl FrameCache {
                 return frames.clone();
             }
         }
-        let frames = snapshot_frames(sub_json, seq, data, MAX_SNAPSHOT_FRAME_BYTES);
+        let parts = {
+            let mut parts = self.parts.lock().unwrap_or_else(|p| p.into_inner());
+            match &*parts {
+                Some((at, split)) if *at == seq => split.clone(),
+                _ => {
+                    let split = part_data(data, MAX_SNAPSHOT_FRAME_BYTES);
+                    *parts = Some((seq, split.clone()));
+                    split
+                }
+            }
+        };
+        let frames = snapshot_frames(sub_json, seq, data, parts.as_deref());
         *slot = Some(((sub_json.to_string(), seq), frames.clone()));
         frames
     }
@@ -99,41 +115,47 @@ pub fn snapshot(sub_json: &str, seq: u64, data: &str) -> String {
     format!(r#"{{"v":{VERSION},"type":"snapshot","sub":{sub_json},"seq":{seq},"data":{data}}}"#)
 }
 
-/// The snapshot at `seq` as one frame, or, when that would be over `max_frame_bytes`, as
-/// `snapshot_part` frames of at most that many bytes (a single service or environment larger
-/// than that in a part of its own). The parts are read back from the snapshot's JSON: once
-/// per topic and `seq`, as [`FrameCache`] keeps them for every subscriber that needs them.
-pub fn snapshot_frames(
-    sub_json: &str,
-    seq: u64,
-    data: &str,
-    max_frame_bytes: usize,
-) -> SnapshotFrames {
-    let whole = snapshot(sub_json, seq, data);
-    if whole.len() <= max_frame_bytes {
-        return Arc::from([Utf8Bytes::from(whole)]);
+/// The `data` of the parts a snapshot's `data` is sent in, each part's frame within
+/// `max_frame_bytes` (a single service or environment larger than that in a part of its own);
+/// none when it goes whole, in one frame. The parts are read back from the snapshot's JSON,
+/// once per topic and `seq` (see [`FrameCache`]). Whether a snapshot goes whole does not
+/// depend on the subscription's name: its frame's head is counted as
+/// [`PART_FRAME_OVERHEAD`], room for any.
+pub fn part_data(data: &str, max_frame_bytes: usize) -> Option<PartData> {
+    if data.len() + PART_FRAME_OVERHEAD <= max_frame_bytes {
+        return None;
     }
     let snap: Snapshot = match serde_json::from_str(data) {
         Ok(snap) => snap,
         Err(e) => {
             tracing::error!("a snapshot the server built does not read back: {e}");
-            return Arc::from([Utf8Bytes::from(whole)]);
+            return None;
         }
     };
-    let sub: String = serde_json::from_str(sub_json).unwrap_or_default();
+    // A log's header, or a list of one item, is one part: sent whole.
     let parts = split_snapshot(snap, max_frame_bytes);
-    let count = parts.len() as u32;
+    (parts.len() > 1).then(|| parts.iter().map(encode).collect())
+}
+
+/// The snapshot at `seq` as one frame around `data`, or as the `snapshot_part` frames around
+/// `parts` (see [`part_data`]).
+pub fn snapshot_frames(
+    sub_json: &str,
+    seq: u64,
+    data: &str,
+    parts: Option<&[String]>,
+) -> SnapshotFrames {
+    let Some(parts) = parts else {
+        return Arc::from([Utf8Bytes::from(snapshot(sub_json, seq, data))]);
+    };
+    let count = parts.len();
     parts
-        .into_iter()
+        .iter()
         .enumerate()
         .map(|(part, data)| {
-            Utf8Bytes::from(message(ServerMessage::SnapshotPart {
-                sub: sub.clone(),
-                seq,
-                part: part as u32,
-                parts: count,
-                data,
-            }))
+            Utf8Bytes::from(format!(
+                r#"{{"v":{VERSION},"type":"snapshot_part","sub":{sub_json},"seq":{seq},"part":{part},"parts":{count},"data":{data}}}"#
+            ))
         })
         .collect()
 }
@@ -305,6 +327,82 @@ mod tests {
         assert_eq!(text, encode(&ServerFrame::new(expected)));
         // What a log holds per line besides its JSON, as the hub's docs say.
         assert_eq!(std::mem::size_of::<Option<crate::hub::LineParts>>(), 12);
+    }
+
+    /// A snapshot over the limit goes in parts spliced around the parts' data: each frame is
+    /// the model's `snapshot_part` frame of [`split_snapshot`]'s part, within the limit; the
+    /// parts are read back once for every subscription name at that `seq`.
+    #[test]
+    fn snapshot_parts_are_the_models_frames_and_read_back_once_per_seq() {
+        use shipwatch_model::{Environment, Instance, RunningStatus, Service, ServiceKind};
+        let service = |k: usize| Service {
+            id: format!("svc-{k}"),
+            name: format!("service \"{k}\" é"),
+            kind: ServiceKind::Application,
+            instances: vec![Instance {
+                name: format!("svc-{k}-1"),
+                status: RunningStatus::Running,
+                version: "v1".into(),
+                restarts: 0,
+                reason: None,
+                message: Some("x".repeat(400)),
+                started_at: Some(1),
+                events: Vec::new(),
+                last_restart_at: None,
+                last_termination: None,
+            }],
+            version: "v1".into(),
+            deployment: None,
+            deployment_since: None,
+            running_since: Some(2),
+        };
+        let snap = Snapshot::Environment {
+            environment: Environment {
+                id: "prod".into(),
+                name: "production".into(),
+                services: (0..200).map(service).collect(),
+                deployment: None,
+            },
+        };
+        let data = encode(&snap);
+        assert!(data.len() > 3 * MAX_SNAPSHOT_FRAME_BYTES);
+        let cache = FrameCache::default();
+        let read_back = |cache: &FrameCache| cache.parts.lock().unwrap().clone().unwrap().1;
+        let mut first: Option<PartData> = None;
+        for name in ["e", "s2\"r"] {
+            let frames = cache.snapshot(&sub_json(name), 41, &data);
+            let expected = split_snapshot(snap.clone(), MAX_SNAPSHOT_FRAME_BYTES);
+            assert_eq!(frames.len(), expected.len());
+            assert!(frames.len() >= 4);
+            for (k, (frame, part)) in frames.iter().zip(expected).enumerate() {
+                assert!(
+                    frame.len() <= MAX_SNAPSHOT_FRAME_BYTES,
+                    "part {k}: {}",
+                    frame.len()
+                );
+                let model = encode(&ServerFrame::new(ServerMessage::SnapshotPart {
+                    sub: name.into(),
+                    seq: 41,
+                    part: k as u32,
+                    parts: frames.len() as u32,
+                    data: part,
+                }));
+                assert_eq!(frame.as_str(), model);
+                assert_eq!(is_snapshot(frame), k == 0);
+            }
+            let parts = read_back(&cache).expect("in parts");
+            match &first {
+                None => first = Some(parts),
+                Some(f) => assert!(Arc::ptr_eq(f, &parts), "read back once for both names"),
+            }
+        }
+        // Within the limit with room for any name: one frame.
+        let small = encode(&Snapshot::Environments {
+            environments: Vec::new(),
+        });
+        let frames = cache.snapshot(&sub_json("e"), 42, &small);
+        assert_eq!(frames.len(), 1);
+        assert_eq!(frames[0].as_str(), snapshot(&sub_json("e"), 42, &small));
     }
 
     #[test]
