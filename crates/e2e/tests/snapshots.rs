@@ -180,3 +180,63 @@ async fn a_page_whose_snapshots_are_lost_says_it_is_recovering_and_recovers() {
     assert_eq!(loading, false, "nothing is left loading");
     browser.close().await;
 }
+
+/// A snapshot in many parts whose first part is lost: the page counts the loss, not each part
+/// after it (the parts of the snapshot it gave up on are not its subscription's any more),
+/// asks again and shows the environment whole.
+#[tokio::test]
+async fn a_snapshot_in_parts_whose_first_part_is_lost_counts_one_loss_not_one_per_part() {
+    // The loader's socket subscribes to the environments and to the environment: both
+    // snapshots' first frames are lost (the environment's is its first part).
+    let server = Server::start(&[
+        "--environments",
+        "1",
+        "--services",
+        "300",
+        "--scenario",
+        "calm",
+        "--seed",
+        "3",
+        "--drop-snapshots",
+        "2",
+    ])
+    .await;
+    let browser = Browser::start().await;
+    browser.add_init_script(COUNT_PARTS).await;
+    browser.open(&server.url("/env/production")).await;
+    browser
+        .wait_js(
+            "the header to count 300 services",
+            LONG,
+            &format!("const n = (() => {{ {COUNTED} }})(); return n === 300 ? n : null"),
+        )
+        .await;
+    browser
+        .wait_js(
+            "the indicator to say live",
+            LONG,
+            "return !!document.querySelector('[data-testid=connection][data-state=live]')",
+        )
+        .await;
+    let frames = browser.eval("return window.__frames").await;
+    // The lost snapshot's other parts, then the whole one asked for again.
+    assert_eq!(frames["firstParts"], 1, "{frames}");
+    let parts = frames["parts"].as_u64().unwrap();
+    assert!(parts >= 9, "a snapshot of 5 parts or more: {frames}");
+    let dropped = browser
+        .eval(
+            "return document.querySelector('[data-testid=connection] .conn__dropped').textContent",
+        )
+        .await;
+    let count: u64 = dropped
+        .as_str()
+        .and_then(|t| t.split(' ').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("a count of dropped frames: {dropped}"));
+    eprintln!("{count} dropped for {parts} parts: {frames}");
+    // The two lost frames, and the environment's second part, which came without its first.
+    assert!(
+        (2..=3).contains(&count),
+        "{count} dropped for {parts} parts: {dropped}"
+    );
+    browser.close().await;
+}
