@@ -52,7 +52,13 @@ pub fn EnvSwitcher(
         }
     };
     view! {
-        <nav class="env-switcher" class:env-switcher--open=open aria-label="Environments" on:keydown=keydown>
+        <nav
+            class="env-switcher"
+            class:env-switcher--open=open
+            class:env-switcher--empty=move || state.list.with(Vec::is_empty)
+            aria-label="Environments"
+            on:keydown=keydown
+        >
             <button
                 type="button"
                 class="env-switcher__toggle"
