@@ -98,8 +98,6 @@ pub struct Client {
 #[derive(Default)]
 pub struct Parts {
     joins: HashMap<String, SnapshotJoin>,
-    /// Parts read so far.
-    pub read: usize,
 }
 
 impl Parts {
@@ -117,7 +115,6 @@ impl Parts {
         else {
             return Some(frame);
         };
-        self.read += 1;
         let whole = self
             .joins
             .entry(sub.clone())
