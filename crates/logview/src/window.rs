@@ -4,8 +4,8 @@
 //! # Scaling for huge lists
 //!
 //! Browsers cap an element's height: about 16.7M px in Firefox and older Chromium (33.5M in
-//! current Chromium), and Safari misbehaves near its own limits. A million log rows of 20 px
-//! need 20M px. So the scrollable height is capped at [`VirtualList::max_scroll_height`]
+//! current Chromium), and Safari misbehaves near its own limits. A million log rows of 24 px
+//! need 24M px. So the scrollable height is capped at [`VirtualList::max_scroll_height`]
 //! (default [`MAX_SCROLL_HEIGHT`], 10M px, well under every limit). Below the cap everything is
 //! 1:1. Above it, the scroll position maps *proportionally*: scrolling a fraction `f` of the
 //! way down shows the rows a fraction `f` of the way down the "virtual" (natural-height)
@@ -16,8 +16,8 @@
 //! ```
 //!
 //! so the top and the bottom of the list are reached exactly, and one pixel of scrolling
-//! moves `(natural − viewport) / (content − viewport)` pixels of rows (2 for a million
-//! 20 px rows: still smooth). Browsers may round `scrollTop` to whole pixels, so a jump to a
+//! moves `(natural − viewport) / (content − viewport)` pixels of rows (2.4 for a million
+//! 24 px rows: still smooth). Browsers may round `scrollTop` to whole pixels, so a jump to a
 //! row can land up to that ratio of pixels off; [`VirtualList::row_at`] tolerates it.
 //!
 //! # Rendering
