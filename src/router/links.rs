@@ -168,7 +168,7 @@ mod tests {
             in_app_destination(&to("http://127.0.0.1:8080/env/p?x=1#L3"), ORIGIN, "/env/p"),
             Some("/env/p?x=1#L3")
         );
-        // The same page without a fragment is a navigation (to its top), as a link there is.
+        // The same page without a fragment is a navigation in the page (which keeps the scroll).
         assert_eq!(dest(&to("http://127.0.0.1:8080/env/p")), Some("/env/p"));
     }
 }

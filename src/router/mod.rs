@@ -3,15 +3,21 @@
 //! the browser's back and forward (`popstate`) set the signal from the address bar. The pages
 //! read the route from it (`routes::Route`); the app root shows the page of the route.
 //!
-//! After a navigation the window scrolls to the fragment's element when there is one, else
-//! to the top (the scroll the browser gives a new page); back and forward leave the scroll to
-//! the browser.
+//! After a navigation to another page the window scrolls to the fragment's element when there
+//! is one, else to the top (the scroll the browser gives a new page); a navigation that stays
+//! on the page (a row, a tab, a filter) leaves it where it is (`scroll.rs`), the page held at
+//! its height while the new views fill in (`scroll_hold.rs`). Back and forward return to the
+//! scroll each entry was left at (`restore.rs`), which the browser's own restoration misses:
+//! it comes before the page has its data.
 
 pub mod links;
+mod restore;
+pub mod scroll;
+mod scroll_hold;
 
 use crate::routes::Route;
 use leptos::prelude::*;
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsCast;
 
 /// The page's URL, as `location` gives it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -71,8 +77,13 @@ impl Location {
             search,
             route,
         };
-        let popstate = window_event_listener(leptos::ev::popstate, move |_| {
+        restore::start();
+        let popstate = window_event_listener(leptos::ev::popstate, move |ev| {
+            let y = restore::arrive(&ev.state());
             url.set(Url::current());
+            if let Some(y) = y {
+                restore::scroll_back(y);
+            }
         });
         let click = window_event_listener(leptos::ev::click, move |ev| location.on_click(&ev));
         on_cleanup(move || {
@@ -102,13 +113,31 @@ impl Location {
             .url
             .with_untracked(|u| format!("{}{}", u.path_and_query(), u.hash));
         let _ = if replace || here == to {
-            history.replace_state_with_url(&JsValue::NULL, "", Some(to))
+            history.replace_state_with_url(&restore::current_state(), "", Some(to))
         } else {
-            history.push_state_with_url(&JsValue::NULL, "", Some(to))
+            history.push_state_with_url(&restore::leave_for_new_entry(), "", Some(to))
         };
-        self.url.set(Url::current());
+        let from = self.route.get_untracked();
+        let url = Url::current();
+        let to = Route::parse(&url.path);
+        let fragment = url.hash.strip_prefix('#').unwrap_or_default();
+        let after = scroll::after_navigation(from.as_ref(), to.as_ref(), fragment);
+        // Before the views change: the page must not get shorter under the window.
+        if after == scroll::After::FragmentOrTop {
+            scroll_hold::release();
+        } else {
+            scroll_hold::hold();
+        }
+        self.url.set(url);
+        if after == scroll::After::Keep {
+            return;
+        }
         // After the new page's views are built (effects run before the next frame).
-        request_animation_frame(scroll_to_fragment_or_top);
+        request_animation_frame(move || {
+            if !scroll_to_fragment() && after == scroll::After::FragmentOrTop {
+                window().scroll_to_with_x_and_y(0.0, 0.0);
+            }
+        });
     }
 
     fn on_click(self, ev: &web_sys::MouseEvent) {
@@ -146,21 +175,22 @@ pub fn use_location() -> Location {
     expect_context::<Location>()
 }
 
-/// Scrolls to the element the fragment names (`#id`), else to the top of the page.
-fn scroll_to_fragment_or_top() {
+/// Scrolls to the element the fragment names (`#id`); false when there is none.
+fn scroll_to_fragment() -> bool {
     let hash = window().location().hash().unwrap_or_default();
     let id = hash.strip_prefix('#').unwrap_or_default();
-    let el = (!id.is_empty())
-        .then(|| {
-            let id = js_sys::decode_uri_component(id)
-                .ok()
-                .and_then(|s| s.as_string())
-                .unwrap_or_else(|| id.to_owned());
-            document().get_element_by_id(&id)
-        })
-        .flatten();
-    match el {
-        Some(el) => el.scroll_into_view(),
-        None => window().scroll_to_with_x_and_y(0.0, 0.0),
+    if id.is_empty() {
+        return false;
+    }
+    let id = js_sys::decode_uri_component(id)
+        .ok()
+        .and_then(|s| s.as_string())
+        .unwrap_or_else(|| id.to_owned());
+    match document().get_element_by_id(&id) {
+        Some(el) => {
+            el.scroll_into_view();
+            true
+        }
+        None => false,
     }
 }

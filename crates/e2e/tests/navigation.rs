@@ -1,7 +1,8 @@
 //! The app's router against the real server and page (`src/router/`): links and the pages'
 //! own URL changes stay in the page (no reload), back and forward follow them, the clicks a
 //! browser keeps (new tab, other buttons, targets, the API's files) are left to it, ids are
-//! read percent-decoded, and an unknown path says so.
+//! read percent-decoded, and an unknown path says so. A navigation that stays on the page (a
+//! row, a tab, a filter) keeps the window's scroll; another page starts at its top.
 
 use shipwatch_e2e::{Browser, Server};
 use std::time::Duration;
@@ -204,5 +205,200 @@ async fn ids_are_read_percent_decoded_and_an_unknown_path_says_so() {
              && document.querySelector('main p.notice') !== null",
         )
         .await;
+    browser.close().await;
+}
+
+/// The window's scroll, once the frame after a navigation (where the router scrolls) is done.
+async fn scroll_after_frames(browser: &Browser) -> f64 {
+    browser
+        .eval(
+            "window.__framesDone = false; \
+             requestAnimationFrame(() => requestAnimationFrame(() => { window.__framesDone = true; }))",
+        )
+        .await;
+    browser
+        .wait_js("two frames", LONG, "return window.__framesDone === true")
+        .await;
+    browser
+        .eval("return window.scrollY")
+        .await
+        .as_f64()
+        .unwrap()
+}
+
+/// Scrolls the window to `y` and waits until it is there.
+async fn scroll_to(browser: &Browser, y: u32) {
+    browser
+        .wait_js(
+            &format!("the window scrolled to {y}"),
+            LONG,
+            &format!("window.scrollTo(0, {y}); return Math.abs(window.scrollY - {y}) < 1"),
+        )
+        .await;
+}
+
+fn assert_kept(what: &str, before: f64, after: f64) {
+    assert!(
+        (after - before).abs() <= 3.0,
+        "{what}: the window scrolled from {before} to {after}"
+    );
+}
+
+#[tokio::test]
+async fn a_row_a_tab_or_a_filter_keeps_the_scroll_and_another_page_starts_at_the_top() {
+    // Statuses hold still (--rate 0), so rows do not re-sort under the test.
+    let server = Server::start(&[
+        "--environments",
+        "2",
+        "--services",
+        "60",
+        "--seed",
+        "3",
+        "--rate",
+        "0",
+    ])
+    .await;
+    let browser = Browser::start().await;
+    browser.open(&server.url("/env/production")).await;
+    browser.find("table.services tr.service-row").await;
+    browser.eval("window.__shipwatchMarker = 1").await;
+    // Clicks are made in scripts (`click_css`): a WebDriver click would scroll the element
+    // into view first.
+
+    // Expand a row well down the page, then fold it again.
+    scroll_to(&browser, 309).await;
+    let service = browser
+        .wait_js(
+            "a row in the middle of the window",
+            LONG,
+            "const r = [...document.querySelectorAll('tr.service-row')] \
+               .find((r) => { const t = r.getBoundingClientRect().top; return t > 250 && t < 450; }); \
+             return r ? r.dataset.service : null",
+        )
+        .await;
+    let service = service.as_str().unwrap().to_owned();
+    browser
+        .click_css(&format!(
+            "tr[data-service='{service}'] button.disclosure[aria-expanded='false']"
+        ))
+        .await;
+    let open = format!(
+        "document.querySelector(\"tr[data-service='{service}'] button.disclosure[aria-expanded='true']\") !== null \
+         && document.querySelector(\"tbody.service--open table[aria-label^='Instances of']\") !== null"
+    );
+    arrive(
+        &browser,
+        &format!("/env/production/service/{service}"),
+        &open,
+    )
+    .await;
+    assert_kept("a row expanded", 309.0, scroll_after_frames(&browser).await);
+    browser
+        .click_css(&format!(
+            "tr[data-service='{service}'] button.disclosure[aria-expanded='true']"
+        ))
+        .await;
+    arrive(&browser, "/env/production", &format!("!({open})")).await;
+    assert_kept("the row folded", 309.0, scroll_after_frames(&browser).await);
+
+    // The Deployments tab, a little down the page (where its link shows under the top bar).
+    scroll_to(&browser, 60).await;
+    browser
+        .click_css("a.env-tabs__link[href='/env/production/deployments']")
+        .await;
+    arrive(&browser, "/env/production/deployments", HISTORY_TAB).await;
+    assert_kept(
+        "the Deployments tab",
+        60.0,
+        scroll_after_frames(&browser).await,
+    );
+
+    // A filter of that tab.
+    browser
+        .eval(
+            "const s = document.querySelector('select[name=status]'); s.value = 'succeeded'; \
+             s.dispatchEvent(new Event('change', { bubbles: true }))",
+        )
+        .await;
+    arrive(
+        &browser,
+        "/env/production/deployments?status=succeeded",
+        &format!(
+            "{HISTORY_TAB} && document.querySelector('select[name=status]').value === 'succeeded'"
+        ),
+    )
+    .await;
+    assert_kept("a filter", 60.0, scroll_after_frames(&browser).await);
+
+    // Another environment starts at its top.
+    browser
+        .click_css("a.env-tabs__link[href='/env/production']")
+        .await;
+    arrive(&browser, "/env/production", SERVICES_TAB).await;
+    scroll_to(&browser, 309).await;
+    browser
+        .click_css("a.env-switcher__link[href='/env/staging']")
+        .await;
+    arrive(
+        &browser,
+        "/env/staging",
+        &format!("{SERVICES_TAB} && document.documentElement.scrollHeight > 2 * innerHeight"),
+    )
+    .await;
+    assert_eq!(
+        scroll_after_frames(&browser).await,
+        0.0,
+        "another environment"
+    );
+
+    // A log page starts at its top; back returns to the list.
+    scroll_to(&browser, 309).await;
+    let logs = browser
+        .wait_js(
+            "a row's log link in the window",
+            LONG,
+            "const a = [...document.querySelectorAll('tr.service-row a[href*=\"/logs\"]')] \
+               .find((a) => { const t = a.getBoundingClientRect().top; return t > 100 && t < 600; }); \
+             return a ? a.getAttribute('href') : null",
+        )
+        .await;
+    let logs = logs.as_str().unwrap().to_owned();
+    browser
+        .click_css(&format!("tr.service-row a[href='{logs}']"))
+        .await;
+    arrive(
+        &browser,
+        &logs,
+        "document.querySelector('.log-viewer') !== null",
+    )
+    .await;
+    assert_eq!(scroll_after_frames(&browser).await, 0.0, "the log page");
+    // Back: the list, where it was left, though the page loads the environment again.
+    browser.client.back().await.unwrap();
+    arrive(&browser, "/env/staging", SERVICES_TAB).await;
+    assert_kept(
+        "back to the list",
+        309.0,
+        scroll_after_frames(&browser).await,
+    );
+    browser.client.forward().await.unwrap();
+    arrive(
+        &browser,
+        &logs,
+        "document.querySelector('.log-viewer') !== null",
+    )
+    .await;
+    assert_eq!(
+        scroll_after_frames(&browser).await,
+        0.0,
+        "forward to the log page"
+    );
+    browser.client.back().await.unwrap();
+    arrive(&browser, "/env/staging", SERVICES_TAB).await;
+    assert_kept(
+        "back to the list again",
+        309.0,
+        scroll_after_frames(&browser).await,
+    );
     browser.close().await;
 }
