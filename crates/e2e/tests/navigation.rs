@@ -351,7 +351,9 @@ async fn a_row_a_tab_or_a_filter_keeps_the_scroll_and_another_page_starts_at_the
         "another environment"
     );
 
-    // A log page starts at its top; back returns to the list.
+    // A log page starts at its top (it is the window's height, its viewer scrolls inside, so
+    // the window can be nowhere else: the check above, on another environment, is the one
+    // that sees the router scroll to the top); back returns to the list where it was left.
     scroll_to(&browser, 309).await;
     let logs = browser
         .wait_js(
