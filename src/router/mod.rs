@@ -77,7 +77,9 @@ impl Location {
             search,
             route,
         };
-        restore::start();
+        if let Some(y) = restore::start() {
+            restore::scroll_back(y);
+        }
         let popstate = window_event_listener(leptos::ev::popstate, move |ev| {
             let y = restore::arrive(&ev.state());
             url.set(Url::current());
@@ -86,9 +88,11 @@ impl Location {
             }
         });
         let click = window_event_listener(leptos::ev::click, move |ev| location.on_click(&ev));
+        let pagehide = window_event_listener(leptos::ev::pagehide, |_| restore::save());
         on_cleanup(move || {
             popstate.remove();
             click.remove();
+            pagehide.remove();
         });
         provide_context(location);
         location

@@ -402,5 +402,19 @@ async fn a_row_a_tab_or_a_filter_keeps_the_scroll_and_another_page_starts_at_the
         309.0,
         scroll_after_frames(&browser).await,
     );
+
+    // A reload comes back to the same place, once the list is there again.
+    browser.client.refresh().await.unwrap();
+    browser
+        .wait_js(
+            "the list after a reload",
+            LONG,
+            &format!(
+                "return location.pathname === '/env/staging' && window.__shipwatchMarker === undefined \
+                 && {SERVICES_TAB} && document.querySelector('tr.service-row') !== null"
+            ),
+        )
+        .await;
+    assert_kept("a reload", 309.0, scroll_after_frames(&browser).await);
     browser.close().await;
 }
