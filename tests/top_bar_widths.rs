@@ -138,7 +138,10 @@ fn overflow(doc: &web_sys::Document, width: u32) -> Vec<String> {
             continue;
         }
         let r = el.get_bounding_client_rect();
-        let cut = el.scroll_width() > el.client_width() && el.client_width() > 0;
+        // A name cut on purpose (an ellipsis) says itself whole in its title.
+        let text = el.text_content().unwrap_or_default();
+        let whole_in_title = el.get_attribute("title").as_deref() == Some(text.trim());
+        let cut = el.scroll_width() > el.client_width() && el.client_width() > 0 && !whole_in_title;
         let outside_bar = r.top() < bar.top() - 0.5 || r.bottom() > bar.bottom() + 0.5;
         if r.left() < 0.0 || r.right() > f64::from(width) || cut || outside_bar {
             out.push(format!(
