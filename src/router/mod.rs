@@ -132,6 +132,9 @@ impl Location {
         } else {
             scroll_hold::hold();
         }
+        if after == scroll::After::Keep {
+            scroll_hold::keep_focused_in_place();
+        }
         self.url.set(url);
         if after == scroll::After::Keep {
             return;

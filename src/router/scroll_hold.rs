@@ -57,6 +57,29 @@ pub fn hold_at(y: f64) {
     watch(generation, held, start, 0);
 }
 
+/// Keeps the element the reader acted on (the focused one: a row's disclosure, a tab, a
+/// filter) where it is in the window once the views change: expanding a row folds the one
+/// open above it, which would pull the row up by the other's height, under the top bar.
+pub fn keep_focused_in_place() {
+    let doc = document();
+    let Some(el) = doc.active_element() else {
+        return;
+    };
+    if doc.body().is_some_and(|b| b.is_same_node(Some(&el))) {
+        return;
+    }
+    let top = el.get_bounding_client_rect().top();
+    request_animation_frame(move || {
+        if !el.is_connected() {
+            return;
+        }
+        let moved = el.get_bounding_client_rect().top() - top;
+        if moved.abs() >= 1.0 {
+            window().scroll_by_with_x_and_y(0.0, moved);
+        }
+    });
+}
+
 /// Lets the page take its own height again (another page, back or forward).
 pub fn release() {
     GENERATION.with(|g| g.set(g.get() + 1));

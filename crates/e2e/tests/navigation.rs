@@ -293,15 +293,65 @@ async fn a_row_a_tab_or_a_filter_keeps_the_scroll_and_another_page_starts_at_the
     )
     .await;
     assert_kept("a row expanded", 309.0, scroll_after_frames(&browser).await);
+
+    // Further down, another row: expanding it folds the first, above the window, and the
+    // page gets shorter above it; it stays in view (a click focuses the button, as a
+    // pointer's does). Rows may re-sort by a row's height meanwhile: the check is that it
+    // shows below the table's header, not its exact place.
+    scroll_to(&browser, 900).await;
+    let other = browser
+        .wait_js(
+            "a row in the middle of the window",
+            LONG,
+            "const r = [...document.querySelectorAll('tr.service-row')] \
+               .find((r) => { const t = r.getBoundingClientRect().top; return t > 200 && t < 300; }); \
+             return r ? r.dataset.service : null",
+        )
+        .await;
+    let other = other.as_str().unwrap().to_owned();
+    assert_ne!(other, service);
     browser
-        .click_css(&format!(
-            "tr[data-service='{service}'] button.disclosure[aria-expanded='true']"
+        .wait_js(
+            "the other row's disclosure, focused and clicked",
+            LONG,
+            &format!(
+                "const b = document.querySelector(\"tr[data-service='{other}'] button.disclosure\"); \
+                 if (!b) return null; b.focus(); b.click(); return true"
+            ),
+        )
+        .await;
+    let other_open = format!(
+        "document.querySelector(\"tbody.service--open tr[data-service='{other}']\") !== null"
+    );
+    arrive(
+        &browser,
+        &format!("/env/production/service/{other}"),
+        &other_open,
+    )
+    .await;
+    let y = scroll_after_frames(&browser).await;
+    let shown = browser
+        .eval(&format!(
+            "const r = document.querySelector(\"tr[data-service='{other}']\").getBoundingClientRect(); \
+             const head = document.querySelector('table.services thead th').getBoundingClientRect().bottom; \
+             return {{ top: r.top, bottom: r.bottom, head, view: innerHeight }}"
         ))
         .await;
-    arrive(&browser, "/env/production", &format!("!({open})")).await;
-    assert_kept("the row folded", 309.0, scroll_after_frames(&browser).await);
+    let top = shown["top"].as_f64().unwrap();
+    assert!(
+        top >= shown["head"].as_f64().unwrap() - 1.0
+            && shown["bottom"].as_f64().unwrap() <= shown["view"].as_f64().unwrap(),
+        "the expanded row is in view below the table's header: {shown}"
+    );
+    browser
+        .click_css(&format!(
+            "tr[data-service='{other}'] button.disclosure[aria-expanded='true']"
+        ))
+        .await;
+    arrive(&browser, "/env/production", &format!("!({other_open})")).await;
+    assert_kept("the row folded", y, scroll_after_frames(&browser).await);
 
-    // The Deployments tab, a little down the page (where its link shows under the top bar).
+    // The Deployments tab, near the top (where its link shows under the top bar).
     scroll_to(&browser, 60).await;
     browser
         .click_css("a.env-tabs__link[href='/env/production/deployments']")
