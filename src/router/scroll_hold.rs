@@ -48,7 +48,7 @@ pub fn hold_at(y: f64) {
     let held = (y + view).ceil();
     let _ = root
         .style()
-        .set_property("min-height", &format!("{held}px"));
+        .set_property("min-height", &format!("{}px", held as i64));
     let generation = GENERATION.with(|g| {
         g.set(g.get() + 1);
         g.get()
