@@ -153,6 +153,18 @@ async fn measure(browser: &Browser, view: &str, width: u32) -> serde_json::Value
     found
 }
 
+/// Opens a log page at `url` and waits for its lines.
+async fn open_log(browser: &Browser, url: &str) {
+    browser.open(url).await;
+    browser
+        .wait_js(
+            "log lines",
+            LONG,
+            "return document.querySelectorAll('.log-row__text').length > 10",
+        )
+        .await;
+}
+
 /// Makes the page a phone's screen, `width` x `height` CSS px (a headless window is 500 px
 /// wide at least, so the viewport is emulated).
 async fn phone(browser: &Browser, width: u32, height: u32) {
@@ -246,15 +258,8 @@ async fn at_360_and_390_px_nothing_scrolls_sideways_and_every_status_word_is_rea
             .await
             .unwrap()
             .expect("the label links to its log");
-        browser.open(&server.url(&href)).await;
+        open_log(&browser, &server.url(&href)).await;
         logs = href;
-        browser
-            .wait_js(
-                "log lines",
-                LONG,
-                "return document.querySelectorAll('.log-row__text').length > 10",
-            )
-            .await;
         // The first error and the stages start folded on a phone, and open on demand.
         browser
             .wait_js(
@@ -380,14 +385,7 @@ async fn at_360_and_390_px_nothing_scrolls_sideways_and_every_status_word_is_rea
             .await;
         measure(&browser, "logs-stages", width).await;
         // The log page as it opens (folded), to switch environments from.
-        browser.open(&server.url(&logs)).await;
-        browser
-            .wait_js(
-                "log lines",
-                LONG,
-                "return document.querySelectorAll('.log-row__text').length > 10",
-            )
-            .await;
+        open_log(&browser, &server.url(&logs)).await;
         other_environment_from_the_log_page(&browser, width, height).await;
         browser.close().await;
     }
