@@ -174,7 +174,17 @@ impl Subscription {
                 match self.fresh_snapshot() {
                     Some(frame) => {
                         let why = why.map_or("gone by now".to_string(), |w| w.to_string());
-                        tracing::info!(sub = self.id, why, "snapshot instead of deltas");
+                        match self.cell.log_limit.admit() {
+                            Some(held_back) => tracing::info!(
+                                sub = self.id,
+                                why,
+                                held_back,
+                                "snapshot instead of deltas"
+                            ),
+                            None => {
+                                tracing::debug!(sub = self.id, why, "snapshot instead of deltas")
+                            }
+                        }
                         Next::Frame(frame)
                     }
                     // The store commits the topic's newest changes: the snapshot at the announce.

@@ -12,6 +12,7 @@ mod events;
 pub(crate) mod fixtures;
 mod held_logs;
 mod line_json;
+mod log_limit;
 mod mirror;
 mod replay;
 pub mod since;

@@ -10,6 +10,7 @@
 //! is never shown a number that a crash could give to another change.
 
 use super::line_json::{line_json, LineParts};
+use super::log_limit::LogLimit;
 use super::replay::{PublishedChange, ReplayBuffer, ReplayRead, SentBytes};
 use crate::frames::FrameCache;
 use shipwatch_model::protocol::{
@@ -189,6 +190,8 @@ pub struct TopicCell {
     pub(super) state: Mutex<TopicState>,
     /// Frames built for one subscriber, reused by the next one that needs the same.
     pub frames: FrameCache,
+    /// The per-subscriber lines at `info`, at most one a second.
+    pub log_limit: LogLimit,
 }
 
 pub(super) fn lock(m: &Mutex<TopicState>) -> MutexGuard<'_, TopicState> {
@@ -225,6 +228,7 @@ impl TopicCell {
                 tx: Some(tx),
             }),
             frames: FrameCache::default(),
+            log_limit: LogLimit::default(),
         })
     }
 
@@ -256,12 +260,21 @@ impl TopicCell {
                 }
                 // A follower waits for a number ahead of it (`Subscription::resuming_from`);
                 // otherwise the snapshot below is the answer.
-                Some(why) => tracing::info!(
-                    topic = ?st.data.topic(),
-                    resume_from = r,
-                    %why,
-                    "resume not served from the replay buffer"
-                ),
+                Some(why) => match self.log_limit.admit() {
+                    Some(held_back) => tracing::info!(
+                        topic = ?st.data.topic(),
+                        resume_from = r,
+                        %why,
+                        held_back,
+                        "resume not served from the replay buffer"
+                    ),
+                    None => tracing::debug!(
+                        topic = ?st.data.topic(),
+                        resume_from = r,
+                        %why,
+                        "resume not served from the replay buffer"
+                    ),
+                },
             }
         }
         Some(match st.snapshot() {
