@@ -117,12 +117,13 @@ enum Page {
 
 #[component]
 fn Shell(envs: EnvironmentsState, location: Location) -> impl IntoView {
+    // The environment the route names (none on the home page or an unknown path).
     let current = Signal::derive(move || {
-        location.pathname.with(|p| {
-            p.strip_prefix("/env/")
-                .and_then(|r| r.split('/').next())
-                .and_then(routes::decode_segment)
+        location.route.with(|r| {
+            r.as_ref()
+                .and_then(Route::env)
                 .unwrap_or_default()
+                .to_string()
         })
     });
     let page = Memo::new(move |_| {
